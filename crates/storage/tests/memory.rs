@@ -1,0 +1,13 @@
+//! The memory backend against the conformance suite and the model.
+
+use std::sync::Arc;
+
+use strongroom_storage::{MemoryStorage, conformance};
+
+strongroom_storage::conformance_tests!(|_name: &'static str| async { Some(MemoryStorage::new()) });
+
+#[test]
+fn matches_the_model() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    conformance::model_test(&runtime, Arc::new(MemoryStorage::new()), 512);
+}

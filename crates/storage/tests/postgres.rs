@@ -1,0 +1,87 @@
+//! The PostgreSQL backend against the conformance suite and the model, on a real server.
+//!
+//! Needs `STRONGROOM_TEST_POSTGRES_URL` (e.g. `postgres://postgres@127.0.0.1:5432/test`). Without
+//! it the tests say why and pass, unless `STRONGROOM_REQUIRE_SERVICES=1`, when they fail.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use strongroom_storage::{PostgresConfig, PostgresStorage, Storage, StorageError, conformance};
+
+fn url() -> Option<String> {
+    match std::env::var("STRONGROOM_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var("STRONGROOM_REQUIRE_SERVICES").as_deref() != Ok("1"),
+                "STRONGROOM_REQUIRE_SERVICES=1 but STRONGROOM_TEST_POSTGRES_URL is not set"
+            );
+            eprintln!("skipped: STRONGROOM_TEST_POSTGRES_URL is not set");
+            None
+        }
+    }
+}
+
+/// A store on a table of its own, emptied first (tables are named after the test, so reruns
+/// reuse them instead of piling up).
+async fn fresh(name: &str) -> Option<PostgresStorage> {
+    let url = url()?;
+    let table = format!("strongroom_test_{name}");
+    let store = PostgresStorage::connect_with(PostgresConfig::new(url).table(table))
+        .await
+        .unwrap();
+    conformance::clear(&store).await;
+    Some(store)
+}
+
+strongroom_storage::conformance_tests!(|name: &'static str| fresh(name));
+
+#[test]
+fn matches_the_model() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let Some(store) = runtime.block_on(fresh("model")) else {
+        return;
+    };
+    conformance::model_test(&runtime, Arc::new(store), 64);
+}
+
+#[tokio::test]
+async fn server_down_is_a_bounded_connection_error() {
+    // Port 1 on loopback: nothing listens there, so the connect is refused.
+    let config = PostgresConfig::new("postgres://postgres@127.0.0.1:1/test")
+        .connect_timeout(Duration::from_secs(2));
+    let err = PostgresStorage::connect_with(config).await.unwrap_err();
+    assert!(matches!(err, StorageError::Connection { .. }), "{err}");
+    assert!(err.is_retryable());
+}
+
+#[tokio::test]
+async fn bad_configuration_is_refused_before_connecting() {
+    for config in [
+        PostgresConfig::new("not a url"),
+        PostgresConfig::new("postgres://127.0.0.1/test").table("Robert'); DROP TABLE x;--"),
+        PostgresConfig::new("postgres://127.0.0.1/test").max_connections(0),
+    ] {
+        let err = PostgresStorage::connect_with(config).await.unwrap_err();
+        assert!(matches!(err, StorageError::Config(_)), "{err}");
+    }
+}
+
+#[tokio::test]
+async fn password_is_not_in_errors() {
+    let config = PostgresConfig::new("postgres://user:hunter2@127.0.0.1:1/test")
+        .connect_timeout(Duration::from_secs(2));
+    let err = PostgresStorage::connect_with(config).await.unwrap_err();
+    assert!(!format!("{err} {err:?}").contains("hunter2"), "{err:?}");
+}
+
+#[tokio::test]
+async fn two_stores_share_one_table() {
+    let (Some(a), Some(b)) = (fresh("shared").await, fresh("shared").await) else {
+        return;
+    };
+    a.put("node/a", b"1".to_vec()).await.unwrap();
+    assert_eq!(b.get("node/a").await.unwrap().as_deref(), Some(&b"1"[..]));
+    b.delete("node/a").await.unwrap();
+    assert_eq!(a.list("node/").await.unwrap(), Vec::<String>::new());
+}

@@ -17,6 +17,7 @@
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::indexing_slicing,
+    clippy::missing_panics_doc,
     reason = "test support: a failed check is a panic with a message"
 )]
 
@@ -67,11 +68,7 @@ pub fn invalid_keys() -> Vec<(String, KeyRule)> {
     ]
 }
 
-fn assert_invalid_key<T: std::fmt::Debug>(
-    result: crate::Result<T>,
-    rule: KeyRule,
-    what: &str,
-) {
+fn assert_invalid_key<T: std::fmt::Debug>(result: crate::Result<T>, rule: KeyRule, what: &str) {
     match result {
         Err(StorageError::InvalidKey { rule: got, .. }) => {
             assert_eq!(got, rule, "{what}: wrong rule");
@@ -84,9 +81,15 @@ fn assert_invalid_key<T: std::fmt::Debug>(
 pub async fn put_get_delete(store: Arc<dyn Storage>) {
     assert_eq!(store.get("missing").await.unwrap(), None);
     store.put("a/b", b"one".to_vec()).await.unwrap();
-    assert_eq!(store.get("a/b").await.unwrap().as_deref(), Some(&b"one"[..]));
+    assert_eq!(
+        store.get("a/b").await.unwrap().as_deref(),
+        Some(&b"one"[..])
+    );
     store.put("a/b", b"two".to_vec()).await.unwrap();
-    assert_eq!(store.get("a/b").await.unwrap().as_deref(), Some(&b"two"[..]));
+    assert_eq!(
+        store.get("a/b").await.unwrap().as_deref(),
+        Some(&b"two"[..])
+    );
     // A key and a folder of the same name are independent.
     store.put("a", b"leaf".to_vec()).await.unwrap();
     assert_eq!(store.get("a").await.unwrap().as_deref(), Some(&b"leaf"[..]));
@@ -136,7 +139,10 @@ pub async fn rejects_bad_input(store: Arc<dyn Storage>) {
         }
         other => panic!("oversized put: expected ValueTooLarge, got {other:?}"),
     }
-    let batch = vec![Op::put("ok/3", b"x".to_vec()), Op::put("keep", vec![0; max + 1])];
+    let batch = vec![
+        Op::put("ok/3", b"x".to_vec()),
+        Op::put("keep", vec![0; max + 1]),
+    ];
     assert!(matches!(
         store.transaction(batch).await,
         Err(StorageError::ValueTooLarge { .. })
@@ -158,7 +164,11 @@ pub async fn rejects_bad_input(store: Arc<dyn Storage>) {
             other => panic!("list({prefix:?}): expected InvalidPrefix, got {other:?}"),
         }
     }
-    assert_eq!(snapshot(&*store).await, before, "refused calls changed the store");
+    assert_eq!(
+        snapshot(&*store).await,
+        before,
+        "refused calls changed the store"
+    );
 }
 
 /// Vault's list semantics: direct children only, folders with a trailing `/`, each once, byte
@@ -196,7 +206,10 @@ pub async fn list_semantics(store: Arc<dyn Storage>) {
     assert_eq!(list("a/c/f/").await, ["g/"]);
     assert_eq!(list("b/").await, ["x/"]);
     assert_eq!(list("b/x/y/").await, ["z"]);
-    assert_eq!(list("k/").await, ["Z", "a", "a\u{1}", "a-b/", "a/", "z", "é"]);
+    assert_eq!(
+        list("k/").await,
+        ["Z", "a", "a\u{1}", "a-b/", "a/", "z", "é"]
+    );
     assert!(list("a/b/").await.is_empty(), "a key is not a folder");
     assert!(list("zz/").await.is_empty());
     store.delete("a/c/d").await.unwrap();
@@ -281,7 +294,11 @@ pub async fn transaction_all_or_nothing(store: Arc<dyn Storage>) {
             Err(StorageError::CheckFailed { key: got }) => assert_eq!(got, key),
             other => panic!("expected CheckFailed({key}), got {other:?}"),
         }
-        assert_eq!(snapshot(&*store).await, before, "a failed transaction left changes");
+        assert_eq!(
+            snapshot(&*store).await,
+            before,
+            "a failed transaction left changes"
+        );
     }
 }
 
@@ -320,7 +337,10 @@ pub async fn concurrent_writers(store: Arc<dyn Storage>) {
             assert_eq!(all.get(&key), Some(&key.as_bytes().to_vec()), "{key} lost");
         }
     }
-    assert_eq!(store.list("cw/shared/").await.unwrap().len(), TASKS * EACH / 4);
+    assert_eq!(
+        store.list("cw/shared/").await.unwrap().len(),
+        TASKS * EACH / 4
+    );
 }
 
 /// Read-modify-write with [`Op::Check`] (compare-and-swap) from many tasks loses no update: a

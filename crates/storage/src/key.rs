@@ -103,10 +103,10 @@ pub(crate) fn child_of<'k>(prefix: &str, key: &'k str) -> Option<&'k str> {
 pub(crate) fn children<'k>(prefix: &str, keys: impl IntoIterator<Item = &'k str>) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for key in keys {
-        if let Some(child) = child_of(prefix, key) {
-            if out.last().map(String::as_str) != Some(child) {
-                out.push(child.to_owned());
-            }
+        if let Some(child) = child_of(prefix, key)
+            && out.last().map(String::as_str) != Some(child)
+        {
+            out.push(child.to_owned());
         }
     }
     out.sort_unstable();
@@ -134,7 +134,11 @@ pub(crate) fn shown(key: &str) -> String {
     while !key.is_char_boundary(end) {
         end -= 1;
     }
-    format!("{}… ({} bytes)", key.get(..end).unwrap_or_default(), key.len())
+    format!(
+        "{}… ({} bytes)",
+        key.get(..end).unwrap_or_default(),
+        key.len()
+    )
 }
 
 #[cfg(test)]

@@ -49,10 +49,10 @@ mod key;
 mod memory;
 #[cfg(feature = "postgres")]
 mod postgres;
-#[cfg(feature = "sqlite")]
-mod sqlite;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;
+#[cfg(feature = "sqlite")]
+mod sqlite;
 
 #[cfg(feature = "testing")]
 pub mod conformance;
@@ -117,8 +117,10 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
 }
 
 /// One operation of a [`Storage::transaction`].
+///
+/// Deliberately exhaustive: every `Storage` implementation must handle every op, so a new op is a
+/// breaking change however it is spelled.
 #[derive(Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum Op {
     /// Store `value` under `key`.
     Put {

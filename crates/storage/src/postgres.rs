@@ -147,9 +147,8 @@ impl PostgresStorage {
                 "a PostgreSQL store needs at least one connection".into(),
             ));
         }
-        let options = PgConnectOptions::from_str(&config.url).map_err(|e| {
-            StorageError::Config(format!("invalid PostgreSQL connection URL: {e}"))
-        })?;
+        let options = PgConnectOptions::from_str(&config.url)
+            .map_err(|e| StorageError::Config(format!("invalid PostgreSQL connection URL: {e}")))?;
         let pool = PgPoolOptions::new()
             .max_connections(config.max_connections)
             .acquire_timeout(config.connect_timeout)
@@ -244,7 +243,14 @@ mod tests {
         for ok in ["strongroom_kv", "_t", "t1", &"a".repeat(63)] {
             assert!(check_table_name(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "1t", "T", "t-1", "t\"; DROP TABLE x; --", &"a".repeat(64)] {
+        for bad in [
+            "",
+            "1t",
+            "T",
+            "t-1",
+            "t\"; DROP TABLE x; --",
+            &"a".repeat(64),
+        ] {
             assert!(check_table_name(bad).is_err(), "{bad}");
         }
     }

@@ -185,7 +185,10 @@ macro_rules! sql_storage {
                         .await
                 }
                 .map_err(|e| $crate::sql::map_err(BACKEND, e))?;
-                Ok($crate::key::children(prefix, keys.iter().map(String::as_str)))
+                Ok($crate::key::children(
+                    prefix,
+                    keys.iter().map(String::as_str),
+                ))
             }
 
             async fn transaction(&self, ops: Vec<$crate::Op>) -> $crate::Result<()> {

@@ -1,5 +1,13 @@
 //! The memory backend against the conformance suite and the model.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code"
+)]
+
 use std::sync::Arc;
 
 use strongroom_storage::{MemoryStorage, conformance};

@@ -3,6 +3,14 @@
 //! Needs `STRONGROOM_TEST_POSTGRES_URL` (e.g. `postgres://postgres@127.0.0.1:5432/test`). Without
 //! it the tests say why and pass, unless `STRONGROOM_REQUIRE_SERVICES=1`, when they fail.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code"
+)]
+
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -1,6 +1,14 @@
 //! The SQLite backend against the conformance suite and the model, plus what only a file can show:
 //! data survives reopening, and an unusable path is a clear error.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code"
+)]
+
 use std::sync::Arc;
 
 use strongroom_storage::{SqliteConfig, SqliteStorage, Storage, StorageError, conformance};

@@ -5,6 +5,14 @@
 //! checks that every acknowledged key is there with its value and that SQLite's own integrity
 //! check passes. Twenty runs in a row, each with a different random kill time.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code"
+)]
+
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -83,7 +91,11 @@ async fn acknowledged_writes_survive_sigkill() {
         let store = SqliteStorage::open(&path).await.unwrap();
         for &i in &acked {
             let got = store.get(&format!("crash/{i}")).await.unwrap();
-            assert_eq!(got, Some(value_of(i)), "run {run}: acknowledged key {i} lost");
+            assert_eq!(
+                got,
+                Some(value_of(i)),
+                "run {run}: acknowledged key {i} lost"
+            );
             if i % 5 == 4 {
                 let pair = store.get(&format!("crash/{i}-pair")).await.unwrap();
                 assert_eq!(pair, Some(value_of(i)), "run {run}: half a transaction");

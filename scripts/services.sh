@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Makes sure the services the tests talk to are up, starting them if they have stopped, and
+# prints the environment the tests read. Source it: `. scripts/services.sh`.
+# The start commands are the ones DEVELOPERS.md gives for this machine.
+set -u
+
+wait_for() { # name, check command...
+  local name=$1; shift
+  for _ in $(seq 1 60); do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    sleep 0.5
+  done
+  echo "services: $name did not come up within 30 s" >&2
+  return 1
+}
+
+if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+  echo "services: starting PostgreSQL" >&2
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
+fi
+wait_for PostgreSQL pg_isready -q -h 127.0.0.1 -p 5432 || return 1
+
+if ! mariadb-admin -h 127.0.0.1 -P 3306 -u root ping >/dev/null 2>&1; then
+  echo "services: starting MariaDB" >&2
+  start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd || true
+fi
+wait_for MariaDB mariadb-admin -h 127.0.0.1 -P 3306 -u root ping || return 1
+
+export STRONGROOM_TEST_POSTGRES_URL=${STRONGROOM_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}
+export STRONGROOM_TEST_MYSQL_URL=${STRONGROOM_TEST_MYSQL_URL:-mysql://root@127.0.0.1:3306/test}

@@ -3,6 +3,8 @@
 
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 
+use zeroize::Zeroize;
+
 use crate::{BarrierError, Result};
 
 /// The only ciphertext version so far.
@@ -47,8 +49,11 @@ pub(crate) fn header(value: &[u8]) -> Result<(u32, [u8; NONCE_LEN])> {
     Ok((u32::from_be_bytes(*term), *nonce))
 }
 
-/// Encrypts `value` in place (the plaintext buffer becomes the ciphertext, so no plaintext copy
-/// is left in it) under `key`, binding it to the storage key `aad`.
+/// Encrypts `value` under `key`, binding it to the storage key `aad`.
+///
+/// No plaintext is left behind in the buffer handed over: when it has room for the envelope it is
+/// encrypted in place (the plaintext is overwritten by ciphertext); otherwise the ciphertext goes
+/// to a new buffer and the old one is zeroized before it is freed.
 pub(crate) fn seal(
     key: &LessSafeKey,
     term: u32,
@@ -60,16 +65,24 @@ pub(crate) fn seal(
     header[0] = VERSION;
     header[1..5].copy_from_slice(&term.to_be_bytes());
     header[5..].copy_from_slice(&nonce);
-    value.reserve_exact(OVERHEAD);
-    value.splice(0..0, header);
-    let body = value
+    let mut out = if value.capacity() - value.len() >= OVERHEAD {
+        value.splice(0..0, header);
+        value
+    } else {
+        let mut out = Vec::with_capacity(value.len() + OVERHEAD);
+        out.extend_from_slice(&header);
+        out.extend_from_slice(&value);
+        value.zeroize();
+        out
+    };
+    let body = out
         .get_mut(HEADER_LEN..)
-        .ok_or(BarrierError::Unreachable("the header was just inserted"))?;
+        .ok_or(BarrierError::Unreachable("the header was just written"))?;
     let tag = key
         .seal_in_place_separate_tag(Nonce::assume_unique_for_key(nonce), Aad::from(aad), body)
         .map_err(|_| BarrierError::Unreachable("AES-GCM refused to seal"))?;
-    value.extend_from_slice(tag.as_ref());
-    Ok(value)
+    out.extend_from_slice(tag.as_ref());
+    Ok(out)
 }
 
 /// Decrypts a stored value whose header has been read with [`header`], in place.
@@ -150,7 +163,12 @@ mod tests {
         assert_eq!(&sealed[22..], tag.as_ref());
         let (term, n) = header(&sealed).unwrap();
         assert_eq!((term, n), (0x0102_0304, nonce));
-        assert_eq!(open(&key, n, b"a/b", sealed).unwrap(), b"hello");
+        assert_eq!(open(&key, n, b"a/b", sealed.clone()).unwrap(), b"hello");
+        // In place, when the buffer has room: same bytes.
+        let mut roomy = Vec::with_capacity(64);
+        roomy.extend_from_slice(b"hello");
+        let in_place = seal(&key, 0x0102_0304, nonce, b"a/b", roomy).unwrap();
+        assert_eq!(in_place, sealed);
     }
 
     #[test]

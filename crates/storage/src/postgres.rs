@@ -101,7 +101,7 @@ fn check_table_name(table: &str) -> Result<()> {
 /// One table, `key TEXT COLLATE "C" PRIMARY KEY, value BYTEA`. Every write is a committed
 /// PostgreSQL transaction (durable as the server's `synchronous_commit` says). `list` is one
 /// recursive query doing a skip scan on the primary key (one index seek per child), not a scan
-/// of the folder's subtree. Transactions that hold an [`Op::Check`] run `SERIALIZABLE`, so a
+/// of the folder's subtree. Transactions that hold an [`Op::Check`](crate::Op::Check) run `SERIALIZABLE`, so a
 /// check cannot be invalidated by a concurrent writer; the loser gets
 /// [`StorageError::Conflict`].
 pub struct PostgresStorage {

@@ -8,7 +8,7 @@ use ring::rand::{SecureRandom, SystemRandom};
 use strongroom_storage::{Limits, Op, Storage, StorageError};
 use subtle::ConstantTimeEq;
 
-use crate::envelope;
+use crate::envelope::{self, Input};
 
 use crate::keyring::{Keyring, TermKey, unix_now};
 use crate::{BarrierError, Result, RootKey};
@@ -113,11 +113,11 @@ enum Attention {
 }
 
 /// The outcome of one attempt at the fast path.
-enum Step {
+enum Step<'a> {
     /// Encrypted.
     Done(Vec<u8>),
-    /// Not encrypted: the value comes back, and the barrier must attend to something first.
-    Wait(Attention, Vec<u8>),
+    /// Not encrypted: the input comes back, and the barrier must attend to something first.
+    Wait(Attention, Input<'a>),
 }
 
 /// The encryption barrier: a [`Storage`] over a [`Storage`] that encrypts every value.
@@ -316,20 +316,30 @@ impl<S: Storage> Barrier<S> {
         Ok(())
     }
 
-    /// Encrypts `value` for the storage key `key` (the buffer is encrypted in place).
+    /// Encrypts `plaintext` for the storage key `key`: the ciphertext the barrier would store.
     ///
     /// # Errors
     ///
     /// [`BarrierError::Sealed`], or a storage error while persisting a reservation or rotation.
-    pub async fn encrypt(&self, key: &str, mut value: Vec<u8>) -> Result<Vec<u8>> {
+    pub async fn encrypt(&self, key: &str, plaintext: &[u8]) -> Result<Vec<u8>> {
+        self.encrypt_input(key, Input::Borrowed(plaintext)).await
+    }
+
+    /// Encrypts a buffer the caller hands over; no plaintext is left in it (see
+    /// [`envelope::seal`]).
+    async fn encrypt_owned(&self, key: &str, value: Vec<u8>) -> Result<Vec<u8>> {
+        self.encrypt_input(key, Input::Owned(value)).await
+    }
+
+    async fn encrypt_input(&self, key: &str, mut input: Input<'_>) -> Result<Vec<u8>> {
         loop {
             let attention = {
                 let state = self.state_ref();
                 let ring = state.as_ref().ok_or(BarrierError::Sealed)?;
-                match self.try_encrypt(&ring.active, key, value)? {
+                match self.try_encrypt(&ring.active, key, input)? {
                     Step::Done(sealed) => return Ok(sealed),
                     Step::Wait(attention, back) => {
-                        value = back;
+                        input = back;
                         attention
                     }
                 }
@@ -358,17 +368,17 @@ impl<S: Storage> Barrier<S> {
         envelope::open(&term_key.aead, nonce, key.as_bytes(), value)
     }
 
-    fn try_encrypt(&self, active: &TermKey, key: &str, value: Vec<u8>) -> Result<Step> {
+    fn try_encrypt<'a>(&self, active: &TermKey, key: &str, input: Input<'a>) -> Result<Step<'a>> {
         // Claiming a nonce we then do not use (on the slow path) is harmless: it is skipped.
         let (n, nonce) = active.nonces.next();
         let total = active.base.saturating_add(n);
         if total >= self.config.max_encryptions || self.too_old(active) {
-            return Ok(Step::Wait(Attention::Rotate, value));
+            return Ok(Step::Wait(Attention::Rotate, input));
         }
         if total >= active.reserved.load(Ordering::Acquire) {
-            return Ok(Step::Wait(Attention::Reserve, value));
+            return Ok(Step::Wait(Attention::Reserve, input));
         }
-        envelope::seal(&active.aead, active.term, nonce, key.as_bytes(), value).map(Step::Done)
+        envelope::seal(&active.aead, active.term, nonce, key.as_bytes(), input).map(Step::Done)
     }
 
     fn too_old(&self, term: &TermKey) -> bool {
@@ -440,7 +450,7 @@ impl<S: Storage> Barrier<S> {
             ROOT_TERM,
             nonce,
             KEYRING_PATH.as_bytes(),
-            buffer,
+            Input::Owned(buffer),
         )
     }
 
@@ -498,7 +508,7 @@ impl<S: Storage> Storage for Barrier<S> {
     async fn put(&self, key: &str, value: Vec<u8>) -> strongroom_storage::Result<()> {
         self.config.limits.check_put(key, &value)?;
         not_reserved(key)?;
-        let sealed = self.encrypt(key, value).await?;
+        let sealed = self.encrypt_owned(key, value).await?;
         self.inner.put(key, sealed).await
     }
 
@@ -542,7 +552,7 @@ impl<S: Storage> Storage for Barrier<S> {
                     if has_checks {
                         pending.insert(key.clone(), Some(value.clone()));
                     }
-                    let sealed = self.encrypt(&key, value).await?;
+                    let sealed = self.encrypt_owned(&key, value).await?;
                     inner_ops.push(Op::put(key, sealed));
                 }
                 Op::Delete { key } => {
@@ -582,7 +592,8 @@ mod tests {
         let barrier = Barrier::new(strongroom_storage::MemoryStorage::new());
         let root = RootKey::generate().unwrap();
         assert_send(&barrier.unseal(&root));
-        assert_send(&barrier.encrypt("k", Vec::new()));
+        assert_send(&barrier.encrypt("k", b""));
+        assert_send(&barrier.encrypt_owned("k", Vec::new()));
         assert_send(&barrier.rotate());
     }
 

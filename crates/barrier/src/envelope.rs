@@ -49,31 +49,43 @@ pub(crate) fn header(value: &[u8]) -> Result<(u32, [u8; NONCE_LEN])> {
     Ok((u32::from_be_bytes(*term), *nonce))
 }
 
-/// Encrypts `value` under `key`, binding it to the storage key `aad`.
+/// A plaintext to encrypt: borrowed (copied once into the ciphertext buffer) or owned (the
+/// caller hands the buffer over, and no plaintext may be left behind in it).
+pub(crate) enum Input<'a> {
+    /// Borrowed from the caller.
+    Borrowed(&'a [u8]),
+    /// Handed over by the caller.
+    Owned(Vec<u8>),
+}
+
+/// Encrypts `input` under `key`, binding it to the storage key `aad`.
 ///
-/// No plaintext is left behind in the buffer handed over: when it has room for the envelope it is
-/// encrypted in place (the plaintext is overwritten by ciphertext); otherwise the ciphertext goes
-/// to a new buffer and the old one is zeroized before it is freed.
+/// A borrowed plaintext costs one allocation and one copy, as raw AES-GCM into a fresh buffer
+/// does. An owned buffer with room for the envelope is encrypted in place (the plaintext is
+/// overwritten by ciphertext); one without room is copied like a borrowed one and then zeroized
+/// before it is freed.
 pub(crate) fn seal(
     key: &LessSafeKey,
     term: u32,
     nonce: [u8; NONCE_LEN],
     aad: &[u8],
-    mut value: Vec<u8>,
+    input: Input<'_>,
 ) -> Result<Vec<u8>> {
     let mut header = [0u8; HEADER_LEN];
     header[0] = VERSION;
     header[1..5].copy_from_slice(&term.to_be_bytes());
     header[5..].copy_from_slice(&nonce);
-    let mut out = if value.capacity() - value.len() >= OVERHEAD {
-        value.splice(0..0, header);
-        value
-    } else {
-        let mut out = Vec::with_capacity(value.len() + OVERHEAD);
-        out.extend_from_slice(&header);
-        out.extend_from_slice(&value);
-        value.zeroize();
-        out
+    let mut out = match input {
+        Input::Owned(mut value) if value.capacity() - value.len() >= OVERHEAD => {
+            value.splice(0..0, header);
+            value
+        }
+        Input::Owned(mut value) => {
+            let out = copied(&header, &value);
+            value.zeroize();
+            out
+        }
+        Input::Borrowed(plaintext) => copied(&header, plaintext),
     };
     let body = out
         .get_mut(HEADER_LEN..)
@@ -83,6 +95,14 @@ pub(crate) fn seal(
         .map_err(|_| BarrierError::Unreachable("AES-GCM refused to seal"))?;
     out.extend_from_slice(tag.as_ref());
     Ok(out)
+}
+
+/// A buffer sized for the whole envelope, holding the header and a copy of the plaintext.
+fn copied(header: &[u8; HEADER_LEN], plaintext: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(plaintext.len() + OVERHEAD);
+    out.extend_from_slice(header);
+    out.extend_from_slice(plaintext);
+    out
 }
 
 /// Decrypts a stored value whose header has been read with [`header`], in place.
@@ -147,7 +167,7 @@ mod tests {
     fn envelope_layout() {
         let key = aead_key(&[7; 32]).unwrap();
         let nonce = [9; 12];
-        let sealed = seal(&key, 0x0102_0304, nonce, b"a/b", b"hello".to_vec()).unwrap();
+        let sealed = seal(&key, 0x0102_0304, nonce, b"a/b", Input::Borrowed(b"hello")).unwrap();
         assert_eq!(sealed.len(), 5 + OVERHEAD);
         assert_eq!(&sealed[..5], &[1, 1, 2, 3, 4]);
         assert_eq!(&sealed[5..17], &nonce);
@@ -167,8 +187,18 @@ mod tests {
         // In place, when the buffer has room: same bytes.
         let mut roomy = Vec::with_capacity(64);
         roomy.extend_from_slice(b"hello");
-        let in_place = seal(&key, 0x0102_0304, nonce, b"a/b", roomy).unwrap();
+        let in_place = seal(&key, 0x0102_0304, nonce, b"a/b", Input::Owned(roomy)).unwrap();
         assert_eq!(in_place, sealed);
+        // Owned without room: copied, same bytes.
+        let tight = seal(
+            &key,
+            0x0102_0304,
+            nonce,
+            b"a/b",
+            Input::Owned(b"hello".to_vec()),
+        )
+        .unwrap();
+        assert_eq!(tight, sealed);
     }
 
     #[test]

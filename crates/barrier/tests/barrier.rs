@@ -225,7 +225,7 @@ async fn sealed_refuses_everything() {
     assert!(matches!(barrier.status(), Err(BarrierError::Sealed)));
     assert!(matches!(barrier.rotate().await, Err(BarrierError::Sealed)));
     assert!(matches!(
-        barrier.encrypt("s/k", vec![1]).await,
+        barrier.encrypt("s/k", &[1]).await,
         Err(BarrierError::Sealed)
     ));
     let raw = barrier.inner().get("s/k").await.unwrap().unwrap();

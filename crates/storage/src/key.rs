@@ -98,6 +98,7 @@ pub(crate) fn child_of<'k>(prefix: &str, key: &'k str) -> Option<&'k str> {
     })
 }
 
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 /// Turns the keys found under `prefix` into Vault's list answer: each direct child once, folders
 /// with a trailing `/`, sorted by byte order.
 pub(crate) fn children<'k>(prefix: &str, keys: impl IntoIterator<Item = &'k str>) -> Vec<String> {
@@ -199,8 +200,11 @@ mod tests {
         assert_eq!(child_of("a/", "a/b/c"), Some("b/"));
         assert_eq!(child_of("", "a/b/c"), Some("a/"));
         assert_eq!(child_of("a/", "b/c"), None);
-        let keys = ["a/x", "a/x/y", "a/x-1", "a/x/z", "a/w/q"];
-        assert_eq!(children("a/", keys), ["w/", "x", "x-1", "x/"]);
+        #[cfg(any(feature = "sqlite", feature = "postgres"))]
+        {
+            let keys = ["a/x", "a/x/y", "a/x-1", "a/x/z", "a/w/q"];
+            assert_eq!(children("a/", keys), ["w/", "x", "x-1", "x/"]);
+        }
     }
 
     #[test]

@@ -1,0 +1,126 @@
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use serde_json::{Map, Value};
+
+use crate::{LogicalError, Request, Response, Result, StorageView};
+
+/// What the core tells an engine about where it runs.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Context {
+    /// The engine's storage, confined to its mount.
+    pub storage: StorageView,
+    /// The mount path, with a trailing `/` (e.g. `secret/`).
+    pub mount_path: String,
+    /// The mount's default lease TTL (already resolved against the system default).
+    pub default_lease_ttl: Duration,
+    /// The mount's maximum lease TTL (already resolved against the system maximum).
+    pub max_lease_ttl: Duration,
+    /// The current time, from the core's clock (so tests can control it).
+    pub now: SystemTime,
+}
+
+impl Context {
+    /// A context for `storage` mounted at `mount_path`, with Vault's system defaults (32 days).
+    pub fn new(storage: StorageView, mount_path: impl Into<String>) -> Self {
+        const THIRTY_TWO_DAYS: Duration = Duration::from_secs(32 * 24 * 3600);
+        Self {
+            storage,
+            mount_path: mount_path.into(),
+            default_lease_ttl: THIRTY_TWO_DAYS,
+            max_lease_ttl: THIRTY_TWO_DAYS,
+            now: SystemTime::now(),
+        }
+    }
+}
+
+/// A lease the core holds for a secret the engine issued, handed back to renew or revoke it.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct Lease {
+    /// The lease id.
+    pub id: String,
+    /// The path (below the mount) of the request that issued the secret.
+    pub path: String,
+    /// The engine's `internal` data from the issuing [`SecretDescriptor`](crate::SecretDescriptor).
+    pub internal: Map<String, Value>,
+    /// When the secret was issued.
+    pub issued: SystemTime,
+    /// The renewal increment the client asked for, if any.
+    pub increment: Option<Duration>,
+}
+
+/// A secret engine or auth method: what gets mounted.
+///
+/// Engines depend on `strongroom-logical` only; they never see the core. Every method receives
+/// the [`Context`] of its mount, with storage confined to it.
+#[async_trait]
+pub trait Backend: Send + Sync + std::fmt::Debug {
+    /// Handles a request to a path below the mount.
+    ///
+    /// # Errors
+    ///
+    /// A [`LogicalError`] in Vault's categories; [`LogicalError::UnsupportedPath`] for paths the
+    /// engine does not serve.
+    async fn handle(&self, ctx: &Context, request: Request) -> Result<Response>;
+
+    /// Renews a secret this engine issued; returns the new lease terms in `secret`. By default
+    /// secrets are not renewable.
+    ///
+    /// # Errors
+    ///
+    /// [`LogicalError::InvalidRequest`] when the secret cannot be renewed.
+    async fn renew(&self, ctx: &Context, lease: &Lease) -> Result<Response> {
+        let _ = (ctx, lease);
+        Err(LogicalError::invalid("lease is not renewable"))
+    }
+
+    /// Revokes a secret this engine issued (drops the database user, ...). Must succeed when
+    /// the secret is already gone: the core retries revocations. By default there is nothing to do.
+    ///
+    /// # Errors
+    ///
+    /// Any failure; the core retries with backoff.
+    async fn revoke(&self, ctx: &Context, lease: &Lease) -> Result<()> {
+        let _ = (ctx, lease);
+        Ok(())
+    }
+
+    /// Paths below the mount that need no token (e.g. `login`, `login/*`): exact, or a prefix
+    /// ending in `*`.
+    fn unauthenticated_paths(&self) -> &[&str] {
+        &[]
+    }
+
+    /// Paths below the mount that need `sudo` in addition to the operation's capability: exact,
+    /// or a prefix ending in `*`.
+    fn sudo_paths(&self) -> &[&str] {
+        &[]
+    }
+}
+
+/// Whether `path` matches one of `patterns` (exact, or prefix when the pattern ends in `*`).
+pub fn path_matches(patterns: &[&str], path: &str) -> bool {
+    patterns
+        .iter()
+        .any(|pattern| match pattern.strip_suffix('*') {
+            Some(prefix) => path.starts_with(prefix),
+            None => *pattern == path,
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns() {
+        let patterns = ["login", "login/*", "config"];
+        assert!(path_matches(&patterns, "login"));
+        assert!(path_matches(&patterns, "login/alice"));
+        assert!(!path_matches(&patterns, "logins"));
+        assert!(!path_matches(&patterns, "config/x"));
+        assert!(path_matches(&["*"], "anything"));
+    }
+}

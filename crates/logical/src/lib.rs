@@ -1,0 +1,47 @@
+//! The engine interface of Strongroom.
+//!
+//! Implement [`Backend`] to write a secret engine or an auth method; the core mounts it, routes
+//! requests to it with paths relative to the mount, gives it a [`StorageView`] confined to the
+//! mount (inside the encryption barrier), tracks the leases it issues ([`SecretDescriptor`]) and
+//! mints tokens from the logins it accepts ([`AuthDescriptor`]). Engines depend on this crate only,
+//! never on `strongroom-core`. Errors are [`LogicalError`]s in Vault's categories ([`ErrorKind`]);
+//! only the HTTP layer knows status codes.
+//!
+//! ```
+//! use async_trait::async_trait;
+//! use strongroom_logical::{Backend, Context, LogicalError, Operation, Request, Response};
+//!
+//! /// An engine that answers "pong" at `ping`.
+//! #[derive(Debug)]
+//! struct Ping;
+//!
+//! #[async_trait]
+//! impl Backend for Ping {
+//!     async fn handle(&self, _ctx: &Context, req: Request) -> Result<Response, LogicalError> {
+//!         match (req.operation, req.path.as_str()) {
+//!             (Operation::Read, "ping") => {
+//!                 let mut data = serde_json::Map::new();
+//!                 data.insert("reply".into(), "pong".into());
+//!                 Ok(Response::with_data(data))
+//!             }
+//!             (_, "ping") => Err(LogicalError::UnsupportedOperation),
+//!             _ => Err(LogicalError::UnsupportedPath),
+//!         }
+//!     }
+//! }
+//! ```
+#![forbid(unsafe_code)]
+
+mod backend;
+mod error;
+mod registry;
+mod request;
+mod response;
+mod view;
+
+pub use backend::{Backend, Context, Lease, path_matches};
+pub use error::{ErrorKind, LogicalError, Result};
+pub use registry::{Factory, Registry};
+pub use request::{ClientInfo, Connection, Operation, Request};
+pub use response::{AuthDescriptor, Response, SecretDescriptor, WrapInfo};
+pub use view::StorageView;

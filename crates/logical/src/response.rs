@@ -1,0 +1,101 @@
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+
+/// A secret the engine issued that the core must track as a lease (dynamic credentials).
+#[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
+pub struct SecretDescriptor {
+    /// How long the secret lives unless renewed. Zero: the mount's default.
+    pub ttl: Duration,
+    /// The longest it may live, renewals included. `None`: the mount's maximum.
+    pub max_ttl: Option<Duration>,
+    /// Whether the lease may be renewed.
+    pub renewable: bool,
+    /// What the engine needs to renew or revoke the secret later (stored with the lease inside
+    /// the barrier, never returned to the client).
+    pub internal: Map<String, Value>,
+}
+
+/// A successful login: the core mints a token from this.
+#[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
+pub struct AuthDescriptor {
+    /// Policies the token carries.
+    pub policies: Vec<String>,
+    /// Token TTL. Zero: the mount's default.
+    pub ttl: Duration,
+    /// Explicit maximum TTL. `None`: the mount's maximum.
+    pub max_ttl: Option<Duration>,
+    /// Periodic token period.
+    pub period: Option<Duration>,
+    /// Uses before the token expires (0: unlimited).
+    pub num_uses: u32,
+    /// Whether the token may be renewed.
+    pub renewable: bool,
+    /// Shown as the token's display name.
+    pub display_name: String,
+    /// Token metadata, returned by lookups and written to the audit log (HMAC'd).
+    pub metadata: BTreeMap<String, String>,
+    /// What the auth method needs to renew the login later.
+    pub internal: Map<String, Value>,
+}
+
+/// Response wrapping information (reserved: wrapping is not implemented yet).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WrapInfo {
+    /// The wrapping token's TTL.
+    pub ttl: Duration,
+}
+
+/// What an engine answers.
+#[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
+pub struct Response {
+    /// The response's `data`; `None` for an empty (HTTP 204) response.
+    pub data: Option<Map<String, Value>>,
+    /// Warnings for the client.
+    pub warnings: Vec<String>,
+    /// A secret to track as a lease.
+    pub secret: Option<SecretDescriptor>,
+    /// A login to turn into a token.
+    pub auth: Option<AuthDescriptor>,
+    /// Reserved for response wrapping.
+    pub wrap: Option<WrapInfo>,
+    /// A lease duration to report without creating a lease (KV v1's `ttl` convention).
+    pub lease_duration_hint: Option<Duration>,
+}
+
+impl Response {
+    /// An empty response (no data).
+    pub fn empty() -> Self {
+        Self::default()
+    }
+
+    /// A response carrying `data`.
+    pub fn with_data(data: Map<String, Value>) -> Self {
+        Self {
+            data: Some(data),
+            ..Self::default()
+        }
+    }
+
+    /// Vault's answer to a list: `{"keys": [...]}`.
+    pub fn list(keys: Vec<String>) -> Self {
+        let mut data = Map::new();
+        data.insert(
+            "keys".into(),
+            Value::Array(keys.into_iter().map(Value::String).collect()),
+        );
+        Self::with_data(data)
+    }
+
+    /// Adds a warning.
+    #[must_use]
+    pub fn warn(mut self, warning: impl Into<String>) -> Self {
+        self.warnings.push(warning.into());
+        self
+    }
+}

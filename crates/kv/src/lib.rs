@@ -1,0 +1,167 @@
+//! The key/value secret engine, as Vault clients expect it.
+//!
+//! **Version 1** ([`KvV1`]): each path holds one JSON object. `read` returns it as `data`; a
+//! write replaces it; `delete` removes it; `list` lists a folder. A `ttl` field (a duration such
+//! as `"1h"` or seconds) is stored with the data and reported as the lease duration, without
+//! creating a lease — Vault's convention for telling clients how often to re-read.
+//!
+//! Values are stored as JSON inside the engine's storage view (which the core places inside the
+//! encryption barrier).
+#![forbid(unsafe_code)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::{Map, Value};
+use strongroom_logical::{Backend, Context, LogicalError, Operation, Request, Response, Result};
+use strongroom_storage::Storage;
+
+/// KV version 1: unversioned JSON objects by path.
+#[derive(Debug, Default)]
+pub struct KvV1;
+
+impl KvV1 {
+    /// The engine.
+    pub fn new() -> Self {
+        Self
+    }
+
+    /// A registry factory: options `{}` or `{"version": "1"}` make a v1 engine.
+    ///
+    /// # Errors
+    ///
+    /// [`LogicalError::InvalidRequest`] for any other version.
+    pub fn factory(options: &Map<String, Value>) -> Result<Arc<dyn Backend>> {
+        match options.get("version") {
+            None => Ok(Arc::new(Self)),
+            Some(v) if v == "1" || v == 1 => Ok(Arc::new(Self)),
+            Some(other) => Err(LogicalError::invalid(format!(
+                "unsupported kv version {other}; this engine serves version 1"
+            ))),
+        }
+    }
+}
+
+/// Parses a duration as Vault accepts them: whole seconds (a number or a numeric string), or
+/// integer amounts with units `s`, `m`, `h`, `d` (`"1h30m"`, `"90s"`, `"2d"`). `None` for anything
+/// else.
+pub fn parse_duration(value: &Value) -> Option<Duration> {
+    match value {
+        Value::Number(n) => n.as_u64().map(Duration::from_secs),
+        Value::String(s) => parse_duration_str(s),
+        _ => None,
+    }
+}
+
+fn parse_duration_str(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    if let Ok(secs) = text.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let mut total: u64 = 0;
+    let mut number = String::new();
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        let unit = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86_400,
+            _ => return None,
+        };
+        let n: u64 = number.parse().ok()?;
+        total = total.checked_add(n.checked_mul(unit)?)?;
+        number.clear();
+    }
+    if !number.is_empty() {
+        return None;
+    }
+    Some(Duration::from_secs(total))
+}
+
+fn decode(bytes: &[u8]) -> Result<Map<String, Value>> {
+    serde_json::from_slice(bytes)
+        .map_err(|_| LogicalError::Internal("stored kv entry is not a JSON object".into()))
+}
+
+#[async_trait]
+impl Backend for KvV1 {
+    async fn handle(&self, ctx: &Context, request: Request) -> Result<Response> {
+        let storage = &ctx.storage;
+        let path = request.path.as_str();
+        match request.operation {
+            Operation::List => {
+                let folder = if path.is_empty() || path.ends_with('/') {
+                    path.to_owned()
+                } else {
+                    format!("{path}/")
+                };
+                let keys = storage.list(&folder).await?;
+                if keys.is_empty() {
+                    // Vault answers an empty list with 404.
+                    return Ok(Response::empty());
+                }
+                Ok(Response::list(keys))
+            }
+            _ if path.is_empty() || path.ends_with('/') => Err(LogicalError::UnsupportedPath),
+            Operation::Read => {
+                let Some(bytes) = storage.get(path).await? else {
+                    return Ok(Response::empty());
+                };
+                let data = decode(&bytes)?;
+                let ttl = data.get("ttl").and_then(parse_duration);
+                let mut response = Response::with_data(data);
+                response.lease_duration_hint = Some(ttl.unwrap_or(ctx.default_lease_ttl));
+                Ok(response)
+            }
+            Operation::Create | Operation::Update => {
+                if request.data.is_empty() {
+                    return Err(LogicalError::invalid("missing data fields"));
+                }
+                if let Some(ttl) = request.data.get("ttl")
+                    && parse_duration(ttl).is_none()
+                {
+                    return Err(LogicalError::invalid(format!(
+                        "invalid ttl {ttl}: use seconds or a duration such as \"1h30m\""
+                    )));
+                }
+                let bytes = serde_json::to_vec(&request.data)
+                    .map_err(|e| LogicalError::Internal(format!("encoding kv entry: {e}")))?;
+                storage.put(path, bytes).await?;
+                Ok(Response::empty())
+            }
+            Operation::Delete => {
+                storage.delete(path).await?;
+                Ok(Response::empty())
+            }
+            // KV v1 has no patch (Vault answers 405 too).
+            _ => Err(LogicalError::UnsupportedOperation),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        let d = |v: Value| parse_duration(&v).map(|d| d.as_secs());
+        assert_eq!(d(Value::from(30)), Some(30));
+        assert_eq!(d(Value::from("45")), Some(45));
+        assert_eq!(d(Value::from("1h30m")), Some(5400));
+        assert_eq!(d(Value::from("2d")), Some(172_800));
+        assert_eq!(d(Value::from("90s")), Some(90));
+        for bad in ["", "h", "1x", "1h30", "-5", "1.5h"] {
+            assert_eq!(d(Value::from(bad)), None, "{bad}");
+        }
+        assert_eq!(d(Value::from(true)), None);
+    }
+}

@@ -93,6 +93,13 @@ fn decode(bytes: &[u8]) -> Result<Map<String, Value>> {
 
 #[async_trait]
 impl Backend for KvV1 {
+    async fn exists(&self, ctx: &Context, request: &Request) -> Result<Option<bool>> {
+        if request.path.is_empty() || request.path.ends_with('/') {
+            return Ok(Some(false));
+        }
+        Ok(Some(ctx.storage.get(&request.path).await?.is_some()))
+    }
+
     async fn handle(&self, ctx: &Context, request: Request) -> Result<Response> {
         let storage = &ctx.storage;
         let path = request.path.as_str();

@@ -65,6 +65,18 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     /// engine does not serve.
     async fn handle(&self, ctx: &Context, request: Request) -> Result<Response>;
 
+    /// Whether the target of a write exists, so the core can tell `create` from `update` for the
+    /// policy check (Vault's existence check). `None` (the default): the engine does not say, and
+    /// every write counts as an update.
+    ///
+    /// # Errors
+    ///
+    /// A storage failure.
+    async fn exists(&self, ctx: &Context, request: &Request) -> Result<Option<bool>> {
+        let _ = (ctx, request);
+        Ok(None)
+    }
+
     /// Renews a secret this engine issued; returns the new lease terms in `secret`. By default
     /// secrets are not renewable.
     ///

@@ -202,6 +202,25 @@ impl ShamirSeal {
             key: LocalKey::new(kek.expose_secret(), Self::AAD)?,
         })
     }
+
+    /// [`Seal::unwrap`] without the async: the Shamir seal never waits, so an unseal verifier
+    /// ("do these shares open the stored root key?") can call this directly.
+    ///
+    /// # Errors
+    ///
+    /// As [`Seal::unwrap`].
+    pub fn open(&self, wrapped: &WrappedKey) -> Result<SecretBytes> {
+        self.key.unwrap(wrapped)
+    }
+
+    /// [`Seal::wrap`] without the async.
+    ///
+    /// # Errors
+    ///
+    /// As [`Seal::wrap`].
+    pub fn close(&self, root: &SecretBytes) -> Result<WrappedKey> {
+        self.key.wrap(root)
+    }
 }
 
 #[async_trait]

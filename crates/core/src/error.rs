@@ -1,0 +1,125 @@
+use strongroom_barrier::BarrierError;
+use strongroom_logical::{ErrorKind, LogicalError};
+use strongroom_seal::SealError;
+use strongroom_storage::StorageError;
+
+/// What went wrong in a vault operation. [`VaultError::kind`] gives Vault's error category, which
+/// the HTTP layer turns into a status code. Messages never contain secrets.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum VaultError {
+    /// The vault is sealed.
+    #[error("Vault is sealed")]
+    Sealed,
+    /// The vault has not been initialised.
+    #[error("Vault is not initialized")]
+    NotInitialized,
+    /// `init` on a vault that is already initialised.
+    #[error("Vault is already initialized")]
+    AlreadyInitialized,
+    /// No token, an unknown, malformed, expired or used-up token, or a policy refusal.
+    #[error("permission denied")]
+    PermissionDenied,
+    /// A malformed or invalid request.
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// No mount or handler serves the path.
+    #[error("unsupported path")]
+    UnsupportedPath,
+    /// An engine's error.
+    #[error(transparent)]
+    Logical(LogicalError),
+    /// A seal (share, quorum, key service) error.
+    #[error(transparent)]
+    Seal(#[from] SealError),
+    /// A barrier error.
+    #[error(transparent)]
+    Barrier(BarrierError),
+    /// A storage error.
+    #[error(transparent)]
+    Storage(StorageError),
+    /// An internal failure; for operators, never holds secrets.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl VaultError {
+    /// A [`VaultError::InvalidRequest`].
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::InvalidRequest(message.into())
+    }
+
+    /// Vault's category for this error.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Sealed => ErrorKind::Sealed,
+            Self::NotInitialized => ErrorKind::Sealed,
+            Self::AlreadyInitialized | Self::InvalidRequest(_) => ErrorKind::InvalidRequest,
+            Self::PermissionDenied => ErrorKind::PermissionDenied,
+            Self::UnsupportedPath => ErrorKind::UnsupportedPath,
+            Self::Logical(err) => err.kind(),
+            Self::Seal(err) => match err {
+                SealError::Random
+                | SealError::KeyService(_)
+                | SealError::Unreachable(_)
+                | SealError::MalformedWrappedKey(_)
+                | SealError::Unwrap => ErrorKind::Internal,
+                _ => ErrorKind::InvalidRequest,
+            },
+            Self::Barrier(BarrierError::Sealed) => ErrorKind::Sealed,
+            Self::Barrier(_) | Self::Internal(_) => ErrorKind::Internal,
+            Self::Storage(err) => LogicalError::Storage(clone_storage_kind(err)).kind(),
+        }
+    }
+}
+
+/// A stand-in with the same category (storage errors are not `Clone`).
+fn clone_storage_kind(err: &StorageError) -> StorageError {
+    match err {
+        StorageError::InvalidKey { key, rule } => StorageError::InvalidKey {
+            key: key.clone(),
+            rule: *rule,
+        },
+        StorageError::CheckFailed { key } => StorageError::CheckFailed { key: key.clone() },
+        StorageError::ValueTooLarge { key, len, max } => StorageError::ValueTooLarge {
+            key: key.clone(),
+            len: *len,
+            max: *max,
+        },
+        _ => StorageError::Conflict,
+    }
+}
+
+impl From<StorageError> for VaultError {
+    fn from(err: StorageError) -> Self {
+        match BarrierError::find(&err) {
+            Some(BarrierError::Sealed) => Self::Sealed,
+            _ => Self::Storage(err),
+        }
+    }
+}
+
+impl From<BarrierError> for VaultError {
+    fn from(err: BarrierError) -> Self {
+        match err {
+            BarrierError::Sealed => Self::Sealed,
+            BarrierError::Storage(inner) => inner.into(),
+            other => Self::Barrier(other),
+        }
+    }
+}
+
+impl From<LogicalError> for VaultError {
+    fn from(err: LogicalError) -> Self {
+        match err {
+            LogicalError::UnsupportedPath => Self::UnsupportedPath,
+            LogicalError::PermissionDenied => Self::PermissionDenied,
+            LogicalError::Sealed => Self::Sealed,
+            LogicalError::Storage(inner) => inner.into(),
+            other => Self::Logical(other),
+        }
+    }
+}
+
+/// Shorthand for vault results.
+pub type Result<T, E = VaultError> = std::result::Result<T, E>;

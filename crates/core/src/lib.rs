@@ -1,0 +1,57 @@
+//! The embeddable Strongroom vault.
+//!
+//! Link this crate to get a real vault inside your Rust service, with no server to run: storage
+//! of your choice (SQLite by default), everything persisted through the encryption barrier, a
+//! Shamir seal with unseal progress, tokens, Vault-compatible policies and mounted engines. The
+//! HTTP server (`strongroom-http`) is a thin layer over this same [`Vault`], so what you test
+//! embedded is what you serve.
+//!
+//! ```
+//! use serde_json::json;
+//! use strongroom_core::{InitRequest, Vault};
+//! use strongroom_storage::MemoryStorage;
+//!
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let vault = Vault::builder(MemoryStorage::new()).build();
+//! let init = vault.init(InitRequest::new(3, 2)).await?;
+//! for key in &init.keys[..2] {
+//!     vault.unseal(key.expose_secret()).await?;
+//! }
+//! let root = init.root_token.expose_secret();
+//! vault.write(root, "sys/mounts/secret", json!({"type": "kv"})).await?;
+//! vault.write(root, "secret/app", json!({"password": "hunter2"})).await?;
+//! let read = vault.read(root, "secret/app").await?;
+//! assert_eq!(read.data.unwrap()["password"], "hunter2");
+//! # Ok::<_, strongroom_core::VaultError>(())
+//! # }).unwrap();
+//! ```
+//!
+//! # The request pipeline
+//!
+//! Every request, whatever its entry point: resolve the token (malformed tokens are refused
+//! without a storage lookup; expired and used-up ones are refused and revoked) → route to the
+//! mount (longest prefix) → tell `create` from `update` with the engine's existence check → the
+//! policy decision (with `sudo` on root-protected paths) → count the token's use → the engine.
+//!
+//! Storage layout inside the barrier: `core/mounts`, `sys/token/...` (keyed hashes of tokens and
+//! accessors), `sys/policy/...`, `logical/<mount uuid>/...` and `auth/<mount uuid>/...`; outside
+//! it only `core/seal-config` (seal configuration, share digests, the wrapped root key) and the
+//! barrier's own keyring.
+#![forbid(unsafe_code)]
+
+mod clock;
+mod error;
+mod mounts;
+mod policies;
+mod sys;
+mod tokens;
+mod vault;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::{Result, VaultError};
+pub use mounts::{MountConfig, MountEntry};
+pub use tokens::TokenRequest;
+pub use vault::{
+    AuthInfo, InitRequest, InitResponse, SealStatus, Vault, VaultBuilder, VaultRequest,
+    VaultResponse,
+};

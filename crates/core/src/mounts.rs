@@ -1,0 +1,165 @@
+//! The mount table and the router.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use strongroom_logical::{Backend, StorageView};
+
+/// Lease TTL settings of a mount (seconds; 0 = the system's).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct MountConfig {
+    /// Default lease TTL.
+    pub default_lease_ttl: u64,
+    /// Maximum lease TTL.
+    pub max_lease_ttl: u64,
+}
+
+/// One mounted engine, as stored in the mount table.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct MountEntry {
+    /// Where it is mounted, with a trailing `/` (`secret/`).
+    pub path: String,
+    /// The engine type (`kv`, `system`, `token`, ...).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Its id: its storage lives under `logical/<uuid>/` (or `auth/<uuid>/`).
+    pub uuid: String,
+    /// Accessor, as Vault reports it (`kv_1a2b3c4d`).
+    pub accessor: String,
+    /// Description.
+    pub description: String,
+    /// TTL tuning.
+    pub config: MountConfig,
+    /// Engine options (`{"version": "2"}`).
+    pub options: Map<String, Value>,
+}
+
+impl MountEntry {
+    /// Vault's JSON for `sys/mounts` listings.
+    pub(crate) fn to_json(&self) -> Value {
+        serde_json::json!({
+            "type": self.kind,
+            "description": self.description,
+            "accessor": self.accessor,
+            "uuid": self.uuid,
+            "config": {
+                "default_lease_ttl": self.config.default_lease_ttl,
+                "max_lease_ttl": self.config.max_lease_ttl,
+                "force_no_cache": false,
+            },
+            "options": if self.options.is_empty() { Value::Null } else { Value::Object(self.options.clone()) },
+            "local": false,
+            "seal_wrap": false,
+            "external_entropy_access": false,
+        })
+    }
+
+    /// The mount's default and maximum lease TTLs, resolved against the system's.
+    pub(crate) fn ttls(
+        &self,
+        system_default: Duration,
+        system_max: Duration,
+    ) -> (Duration, Duration) {
+        let max = match self.config.max_lease_ttl {
+            0 => system_max,
+            secs => Duration::from_secs(secs).min(system_max),
+        };
+        let default = match self.config.default_lease_ttl {
+            0 => system_default,
+            secs => Duration::from_secs(secs),
+        };
+        (default.min(max), max)
+    }
+}
+
+/// A mounted engine, ready to serve.
+#[derive(Clone, Debug)]
+pub(crate) struct Mounted {
+    pub(crate) entry: MountEntry,
+    pub(crate) backend: Arc<dyn Backend>,
+    pub(crate) view: StorageView,
+}
+
+/// Longest-prefix routing over mount paths.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Router {
+    mounts: BTreeMap<String, Mounted>,
+}
+
+impl Router {
+    pub(crate) fn insert(&mut self, mounted: Mounted) {
+        self.mounts.insert(mounted.entry.path.clone(), mounted);
+    }
+
+    pub(crate) fn remove(&mut self, path: &str) -> Option<Mounted> {
+        self.mounts.remove(path)
+    }
+
+    pub(crate) fn get(&self, path: &str) -> Option<&Mounted> {
+        self.mounts.get(path)
+    }
+
+    pub(crate) fn entries(&self) -> impl Iterator<Item = &MountEntry> {
+        self.mounts.values().map(|m| &m.entry)
+    }
+
+    /// The mount serving `path` and the path below it: the longest mount path that is a prefix
+    /// of `path/`, tried segment by segment (O(depth) map lookups, not a scan of all mounts).
+    pub(crate) fn route<'p>(&self, path: &'p str) -> Option<(&Mounted, &'p str)> {
+        let mut ends: Vec<usize> = path.match_indices('/').map(|(i, _)| i + 1).collect();
+        ends.push(path.len());
+        for &end in ends.iter().rev() {
+            let Some(head) = path.get(..end) else {
+                continue;
+            };
+            let candidate = if head.ends_with('/') {
+                std::borrow::Cow::Borrowed(head)
+            } else {
+                std::borrow::Cow::Owned(format!("{head}/"))
+            };
+            if let Some(mounted) = self.mounts.get(candidate.as_ref()) {
+                // `path` is canonical (no empty segments), so what follows the mount path is the
+                // path below it as written.
+                let rest = path.get(end..).unwrap_or("");
+                return Some((mounted, rest));
+            }
+        }
+        None
+    }
+}
+
+/// Checks and normalises a mount path: segments of letters, digits, `-`, `_`, `.`; trailing `/`.
+pub(crate) fn normalize_mount_path(path: &str) -> Option<String> {
+    let trimmed = path.trim_matches('/');
+    let ok = !trimmed.is_empty()
+        && trimmed.len() <= 256
+        && trimmed.split('/').all(|segment| {
+            !segment.is_empty()
+                && segment != "."
+                && segment != ".."
+                && segment
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        });
+    ok.then(|| format!("{trimmed}/"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mount_paths() {
+        assert_eq!(normalize_mount_path("secret").as_deref(), Some("secret/"));
+        assert_eq!(
+            normalize_mount_path("/team/kv/").as_deref(),
+            Some("team/kv/")
+        );
+        for bad in ["", "/", "a//b", "../x", "a b", "x/./y"] {
+            assert_eq!(normalize_mount_path(bad), None, "{bad}");
+        }
+    }
+}

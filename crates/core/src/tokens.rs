@@ -1,0 +1,453 @@
+//! The token store: tokens are random, prefixed strings; storage holds only keyed hashes of
+//! tokens and accessors (as keys) and the token entries (inside the barrier).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use ring::hmac;
+use serde::{Deserialize, Serialize};
+use strongroom_storage::{Op, Storage, StorageError};
+
+use crate::clock::unix;
+use crate::{Result, VaultError};
+
+/// Token prefix (service tokens, as Vault's legacy format).
+const PREFIX: &str = "s.";
+/// Random characters after the prefix (base62: about 143 bits).
+const TOKEN_CHARS: usize = 24;
+const ALPHABET: &[u8; 62] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+/// How many times a compare-and-swap on a token entry is retried under contention.
+const CAS_ATTEMPTS: usize = 64;
+
+pub(crate) const SALT_PATH: &str = "sys/token/salt";
+const ID_PREFIX: &str = "sys/token/id/";
+const ACCESSOR_PREFIX: &str = "sys/token/accessor/";
+const PARENT_PREFIX: &str = "sys/token/parent/";
+
+/// A token as stored (inside the barrier). The token itself is never stored.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub(crate) struct TokenEntry {
+    /// Keyed hash of the token: its storage key.
+    pub(crate) id: String,
+    pub(crate) accessor: String,
+    pub(crate) parent: Option<String>,
+    pub(crate) policies: Vec<String>,
+    pub(crate) path: String,
+    pub(crate) meta: BTreeMap<String, String>,
+    pub(crate) display_name: String,
+    /// Uses left (0: unlimited).
+    pub(crate) num_uses: u32,
+    pub(crate) creation_time: u64,
+    /// Seconds; 0 = never expires (root).
+    pub(crate) ttl: u64,
+    pub(crate) explicit_max_ttl: u64,
+    pub(crate) period: u64,
+    pub(crate) renewable: bool,
+    /// Unix seconds; `None` = never.
+    pub(crate) expire_time: Option<u64>,
+}
+
+impl TokenEntry {
+    pub(crate) fn is_root(&self) -> bool {
+        self.policies.iter().any(|p| p == "root")
+    }
+
+    fn expired(&self, now: SystemTime) -> bool {
+        self.expire_time.is_some_and(|t| unix(now) >= t)
+    }
+
+    /// Seconds left before expiry (0 for tokens that never expire).
+    pub(crate) fn ttl_left(&self, now: SystemTime) -> u64 {
+        self.expire_time.map_or(0, |t| t.saturating_sub(unix(now)))
+    }
+}
+
+/// What a new token should be.
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct TokenRequest {
+    /// Policies; must be a subset of the parent's unless the parent is root.
+    pub policies: Vec<String>,
+    /// Leave out the `default` policy.
+    pub no_default_policy: bool,
+    /// TTL; `None` = the system default.
+    pub ttl: Option<Duration>,
+    /// A hard limit that renewals cannot pass.
+    pub explicit_max_ttl: Option<Duration>,
+    /// Periodic token: every renewal resets the TTL to this.
+    pub period: Option<Duration>,
+    /// Uses before the token is revoked (0: unlimited).
+    pub num_uses: u32,
+    /// Whether the token can be renewed. Default true.
+    pub renewable: Option<bool>,
+    /// No parent: not revoked with its creator (root tokens only).
+    pub no_parent: bool,
+    /// Display name (prefixed with `token-`).
+    pub display_name: String,
+    /// Metadata.
+    pub meta: BTreeMap<String, String>,
+}
+
+pub(crate) struct TokenStore {
+    storage: Arc<dyn Storage>,
+    key: hmac::Key,
+    default_ttl: Duration,
+    max_ttl: Duration,
+}
+
+/// A new random token or accessor.
+fn random_string(len: usize) -> Result<String> {
+    let bytes = ring::rand::generate::<[u8; 64]>(&ring::rand::SystemRandom::new())
+        .map_err(|_| VaultError::Internal("system random source failed".into()))?
+        .expose();
+    // Rejection sampling keeps the characters uniform: 62 * 4 = 248 of 256 byte values are used.
+    let out: String = bytes
+        .iter()
+        .filter(|&&b| b < 248)
+        .take(len)
+        .map(|&b| char::from(ALPHABET.get(usize::from(b % 62)).copied().unwrap_or(b'A')))
+        .collect();
+    if out.len() == len {
+        Ok(out)
+    } else {
+        random_string(len)
+    }
+}
+
+/// Whether `token` looks like one of ours: checked before any storage lookup.
+pub(crate) fn well_formed(token: &str) -> bool {
+    token.strip_prefix(PREFIX).is_some_and(|rest| {
+        rest.len() == TOKEN_CHARS && rest.bytes().all(|b| b.is_ascii_alphanumeric())
+    })
+}
+
+impl TokenStore {
+    pub(crate) fn new(
+        storage: Arc<dyn Storage>,
+        salt: &[u8],
+        default_ttl: Duration,
+        max_ttl: Duration,
+    ) -> Self {
+        Self {
+            storage,
+            key: hmac::Key::new(hmac::HMAC_SHA256, salt),
+            default_ttl,
+            max_ttl,
+        }
+    }
+
+    fn hash(&self, kind: &str, value: &str) -> String {
+        let tag = hmac::sign(&self.key, format!("{kind}:{value}").as_bytes());
+        tag.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// The keyed hash of a token, as used in storage keys and the audit log's correlation.
+    pub(crate) fn token_hash(&self, token: &str) -> String {
+        self.hash("token", token)
+    }
+
+    async fn load(&self, id: &str) -> Result<Option<(TokenEntry, Vec<u8>)>> {
+        let Some(bytes) = self.storage.get(&format!("{ID_PREFIX}{id}")).await? else {
+            return Ok(None);
+        };
+        let entry = serde_json::from_slice(&bytes)
+            .map_err(|_| VaultError::Internal("stored token entry does not decode".into()))?;
+        Ok(Some((entry, bytes)))
+    }
+
+    /// Creates the root token (no parent, no expiry, policy `root`).
+    pub(crate) async fn create_root(&self, now: SystemTime) -> Result<String> {
+        let request = TokenRequest {
+            policies: vec!["root".into()],
+            no_default_policy: true,
+            no_parent: true,
+            display_name: "root".into(),
+            ..TokenRequest::default()
+        };
+        self.create_entry(None, request, "auth/token/root", now, true)
+            .await
+            .map(|(token, _)| token)
+    }
+
+    /// Creates a child of `parent` (or an orphan when asked and allowed).
+    pub(crate) async fn create(
+        &self,
+        parent: &TokenEntry,
+        request: TokenRequest,
+        now: SystemTime,
+    ) -> Result<(String, TokenEntry)> {
+        if !parent.is_root() {
+            if request.no_parent {
+                return Err(VaultError::invalid(
+                    "root or sudo privileges required to create an orphan token",
+                ));
+            }
+            let allowed = |p: &String| p == "default" || parent.policies.contains(p);
+            if let Some(extra) = request.policies.iter().find(|p| !allowed(p)) {
+                return Err(VaultError::invalid(format!(
+                    "child policies must be subset of parent: {extra:?} is not held by the parent"
+                )));
+            }
+        }
+        let parent_id = (!request.no_parent).then(|| parent.id.clone());
+        self.create_entry(parent_id, request, "auth/token/create", now, false)
+            .await
+    }
+
+    async fn create_entry(
+        &self,
+        parent: Option<String>,
+        request: TokenRequest,
+        path: &str,
+        now: SystemTime,
+        root: bool,
+    ) -> Result<(String, TokenEntry)> {
+        let token = format!("{PREFIX}{}", random_string(TOKEN_CHARS)?);
+        let accessor = random_string(TOKEN_CHARS)?;
+        let mut policies = request.policies;
+        if !request.no_default_policy && !policies.iter().any(|p| p == "default" || p == "root") {
+            policies.push("default".into());
+        }
+        policies.sort();
+        policies.dedup();
+        let secs = |d: Option<Duration>| d.map_or(0, |d| d.as_secs());
+        let period = secs(request.period);
+        let explicit_max = secs(request.explicit_max_ttl);
+        let ttl = if root {
+            0
+        } else if period > 0 {
+            period
+        } else {
+            let wanted = request.ttl.unwrap_or(self.default_ttl).as_secs();
+            let mut ttl = wanted.min(self.max_ttl.as_secs());
+            if explicit_max > 0 {
+                ttl = ttl.min(explicit_max);
+            }
+            ttl
+        };
+        let creation = unix(now);
+        let entry = TokenEntry {
+            id: self.token_hash(&token),
+            accessor: accessor.clone(),
+            parent,
+            policies,
+            path: path.into(),
+            meta: request.meta,
+            display_name: if request.display_name.is_empty() {
+                "token".into()
+            } else if root {
+                request.display_name
+            } else {
+                format!("token-{}", request.display_name)
+            },
+            num_uses: request.num_uses,
+            creation_time: creation,
+            ttl,
+            explicit_max_ttl: explicit_max,
+            period,
+            renewable: !root && request.renewable.unwrap_or(true),
+            expire_time: (ttl > 0).then(|| creation.saturating_add(ttl)),
+        };
+        let bytes = serde_json::to_vec(&entry)
+            .map_err(|e| VaultError::Internal(format!("encoding token entry: {e}")))?;
+        let mut ops = vec![
+            Op::check(format!("{ID_PREFIX}{}", entry.id), None),
+            Op::put(format!("{ID_PREFIX}{}", entry.id), bytes),
+            Op::put(
+                format!("{ACCESSOR_PREFIX}{}", self.hash("accessor", &accessor)),
+                entry.id.clone().into_bytes(),
+            ),
+        ];
+        if let Some(parent) = &entry.parent {
+            ops.push(Op::put(
+                format!("{PARENT_PREFIX}{parent}/{}", entry.id),
+                Vec::new(),
+            ));
+        }
+        self.storage.transaction(ops).await?;
+        Ok((token, entry))
+    }
+
+    /// Looks a token up: `None` for malformed (no storage lookup), unknown or expired tokens
+    /// (an expired token is revoked on the spot).
+    pub(crate) async fn lookup(&self, token: &str, now: SystemTime) -> Result<Option<TokenEntry>> {
+        if !well_formed(token) {
+            return Ok(None);
+        }
+        self.lookup_id(&self.token_hash(token), now).await
+    }
+
+    pub(crate) async fn lookup_id(&self, id: &str, now: SystemTime) -> Result<Option<TokenEntry>> {
+        let Some((entry, _)) = self.load(id).await? else {
+            return Ok(None);
+        };
+        if entry.expired(now) {
+            self.revoke_tree(&entry.id).await?;
+            return Ok(None);
+        }
+        Ok(Some(entry))
+    }
+
+    /// Looks up by accessor.
+    pub(crate) async fn lookup_accessor(
+        &self,
+        accessor: &str,
+        now: SystemTime,
+    ) -> Result<Option<TokenEntry>> {
+        let key = format!("{ACCESSOR_PREFIX}{}", self.hash("accessor", accessor));
+        let Some(id) = self.storage.get(&key).await? else {
+            return Ok(None);
+        };
+        let id = String::from_utf8(id)
+            .map_err(|_| VaultError::Internal("accessor index entry is not text".into()))?;
+        self.lookup_id(&id, now).await
+    }
+
+    /// Counts one use of a limited-use token; revokes it when that was the last. Returns false
+    /// when the token had no use left (a concurrent request took it).
+    pub(crate) async fn use_once(&self, entry: &TokenEntry) -> Result<bool> {
+        if entry.num_uses == 0 {
+            return Ok(true);
+        }
+        for _ in 0..CAS_ATTEMPTS {
+            let Some((mut current, bytes)) = self.load(&entry.id).await? else {
+                return Ok(false);
+            };
+            if current.num_uses == 0 {
+                return Ok(true);
+            }
+            if current.num_uses == 1 {
+                // The last use: the request goes ahead, the token goes.
+                self.revoke_tree(&current.id).await?;
+                return Ok(true);
+            }
+            current.num_uses -= 1;
+            let next = serde_json::to_vec(&current)
+                .map_err(|e| VaultError::Internal(format!("encoding token entry: {e}")))?;
+            let key = format!("{ID_PREFIX}{}", current.id);
+            match self
+                .storage
+                .transaction(vec![
+                    Op::check(key.clone(), Some(bytes)),
+                    Op::put(key, next),
+                ])
+                .await
+            {
+                Ok(()) => return Ok(true),
+                Err(StorageError::CheckFailed { .. } | StorageError::Conflict) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(VaultError::Internal(
+            "token use count under heavy contention".into(),
+        ))
+    }
+
+    /// Renews a token: the new TTL counts from now, capped by the system maximum and the
+    /// explicit maximum (from creation); periodic tokens get their period.
+    pub(crate) async fn renew(
+        &self,
+        entry: &TokenEntry,
+        increment: Option<Duration>,
+        now: SystemTime,
+    ) -> Result<TokenEntry> {
+        if !entry.renewable {
+            return Err(VaultError::invalid("token is not renewable"));
+        }
+        let now_s = unix(now);
+        let mut ttl = if entry.period > 0 {
+            entry.period
+        } else {
+            increment.map_or(entry.ttl, |d| d.as_secs())
+        };
+        ttl = ttl.min(self.max_ttl.as_secs());
+        if entry.explicit_max_ttl > 0 {
+            let limit = entry.creation_time.saturating_add(entry.explicit_max_ttl);
+            ttl = ttl.min(limit.saturating_sub(now_s));
+        }
+        let mut next = entry.clone();
+        next.ttl = ttl;
+        next.expire_time = Some(now_s.saturating_add(ttl));
+        let bytes = serde_json::to_vec(&next)
+            .map_err(|e| VaultError::Internal(format!("encoding token entry: {e}")))?;
+        self.storage
+            .put(&format!("{ID_PREFIX}{}", next.id), bytes)
+            .await?;
+        Ok(next)
+    }
+
+    /// Revokes a token and every token created from it, depth first.
+    pub(crate) async fn revoke_tree(&self, id: &str) -> Result<()> {
+        // An explicit stack instead of recursion: a deep tree cannot overflow ours.
+        let mut stack = vec![(id.to_owned(), false)];
+        while let Some((current, children_done)) = stack.pop() {
+            if children_done {
+                self.revoke_one(&current).await?;
+                continue;
+            }
+            stack.push((current.clone(), true));
+            for child in self
+                .storage
+                .list(&format!("{PARENT_PREFIX}{current}/"))
+                .await?
+            {
+                stack.push((child, false));
+            }
+        }
+        Ok(())
+    }
+
+    /// Revokes a token but not its children, which become orphans.
+    pub(crate) async fn revoke_orphan(&self, id: &str) -> Result<()> {
+        for child in self.storage.list(&format!("{PARENT_PREFIX}{id}/")).await? {
+            if let Some((mut entry, _)) = self.load(&child).await? {
+                entry.parent = None;
+                let bytes = serde_json::to_vec(&entry)
+                    .map_err(|e| VaultError::Internal(format!("encoding token entry: {e}")))?;
+                self.storage
+                    .transaction(vec![
+                        Op::put(format!("{ID_PREFIX}{child}"), bytes),
+                        Op::delete(format!("{PARENT_PREFIX}{id}/{child}")),
+                    ])
+                    .await?;
+            }
+        }
+        self.revoke_one(id).await
+    }
+
+    async fn revoke_one(&self, id: &str) -> Result<()> {
+        let Some((entry, _)) = self.load(id).await? else {
+            return Ok(());
+        };
+        let mut ops = vec![
+            Op::delete(format!("{ID_PREFIX}{id}")),
+            Op::delete(format!(
+                "{ACCESSOR_PREFIX}{}",
+                self.hash("accessor", &entry.accessor)
+            )),
+        ];
+        if let Some(parent) = &entry.parent {
+            ops.push(Op::delete(format!("{PARENT_PREFIX}{parent}/{id}")));
+        }
+        self.storage.transaction(ops).await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_shape() {
+        let token = format!("{PREFIX}{}", random_string(TOKEN_CHARS).unwrap());
+        assert!(well_formed(&token));
+        assert!(!well_formed("s.short"));
+        assert!(!well_formed(&format!("x.{}", &token[2..])));
+        assert!(!well_formed(&format!("{token}!")));
+        assert!(!well_formed(&format!("s.{}", "é".repeat(12))));
+        assert_ne!(random_string(24).unwrap(), random_string(24).unwrap());
+    }
+}

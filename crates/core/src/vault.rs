@@ -1,0 +1,798 @@
+//! The vault: lifecycle (init, unseal, seal), and the request pipeline every entry point shares.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use strongroom_barrier::{Barrier, RootKey};
+use strongroom_logical::{
+    Connection, Context, Factory, Operation, Registry, Request, StorageView, path_matches,
+};
+use strongroom_seal::{
+    SecretBytes, SecretString, ShamirSeal, Share, ShareDigests, Submitted, UnsealProgress,
+    WrappedKey,
+};
+use strongroom_storage::{Op, Storage};
+
+use crate::clock::{Clock, SystemClock};
+use crate::mounts::{Mounted, Router};
+use crate::policies::PolicyStore;
+use crate::tokens::{SALT_PATH, TokenStore};
+use crate::{Result, VaultError, sys};
+
+/// Outside the barrier: the seal's configuration and the wrapped root key, one record.
+pub(crate) const SEAL_CONFIG_PATH: &str = "core/seal-config";
+pub(crate) const MOUNTS_PATH: &str = "core/mounts";
+
+/// Vault's defaults: 32 days for both the default and the maximum lease TTL.
+const SYSTEM_TTL: Duration = Duration::from_secs(32 * 24 * 3600);
+
+#[derive(Serialize, Deserialize)]
+struct SealConfig {
+    #[serde(rename = "type")]
+    kind: String,
+    secret_shares: usize,
+    secret_threshold: usize,
+    /// Hex of the share digests.
+    digests: String,
+    /// Hex of the wrapped root key.
+    wrapped_root: String,
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| {
+            text.get(i..i + 2)
+                .and_then(|pair| u8::from_str_radix(pair, 16).ok())
+        })
+        .collect()
+}
+
+/// Builds a [`Vault`]: storage first, then optional engines and clock.
+pub struct VaultBuilder {
+    storage: Arc<dyn Storage>,
+    registry: Registry,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for VaultBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VaultBuilder")
+            .field("engines", &self.registry)
+            .finish_non_exhaustive()
+    }
+}
+
+impl VaultBuilder {
+    /// A vault over `storage` (any [`Storage`]: SQLite, PostgreSQL, memory...), with the built-in
+    /// engines registered (`kv`).
+    pub fn new(storage: impl Storage + 'static) -> Self {
+        let mut registry = Registry::new();
+        registry.register("kv", strongroom_kv::KvV1::factory);
+        Self {
+            storage: Arc::new(storage),
+            registry,
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// Registers an engine type, so `sys/mounts` can enable it.
+    #[must_use]
+    pub fn engine(mut self, kind: impl Into<String>, factory: impl Factory + 'static) -> Self {
+        self.registry.register(kind, factory);
+        self
+    }
+
+    /// Uses `clock` for token expiry (tests move time with [`ManualClock`](crate::ManualClock)).
+    #[must_use]
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The vault, sealed.
+    pub fn build(self) -> Vault {
+        let barrier = Barrier::new(Arc::clone(&self.storage));
+        Vault {
+            inner: Arc::new(Inner {
+                raw: self.storage,
+                barrier: Arc::new(barrier),
+                registry: self.registry,
+                clock: self.clock,
+                active: tokio::sync::RwLock::new(None),
+                progress: Mutex::new(None),
+            }),
+        }
+    }
+}
+
+/// The embeddable vault. Cheap to clone (a handle); every clone is the same vault.
+#[derive(Clone)]
+pub struct Vault {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Vault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Vault").finish_non_exhaustive()
+    }
+}
+
+struct Inner {
+    raw: Arc<dyn Storage>,
+    barrier: Arc<Barrier<Arc<dyn Storage>>>,
+    registry: Registry,
+    clock: Arc<dyn Clock>,
+    active: tokio::sync::RwLock<Option<Arc<Active>>>,
+    progress: Mutex<Option<UnsealProgress>>,
+}
+
+/// Everything that exists only while unsealed.
+pub(crate) struct Active {
+    pub(crate) storage: Arc<dyn Storage>,
+    pub(crate) router: tokio::sync::RwLock<Router>,
+    pub(crate) tokens: TokenStore,
+    pub(crate) policies: PolicyStore,
+    pub(crate) clock: Arc<dyn Clock>,
+    /// Serialises mount table changes.
+    pub(crate) mount_lock: tokio::sync::Mutex<()>,
+}
+
+/// What `init` asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct InitRequest {
+    /// Number of unseal key shares.
+    pub secret_shares: usize,
+    /// Shares needed to unseal.
+    pub secret_threshold: usize,
+}
+
+impl InitRequest {
+    /// `shares` shares, `threshold` of which unseal.
+    pub fn new(shares: usize, threshold: usize) -> Self {
+        Self {
+            secret_shares: shares,
+            secret_threshold: threshold,
+        }
+    }
+}
+
+/// What `init` returns: the unseal key shares and the root token, shown once.
+#[non_exhaustive]
+pub struct InitResponse {
+    /// The shares, hex-encoded (Vault's `keys`).
+    pub keys: Vec<SecretString>,
+    /// The same shares, base64-encoded (Vault's `keys_base64`).
+    pub keys_base64: Vec<SecretString>,
+    /// The initial root token.
+    pub root_token: SecretString,
+}
+
+impl std::fmt::Debug for InitResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InitResponse")
+            .field("keys", &self.keys.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Vault's `sys/seal-status`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct SealStatus {
+    /// The seal type.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Whether the vault is initialised.
+    pub initialized: bool,
+    /// Whether it is sealed.
+    pub sealed: bool,
+    /// Threshold.
+    pub t: usize,
+    /// Number of shares.
+    pub n: usize,
+    /// Shares given in the current unseal attempt.
+    pub progress: usize,
+    /// The current unseal attempt's nonce.
+    pub nonce: String,
+    /// Strongroom's version.
+    pub version: String,
+}
+
+/// A request to the vault, as any entry point (embedded call, HTTP) makes it.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct VaultRequest {
+    /// The operation.
+    pub operation: Operation,
+    /// The full path (`secret/app/db`, `sys/mounts`, `auth/token/lookup-self`).
+    pub path: String,
+    /// Body fields (and query parameters for reads).
+    pub data: Map<String, Value>,
+    /// The client token.
+    pub token: Option<String>,
+    /// Where it came from.
+    pub connection: Connection,
+}
+
+impl VaultRequest {
+    /// A request without data or token.
+    pub fn new(operation: Operation, path: impl Into<String>) -> Self {
+        Self {
+            operation,
+            path: path.into(),
+            data: Map::new(),
+            token: None,
+            connection: Connection::default(),
+        }
+    }
+
+    /// Sets the token.
+    #[must_use]
+    pub fn with_token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(token.into());
+        self
+    }
+
+    /// Sets the data.
+    #[must_use]
+    pub fn with_data(mut self, data: Map<String, Value>) -> Self {
+        self.data = data;
+        self
+    }
+}
+
+/// The token a login or token creation produced (Vault's `auth` block).
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AuthInfo {
+    /// The new token.
+    pub client_token: String,
+    /// Its accessor.
+    pub accessor: String,
+    /// Its policies.
+    pub policies: Vec<String>,
+    /// Its metadata.
+    pub metadata: std::collections::BTreeMap<String, String>,
+    /// Its TTL in seconds (0: never expires).
+    pub lease_duration: u64,
+    /// Whether it can be renewed.
+    pub renewable: bool,
+    /// Whether it has no parent.
+    pub orphan: bool,
+}
+
+impl std::fmt::Debug for AuthInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthInfo")
+            .field("client_token", &"[REDACTED]")
+            .field("policies", &self.policies)
+            .field("lease_duration", &self.lease_duration)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The vault's answer (Vault's response envelope without the transport).
+#[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
+pub struct VaultResponse {
+    /// `data`; `None` for an empty response (HTTP 204, or 404 for a read of nothing).
+    pub data: Option<Map<String, Value>>,
+    /// Warnings.
+    pub warnings: Vec<String>,
+    /// The lease id, when the response created a lease.
+    pub lease_id: String,
+    /// The lease (or KV `ttl`) duration in seconds.
+    pub lease_duration: u64,
+    /// Whether the lease can be renewed.
+    pub renewable: bool,
+    /// A new token, for token creation and logins.
+    pub auth: Option<AuthInfo>,
+}
+
+impl VaultResponse {
+    pub(crate) fn data(data: Map<String, Value>) -> Self {
+        Self {
+            data: Some(data),
+            ..Self::default()
+        }
+    }
+
+    pub(crate) fn empty() -> Self {
+        Self::default()
+    }
+}
+
+/// Converts a JSON request field for the policy engine's parameter checks.
+fn policy_value(value: &Value) -> strongroom_policy::Value {
+    use strongroom_policy::Value as P;
+    match value {
+        Value::Null => P::Null,
+        Value::Bool(b) => P::Bool(*b),
+        Value::Number(n) => P::Number(n.as_f64().unwrap_or(0.0)),
+        Value::String(s) => P::String(s.clone()),
+        Value::Array(items) => P::List(items.iter().map(policy_value).collect()),
+        Value::Object(map) => P::Map(
+            map.iter()
+                .map(|(k, v)| (k.clone(), policy_value(v)))
+                .collect(),
+        ),
+    }
+}
+
+fn policy_operation(op: Operation) -> strongroom_policy::Operation {
+    use strongroom_policy::Operation as P;
+    match op {
+        Operation::Read => P::Read,
+        Operation::Create => P::Create,
+        Operation::Update => P::Update,
+        Operation::Patch => P::Patch,
+        Operation::Delete => P::Delete,
+        Operation::List => P::List,
+        // `Operation` is non-exhaustive; anything new is treated as the most demanding write.
+        _ => P::Update,
+    }
+}
+
+/// System paths (below `sys/`) that need `sudo` besides the operation's capability, as Vault's.
+const SYS_SUDO_PATHS: &[&str] = &[
+    "auth/*",
+    "audit",
+    "audit/*",
+    "raw",
+    "raw/*",
+    "rotate",
+    "seal",
+    "remount",
+    "leases/revoke-prefix/*",
+    "leases/revoke-force/*",
+];
+
+/// Token store paths (below `auth/token/`) that need `sudo`.
+const TOKEN_SUDO_PATHS: &[&str] = &["create-orphan", "revoke-orphan", "revoke-orphan/*"];
+
+/// Where a request goes.
+enum Target {
+    Sys(String),
+    Token(String),
+    Engine(Box<Mounted>, String),
+}
+
+impl Vault {
+    /// Starts building a vault over `storage`.
+    pub fn builder(storage: impl Storage + 'static) -> VaultBuilder {
+        VaultBuilder::new(storage)
+    }
+
+    async fn seal_config(&self) -> Result<Option<SealConfig>> {
+        let Some(bytes) = self.inner.raw.get(SEAL_CONFIG_PATH).await? else {
+            return Ok(None);
+        };
+        serde_json::from_slice(&bytes).map(Some).map_err(|_| {
+            VaultError::Internal("the stored seal configuration does not decode".into())
+        })
+    }
+
+    /// Whether the vault has been initialised.
+    ///
+    /// # Errors
+    ///
+    /// A storage error.
+    pub async fn is_initialized(&self) -> Result<bool> {
+        Ok(self.seal_config().await?.is_some())
+    }
+
+    /// Initialises the vault: a new root key protected by a Shamir seal of
+    /// `request.secret_shares` shares with threshold `request.secret_threshold`, the default
+    /// policy, and a root token. The vault stays sealed, as Vault's does.
+    ///
+    /// # Errors
+    ///
+    /// [`VaultError::AlreadyInitialized`]; [`VaultError::Seal`] for a bad split; storage errors.
+    pub async fn init(&self, request: InitRequest) -> Result<InitResponse> {
+        if self.is_initialized().await? || self.inner.barrier.is_initialized().await? {
+            return Err(VaultError::AlreadyInitialized);
+        }
+        let new_seal = ShamirSeal::generate(request.secret_shares, request.secret_threshold)?;
+        let root = RootKey::generate()?;
+        let wrapped = new_seal
+            .seal
+            .close(&SecretBytes::copy_from(root.expose_secret()))?;
+        let barrier = &self.inner.barrier;
+        barrier.initialize(&root).await?;
+        barrier.unseal(&root).await?;
+        let bootstrap = self.bootstrap().await;
+        barrier.seal();
+        let root_token = bootstrap?;
+        // The seal configuration goes last: until it exists the vault does not count as
+        // initialised.
+        let config = SealConfig {
+            kind: "shamir".into(),
+            secret_shares: request.secret_shares,
+            secret_threshold: request.secret_threshold,
+            digests: hex(&new_seal.digests.to_bytes()),
+            wrapped_root: hex(wrapped.as_bytes()),
+        };
+        let bytes = serde_json::to_vec(&config)
+            .map_err(|e| VaultError::Internal(format!("encoding seal configuration: {e}")))?;
+        self.inner
+            .raw
+            .transaction(vec![
+                Op::check(SEAL_CONFIG_PATH, None),
+                Op::put(SEAL_CONFIG_PATH, bytes),
+            ])
+            .await
+            .map_err(|e| match e {
+                strongroom_storage::StorageError::CheckFailed { .. } => {
+                    VaultError::AlreadyInitialized
+                }
+                other => other.into(),
+            })?;
+        Ok(InitResponse {
+            keys: new_seal.shares.iter().map(Share::to_hex).collect(),
+            keys_base64: new_seal.shares.iter().map(Share::to_base64).collect(),
+            root_token,
+        })
+    }
+
+    /// What a new vault holds inside the barrier: the token salt, the default policy, the root
+    /// token.
+    async fn bootstrap(&self) -> Result<SecretString> {
+        let storage: Arc<dyn Storage> = self.inner.barrier.clone();
+        let salt = ring::rand::generate::<[u8; 32]>(&ring::rand::SystemRandom::new())
+            .map_err(|_| VaultError::Internal("system random source failed".into()))?
+            .expose();
+        storage.put(SALT_PATH, salt.to_vec()).await?;
+        let policies = PolicyStore::new(Arc::clone(&storage));
+        policies
+            .set("default", strongroom_policy::DEFAULT_POLICY_HCL)
+            .await?;
+        let tokens = TokenStore::new(storage, &salt, SYSTEM_TTL, SYSTEM_TTL);
+        let token = tokens.create_root(self.inner.clock.now()).await?;
+        Ok(SecretString::new(token))
+    }
+
+    /// Where the seal stands.
+    ///
+    /// # Errors
+    ///
+    /// A storage error.
+    pub async fn seal_status(&self) -> Result<SealStatus> {
+        let config = self.seal_config().await?;
+        let sealed = self.inner.active.read().await.is_none();
+        let (progress, nonce) = self
+            .inner
+            .progress
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .map(|p| {
+                let p = p.progress();
+                (p.have, p.nonce)
+            })
+            .unwrap_or_default();
+        Ok(SealStatus {
+            kind: config
+                .as_ref()
+                .map_or_else(|| "shamir".into(), |c| c.kind.clone()),
+            initialized: config.is_some(),
+            sealed,
+            t: config.as_ref().map_or(0, |c| c.secret_threshold),
+            n: config.as_ref().map_or(0, |c| c.secret_shares),
+            progress: if sealed { progress } else { 0 },
+            nonce: if sealed { nonce } else { String::new() },
+            version: env!("CARGO_PKG_VERSION").into(),
+        })
+    }
+
+    /// Submits one unseal key share (hex or base64). At the threshold the shares are combined;
+    /// if they open the stored root key the vault unseals (loading mounts, policies and tokens),
+    /// otherwise the attempt is reset and [`VaultError::Seal`] says why.
+    ///
+    /// # Errors
+    ///
+    /// [`VaultError::NotInitialized`]; [`VaultError::Seal`] for a malformed, unknown or duplicate
+    /// share (not counted) or a rejected quorum (progress reset).
+    pub async fn unseal(&self, key: &str) -> Result<SealStatus> {
+        let config = self
+            .seal_config()
+            .await?
+            .ok_or(VaultError::NotInitialized)?;
+        if self.inner.active.read().await.is_some() {
+            return self.seal_status().await;
+        }
+        let wrapped =
+            WrappedKey::from_bytes(unhex(&config.wrapped_root).ok_or_else(|| {
+                VaultError::Internal("stored wrapped root key is not hex".into())
+            })?);
+        let digests = ShareDigests::from_bytes(
+            &unhex(&config.digests)
+                .ok_or_else(|| VaultError::Internal("stored share digests are not hex".into()))?,
+        )?;
+        let share = Share::parse(key, ShamirSeal::KEY_LEN)?;
+        let outcome = {
+            let mut slot = self
+                .inner
+                .progress
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let progress = match slot.as_mut() {
+                Some(progress) => progress,
+                None => slot.insert(
+                    UnsealProgress::new(config.secret_threshold, ShamirSeal::KEY_LEN)?
+                        .with_digests(digests),
+                ),
+            };
+            progress.submit(share, |kek| {
+                ShamirSeal::from_key(kek)?
+                    .open(&wrapped)
+                    .map_err(Into::into)
+            })?
+        };
+        if let Submitted::Complete(root) = outcome {
+            let root = RootKey::from_bytes(root.expose_secret())?;
+            self.inner.barrier.unseal(&root).await?;
+            match self.load().await {
+                Ok(active) => *self.inner.active.write().await = Some(Arc::new(active)),
+                Err(err) => {
+                    self.inner.barrier.seal();
+                    return Err(err);
+                }
+            }
+            *self
+                .inner
+                .progress
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = None;
+        }
+        self.seal_status().await
+    }
+
+    /// Discards the current unseal attempt's shares.
+    pub fn unseal_reset(&self) {
+        *self
+            .inner
+            .progress
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = None;
+    }
+
+    /// Seals the vault: every key is dropped from memory; requests fail with
+    /// [`VaultError::Sealed`] until the next unseal.
+    pub async fn seal(&self) {
+        *self.inner.active.write().await = None;
+        self.inner.barrier.seal();
+        self.unseal_reset();
+    }
+
+    /// Loads what an unsealed vault serves from: token salt, policies, the mount table.
+    async fn load(&self) -> Result<Active> {
+        let storage: Arc<dyn Storage> = self.inner.barrier.clone();
+        let salt = storage
+            .get(SALT_PATH)
+            .await?
+            .ok_or_else(|| VaultError::Internal("the token salt is missing".into()))?;
+        let mut router = Router::default();
+        if let Some(bytes) = storage.get(MOUNTS_PATH).await? {
+            let entries: Vec<crate::MountEntry> = serde_json::from_slice(&bytes)
+                .map_err(|_| VaultError::Internal("the mount table does not decode".into()))?;
+            for entry in entries {
+                let backend = self.inner.registry.create(&entry.kind, &entry.options)?;
+                let view = StorageView::new(
+                    Arc::clone(&storage),
+                    format!("{}/{}/", sys::storage_root(&entry.path), entry.uuid),
+                )?;
+                router.insert(Mounted {
+                    entry,
+                    backend,
+                    view,
+                });
+            }
+        }
+        Ok(Active {
+            tokens: TokenStore::new(Arc::clone(&storage), &salt, SYSTEM_TTL, SYSTEM_TTL),
+            policies: PolicyStore::new(Arc::clone(&storage)),
+            router: tokio::sync::RwLock::new(router),
+            clock: Arc::clone(&self.inner.clock),
+            mount_lock: tokio::sync::Mutex::new(()),
+            storage,
+        })
+    }
+
+    async fn active(&self) -> Result<Arc<Active>> {
+        self.inner
+            .active
+            .read()
+            .await
+            .clone()
+            .ok_or(VaultError::Sealed)
+    }
+
+    /// Handles a request: token -> route -> policy -> engine, the same pipeline for every entry
+    /// point.
+    ///
+    /// # Errors
+    ///
+    /// [`VaultError::Sealed`]; [`VaultError::PermissionDenied`] for a missing, malformed, unknown,
+    /// expired or used-up token, or a policy refusal; [`VaultError::UnsupportedPath`]; the
+    /// engine's errors.
+    pub async fn handle(&self, request: VaultRequest) -> Result<VaultResponse> {
+        let active = self.active().await?;
+        let path = request.path.trim_start_matches('/').to_owned();
+        if path.is_empty() || path.len() > 4096 {
+            return Err(VaultError::UnsupportedPath);
+        }
+        // Policies are matched against the path as written, so it must be canonical: no empty,
+        // `.` or `..` segment could then make `a//b` or `a/./b` slip past a rule for `a/b`.
+        // (A trailing `/` is allowed: lists use it.)
+        if path
+            .trim_end_matches('/')
+            .split('/')
+            .any(|segment| segment.is_empty() || segment == "." || segment == "..")
+            || path.contains('\0')
+        {
+            return Err(VaultError::invalid(format!(
+                "invalid path {:?}: empty, '.' and '..' segments are not allowed",
+                path.chars().take(96).collect::<String>()
+            )));
+        }
+        let now = active.clock.now();
+        let token = request
+            .token
+            .as_deref()
+            .ok_or(VaultError::PermissionDenied)?;
+        let entry = active
+            .tokens
+            .lookup(token, now)
+            .await?
+            .ok_or(VaultError::PermissionDenied)?;
+
+        let target = if let Some(rest) = path.strip_prefix("sys/") {
+            Target::Sys(rest.to_owned())
+        } else if path == "auth/token" || path.starts_with("auth/token/") {
+            Target::Token(
+                path.trim_start_matches("auth/token")
+                    .trim_start_matches('/')
+                    .to_owned(),
+            )
+        } else {
+            let router = active.router.read().await;
+            let (mounted, rest) = router.route(&path).ok_or(VaultError::UnsupportedPath)?;
+            Target::Engine(Box::new(mounted.clone()), rest.to_owned())
+        };
+
+        let mut operation = request.operation;
+        if let Target::Engine(mounted, rest) = &target
+            && matches!(operation, Operation::Create | Operation::Update)
+        {
+            let probe = Request::new(operation, rest.clone()).with_data(request.data.clone());
+            let ctx = context(mounted, now);
+            operation = match mounted.backend.exists(&ctx, &probe).await? {
+                Some(false) => Operation::Create,
+                _ => Operation::Update,
+            };
+        }
+
+        let acl = active.policies.acl(&entry.policies).await?;
+        let mut policy_request =
+            strongroom_policy::Request::new(policy_operation(operation), path.clone());
+        for (name, value) in &request.data {
+            policy_request = policy_request.with_parameter(name.clone(), policy_value(value));
+        }
+        let decision = acl.decide(&policy_request);
+        if !decision.allowed {
+            return Err(VaultError::PermissionDenied);
+        }
+        let needs_sudo = match &target {
+            Target::Sys(rest) => path_matches(SYS_SUDO_PATHS, rest),
+            Target::Token(rest) => path_matches(TOKEN_SUDO_PATHS, rest),
+            Target::Engine(mounted, rest) => path_matches(mounted.backend.sudo_paths(), rest),
+        };
+        let caps = decision.capabilities;
+        if needs_sudo
+            && !(caps.contains(strongroom_policy::Capabilities::SUDO)
+                || caps.contains(strongroom_policy::Capabilities::ROOT))
+        {
+            return Err(VaultError::PermissionDenied);
+        }
+        if !active.tokens.use_once(&entry).await? {
+            return Err(VaultError::PermissionDenied);
+        }
+
+        match target {
+            Target::Sys(rest) => {
+                sys::handle(self, &active, &entry, operation, &rest, request.data, token).await
+            }
+            Target::Token(rest) => {
+                sys::handle_token(&active, &entry, operation, &rest, request.data, token).await
+            }
+            Target::Engine(mounted, rest) => {
+                let ctx = context(&mounted, now);
+                let engine_request = Request::new(operation, rest)
+                    .with_data(request.data)
+                    .with_client(strongroom_logical::ClientInfo::default())
+                    .with_connection(request.connection);
+                let response = mounted.backend.handle(&ctx, engine_request).await?;
+                let lease_duration = response.lease_duration_hint.map_or(0, |d| d.as_secs());
+                Ok(VaultResponse {
+                    data: response.data,
+                    warnings: response.warnings,
+                    lease_duration,
+                    ..VaultResponse::default()
+                })
+            }
+        }
+    }
+
+    /// Reads `path` with `token`.
+    ///
+    /// # Errors
+    ///
+    /// As [`handle`](Self::handle).
+    pub async fn read(&self, token: &str, path: &str) -> Result<VaultResponse> {
+        self.handle(VaultRequest::new(Operation::Read, path).with_token(token))
+            .await
+    }
+
+    /// Writes `data` to `path` with `token`.
+    ///
+    /// # Errors
+    ///
+    /// As [`handle`](Self::handle).
+    pub async fn write(&self, token: &str, path: &str, data: Value) -> Result<VaultResponse> {
+        let data = match data {
+            Value::Object(map) => map,
+            Value::Null => Map::new(),
+            _ => return Err(VaultError::invalid("request data must be a JSON object")),
+        };
+        self.handle(
+            VaultRequest::new(Operation::Update, path)
+                .with_token(token)
+                .with_data(data),
+        )
+        .await
+    }
+
+    /// Lists `path` with `token`.
+    ///
+    /// # Errors
+    ///
+    /// As [`handle`](Self::handle).
+    pub async fn list(&self, token: &str, path: &str) -> Result<VaultResponse> {
+        self.handle(VaultRequest::new(Operation::List, path).with_token(token))
+            .await
+    }
+
+    /// Deletes `path` with `token`.
+    ///
+    /// # Errors
+    ///
+    /// As [`handle`](Self::handle).
+    pub async fn delete(&self, token: &str, path: &str) -> Result<VaultResponse> {
+        self.handle(VaultRequest::new(Operation::Delete, path).with_token(token))
+            .await
+    }
+
+    pub(crate) fn registry(&self) -> &Registry {
+        &self.inner.registry
+    }
+}
+
+pub(crate) fn context(mounted: &Mounted, now: std::time::SystemTime) -> Context {
+    let (default_ttl, max_ttl) = mounted.entry.ttls(SYSTEM_TTL, SYSTEM_TTL);
+    let mut ctx = Context::new(mounted.view.clone(), mounted.entry.path.clone());
+    ctx.default_lease_ttl = default_ttl;
+    ctx.max_lease_ttl = max_ttl;
+    ctx.now = now;
+    ctx
+}

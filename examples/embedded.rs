@@ -18,15 +18,30 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let root = init.root_token.expose_secret();
 
-    vault.write(root, "sys/mounts/secret", json!({"type": "kv"})).await?;
+    vault
+        .write(root, "sys/mounts/secret", json!({"type": "kv"}))
+        .await?;
     let policy = r#"path "secret/app/*" { capabilities = ["create", "read", "update"] }"#;
-    vault.write(root, "sys/policies/acl/app", json!({"policy": policy})).await?;
-    let created = vault.write(root, "auth/token/create", json!({"policies": ["app"], "ttl": "1h"})).await?;
+    vault
+        .write(root, "sys/policies/acl/app", json!({"policy": policy}))
+        .await?;
+    let created = vault
+        .write(
+            root,
+            "auth/token/create",
+            json!({"policies": ["app"], "ttl": "1h"}),
+        )
+        .await?;
     let app = created.auth.ok_or("no token")?.client_token;
 
-    vault.write(&app, "secret/app/db", json!({"password": "correct horse"})).await?;
+    vault
+        .write(&app, "secret/app/db", json!({"password": "correct horse"}))
+        .await?;
     let denied = vault.read(&app, "secret/other").await;
-    println!("app token reading secret/other: {}", denied.err().map_or("allowed?!".into(), |e| e.to_string()));
+    println!(
+        "app token reading secret/other: {}",
+        denied.err().map_or("allowed?!".into(), |e| e.to_string())
+    );
 
     vault.seal().await;
     println!("sealed: {}", vault.seal_status().await?.sealed);

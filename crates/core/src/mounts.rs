@@ -86,19 +86,20 @@ pub(crate) struct Mounted {
 /// Longest-prefix routing over mount paths.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Router {
-    mounts: BTreeMap<String, Mounted>,
+    mounts: BTreeMap<String, Arc<Mounted>>,
 }
 
 impl Router {
     pub(crate) fn insert(&mut self, mounted: Mounted) {
-        self.mounts.insert(mounted.entry.path.clone(), mounted);
+        self.mounts
+            .insert(mounted.entry.path.clone(), Arc::new(mounted));
     }
 
-    pub(crate) fn remove(&mut self, path: &str) -> Option<Mounted> {
+    pub(crate) fn remove(&mut self, path: &str) -> Option<Arc<Mounted>> {
         self.mounts.remove(path)
     }
 
-    pub(crate) fn get(&self, path: &str) -> Option<&Mounted> {
+    pub(crate) fn get(&self, path: &str) -> Option<&Arc<Mounted>> {
         self.mounts.get(path)
     }
 
@@ -108,7 +109,7 @@ impl Router {
 
     /// The mount serving `path` and the path below it: the longest mount path that is a prefix
     /// of `path/`, tried segment by segment (O(depth) map lookups, not a scan of all mounts).
-    pub(crate) fn route<'p>(&self, path: &'p str) -> Option<(&Mounted, &'p str)> {
+    pub(crate) fn route<'p>(&self, path: &'p str) -> Option<(&Arc<Mounted>, &'p str)> {
         let mut ends: Vec<usize> = path.match_indices('/').map(|(i, _)| i + 1).collect();
         ends.push(path.len());
         for &end in ends.iter().rev() {

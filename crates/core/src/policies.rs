@@ -113,17 +113,19 @@ impl PolicyStore {
 
     /// The compiled ACL for a set of policy names (unknown names grant nothing).
     pub(crate) async fn acl(&self, policies: &[String]) -> Result<Arc<Acl>> {
-        let mut key = policies.to_vec();
-        key.sort();
-        key.dedup();
+        // Token entries keep their policies sorted and deduplicated, so the hot path looks the
+        // slice up as it is, without allocating.
         if let Some(acl) = self
             .cache
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .get(&key)
+            .get(policies)
         {
             return Ok(Arc::clone(acl));
         }
+        let mut key = policies.to_vec();
+        key.sort();
+        key.dedup();
         let mut parsed = Vec::with_capacity(key.len());
         for name in &key {
             if name == "root" {

@@ -281,7 +281,11 @@ async fn tune(
     if let Some(description) = data.get("description").and_then(Value::as_str) {
         entry.description = description.to_owned();
     }
-    router.insert(Mounted { entry, ..mounted });
+    router.insert(Mounted {
+        entry,
+        backend: Arc::clone(&mounted.backend),
+        view: mounted.view.clone(),
+    });
     save_mounts(active, &router).await?;
     Ok(VaultResponse::empty())
 }

@@ -365,7 +365,7 @@ const TOKEN_SUDO_PATHS: &[&str] = &["create-orphan", "revoke-orphan", "revoke-or
 enum Target {
     Sys(String),
     Token(String),
-    Engine(Box<Mounted>, String),
+    Engine(Arc<Mounted>, String),
 }
 
 impl Vault {
@@ -668,7 +668,7 @@ impl Vault {
         } else {
             let router = active.router.read().await;
             let (mounted, rest) = router.route(&path).ok_or(VaultError::UnsupportedPath)?;
-            Target::Engine(Box::new(mounted.clone()), rest.to_owned())
+            Target::Engine(Arc::clone(mounted), rest.to_owned())
         };
 
         let mut operation = request.operation;

@@ -196,9 +196,15 @@ pub fn combine(shares: &[Share]) -> Result<SecretBytes> {
     if let [only] = shares {
         return Ok(only.y.duplicate());
     }
+    // vsss-rs wants `x || y` vectors: one allocation and one copy per share, zeroized below.
     let mut raw: Vec<Vec<u8>> = shares
         .iter()
-        .map(|s| s.to_bytes().expose_secret().to_vec())
+        .map(|s| {
+            let mut bytes = Vec::with_capacity(s.key_len() + 1);
+            bytes.push(s.x);
+            bytes.extend_from_slice(s.y.expose_secret());
+            bytes
+        })
         .collect();
     let result = Gf256::combine_bytes(&raw);
     for bytes in &mut raw {

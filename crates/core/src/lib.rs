@@ -39,6 +39,7 @@
 //! barrier's own keyring.
 #![forbid(unsafe_code)]
 
+mod audit;
 mod clock;
 mod error;
 mod mounts;
@@ -47,6 +48,7 @@ mod sys;
 mod tokens;
 mod vault;
 
+pub use audit::{AuditDevice, FileAuditDevice};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Result, VaultError};
 pub use mounts::{MountConfig, MountEntry};

@@ -8,9 +8,12 @@ use serde_json::{Map, Value, json};
 use strongroom_logical::{Operation, StorageView};
 use strongroom_storage::Storage;
 
+use std::collections::BTreeMap;
+
+use crate::audit::{AuditEntry, Broker, Enabled, FileAuditDevice, check_file_path};
 use crate::mounts::{MountConfig, MountEntry, Mounted, normalize_mount_path};
 use crate::tokens::{TokenEntry, TokenRequest};
-use crate::vault::{Active, AuthInfo, MOUNTS_PATH, VaultResponse};
+use crate::vault::{AUDIT_PATH, Active, AuthInfo, MOUNTS_PATH, VaultResponse};
 use crate::{Result, Vault, VaultError};
 
 /// Mount paths no engine may take.
@@ -60,8 +63,8 @@ fn string_list(data: &Map<String, Value>, name: &str) -> Vec<String> {
     }
 }
 
-/// A random UUID (v4) for mount ids.
-fn uuid() -> Result<String> {
+/// A random UUID (v4) for mount ids and request ids.
+pub(crate) fn uuid() -> Result<String> {
     let mut b = ring::rand::generate::<[u8; 16]>(&ring::rand::SystemRandom::new())
         .map_err(|_| VaultError::Internal("system random source failed".into()))?
         .expose();
@@ -366,6 +369,144 @@ async fn policy_endpoints(
     }
 }
 
+/// Installs an audit device (copy-on-write), persisting the table when asked.
+pub(crate) async fn install_audit(active: &Active, enabled: Enabled, persist: bool) -> Result<()> {
+    let mut slot = active.audit.write().await;
+    if slot.get(&enabled.entry.path).is_some() {
+        return Err(VaultError::invalid(format!(
+            "path already in use: {}",
+            enabled.entry.path
+        )));
+    }
+    let mut devices: Vec<Arc<Enabled>> = slot.devices().to_vec();
+    devices.push(Arc::new(enabled));
+    let next = Broker::new(devices, active.audit_timeout);
+    if persist {
+        save_audit(active, &next).await?;
+    }
+    *slot = Arc::new(next);
+    Ok(())
+}
+
+async fn save_audit(active: &Active, broker: &Broker) -> Result<()> {
+    // Only devices that can be rebuilt from the table are persisted (file devices).
+    let entries: Vec<&AuditEntry> = broker.entries().filter(|e| e.kind == "file").collect();
+    let bytes = serde_json::to_vec(&entries)
+        .map_err(|e| VaultError::Internal(format!("encoding the audit table: {e}")))?;
+    active.storage.put(AUDIT_PATH, bytes).await?;
+    Ok(())
+}
+
+async fn audit_endpoints(
+    active: &Active,
+    operation: Operation,
+    tail: &str,
+    data: &Map<String, Value>,
+) -> Result<VaultResponse> {
+    if tail.is_empty() {
+        let broker = Arc::clone(&*active.audit.read().await);
+        let mut out = Map::new();
+        for entry in broker.entries() {
+            out.insert(
+                entry.path.clone(),
+                json!({
+                    "type": entry.kind,
+                    "description": entry.description,
+                    "options": entry.options,
+                    "path": entry.path,
+                    "local": false,
+                }),
+            );
+        }
+        return Ok(VaultResponse::data(out));
+    }
+    let path = normalize_mount_path(tail)
+        .ok_or_else(|| VaultError::invalid(format!("invalid audit path {tail:?}")))?;
+    match operation {
+        Operation::Create | Operation::Update => {
+            let kind = data
+                .get("type")
+                .and_then(Value::as_str)
+                .ok_or_else(|| VaultError::invalid("missing audit device type"))?;
+            if kind != "file" {
+                return Err(VaultError::invalid(format!(
+                    "unknown audit device type {kind:?}: only \"file\" can be enabled over the API"
+                )));
+            }
+            let options: BTreeMap<String, String> = data
+                .get("options")
+                .cloned()
+                .map(object)
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|(k, v)| v.as_str().map(|s| (k, s.to_owned())))
+                .collect();
+            let requested = options
+                .get("file_path")
+                .ok_or_else(|| VaultError::invalid("missing options.file_path"))?;
+            let file = check_file_path(active.audit_dir.as_deref(), requested)?;
+            let salt = ring::rand::generate::<[u8; 32]>(&ring::rand::SystemRandom::new())
+                .map_err(|_| VaultError::Internal("system random source failed".into()))?
+                .expose();
+            let entry = AuditEntry {
+                path,
+                kind: "file".into(),
+                description: data
+                    .get("description")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
+                options,
+                salt: crate::vault::hex(&salt),
+            };
+            let device: Arc<dyn crate::AuditDevice> = Arc::new(FileAuditDevice::new(file));
+            // Prove the device can write before counting on it (Vault does the same).
+            device
+                .write_line(b"{\"type\":\"test\"}")
+                .await
+                .map_err(|e| VaultError::invalid(format!("audit device cannot write: {e}")))?;
+            install_audit(active, Enabled::new(entry, device, &salt), true).await?;
+            Ok(VaultResponse::empty())
+        }
+        Operation::Delete => {
+            let mut slot = active.audit.write().await;
+            let devices: Vec<Arc<Enabled>> = slot
+                .devices()
+                .iter()
+                .filter(|d| d.entry.path != path)
+                .cloned()
+                .collect();
+            let next = Broker::new(devices, active.audit_timeout);
+            save_audit(active, &next).await?;
+            *slot = Arc::new(next);
+            Ok(VaultResponse::empty())
+        }
+        _ => Err(VaultError::Logical(
+            strongroom_logical::LogicalError::UnsupportedOperation,
+        )),
+    }
+}
+
+async fn audit_hash(
+    active: &Active,
+    tail: &str,
+    data: &Map<String, Value>,
+) -> Result<VaultResponse> {
+    let path = normalize_mount_path(tail)
+        .ok_or_else(|| VaultError::invalid(format!("invalid audit path {tail:?}")))?;
+    let input = data
+        .get("input")
+        .and_then(Value::as_str)
+        .ok_or_else(|| VaultError::invalid("missing input"))?;
+    let broker = Arc::clone(&*active.audit.read().await);
+    let device = broker
+        .get(&path)
+        .ok_or_else(|| VaultError::invalid(format!("unknown audit backend {path:?}")))?;
+    Ok(VaultResponse::data(object(
+        json!({"hash": device.hash(input)}),
+    )))
+}
+
 /// `sys/...` requests (already authorised).
 pub(crate) async fn handle(
     vault: &Vault,
@@ -426,6 +567,10 @@ pub(crate) async fn handle(
                 .await?
                 .ok_or_else(|| VaultError::invalid("invalid token"))?;
             capabilities(active, &entry.policies, &data).await
+        }
+        ("audit", _) => audit_endpoints(active, operation, tail, &data).await,
+        ("audit-hash", Operation::Create | Operation::Update) => {
+            audit_hash(active, tail, &data).await
         }
         ("seal-status", Operation::Read) => {
             let status = vault.seal_status().await?;

@@ -1,5 +1,6 @@
 //! The vault: lifecycle (init, unseal, seal), and the request pipeline every entry point shares.
 
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -15,7 +16,8 @@ use strongroom_seal::{
 };
 use strongroom_storage::{Op, Storage};
 
-use crate::clock::{Clock, SystemClock};
+use crate::audit::{AuditAuth, AuditEntry, AuditRecord, Broker, Enabled, FileAuditDevice};
+use crate::clock::{Clock, SystemClock, unix};
 use crate::mounts::{Mounted, Router};
 use crate::policies::PolicyStore;
 use crate::tokens::{SALT_PATH, TokenStore};
@@ -24,6 +26,7 @@ use crate::{Result, VaultError, sys};
 /// Outside the barrier: the seal's configuration and the wrapped root key, one record.
 pub(crate) const SEAL_CONFIG_PATH: &str = "core/seal-config";
 pub(crate) const MOUNTS_PATH: &str = "core/mounts";
+pub(crate) const AUDIT_PATH: &str = "core/audit";
 
 /// Vault's defaults: 32 days for both the default and the maximum lease TTL.
 const SYSTEM_TTL: Duration = Duration::from_secs(32 * 24 * 3600);
@@ -40,7 +43,7 @@ struct SealConfig {
     wrapped_root: String,
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -62,6 +65,8 @@ pub struct VaultBuilder {
     storage: Arc<dyn Storage>,
     registry: Registry,
     clock: Arc<dyn Clock>,
+    audit_dir: Option<PathBuf>,
+    audit_timeout: Duration,
 }
 
 impl std::fmt::Debug for VaultBuilder {
@@ -82,7 +87,25 @@ impl VaultBuilder {
             storage: Arc::new(storage),
             registry,
             clock: Arc::new(SystemClock),
+            audit_dir: None,
+            audit_timeout: Duration::from_secs(5),
         }
+    }
+
+    /// The only directory under which file audit devices may be enabled over the API. Without
+    /// it, `sys/audit` cannot enable file devices (the embedder can still add devices in code
+    /// with [`Vault::add_audit_device`]).
+    #[must_use]
+    pub fn audit_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.audit_dir = Some(dir.into());
+        self
+    }
+
+    /// How long one audit write may take before it counts as failed. Default 5 s.
+    #[must_use]
+    pub fn audit_timeout(mut self, timeout: Duration) -> Self {
+        self.audit_timeout = timeout;
+        self
     }
 
     /// Registers an engine type, so `sys/mounts` can enable it.
@@ -108,6 +131,8 @@ impl VaultBuilder {
                 barrier: Arc::new(barrier),
                 registry: self.registry,
                 clock: self.clock,
+                audit_dir: self.audit_dir,
+                audit_timeout: self.audit_timeout,
                 active: tokio::sync::RwLock::new(None),
                 progress: Mutex::new(None),
             }),
@@ -132,6 +157,8 @@ struct Inner {
     barrier: Arc<Barrier<Arc<dyn Storage>>>,
     registry: Registry,
     clock: Arc<dyn Clock>,
+    audit_dir: Option<PathBuf>,
+    audit_timeout: Duration,
     active: tokio::sync::RwLock<Option<Arc<Active>>>,
     progress: Mutex<Option<UnsealProgress>>,
 }
@@ -145,6 +172,10 @@ pub(crate) struct Active {
     pub(crate) clock: Arc<dyn Clock>,
     /// Serialises mount table changes.
     pub(crate) mount_lock: tokio::sync::Mutex<()>,
+    /// The audit devices (copy-on-write: requests take a snapshot).
+    pub(crate) audit: tokio::sync::RwLock<Arc<Broker>>,
+    pub(crate) audit_dir: Option<PathBuf>,
+    pub(crate) audit_timeout: Duration,
 }
 
 /// What `init` asks for.
@@ -360,6 +391,33 @@ const SYS_SUDO_PATHS: &[&str] = &[
 
 /// Token store paths (below `auth/token/`) that need `sudo`.
 const TOKEN_SUDO_PATHS: &[&str] = &["create-orphan", "revoke-orphan", "revoke-orphan/*"];
+
+/// An authorised request, ready to dispatch.
+struct Prepared {
+    target: Target,
+    operation: Operation,
+    entry: crate::tokens::TokenEntry,
+}
+
+/// Rebuilds a persisted audit device.
+pub(crate) fn audit_device(entry: AuditEntry) -> Result<Enabled> {
+    let salt = unhex(&entry.salt)
+        .ok_or_else(|| VaultError::Internal("stored audit salt is not hex".into()))?;
+    let device: Arc<dyn crate::AuditDevice> = match entry.kind.as_str() {
+        "file" => {
+            let path = entry.options.get("file_path").ok_or_else(|| {
+                VaultError::Internal("stored file audit device has no path".into())
+            })?;
+            Arc::new(FileAuditDevice::new(path))
+        }
+        other => {
+            return Err(VaultError::Internal(format!(
+                "stored audit device of unknown type {other:?}"
+            )));
+        }
+    };
+    Ok(Enabled::new(entry, device, &salt))
+}
 
 /// Where a request goes.
 enum Target {
@@ -599,7 +657,21 @@ impl Vault {
                 });
             }
         }
+        let mut devices = Vec::new();
+        if let Some(bytes) = storage.get(AUDIT_PATH).await? {
+            let entries: Vec<AuditEntry> = serde_json::from_slice(&bytes)
+                .map_err(|_| VaultError::Internal("the audit table does not decode".into()))?;
+            for entry in entries {
+                devices.push(Arc::new(audit_device(entry)?));
+            }
+        }
         Ok(Active {
+            audit: tokio::sync::RwLock::new(Arc::new(Broker::new(
+                devices,
+                self.inner.audit_timeout,
+            ))),
+            audit_dir: self.inner.audit_dir.clone(),
+            audit_timeout: self.inner.audit_timeout,
             tokens: TokenStore::new(Arc::clone(&storage), &salt, SYSTEM_TTL, SYSTEM_TTL),
             policies: PolicyStore::new(Arc::clone(&storage)),
             router: tokio::sync::RwLock::new(router),
@@ -618,16 +690,68 @@ impl Vault {
             .ok_or(VaultError::Sealed)
     }
 
-    /// Handles a request: token -> route -> policy -> engine, the same pipeline for every entry
-    /// point.
+    /// Handles a request: token -> route -> policy -> audit -> engine -> audit, the same
+    /// pipeline for every entry point.
     ///
     /// # Errors
     ///
     /// [`VaultError::Sealed`]; [`VaultError::PermissionDenied`] for a missing, malformed, unknown,
     /// expired or used-up token, or a policy refusal; [`VaultError::UnsupportedPath`]; the
-    /// engine's errors.
+    /// engine's errors; [`VaultError::Internal`] when no audit device could record the request
+    /// (fail closed: nothing was done).
     pub async fn handle(&self, request: VaultRequest) -> Result<VaultResponse> {
         let active = self.active().await?;
+        let broker = Arc::clone(&*active.audit.read().await);
+        let now = active.clock.now();
+        let id = crate::sys::uuid()?;
+        let mut auth = AuditAuth {
+            client_token: request.token.clone().unwrap_or_default(),
+            ..AuditAuth::default()
+        };
+        let prepared = self.prepare(&active, &request, &mut auth).await;
+        let remote_address = request.connection.remote_addr.map(|a| a.to_string());
+        let record = AuditRecord {
+            id: &id,
+            operation: request.operation.capability(),
+            path: request.path.trim_start_matches('/'),
+            data: &request.data,
+            remote_address,
+            auth: &auth,
+        };
+        let prepared = match prepared {
+            Ok(prepared) => prepared,
+            Err(err) => {
+                broker
+                    .log_request(&record, unix(now), Some(&err.to_string()))
+                    .await?;
+                return Err(err);
+            }
+        };
+        broker.log_request(&record, unix(now), None).await?;
+        let result = self.dispatch(&active, prepared, &request, now).await;
+        match &result {
+            Ok(response) => {
+                broker
+                    .log_response(&record, unix(now), Some(response), None)
+                    .await?;
+            }
+            Err(err) => {
+                broker
+                    .log_response(&record, unix(now), None, Some(&err.to_string()))
+                    .await?;
+            }
+        }
+        result
+    }
+
+    /// Authenticates, routes and authorises a request; fills in `auth` for the audit line as
+    /// soon as the token is known.
+    async fn prepare(
+        &self,
+        active: &Arc<Active>,
+        request: &VaultRequest,
+        auth: &mut AuditAuth,
+    ) -> Result<Prepared> {
         let path = request.path.trim_start_matches('/').to_owned();
         if path.is_empty() || path.len() > 4096 {
             return Err(VaultError::UnsupportedPath);
@@ -656,6 +780,10 @@ impl Vault {
             .lookup(token, now)
             .await?
             .ok_or(VaultError::PermissionDenied)?;
+        auth.accessor = entry.accessor.clone();
+        auth.display_name = entry.display_name.clone();
+        auth.policies = entry.policies.clone();
+        auth.metadata = entry.meta.clone();
 
         let target = if let Some(rest) = path.strip_prefix("sys/") {
             Target::Sys(rest.to_owned())
@@ -708,20 +836,40 @@ impl Vault {
         if !active.tokens.use_once(&entry).await? {
             return Err(VaultError::PermissionDenied);
         }
+        Ok(Prepared {
+            target,
+            operation,
+            entry,
+        })
+    }
 
+    async fn dispatch(
+        &self,
+        active: &Arc<Active>,
+        prepared: Prepared,
+        request: &VaultRequest,
+        now: std::time::SystemTime,
+    ) -> Result<VaultResponse> {
+        let Prepared {
+            target,
+            operation,
+            entry,
+        } = prepared;
+        let token = request.token.as_deref().unwrap_or_default();
+        let data = request.data.clone();
         match target {
             Target::Sys(rest) => {
-                sys::handle(self, &active, &entry, operation, &rest, request.data, token).await
+                sys::handle(self, active, &entry, operation, &rest, data, token).await
             }
             Target::Token(rest) => {
-                sys::handle_token(&active, &entry, operation, &rest, request.data, token).await
+                sys::handle_token(active, &entry, operation, &rest, data, token).await
             }
             Target::Engine(mounted, rest) => {
                 let ctx = context(&mounted, now);
                 let engine_request = Request::new(operation, rest)
-                    .with_data(request.data)
+                    .with_data(data)
                     .with_client(strongroom_logical::ClientInfo::default())
-                    .with_connection(request.connection);
+                    .with_connection(request.connection.clone());
                 let response = mounted.backend.handle(&ctx, engine_request).await?;
                 let lease_duration = response.lease_duration_hint.map_or(0, |d| d.as_secs());
                 Ok(VaultResponse {
@@ -732,6 +880,34 @@ impl Vault {
                 })
             }
         }
+    }
+
+    /// Adds an audit device in code (not persisted: add it again after each unseal). Devices
+    /// enabled through `sys/audit` are persisted.
+    ///
+    /// # Errors
+    ///
+    /// [`VaultError::Sealed`]; [`VaultError::InvalidRequest`] if the path is taken.
+    pub async fn add_audit_device(
+        &self,
+        path: &str,
+        device: Arc<dyn crate::AuditDevice>,
+    ) -> Result<()> {
+        let active = self.active().await?;
+        let path = crate::mounts::normalize_mount_path(path)
+            .ok_or_else(|| VaultError::invalid(format!("invalid audit path {path:?}")))?;
+        let salt = ring::rand::generate::<[u8; 32]>(&ring::rand::SystemRandom::new())
+            .map_err(|_| VaultError::Internal("system random source failed".into()))?
+            .expose();
+        let entry = AuditEntry {
+            path,
+            kind: device.kind().into(),
+            description: String::new(),
+            options: std::collections::BTreeMap::new(),
+            salt: hex(&salt),
+        };
+        let enabled = Enabled::new(entry, device, &salt);
+        crate::sys::install_audit(&active, enabled, false).await
     }
 
     /// Reads `path` with `token`.

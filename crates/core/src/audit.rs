@@ -1,0 +1,416 @@
+//! The audit broker: one JSON line per request and per response, in Vault's audit entry shape,
+//! with every string that may be secret replaced by `hmac-sha256:<hex>` under each device's own
+//! salt. Fail closed: a request that no device could record is refused, and a response that no
+//! device could record is not returned. Every write is bounded by a timeout.
+
+use std::collections::BTreeMap;
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use ring::hmac;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use crate::{Result, VaultError};
+
+/// Where audit lines go. Implement it to ship audit lines elsewhere (a socket, a queue).
+#[async_trait]
+pub trait AuditDevice: Send + Sync + std::fmt::Debug {
+    /// The device type as `sys/audit` reports it (`file`, ...).
+    fn kind(&self) -> &'static str;
+
+    /// Writes one line (a complete JSON object, no trailing newline). Must not return before
+    /// the line is handed to the destination.
+    ///
+    /// # Errors
+    ///
+    /// Any failure; the broker counts it, and a request no device recorded is refused.
+    async fn write_line(&self, line: &[u8]) -> std::io::Result<()>;
+}
+
+/// Appends lines to a file, creating it (mode 0600) if needed.
+#[derive(Debug)]
+pub struct FileAuditDevice {
+    path: PathBuf,
+    file: tokio::sync::Mutex<Option<std::fs::File>>,
+}
+
+impl FileAuditDevice {
+    /// A device writing to `path` (opened on first write).
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self {
+            path: path.into(),
+            file: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+#[async_trait]
+impl AuditDevice for FileAuditDevice {
+    fn kind(&self) -> &'static str {
+        "file"
+    }
+
+    async fn write_line(&self, line: &[u8]) -> std::io::Result<()> {
+        use std::io::Write;
+        let mut slot = self.file.lock().await;
+        if slot.is_none() {
+            let mut options = std::fs::OpenOptions::new();
+            options.create(true).append(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            *slot = Some(options.open(&self.path)?);
+        }
+        let file = slot
+            .as_mut()
+            .ok_or_else(|| std::io::Error::other("audit file not open"))?;
+        let mut buffer = Vec::with_capacity(line.len() + 1);
+        buffer.extend_from_slice(line);
+        buffer.push(b'\n');
+        // One write of the whole line: lines from concurrent requests never interleave.
+        let result = file.write_all(&buffer).and_then(|()| file.flush());
+        if result.is_err() {
+            // Reopen next time (the file may have been rotated or the disk remounted).
+            *slot = None;
+        }
+        result
+    }
+}
+
+/// An enabled device, as the audit table stores it.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub(crate) struct AuditEntry {
+    pub(crate) path: String,
+    #[serde(rename = "type")]
+    pub(crate) kind: String,
+    pub(crate) description: String,
+    pub(crate) options: BTreeMap<String, String>,
+    /// Hex of the device's HMAC salt.
+    pub(crate) salt: String,
+}
+
+pub(crate) struct Enabled {
+    pub(crate) entry: AuditEntry,
+    device: Arc<dyn AuditDevice>,
+    key: hmac::Key,
+}
+
+impl Enabled {
+    pub(crate) fn new(entry: AuditEntry, device: Arc<dyn AuditDevice>, salt: &[u8]) -> Self {
+        Self {
+            entry,
+            device,
+            key: hmac::Key::new(hmac::HMAC_SHA256, salt),
+        }
+    }
+
+    /// `hmac-sha256:<hex>` of `value` under this device's salt (what `sys/audit-hash` returns).
+    pub(crate) fn hash(&self, value: &str) -> String {
+        let tag = hmac::sign(&self.key, value.as_bytes());
+        let hex: String = tag.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+        format!("hmac-sha256:{hex}")
+    }
+
+    /// Replaces every string inside `value` by its hash.
+    fn hash_strings(&self, value: &Value) -> Value {
+        match value {
+            Value::String(s) => Value::String(self.hash(s)),
+            Value::Array(items) => {
+                Value::Array(items.iter().map(|v| self.hash_strings(v)).collect())
+            }
+            Value::Object(map) => Value::Object(
+                map.iter()
+                    .map(|(k, v)| (k.clone(), self.hash_strings(v)))
+                    .collect(),
+            ),
+            other => other.clone(),
+        }
+    }
+}
+
+/// What an audit line says about the caller.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct AuditAuth {
+    pub(crate) client_token: String,
+    pub(crate) accessor: String,
+    pub(crate) display_name: String,
+    pub(crate) policies: Vec<String>,
+    pub(crate) metadata: BTreeMap<String, String>,
+}
+
+/// One request (and, later, its response) to be audited.
+pub(crate) struct AuditRecord<'a> {
+    pub(crate) id: &'a str,
+    pub(crate) operation: &'a str,
+    pub(crate) path: &'a str,
+    pub(crate) data: &'a Map<String, Value>,
+    pub(crate) remote_address: Option<String>,
+    pub(crate) auth: &'a AuditAuth,
+}
+
+/// The devices and how long a write may take.
+pub(crate) struct Broker {
+    devices: Vec<Arc<Enabled>>,
+    timeout: Duration,
+}
+
+impl Broker {
+    pub(crate) fn new(devices: Vec<Arc<Enabled>>, timeout: Duration) -> Self {
+        Self { devices, timeout }
+    }
+
+    pub(crate) fn devices(&self) -> &[Arc<Enabled>] {
+        &self.devices
+    }
+
+    pub(crate) fn get(&self, path: &str) -> Option<&Arc<Enabled>> {
+        self.devices.iter().find(|d| d.entry.path == path)
+    }
+
+    pub(crate) fn entries(&self) -> impl Iterator<Item = &AuditEntry> {
+        self.devices.iter().map(|d| &d.entry)
+    }
+
+    fn auth_json(device: &Enabled, auth: &AuditAuth) -> Value {
+        let hash_opt = |s: &str| {
+            if s.is_empty() {
+                Value::String(String::new())
+            } else {
+                Value::String(device.hash(s))
+            }
+        };
+        json!({
+            "client_token": hash_opt(&auth.client_token),
+            "accessor": hash_opt(&auth.accessor),
+            "display_name": auth.display_name,
+            "policies": auth.policies,
+            "token_policies": auth.policies,
+            "metadata": device.hash_strings(&json!(auth.metadata)),
+            "entity_id": "",
+            "token_type": "service",
+        })
+    }
+
+    fn request_json(device: &Enabled, record: &AuditRecord<'_>) -> Value {
+        let hash_opt = |s: &str| {
+            if s.is_empty() {
+                Value::String(String::new())
+            } else {
+                Value::String(device.hash(s))
+            }
+        };
+        json!({
+            "id": record.id,
+            "operation": record.operation,
+            "client_token": hash_opt(&record.auth.client_token),
+            "client_token_accessor": hash_opt(&record.auth.accessor),
+            "namespace": {"id": "root"},
+            "path": record.path,
+            "data": if record.data.is_empty() { Value::Null } else { device.hash_strings(&Value::Object(record.data.clone())) },
+            "remote_address": record.remote_address,
+        })
+    }
+
+    /// Logs the request. Succeeds when at least one device recorded it (or none is enabled).
+    pub(crate) async fn log_request(
+        &self,
+        record: &AuditRecord<'_>,
+        now: u64,
+        error: Option<&str>,
+    ) -> Result<()> {
+        self.fan_out(|device| {
+            json!({
+                "time": crate::sys::rfc3339(now),
+                "type": "request",
+                "auth": Self::auth_json(device, record.auth),
+                "request": Self::request_json(device, record),
+                "error": error.unwrap_or_default(),
+            })
+        })
+        .await
+    }
+
+    /// Logs the response (its data, and any new token, hashed).
+    pub(crate) async fn log_response(
+        &self,
+        record: &AuditRecord<'_>,
+        now: u64,
+        response: Option<&crate::VaultResponse>,
+        error: Option<&str>,
+    ) -> Result<()> {
+        self.fan_out(|device| {
+            let response_json = response.map(|r| {
+                let mut out = Map::new();
+                if let Some(data) = &r.data {
+                    out.insert(
+                        "data".into(),
+                        device.hash_strings(&Value::Object(data.clone())),
+                    );
+                }
+                if let Some(auth) = &r.auth {
+                    out.insert(
+                        "auth".into(),
+                        json!({
+                            "client_token": device.hash(&auth.client_token),
+                            "accessor": device.hash(&auth.accessor),
+                            "policies": auth.policies,
+                            "token_policies": auth.policies,
+                            "metadata": device.hash_strings(&json!(auth.metadata)),
+                        }),
+                    );
+                }
+                if !r.lease_id.is_empty() {
+                    out.insert("secret".into(), json!({"lease_id": r.lease_id}));
+                }
+                Value::Object(out)
+            });
+            json!({
+                "time": crate::sys::rfc3339(now),
+                "type": "response",
+                "auth": Self::auth_json(device, record.auth),
+                "request": Self::request_json(device, record),
+                "response": response_json,
+                "error": error.unwrap_or_default(),
+            })
+        })
+        .await
+    }
+
+    async fn fan_out(&self, render: impl Fn(&Enabled) -> Value) -> Result<()> {
+        if self.devices.is_empty() {
+            return Ok(());
+        }
+        let writes = self.devices.iter().map(|device| {
+            let line = render(device).to_string();
+            let device = Arc::clone(device);
+            let timeout = self.timeout;
+            async move {
+                match tokio::time::timeout(timeout, device.device.write_line(line.as_bytes())).await
+                {
+                    Ok(Ok(())) => true,
+                    Ok(Err(_)) | Err(_) => false,
+                }
+            }
+        });
+        let results = futures_join_all(writes).await;
+        if results.into_iter().any(|ok| ok) {
+            Ok(())
+        } else {
+            Err(VaultError::Internal(
+                "no audit device could record the request; it was refused (fail closed)".into(),
+            ))
+        }
+    }
+}
+
+/// Runs futures concurrently and collects their outputs (a tiny `join_all`, so that one slow
+/// device does not delay the others past their own timeouts).
+async fn futures_join_all<F: std::future::Future<Output = bool>>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<bool> {
+    let mut set = Vec::new();
+    for future in futures {
+        set.push(Box::pin(future));
+    }
+    let mut results = vec![false; set.len()];
+    let mut pending: Vec<usize> = (0..set.len()).collect();
+    std::future::poll_fn(|cx| {
+        pending.retain(|&i| {
+            let Some(future) = set.get_mut(i) else {
+                return false;
+            };
+            match future.as_mut().poll(cx) {
+                std::task::Poll::Ready(ok) => {
+                    if let Some(slot) = results.get_mut(i) {
+                        *slot = ok;
+                    }
+                    false
+                }
+                std::task::Poll::Pending => true,
+            }
+        });
+        if pending.is_empty() {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+    results
+}
+
+/// Checks that a file device enabled over the API writes inside the allowed directory: an
+/// absolute path, no `..`, under `allowed` (OpenBao's CVE-2025-6000 came from letting API callers
+/// choose any path).
+pub(crate) fn check_file_path(allowed: Option<&Path>, requested: &str) -> Result<PathBuf> {
+    let Some(allowed) = allowed else {
+        return Err(VaultError::invalid(
+            "file audit devices cannot be enabled over the API: no audit directory is configured",
+        ));
+    };
+    let path = Path::new(requested);
+    if !path.is_absolute()
+        || path
+            .components()
+            .any(|c| matches!(c, Component::ParentDir | Component::CurDir))
+        || !path.starts_with(allowed)
+        || path == allowed
+    {
+        return Err(VaultError::invalid(format!(
+            "file_path must be a file inside {}",
+            allowed.display()
+        )));
+    }
+    Ok(path.to_path_buf())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_paths_stay_in_the_allowed_directory() {
+        let allowed = Path::new("/var/log/strongroom");
+        assert!(check_file_path(Some(allowed), "/var/log/strongroom/audit.log").is_ok());
+        for bad in [
+            "/etc/passwd",
+            "/var/log/strongroom/../../../etc/cron.d/x",
+            "relative.log",
+            "/var/log/strongroom",
+            "/var/log/strongroomX/a.log",
+        ] {
+            assert!(check_file_path(Some(allowed), bad).is_err(), "{bad}");
+        }
+        assert!(check_file_path(None, "/var/log/strongroom/a.log").is_err());
+    }
+
+    #[test]
+    fn hashes_every_string() {
+        let device = Enabled::new(
+            AuditEntry {
+                path: "file/".into(),
+                kind: "file".into(),
+                description: String::new(),
+                options: BTreeMap::new(),
+                salt: String::new(),
+            },
+            Arc::new(FileAuditDevice::new("/dev/null")),
+            b"salt",
+        );
+        let hashed =
+            device.hash_strings(&json!({"a": "secret", "b": [1, "x"], "c": {"d": "y"}, "e": true}));
+        let text = hashed.to_string();
+        assert!(!text.contains("secret") && !text.contains("\"x\"") && !text.contains("\"y\""));
+        assert!(text.contains("hmac-sha256:"));
+        assert_eq!(hashed["b"][0], 1);
+        assert_eq!(hashed["e"], true);
+        assert_eq!(device.hash("a"), device.hash("a"));
+    }
+}

@@ -1,0 +1,277 @@
+//! Audit through the public API: a line for every request and response, nothing secret in the
+//! clear, fail-closed, hung devices bounded, and file devices confined to the allowed directory.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code"
+)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::{Value, json};
+use strongroom_core::{AuditDevice, InitRequest, Vault, VaultError};
+use strongroom_storage::MemoryStorage;
+
+async fn unsealed(builder: strongroom_core::VaultBuilder) -> (Vault, String, Vec<String>) {
+    let vault = builder.build();
+    let init = vault.init(InitRequest::new(1, 1)).await.unwrap();
+    let keys: Vec<String> = init
+        .keys
+        .iter()
+        .map(|k| k.expose_secret().to_owned())
+        .collect();
+    vault.unseal(&keys[0]).await.unwrap();
+    (vault, init.root_token.expose_secret().to_owned(), keys)
+}
+
+fn lines(path: &std::path::Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .filter(|v: &Value| v["type"] != "test")
+        .collect()
+}
+
+#[tokio::test]
+async fn every_request_is_audited_and_nothing_secret_is_in_clear() {
+    let dir = tempfile::tempdir().unwrap();
+    let (vault, root, _) =
+        unsealed(Vault::builder(MemoryStorage::new()).audit_dir(dir.path())).await;
+    let log = dir.path().join("audit.log");
+    vault
+        .write(
+            &root,
+            "sys/audit/file",
+            json!({"type": "file", "options": {"file_path": log.to_str().unwrap()}}),
+        )
+        .await
+        .unwrap();
+    vault
+        .write(&root, "sys/mounts/secret", json!({"type": "kv"}))
+        .await
+        .unwrap();
+    vault
+        .write(
+            &root,
+            "secret/db",
+            json!({"password": "CANARY-pw-8f2e", "nested": {"k": "CANARY-nested"}}),
+        )
+        .await
+        .unwrap();
+    let read = vault.read(&root, "secret/db").await.unwrap();
+    assert_eq!(read.data.unwrap()["password"], "CANARY-pw-8f2e");
+    let child = vault
+        .write(&root, "auth/token/create", json!({"policies": ["default"]}))
+        .await
+        .unwrap()
+        .auth
+        .unwrap()
+        .client_token;
+    let denied = vault.read(&child, "secret/db").await.unwrap_err();
+    assert!(matches!(denied, VaultError::PermissionDenied));
+
+    let entries = lines(&log);
+    // 5 requests after the device was enabled (mount, write, read, create, denied read):
+    // a request and a response line each, except the denied one (request line only).
+    let requests = entries.iter().filter(|e| e["type"] == "request").count();
+    let responses = entries.iter().filter(|e| e["type"] == "response").count();
+    assert_eq!((requests, responses), (5, 4), "{entries:#?}");
+    let text = std::fs::read_to_string(&log).unwrap();
+    for secret in ["CANARY", &root, &child] {
+        assert!(!text.contains(secret), "{secret} in the audit log");
+    }
+    // The denied request is recorded with its error.
+    let last = entries.last().unwrap();
+    assert_eq!(last["error"], "permission denied");
+    assert_eq!(last["request"]["path"], "secret/db");
+    // sys/audit-hash gives the same hash as the log.
+    let hash = vault
+        .write(
+            &root,
+            "sys/audit-hash/file",
+            json!({"input": "CANARY-pw-8f2e"}),
+        )
+        .await
+        .unwrap()
+        .data
+        .unwrap()["hash"]
+        .clone();
+    let write_line = entries
+        .iter()
+        .find(|e| {
+            e["type"] == "request"
+                && e["request"]["path"] == "secret/db"
+                && e["request"]["operation"] == "update"
+        })
+        .unwrap();
+    assert_eq!(write_line["request"]["data"]["password"], hash);
+    assert!(hash.as_str().unwrap().starts_with("hmac-sha256:"));
+    // Tokens in the auth block are hashed too, and the response to token creation hides the new token.
+    let create = entries
+        .iter()
+        .find(|e| e["type"] == "response" && e["request"]["path"] == "auth/token/create")
+        .unwrap();
+    assert!(
+        create["response"]["auth"]["client_token"]
+            .as_str()
+            .unwrap()
+            .starts_with("hmac-sha256:")
+    );
+    assert!(
+        write_line["auth"]["client_token"]
+            .as_str()
+            .unwrap()
+            .starts_with("hmac-sha256:")
+    );
+}
+
+/// A device whose writes fail while `failing` is set.
+#[derive(Debug, Default)]
+struct Flaky {
+    failing: AtomicBool,
+}
+
+#[async_trait]
+impl AuditDevice for Flaky {
+    fn kind(&self) -> &'static str {
+        "flaky"
+    }
+    async fn write_line(&self, _line: &[u8]) -> std::io::Result<()> {
+        if self.failing.load(Ordering::SeqCst) {
+            Err(std::io::Error::other("disk full"))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// A device that never finishes a write.
+#[derive(Debug)]
+struct Hung;
+
+#[async_trait]
+impl AuditDevice for Hung {
+    fn kind(&self) -> &'static str {
+        "hung"
+    }
+    async fn write_line(&self, _line: &[u8]) -> std::io::Result<()> {
+        std::future::pending().await
+    }
+}
+
+#[tokio::test]
+async fn fails_closed_when_no_device_can_write() {
+    let (vault, root, _) = unsealed(Vault::builder(MemoryStorage::new())).await;
+    vault
+        .write(&root, "sys/mounts/secret", json!({"type": "kv"}))
+        .await
+        .unwrap();
+    let flaky = Arc::new(Flaky::default());
+    vault
+        .add_audit_device("flaky", flaky.clone())
+        .await
+        .unwrap();
+    flaky.failing.store(true, Ordering::SeqCst);
+    let err = vault
+        .write(&root, "secret/x", json!({"v": 1}))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("audit"), "{err}");
+    flaky.failing.store(false, Ordering::SeqCst);
+    // Nothing happened: the write was refused before it reached the engine.
+    assert!(vault.read(&root, "secret/x").await.unwrap().data.is_none());
+}
+
+#[tokio::test]
+async fn a_hung_device_cannot_hang_the_vault() {
+    let dir = tempfile::tempdir().unwrap();
+    let (vault, root, _) = unsealed(
+        Vault::builder(MemoryStorage::new())
+            .audit_dir(dir.path())
+            .audit_timeout(Duration::from_millis(200)),
+    )
+    .await;
+    vault
+        .add_audit_device("hung", Arc::new(Hung))
+        .await
+        .unwrap();
+    // Alone, the hung device fails every request, after the timeout, not forever.
+    let started = std::time::Instant::now();
+    assert!(vault.read(&root, "sys/mounts").await.is_err());
+    assert!(started.elapsed() < Duration::from_secs(10));
+    // With a working device beside it, requests go through.
+    let log = dir.path().join("ok.log");
+    vault
+        .add_audit_device(
+            "file",
+            Arc::new(strongroom_core::FileAuditDevice::new(&log)),
+        )
+        .await
+        .unwrap();
+    vault.read(&root, "sys/mounts").await.unwrap();
+    assert_eq!(lines(&log).len(), 2);
+}
+
+#[tokio::test]
+async fn file_devices_only_inside_the_allowed_directory_and_persisted() {
+    let (plain, root, _) = unsealed(Vault::builder(MemoryStorage::new())).await;
+    let err = plain
+        .write(
+            &root,
+            "sys/audit/file",
+            json!({"type": "file", "options": {"file_path": "/tmp/x.log"}}),
+        )
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("no audit directory"), "{err}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Arc::new(MemoryStorage::new());
+    let (vault, root, keys) =
+        unsealed(Vault::builder(Arc::clone(&storage)).audit_dir(dir.path())).await;
+    for bad in [
+        "/etc/cron.d/evil",
+        "relative.log",
+        &format!("{}/../escape.log", dir.path().display()),
+    ] {
+        let err = vault
+            .write(
+                &root,
+                "sys/audit/file",
+                json!({"type": "file", "options": {"file_path": bad}}),
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(err, VaultError::InvalidRequest(_)), "{bad}: {err}");
+    }
+    let log = dir.path().join("audit.log");
+    vault
+        .write(&root, "sys/audit/file", json!({"type": "file", "description": "main", "options": {"file_path": log.to_str().unwrap()}}))
+        .await
+        .unwrap();
+    let listed = vault.read(&root, "sys/audit").await.unwrap().data.unwrap();
+    assert_eq!(listed["file/"]["type"], "file");
+    // Persisted: after a seal and unseal the device is back and writing.
+    vault.seal().await;
+    vault.unseal(&keys[0]).await.unwrap();
+    let before = lines(&log).len();
+    vault.read(&root, "sys/audit").await.unwrap();
+    assert_eq!(lines(&log).len(), before + 2);
+    vault.delete(&root, "sys/audit/file").await.unwrap();
+    assert!(
+        vault
+            .read(&root, "sys/audit")
+            .await
+            .unwrap()
+            .data
+            .unwrap()
+            .is_empty()
+    );
+}

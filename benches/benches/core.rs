@@ -103,6 +103,19 @@ fn pipeline(c: &mut Criterion) {
         b.to_async(&rt)
             .iter(|| vault.read(&app, black_box("secret/app/db")))
     });
+    // The same read with a file audit device on (a request and a response line per read).
+    let audit_dir = tempfile::tempdir().unwrap();
+    rt.block_on(vault.add_audit_device(
+        "file",
+        Arc::new(strongroom_core::FileAuditDevice::new(
+            audit_dir.path().join("audit.log"),
+        )),
+    ))
+    .unwrap();
+    g.bench_function("vault_limited_token_audit_file", |b| {
+        b.to_async(&rt)
+            .iter(|| vault.read(&app, black_box("secret/app/db")))
+    });
     g.finish();
 }
 

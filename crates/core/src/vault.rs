@@ -703,12 +703,17 @@ impl Vault {
         let active = self.active().await?;
         let broker = Arc::clone(&*active.audit.read().await);
         let now = active.clock.now();
+        if broker.devices().is_empty() {
+            // No audit device enabled: nothing to record, so skip building the records.
+            let prepared = self.prepare(&active, &request, None).await?;
+            return self.dispatch(&active, prepared, &request, now).await;
+        }
         let id = crate::sys::uuid()?;
         let mut auth = AuditAuth {
             client_token: request.token.clone().unwrap_or_default(),
             ..AuditAuth::default()
         };
-        let prepared = self.prepare(&active, &request, &mut auth).await;
+        let prepared = self.prepare(&active, &request, Some(&mut auth)).await;
         let remote_address = request.connection.remote_addr.map(|a| a.to_string());
         let record = AuditRecord {
             id: &id,
@@ -750,7 +755,7 @@ impl Vault {
         &self,
         active: &Arc<Active>,
         request: &VaultRequest,
-        auth: &mut AuditAuth,
+        auth: Option<&mut AuditAuth>,
     ) -> Result<Prepared> {
         let path = request.path.trim_start_matches('/').to_owned();
         if path.is_empty() || path.len() > 4096 {
@@ -780,10 +785,12 @@ impl Vault {
             .lookup(token, now)
             .await?
             .ok_or(VaultError::PermissionDenied)?;
-        auth.accessor = entry.accessor.clone();
-        auth.display_name = entry.display_name.clone();
-        auth.policies = entry.policies.clone();
-        auth.metadata = entry.meta.clone();
+        if let Some(auth) = auth {
+            auth.accessor = entry.accessor.clone();
+            auth.display_name = entry.display_name.clone();
+            auth.policies = entry.policies.clone();
+            auth.metadata = entry.meta.clone();
+        }
 
         let target = if let Some(rest) = path.strip_prefix("sys/") {
             Target::Sys(rest.to_owned())

@@ -42,6 +42,7 @@
 mod audit;
 mod clock;
 mod error;
+mod leases;
 mod mounts;
 mod policies;
 mod sys;

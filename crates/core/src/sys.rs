@@ -238,9 +238,18 @@ async fn disable(active: &Active, path: &str, auth: bool) -> Result<VaultRespons
         relative
     };
     let _guard = active.mount_lock.lock().await;
+    if active.router.read().await.get(&full).is_none() {
+        // Vault answers success for a path that is not mounted.
+        return Ok(VaultResponse::empty());
+    }
+    // Revoke the mount's leases through its engine while it is still mounted (forced: a lease
+    // whose secret cannot be revoked still goes, as the mount does).
+    active
+        .leases
+        .revoke_prefix(&active.router, &full, active.clock.now(), true)
+        .await?;
     let mut router = active.router.write().await;
     let Some(mounted) = router.remove(&full) else {
-        // Vault answers success for a path that is not mounted.
         return Ok(VaultResponse::empty());
     };
     save_mounts(active, &router).await?;
@@ -507,6 +516,87 @@ async fn audit_hash(
     )))
 }
 
+fn lease_json(entry: &crate::leases::LeaseEntry, now: u64) -> Map<String, Value> {
+    object(json!({
+        "id": entry.lease_id,
+        "issue_time": rfc3339(entry.issue_time),
+        "expire_time": rfc3339(entry.expire_time),
+        "last_renewal": Value::Null,
+        "renewable": entry.renewable,
+        "ttl": entry.expire_time.saturating_sub(now),
+    }))
+}
+
+async fn lease_endpoints(
+    active: &Active,
+    operation: Operation,
+    tail: &str,
+    data: &Map<String, Value>,
+) -> Result<VaultResponse> {
+    let now = active.clock.now();
+    let now_s = crate::clock::unix(now);
+    let lease_id = || {
+        data.get("lease_id")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| VaultError::invalid("missing lease_id"))
+    };
+    let (head, rest) = tail.split_once('/').unwrap_or((tail, ""));
+    match (head, operation) {
+        ("lookup", Operation::List) => {
+            let keys = active.leases.list(rest).await?;
+            if keys.is_empty() {
+                return Ok(VaultResponse::empty());
+            }
+            Ok(VaultResponse::data(object(json!({"keys": keys}))))
+        }
+        ("lookup", Operation::Create | Operation::Update) => {
+            let id = lease_id()?;
+            let entry = active
+                .leases
+                .lookup(&id)
+                .await?
+                .ok_or_else(|| VaultError::invalid("invalid lease"))?;
+            Ok(VaultResponse::data(lease_json(&entry, now_s)))
+        }
+        ("renew", Operation::Create | Operation::Update) => {
+            let id = if rest.is_empty() {
+                lease_id()?
+            } else {
+                rest.to_owned()
+            };
+            let increment = duration_field(data, "increment")?;
+            let router = active.router.read().await;
+            let entry = active.leases.renew(&router, &id, increment, now).await?;
+            Ok(VaultResponse {
+                lease_id: entry.lease_id.clone(),
+                lease_duration: entry.expire_time.saturating_sub(now_s),
+                renewable: entry.renewable,
+                ..VaultResponse::default()
+            })
+        }
+        ("revoke", Operation::Create | Operation::Update) => {
+            let id = if rest.is_empty() {
+                lease_id()?
+            } else {
+                rest.to_owned()
+            };
+            crate::leases::check_lease_path(&id)?;
+            let router = active.router.read().await;
+            active.leases.revoke(&router, &id, now, false).await?;
+            Ok(VaultResponse::empty())
+        }
+        ("revoke-prefix" | "revoke-force", Operation::Create | Operation::Update) => {
+            active
+                .leases
+                .revoke_prefix(&active.router, rest, now, head == "revoke-force")
+                .await?;
+            Ok(VaultResponse::empty())
+        }
+        _ => Err(VaultError::UnsupportedPath),
+    }
+}
+
 /// `sys/...` requests (already authorised).
 pub(crate) async fn handle(
     vault: &Vault,
@@ -569,6 +659,7 @@ pub(crate) async fn handle(
             capabilities(active, &entry.policies, &data).await
         }
         ("audit", _) => audit_endpoints(active, operation, tail, &data).await,
+        ("leases", _) => lease_endpoints(active, operation, tail, &data).await,
         ("audit-hash", Operation::Create | Operation::Update) => {
             audit_hash(active, tail, &data).await
         }
@@ -722,16 +813,21 @@ pub(crate) async fn handle_token(
             Ok(response)
         }
         "revoke-self" if writes => {
-            tokens.revoke_tree(&caller.id).await?;
+            let gone = tokens.revoke_tree(&caller.id).await?;
+            active.revoke_leases_of(&gone, now).await?;
             Ok(VaultResponse::empty())
         }
         "revoke" | "revoke-orphan" if writes => {
             let target = field("token").ok_or_else(|| VaultError::invalid("missing token"))?;
             if let Some(entry) = tokens.lookup(&target, now).await? {
                 if rest == "revoke" {
-                    tokens.revoke_tree(&entry.id).await?;
+                    let gone = tokens.revoke_tree(&entry.id).await?;
+                    active.revoke_leases_of(&gone, now).await?;
                 } else {
                     tokens.revoke_orphan(&entry.id).await?;
+                    active
+                        .revoke_leases_of(std::slice::from_ref(&entry.id), now)
+                        .await?;
                 }
             }
             Ok(VaultResponse::empty())
@@ -740,7 +836,8 @@ pub(crate) async fn handle_token(
             let accessor =
                 field("accessor").ok_or_else(|| VaultError::invalid("missing accessor"))?;
             if let Some(entry) = tokens.lookup_accessor(&accessor, now).await? {
-                tokens.revoke_tree(&entry.id).await?;
+                let gone = tokens.revoke_tree(&entry.id).await?;
+                active.revoke_leases_of(&gone, now).await?;
             }
             Ok(VaultResponse::empty())
         }

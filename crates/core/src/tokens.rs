@@ -284,6 +284,7 @@ impl TokenStore {
             return Ok(None);
         };
         if entry.expired(now) {
+            // Its leases cannot outlive it (they are capped at its expiry) and expire by themselves.
             self.revoke_tree(&entry.id).await?;
             return Ok(None);
         }
@@ -378,13 +379,16 @@ impl TokenStore {
         Ok(next)
     }
 
-    /// Revokes a token and every token created from it, depth first.
-    pub(crate) async fn revoke_tree(&self, id: &str) -> Result<()> {
+    /// Revokes a token and every token created from it, depth first; returns the hashes of the
+    /// tokens revoked (their leases go next).
+    pub(crate) async fn revoke_tree(&self, id: &str) -> Result<Vec<String>> {
+        let mut revoked = Vec::new();
         // An explicit stack instead of recursion: a deep tree cannot overflow ours.
         let mut stack = vec![(id.to_owned(), false)];
         while let Some((current, children_done)) = stack.pop() {
             if children_done {
                 self.revoke_one(&current).await?;
+                revoked.push(current);
                 continue;
             }
             stack.push((current.clone(), true));
@@ -396,7 +400,7 @@ impl TokenStore {
                 stack.push((child, false));
             }
         }
-        Ok(())
+        Ok(revoked)
     }
 
     /// Revokes a token but not its children, which become orphans.

@@ -18,6 +18,7 @@ use strongroom_storage::{Op, Storage};
 
 use crate::audit::{AuditAuth, AuditEntry, AuditRecord, Broker, Enabled, FileAuditDevice};
 use crate::clock::{Clock, SystemClock, unix};
+use crate::leases::{LeaseManager, NewLease};
 use crate::mounts::{Mounted, Router};
 use crate::policies::PolicyStore;
 use crate::tokens::{SALT_PATH, TokenStore};
@@ -172,6 +173,8 @@ pub(crate) struct Active {
     pub(crate) clock: Arc<dyn Clock>,
     /// Serialises mount table changes.
     pub(crate) mount_lock: tokio::sync::Mutex<()>,
+    /// Leases of the secrets engines issued.
+    pub(crate) leases: LeaseManager,
     /// The audit devices (copy-on-write: requests take a snapshot).
     pub(crate) audit: tokio::sync::RwLock<Arc<Broker>>,
     pub(crate) audit_dir: Option<PathBuf>,
@@ -426,6 +429,20 @@ enum Target {
     Engine(Arc<Mounted>, String),
 }
 
+impl Active {
+    /// Revokes the leases of tokens that were just revoked.
+    pub(crate) async fn revoke_leases_of(
+        &self,
+        token_hashes: &[String],
+        now: std::time::SystemTime,
+    ) -> Result<()> {
+        let router = self.router.read().await;
+        self.leases
+            .revoke_for_tokens(&router, token_hashes, now)
+            .await
+    }
+}
+
 impl Vault {
     /// Starts building a vault over `storage`.
     pub fn builder(storage: impl Storage + 'static) -> VaultBuilder {
@@ -601,7 +618,10 @@ impl Vault {
             let root = RootKey::from_bytes(root.expose_secret())?;
             self.inner.barrier.unseal(&root).await?;
             match self.load().await {
-                Ok(active) => *self.inner.active.write().await = Some(Arc::new(active)),
+                Ok(active) => {
+                    *self.inner.active.write().await = Some(Arc::new(active));
+                    self.spawn_expiry();
+                }
                 Err(err) => {
                     self.inner.barrier.seal();
                     return Err(err);
@@ -614,6 +634,26 @@ impl Vault {
                 .unwrap_or_else(PoisonError::into_inner) = None;
         }
         self.seal_status().await
+    }
+
+    /// Starts the background expiry pass (every second, while unsealed), when running inside a
+    /// tokio runtime. It holds only a weak handle: dropping every `Vault` clone stops it.
+    fn spawn_expiry(&self) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let weak = Arc::downgrade(&self.inner);
+        runtime.spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                let Some(inner) = weak.upgrade() else { return };
+                let vault = Vault { inner };
+                // Other failures are retried on the next pass; nothing else to do from here.
+                if let Err(VaultError::Sealed) = vault.expire_leases(10_000).await {
+                    return;
+                }
+            }
+        });
     }
 
     /// Discards the current unseal attempt's shares.
@@ -673,6 +713,7 @@ impl Vault {
             audit_dir: self.inner.audit_dir.clone(),
             audit_timeout: self.inner.audit_timeout,
             tokens: TokenStore::new(Arc::clone(&storage), &salt, SYSTEM_TTL, SYSTEM_TTL),
+            leases: LeaseManager::new(Arc::clone(&storage)),
             policies: PolicyStore::new(Arc::clone(&storage)),
             router: tokio::sync::RwLock::new(router),
             clock: Arc::clone(&self.inner.clock),
@@ -878,15 +919,52 @@ impl Vault {
                     .with_client(strongroom_logical::ClientInfo::default())
                     .with_connection(request.connection.clone());
                 let response = mounted.backend.handle(&ctx, engine_request).await?;
-                let lease_duration = response.lease_duration_hint.map_or(0, |d| d.as_secs());
-                Ok(VaultResponse {
+                let mut out = VaultResponse {
+                    lease_duration: response.lease_duration_hint.map_or(0, |d| d.as_secs()),
                     data: response.data,
                     warnings: response.warnings,
-                    lease_duration,
                     ..VaultResponse::default()
-                })
+                };
+                if let Some(secret) = response.secret {
+                    let path = request.path.trim_start_matches('/');
+                    let below = path
+                        .strip_prefix(mounted.entry.path.as_str())
+                        .unwrap_or(path);
+                    let (lease_id, ttl, renewable) = active
+                        .leases
+                        .register(NewLease {
+                            mount: &mounted,
+                            path: below,
+                            secret,
+                            token_hash: &entry.id,
+                            token_expire: entry.expire_time,
+                            default_ttl: ctx.default_lease_ttl,
+                            max_ttl: ctx.max_lease_ttl,
+                            now,
+                        })
+                        .await?;
+                    out.lease_id = lease_id;
+                    out.lease_duration = ttl;
+                    out.renewable = renewable;
+                }
+                Ok(out)
             }
         }
+    }
+
+    /// Runs one expiry pass now: revokes (through their engines) up to `limit` leases that are
+    /// due, rescheduling failed revocations with backoff. A background task does this every
+    /// second while the vault is unsealed; embedders and tests can call it directly.
+    ///
+    /// # Errors
+    ///
+    /// [`VaultError::Sealed`]; storage errors.
+    pub async fn expire_leases(&self, limit: usize) -> Result<usize> {
+        let active = self.active().await?;
+        active
+            .leases
+            .expire_due(&active.router, active.clock.now(), limit)
+            .await
     }
 
     /// Adds an audit device in code (not persisted: add it again after each unseal). Devices

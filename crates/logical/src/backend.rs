@@ -51,6 +51,19 @@ pub struct Lease {
     pub increment: Option<Duration>,
 }
 
+impl Lease {
+    /// A lease with no internal data, issued now.
+    pub fn new(id: impl Into<String>, path: impl Into<String>) -> Self {
+        Self {
+            id: id.into(),
+            path: path.into(),
+            internal: Map::new(),
+            issued: SystemTime::now(),
+            increment: None,
+        }
+    }
+}
+
 /// A secret engine or auth method: what gets mounted.
 ///
 /// Engines depend on `strongroom-logical` only; they never see the core. Every method receives

@@ -53,8 +53,9 @@ pub use audit::{AuditDevice, FileAuditDevice};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Result, VaultError};
 pub use mounts::{MountConfig, MountEntry};
+pub use strongroom_seal::RekeyConfig;
 pub use tokens::TokenRequest;
 pub use vault::{
-    AuthInfo, InitRequest, InitResponse, SealStatus, Vault, VaultBuilder, VaultRequest,
-    VaultResponse,
+    AuthInfo, InitRequest, InitResponse, RekeyStatus, RekeyUpdate, SealStatus, Vault, VaultBuilder,
+    VaultRequest, VaultResponse,
 };

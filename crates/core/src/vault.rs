@@ -11,8 +11,8 @@ use strongroom_logical::{
     Connection, Context, Factory, Operation, Registry, Request, StorageView, path_matches,
 };
 use strongroom_seal::{
-    SecretBytes, SecretString, ShamirSeal, Share, ShareDigests, Submitted, UnsealProgress,
-    WrappedKey,
+    Rekey, RekeyConfig, RekeyStep, SecretBytes, SecretString, ShamirSeal, Share, ShareDigests,
+    Submitted, UnsealProgress, WrappedKey,
 };
 use strongroom_storage::{Op, Storage};
 
@@ -136,6 +136,7 @@ impl VaultBuilder {
                 audit_timeout: self.audit_timeout,
                 active: tokio::sync::RwLock::new(None),
                 progress: Mutex::new(None),
+                rekey: Mutex::new(None),
             }),
         }
     }
@@ -162,6 +163,16 @@ struct Inner {
     audit_timeout: Duration,
     active: tokio::sync::RwLock<Option<Arc<Active>>>,
     progress: Mutex<Option<UnsealProgress>>,
+    rekey: Mutex<Option<RekeyState>>,
+}
+
+/// A rekey in progress, with the root key recovered from the old quorum (zeroizing) once it is
+/// reached, for re-wrapping under the new shares.
+struct RekeyState {
+    rekey: Rekey,
+    root: Option<SecretBytes>,
+    /// The finished output waiting for verification (set when the new shares were issued).
+    pending_threshold: usize,
 }
 
 /// Everything that exists only while unsealed.
@@ -241,6 +252,61 @@ pub struct SealStatus {
     pub nonce: String,
     /// Strongroom's version.
     pub version: String,
+}
+
+/// Where a rekey stands (Vault's `sys/rekey/init` and `sys/rekey/verify` status).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RekeyStatus {
+    /// The attempt's nonce (the verification nonce once new shares are issued).
+    pub nonce: String,
+    /// Shares collected in the current stage.
+    pub progress: usize,
+    /// Shares needed in the current stage.
+    pub required: usize,
+    /// New number of shares.
+    pub n: usize,
+    /// New threshold.
+    pub t: usize,
+    /// Whether the new shares await verification.
+    pub verifying: bool,
+}
+
+/// What a rekey step returned.
+#[non_exhaustive]
+pub enum RekeyUpdate {
+    /// More shares are needed.
+    Pending(RekeyStatus),
+    /// New shares (hex and base64) to hand out. If `verification_nonce` is set they are not in
+    /// force yet: present a quorum of them to [`Vault::rekey_verify`].
+    Issued {
+        /// The new shares, hex.
+        keys: Vec<SecretString>,
+        /// The new shares, base64.
+        keys_base64: Vec<SecretString>,
+        /// Set when the new shares must be verified before they take effect.
+        verification_nonce: Option<String>,
+    },
+    /// The new shares are in force.
+    Complete,
+}
+
+impl std::fmt::Debug for RekeyUpdate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Pending(status) => f.debug_tuple("Pending").field(status).finish(),
+            Self::Issued {
+                keys,
+                verification_nonce,
+                ..
+            } => f
+                .debug_struct("Issued")
+                .field("keys", &keys.len())
+                .field("verification_nonce", verification_nonce)
+                .finish_non_exhaustive(),
+            Self::Complete => f.write_str("Complete"),
+        }
+    }
 }
 
 /// A request to the vault, as any entry point (embedded call, HTTP) makes it.
@@ -634,6 +700,198 @@ impl Vault {
                 .unwrap_or_else(PoisonError::into_inner) = None;
         }
         self.seal_status().await
+    }
+
+    /// Starts rekeying the unseal shares: a quorum of current shares (through
+    /// [`rekey_update`](Self::rekey_update)) produces `config.shares` new shares with threshold
+    /// `config.threshold`. With `config.rotate` the key-encryption key *and* the barrier's root
+    /// key are replaced as well. With `config.require_verification` the new shares only take
+    /// effect once a quorum of them is presented back.
+    ///
+    /// # Errors
+    ///
+    /// [`VaultError::Sealed`]; [`VaultError::InvalidRequest`] when a rekey is already running;
+    /// [`VaultError::Seal`] for a bad split.
+    pub async fn rekey_init(&self, config: RekeyConfig) -> Result<RekeyStatus> {
+        self.active().await?;
+        let seal = self
+            .seal_config()
+            .await?
+            .ok_or(VaultError::NotInitialized)?;
+        let mut slot = self
+            .inner
+            .rekey
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if slot.is_some() {
+            return Err(VaultError::invalid("rekey already in progress"));
+        }
+        let digests = ShareDigests::from_bytes(
+            &unhex(&seal.digests)
+                .ok_or_else(|| VaultError::Internal("stored share digests are not hex".into()))?,
+        )?;
+        let rekey =
+            Rekey::start(seal.secret_threshold, ShamirSeal::KEY_LEN, config)?.with_digests(digests);
+        let state = RekeyState {
+            rekey,
+            root: None,
+            pending_threshold: config.threshold,
+        };
+        let status = Self::rekey_status_of(&state);
+        *slot = Some(state);
+        Ok(status)
+    }
+
+    fn rekey_status_of(state: &RekeyState) -> RekeyStatus {
+        let progress = state.rekey.progress();
+        let config = state.rekey.config();
+        RekeyStatus {
+            nonce: progress.nonce,
+            progress: progress.have,
+            required: progress.need,
+            n: config.shares,
+            t: config.threshold,
+            verifying: state.rekey.is_verifying(),
+        }
+    }
+
+    /// The rekey in progress, if any.
+    pub fn rekey_status(&self) -> Option<RekeyStatus> {
+        self.inner
+            .rekey
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .map(Self::rekey_status_of)
+    }
+
+    /// Cancels the rekey in progress (the current shares stay in force).
+    pub fn rekey_cancel(&self) {
+        *self
+            .inner
+            .rekey
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = None;
+    }
+
+    /// Submits one *current* unseal share to the rekey.
+    ///
+    /// # Errors
+    ///
+    /// [`VaultError::InvalidRequest`] with no rekey running; [`VaultError::Seal`] for a bad,
+    /// unknown or duplicate share, a wrong nonce, or a rejected quorum.
+    pub async fn rekey_update(&self, key: &str, nonce: &str) -> Result<RekeyUpdate> {
+        let seal = self
+            .seal_config()
+            .await?
+            .ok_or(VaultError::NotInitialized)?;
+        let wrapped =
+            WrappedKey::from_bytes(unhex(&seal.wrapped_root).ok_or_else(|| {
+                VaultError::Internal("stored wrapped root key is not hex".into())
+            })?);
+        let share = Share::parse(key, ShamirSeal::KEY_LEN)?;
+        let step = {
+            let mut slot = self
+                .inner
+                .rekey
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let state = slot
+                .as_mut()
+                .ok_or_else(|| VaultError::invalid("no rekey in progress"))?;
+            let mut recovered = None;
+            let step = state.rekey.submit(nonce, share, |kek| {
+                let root = ShamirSeal::from_key(kek)?.open(&wrapped)?;
+                recovered = Some(root);
+                Ok(())
+            })?;
+            if recovered.is_some() {
+                state.root = recovered;
+            }
+            step
+        };
+        self.rekey_step(step).await
+    }
+
+    /// Submits one *new* share back, while the new shares await verification.
+    ///
+    /// # Errors
+    ///
+    /// As [`rekey_update`](Self::rekey_update).
+    pub async fn rekey_verify(&self, key: &str, nonce: &str) -> Result<RekeyUpdate> {
+        let share = Share::parse(key, ShamirSeal::KEY_LEN)?;
+        let step = {
+            let mut slot = self
+                .inner
+                .rekey
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let state = slot
+                .as_mut()
+                .ok_or_else(|| VaultError::invalid("no rekey in progress"))?;
+            state.rekey.verify(nonce, share)?
+        };
+        self.rekey_step(step).await
+    }
+
+    async fn rekey_step(&self, step: RekeyStep) -> Result<RekeyUpdate> {
+        match step {
+            RekeyStep::Pending(_) => Ok(RekeyUpdate::Pending(
+                self.rekey_status()
+                    .ok_or_else(|| VaultError::invalid("no rekey in progress"))?,
+            )),
+            RekeyStep::Issued {
+                shares,
+                verification,
+            } => Ok(RekeyUpdate::Issued {
+                keys: shares.iter().map(Share::to_hex).collect(),
+                keys_base64: shares.iter().map(Share::to_base64).collect(),
+                verification_nonce: Some(verification.nonce),
+            }),
+            RekeyStep::Complete { shares, output } => {
+                let state = self
+                    .inner
+                    .rekey
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .take()
+                    .ok_or_else(|| VaultError::invalid("no rekey in progress"))?;
+                let old_root = state.root.ok_or_else(|| {
+                    VaultError::Internal("rekey finished without the root key".into())
+                })?;
+                let config = state.rekey.config();
+                let root = if output.rotated {
+                    // A new barrier root key too: the keyring is re-wrapped, data untouched.
+                    let new_root = RootKey::generate()?;
+                    self.inner.barrier.rekey_root(&new_root).await?;
+                    SecretBytes::copy_from(new_root.expose_secret())
+                } else {
+                    old_root
+                };
+                let wrapped = ShamirSeal::from_key(&output.secret)?.close(&root)?;
+                let config_record = SealConfig {
+                    kind: "shamir".into(),
+                    secret_shares: config.shares,
+                    secret_threshold: state.pending_threshold,
+                    digests: hex(&output.digests.to_bytes()),
+                    wrapped_root: hex(wrapped.as_bytes()),
+                };
+                let bytes = serde_json::to_vec(&config_record).map_err(|e| {
+                    VaultError::Internal(format!("encoding seal configuration: {e}"))
+                })?;
+                self.inner.raw.put(SEAL_CONFIG_PATH, bytes).await?;
+                if shares.is_empty() {
+                    Ok(RekeyUpdate::Complete)
+                } else {
+                    Ok(RekeyUpdate::Issued {
+                        keys: shares.iter().map(Share::to_hex).collect(),
+                        keys_base64: shares.iter().map(Share::to_base64).collect(),
+                        verification_nonce: None,
+                    })
+                }
+            }
+            _ => Err(VaultError::Internal("unexpected rekey step".into())),
+        }
     }
 
     /// Starts the background expiry pass (every second, while unsealed), when running inside a

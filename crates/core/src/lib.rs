@@ -56,6 +56,6 @@ pub use mounts::{MountConfig, MountEntry};
 pub use strongroom_seal::RekeyConfig;
 pub use tokens::TokenRequest;
 pub use vault::{
-    AuthInfo, InitRequest, InitResponse, RekeyStatus, RekeyUpdate, SealStatus, Vault, VaultBuilder,
-    VaultRequest, VaultResponse,
+    AuthInfo, GenerateRootStarted, GenerateRootUpdate, InitRequest, InitResponse, RekeyStatus,
+    RekeyUpdate, SealStatus, Vault, VaultBuilder, VaultRequest, VaultResponse,
 };

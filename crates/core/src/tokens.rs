@@ -16,6 +16,8 @@ use crate::{Result, VaultError};
 const PREFIX: &str = "s.";
 /// Random characters after the prefix (base62: about 143 bits).
 const TOKEN_CHARS: usize = 24;
+/// The length of a token, `s.` included (and so of a root generation one-time pad).
+pub(crate) const TOKEN_LEN: usize = PREFIX.len() + TOKEN_CHARS;
 const ALPHABET: &[u8; 62] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
 /// How many times a compare-and-swap on a token entry is retried under contention.

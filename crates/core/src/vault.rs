@@ -11,8 +11,8 @@ use strongroom_logical::{
     Connection, Context, Factory, Operation, Registry, Request, StorageView, path_matches,
 };
 use strongroom_seal::{
-    Rekey, RekeyConfig, RekeyStep, SecretBytes, SecretString, ShamirSeal, Share, ShareDigests,
-    Submitted, UnsealProgress, WrappedKey,
+    Progress, Rekey, RekeyConfig, RekeyStep, RootGeneration, RootStep, SecretBytes, SecretString,
+    ShamirSeal, Share, ShareDigests, Submitted, UnsealProgress, WrappedKey,
 };
 use strongroom_storage::{Op, Storage};
 
@@ -137,6 +137,7 @@ impl VaultBuilder {
                 active: tokio::sync::RwLock::new(None),
                 progress: Mutex::new(None),
                 rekey: Mutex::new(None),
+                generate_root: Mutex::new(None),
             }),
         }
     }
@@ -164,6 +165,7 @@ struct Inner {
     active: tokio::sync::RwLock<Option<Arc<Active>>>,
     progress: Mutex<Option<UnsealProgress>>,
     rekey: Mutex<Option<RekeyState>>,
+    generate_root: Mutex<Option<RootGeneration>>,
 }
 
 /// A rekey in progress, with the root key recovered from the old quorum (zeroizing) once it is
@@ -307,6 +309,37 @@ impl std::fmt::Debug for RekeyUpdate {
             Self::Complete => f.write_str("Complete"),
         }
     }
+}
+
+/// A started break-glass root generation.
+#[non_exhaustive]
+pub struct GenerateRootStarted {
+    /// The one-time pad: only the person who started the attempt gets it.
+    pub otp: SecretString,
+    /// The attempt (the starter's share counts).
+    pub progress: Progress,
+}
+
+impl std::fmt::Debug for GenerateRootStarted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GenerateRootStarted")
+            .field("progress", &self.progress)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a root generation step returned.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum GenerateRootUpdate {
+    /// More shares are needed.
+    Pending(Progress),
+    /// The quorum is complete: a new root token, XOR'd with the pad and base64-encoded (Vault's
+    /// `encoded_token`); decode it with `strongroom_seal::decode_with_otp`.
+    Complete {
+        /// The encoded token.
+        encoded_token: String,
+    },
 }
 
 /// A request to the vault, as any entry point (embedded call, HTTP) makes it.
@@ -894,6 +927,120 @@ impl Vault {
         }
     }
 
+    /// Starts a break-glass root token generation. The starter proves they hold an unseal share
+    /// by presenting it (it counts as the first share) and receives the one-time pad; nobody
+    /// without a share can start or cancel an attempt, and only one runs at a time.
+    ///
+    /// # Errors
+    ///
+    /// [`VaultError::Sealed`]; [`VaultError::Seal`] for an unknown share or an attempt already
+    /// running.
+    pub async fn generate_root_init(&self, key: &str) -> Result<GenerateRootStarted> {
+        self.active().await?;
+        let seal = self
+            .seal_config()
+            .await?
+            .ok_or(VaultError::NotInitialized)?;
+        let share = Share::parse(key, ShamirSeal::KEY_LEN)?;
+        let mut slot = self
+            .inner
+            .generate_root
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let generation = match slot.as_mut() {
+            Some(generation) => generation,
+            None => {
+                let digests =
+                    ShareDigests::from_bytes(&unhex(&seal.digests).ok_or_else(|| {
+                        VaultError::Internal("stored share digests are not hex".into())
+                    })?)?;
+                slot.insert(RootGeneration::new(
+                    seal.secret_threshold,
+                    ShamirSeal::KEY_LEN,
+                    crate::tokens::TOKEN_LEN,
+                    digests,
+                )?)
+            }
+        };
+        let started = generation.start(share)?;
+        Ok(GenerateRootStarted {
+            otp: started.otp,
+            progress: started.progress,
+        })
+    }
+
+    /// The root generation attempt in progress, if any.
+    pub fn generate_root_status(&self) -> Option<Progress> {
+        self.inner
+            .generate_root
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .and_then(RootGeneration::progress)
+    }
+
+    /// Adds a share to the attempt. At the threshold, if the shares open the stored root key, a
+    /// new root token is minted and returned encoded with the pad.
+    ///
+    /// # Errors
+    ///
+    /// [`VaultError::Seal`] for no attempt, a wrong nonce, an unknown or duplicate share, or a
+    /// rejected quorum (the attempt ends).
+    pub async fn generate_root_update(&self, key: &str, nonce: &str) -> Result<GenerateRootUpdate> {
+        let active = self.active().await?;
+        let seal = self
+            .seal_config()
+            .await?
+            .ok_or(VaultError::NotInitialized)?;
+        let wrapped =
+            WrappedKey::from_bytes(unhex(&seal.wrapped_root).ok_or_else(|| {
+                VaultError::Internal("stored wrapped root key is not hex".into())
+            })?);
+        let share = Share::parse(key, ShamirSeal::KEY_LEN)?;
+        let step = {
+            let mut slot = self
+                .inner
+                .generate_root
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let generation = slot
+                .as_mut()
+                .ok_or(VaultError::Seal(strongroom_seal::SealError::NoAttempt))?;
+            generation.submit(nonce, share, |kek| {
+                ShamirSeal::from_key(kek)?.open(&wrapped)?;
+                Ok(())
+            })?
+        };
+        match step {
+            RootStep::Pending(progress) => Ok(GenerateRootUpdate::Pending(progress)),
+            RootStep::Ready(quorum) => {
+                let token = active.tokens.create_root(active.clock.now()).await?;
+                let encoded_token = quorum.encode(token.as_bytes())?;
+                Ok(GenerateRootUpdate::Complete { encoded_token })
+            }
+            _ => Err(VaultError::Internal(
+                "unexpected root generation step".into(),
+            )),
+        }
+    }
+
+    /// Cancels the attempt; needs one of the unseal shares.
+    ///
+    /// # Errors
+    ///
+    /// [`VaultError::Seal`] for no attempt or an unknown share (nothing is cancelled).
+    pub fn generate_root_cancel(&self, key: &str) -> Result<()> {
+        let share = Share::parse(key, ShamirSeal::KEY_LEN)?;
+        self.inner
+            .generate_root
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_mut()
+            .ok_or(VaultError::Seal(strongroom_seal::SealError::NoAttempt))?
+            .cancel(&share)?;
+        Ok(())
+    }
+
     /// Starts the background expiry pass (every second, while unsealed), when running inside a
     /// tokio runtime. It holds only a weak handle: dropping every `Vault` clone stops it.
     fn spawn_expiry(&self) {
@@ -929,6 +1076,12 @@ impl Vault {
         *self.inner.active.write().await = None;
         self.inner.barrier.seal();
         self.unseal_reset();
+        self.rekey_cancel();
+        *self
+            .inner
+            .generate_root
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = None;
     }
 
     /// Loads what an unsealed vault serves from: token salt, policies, the mount table.

@@ -100,11 +100,14 @@ async fn new_shares_take_effect_only_after_verification() {
     let (new, verification) = issued(vault.rekey_update(&old[3], &status.nonce).await.unwrap());
     let verification = verification.unwrap();
     assert!(vault.rekey_status().unwrap().verifying);
-    // Not verified yet: the old shares are still the ones in force.
-    assert!(unseal_with(&vault, &old[..3]).await);
+    // Not verified yet: the old split is still the one in force.
+    let status = vault.seal_status().await.unwrap();
+    assert_eq!((status.n, status.t), (5, 3));
     vault.rekey_verify(&new[0], &verification).await.unwrap();
     let done = vault.rekey_verify(&new[1], &verification).await.unwrap();
     assert!(matches!(done, RekeyUpdate::Complete));
+    let status = vault.seal_status().await.unwrap();
+    assert_eq!((status.n, status.t), (2, 2));
     assert!(!unseal_with(&vault, &old[..3]).await);
     assert!(unseal_with(&vault, &new).await);
     assert_eq!(
@@ -136,4 +139,52 @@ async fn rotation_replaces_the_keys_and_keeps_the_data() {
     vault.rekey_cancel();
     assert!(vault.rekey_status().is_none());
     assert!(unseal_with(&vault, &new).await);
+}
+
+#[tokio::test]
+async fn break_glass_root_generation() {
+    let (vault, _root, keys) = unsealed().await;
+    let outsider = Vault::builder(MemoryStorage::new()).build();
+    let other = outsider.init(InitRequest::new(1, 1)).await.unwrap();
+    // Someone without a share can neither start nor cancel.
+    assert!(
+        vault
+            .generate_root_init(other.keys[0].expose_secret())
+            .await
+            .is_err()
+    );
+    assert!(vault.generate_root_status().is_none());
+    let started = vault.generate_root_init(&keys[0]).await.unwrap();
+    assert_eq!(started.progress.have, 1);
+    assert!(
+        vault.generate_root_init(&keys[1]).await.is_err(),
+        "one attempt at a time"
+    );
+    assert!(
+        vault
+            .generate_root_cancel(other.keys[0].expose_secret())
+            .is_err()
+    );
+    assert!(vault.generate_root_status().is_some());
+    let nonce = started.progress.nonce.clone();
+    let step = vault.generate_root_update(&keys[1], &nonce).await.unwrap();
+    assert!(matches!(
+        step,
+        strongroom_core::GenerateRootUpdate::Pending(_)
+    ));
+    let strongroom_core::GenerateRootUpdate::Complete { encoded_token } =
+        vault.generate_root_update(&keys[4], &nonce).await.unwrap()
+    else {
+        panic!("expected the encoded token");
+    };
+    let token =
+        strongroom_seal::decode_with_otp(&encoded_token, started.otp.expose_secret()).unwrap();
+    let me = vault
+        .read(token.expose_secret(), "auth/token/lookup-self")
+        .await
+        .unwrap()
+        .data
+        .unwrap();
+    assert_eq!(me["policies"], json!(["root"]));
+    assert!(vault.generate_root_status().is_none());
 }

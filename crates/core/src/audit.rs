@@ -114,7 +114,7 @@ impl Enabled {
     /// `hmac-sha256:<hex>` of `value` under this device's salt (what `sys/audit-hash` returns).
     pub(crate) fn hash(&self, value: &str) -> String {
         let tag = hmac::sign(&self.key, value.as_bytes());
-        let hex: String = tag.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+        let hex = crate::vault::hex(tag.as_ref());
         format!("hmac-sha256:{hex}")
     }
 

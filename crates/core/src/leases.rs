@@ -65,7 +65,7 @@ impl LeaseEntry {
 
 fn lease_key(lease_id: &str) -> String {
     let digest = ring::digest::digest(&ring::digest::SHA256, lease_id.as_bytes());
-    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    crate::vault::hex(digest.as_ref())
 }
 
 fn bucket(unix_secs: u64) -> String {

@@ -70,7 +70,7 @@ pub(crate) fn uuid() -> Result<String> {
         .expose();
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    let h = crate::vault::hex(&b);
     Ok(format!(
         "{}-{}-{}-{}-{}",
         &h[0..8],

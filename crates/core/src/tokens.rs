@@ -142,7 +142,7 @@ impl TokenStore {
 
     fn hash(&self, kind: &str, value: &str) -> String {
         let tag = hmac::sign(&self.key, format!("{kind}:{value}").as_bytes());
-        tag.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+        crate::vault::hex(tag.as_ref())
     }
 
     /// The keyed hash of a token, as used in storage keys and the audit log's correlation.

@@ -70,6 +70,7 @@ pub struct VaultBuilder {
     clock: Arc<dyn Clock>,
     audit_dir: Option<PathBuf>,
     audit_timeout: Duration,
+    background_expiry: bool,
 }
 
 impl std::fmt::Debug for VaultBuilder {
@@ -92,7 +93,17 @@ impl VaultBuilder {
             clock: Arc::new(SystemClock),
             audit_dir: None,
             audit_timeout: Duration::from_secs(5),
+            background_expiry: true,
         }
+    }
+
+    /// Whether a background task expires due leases every second while unsealed (default
+    /// true). Turn it off to drive expiry yourself with [`Vault::expire_leases`] (tests with a
+    /// manual clock do).
+    #[must_use]
+    pub fn background_expiry(mut self, on: bool) -> Self {
+        self.background_expiry = on;
+        self
     }
 
     /// The only directory under which file audit devices may be enabled over the API. Without
@@ -136,6 +147,7 @@ impl VaultBuilder {
                 clock: self.clock,
                 audit_dir: self.audit_dir,
                 audit_timeout: self.audit_timeout,
+                background_expiry: self.background_expiry,
                 active: tokio::sync::RwLock::new(None),
                 progress: Mutex::new(None),
                 rekey: Mutex::new(None),
@@ -164,6 +176,7 @@ struct Inner {
     clock: Arc<dyn Clock>,
     audit_dir: Option<PathBuf>,
     audit_timeout: Duration,
+    background_expiry: bool,
     active: tokio::sync::RwLock<Option<Arc<Active>>>,
     progress: Mutex<Option<UnsealProgress>>,
     rekey: Mutex<Option<RekeyState>>,
@@ -1046,6 +1059,9 @@ impl Vault {
     /// Starts the background expiry pass (every second, while unsealed), when running inside a
     /// tokio runtime. It holds only a weak handle: dropping every `Vault` clone stops it.
     fn spawn_expiry(&self) {
+        if !self.inner.background_expiry {
+            return;
+        }
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };

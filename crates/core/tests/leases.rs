@@ -85,6 +85,8 @@ fn builder(
 ) -> VaultBuilder {
     Vault::builder(storage)
         .clock(clock)
+        // The tests drive expiry themselves, with a manual clock.
+        .background_expiry(false)
         .engine("dynamic", move |_: &Map<String, Value>| {
             Ok(Arc::clone(&engine) as Arc<dyn Backend>)
         })

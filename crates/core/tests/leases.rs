@@ -322,3 +322,36 @@ async fn failed_revocations_are_retried_with_backoff() {
             .is_err()
     );
 }
+
+/// The background expiry task (real clock): a lease capped at 1 s by its mount's tuning is
+/// revoked without anyone calling `expire_leases`. Bounded wait: 10 s at most.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn background_expiry_revokes_due_leases() {
+    let engine = Arc::new(Dynamic::default());
+    let registered = Arc::clone(&engine);
+    let vault = Vault::builder(MemoryStorage::new())
+        .engine("dynamic", move |_: &Map<String, Value>| {
+            Ok(Arc::clone(&registered) as Arc<dyn Backend>)
+        })
+        .build();
+    let init = vault.init(InitRequest::new(1, 1)).await.unwrap();
+    vault.unseal(init.keys[0].expose_secret()).await.unwrap();
+    let root = init.root_token.expose_secret();
+    vault
+        .write(
+            root,
+            "sys/mounts/db",
+            json!({"type": "dynamic", "config": {"max_lease_ttl": "1s"}}),
+        )
+        .await
+        .unwrap();
+    let creds = vault.read(root, "db/creds/short").await.unwrap();
+    assert_eq!(creds.lease_duration, 1);
+    for _ in 0..100 {
+        if !engine.revoked.lock().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(engine.revoked.lock().unwrap().clone(), ["short-user"]);
+}

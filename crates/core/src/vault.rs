@@ -11,8 +11,8 @@ use strongroom_logical::{
     Connection, Context, Factory, Operation, Registry, Request, StorageView, path_matches,
 };
 use strongroom_seal::{
-    Progress, Rekey, RekeyConfig, RekeyStep, RootGeneration, RootStep, SecretBytes, SecretString,
-    ShamirSeal, Share, ShareDigests, Submitted, UnsealProgress, WrappedKey,
+    Progress, Rekey, RekeyConfig, RekeyStep, RootGeneration, RootStep, Seal, SecretBytes,
+    SecretString, ShamirSeal, Share, ShareDigests, Submitted, UnsealProgress, WrappedKey,
 };
 use strongroom_storage::{Op, Storage};
 
@@ -42,6 +42,52 @@ struct SealConfig {
     digests: String,
     /// Hex of the wrapped root key.
     wrapped_root: String,
+    /// With an auto-unseal seal: hex SHA-256 of the recovery key, which the quorum shares (then
+    /// recovery shares) reconstruct. `None` for Shamir, where the shares open `wrapped_root`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    recovery_check: Option<String>,
+}
+
+impl SealConfig {
+    fn wrapped(&self) -> Result<WrappedKey> {
+        Ok(WrappedKey::from_bytes(
+            unhex(&self.wrapped_root)
+                .ok_or_else(|| VaultError::Internal("stored wrapped root key is not hex".into()))?,
+        ))
+    }
+
+    fn digests(&self) -> Result<ShareDigests> {
+        Ok(ShareDigests::from_bytes(
+            &unhex(&self.digests)
+                .ok_or_else(|| VaultError::Internal("stored share digests are not hex".into()))?,
+        )?)
+    }
+
+    /// Checks a secret a quorum of shares reconstructed. Shamir: it is the key-encryption key,
+    /// and opening the wrapped root key proves it (the root key is returned). Auto-unseal: it is
+    /// the recovery key, checked against its stored hash (no root key involved).
+    fn open_quorum(
+        &self,
+        wrapped: &WrappedKey,
+        secret: &SecretBytes,
+    ) -> std::result::Result<Option<SecretBytes>, strongroom_seal::BoxError> {
+        match &self.recovery_check {
+            None => Ok(Some(ShamirSeal::from_key(secret)?.open(wrapped)?)),
+            Some(check) => {
+                let digest = ring::digest::digest(&ring::digest::SHA256, secret.expose_secret());
+                let expected = unhex(check).unwrap_or_default();
+                if subtle::ConstantTimeEq::ct_eq(digest.as_ref(), expected.as_slice()).into() {
+                    Ok(None)
+                } else {
+                    Err("the recovery shares do not reconstruct the recovery key".into())
+                }
+            }
+        }
+    }
+}
+
+fn recovery_check(recovery_key: &SecretBytes) -> String {
+    hex(ring::digest::digest(&ring::digest::SHA256, recovery_key.expose_secret()).as_ref())
 }
 
 /// Lower-case hex (constant-time, and without a `format!` per byte: this runs on every request
@@ -71,6 +117,7 @@ pub struct VaultBuilder {
     audit_dir: Option<PathBuf>,
     audit_timeout: Duration,
     background_expiry: bool,
+    seal: Option<Arc<dyn Seal>>,
 }
 
 impl std::fmt::Debug for VaultBuilder {
@@ -94,7 +141,18 @@ impl VaultBuilder {
             audit_dir: None,
             audit_timeout: Duration::from_secs(5),
             background_expiry: true,
+            seal: None,
         }
+    }
+
+    /// Protects the root key with an auto-unseal seal (a key service such as `TransitSeal`, or
+    /// `StaticKeySeal` for development) instead of Shamir shares. The vault then unseals with
+    /// [`Vault::auto_unseal`], and the shares `init` hands out are *recovery* shares, needed
+    /// only for quorum operations (rekey, root generation), as in Vault.
+    #[must_use]
+    pub fn seal(mut self, seal: Arc<dyn Seal>) -> Self {
+        self.seal = Some(seal);
+        self
     }
 
     /// Whether a background task expires due leases every second while unsealed (default
@@ -148,6 +206,7 @@ impl VaultBuilder {
                 audit_dir: self.audit_dir,
                 audit_timeout: self.audit_timeout,
                 background_expiry: self.background_expiry,
+                auto_seal: self.seal.filter(|s| !s.needs_shares()),
                 active: tokio::sync::RwLock::new(None),
                 progress: Mutex::new(None),
                 rekey: Mutex::new(None),
@@ -177,6 +236,7 @@ struct Inner {
     audit_dir: Option<PathBuf>,
     audit_timeout: Duration,
     background_expiry: bool,
+    auto_seal: Option<Arc<dyn Seal>>,
     active: tokio::sync::RwLock<Option<Arc<Active>>>,
     progress: Mutex<Option<UnsealProgress>>,
     rekey: Mutex<Option<RekeyState>>,
@@ -238,6 +298,8 @@ pub struct InitResponse {
     pub keys_base64: Vec<SecretString>,
     /// The initial root token.
     pub root_token: SecretString,
+    /// True when the shares are recovery shares (auto-unseal: Vault's `recovery_keys`).
+    pub recovery: bool,
 }
 
 impl std::fmt::Debug for InitResponse {
@@ -269,6 +331,8 @@ pub struct SealStatus {
     pub nonce: String,
     /// Strongroom's version.
     pub version: String,
+    /// True when `t` and `n` describe recovery shares (auto-unseal).
+    pub recovery_seal: bool,
 }
 
 /// Where a rekey stands (Vault's `sys/rekey/init` and `sys/rekey/verify` status).
@@ -592,11 +656,34 @@ impl Vault {
         if self.is_initialized().await? || self.inner.barrier.is_initialized().await? {
             return Err(VaultError::AlreadyInitialized);
         }
-        let new_seal = ShamirSeal::generate(request.secret_shares, request.secret_threshold)?;
         let root = RootKey::generate()?;
-        let wrapped = new_seal
-            .seal
-            .close(&SecretBytes::copy_from(root.expose_secret()))?;
+        let root_bytes = SecretBytes::copy_from(root.expose_secret());
+        // The quorum shares: unseal shares (Shamir: they reconstruct the key that wraps the root
+        // key) or recovery shares (auto-unseal: they reconstruct a recovery key, checked by hash).
+        let quorum_key = SecretBytes::new(
+            ring::rand::generate::<[u8; 32]>(&ring::rand::SystemRandom::new())
+                .map_err(|_| VaultError::Internal("system random source failed".into()))?
+                .expose()
+                .to_vec(),
+        );
+        let shares = strongroom_seal::split(
+            quorum_key.expose_secret(),
+            request.secret_shares,
+            request.secret_threshold,
+        )?;
+        let digests = ShareDigests::compute(&shares)?;
+        let (kind, wrapped, recovery) = match &self.inner.auto_seal {
+            Some(seal) => (
+                seal.kind().to_owned(),
+                seal.wrap(&root_bytes).await?,
+                Some(recovery_check(&quorum_key)),
+            ),
+            None => (
+                "shamir".to_owned(),
+                ShamirSeal::from_key(&quorum_key)?.close(&root_bytes)?,
+                None,
+            ),
+        };
         let barrier = &self.inner.barrier;
         barrier.initialize(&root).await?;
         barrier.unseal(&root).await?;
@@ -605,12 +692,14 @@ impl Vault {
         let root_token = bootstrap?;
         // The seal configuration goes last: until it exists the vault does not count as
         // initialised.
+        let auto = recovery.is_some();
         let config = SealConfig {
-            kind: "shamir".into(),
+            kind,
             secret_shares: request.secret_shares,
             secret_threshold: request.secret_threshold,
-            digests: hex(&new_seal.digests.to_bytes()),
+            digests: hex(&digests.to_bytes()),
             wrapped_root: hex(wrapped.as_bytes()),
+            recovery_check: recovery,
         };
         let bytes = serde_json::to_vec(&config)
             .map_err(|e| VaultError::Internal(format!("encoding seal configuration: {e}")))?;
@@ -627,11 +716,64 @@ impl Vault {
                 }
                 other => other.into(),
             })?;
+        if auto {
+            // An auto-unseal vault comes up unsealed after init, as Vault's does.
+            self.auto_unseal().await?;
+        }
         Ok(InitResponse {
-            keys: new_seal.shares.iter().map(Share::to_hex).collect(),
-            keys_base64: new_seal.shares.iter().map(Share::to_base64).collect(),
+            keys: shares.iter().map(Share::to_hex).collect(),
+            keys_base64: shares.iter().map(Share::to_base64).collect(),
             root_token,
+            recovery: auto,
         })
+    }
+
+    /// Unseals through the configured auto-unseal seal (the key service unwraps the root key).
+    /// Servers call this at startup.
+    ///
+    /// # Errors
+    ///
+    /// [`VaultError::NotInitialized`]; [`VaultError::InvalidRequest`] when the vault has no
+    /// auto-unseal seal or was initialised with another kind; the seal's error (key service
+    /// unreachable, wrong key).
+    pub async fn auto_unseal(&self) -> Result<SealStatus> {
+        let config = self
+            .seal_config()
+            .await?
+            .ok_or(VaultError::NotInitialized)?;
+        if self.inner.active.read().await.is_some() {
+            return self.seal_status().await;
+        }
+        let seal = self
+            .inner
+            .auto_seal
+            .as_ref()
+            .filter(|s| config.recovery_check.is_some() && s.kind() == config.kind)
+            .ok_or_else(|| {
+                VaultError::invalid(format!(
+                    "this vault was initialised with a {} seal; configure the same seal to unseal it",
+                    config.kind
+                ))
+            })?;
+        let root = seal.unwrap(&config.wrapped()?).await?;
+        let root = RootKey::from_bytes(root.expose_secret())?;
+        self.finish_unseal(&root).await?;
+        self.seal_status().await
+    }
+
+    async fn finish_unseal(&self, root: &RootKey) -> Result<()> {
+        self.inner.barrier.unseal(root).await?;
+        match self.load().await {
+            Ok(active) => {
+                *self.inner.active.write().await = Some(Arc::new(active));
+                self.spawn_expiry();
+                Ok(())
+            }
+            Err(err) => {
+                self.inner.barrier.seal();
+                Err(err)
+            }
+        }
     }
 
     /// What a new vault holds inside the barrier: the token salt, the default policy, the root
@@ -681,6 +823,7 @@ impl Vault {
             progress: if sealed { progress } else { 0 },
             nonce: if sealed { nonce } else { String::new() },
             version: env!("CARGO_PKG_VERSION").into(),
+            recovery_seal: config.as_ref().is_some_and(|c| c.recovery_check.is_some()),
         })
     }
 
@@ -700,14 +843,14 @@ impl Vault {
         if self.inner.active.read().await.is_some() {
             return self.seal_status().await;
         }
-        let wrapped =
-            WrappedKey::from_bytes(unhex(&config.wrapped_root).ok_or_else(|| {
-                VaultError::Internal("stored wrapped root key is not hex".into())
-            })?);
-        let digests = ShareDigests::from_bytes(
-            &unhex(&config.digests)
-                .ok_or_else(|| VaultError::Internal("stored share digests are not hex".into()))?,
-        )?;
+        if config.recovery_check.is_some() {
+            return Err(VaultError::invalid(
+                "this vault unseals through its key service (auto-unseal); recovery shares only \
+                 authorise rekey and root generation",
+            ));
+        }
+        let wrapped = config.wrapped()?;
+        let digests = config.digests()?;
         let share = Share::parse(key, ShamirSeal::KEY_LEN)?;
         let outcome = {
             let mut slot = self
@@ -723,24 +866,14 @@ impl Vault {
                 ),
             };
             progress.submit(share, |kek| {
-                ShamirSeal::from_key(kek)?
-                    .open(&wrapped)
-                    .map_err(Into::into)
+                config
+                    .open_quorum(&wrapped, kek)?
+                    .ok_or_else(|| "no root key from a Shamir quorum".into())
             })?
         };
         if let Submitted::Complete(root) = outcome {
             let root = RootKey::from_bytes(root.expose_secret())?;
-            self.inner.barrier.unseal(&root).await?;
-            match self.load().await {
-                Ok(active) => {
-                    *self.inner.active.write().await = Some(Arc::new(active));
-                    self.spawn_expiry();
-                }
-                Err(err) => {
-                    self.inner.barrier.seal();
-                    return Err(err);
-                }
-            }
+            self.finish_unseal(&root).await?;
             *self
                 .inner
                 .progress
@@ -849,8 +982,7 @@ impl Vault {
                 .ok_or_else(|| VaultError::invalid("no rekey in progress"))?;
             let mut recovered = None;
             let step = state.rekey.submit(nonce, share, |kek| {
-                let root = ShamirSeal::from_key(kek)?.open(&wrapped)?;
-                recovered = Some(root);
+                recovered = seal.open_quorum(&wrapped, kek)?;
                 Ok(())
             })?;
             if recovered.is_some() {
@@ -904,25 +1036,54 @@ impl Vault {
                     .unwrap_or_else(PoisonError::into_inner)
                     .take()
                     .ok_or_else(|| VaultError::invalid("no rekey in progress"))?;
-                let old_root = state.root.ok_or_else(|| {
-                    VaultError::Internal("rekey finished without the root key".into())
-                })?;
+                let current = self
+                    .seal_config()
+                    .await?
+                    .ok_or(VaultError::NotInitialized)?;
                 let config = state.rekey.config();
-                let root = if output.rotated {
-                    // A new barrier root key too: the keyring is re-wrapped, data untouched.
-                    let new_root = RootKey::generate()?;
-                    self.inner.barrier.rekey_root(&new_root).await?;
-                    SecretBytes::copy_from(new_root.expose_secret())
-                } else {
-                    old_root
+                let (wrapped_root, recovery) = match &current.recovery_check {
+                    // Auto-unseal: the shares are recovery shares; the root key stays with the
+                    // key service (rotated too when asked).
+                    Some(_) => {
+                        let wrapped = if output.rotated {
+                            let seal = self.inner.auto_seal.as_ref().ok_or_else(|| {
+                                VaultError::invalid("no auto-unseal seal configured")
+                            })?;
+                            let new_root = RootKey::generate()?;
+                            let wrapped = seal
+                                .wrap(&SecretBytes::copy_from(new_root.expose_secret()))
+                                .await?;
+                            self.inner.barrier.rekey_root(&new_root).await?;
+                            hex(wrapped.as_bytes())
+                        } else {
+                            current.wrapped_root.clone()
+                        };
+                        (wrapped, Some(recovery_check(&output.secret)))
+                    }
+                    None => {
+                        let old_root = state.root.ok_or_else(|| {
+                            VaultError::Internal("rekey finished without the root key".into())
+                        })?;
+                        let root = if output.rotated {
+                            // A new barrier root key too: the keyring is re-wrapped, data
+                            // untouched.
+                            let new_root = RootKey::generate()?;
+                            self.inner.barrier.rekey_root(&new_root).await?;
+                            SecretBytes::copy_from(new_root.expose_secret())
+                        } else {
+                            old_root
+                        };
+                        let wrapped = ShamirSeal::from_key(&output.secret)?.close(&root)?;
+                        (hex(wrapped.as_bytes()), None)
+                    }
                 };
-                let wrapped = ShamirSeal::from_key(&output.secret)?.close(&root)?;
                 let config_record = SealConfig {
-                    kind: "shamir".into(),
+                    kind: current.kind.clone(),
                     secret_shares: config.shares,
                     secret_threshold: state.pending_threshold,
                     digests: hex(&output.digests.to_bytes()),
-                    wrapped_root: hex(wrapped.as_bytes()),
+                    wrapped_root,
+                    recovery_check: recovery,
                 };
                 let bytes = serde_json::to_vec(&config_record).map_err(|e| {
                     VaultError::Internal(format!("encoding seal configuration: {e}"))
@@ -1022,7 +1183,7 @@ impl Vault {
                 .as_mut()
                 .ok_or(VaultError::Seal(strongroom_seal::SealError::NoAttempt))?;
             generation.submit(nonce, share, |kek| {
-                ShamirSeal::from_key(kek)?.open(&wrapped)?;
+                seal.open_quorum(&wrapped, kek)?;
                 Ok(())
             })?
         };

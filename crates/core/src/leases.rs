@@ -28,7 +28,7 @@ const TIME_PREFIX: &str = "sys/expire/time/";
 const TOKEN_PREFIX: &str = "sys/expire/token/";
 
 /// How many leases an expiry pass or a revoke-prefix handles before yielding to other tasks.
-const BATCH: usize = 256;
+const BATCH: usize = 64;
 /// Revocation retries back off exponentially from this, capped at `MAX_BACKOFF`.
 const FIRST_BACKOFF: u64 = 10;
 const MAX_BACKOFF: u64 = 3600;

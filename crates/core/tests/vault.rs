@@ -568,3 +568,64 @@ async fn nothing_secret_reaches_storage_in_the_clear() {
         assert!(!text.contains(&f.root), "root token at {key}");
     }
 }
+
+/// Counts the reads that reach storage.
+#[derive(Debug, Default)]
+struct Counting {
+    inner: MemoryStorage,
+    gets: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl Storage for Counting {
+    async fn get(&self, key: &str) -> strongroom_storage::Result<Option<Vec<u8>>> {
+        self.gets.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.get(key).await
+    }
+    async fn put(&self, key: &str, value: Vec<u8>) -> strongroom_storage::Result<()> {
+        self.inner.put(key, value).await
+    }
+    async fn delete(&self, key: &str) -> strongroom_storage::Result<()> {
+        self.inner.delete(key).await
+    }
+    async fn list(&self, prefix: &str) -> strongroom_storage::Result<Vec<String>> {
+        self.inner.list(prefix).await
+    }
+    async fn transaction(
+        &self,
+        ops: Vec<strongroom_storage::Op>,
+    ) -> strongroom_storage::Result<()> {
+        self.inner.transaction(ops).await
+    }
+}
+
+#[tokio::test]
+async fn malformed_tokens_are_refused_without_a_storage_lookup() {
+    let storage = Arc::new(Counting::default());
+    let f = unsealed_with(Arc::clone(&storage)).await;
+    let before = storage.gets.load(std::sync::atomic::Ordering::SeqCst);
+    for token in [
+        "",
+        "garbage",
+        "s.short",
+        "hvs.AAAAAAAAAAAAAAAAAAAAAAAA",
+        &"s.".repeat(5000),
+    ] {
+        let err = f.vault.read(token, "sys/mounts").await.unwrap_err();
+        assert_eq!(kind(&err), ErrorKind::PermissionDenied);
+    }
+    assert_eq!(
+        storage.gets.load(std::sync::atomic::Ordering::SeqCst),
+        before,
+        "no lookup"
+    );
+    // A well-formed but unknown token costs exactly one lookup.
+    f.vault
+        .read(&format!("s.{}", "B".repeat(24)), "sys/mounts")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        storage.gets.load(std::sync::atomic::Ordering::SeqCst),
+        before + 1
+    );
+}

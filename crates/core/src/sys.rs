@@ -380,20 +380,21 @@ async fn policy_endpoints(
 
 /// Installs an audit device (copy-on-write), persisting the table when asked.
 pub(crate) async fn install_audit(active: &Active, enabled: Enabled, persist: bool) -> Result<()> {
-    let mut slot = active.audit.write().await;
-    if slot.get(&enabled.entry.path).is_some() {
+    let _changing = active.audit_lock.lock().await;
+    let current = active.audit_snapshot();
+    if current.get(&enabled.entry.path).is_some() {
         return Err(VaultError::invalid(format!(
             "path already in use: {}",
             enabled.entry.path
         )));
     }
-    let mut devices: Vec<Arc<Enabled>> = slot.devices().to_vec();
+    let mut devices: Vec<Arc<Enabled>> = current.devices().to_vec();
     devices.push(Arc::new(enabled));
     let next = Broker::new(devices, active.audit_timeout);
     if persist {
         save_audit(active, &next).await?;
     }
-    *slot = Arc::new(next);
+    active.set_audit(next);
     Ok(())
 }
 
@@ -413,7 +414,7 @@ async fn audit_endpoints(
     data: &Map<String, Value>,
 ) -> Result<VaultResponse> {
     if tail.is_empty() {
-        let broker = Arc::clone(&*active.audit.read().await);
+        let broker = active.audit_snapshot();
         let mut out = Map::new();
         for entry in broker.entries() {
             out.insert(
@@ -478,8 +479,9 @@ async fn audit_endpoints(
             Ok(VaultResponse::empty())
         }
         Operation::Delete => {
-            let mut slot = active.audit.write().await;
-            let devices: Vec<Arc<Enabled>> = slot
+            let _changing = active.audit_lock.lock().await;
+            let devices: Vec<Arc<Enabled>> = active
+                .audit_snapshot()
                 .devices()
                 .iter()
                 .filter(|d| d.entry.path != path)
@@ -487,7 +489,7 @@ async fn audit_endpoints(
                 .collect();
             let next = Broker::new(devices, active.audit_timeout);
             save_audit(active, &next).await?;
-            *slot = Arc::new(next);
+            active.set_audit(next);
             Ok(VaultResponse::empty())
         }
         _ => Err(VaultError::Logical(
@@ -507,7 +509,7 @@ async fn audit_hash(
         .get("input")
         .and_then(Value::as_str)
         .ok_or_else(|| VaultError::invalid("missing input"))?;
-    let broker = Arc::clone(&*active.audit.read().await);
+    let broker = active.audit_snapshot();
     let device = broker
         .get(&path)
         .ok_or_else(|| VaultError::invalid(format!("unknown audit backend {path:?}")))?;

@@ -207,7 +207,7 @@ impl VaultBuilder {
                 audit_timeout: self.audit_timeout,
                 background_expiry: self.background_expiry,
                 auto_seal: self.seal.filter(|s| !s.needs_shares()),
-                active: tokio::sync::RwLock::new(None),
+                active: std::sync::RwLock::new(None),
                 progress: Mutex::new(None),
                 rekey: Mutex::new(None),
                 generate_root: Mutex::new(None),
@@ -237,7 +237,7 @@ struct Inner {
     audit_timeout: Duration,
     background_expiry: bool,
     auto_seal: Option<Arc<dyn Seal>>,
-    active: tokio::sync::RwLock<Option<Arc<Active>>>,
+    active: std::sync::RwLock<Option<Arc<Active>>>,
     progress: Mutex<Option<UnsealProgress>>,
     rekey: Mutex<Option<RekeyState>>,
     generate_root: Mutex<Option<RootGeneration>>,
@@ -264,7 +264,9 @@ pub(crate) struct Active {
     /// Leases of the secrets engines issued.
     pub(crate) leases: LeaseManager,
     /// The audit devices (copy-on-write: requests take a snapshot).
-    pub(crate) audit: tokio::sync::RwLock<Arc<Broker>>,
+    pub(crate) audit: std::sync::RwLock<Arc<Broker>>,
+    /// Serialises audit table changes (the table is swapped whole under `audit`).
+    pub(crate) audit_lock: tokio::sync::Mutex<()>,
     pub(crate) audit_dir: Option<PathBuf>,
     pub(crate) audit_timeout: Duration,
 }
@@ -608,6 +610,16 @@ enum Target {
 }
 
 impl Active {
+    /// The audit devices as they are now (a cheap `Arc` clone; changes swap the whole table).
+    pub(crate) fn audit_snapshot(&self) -> Arc<Broker> {
+        Arc::clone(&*self.audit.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Replaces the audit devices.
+    pub(crate) fn set_audit(&self, broker: Broker) {
+        *self.audit.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(broker);
+    }
+
     /// Revokes the leases of tokens that were just revoked.
     pub(crate) async fn revoke_leases_of(
         &self,
@@ -741,7 +753,13 @@ impl Vault {
             .seal_config()
             .await?
             .ok_or(VaultError::NotInitialized)?;
-        if self.inner.active.read().await.is_some() {
+        if self
+            .inner
+            .active
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_some()
+        {
             return self.seal_status().await;
         }
         let seal = self
@@ -765,7 +783,11 @@ impl Vault {
         self.inner.barrier.unseal(root).await?;
         match self.load().await {
             Ok(active) => {
-                *self.inner.active.write().await = Some(Arc::new(active));
+                *self
+                    .inner
+                    .active
+                    .write()
+                    .unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(active));
                 self.spawn_expiry();
                 Ok(())
             }
@@ -800,7 +822,12 @@ impl Vault {
     /// A storage error.
     pub async fn seal_status(&self) -> Result<SealStatus> {
         let config = self.seal_config().await?;
-        let sealed = self.inner.active.read().await.is_none();
+        let sealed = self
+            .inner
+            .active
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_none();
         let (progress, nonce) = self
             .inner
             .progress
@@ -840,7 +867,13 @@ impl Vault {
             .seal_config()
             .await?
             .ok_or(VaultError::NotInitialized)?;
-        if self.inner.active.read().await.is_some() {
+        if self
+            .inner
+            .active
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_some()
+        {
             return self.seal_status().await;
         }
         if config.recovery_check.is_some() {
@@ -1252,7 +1285,11 @@ impl Vault {
     /// Seals the vault: every key is dropped from memory; requests fail with
     /// [`VaultError::Sealed`] until the next unseal.
     pub async fn seal(&self) {
-        *self.inner.active.write().await = None;
+        *self
+            .inner
+            .active
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = None;
         self.inner.barrier.seal();
         self.unseal_reset();
         self.rekey_cancel();
@@ -1296,10 +1333,8 @@ impl Vault {
             }
         }
         Ok(Active {
-            audit: tokio::sync::RwLock::new(Arc::new(Broker::new(
-                devices,
-                self.inner.audit_timeout,
-            ))),
+            audit_lock: tokio::sync::Mutex::new(()),
+            audit: std::sync::RwLock::new(Arc::new(Broker::new(devices, self.inner.audit_timeout))),
             audit_dir: self.inner.audit_dir.clone(),
             audit_timeout: self.inner.audit_timeout,
             tokens: TokenStore::new(Arc::clone(&storage), &salt, SYSTEM_TTL, SYSTEM_TTL),
@@ -1316,7 +1351,7 @@ impl Vault {
         self.inner
             .active
             .read()
-            .await
+            .unwrap_or_else(PoisonError::into_inner)
             .clone()
             .ok_or(VaultError::Sealed)
     }
@@ -1332,7 +1367,7 @@ impl Vault {
     /// (fail closed: nothing was done).
     pub async fn handle(&self, request: VaultRequest) -> Result<VaultResponse> {
         let active = self.active().await?;
-        let broker = Arc::clone(&*active.audit.read().await);
+        let broker = active.audit_snapshot();
         let now = active.clock.now();
         if broker.devices().is_empty() {
             // No audit device enabled: nothing to record, so skip building the records.

@@ -119,6 +119,71 @@ fn pipeline(c: &mut Criterion) {
     g.finish();
 }
 
+/// KV v2 through the pipeline: reading the latest version must not cost more with 100 versions
+/// than with 1 (baseline: the same read on KV v1); writes with max_versions = 10 (pruning on
+/// every write once full).
+fn kv2(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let vault = Vault::builder(MemoryStorage::new()).build();
+    let root = rt.block_on(async {
+        let init = vault.init(InitRequest::new(1, 1)).await.unwrap();
+        vault.unseal(init.keys[0].expose_secret()).await.unwrap();
+        let root = init.root_token.expose_secret().to_owned();
+        vault.write(&root, "sys/mounts/v1", json!({"type": "kv"})).await.unwrap();
+        vault
+            .write(&root, "sys/mounts/v2", json!({"type": "kv", "options": {"version": "2"}}))
+            .await
+            .unwrap();
+        vault
+            .write(&root, "v2/config", json!({"max_versions": 200}))
+            .await
+            .unwrap();
+        let secret = json!({"username": "app", "password": "hunter2"});
+        vault.write(&root, "v1/app", secret.clone()).await.unwrap();
+        vault
+            .write(&root, "v2/data/one", json!({"data": secret.clone()}))
+            .await
+            .unwrap();
+        for _ in 0..100 {
+            vault
+                .write(&root, "v2/data/hundred", json!({"data": secret.clone()}))
+                .await
+                .unwrap();
+        }
+        vault
+            .write(&root, "v2/metadata/w", json!({"max_versions": 10}))
+            .await
+            .unwrap();
+        root
+    });
+    let mut g = c.benchmark_group("kv2");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("kv1_read_baseline", |b| {
+        b.to_async(&rt).iter(|| vault.read(&root, black_box("v1/app")))
+    });
+    g.bench_function("read_latest_1_version", |b| {
+        b.to_async(&rt)
+            .iter(|| vault.read(&root, black_box("v2/data/one")))
+    });
+    g.bench_function("read_latest_100_versions", |b| {
+        b.to_async(&rt)
+            .iter(|| vault.read(&root, black_box("v2/data/hundred")))
+    });
+    g.bench_function("write_max_versions_10", |b| {
+        b.to_async(&rt).iter(|| {
+            vault.write(
+                &root,
+                black_box("v2/data/w"),
+                json!({"data": {"username": "app", "password": "hunter2"}}),
+            )
+        })
+    });
+    g.finish();
+}
+
 fn config() -> Criterion {
     Criterion::default()
         .warm_up_time(Duration::from_millis(500))
@@ -129,6 +194,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = pipeline
+    targets = pipeline, kv2
 }
 criterion_main!(benches);

@@ -133,7 +133,7 @@ impl VaultBuilder {
     /// engines registered (`kv`).
     pub fn new(storage: impl Storage + 'static) -> Self {
         let mut registry = Registry::new();
-        registry.register("kv", strongroom_kv::KvV1::factory);
+        registry.register("kv", strongroom_kv::factory);
         Self {
             storage: Arc::new(storage),
             registry,
@@ -512,6 +512,9 @@ pub struct VaultResponse {
     pub renewable: bool,
     /// A new token, for token creation and logins.
     pub auth: Option<AuthInfo>,
+    /// The engine answered "not found" with a body (KV v2's deleted or destroyed versions): the
+    /// HTTP layer sends 404 with `data`.
+    pub not_found: bool,
 }
 
 impl VaultResponse {
@@ -1545,6 +1548,7 @@ impl Vault {
                     .with_connection(request.connection.clone());
                 let response = mounted.backend.handle(&ctx, engine_request).await?;
                 let mut out = VaultResponse {
+                    not_found: response.not_found,
                     lease_duration: response.lease_duration_hint.map_or(0, |d| d.as_secs()),
                     data: response.data,
                     warnings: response.warnings,

@@ -1,5 +1,12 @@
 //! The key/value secret engine, as Vault clients expect it.
 //!
+//! [`factory`] makes version 1 or 2 from the mount options (`{"version": "2"}`), as Vault's `kv`
+//! type does; the core registers it as `kv`.
+//!
+//! **Version 2** ([`KvV2`]): versioned secrets under `data/`, `metadata/`, `delete/`,
+//! `undelete/`, `destroy/`, `subkeys/` and `config`, with check-and-set, soft delete, pruning to
+//! `max_versions` and `delete_version_after`. See the [`v2`] module docs for the storage layout.
+//!
 //! **Version 1** ([`KvV1`]): each path holds one JSON object. `read` returns it as `data`; a
 //! write replaces it; `delete` removes it; `list` lists a folder. A `ttl` field (a duration such
 //! as `"1h"` or seconds) is stored with the data and reported as the lease duration, without
@@ -16,6 +23,37 @@ use async_trait::async_trait;
 use serde_json::{Map, Value};
 use strongroom_logical::{Backend, Context, LogicalError, Operation, Request, Response, Result};
 use strongroom_storage::Storage;
+
+pub mod v2;
+pub use v2::KvV2;
+
+/// Makes the engine a mount asks for: `{}` or `{"version": "1"}` for version 1,
+/// `{"version": "2"}` for version 2.
+///
+/// # Errors
+///
+/// [`LogicalError::InvalidRequest`] for any other version.
+pub fn factory(options: &Map<String, Value>) -> Result<Arc<dyn Backend>> {
+    match options.get("version") {
+        None => Ok(Arc::new(KvV1)),
+        Some(v) if v == "1" || v == 1 => Ok(Arc::new(KvV1)),
+        Some(v) if v == "2" || v == 2 => Ok(Arc::new(KvV2)),
+        Some(other) => Err(LogicalError::invalid(format!(
+            "unsupported kv version {other}: use 1 or 2"
+        ))),
+    }
+}
+
+#[async_trait]
+impl Backend for KvV2 {
+    async fn handle(&self, ctx: &Context, request: Request) -> Result<Response> {
+        KvV2::handle(self, ctx, request).await
+    }
+
+    async fn exists(&self, ctx: &Context, request: &Request) -> Result<Option<bool>> {
+        KvV2::exists(self, ctx, request).await
+    }
+}
 
 /// KV version 1: unversioned JSON objects by path.
 #[derive(Debug, Default)]

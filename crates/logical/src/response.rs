@@ -66,6 +66,9 @@ pub struct Response {
     pub wrap: Option<WrapInfo>,
     /// A lease duration to report without creating a lease (KV v1's `ttl` convention).
     pub lease_duration_hint: Option<Duration>,
+    /// Answer "not found" *with* this body, as KV v2 does for a deleted or destroyed version
+    /// (the body carries its metadata).
+    pub not_found: bool,
 }
 
 impl Response {

@@ -1,0 +1,798 @@
+//! KV version 2: versioned secrets with check-and-set, soft delete, undelete, destroy, metadata
+//! and sub-keys, with Vault's paths and JSON shapes.
+//!
+//! Storage, inside the mount's view:
+//! * `config` — engine-wide settings;
+//! * `metadata/<path>` — one record per secret: settings, custom metadata and the per-version
+//!   index (created, deleted, destroyed) — small, read on every access;
+//! * `versions/<sha256(path)>/<version>` — each version's data, fetched only when read.
+//!
+//! Reading the latest version therefore costs two lookups whatever the number of versions, and a
+//! write touches the metadata record, one version and the versions it prunes, in one transaction
+//! that checks the metadata did not change underneath (concurrent writers cannot both win a
+//! check-and-set).
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use strongroom_logical::{Context, LogicalError, Operation, Request, Response, Result};
+use strongroom_storage::{Op, Storage, StorageError};
+
+/// Vault's default for `max_versions` when neither the key nor the engine sets one.
+const DEFAULT_MAX_VERSIONS: u64 = 10;
+/// Attempts at the metadata compare-and-swap under contention.
+const CAS_ATTEMPTS: usize = 32;
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+struct EngineConfig {
+    max_versions: u64,
+    cas_required: bool,
+    /// Seconds; 0 = never.
+    delete_version_after: u64,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+struct VersionMeta {
+    /// Unix nanoseconds.
+    created: u128,
+    /// Unix nanoseconds, when soft-deleted.
+    deleted: Option<u128>,
+    destroyed: bool,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+struct KeyMeta {
+    created: u128,
+    updated: u128,
+    current_version: u64,
+    oldest_version: u64,
+    max_versions: u64,
+    cas_required: bool,
+    delete_version_after: u64,
+    custom_metadata: BTreeMap<String, String>,
+    versions: BTreeMap<u64, VersionMeta>,
+    /// Writes to the metadata itself (OpenBao's `current_metadata_version`).
+    #[serde(default)]
+    metadata_version: u64,
+}
+
+fn nanos(time: SystemTime) -> u128 {
+    time.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos())
+}
+
+/// RFC 3339 with nanoseconds, UTC, as Vault prints KV times.
+fn rfc3339_nanos(nanos: u128) -> String {
+    let secs = u64::try_from(nanos / 1_000_000_000).unwrap_or(u64::MAX);
+    let frac = nanos % 1_000_000_000;
+    let days = secs / 86_400;
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{frac:09}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+fn duration_text(secs: u64) -> String {
+    if secs == 0 {
+        return "0s".into();
+    }
+    let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
+    let mut out = String::new();
+    if h > 0 {
+        out.push_str(&format!("{h}h"));
+    }
+    if m > 0 || h > 0 {
+        out.push_str(&format!("{m}m"));
+    }
+    out.push_str(&format!("{s}s"));
+    out
+}
+
+/// FNV-1a (128 bit) of the path. Not a security boundary — the path is a storage key elsewhere —
+/// just one flat, fixed-length segment for version keys whatever the path holds.
+fn path_hash(path: &str) -> String {
+    let mut hash: u128 = 0x6c62_272e_07bb_0142_62b8_2175_6295_c58d;
+    for byte in path.bytes() {
+        hash ^= u128::from(byte);
+        hash = hash.wrapping_mul(0x0000_0000_0100_0000_0000_0000_0000_013B);
+    }
+    format!("{hash:032x}")
+}
+
+fn meta_key(path: &str) -> String {
+    format!("metadata/{path}")
+}
+
+fn version_key(path: &str, version: u64) -> String {
+    format!("versions/{}/{version}", path_hash(path))
+}
+
+fn object(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
+fn invalid(message: impl Into<String>) -> LogicalError {
+    LogicalError::InvalidRequest(message.into())
+}
+
+fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>> {
+    serde_json::to_vec(value).map_err(|e| LogicalError::Internal(format!("encoding: {e}")))
+}
+
+fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T> {
+    serde_json::from_slice(bytes)
+        .map_err(|_| LogicalError::Internal("stored kv v2 record does not decode".into()))
+}
+
+/// A duration field as Vault accepts it.
+fn duration_field(data: &Map<String, Value>, name: &str) -> Result<Option<u64>> {
+    match data.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(value) => crate::parse_duration(value)
+            .map(|d| Some(d.as_secs()))
+            .ok_or_else(|| invalid(format!("invalid duration for {name}: {value}"))),
+    }
+}
+
+fn u64_field(data: &Map<String, Value>, name: &str) -> Result<Option<u64>> {
+    match data.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => n
+            .as_u64()
+            .map(Some)
+            .ok_or_else(|| invalid(format!("{name} must be a non-negative integer"))),
+        Some(Value::String(s)) => s
+            .parse::<u64>()
+            .map(Some)
+            .map_err(|_| invalid(format!("{name} must be a non-negative integer"))),
+        Some(_) => Err(invalid(format!("{name} must be a non-negative integer"))),
+    }
+}
+
+fn bool_field(data: &Map<String, Value>, name: &str) -> Result<Option<bool>> {
+    match data.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(Value::String(s)) => s
+            .parse()
+            .map(Some)
+            .map_err(|_| invalid(format!("{name} must be a boolean"))),
+        Some(_) => Err(invalid(format!("{name} must be a boolean"))),
+    }
+}
+
+fn string_map(value: Option<&Value>, name: &str) -> Result<Option<BTreeMap<String, String>>> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(map)) => map
+            .iter()
+            .map(|(k, v)| match v {
+                Value::String(s) => Ok((k.clone(), s.clone())),
+                _ => Err(invalid(format!("{name} values must be strings"))),
+            })
+            .collect::<Result<_>>()
+            .map(Some),
+        Some(_) => Err(invalid(format!("{name} must be an object"))),
+    }
+}
+
+/// The versions listed in a `versions` field (array of numbers or a comma-separated string).
+fn versions_field(data: &Map<String, Value>) -> Result<Vec<u64>> {
+    let items: Vec<Value> = match data.get("versions") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(items)) => items.clone(),
+        Some(Value::String(s)) => s
+            .split(',')
+            .filter(|p| !p.trim().is_empty())
+            .map(|p| Value::String(p.trim().to_owned()))
+            .collect(),
+        Some(other) => vec![other.clone()],
+    };
+    if items.is_empty() {
+        return Err(invalid("No version number provided"));
+    }
+    items
+        .iter()
+        .map(|v| match v {
+            Value::Number(n) => n.as_u64().ok_or_else(|| invalid("invalid version number")),
+            Value::String(s) => s.parse().map_err(|_| invalid("invalid version number")),
+            _ => Err(invalid("invalid version number")),
+        })
+        .collect()
+}
+
+/// OpenBao's message for a field that should be an object (Go's mapstructure wording, kept so
+/// clients that match on it keep working).
+fn not_a_map(field: &str, value: &Value) -> LogicalError {
+    let go_type = match value {
+        Value::String(_) => "string",
+        Value::Number(_) => "float64",
+        Value::Bool(_) => "bool",
+        Value::Array(_) => "[]interface {}",
+        Value::Object(_) | Value::Null => "map[string]interface {}",
+    };
+    invalid(format!(
+        "error converting input for field \"{field}\": '' expected type 'map[string]interface {{}}', \
+         got unconvertible type '{go_type}'"
+    ))
+}
+
+/// RFC 7396 merge patch.
+fn merge_patch(target: &mut Value, patch: &Value) {
+    match patch {
+        Value::Object(patch) => {
+            if !target.is_object() {
+                *target = Value::Object(Map::new());
+            }
+            if let Value::Object(target) = target {
+                for (key, value) in patch {
+                    if value.is_null() {
+                        target.remove(key);
+                    } else {
+                        merge_patch(target.entry(key.clone()).or_insert(Value::Null), value);
+                    }
+                }
+            }
+        }
+        other => *target = other.clone(),
+    }
+}
+
+/// The keys of `value`, with leaf values replaced by null, to `depth` levels (0: unlimited).
+fn subkeys(value: &Value, depth: u64, level: u64) -> Value {
+    match value {
+        Value::Object(map) if depth == 0 || level < depth => Value::Object(
+            map.iter()
+                .map(|(k, v)| {
+                    let inner = match v {
+                        Value::Object(_) => subkeys(v, depth, level + 1),
+                        _ => Value::Null,
+                    };
+                    (k.clone(), inner)
+                })
+                .collect(),
+        ),
+        _ => Value::Null,
+    }
+}
+
+/// KV version 2.
+#[derive(Debug, Default)]
+pub struct KvV2;
+
+impl KvV2 {
+    /// The engine.
+    pub fn new() -> Self {
+        Self
+    }
+
+    async fn config(&self, ctx: &Context) -> Result<EngineConfig> {
+        match ctx.storage.get("config").await? {
+            Some(bytes) => decode(&bytes),
+            None => Ok(EngineConfig::default()),
+        }
+    }
+
+    async fn meta(&self, ctx: &Context, path: &str) -> Result<Option<(KeyMeta, Vec<u8>)>> {
+        match ctx.storage.get(&meta_key(path)).await? {
+            Some(bytes) => Ok(Some((decode(&bytes)?, bytes))),
+            None => Ok(None),
+        }
+    }
+
+    fn deleted_at(meta: &KeyMeta, config: &EngineConfig, version: &VersionMeta) -> Option<u128> {
+        version.deleted.or_else(|| {
+            let after = if meta.delete_version_after > 0 {
+                meta.delete_version_after
+            } else {
+                config.delete_version_after
+            };
+            (after > 0).then(|| version.created + u128::from(after) * 1_000_000_000)
+        })
+    }
+
+    /// A version's metadata as the data endpoints return it. `deletion_time` is the soft delete,
+    /// or the scheduled one when `delete_version_after` applies (as Vault shows it).
+    fn version_json(meta: &KeyMeta, config: &EngineConfig, number: u64, version: &VersionMeta) -> Value {
+        let deletion = Self::deleted_at(meta, config, version).map_or(String::new(), rfc3339_nanos);
+        json!({
+            "created_time": rfc3339_nanos(version.created),
+            "custom_metadata": if meta.custom_metadata.is_empty() { Value::Null } else { json!(meta.custom_metadata) },
+            "deletion_time": deletion,
+            "destroyed": version.destroyed,
+            "version": number,
+        })
+    }
+
+    fn metadata_json(meta: &KeyMeta, config: &EngineConfig) -> Map<String, Value> {
+        let versions: Map<String, Value> = meta
+            .versions
+            .iter()
+            .map(|(n, v)| {
+                let deletion = Self::deleted_at(meta, config, v).map_or(String::new(), rfc3339_nanos);
+                (
+                    n.to_string(),
+                    json!({
+                        "created_time": rfc3339_nanos(v.created),
+                        "deletion_time": deletion,
+                        "destroyed": v.destroyed,
+                    }),
+                )
+            })
+            .collect();
+        object(json!({
+            "cas_required": meta.cas_required,
+            "created_time": rfc3339_nanos(meta.created),
+            "current_version": meta.current_version,
+            "custom_metadata": if meta.custom_metadata.is_empty() { Value::Null } else { json!(meta.custom_metadata) },
+            "delete_version_after": duration_text(meta.delete_version_after),
+            "current_metadata_version": meta.metadata_version,
+            "max_versions": meta.max_versions,
+            "metadata_cas_required": false,
+            "oldest_version": meta.oldest_version,
+            "updated_time": rfc3339_nanos(meta.updated),
+            "versions": versions,
+        }))
+    }
+
+    /// Writes a new version under check-and-set rules; `build` makes the data from the current
+    /// latest data (for patch) or ignores it (for a write).
+    async fn write_version(
+        &self,
+        ctx: &Context,
+        path: &str,
+        cas: Option<u64>,
+        patch: Option<&Value>,
+        data: Option<Map<String, Value>>,
+    ) -> Result<Response> {
+        let config = self.config(ctx).await?;
+        for _ in 0..CAS_ATTEMPTS {
+            let now = nanos(ctx.now);
+            let existing = self.meta(ctx, path).await?;
+            let (mut meta, old_bytes) = match existing {
+                Some((meta, bytes)) => (meta, Some(bytes)),
+                None => (
+                    KeyMeta {
+                        created: now,
+                        ..KeyMeta::default()
+                    },
+                    None,
+                ),
+            };
+            if (meta.cas_required || config.cas_required) && cas.is_none() {
+                return Err(invalid(
+                    "check-and-set parameter required for this call",
+                ));
+            }
+            if let Some(cas) = cas
+                && cas != meta.current_version
+            {
+                return Err(invalid(
+                    "check-and-set parameter did not match the current version",
+                ));
+            }
+            let new_data = match (patch, &data) {
+                (Some(patch), _) => {
+                    let latest = meta.current_version;
+                    let live = meta
+                        .versions
+                        .get(&latest)
+                        .filter(|v| !v.destroyed && Self::deleted_at(&meta, &config, v).is_none_or(|d| d > now));
+                    if live.is_none() {
+                        return Ok(Response::empty()); // 404: nothing to patch
+                    }
+                    let Some(bytes) = ctx.storage.get(&version_key(path, latest)).await? else {
+                        return Ok(Response::empty());
+                    };
+                    let mut current: Value = decode(&bytes)?;
+                    merge_patch(&mut current, patch);
+                    object(current)
+                }
+                (None, Some(data)) => data.clone(),
+                (None, None) => return Err(invalid("no data provided")),
+            };
+            let version = meta.current_version + 1;
+            meta.current_version = version;
+            meta.updated = now;
+            meta.versions.insert(
+                version,
+                VersionMeta {
+                    created: now,
+                    deleted: None,
+                    destroyed: false,
+                },
+            );
+            // As OpenBao: the larger of the key's and the engine's setting, 10 when neither is set
+            // (recorded against OpenBao 2.7.2 in compat/kv2).
+            let max = match meta.max_versions.max(config.max_versions) {
+                0 => DEFAULT_MAX_VERSIONS,
+                n => n,
+            };
+            let mut ops = Vec::new();
+            while u64::try_from(meta.versions.len()).unwrap_or(u64::MAX) > max {
+                let Some((&oldest, _)) = meta.versions.iter().next() else { break };
+                meta.versions.remove(&oldest);
+                ops.push(Op::delete(version_key(path, oldest)));
+                meta.oldest_version = meta.versions.keys().next().copied().unwrap_or(version);
+            }
+            ops.push(Op::check(meta_key(path), old_bytes));
+            ops.push(Op::put(meta_key(path), encode(&meta)?));
+            ops.push(Op::put(version_key(path, version), encode(&Value::Object(new_data))?));
+            match ctx.storage.transaction(ops).await {
+                Ok(()) => {
+                    return Ok(Response::with_data(object(json!({
+                        "created_time": rfc3339_nanos(now),
+                        "custom_metadata": if meta.custom_metadata.is_empty() { Value::Null } else { json!(meta.custom_metadata) },
+                        "deletion_time": "",
+                        "destroyed": false,
+                        "version": version,
+                    }))));
+                }
+                Err(StorageError::CheckFailed { .. } | StorageError::Conflict) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(LogicalError::Internal("kv v2 write under heavy contention".into()))
+    }
+
+    /// Applies `change` to the per-version index of `path` (delete, undelete, destroy).
+    async fn change_versions(
+        &self,
+        ctx: &Context,
+        path: &str,
+        versions: &[u64],
+        change: fn(&mut VersionMeta, u128) -> bool,
+    ) -> Result<Response> {
+        for _ in 0..CAS_ATTEMPTS {
+            let now = nanos(ctx.now);
+            let Some((mut meta, bytes)) = self.meta(ctx, path).await? else {
+                return Ok(Response::empty());
+            };
+            let mut ops = Vec::new();
+            for number in versions {
+                if let Some(version) = meta.versions.get_mut(number)
+                    && change(version, now)
+                    && version.destroyed
+                {
+                    ops.push(Op::delete(version_key(path, *number)));
+                }
+            }
+            // Version state changes do not count as updates of the secret (as OpenBao).
+            let _ = now;
+            ops.push(Op::check(meta_key(path), Some(bytes)));
+            ops.push(Op::put(meta_key(path), encode(&meta)?));
+            match ctx.storage.transaction(ops).await {
+                Ok(()) => return Ok(Response::empty()),
+                Err(StorageError::CheckFailed { .. } | StorageError::Conflict) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(LogicalError::Internal("kv v2 update under heavy contention".into()))
+    }
+
+    async fn read(&self, ctx: &Context, path: &str, data: &Map<String, Value>) -> Result<Response> {
+        let requested = u64_field(data, "version")
+            .map_err(|_| {
+                invalid(
+                    "Field validation failed: error converting input for field \"version\": '' \
+                     cannot parse value as 'int': strconv.ParseInt: invalid syntax",
+                )
+            })?
+            .unwrap_or(0);
+        let config = self.config(ctx).await?;
+        let Some((meta, _)) = self.meta(ctx, path).await? else {
+            return Ok(Response::empty());
+        };
+        let number = if requested == 0 { meta.current_version } else { requested };
+        let Some(version) = meta.versions.get(&number) else {
+            return Ok(Response::empty());
+        };
+        let now = nanos(ctx.now);
+        let metadata = Self::version_json(&meta, &config, number, version);
+        let gone = version.destroyed
+            || Self::deleted_at(&meta, &config, version).is_some_and(|d| d <= now);
+        if gone {
+            let mut response = Response::with_data(object(json!({"data": null, "metadata": metadata})));
+            response.not_found = true;
+            return Ok(response);
+        }
+        let Some(bytes) = ctx.storage.get(&version_key(path, number)).await? else {
+            return Ok(Response::empty());
+        };
+        let value: Value = decode(&bytes)?;
+        Ok(Response::with_data(object(
+            json!({"data": value, "metadata": metadata}),
+        )))
+    }
+
+    async fn write_metadata(
+        &self,
+        ctx: &Context,
+        path: &str,
+        data: &Map<String, Value>,
+        patch: bool,
+    ) -> Result<Response> {
+        let max_versions = u64_field(data, "max_versions")?;
+        let cas_required = bool_field(data, "cas_required")?;
+        let delete_after = duration_field(data, "delete_version_after")?;
+        let custom = string_map(data.get("custom_metadata"), "custom_metadata")?;
+        if custom.as_ref().is_some_and(|c| c.len() > 64) {
+            return Err(invalid("custom_metadata may hold at most 64 keys"));
+        }
+        for _ in 0..CAS_ATTEMPTS {
+            let now = nanos(ctx.now);
+            let existing = self.meta(ctx, path).await?;
+            if patch && existing.is_none() {
+                return Ok(Response::empty());
+            }
+            let (mut meta, old) = match existing {
+                Some((meta, bytes)) => (meta, Some(bytes)),
+                None => (
+                    KeyMeta {
+                        created: now,
+                        ..KeyMeta::default()
+                    },
+                    None,
+                ),
+            };
+            if let Some(v) = max_versions {
+                meta.max_versions = v;
+            }
+            if let Some(v) = cas_required {
+                meta.cas_required = v;
+            }
+            if let Some(v) = delete_after {
+                meta.delete_version_after = v;
+            }
+            if let Some(custom) = &custom {
+                if patch {
+                    meta.custom_metadata.extend(custom.clone());
+                } else {
+                    meta.custom_metadata = custom.clone();
+                }
+            }
+            meta.updated = now;
+            meta.metadata_version += 1;
+            let ops = vec![
+                Op::check(meta_key(path), old),
+                Op::put(meta_key(path), encode(&meta)?),
+            ];
+            match ctx.storage.transaction(ops).await {
+                Ok(()) => return Ok(Response::empty()),
+                Err(StorageError::CheckFailed { .. } | StorageError::Conflict) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(LogicalError::Internal("kv v2 metadata under heavy contention".into()))
+    }
+
+    async fn delete_metadata(&self, ctx: &Context, path: &str) -> Result<Response> {
+        let Some((meta, _)) = self.meta(ctx, path).await? else {
+            return Ok(Response::empty());
+        };
+        let mut ops: Vec<Op> = meta
+            .versions
+            .keys()
+            .map(|v| Op::delete(version_key(path, *v)))
+            .collect();
+        ops.push(Op::delete(meta_key(path)));
+        for chunk in ops.chunks(512) {
+            ctx.storage.transaction(chunk.to_vec()).await?;
+        }
+        Ok(Response::empty())
+    }
+
+    /// Handles a request to a KV v2 mount.
+    ///
+    /// # Errors
+    ///
+    /// Vault's errors for KV v2 (invalid versions, non-object data, check-and-set mismatches).
+    pub async fn handle(&self, ctx: &Context, request: Request) -> Result<Response> {
+        let path = request.path.as_str();
+        let (section, key) = path.split_once('/').unwrap_or((path, ""));
+        let data = &request.data;
+        let op = request.operation;
+        match (section, op) {
+            ("config", Operation::Read) if key.is_empty() => {
+                let config = self.config(ctx).await?;
+                Ok(Response::with_data(object(json!({
+                    "max_versions": config.max_versions,
+                    "cas_required": config.cas_required,
+                    "delete_version_after": duration_text(config.delete_version_after),
+                    "metadata_cas_required": false,
+                }))))
+            }
+            ("config", Operation::Create | Operation::Update) if key.is_empty() => {
+                let mut config = self.config(ctx).await?;
+                if let Some(v) = u64_field(data, "max_versions")? {
+                    config.max_versions = v;
+                }
+                if let Some(v) = bool_field(data, "cas_required")? {
+                    config.cas_required = v;
+                }
+                if let Some(v) = duration_field(data, "delete_version_after")? {
+                    config.delete_version_after = v;
+                }
+                ctx.storage.put("config", encode(&config)?).await?;
+                Ok(Response::empty())
+            }
+            ("metadata", Operation::List) => {
+                let folder = if key.is_empty() || key.ends_with('/') {
+                    format!("metadata/{key}")
+                } else {
+                    format!("metadata/{key}/")
+                };
+                let keys = ctx.storage.list(&folder).await?;
+                if keys.is_empty() {
+                    return Ok(Response::empty());
+                }
+                Ok(Response::list(keys))
+            }
+            (_, _) if key.is_empty() || key.ends_with('/') => Err(LogicalError::UnsupportedPath),
+            ("data", Operation::Read) => self.read(ctx, key, data).await,
+            ("data", Operation::Create | Operation::Update) => {
+                let cas = match data.get("options") {
+                    Some(Value::Object(options)) => u64_field(options, "cas")?,
+                    Some(Value::Null) | None => None,
+                    Some(_) => return Err(invalid("options must be an object")),
+                };
+                match data.get("data") {
+                    Some(Value::Object(map)) => {
+                        self.write_version(ctx, key, cas, None, Some(map.clone())).await
+                    }
+                    None | Some(Value::Null) => Err(invalid("no data provided")),
+                    Some(other) => Err(not_a_map("data", other)),
+                }
+            }
+            ("data", Operation::Patch) => {
+                let cas = match data.get("options") {
+                    Some(Value::Object(options)) => u64_field(options, "cas")?,
+                    _ => None,
+                };
+                match data.get("data") {
+                    Some(patch @ Value::Object(_)) => {
+                        self.write_version(ctx, key, cas, Some(patch), None).await
+                    }
+                    None | Some(Value::Null) => Err(invalid("no data provided")),
+                    Some(_) => Err(invalid("data must be an object")),
+                }
+            }
+            ("data", Operation::Delete) => {
+                let Some((meta, _)) = self.meta(ctx, key).await? else {
+                    return Ok(Response::empty());
+                };
+                let latest = [meta.current_version];
+                self.change_versions(ctx, key, &latest, |v, now| {
+                    if v.deleted.is_none() && !v.destroyed {
+                        v.deleted = Some(now);
+                    }
+                    false
+                })
+                .await
+            }
+            ("delete", Operation::Create | Operation::Update) => {
+                let versions = versions_field(data)?;
+                self.change_versions(ctx, key, &versions, |v, now| {
+                    if v.deleted.is_none() && !v.destroyed {
+                        v.deleted = Some(now);
+                    }
+                    false
+                })
+                .await
+            }
+            ("undelete", Operation::Create | Operation::Update) => {
+                let versions = versions_field(data)?;
+                self.change_versions(ctx, key, &versions, |v, _| {
+                    if !v.destroyed {
+                        v.deleted = None;
+                    }
+                    false
+                })
+                .await
+            }
+            ("destroy", Operation::Create | Operation::Update) => {
+                let versions = versions_field(data)?;
+                self.change_versions(ctx, key, &versions, |v, _| {
+                    v.destroyed = true;
+                    true
+                })
+                .await
+            }
+            ("metadata", Operation::Read) => {
+                let config = self.config(ctx).await?;
+                match self.meta(ctx, key).await? {
+                    Some((meta, _)) => Ok(Response::with_data(Self::metadata_json(&meta, &config))),
+                    None => Ok(Response::empty()),
+                }
+            }
+            ("metadata", Operation::Create | Operation::Update) => {
+                self.write_metadata(ctx, key, data, false).await
+            }
+            ("metadata", Operation::Patch) => self.write_metadata(ctx, key, data, true).await,
+            ("metadata", Operation::Delete) => self.delete_metadata(ctx, key).await,
+            ("subkeys", Operation::Read) => {
+                let depth = u64_field(data, "depth")?.unwrap_or(0);
+                let read = self.read(ctx, key, data).await?;
+                if read.not_found || read.data.is_none() {
+                    return Ok(read);
+                }
+                let mut body = read.data.unwrap_or_default();
+                let value = body.remove("data").unwrap_or(Value::Null);
+                let metadata = body.remove("metadata").unwrap_or(Value::Null);
+                Ok(Response::with_data(object(json!({
+                    "subkeys": subkeys(&value, depth, 0),
+                    "metadata": metadata,
+                }))))
+            }
+            ("config" | "data" | "metadata" | "delete" | "undelete" | "destroy" | "subkeys", _) => {
+                Err(LogicalError::UnsupportedOperation)
+            }
+            _ => Err(LogicalError::UnsupportedPath),
+        }
+    }
+
+    /// Whether the write target exists (create vs update in policies): for `data/<path>` the
+    /// secret's metadata.
+    ///
+    /// # Errors
+    ///
+    /// A storage error.
+    pub async fn exists(&self, ctx: &Context, request: &Request) -> Result<Option<bool>> {
+        let path = request.path.as_str();
+        match path.split_once('/') {
+            Some(("data" | "metadata", key)) if !key.is_empty() && !key.ends_with('/') => {
+                Ok(Some(ctx.storage.get(&meta_key(key)).await?.is_some()))
+            }
+            _ if path == "config" => Ok(Some(true)),
+            _ => Ok(None),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_and_durations() {
+        assert_eq!(rfc3339_nanos(0), "1970-01-01T00:00:00.000000000Z");
+        assert_eq!(
+            rfc3339_nanos(1_795_000_000_123_456_789),
+            "2026-11-18T11:06:40.123456789Z"
+        );
+        assert_eq!(duration_text(0), "0s");
+        assert_eq!(duration_text(3600), "1h0m0s");
+        assert_eq!(duration_text(90), "1m30s");
+    }
+
+    #[test]
+    fn merge_patch_is_rfc7396() {
+        let mut target = json!({"a": 1, "b": {"c": 2, "d": 3}, "e": 4});
+        merge_patch(&mut target, &json!({"a": null, "b": {"c": 5}, "f": 6}));
+        assert_eq!(target, json!({"b": {"c": 5, "d": 3}, "e": 4, "f": 6}));
+    }
+
+    #[test]
+    fn subkeys_replace_leaves_with_null() {
+        let value = json!({"a": {"b": 1, "c": {"d": 2}}, "e": "x"});
+        assert_eq!(subkeys(&value, 0, 0), json!({"a": {"b": null, "c": {"d": null}}, "e": null}));
+        assert_eq!(subkeys(&value, 1, 0), json!({"a": null, "e": null}));
+    }
+}

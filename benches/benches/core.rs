@@ -132,9 +132,16 @@ fn kv2(c: &mut Criterion) {
         let init = vault.init(InitRequest::new(1, 1)).await.unwrap();
         vault.unseal(init.keys[0].expose_secret()).await.unwrap();
         let root = init.root_token.expose_secret().to_owned();
-        vault.write(&root, "sys/mounts/v1", json!({"type": "kv"})).await.unwrap();
         vault
-            .write(&root, "sys/mounts/v2", json!({"type": "kv", "options": {"version": "2"}}))
+            .write(&root, "sys/mounts/v1", json!({"type": "kv"}))
+            .await
+            .unwrap();
+        vault
+            .write(
+                &root,
+                "sys/mounts/v2",
+                json!({"type": "kv", "options": {"version": "2"}}),
+            )
             .await
             .unwrap();
         vault
@@ -162,7 +169,8 @@ fn kv2(c: &mut Criterion) {
     let mut g = c.benchmark_group("kv2");
     g.throughput(Throughput::Elements(1));
     g.bench_function("kv1_read_baseline", |b| {
-        b.to_async(&rt).iter(|| vault.read(&root, black_box("v1/app")))
+        b.to_async(&rt)
+            .iter(|| vault.read(&root, black_box("v1/app")))
     });
     g.bench_function("read_latest_1_version", |b| {
         b.to_async(&rt)

@@ -2,7 +2,13 @@
 //! `compat/kv2/record_openbao.py` is replayed through the core and every response compared field
 //! by field (timestamps and request ids ignored): status class, `data`, and error messages.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, reason = "test code")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code"
+)]
 
 use serde_json::{Map, Value, json};
 use strongroom_core::{InitRequest, Vault, VaultRequest};
@@ -44,7 +50,11 @@ async fn kv2_matches_openbao_step_by_step() {
     let root = init.root_token.expose_secret().to_owned();
     // OpenBao's dev server mounts KV v2 at secret/.
     vault
-        .write(&root, "sys/mounts/secret", json!({"type": "kv", "options": {"version": "2"}}))
+        .write(
+            &root,
+            "sys/mounts/secret",
+            json!({"type": "kv", "options": {"version": "2"}}),
+        )
         .await
         .unwrap();
 
@@ -68,7 +78,11 @@ async fn kv2_matches_openbao_step_by_step() {
             data.extend(body.clone());
         }
         let result = vault
-            .handle(VaultRequest::new(operation, path).with_token(&root).with_data(data))
+            .handle(
+                VaultRequest::new(operation, path)
+                    .with_token(&root)
+                    .with_data(data),
+            )
             .await;
         let status = step["status"].as_u64().unwrap();
         let expected = &step["response"];
@@ -76,13 +90,17 @@ async fn kv2_matches_openbao_step_by_step() {
             (200, Ok(r)) if !r.not_found && r.data.is_some() => {
                 let ours = normalize(&Value::Object(r.data.clone().unwrap()));
                 let theirs = normalize(&expected["data"]);
-                (ours == theirs).then_some(()).ok_or(format!("data differs:\n ours   {ours}\n theirs {theirs}"))
+                (ours == theirs)
+                    .then_some(())
+                    .ok_or(format!("data differs:\n ours   {ours}\n theirs {theirs}"))
             }
             (204, Ok(r)) if r.data.is_none() => Ok(()),
             (404, Ok(r)) if r.not_found => {
                 let ours = normalize(&Value::Object(r.data.clone().unwrap_or_default()));
                 let theirs = normalize(&expected["data"]);
-                (ours == theirs).then_some(()).ok_or(format!("404 body differs:\n ours   {ours}\n theirs {theirs}"))
+                (ours == theirs).then_some(()).ok_or(format!(
+                    "404 body differs:\n ours   {ours}\n theirs {theirs}"
+                ))
             }
             (404, Ok(r)) if r.data.is_none() && expected["errors"] == json!([]) => Ok(()),
             (400, Err(e)) if e.kind() == ErrorKind::InvalidRequest => {
@@ -97,5 +115,11 @@ async fn kv2_matches_openbao_step_by_step() {
             failures.push(format!("step {} {name}: {why}", step["step"]));
         }
     }
-    assert!(failures.is_empty(), "{} of {} steps differ:\n{}", failures.len(), steps.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} steps differ:\n{}",
+        failures.len(),
+        steps.len(),
+        failures.join("\n")
+    );
 }

@@ -3,14 +3,16 @@
 //!
 //! Storage, inside the mount's view:
 //! * `config` — engine-wide settings;
-//! * `metadata/<path>` — one record per secret: settings, custom metadata and the per-version
-//!   index (created, deleted, destroyed) — small, read on every access;
-//! * `versions/<sha256(path)>/<version>` — each version's data, fetched only when read.
+//! * `metadata/<path>` — one small record per secret: settings, custom metadata, the current
+//!   version and the range of versions kept (constant size whatever the number of versions);
+//! * `vmeta/<hash(path)>/<version>` — each version's state (created, deleted, destroyed);
+//! * `versions/<hash(path)>/<version>` — each version's data.
 //!
-//! Reading the latest version therefore costs two lookups whatever the number of versions, and a
-//! write touches the metadata record, one version and the versions it prunes, in one transaction
-//! that checks the metadata did not change underneath (concurrent writers cannot both win a
-//! check-and-set).
+//! Reading a version therefore costs three lookups whatever the number of versions, and a write
+//! touches the metadata record, one version's two records and the ones it prunes, in one
+//! transaction that checks the metadata record did not change underneath (concurrent writers
+//! cannot both win a check-and-set). Only `metadata/` reads, which list every version, grow with
+//! the version count.
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;
@@ -52,7 +54,10 @@ struct KeyMeta {
     cas_required: bool,
     delete_version_after: u64,
     custom_metadata: BTreeMap<String, String>,
-    versions: BTreeMap<u64, VersionMeta>,
+    /// The lowest version whose records are kept (0: none yet). Versions `first_kept..=
+    /// current_version` exist; pruning moves this up.
+    #[serde(default)]
+    first_kept: u64,
     /// Writes to the metadata itself (OpenBao's `current_metadata_version`).
     #[serde(default)]
     metadata_version: u64,
@@ -119,6 +124,10 @@ fn meta_key(path: &str) -> String {
 
 fn version_key(path: &str, version: u64) -> String {
     format!("versions/{}/{version}", path_hash(path))
+}
+
+fn vmeta_key(path: &str, version: u64) -> String {
+    format!("vmeta/{}/{version}", path_hash(path))
 }
 
 fn object(value: Value) -> Map<String, Value> {
@@ -310,7 +319,12 @@ impl KvV2 {
 
     /// A version's metadata as the data endpoints return it. `deletion_time` is the soft delete,
     /// or the scheduled one when `delete_version_after` applies (as Vault shows it).
-    fn version_json(meta: &KeyMeta, config: &EngineConfig, number: u64, version: &VersionMeta) -> Value {
+    fn version_json(
+        meta: &KeyMeta,
+        config: &EngineConfig,
+        number: u64,
+        version: &VersionMeta,
+    ) -> Value {
         let deletion = Self::deleted_at(meta, config, version).map_or(String::new(), rfc3339_nanos);
         json!({
             "created_time": rfc3339_nanos(version.created),
@@ -321,39 +335,65 @@ impl KvV2 {
         })
     }
 
-    fn metadata_json(meta: &KeyMeta, config: &EngineConfig) -> Map<String, Value> {
-        let versions: Map<String, Value> = meta
-            .versions
-            .iter()
-            .map(|(n, v)| {
-                let deletion = Self::deleted_at(meta, config, v).map_or(String::new(), rfc3339_nanos);
-                (
+    /// The state of version `number`, if it is kept.
+    async fn version_meta(
+        &self,
+        ctx: &Context,
+        path: &str,
+        meta: &KeyMeta,
+        number: u64,
+    ) -> Result<Option<VersionMeta>> {
+        if meta.first_kept == 0 || number < meta.first_kept || number > meta.current_version {
+            return Ok(None);
+        }
+        match ctx.storage.get(&vmeta_key(path, number)).await? {
+            Some(bytes) => decode(&bytes).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    async fn metadata_json(
+        &self,
+        ctx: &Context,
+        path: &str,
+        meta: &KeyMeta,
+        config: &EngineConfig,
+    ) -> Result<Map<String, Value>> {
+        let mut versions = Map::new();
+        if meta.first_kept > 0 {
+            for n in meta.first_kept..=meta.current_version {
+                let Some(v) = self.version_meta(ctx, path, meta, n).await? else {
+                    continue;
+                };
+                let deletion =
+                    Self::deleted_at(meta, config, &v).map_or(String::new(), rfc3339_nanos);
+                versions.insert(
                     n.to_string(),
                     json!({
                         "created_time": rfc3339_nanos(v.created),
                         "deletion_time": deletion,
                         "destroyed": v.destroyed,
                     }),
-                )
-            })
-            .collect();
-        object(json!({
+                );
+            }
+        }
+        Ok(object(json!({
             "cas_required": meta.cas_required,
             "created_time": rfc3339_nanos(meta.created),
+            "current_metadata_version": meta.metadata_version,
             "current_version": meta.current_version,
             "custom_metadata": if meta.custom_metadata.is_empty() { Value::Null } else { json!(meta.custom_metadata) },
             "delete_version_after": duration_text(meta.delete_version_after),
-            "current_metadata_version": meta.metadata_version,
             "max_versions": meta.max_versions,
             "metadata_cas_required": false,
             "oldest_version": meta.oldest_version,
             "updated_time": rfc3339_nanos(meta.updated),
             "versions": versions,
-        }))
+        })))
     }
 
-    /// Writes a new version under check-and-set rules; `build` makes the data from the current
-    /// latest data (for patch) or ignores it (for a write).
+    /// Writes a new version under check-and-set rules: the given data, or (patch) the latest
+    /// data with `patch` merged in.
     async fn write_version(
         &self,
         ctx: &Context,
@@ -377,9 +417,7 @@ impl KvV2 {
                 ),
             };
             if (meta.cas_required || config.cas_required) && cas.is_none() {
-                return Err(invalid(
-                    "check-and-set parameter required for this call",
-                ));
+                return Err(invalid("check-and-set parameter required for this call"));
             }
             if let Some(cas) = cas
                 && cas != meta.current_version
@@ -391,10 +429,13 @@ impl KvV2 {
             let new_data = match (patch, &data) {
                 (Some(patch), _) => {
                     let latest = meta.current_version;
-                    let live = meta
-                        .versions
-                        .get(&latest)
-                        .filter(|v| !v.destroyed && Self::deleted_at(&meta, &config, v).is_none_or(|d| d > now));
+                    let live = self
+                        .version_meta(ctx, path, &meta, latest)
+                        .await?
+                        .filter(|v| {
+                            !v.destroyed
+                                && Self::deleted_at(&meta, &config, v).is_none_or(|d| d > now)
+                        });
                     if live.is_none() {
                         return Ok(Response::empty()); // 404: nothing to patch
                     }
@@ -411,14 +452,9 @@ impl KvV2 {
             let version = meta.current_version + 1;
             meta.current_version = version;
             meta.updated = now;
-            meta.versions.insert(
-                version,
-                VersionMeta {
-                    created: now,
-                    deleted: None,
-                    destroyed: false,
-                },
-            );
+            if meta.first_kept == 0 {
+                meta.first_kept = version;
+            }
             // As OpenBao: the larger of the key's and the engine's setting, 10 when neither is set
             // (recorded against OpenBao 2.7.2 in compat/kv2).
             let max = match meta.max_versions.max(config.max_versions) {
@@ -426,15 +462,24 @@ impl KvV2 {
                 n => n,
             };
             let mut ops = Vec::new();
-            while u64::try_from(meta.versions.len()).unwrap_or(u64::MAX) > max {
-                let Some((&oldest, _)) = meta.versions.iter().next() else { break };
-                meta.versions.remove(&oldest);
-                ops.push(Op::delete(version_key(path, oldest)));
-                meta.oldest_version = meta.versions.keys().next().copied().unwrap_or(version);
+            while version - meta.first_kept + 1 > max {
+                ops.push(Op::delete(version_key(path, meta.first_kept)));
+                ops.push(Op::delete(vmeta_key(path, meta.first_kept)));
+                meta.first_kept += 1;
+                meta.oldest_version = meta.first_kept;
             }
+            let state = VersionMeta {
+                created: now,
+                deleted: None,
+                destroyed: false,
+            };
             ops.push(Op::check(meta_key(path), old_bytes));
             ops.push(Op::put(meta_key(path), encode(&meta)?));
-            ops.push(Op::put(version_key(path, version), encode(&Value::Object(new_data))?));
+            ops.push(Op::put(vmeta_key(path, version), encode(&state)?));
+            ops.push(Op::put(
+                version_key(path, version),
+                encode(&Value::Object(new_data))?,
+            ));
             match ctx.storage.transaction(ops).await {
                 Ok(()) => {
                     return Ok(Response::with_data(object(json!({
@@ -449,10 +494,13 @@ impl KvV2 {
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(LogicalError::Internal("kv v2 write under heavy contention".into()))
+        Err(LogicalError::Internal(
+            "kv v2 write under heavy contention".into(),
+        ))
     }
 
-    /// Applies `change` to the per-version index of `path` (delete, undelete, destroy).
+    /// Applies `change` to the state of the listed versions (delete, undelete, destroy); a change
+    /// that returns true also drops the version's data.
     async fn change_versions(
         &self,
         ctx: &Context,
@@ -462,29 +510,29 @@ impl KvV2 {
     ) -> Result<Response> {
         for _ in 0..CAS_ATTEMPTS {
             let now = nanos(ctx.now);
-            let Some((mut meta, bytes)) = self.meta(ctx, path).await? else {
+            let Some((meta, bytes)) = self.meta(ctx, path).await? else {
                 return Ok(Response::empty());
             };
-            let mut ops = Vec::new();
-            for number in versions {
-                if let Some(version) = meta.versions.get_mut(number)
-                    && change(version, now)
-                    && version.destroyed
-                {
-                    ops.push(Op::delete(version_key(path, *number)));
-                }
-            }
             // Version state changes do not count as updates of the secret (as OpenBao).
-            let _ = now;
-            ops.push(Op::check(meta_key(path), Some(bytes)));
-            ops.push(Op::put(meta_key(path), encode(&meta)?));
+            let mut ops = vec![Op::check(meta_key(path), Some(bytes))];
+            for &number in versions {
+                let Some(mut state) = self.version_meta(ctx, path, &meta, number).await? else {
+                    continue;
+                };
+                if change(&mut state, now) {
+                    ops.push(Op::delete(version_key(path, number)));
+                }
+                ops.push(Op::put(vmeta_key(path, number), encode(&state)?));
+            }
             match ctx.storage.transaction(ops).await {
                 Ok(()) => return Ok(Response::empty()),
                 Err(StorageError::CheckFailed { .. } | StorageError::Conflict) => continue,
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(LogicalError::Internal("kv v2 update under heavy contention".into()))
+        Err(LogicalError::Internal(
+            "kv v2 update under heavy contention".into(),
+        ))
     }
 
     async fn read(&self, ctx: &Context, path: &str, data: &Map<String, Value>) -> Result<Response> {
@@ -500,16 +548,22 @@ impl KvV2 {
         let Some((meta, _)) = self.meta(ctx, path).await? else {
             return Ok(Response::empty());
         };
-        let number = if requested == 0 { meta.current_version } else { requested };
-        let Some(version) = meta.versions.get(&number) else {
+        let number = if requested == 0 {
+            meta.current_version
+        } else {
+            requested
+        };
+        let Some(state) = self.version_meta(ctx, path, &meta, number).await? else {
             return Ok(Response::empty());
         };
+        let version = &state;
         let now = nanos(ctx.now);
         let metadata = Self::version_json(&meta, &config, number, version);
         let gone = version.destroyed
             || Self::deleted_at(&meta, &config, version).is_some_and(|d| d <= now);
         if gone {
-            let mut response = Response::with_data(object(json!({"data": null, "metadata": metadata})));
+            let mut response =
+                Response::with_data(object(json!({"data": null, "metadata": metadata})));
             response.not_found = true;
             return Ok(response);
         }
@@ -580,18 +634,23 @@ impl KvV2 {
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(LogicalError::Internal("kv v2 metadata under heavy contention".into()))
+        Err(LogicalError::Internal(
+            "kv v2 metadata under heavy contention".into(),
+        ))
     }
 
     async fn delete_metadata(&self, ctx: &Context, path: &str) -> Result<Response> {
         let Some((meta, _)) = self.meta(ctx, path).await? else {
             return Ok(Response::empty());
         };
-        let mut ops: Vec<Op> = meta
-            .versions
-            .keys()
-            .map(|v| Op::delete(version_key(path, *v)))
-            .collect();
+        let mut ops = Vec::new();
+        if meta.first_kept > 0 {
+            for n in meta.first_kept..=meta.current_version {
+                ops.push(Op::delete(version_key(path, n)));
+                ops.push(Op::delete(vmeta_key(path, n)));
+            }
+        }
+        // The metadata record goes last, in the last batch: until then the secret still exists.
         ops.push(Op::delete(meta_key(path)));
         for chunk in ops.chunks(512) {
             ctx.storage.transaction(chunk.to_vec()).await?;
@@ -655,7 +714,8 @@ impl KvV2 {
                 };
                 match data.get("data") {
                     Some(Value::Object(map)) => {
-                        self.write_version(ctx, key, cas, None, Some(map.clone())).await
+                        self.write_version(ctx, key, cas, None, Some(map.clone()))
+                            .await
                     }
                     None | Some(Value::Null) => Err(invalid("no data provided")),
                     Some(other) => Err(not_a_map("data", other)),
@@ -718,7 +778,9 @@ impl KvV2 {
             ("metadata", Operation::Read) => {
                 let config = self.config(ctx).await?;
                 match self.meta(ctx, key).await? {
-                    Some((meta, _)) => Ok(Response::with_data(Self::metadata_json(&meta, &config))),
+                    Some((meta, _)) => Ok(Response::with_data(
+                        self.metadata_json(ctx, key, &meta, &config).await?,
+                    )),
                     None => Ok(Response::empty()),
                 }
             }
@@ -792,7 +854,10 @@ mod tests {
     #[test]
     fn subkeys_replace_leaves_with_null() {
         let value = json!({"a": {"b": 1, "c": {"d": 2}}, "e": "x"});
-        assert_eq!(subkeys(&value, 0, 0), json!({"a": {"b": null, "c": {"d": null}}, "e": null}));
+        assert_eq!(
+            subkeys(&value, 0, 0),
+            json!({"a": {"b": null, "c": {"d": null}}, "e": null})
+        );
         assert_eq!(subkeys(&value, 1, 0), json!({"a": null, "e": null}));
     }
 }

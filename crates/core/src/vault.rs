@@ -943,10 +943,7 @@ impl Vault {
         if slot.is_some() {
             return Err(VaultError::invalid("rekey already in progress"));
         }
-        let digests = ShareDigests::from_bytes(
-            &unhex(&seal.digests)
-                .ok_or_else(|| VaultError::Internal("stored share digests are not hex".into()))?,
-        )?;
+        let digests = seal.digests()?;
         let rekey =
             Rekey::start(seal.secret_threshold, ShamirSeal::KEY_LEN, config)?.with_digests(digests);
         let state = RekeyState {
@@ -1002,10 +999,7 @@ impl Vault {
             .seal_config()
             .await?
             .ok_or(VaultError::NotInitialized)?;
-        let wrapped =
-            WrappedKey::from_bytes(unhex(&seal.wrapped_root).ok_or_else(|| {
-                VaultError::Internal("stored wrapped root key is not hex".into())
-            })?);
+        let wrapped = seal.wrapped()?;
         let share = Share::parse(key, ShamirSeal::KEY_LEN)?;
         let step = {
             let mut slot = self
@@ -1162,10 +1156,7 @@ impl Vault {
         let generation = match slot.as_mut() {
             Some(generation) => generation,
             None => {
-                let digests =
-                    ShareDigests::from_bytes(&unhex(&seal.digests).ok_or_else(|| {
-                        VaultError::Internal("stored share digests are not hex".into())
-                    })?)?;
+                let digests = seal.digests()?;
                 slot.insert(RootGeneration::new(
                     seal.secret_threshold,
                     ShamirSeal::KEY_LEN,
@@ -1204,10 +1195,7 @@ impl Vault {
             .seal_config()
             .await?
             .ok_or(VaultError::NotInitialized)?;
-        let wrapped =
-            WrappedKey::from_bytes(unhex(&seal.wrapped_root).ok_or_else(|| {
-                VaultError::Internal("stored wrapped root key is not hex".into())
-            })?);
+        let wrapped = seal.wrapped()?;
         let share = Share::parse(key, ShamirSeal::KEY_LEN)?;
         let step = {
             let mut slot = self

@@ -68,28 +68,7 @@ fn nanos(time: SystemTime) -> u128 {
         .map_or(0, |d| d.as_nanos())
 }
 
-/// RFC 3339 with nanoseconds, UTC, as Vault prints KV times.
-fn rfc3339_nanos(nanos: u128) -> String {
-    let secs = u64::try_from(nanos / 1_000_000_000).unwrap_or(u64::MAX);
-    let frac = nanos % 1_000_000_000;
-    let days = secs / 86_400;
-    let rem = secs % 86_400;
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{frac:09}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
+use strongroom_logical::time::rfc3339_nanos;
 
 fn duration_text(secs: u64) -> String {
     if secs == 0 {
@@ -833,12 +812,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn times_and_durations() {
-        assert_eq!(rfc3339_nanos(0), "1970-01-01T00:00:00.000000000Z");
-        assert_eq!(
-            rfc3339_nanos(1_795_000_000_123_456_789),
-            "2026-11-18T11:06:40.123456789Z"
-        );
+    fn durations() {
         assert_eq!(duration_text(0), "0s");
         assert_eq!(duration_text(3600), "1h0m0s");
         assert_eq!(duration_text(90), "1m30s");

@@ -37,6 +37,7 @@ mod error;
 mod registry;
 mod request;
 mod response;
+pub mod time;
 mod view;
 
 pub use backend::{Backend, Context, Lease, path_matches};

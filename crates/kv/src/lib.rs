@@ -155,7 +155,8 @@ impl Backend for KvV1 {
                 }
                 Ok(Response::list(keys))
             }
-            _ if path.is_empty() || path.ends_with('/') => Err(LogicalError::UnsupportedPath),
+            // A folder path holds no entry: Vault answers 404 with no error message.
+            _ if path.is_empty() || path.ends_with('/') => Ok(Response::empty()),
             Operation::Read => {
                 let Some(bytes) = storage.get(path).await? else {
                     return Ok(Response::empty());
@@ -170,13 +171,8 @@ impl Backend for KvV1 {
                 if request.data.is_empty() {
                     return Err(LogicalError::invalid("missing data fields"));
                 }
-                if let Some(ttl) = request.data.get("ttl")
-                    && parse_duration(ttl).is_none()
-                {
-                    return Err(LogicalError::invalid(format!(
-                        "invalid ttl {ttl}: use seconds or a duration such as \"1h30m\""
-                    )));
-                }
+                // Like Vault, an unparsable `ttl` is stored as written; reads then report the
+                // mount's default lease duration for it.
                 let bytes = serde_json::to_vec(&request.data)
                     .map_err(|e| LogicalError::Internal(format!("encoding kv entry: {e}")))?;
                 storage.put(path, bytes).await?;

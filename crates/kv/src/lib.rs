@@ -155,8 +155,10 @@ impl Backend for KvV1 {
                 }
                 Ok(Response::list(keys))
             }
-            // A folder path holds no entry: Vault answers 404 with no error message.
-            _ if path.is_empty() || path.ends_with('/') => Ok(Response::empty()),
+            // A folder path holds no entry: a read is a plain not-found (as Vault), anything else
+            // has nothing to act on.
+            Operation::Read if path.is_empty() || path.ends_with('/') => Ok(Response::empty()),
+            _ if path.is_empty() || path.ends_with('/') => Err(LogicalError::UnsupportedPath),
             Operation::Read => {
                 let Some(bytes) = storage.get(path).await? else {
                     return Ok(Response::empty());

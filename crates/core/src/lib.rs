@@ -54,6 +54,11 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Result, VaultError};
 pub use mounts::{MountConfig, MountEntry};
 pub use strongroom_seal::RekeyConfig;
+
+/// A fresh request id (a random UUID), as Vault puts in every response envelope.
+pub fn new_request_id() -> String {
+    sys::uuid().unwrap_or_default()
+}
 pub use tokens::TokenRequest;
 pub use vault::{
     AuthInfo, GenerateRootStarted, GenerateRootUpdate, InitRequest, InitResponse, RekeyStatus,

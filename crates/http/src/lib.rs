@@ -1,0 +1,340 @@
+//! Vault's HTTP API over the Strongroom core, as an axum [`Router`].
+//!
+//! Use this crate to serve a [`Vault`] over HTTP — from the `strongroom` binary, or mounted
+//! inside your own axum server next to your own routes. Everything goes through the same
+//! [`Vault::handle`] pipeline an embedded caller uses; this crate only translates: Vault's paths
+//! under `/v1/`, `X-Vault-Token` (or `Authorization: Bearer`), the `LIST` method and `?list=true`,
+//! the response envelope, `{"errors": [...]}` bodies and Vault's status codes. It is the only
+//! crate that knows status codes.
+//!
+//! ```
+//! use strongroom_core::Vault;
+//! use strongroom_storage::MemoryStorage;
+//!
+//! let vault = Vault::builder(MemoryStorage::new()).build();
+//! let app: axum::Router = strongroom_http::router(vault);
+//! # let _ = app;
+//! ```
+#![forbid(unsafe_code)]
+
+use std::collections::BTreeMap;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get, post};
+use serde_json::{Map, Value, json};
+use strongroom_core::{InitRequest, SealStatus, Vault, VaultError, VaultRequest, VaultResponse};
+use strongroom_logical::{ErrorKind, Operation};
+
+/// The largest request body accepted, as Vault's default `max_request_size`: 32 MiB.
+pub const MAX_REQUEST_SIZE: usize = 32 * 1024 * 1024;
+
+/// The router serving Vault's API for `vault`.
+pub fn router(vault: Vault) -> Router {
+    Router::new()
+        .route("/v1/sys/health", get(health).head(health))
+        .route("/v1/sys/seal-status", get(seal_status))
+        .route("/v1/sys/init", get(init_status).put(init).post(init))
+        .route("/v1/sys/unseal", post(unseal).put(unseal))
+        .route("/v1/{*path}", any(logical))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_REQUEST_SIZE))
+        .with_state(vault)
+}
+
+/// Every response says: do not cache (secrets travel in bodies).
+fn with_headers(status: StatusCode, body: Option<Value>) -> Response {
+    let mut response = match body {
+        Some(body) => (status, axum::Json(body)).into_response(),
+        None => status.into_response(),
+    };
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// Vault's status code for an error category.
+pub fn status_of(kind: ErrorKind) -> StatusCode {
+    match kind {
+        ErrorKind::UnsupportedPath => StatusCode::NOT_FOUND,
+        ErrorKind::UnsupportedOperation => StatusCode::METHOD_NOT_ALLOWED,
+        ErrorKind::InvalidRequest => StatusCode::BAD_REQUEST,
+        ErrorKind::PermissionDenied => StatusCode::FORBIDDEN,
+        ErrorKind::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+        ErrorKind::Sealed => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+fn error_response(err: &VaultError) -> Response {
+    let kind = err.kind();
+    let message = match kind {
+        // Vault's wording for a 405 is a multi-error list.
+        ErrorKind::UnsupportedOperation => format!("1 error occurred:\n\t* {err}\n\n"),
+        _ => err.to_string(),
+    };
+    with_headers(status_of(kind), Some(json!({ "errors": [message] })))
+}
+
+fn seal_status_json(status: &SealStatus) -> Value {
+    json!({
+        "type": status.kind,
+        "initialized": status.initialized,
+        "sealed": status.sealed,
+        "t": status.t,
+        "n": status.n,
+        "progress": status.progress,
+        "nonce": status.nonce,
+        "version": status.version,
+        "build_date": "",
+        "migration": false,
+        "recovery_seal": status.recovery_seal,
+        "storage_type": "strongroom",
+    })
+}
+
+async fn seal_status(State(vault): State<Vault>) -> Response {
+    match vault.seal_status().await {
+        Ok(status) => with_headers(StatusCode::OK, Some(seal_status_json(&status))),
+        Err(err) => error_response(&err),
+    }
+}
+
+async fn health(
+    State(vault): State<Vault>,
+    Query(query): Query<BTreeMap<String, String>>,
+) -> Response {
+    let status = match vault.seal_status().await {
+        Ok(status) => status,
+        Err(err) => return error_response(&err),
+    };
+    let code = |name: &str, default: u16| {
+        query
+            .get(name)
+            .and_then(|v| v.parse::<u16>().ok())
+            .and_then(|c| StatusCode::from_u16(c).ok())
+            .unwrap_or(StatusCode::from_u16(default).unwrap_or(StatusCode::OK))
+    };
+    let http = if !status.initialized {
+        code("uninitcode", 501)
+    } else if status.sealed {
+        code("sealedcode", 503)
+    } else {
+        code("activecode", 200)
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    with_headers(
+        http,
+        Some(json!({
+            "initialized": status.initialized,
+            "sealed": status.sealed,
+            "standby": false,
+            "performance_standby": false,
+            "replication_performance_mode": "disabled",
+            "replication_dr_mode": "disabled",
+            "server_time_utc": now,
+            "version": status.version,
+            "cluster_name": "strongroom",
+            "cluster_id": "",
+        })),
+    )
+}
+
+async fn init_status(State(vault): State<Vault>) -> Response {
+    match vault.is_initialized().await {
+        Ok(initialized) => {
+            with_headers(StatusCode::OK, Some(json!({ "initialized": initialized })))
+        }
+        Err(err) => error_response(&err),
+    }
+}
+
+/// The request body as a JSON object (empty when there is no body), or the 400 to answer.
+fn body_object(body: &Bytes) -> Result<Map<String, Value>, String> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err("request body must be a JSON object".into()),
+        Err(e) => Err(format!("failed to parse JSON input: {e}")),
+    }
+}
+
+fn bad_request(message: String) -> Response {
+    with_headers(
+        StatusCode::BAD_REQUEST,
+        Some(json!({ "errors": [message] })),
+    )
+}
+
+fn usize_field(data: &Map<String, Value>, name: &str) -> usize {
+    data.get(name)
+        .and_then(Value::as_u64)
+        .and_then(|n| usize::try_from(n).ok())
+        .unwrap_or(0)
+}
+
+async fn init(State(vault): State<Vault>, body: Bytes) -> Response {
+    let data = match body_object(&body) {
+        Ok(data) => data,
+        Err(message) => return bad_request(message),
+    };
+    let (mut shares, mut threshold) = (
+        usize_field(&data, "secret_shares"),
+        usize_field(&data, "secret_threshold"),
+    );
+    if shares == 0 {
+        // With an auto-unseal seal Vault takes the recovery settings instead.
+        shares = usize_field(&data, "recovery_shares");
+        threshold = usize_field(&data, "recovery_threshold");
+    }
+    match vault.init(InitRequest::new(shares, threshold)).await {
+        Ok(init) => {
+            let hex: Vec<&str> = init.keys.iter().map(|k| k.expose_secret()).collect();
+            let b64: Vec<&str> = init.keys_base64.iter().map(|k| k.expose_secret()).collect();
+            let body = if init.recovery {
+                json!({"keys": [], "keys_base64": [], "recovery_keys": hex, "recovery_keys_base64": b64, "root_token": init.root_token.expose_secret()})
+            } else {
+                json!({"keys": hex, "keys_base64": b64, "root_token": init.root_token.expose_secret()})
+            };
+            with_headers(StatusCode::OK, Some(body))
+        }
+        Err(err) => error_response(&err),
+    }
+}
+
+async fn unseal(State(vault): State<Vault>, body: Bytes) -> Response {
+    let data = match body_object(&body) {
+        Ok(data) => data,
+        Err(message) => return bad_request(message),
+    };
+    if data.get("reset").and_then(Value::as_bool) == Some(true) {
+        vault.unseal_reset();
+        return seal_status(State(vault)).await;
+    }
+    let Some(key) = data.get("key").and_then(Value::as_str) else {
+        return with_headers(
+            StatusCode::BAD_REQUEST,
+            Some(
+                json!({"errors": ["'key' must be specified in request body as JSON, or 'reset' set to true"]}),
+            ),
+        );
+    };
+    match vault.unseal(key).await {
+        Ok(status) => with_headers(StatusCode::OK, Some(seal_status_json(&status))),
+        Err(err) => error_response(&err),
+    }
+}
+
+fn token_of(headers: &HeaderMap) -> Option<String> {
+    if let Some(token) = headers.get("x-vault-token").and_then(|v| v.to_str().ok()) {
+        return Some(token.to_owned());
+    }
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_owned)
+}
+
+/// Vault's response envelope.
+fn envelope(response: &VaultResponse, path: &str) -> Value {
+    let auth = response.auth.as_ref().map(|auth| {
+        json!({
+            "client_token": auth.client_token,
+            "accessor": auth.accessor,
+            "policies": auth.policies,
+            "token_policies": auth.policies,
+            "metadata": if auth.metadata.is_empty() { Value::Null } else { json!(auth.metadata) },
+            "lease_duration": auth.lease_duration,
+            "renewable": auth.renewable,
+            "entity_id": "",
+            "token_type": "service",
+            "orphan": auth.orphan,
+            "mfa_requirement": null,
+            "num_uses": 0,
+        })
+    });
+    let mut out = json!({
+        "request_id": strongroom_core::new_request_id(),
+        "lease_id": response.lease_id,
+        "renewable": response.renewable,
+        "lease_duration": response.lease_duration,
+        "data": response.data.clone().map_or(Value::Null, Value::Object),
+        "wrap_info": null,
+        "warnings": if response.warnings.is_empty() { Value::Null } else { json!(response.warnings) },
+        "auth": auth,
+    });
+    // System reads answer their payload at the top level too, as Vault does.
+    if path.starts_with("sys/")
+        && let (Some(data), Value::Object(top)) = (&response.data, &mut out)
+    {
+        for (key, value) in data {
+            top.entry(key.clone()).or_insert_with(|| value.clone());
+        }
+    }
+    out
+}
+
+async fn logical(
+    State(vault): State<Vault>,
+    method: Method,
+    headers: HeaderMap,
+    axum::extract::Path(path): axum::extract::Path<String>,
+    Query(query): Query<BTreeMap<String, String>>,
+    body: Bytes,
+) -> Response {
+    let mut data = match body_object(&body) {
+        Ok(data) => data,
+        Err(message) => return bad_request(message),
+    };
+    let list_query = query.get("list").is_some_and(|v| v == "true" || v == "1");
+    let operation = match method.as_str() {
+        "GET" | "HEAD" if list_query => Operation::List,
+        "GET" | "HEAD" => Operation::Read,
+        "LIST" => Operation::List,
+        "POST" | "PUT" => Operation::Update,
+        "PATCH" => Operation::Patch,
+        "DELETE" => Operation::Delete,
+        _ => {
+            return with_headers(
+                StatusCode::METHOD_NOT_ALLOWED,
+                Some(json!({"errors": ["unsupported method"]})),
+            );
+        }
+    };
+    if matches!(operation, Operation::Read | Operation::List) {
+        for (key, value) in query {
+            if key != "list" {
+                data.entry(key).or_insert(Value::String(value));
+            }
+        }
+    }
+    let mut request = VaultRequest::new(operation, path.clone()).with_data(data);
+    request.token = token_of(&headers);
+    match vault.handle(request).await {
+        Ok(response) if response.not_found => {
+            with_headers(StatusCode::NOT_FOUND, Some(envelope(&response, &path)))
+        }
+        Ok(response)
+            if response.data.is_none()
+                && response.auth.is_none()
+                && response.lease_id.is_empty() =>
+        {
+            if matches!(operation, Operation::Read | Operation::List) {
+                with_headers(StatusCode::NOT_FOUND, Some(json!({"errors": []})))
+            } else {
+                with_headers(StatusCode::NO_CONTENT, None)
+            }
+        }
+        Ok(response) => with_headers(StatusCode::OK, Some(envelope(&response, &path))),
+        Err(err) => error_response(&err),
+    }
+}

@@ -119,11 +119,19 @@ fn random_string(len: usize) -> Result<String> {
 }
 
 /// Whether `token` looks like one of ours: checked before any storage lookup.
+///
+/// Tokens we mint are `s.` and 24 base62 characters; a dev server may also be given a root token
+/// id of the operator's choosing (Vault's `-dev-root-token-id`), so anything of 1 to 128 letters,
+/// digits, `.`, `-` and `_` is looked up, and nothing else is.
 pub(crate) fn well_formed(token: &str) -> bool {
-    token.strip_prefix(PREFIX).is_some_and(|rest| {
-        rest.len() == TOKEN_CHARS && rest.bytes().all(|b| b.is_ascii_alphanumeric())
-    })
+    (1..=MAX_CUSTOM_TOKEN_LEN).contains(&token.len())
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
 }
+
+/// The longest token accepted (custom dev root token ids included).
+const MAX_CUSTOM_TOKEN_LEN: usize = 128;
 
 impl TokenStore {
     pub(crate) fn new(
@@ -168,9 +176,28 @@ impl TokenStore {
             display_name: "root".into(),
             ..TokenRequest::default()
         };
-        self.create_entry(None, request, "auth/token/root", now, true)
+        self.create_entry(None, request, "auth/token/root", now, true, None)
             .await
             .map(|(token, _)| token)
+    }
+
+    /// A root token with an id the operator chose (dev servers only).
+    pub(crate) async fn create_root_with_id(&self, id: &str, now: SystemTime) -> Result<()> {
+        if !well_formed(id) {
+            return Err(VaultError::invalid(
+                "a root token id must be 1 to 128 letters, digits, '.', '-' or '_'",
+            ));
+        }
+        let request = TokenRequest {
+            policies: vec!["root".into()],
+            no_default_policy: true,
+            no_parent: true,
+            display_name: "root".into(),
+            ..TokenRequest::default()
+        };
+        self.create_entry(None, request, "auth/token/root", now, true, Some(id))
+            .await
+            .map(drop)
     }
 
     /// Creates a child of `parent` (or an orphan when asked and allowed).
@@ -194,7 +221,7 @@ impl TokenStore {
             }
         }
         let parent_id = (!request.no_parent).then(|| parent.id.clone());
-        self.create_entry(parent_id, request, "auth/token/create", now, false)
+        self.create_entry(parent_id, request, "auth/token/create", now, false, None)
             .await
     }
 
@@ -205,8 +232,12 @@ impl TokenStore {
         path: &str,
         now: SystemTime,
         root: bool,
+        id: Option<&str>,
     ) -> Result<(String, TokenEntry)> {
-        let token = format!("{PREFIX}{}", random_string(TOKEN_CHARS)?);
+        let token = match id {
+            Some(id) => id.to_owned(),
+            None => format!("{PREFIX}{}", random_string(TOKEN_CHARS)?),
+        };
         let accessor = random_string(TOKEN_CHARS)?;
         let mut policies = request.policies;
         if !request.no_default_policy && !policies.iter().any(|p| p == "default" || p == "root") {
@@ -450,10 +481,12 @@ mod tests {
     fn token_shape() {
         let token = format!("{PREFIX}{}", random_string(TOKEN_CHARS).unwrap());
         assert!(well_formed(&token));
-        assert!(!well_formed("s.short"));
-        assert!(!well_formed(&format!("x.{}", &token[2..])));
+        assert!(well_formed("root"), "dev root token ids");
+        assert!(!well_formed(""));
         assert!(!well_formed(&format!("{token}!")));
+        assert!(!well_formed("with space"));
         assert!(!well_formed(&format!("s.{}", "é".repeat(12))));
+        assert!(!well_formed(&"a".repeat(129)));
         assert_ne!(random_string(24).unwrap(), random_string(24).unwrap());
     }
 }

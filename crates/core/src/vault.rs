@@ -919,6 +919,27 @@ impl Vault {
         self.seal_status().await
     }
 
+    /// Creates a root token whose id the operator chose, like Vault's `-dev-root-token-id`. For
+    /// development servers: a guessable id is a root credential.
+    ///
+    /// # Errors
+    ///
+    /// [`VaultError::Sealed`]; [`VaultError::InvalidRequest`] for an id that is not 1 to 128
+    /// letters, digits, `.`, `-` or `_`, or that is taken.
+    pub async fn dev_root_token(&self, id: &str) -> Result<()> {
+        let active = self.active().await?;
+        active
+            .tokens
+            .create_root_with_id(id, active.clock.now())
+            .await
+            .map_err(|e| match e {
+                VaultError::Storage(strongroom_storage::StorageError::CheckFailed { .. }) => {
+                    VaultError::invalid("that token id is already in use")
+                }
+                other => other,
+            })
+    }
+
     /// Starts rekeying the unseal shares: a quorum of current shares (through
     /// [`rekey_update`](Self::rekey_update)) produces `config.shares` new shares with threshold
     /// `config.threshold`. With `config.rotate` the key-encryption key *and* the barrier's root

@@ -33,5 +33,11 @@ if ! bao version 2>/dev/null | grep -q 'v2.7.2'; then
   hash -r
 fi
 
+# hvac, the reference Vault client, for the server smoke test.
+if ! python3 -c 'import importlib.metadata as m, sys; sys.exit(m.version("hvac") != "2.4.0")' 2>/dev/null; then
+  echo "services: installing hvac 2.4.0" >&2
+  python3 -m pip install --quiet --disable-pip-version-check hvac==2.4.0 || return 1
+fi
+
 export STRONGROOM_TEST_POSTGRES_URL=${STRONGROOM_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}
 export STRONGROOM_TEST_MYSQL_URL=${STRONGROOM_TEST_MYSQL_URL:-mysql://root@127.0.0.1:3306/test}

@@ -640,6 +640,19 @@ pub(crate) async fn handle(
                 .ok_or_else(|| VaultError::invalid("invalid token"))?;
             capabilities(active, &entry.policies, &data).await
         }
+        ("internal", Operation::Read) if tail.starts_with("ui/mounts/") => {
+            // What `vault kv` asks to find a mount and its KV version.
+            let target = tail.trim_start_matches("ui/mounts/");
+            let router = active.router.read().await;
+            let Some((mounted, _)) = router.route(target) else {
+                return Err(VaultError::invalid(format!(
+                    "preflight capability check returned 403, please ensure client's policies grant access to path \"{target}\""
+                )));
+            };
+            let mut out = object(mounted.entry.to_json());
+            out.insert("path".into(), json!(mounted.entry.path));
+            Ok(VaultResponse::data(out))
+        }
         ("audit", _) => audit_endpoints(active, operation, tail, &data).await,
         ("leases", _) => lease_endpoints(active, operation, tail, &data).await,
         ("audit-hash", Operation::Create | Operation::Update) => {

@@ -39,6 +39,7 @@ pub fn router(vault: Vault) -> Router {
         .route("/v1/sys/seal-status", get(seal_status))
         .route("/v1/sys/init", get(init_status).put(init).post(init))
         .route("/v1/sys/unseal", post(unseal).put(unseal))
+        .route("/v1/sys/leader", get(leader))
         .route("/v1/{*path}", any(logical))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_REQUEST_SIZE))
         .with_state(vault)
@@ -142,6 +143,24 @@ async fn health(
             "version": status.version,
             "cluster_name": "strongroom",
             "cluster_id": "",
+        })),
+    )
+}
+
+/// A single node, no HA: what `vault status` asks.
+async fn leader() -> Response {
+    with_headers(
+        StatusCode::OK,
+        Some(json!({
+            "ha_enabled": false,
+            "is_self": false,
+            "active_time": "0001-01-01T00:00:00Z",
+            "leader_address": "",
+            "leader_cluster_address": "",
+            "performance_standby": false,
+            "performance_standby_last_remote_wal": 0,
+            "raft_committed_index": 0,
+            "raft_applied_index": 0,
         })),
     )
 }

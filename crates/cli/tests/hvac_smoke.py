@@ -1,0 +1,71 @@
+"""hvac 2.4.0 (the reference Vault client) against a running `strongroom server -dev`.
+
+Usage: python3 hvac_smoke.py http://127.0.0.1:PORT ROOT_TOKEN
+Exits non-zero with a message on the first difference from what hvac expects of Vault.
+"""
+import sys
+
+import hvac
+
+addr, token = sys.argv[1], sys.argv[2]
+client = hvac.Client(url=addr, token=token)
+
+assert client.is_authenticated(), "token not accepted"
+assert client.sys.is_initialized()
+assert not client.sys.is_sealed()
+
+kv = client.secrets.kv.v2
+created = kv.create_or_update_secret(path="myapp/db", secret={"user": "app", "pass": "p1"})
+assert created["data"]["version"] == 1, created
+kv.create_or_update_secret(path="myapp/db", secret={"user": "app", "pass": "p2"}, cas=1)
+read = kv.read_secret_version(path="myapp/db", raise_on_deleted_version=True)
+assert read["data"]["data"] == {"user": "app", "pass": "p2"}, read
+assert read["data"]["metadata"]["version"] == 2, read
+old = kv.read_secret_version(path="myapp/db", version=1, raise_on_deleted_version=True)
+assert old["data"]["data"]["pass"] == "p1", old
+kv.patch(path="myapp/db", secret={"pass": "p3"})
+assert kv.read_secret_version(path="myapp/db", raise_on_deleted_version=True)["data"]["data"]["pass"] == "p3"
+listed = kv.list_secrets(path="myapp")
+assert listed["data"]["keys"] == ["db"], listed
+kv.update_metadata(path="myapp/db", custom_metadata={"owner": "team-a"})
+meta = kv.read_secret_metadata(path="myapp/db")
+assert meta["data"]["custom_metadata"] == {"owner": "team-a"}, meta
+assert meta["data"]["current_version"] == 3, meta
+kv.delete_latest_version_of_secret(path="myapp/db")
+try:
+    kv.read_secret_version(path="myapp/db", raise_on_deleted_version=True)
+    raise AssertionError("reading a deleted version must fail")
+except hvac.exceptions.InvalidPath:
+    pass
+kv.undelete_secret_versions(path="myapp/db", versions=[3])
+kv.destroy_secret_versions(path="myapp/db", versions=[1])
+kv.delete_metadata_and_all_versions(path="myapp/db")
+try:
+    kv.read_secret_version(path="myapp/db", raise_on_deleted_version=True)
+    raise AssertionError("reading a removed secret must fail")
+except hvac.exceptions.InvalidPath:
+    pass
+
+# Policies and a limited token.
+client.sys.create_or_update_policy(name="reader", policy='path "secret/data/shared/*" { capabilities = ["read"] }')
+kv.create_or_update_secret(path="shared/cfg", secret={"a": "1"})
+child = client.auth.token.create(policies=["reader"], ttl="1h")["auth"]["client_token"]
+limited = hvac.Client(url=addr, token=child)
+assert limited.secrets.kv.v2.read_secret_version(path="shared/cfg", raise_on_deleted_version=True)["data"]["data"] == {"a": "1"}
+try:
+    limited.secrets.kv.v2.create_or_update_secret(path="shared/cfg", secret={"a": "2"})
+    raise AssertionError("a read-only token must not write")
+except hvac.exceptions.Forbidden:
+    pass
+me = limited.auth.token.lookup_self()["data"]
+assert "reader" in me["policies"], me
+client.auth.token.revoke(child)
+assert not limited.is_authenticated()
+
+# Mounts.
+client.sys.enable_secrets_engine(backend_type="kv", path="team", options={"version": "1"})
+assert "team/" in client.sys.list_mounted_secrets_engines()["data"]
+client.secrets.kv.v1.create_or_update_secret(path="x", secret={"v": "1"}, mount_point="team")
+assert client.secrets.kv.v1.read_secret(path="x", mount_point="team")["data"] == {"v": "1"}
+client.sys.disable_secrets_engine(path="team")
+print("hvac smoke: all checks passed")

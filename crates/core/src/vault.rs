@@ -90,6 +90,11 @@ fn recovery_check(recovery_key: &SecretBytes) -> String {
     hex(ring::digest::digest(&ring::digest::SHA256, recovery_key.expose_secret()).as_ref())
 }
 
+/// Locks a mutex whose data stays consistent across a panic (every update is one assignment).
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 /// Lower-case hex (constant-time, and without a `format!` per byte: this runs on every request
 /// for the token hash).
 pub(crate) fn hex(bytes: &[u8]) -> String {
@@ -831,11 +836,7 @@ impl Vault {
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .is_none();
-        let (progress, nonce) = self
-            .inner
-            .progress
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        let (progress, nonce) = lock(&self.inner.progress)
             .as_ref()
             .map(|p| {
                 let p = p.progress();
@@ -889,11 +890,7 @@ impl Vault {
         let digests = config.digests()?;
         let share = Share::parse(key, ShamirSeal::KEY_LEN)?;
         let outcome = {
-            let mut slot = self
-                .inner
-                .progress
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
+            let mut slot = lock(&self.inner.progress);
             let progress = match slot.as_mut() {
                 Some(progress) => progress,
                 None => slot.insert(
@@ -910,11 +907,7 @@ impl Vault {
         if let Submitted::Complete(root) = outcome {
             let root = RootKey::from_bytes(root.expose_secret())?;
             self.finish_unseal(&root).await?;
-            *self
-                .inner
-                .progress
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner) = None;
+            *lock(&self.inner.progress) = None;
         }
         self.seal_status().await
     }
@@ -956,11 +949,7 @@ impl Vault {
             .seal_config()
             .await?
             .ok_or(VaultError::NotInitialized)?;
-        let mut slot = self
-            .inner
-            .rekey
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut slot = lock(&self.inner.rekey);
         if slot.is_some() {
             return Err(VaultError::invalid("rekey already in progress"));
         }
@@ -992,21 +981,24 @@ impl Vault {
 
     /// The rekey in progress, if any.
     pub fn rekey_status(&self) -> Option<RekeyStatus> {
-        self.inner
-            .rekey
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .as_ref()
-            .map(Self::rekey_status_of)
+        lock(&self.inner.rekey).as_ref().map(Self::rekey_status_of)
     }
 
     /// Cancels the rekey in progress (the current shares stay in force).
     pub fn rekey_cancel(&self) {
-        *self
-            .inner
-            .rekey
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = None;
+        *lock(&self.inner.rekey) = None;
+    }
+
+    /// What every share submission starts from: the seal configuration, the wrapped root key, and
+    /// the share parsed.
+    async fn quorum_input(&self, key: &str) -> Result<(SealConfig, WrappedKey, Share)> {
+        let seal = self
+            .seal_config()
+            .await?
+            .ok_or(VaultError::NotInitialized)?;
+        let wrapped = seal.wrapped()?;
+        let share = Share::parse(key, ShamirSeal::KEY_LEN)?;
+        Ok((seal, wrapped, share))
     }
 
     /// Submits one *current* unseal share to the rekey.
@@ -1016,18 +1008,9 @@ impl Vault {
     /// [`VaultError::InvalidRequest`] with no rekey running; [`VaultError::Seal`] for a bad,
     /// unknown or duplicate share, a wrong nonce, or a rejected quorum.
     pub async fn rekey_update(&self, key: &str, nonce: &str) -> Result<RekeyUpdate> {
-        let seal = self
-            .seal_config()
-            .await?
-            .ok_or(VaultError::NotInitialized)?;
-        let wrapped = seal.wrapped()?;
-        let share = Share::parse(key, ShamirSeal::KEY_LEN)?;
+        let (seal, wrapped, share) = self.quorum_input(key).await?;
         let step = {
-            let mut slot = self
-                .inner
-                .rekey
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
+            let mut slot = lock(&self.inner.rekey);
             let state = slot
                 .as_mut()
                 .ok_or_else(|| VaultError::invalid("no rekey in progress"))?;
@@ -1052,11 +1035,7 @@ impl Vault {
     pub async fn rekey_verify(&self, key: &str, nonce: &str) -> Result<RekeyUpdate> {
         let share = Share::parse(key, ShamirSeal::KEY_LEN)?;
         let step = {
-            let mut slot = self
-                .inner
-                .rekey
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
+            let mut slot = lock(&self.inner.rekey);
             let state = slot
                 .as_mut()
                 .ok_or_else(|| VaultError::invalid("no rekey in progress"))?;
@@ -1080,11 +1059,7 @@ impl Vault {
                 verification_nonce: Some(verification.nonce),
             }),
             RekeyStep::Complete { shares, output } => {
-                let state = self
-                    .inner
-                    .rekey
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
+                let state = lock(&self.inner.rekey)
                     .take()
                     .ok_or_else(|| VaultError::invalid("no rekey in progress"))?;
                 let current = self
@@ -1169,11 +1144,7 @@ impl Vault {
             .await?
             .ok_or(VaultError::NotInitialized)?;
         let share = Share::parse(key, ShamirSeal::KEY_LEN)?;
-        let mut slot = self
-            .inner
-            .generate_root
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut slot = lock(&self.inner.generate_root);
         let generation = match slot.as_mut() {
             Some(generation) => generation,
             None => {
@@ -1195,10 +1166,7 @@ impl Vault {
 
     /// The root generation attempt in progress, if any.
     pub fn generate_root_status(&self) -> Option<Progress> {
-        self.inner
-            .generate_root
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        lock(&self.inner.generate_root)
             .as_ref()
             .and_then(RootGeneration::progress)
     }
@@ -1212,18 +1180,9 @@ impl Vault {
     /// rejected quorum (the attempt ends).
     pub async fn generate_root_update(&self, key: &str, nonce: &str) -> Result<GenerateRootUpdate> {
         let active = self.active().await?;
-        let seal = self
-            .seal_config()
-            .await?
-            .ok_or(VaultError::NotInitialized)?;
-        let wrapped = seal.wrapped()?;
-        let share = Share::parse(key, ShamirSeal::KEY_LEN)?;
+        let (seal, wrapped, share) = self.quorum_input(key).await?;
         let step = {
-            let mut slot = self
-                .inner
-                .generate_root
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
+            let mut slot = lock(&self.inner.generate_root);
             let generation = slot
                 .as_mut()
                 .ok_or(VaultError::Seal(strongroom_seal::SealError::NoAttempt))?;
@@ -1252,10 +1211,7 @@ impl Vault {
     /// [`VaultError::Seal`] for no attempt or an unknown share (nothing is cancelled).
     pub fn generate_root_cancel(&self, key: &str) -> Result<()> {
         let share = Share::parse(key, ShamirSeal::KEY_LEN)?;
-        self.inner
-            .generate_root
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        lock(&self.inner.generate_root)
             .as_mut()
             .ok_or(VaultError::Seal(strongroom_seal::SealError::NoAttempt))?
             .cancel(&share)?;
@@ -1287,11 +1243,7 @@ impl Vault {
 
     /// Discards the current unseal attempt's shares.
     pub fn unseal_reset(&self) {
-        *self
-            .inner
-            .progress
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = None;
+        *lock(&self.inner.progress) = None;
     }
 
     /// Seals the vault: every key is dropped from memory; requests fail with
@@ -1305,11 +1257,7 @@ impl Vault {
         self.inner.barrier.seal();
         self.unseal_reset();
         self.rekey_cancel();
-        *self
-            .inner
-            .generate_root
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = None;
+        *lock(&self.inner.generate_root) = None;
     }
 
     /// Loads what an unsealed vault serves from: token salt, policies, the mount table.

@@ -53,7 +53,7 @@ pub use audit::{AuditDevice, FileAuditDevice};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Result, VaultError};
 pub use mounts::{MountConfig, MountEntry};
-pub use strongroom_seal::RekeyConfig;
+pub use strongroom_seal::{Progress, RekeyConfig};
 
 /// A fresh request id (a random UUID), as Vault puts in every response envelope.
 pub fn new_request_id() -> String {

@@ -24,9 +24,12 @@ use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get, post};
+use axum::routing::{any, get, post, put};
 use serde_json::{Map, Value, json};
-use strongroom_core::{InitRequest, SealStatus, Vault, VaultError, VaultRequest, VaultResponse};
+use strongroom_core::{
+    GenerateRootUpdate, InitRequest, RekeyConfig, RekeyStatus, RekeyUpdate, SealStatus, Vault,
+    VaultError, VaultRequest, VaultResponse,
+};
 use strongroom_logical::{ErrorKind, Operation};
 
 /// The largest request body accepted, as Vault's default `max_request_size`: 32 MiB.
@@ -40,6 +43,29 @@ pub fn router(vault: Vault) -> Router {
         .route("/v1/sys/init", get(init_status).put(init).post(init))
         .route("/v1/sys/unseal", post(unseal).put(unseal))
         .route("/v1/sys/leader", get(leader))
+        .route(
+            "/v1/sys/rekey/init",
+            get(rekey_status)
+                .put(rekey_init)
+                .post(rekey_init)
+                .delete(rekey_cancel),
+        )
+        .route("/v1/sys/rekey/update", put(rekey_update).post(rekey_update))
+        .route(
+            "/v1/sys/rekey/verify",
+            get(rekey_status).put(rekey_verify).post(rekey_verify),
+        )
+        .route(
+            "/v1/sys/generate-root/attempt",
+            get(generate_root_status)
+                .put(generate_root_init)
+                .post(generate_root_init)
+                .delete(generate_root_cancel),
+        )
+        .route(
+            "/v1/sys/generate-root/update",
+            put(generate_root_update).post(generate_root_update),
+        )
         .route("/v1/{*path}", any(logical))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_REQUEST_SIZE))
         .with_state(vault)
@@ -248,6 +274,199 @@ async fn unseal(State(vault): State<Vault>, body: Bytes) -> Response {
     };
     match vault.unseal(key).await {
         Ok(status) => with_headers(StatusCode::OK, Some(seal_status_json(&status))),
+        Err(err) => error_response(&err),
+    }
+}
+
+fn rekey_status_json(status: Option<&RekeyStatus>) -> Value {
+    match status {
+        Some(s) => json!({
+            "started": true,
+            "nonce": s.nonce,
+            "t": s.t,
+            "n": s.n,
+            "progress": s.progress,
+            "required": s.required,
+            "pgp_fingerprints": null,
+            "backup": false,
+            "verification_required": s.verifying,
+        }),
+        None => json!({
+            "started": false, "nonce": "", "t": 0, "n": 0, "progress": 0, "required": 0,
+            "pgp_fingerprints": null, "backup": false, "verification_required": false,
+        }),
+    }
+}
+
+async fn rekey_status(State(vault): State<Vault>) -> Response {
+    with_headers(
+        StatusCode::OK,
+        Some(rekey_status_json(vault.rekey_status().as_ref())),
+    )
+}
+
+async fn rekey_init(State(vault): State<Vault>, body: Bytes) -> Response {
+    let data = match body_object(&body) {
+        Ok(data) => data,
+        Err(message) => return bad_request(message),
+    };
+    let config = RekeyConfig::new(
+        usize_field(&data, "secret_shares"),
+        usize_field(&data, "secret_threshold"),
+    )
+    .require_verification(data.get("require_verification").and_then(Value::as_bool) == Some(true));
+    match vault.rekey_init(config).await {
+        Ok(status) => with_headers(StatusCode::OK, Some(rekey_status_json(Some(&status)))),
+        Err(err) => error_response(&err),
+    }
+}
+
+async fn rekey_cancel(State(vault): State<Vault>) -> Response {
+    vault.rekey_cancel();
+    with_headers(StatusCode::NO_CONTENT, None)
+}
+
+/// The `key` and `nonce` fields of a share submission.
+fn key_and_nonce(data: &Map<String, Value>) -> Result<(String, String), String> {
+    let key = data
+        .get("key")
+        .and_then(Value::as_str)
+        .ok_or("'key' must be specified in request body as JSON")?;
+    let nonce = data
+        .get("nonce")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    Ok((key.to_owned(), nonce.to_owned()))
+}
+
+fn rekey_update_json(vault: &Vault, update: RekeyUpdate) -> Value {
+    match update {
+        RekeyUpdate::Issued {
+            keys,
+            keys_base64,
+            verification_nonce,
+        } => json!({
+            "complete": true,
+            "keys": keys.iter().map(|k| k.expose_secret()).collect::<Vec<_>>(),
+            "keys_base64": keys_base64.iter().map(|k| k.expose_secret()).collect::<Vec<_>>(),
+            "verification_required": verification_nonce.is_some(),
+            "verification_nonce": verification_nonce.unwrap_or_default(),
+            "backup": false,
+        }),
+        RekeyUpdate::Complete => json!({"complete": true, "nonce": ""}),
+        _ => rekey_status_json(vault.rekey_status().as_ref()),
+    }
+}
+
+async fn rekey_update(State(vault): State<Vault>, body: Bytes) -> Response {
+    let (key, nonce) = match body_object(&body).and_then(|d| key_and_nonce(&d)) {
+        Ok(pair) => pair,
+        Err(message) => return bad_request(message),
+    };
+    match vault.rekey_update(&key, &nonce).await {
+        Ok(update) => with_headers(StatusCode::OK, Some(rekey_update_json(&vault, update))),
+        Err(err) => error_response(&err),
+    }
+}
+
+async fn rekey_verify(State(vault): State<Vault>, body: Bytes) -> Response {
+    let (key, nonce) = match body_object(&body).and_then(|d| key_and_nonce(&d)) {
+        Ok(pair) => pair,
+        Err(message) => return bad_request(message),
+    };
+    match vault.rekey_verify(&key, &nonce).await {
+        Ok(update) => with_headers(StatusCode::OK, Some(rekey_update_json(&vault, update))),
+        Err(err) => error_response(&err),
+    }
+}
+
+fn generate_root_json(progress: Option<&strongroom_core::Progress>) -> Value {
+    match progress {
+        Some(p) => json!({
+            "started": true, "nonce": p.nonce, "progress": p.have, "required": p.need,
+            "complete": false, "encoded_token": "", "encoded_root_token": "", "pgp_fingerprint": "",
+        }),
+        None => json!({
+            "started": false, "nonce": "", "progress": 0, "required": 0, "complete": false,
+            "encoded_token": "", "encoded_root_token": "", "pgp_fingerprint": "",
+        }),
+    }
+}
+
+async fn generate_root_status(State(vault): State<Vault>) -> Response {
+    with_headers(
+        StatusCode::OK,
+        Some(generate_root_json(vault.generate_root_status().as_ref())),
+    )
+}
+
+/// Unlike Vault, starting (and cancelling) needs one of the unseal keys, as `key`: someone
+/// without a share can neither start nor cancel an attempt (OpenBao deprecated the
+/// unauthenticated endpoints for that reason). The one-time pad is returned to the starter.
+async fn generate_root_init(State(vault): State<Vault>, body: Bytes) -> Response {
+    let data = match body_object(&body) {
+        Ok(data) => data,
+        Err(message) => return bad_request(message),
+    };
+    let Some(key) = data.get("key").and_then(Value::as_str) else {
+        return bad_request(
+            "starting a root token generation needs one of the unseal (or recovery) keys as \
+             'key': nobody without a share may start or cancel one"
+                .into(),
+        );
+    };
+    match vault.generate_root_init(key).await {
+        Ok(started) => {
+            let mut body = generate_root_json(Some(&started.progress));
+            if let Value::Object(map) = &mut body {
+                map.insert("otp".into(), json!(started.otp.expose_secret()));
+                map.insert(
+                    "otp_length".into(),
+                    json!(started.otp.expose_secret().len()),
+                );
+            }
+            with_headers(StatusCode::OK, Some(body))
+        }
+        Err(err) => error_response(&err),
+    }
+}
+
+async fn generate_root_cancel(State(vault): State<Vault>, body: Bytes) -> Response {
+    let data = match body_object(&body) {
+        Ok(data) => data,
+        Err(message) => return bad_request(message),
+    };
+    let Some(key) = data.get("key").and_then(Value::as_str) else {
+        return bad_request(
+            "cancelling needs one of the unseal (or recovery) keys as 'key'".into(),
+        );
+    };
+    match vault.generate_root_cancel(key) {
+        Ok(()) => with_headers(StatusCode::NO_CONTENT, None),
+        Err(err) => error_response(&err),
+    }
+}
+
+async fn generate_root_update(State(vault): State<Vault>, body: Bytes) -> Response {
+    let (key, nonce) = match body_object(&body).and_then(|d| key_and_nonce(&d)) {
+        Ok(pair) => pair,
+        Err(message) => return bad_request(message),
+    };
+    match vault.generate_root_update(&key, &nonce).await {
+        Ok(GenerateRootUpdate::Complete { encoded_token }) => with_headers(
+            StatusCode::OK,
+            Some(json!({
+                "started": true, "nonce": nonce, "progress": 0, "required": 0, "complete": true,
+                "encoded_token": encoded_token, "encoded_root_token": encoded_token, "pgp_fingerprint": "",
+            })),
+        ),
+        Ok(GenerateRootUpdate::Pending(progress)) => {
+            with_headers(StatusCode::OK, Some(generate_root_json(Some(&progress))))
+        }
+        Ok(_) => with_headers(
+            StatusCode::OK,
+            Some(generate_root_json(vault.generate_root_status().as_ref())),
+        ),
         Err(err) => error_response(&err),
     }
 }

@@ -373,3 +373,122 @@ async fn kv1_over_http_matches_openbao() {
         failures.join("\n")
     );
 }
+
+#[tokio::test]
+async fn rekey_and_generate_root_over_http() {
+    let app = strongroom_http::router(Vault::builder(MemoryStorage::new()).build());
+    let (_, init, _) = call(
+        &app,
+        "PUT",
+        "/v1/sys/init",
+        None,
+        Some(json!({"secret_shares": 3, "secret_threshold": 2})),
+    )
+    .await;
+    let init = init.unwrap();
+    let keys: Vec<String> = init["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap().to_owned())
+        .collect();
+    for key in &keys[..2] {
+        call(
+            &app,
+            "PUT",
+            "/v1/sys/unseal",
+            None,
+            Some(json!({"key": key})),
+        )
+        .await;
+    }
+
+    // Rekey to 2 shares, threshold 2.
+    let (status, started, _) = call(
+        &app,
+        "PUT",
+        "/v1/sys/rekey/init",
+        None,
+        Some(json!({"secret_shares": 2, "secret_threshold": 2})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let started = started.unwrap();
+    assert_eq!(
+        (started["started"].clone(), started["required"].clone()),
+        (json!(true), json!(2))
+    );
+    let nonce = started["nonce"].as_str().unwrap().to_owned();
+    let (_, progress, _) = call(
+        &app,
+        "PUT",
+        "/v1/sys/rekey/update",
+        None,
+        Some(json!({"key": keys[0], "nonce": nonce})),
+    )
+    .await;
+    assert_eq!(progress.unwrap()["progress"], 1);
+    let (_, done, _) = call(
+        &app,
+        "PUT",
+        "/v1/sys/rekey/update",
+        None,
+        Some(json!({"key": keys[2], "nonce": nonce})),
+    )
+    .await;
+    let done = done.unwrap();
+    assert_eq!(done["complete"], true);
+    let new_keys: Vec<String> = done["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(new_keys.len(), 2);
+    let (_, status_after, _) = call(&app, "GET", "/v1/sys/rekey/init", None, None).await;
+    assert_eq!(status_after.unwrap()["started"], false);
+
+    // Root generation: starting needs a share; the token comes back encoded with the pad.
+    let (status, body, _) = call(&app, "PUT", "/v1/sys/generate-root/attempt", None, None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        body.unwrap()["errors"][0]
+            .as_str()
+            .unwrap()
+            .contains("unseal")
+    );
+    let (status, attempt, _) = call(
+        &app,
+        "PUT",
+        "/v1/sys/generate-root/attempt",
+        None,
+        Some(json!({"key": new_keys[0]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let attempt = attempt.unwrap();
+    let otp = attempt["otp"].as_str().unwrap().to_owned();
+    assert_eq!(attempt["otp_length"], otp.len());
+    let nonce = attempt["nonce"].as_str().unwrap().to_owned();
+    let (_, finished, _) = call(
+        &app,
+        "PUT",
+        "/v1/sys/generate-root/update",
+        None,
+        Some(json!({"key": new_keys[1], "nonce": nonce})),
+    )
+    .await;
+    let finished = finished.unwrap();
+    assert_eq!(finished["complete"], true);
+    let token = strongroom_seal::decode_with_otp(finished["encoded_token"].as_str().unwrap(), &otp)
+        .unwrap();
+    let (status, _, _) = call(
+        &app,
+        "GET",
+        "/v1/auth/token/lookup-self",
+        Some(token.expose_secret()),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+}

@@ -428,8 +428,9 @@ pub enum GenerateRootUpdate {
     },
 }
 
-/// A request to the vault, as any entry point (embedded call, HTTP) makes it.
-#[derive(Clone, Debug)]
+/// A request to the vault, as any entry point (embedded call, HTTP) makes it. `Debug` hides the
+/// token and the data's values.
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct VaultRequest {
     /// The operation.
@@ -442,6 +443,18 @@ pub struct VaultRequest {
     pub token: Option<String>,
     /// Where it came from.
     pub connection: Connection,
+}
+
+impl std::fmt::Debug for VaultRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VaultRequest")
+            .field("operation", &self.operation)
+            .field("path", &self.path)
+            .field("data", &strongroom_logical::Redacted(&self.data))
+            .field("token", &self.token.as_ref().map(|_| "[REDACTED]"))
+            .field("connection", &self.connection)
+            .finish()
+    }
 }
 
 impl VaultRequest {
@@ -501,8 +514,9 @@ impl std::fmt::Debug for AuthInfo {
     }
 }
 
-/// The vault's answer (Vault's response envelope without the transport).
-#[derive(Clone, Debug, Default, PartialEq)]
+/// The vault's answer (Vault's response envelope without the transport). `Debug` shows the
+/// data's keys, not its values.
+#[derive(Clone, Default, PartialEq)]
 #[non_exhaustive]
 pub struct VaultResponse {
     /// `data`; `None` for an empty response (HTTP 204, or 404 for a read of nothing).
@@ -520,6 +534,23 @@ pub struct VaultResponse {
     /// The engine answered "not found" with a body (KV v2's deleted or destroyed versions): the
     /// HTTP layer sends 404 with `data`.
     pub not_found: bool,
+}
+
+impl std::fmt::Debug for VaultResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VaultResponse")
+            .field(
+                "data",
+                &self.data.as_ref().map(strongroom_logical::Redacted),
+            )
+            .field("warnings", &self.warnings)
+            .field("lease_id", &self.lease_id)
+            .field("lease_duration", &self.lease_duration)
+            .field("renewable", &self.renewable)
+            .field("auth", &self.auth)
+            .field("not_found", &self.not_found)
+            .finish()
+    }
 }
 
 impl VaultResponse {

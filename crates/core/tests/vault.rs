@@ -11,7 +11,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use strongroom_core::{InitRequest, ManualClock, Vault, VaultError, VaultRequest};
 use strongroom_logical::{ErrorKind, Operation};
 use strongroom_storage::{MemoryStorage, SqliteStorage, Storage, conformance};
@@ -627,5 +627,20 @@ async fn malformed_tokens_are_refused_without_a_storage_lookup() {
     assert_eq!(
         storage.gets.load(std::sync::atomic::Ordering::SeqCst),
         before + 1
+    );
+}
+
+#[test]
+fn debug_output_hides_tokens_and_values() {
+    let mut data = Map::new();
+    data.insert("password".into(), json!("hunter2"));
+    let request = VaultRequest::new(Operation::Update, "secret/x")
+        .with_token("s.supersecrettokenvalue12")
+        .with_data(data.clone());
+    let shown = format!("{request:?}");
+    assert!(shown.contains("password"), "{shown}");
+    assert!(
+        !shown.contains("hunter2") && !shown.contains("supersecret"),
+        "{shown}"
     );
 }

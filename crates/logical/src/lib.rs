@@ -46,3 +46,15 @@ pub use registry::{Factory, Registry};
 pub use request::{ClientInfo, Connection, Operation, Request};
 pub use response::{AuthDescriptor, Response, SecretDescriptor, WrapInfo};
 pub use view::StorageView;
+
+/// Shows a JSON object's keys but none of its values, for `Debug` output of requests and
+/// responses: their values are often secrets, and `Debug` output ends up in logs.
+pub struct Redacted<'a>(pub &'a serde_json::Map<String, serde_json::Value>);
+
+impl std::fmt::Debug for Redacted<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map()
+            .entries(self.0.keys().map(|k| (k, format_args!("[REDACTED]"))))
+            .finish()
+    }
+}

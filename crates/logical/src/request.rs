@@ -80,8 +80,9 @@ impl Connection {
     }
 }
 
-/// A request as an engine receives it: the path is relative to the engine's mount.
-#[derive(Clone, Debug, PartialEq)]
+/// A request as an engine receives it: the path is relative to the engine's mount. `Debug`
+/// shows the data's keys, not its values.
+#[derive(Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Request {
     /// The operation.
@@ -94,6 +95,18 @@ pub struct Request {
     pub client: Option<ClientInfo>,
     /// Where the request came from.
     pub connection: Connection,
+}
+
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Request")
+            .field("operation", &self.operation)
+            .field("path", &self.path)
+            .field("data", &crate::Redacted(&self.data))
+            .field("client", &self.client)
+            .field("connection", &self.connection)
+            .finish()
+    }
 }
 
 impl Request {

@@ -4,7 +4,8 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 /// A secret the engine issued that the core must track as a lease (dynamic credentials).
-#[derive(Clone, Debug, Default, PartialEq)]
+/// `Debug` shows the internal data's keys, not its values.
+#[derive(Clone, Default, PartialEq)]
 #[non_exhaustive]
 pub struct SecretDescriptor {
     /// How long the secret lives unless renewed. Zero: the mount's default.
@@ -18,8 +19,9 @@ pub struct SecretDescriptor {
     pub internal: Map<String, Value>,
 }
 
-/// A successful login: the core mints a token from this.
-#[derive(Clone, Debug, Default, PartialEq)]
+/// A successful login: the core mints a token from this. `Debug` shows the internal data's
+/// keys, not its values.
+#[derive(Clone, Default, PartialEq)]
 #[non_exhaustive]
 pub struct AuthDescriptor {
     /// Policies the token carries.
@@ -50,8 +52,8 @@ pub struct WrapInfo {
     pub ttl: Duration,
 }
 
-/// What an engine answers.
-#[derive(Clone, Debug, Default, PartialEq)]
+/// What an engine answers. `Debug` shows the data's keys, not its values.
+#[derive(Clone, Default, PartialEq)]
 #[non_exhaustive]
 pub struct Response {
     /// The response's `data`; `None` for an empty (HTTP 204) response.
@@ -100,5 +102,71 @@ impl Response {
     pub fn warn(mut self, warning: impl Into<String>) -> Self {
         self.warnings.push(warning.into());
         self
+    }
+}
+
+impl std::fmt::Debug for SecretDescriptor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretDescriptor")
+            .field("ttl", &self.ttl)
+            .field("max_ttl", &self.max_ttl)
+            .field("renewable", &self.renewable)
+            .field("internal", &crate::Redacted(&self.internal))
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for AuthDescriptor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthDescriptor")
+            .field("policies", &self.policies)
+            .field("ttl", &self.ttl)
+            .field("max_ttl", &self.max_ttl)
+            .field("period", &self.period)
+            .field("num_uses", &self.num_uses)
+            .field("renewable", &self.renewable)
+            .field("display_name", &self.display_name)
+            .field("internal", &crate::Redacted(&self.internal))
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for Response {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Response")
+            .field("data", &self.data.as_ref().map(crate::Redacted))
+            .field("warnings", &self.warnings)
+            .field("secret", &self.secret)
+            .field("auth", &self.auth)
+            .field("lease_duration_hint", &self.lease_duration_hint)
+            .field("not_found", &self.not_found)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_shows_keys_not_values() {
+        let mut data = Map::new();
+        data.insert("password".into(), "hunter2".into());
+        let mut response = Response::with_data(data.clone());
+        response.secret = Some(SecretDescriptor {
+            internal: data.clone(),
+            ..SecretDescriptor::default()
+        });
+        let shown = format!("{response:?}");
+        assert!(
+            shown.contains("password") && !shown.contains("hunter2"),
+            "{shown}"
+        );
+        let request = crate::Request::new(crate::Operation::Update, "x").with_data(data);
+        let shown = format!("{request:?}");
+        assert!(
+            shown.contains("password") && !shown.contains("hunter2"),
+            "{shown}"
+        );
     }
 }

@@ -1,10 +1,14 @@
 //! `strongroom`: a Vault-compatible server over the Strongroom core.
 //!
 //! `strongroom server --dev` runs Vault's dev mode (in memory, initialised, unsealed, KV v2 at
-//! `secret/`); `strongroom server` serves the embedded default (SQLite at `./strongroom.db`),
-//! sealed until initialised and unsealed over the API. Vault's single-dash flag spellings are
-//! accepted, so scripts written for `vault`/`bao` run unchanged.
+//! `secret/`); `strongroom server --config FILE` serves what a Vault-style HCL file says (see
+//! [`config`]); plain `strongroom server` serves the embedded default (SQLite at
+//! `./strongroom.db`, plain HTTP on 127.0.0.1:8200), sealed until initialised and unsealed over
+//! the API. Vault's single-dash flag spellings are accepted, so scripts written for
+//! `vault`/`bao` run unchanged.
 #![forbid(unsafe_code)]
+
+mod config;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -12,8 +16,10 @@ use std::path::PathBuf;
 use anyhow::{Context as _, Result};
 use clap::{Parser, Subcommand};
 use serde_json::json;
-use strongroom_core::{InitRequest, Vault};
-use strongroom_storage::{MemoryStorage, SqliteStorage};
+use strongroom_core::{InitRequest, Vault, VaultBuilder};
+use strongroom_storage::{MemoryStorage, PostgresConfig, PostgresStorage, SqliteStorage};
+
+use crate::config::{ServerConfig, StorageConfig};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -43,9 +49,12 @@ struct ServerArgs {
     /// Where to listen.
     #[arg(long, default_value = "127.0.0.1:8200")]
     dev_listen_address: SocketAddr,
-    /// The SQLite database file when not in dev mode.
+    /// The SQLite database file when neither dev mode nor a config file is given.
     #[arg(long, default_value = "strongroom.db")]
     storage_path: PathBuf,
+    /// A Vault-style HCL configuration file (storage, listeners, audit settings).
+    #[arg(long, conflicts_with = "dev")]
+    config: Option<PathBuf>,
 }
 
 /// Vault's single-dash spellings (`-dev`, `-dev-root-token-id=x`) become clap's double-dash ones.
@@ -70,7 +79,7 @@ async fn main() -> Result<()> {
 }
 
 async fn server(args: ServerArgs) -> Result<()> {
-    let vault = if args.dev {
+    if args.dev {
         // Dev mode allows API audit devices anywhere the process can write, as Vault's does.
         let vault = Vault::builder(MemoryStorage::new()).audit_dir("/").build();
         let init = vault.init(InitRequest::new(1, 1)).await?;
@@ -101,18 +110,41 @@ async fn server(args: ServerArgs) -> Result<()> {
         println!("    Root Token: {root}");
         println!();
         println!("    export VAULT_ADDR='http://{}'", args.dev_listen_address);
-        vault
+        serve(vault, &[args.dev_listen_address]).await
     } else {
-        let storage = SqliteStorage::open(&args.storage_path)
-            .await
-            .with_context(|| format!("opening {}", args.storage_path.display()))?;
-        let vault = Vault::builder(storage).build();
+        let config = match &args.config {
+            Some(path) => config::load(path)?,
+            None => ServerConfig {
+                storage: StorageConfig::Sqlite {
+                    path: args.storage_path.clone(),
+                },
+                listeners: vec![config::Listener {
+                    address: args.dev_listen_address,
+                }],
+                api_addr: None,
+                audit_dir: None,
+                unsafe_allow_api_audit_creation: false,
+                warnings: Vec::new(),
+            },
+        };
+        for warning in &config.warnings {
+            eprintln!("warning: {warning}");
+        }
+        let mut builder = open_storage(&config.storage).await?;
+        if config.unsafe_allow_api_audit_creation {
+            builder = builder.audit_dir("/");
+        } else if let Some(dir) = &config.audit_dir {
+            builder = builder.audit_dir(dir);
+        }
+        let vault = builder.build();
         let status = vault.seal_status().await?;
-        println!(
-            "==> Strongroom server: SQLite at {}",
-            args.storage_path.display()
-        );
-        println!("    Api Address: http://{}", args.dev_listen_address);
+        println!("==> Strongroom server: {}", describe(&config.storage));
+        for listener in &config.listeners {
+            println!("    Listener: http://{}", listener.address);
+        }
+        if let Some(api_addr) = &config.api_addr {
+            println!("    Api Address: {api_addr}");
+        }
         if !status.initialized {
             println!(
                 "    Not initialised: PUT /v1/sys/init, then PUT /v1/sys/unseal with the keys \
@@ -124,15 +156,81 @@ async fn server(args: ServerArgs) -> Result<()> {
                 status.t
             );
         }
-        vault
-    };
+        let addrs: Vec<SocketAddr> = config.listeners.iter().map(|l| l.address).collect();
+        serve(vault, &addrs).await
+    }
+}
+
+/// Opens the configured storage and starts a vault builder over it.
+async fn open_storage(storage: &StorageConfig) -> Result<VaultBuilder> {
+    Ok(match storage {
+        StorageConfig::Sqlite { path } => Vault::builder(
+            SqliteStorage::open(path)
+                .await
+                .with_context(|| format!("opening SQLite storage {}", path.display()))?,
+        ),
+        StorageConfig::Postgresql {
+            connection_url,
+            table,
+        } => {
+            let mut pg = PostgresConfig::new(connection_url.clone());
+            if let Some(table) = table {
+                pg = pg.table(table.clone());
+            }
+            // The URL may carry a password: the error names the table, not the URL.
+            Vault::builder(
+                PostgresStorage::connect_with(pg)
+                    .await
+                    .context("connecting to PostgreSQL storage")?,
+            )
+        }
+        StorageConfig::Inmem => Vault::builder(MemoryStorage::new()),
+    })
+}
+
+/// The storage in words, for the startup banner (no connection URL: it may hold a password).
+fn describe(storage: &StorageConfig) -> String {
+    match storage {
+        StorageConfig::Sqlite { path } => format!("SQLite at {}", path.display()),
+        StorageConfig::Postgresql { table, .. } => format!(
+            "PostgreSQL, table {}",
+            table.as_deref().unwrap_or("strongroom_kv")
+        ),
+        StorageConfig::Inmem => "in memory (lost when the server stops)".to_owned(),
+    }
+}
+
+/// Serves the API on every address until Ctrl-C or SIGTERM; in-flight requests finish first.
+async fn serve(vault: Vault, addrs: &[SocketAddr]) -> Result<()> {
     let app = strongroom_http::router(vault);
-    let listener = tokio::net::TcpListener::bind(args.dev_listen_address)
-        .await
-        .with_context(|| format!("listening on {}", args.dev_listen_address))?;
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    let (stop, _) = tokio::sync::watch::channel(false);
+    let mut servers = tokio::task::JoinSet::new();
+    for &addr in addrs {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("listening on {addr}"))?;
+        let app = app.clone();
+        let mut stopped = stop.subscribe();
+        servers.spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                })
+                .await
+        });
+    }
+    tokio::select! {
+        () = shutdown_signal() => {}
+        // A listener that fails stops the whole server rather than leaving it half up.
+        Some(done) = servers.join_next() => {
+            let _ = stop.send(true);
+            done.context("listener task")?.context("serving")?;
+        }
+    }
+    let _ = stop.send(true);
+    while let Some(done) = servers.join_next().await {
+        done.context("listener task")?.context("serving")?;
+    }
     Ok(())
 }
 

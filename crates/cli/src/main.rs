@@ -9,6 +9,7 @@
 //! secrets in its environment (see [`run`]).
 #![forbid(unsafe_code)]
 
+mod client;
 mod config;
 mod run;
 
@@ -39,6 +40,10 @@ struct Cli {
 enum Command {
     /// Runs the server.
     Server(ServerArgs),
+    /// Prints the seal status; exits 2 when sealed (as `vault status` does), 1 on error.
+    ///
+    /// Asks STRONGROOM_ADDR (or VAULT_ADDR); needs no token.
+    Status(StatusArgs),
     /// Runs a command with KV secrets as environment variables (exit code passed through).
     ///
     /// Reads from STRONGROOM_ADDR with STRONGROOM_TOKEN (or VAULT_ADDR / VAULT_TOKEN).
@@ -62,6 +67,13 @@ struct ServerArgs {
     /// A Vault-style HCL configuration file (storage, listeners, audit settings).
     #[arg(long, conflicts_with = "dev")]
     config: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Debug)]
+struct StatusArgs {
+    /// `table` (default) or `json`.
+    #[arg(long, default_value = "table", value_parser = ["table", "json"])]
+    format: String,
 }
 
 /// Vault's single-dash spellings (`-dev`, `-dev-root-token-id=x`) become clap's double-dash
@@ -92,11 +104,49 @@ async fn main() -> Result<()> {
     let cli = Cli::parse_from(normalize_args(std::env::args_os()));
     match cli.command {
         Command::Server(args) => server(args).await,
+        Command::Status(args) => {
+            let code = status(&args).await?;
+            std::process::exit(code);
+        }
         Command::Run(args) => {
             let code = run::run(args).await?;
             std::process::exit(code);
         }
     }
+}
+
+/// `strongroom status`: the seal status as a table or JSON; 0 unsealed, 2 sealed.
+async fn status(args: &StatusArgs) -> Result<i32> {
+    let client = client::Client::from_env()?;
+    let status = client.read("sys/seal-status").await?;
+    let sealed = status.get("sealed").and_then(serde_json::Value::as_bool) != Some(false);
+    if args.format == "json" {
+        println!("{}", serde_json::to_string_pretty(&status)?);
+    } else {
+        println!("Key             Value");
+        println!("---             -----");
+        for (label, key) in [
+            ("Seal Type", "type"),
+            ("Initialized", "initialized"),
+            ("Sealed", "sealed"),
+            ("Total Shares", "n"),
+            ("Threshold", "t"),
+            ("Unseal Progress", "progress"),
+            ("Unseal Nonce", "nonce"),
+            ("Version", "version"),
+            ("Storage Type", "storage_type"),
+        ] {
+            let value = match status.get(key) {
+                Some(serde_json::Value::String(s)) if s.is_empty() => continue,
+                Some(serde_json::Value::String(s)) => s.clone(),
+                Some(serde_json::Value::Null) | None => continue,
+                Some(other) => other.to_string(),
+            };
+            println!("{label:<15} {value}");
+        }
+        println!("Address         {}", client.addr());
+    }
+    Ok(if sealed { 2 } else { 0 })
 }
 
 async fn server(args: ServerArgs) -> Result<()> {

@@ -14,6 +14,8 @@ use anyhow::{Context as _, Result, anyhow, bail};
 use serde_json::Value;
 use zeroize::Zeroizing;
 
+use crate::client::Client;
+
 /// The `run` subcommand's arguments.
 #[derive(clap::Args, Debug)]
 pub(crate) struct RunArgs {
@@ -25,105 +27,41 @@ pub(crate) struct RunArgs {
     command: Vec<OsString>,
 }
 
-/// The server address and token, from `STRONGROOM_ADDR`/`STRONGROOM_TOKEN`, falling back to
-/// `VAULT_ADDR`/`VAULT_TOKEN`.
-pub(crate) struct Client {
-    http: reqwest::Client,
-    addr: String,
-    token: Zeroizing<String>,
-}
-
-impl Client {
-    pub(crate) fn from_env() -> Result<Self> {
-        let var = |ours: &str, vaults: &str| {
-            std::env::var(ours)
-                .ok()
-                .filter(|v| !v.is_empty())
-                .or_else(|| std::env::var(vaults).ok().filter(|v| !v.is_empty()))
-        };
-        let addr = var("STRONGROOM_ADDR", "VAULT_ADDR")
-            .unwrap_or_else(|| "http://127.0.0.1:8200".to_owned());
-        let token = Zeroizing::new(
-            var("STRONGROOM_TOKEN", "VAULT_TOKEN")
-                .context("no token: set STRONGROOM_TOKEN (or VAULT_TOKEN)")?,
-        );
-        let http = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(30))
-            .build()
-            .context("building the HTTP client")?;
-        Ok(Self {
-            http,
-            addr: addr.trim_end_matches('/').to_owned(),
-            token,
-        })
-    }
-
-    /// `GET /v1/<path>`: the response body, or an error carrying the server's `errors`.
-    async fn read(&self, path: &str) -> Result<Value> {
-        let response = self
-            .http
-            .get(format!("{}/v1/{path}", self.addr))
-            .header("X-Vault-Token", self.token.as_str())
-            .header("X-Vault-Request", "true")
-            .send()
-            .await
-            .with_context(|| format!("reading {path} from {}", self.addr))?;
-        let status = response.status();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
-        if !status.is_success() {
-            let errors = body
-                .get("errors")
-                .and_then(Value::as_array)
-                .map(|e| {
-                    e.iter()
-                        .filter_map(Value::as_str)
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                })
-                .unwrap_or_default();
-            if status == reqwest::StatusCode::NOT_FOUND && errors.is_empty() {
-                bail!("{path}: no secret there");
-            }
-            bail!("{path}: {status}: {errors}");
-        }
-        Ok(body)
-    }
-
-    /// The key/value pairs of the KV secret at `path` (v1 or v2, asked of the server).
-    async fn secret(&self, path: &str) -> Result<serde_json::Map<String, Value>> {
-        let path = path.trim_matches('/');
-        let mount = self
-            .read(&format!("sys/internal/ui/mounts/{path}"))
-            .await
-            .with_context(|| format!("finding the mount of {path}"))?;
-        let data = mount.get("data").unwrap_or(&mount);
-        let mount_path = data
-            .get("path")
-            .and_then(Value::as_str)
-            .ok_or_else(|| anyhow!("{path}: not under a mounted secrets engine"))?
-            .trim_end_matches('/');
-        let version = data
-            .get("options")
-            .and_then(|o| o.get("version"))
-            .and_then(Value::as_str)
-            .unwrap_or("1");
-        let rest = path
-            .strip_prefix(mount_path)
-            .unwrap_or("")
-            .trim_start_matches('/');
-        let (read_path, pointer) = if version == "2" {
-            (format!("{mount_path}/data/{rest}"), "/data/data")
-        } else {
-            (path.to_owned(), "/data")
-        };
-        let body = self
-            .read(&read_path)
-            .await
-            .with_context(|| format!("reading the secret {path}"))?;
-        match body.pointer(pointer) {
-            Some(Value::Object(map)) => Ok(map.clone()),
-            _ => bail!("{path}: no secret there"),
-        }
+/// The key/value pairs of the KV secret at `path` (v1 or v2, asked of the server, as the
+/// `vault kv` commands find it).
+async fn kv_secret(client: &Client, path: &str) -> Result<serde_json::Map<String, Value>> {
+    let path = path.trim_matches('/');
+    let mount = client
+        .read(&format!("sys/internal/ui/mounts/{path}"))
+        .await
+        .with_context(|| format!("finding the mount of {path}"))?;
+    let data = mount.get("data").unwrap_or(&mount);
+    let mount_path = data
+        .get("path")
+        .and_then(Value::as_str)
+        .ok_or_else(|| anyhow!("{path}: not under a mounted secrets engine"))?
+        .trim_end_matches('/');
+    let version = data
+        .get("options")
+        .and_then(|o| o.get("version"))
+        .and_then(Value::as_str)
+        .unwrap_or("1");
+    let rest = path
+        .strip_prefix(mount_path)
+        .unwrap_or("")
+        .trim_start_matches('/');
+    let (read_path, pointer) = if version == "2" {
+        (format!("{mount_path}/data/{rest}"), "/data/data")
+    } else {
+        (path.to_owned(), "/data")
+    };
+    let body = client
+        .read(&read_path)
+        .await
+        .with_context(|| format!("reading the secret {path}"))?;
+    match body.pointer(pointer) {
+        Some(Value::Object(map)) => Ok(map.clone()),
+        _ => bail!("{path}: no secret there"),
     }
 }
 
@@ -151,7 +89,7 @@ async fn variables(
 ) -> Result<BTreeMap<String, Zeroizing<String>>> {
     let mut vars = BTreeMap::new();
     for path in paths {
-        for (key, value) in client.secret(path).await? {
+        for (key, value) in kv_secret(client, path).await? {
             if !valid_name(&key) {
                 bail!(
                     "{path}: key {key:?} is not a valid environment variable name \
@@ -168,6 +106,7 @@ async fn variables(
 /// signal number if a signal ended it, as shells report).
 pub(crate) async fn run(args: RunArgs) -> Result<i32> {
     let client = Client::from_env()?;
+    client.require_token()?;
     let vars = variables(&client, &args.paths).await?;
     let (program, rest) = args
         .command

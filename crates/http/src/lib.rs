@@ -521,6 +521,16 @@ fn envelope(response: &VaultResponse, path: &str) -> Value {
     out
 }
 
+/// Whether the request's `X-Vault-Namespace` (if any) names the root namespace, the only one
+/// there is: absent, empty, or `root`, with surrounding slashes ignored, as OpenBao 2.7.2
+/// reads it (case-sensitive: `ROOT` is another namespace). Other namespaces do not exist, and
+/// OpenBao answers 404 `namespace not found` for them before looking at the token.
+fn root_namespace(headers: &HeaderMap) -> bool {
+    headers
+        .get("x-vault-namespace")
+        .is_none_or(|v| matches!(v.to_str().map(|s| s.trim_matches('/')), Ok("" | "root")))
+}
+
 async fn logical(
     State(vault): State<Vault>,
     method: Method,
@@ -529,6 +539,12 @@ async fn logical(
     Query(query): Query<BTreeMap<String, String>>,
     body: Bytes,
 ) -> Response {
+    if !root_namespace(&headers) {
+        return with_headers(
+            StatusCode::NOT_FOUND,
+            Some(json!({"errors": ["namespace not found"]})),
+        );
+    }
     let mut data = match body_object(&body) {
         Ok(data) => data,
         Err(message) => return bad_request(message),

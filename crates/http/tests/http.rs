@@ -492,3 +492,42 @@ async fn rekey_and_generate_root_over_http() {
     .await;
     assert_eq!(status, StatusCode::OK);
 }
+
+/// External Secrets Operator and other clients send `X-Vault-Namespace`, `X-Vault-Index` and
+/// `X-Vault-Inconsistent`. The root namespace (absent, empty, `root`, `/root/`) works; any other
+/// namespace is 404 `namespace not found` before the token is looked at, as OpenBao 2.7.2
+/// answers; the consistency headers are tolerated.
+#[tokio::test]
+async fn namespace_and_consistency_headers() {
+    let (app, root) = initialised().await;
+    let send = |namespace: &'static str, token: String| {
+        let app = app.clone();
+        async move {
+            let request = Request::builder()
+                .method(Method::GET)
+                .uri("/v1/sys/mounts")
+                .header("X-Vault-Token", token)
+                .header("X-Vault-Namespace", namespace)
+                .header("X-Vault-Index", "v1:AAAA")
+                .header("X-Vault-Inconsistent", "forward-active-node")
+                .body(Body::empty())
+                .unwrap();
+            let response = app.oneshot(request).await.unwrap();
+            let status = response.status();
+            let bytes = response.into_body().collect().await.unwrap().to_bytes();
+            (status, serde_json::from_slice::<Value>(&bytes).unwrap())
+        }
+    };
+    for namespace in ["", "root", "/root/", "root/"] {
+        let (status, body) = send(namespace, root.clone()).await;
+        assert_eq!(status, StatusCode::OK, "{namespace:?}: {body}");
+        assert!(body["data"]["sys/"].is_object(), "{namespace:?}: {body}");
+    }
+    for namespace in ["team1", "ROOT", "team1/", "root/team1"] {
+        for token in [root.clone(), "not-a-token".to_owned()] {
+            let (status, body) = send(namespace, token).await;
+            assert_eq!(status, StatusCode::NOT_FOUND, "{namespace:?}");
+            assert_eq!(body, json!({"errors": ["namespace not found"]}));
+        }
+    }
+}

@@ -208,8 +208,28 @@ fn body_object(body: &Bytes) -> Result<Map<String, Value>, String> {
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(_) => Err("request body must be a JSON object".into()),
+        // serde_json stops at 128 levels of nesting, so no body can exhaust the stack;
+        // OpenBao words its own depth limit this way.
+        Err(e) if e.to_string().starts_with("recursion limit exceeded") => {
+            Err("failed to decode JSON input: exceeded max depth".into())
+        }
         Err(e) => Err(format!("failed to parse JSON input: {e}")),
     }
+}
+
+/// A body that could not be read: over the size limit is Vault's 413 with Go's message,
+/// anything else a 400; both in Vault's error shape rather than axum's plain text.
+fn body_rejected(rejection: &axum::extract::rejection::BytesRejection) -> Response {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return with_headers(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            Some(json!({"errors": ["http: request body too large"]})),
+        );
+    }
+    bad_request(format!(
+        "failed to read the request body: {}",
+        rejection.body_text()
+    ))
 }
 
 fn bad_request(message: String) -> Response {
@@ -537,8 +557,12 @@ async fn logical(
     headers: HeaderMap,
     axum::extract::Path(path): axum::extract::Path<String>,
     Query(query): Query<BTreeMap<String, String>>,
-    body: Bytes,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => return body_rejected(&rejection),
+    };
     if !root_namespace(&headers) {
         return with_headers(
             StatusCode::NOT_FOUND,

@@ -531,3 +531,52 @@ async fn namespace_and_consistency_headers() {
         }
     }
 }
+
+/// Hostile bodies get a 4xx and leave the server as it was: JSON nested deeper than 128
+/// levels (serde_json's recursion limit, so parsing cannot exhaust the stack) is a 400, and a
+/// body over 32 MiB (Vault's default `max_request_size`) is a 413; both with OpenBao 2.7.2's
+/// error bodies.
+#[tokio::test]
+async fn deep_and_huge_bodies_are_refused() {
+    let (app, root) = initialised().await;
+    let send = |body: Vec<u8>| {
+        let app = app.clone();
+        let root = root.clone();
+        async move {
+            let request = Request::builder()
+                .method(Method::PUT)
+                .uri("/v1/sys/policies/acl/p")
+                .header("X-Vault-Token", root)
+                .body(Body::from(body))
+                .unwrap();
+            let response = app.oneshot(request).await.unwrap();
+            let status = response.status();
+            let bytes = response.into_body().collect().await.unwrap().to_bytes();
+            (status, String::from_utf8_lossy(&bytes).into_owned())
+        }
+    };
+    let depth = 100_000;
+    let mut deep = b"{\"policy\":".to_vec();
+    deep.extend(std::iter::repeat_n(b'[', depth));
+    deep.extend(std::iter::repeat_n(b']', depth));
+    deep.push(b'}');
+    let (status, body) = send(deep).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap(),
+        json!({"errors": ["failed to decode JSON input: exceeded max depth"]}),
+        "OpenBao 2.7.2's answer"
+    );
+
+    let mut huge = b"{\"policy\":\"".to_vec();
+    huge.resize(strongroom_http::MAX_REQUEST_SIZE + 1, b'a');
+    let (status, body) = send(huge).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap(),
+        json!({"errors": ["http: request body too large"]})
+    );
+
+    let (status, _, _) = call(&app, "GET", "/v1/sys/policies/acl/p", Some(&root), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "nothing was written");
+}

@@ -332,6 +332,17 @@ async fn replay(app: &Router, root: &str, fixture: &str) -> Vec<String> {
     failures
 }
 
+/// Replays an OpenBao recording and fails listing every step that differs.
+async fn assert_replays(app: &Router, root: &str, fixture: &str) {
+    let failures = replay(app, root, fixture).await;
+    assert!(
+        failures.is_empty(),
+        "{} steps differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
 #[tokio::test]
 async fn kv2_over_http_matches_openbao() {
     let (app, root) = initialised().await;
@@ -343,35 +354,23 @@ async fn kv2_over_http_matches_openbao() {
         Some(json!({"type": "kv", "options": {"version": "2"}})),
     )
     .await;
-    let failures = replay(
+    assert_replays(
         &app,
         &root,
         include_str!("../../../compat/kv2/fixtures/openbao-2.7.2.json"),
     )
     .await;
-    assert!(
-        failures.is_empty(),
-        "{} steps differ:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
 }
 
 #[tokio::test]
 async fn kv1_over_http_matches_openbao() {
     let (app, root) = initialised().await;
-    let failures = replay(
+    assert_replays(
         &app,
         &root,
         include_str!("../../../compat/kv1/fixtures/openbao-2.7.2.json"),
     )
     .await;
-    assert!(
-        failures.is_empty(),
-        "{} steps differ:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
 }
 
 #[tokio::test]

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use crate::capability::{Capabilities, Operation};
-use crate::decision::{Decision, Permissions, Reason, Request, decide_with};
+use crate::decision::{Decision, Permissions, Request, decide_with};
 use crate::error::Location;
 use crate::pattern::{Pattern, PatternKind};
 use crate::policy::Policy;
@@ -173,12 +173,7 @@ impl Acl {
     /// has upper-case letters.
     pub fn decide(&self, request: &Request) -> Decision<'_> {
         if self.root {
-            return Decision {
-                allowed: true,
-                capabilities: Capabilities::ROOT,
-                rule: None,
-                reason: Reason::Root,
-            };
+            return Decision::root();
         }
         let path = request.path.trim_start_matches('/');
         decide_with(self.find(path, request.operation), request)

@@ -65,6 +65,16 @@ pub struct Decision<'a> {
 }
 
 impl Decision<'_> {
+    /// The answer for a root ACL: everything, no rule consulted.
+    pub(crate) fn root() -> Self {
+        Decision {
+            allowed: true,
+            capabilities: Capabilities::ROOT,
+            rule: None,
+            reason: Reason::Root,
+        }
+    }
+
     /// The winning pattern, if any rule matched.
     pub fn pattern(&self) -> Option<&str> {
         self.rule.map(|r| r.pattern().as_str())

@@ -4,7 +4,7 @@ use std::cmp::Ordering;
 
 use crate::acl::{CompiledRule, merge};
 use crate::capability::{Capabilities, Operation};
-use crate::decision::{Decision, Reason, Request, decide_with};
+use crate::decision::{Decision, Request, decide_with};
 use crate::policy::Policy;
 
 /// A deliberately simple ACL: scans every rule for every request, with matching and priority
@@ -140,12 +140,7 @@ impl ReferenceAcl {
     /// Decides a request by scanning every rule.
     pub fn decide(&self, request: &Request) -> Decision<'_> {
         if self.root {
-            return Decision {
-                allowed: true,
-                capabilities: Capabilities::ROOT,
-                rule: None,
-                reason: Reason::Root,
-            };
+            return Decision::root();
         }
         let path = request.path.trim_start_matches('/');
         decide_with(self.find(path, request.operation), request)

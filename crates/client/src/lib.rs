@@ -1,0 +1,602 @@
+//! A typed async client for Vault's HTTP API, as Strongroom, HashiCorp Vault and OpenBao serve it.
+//!
+//! [`Client`] sends Vault's headers (`X-Vault-Token`, `X-Vault-Request`, `X-Vault-Namespace`),
+//! speaks the `LIST` method, and turns responses into Vault's envelope ([`Secret`]) or, for
+//! errors, an [`Error::Api`] carrying the status code and the server's `errors`. On top of the
+//! generic [`read`](Client::read) / [`write`](Client::write) / [`list`](Client::list) /
+//! [`delete`](Client::delete) sit typed helpers: [`Client::sys`] for the lifecycle endpoints
+//! (init, unseal, seal status, health, mounts, policies, audit devices), and [`Client::kv1`] /
+//! [`Client::kv2`] for the KV engines, including KV v2's soft-deleted versions (a 404 that
+//! still carries the version's metadata).
+//!
+//! Configuration follows Vault's CLI ([`ClientBuilder::from_env`]): `STRONGROOM_ADDR`,
+//! `STRONGROOM_TOKEN`, `STRONGROOM_CACERT` and `STRONGROOM_NAMESPACE`, each falling back to its
+//! `VAULT_` spelling. TLS is rustls on ring with the platform's roots plus any CA given.
+//!
+//! Why not vaultrs: it has no client for the lifecycle endpoints in the shape a CLI needs (raw
+//! responses, non-2xx health codes, 404-with-data), and brings its own HTTP stack. This crate is
+//! deliberately small.
+//!
+//! Secrets: the token is held in a [`Zeroizing`] buffer, sent as a sensitive header (never
+//! logged by the HTTP stack), and redacted from `Debug`; an auth block's `client_token` likewise.
+//! Secret *values* returned in [`Secret::data`] are ordinary JSON, as in every Vault client.
+#![forbid(unsafe_code)]
+
+mod error;
+mod kv;
+mod secret;
+mod sys;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::header::{CONTENT_TYPE, HeaderValue};
+use reqwest::{Method, StatusCode, Url};
+use serde_json::Value;
+use zeroize::Zeroizing;
+
+pub use crate::error::Error;
+pub use crate::kv::{Kv1, Kv2, KvMount, KvVersion, VersionMetadata};
+pub use crate::secret::{Secret, SecretAuth};
+pub use crate::sys::{InitResponse, SealStatus, Sys};
+
+/// The crate's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The default address, as Vault's CLI assumes.
+pub const DEFAULT_ADDRESS: &str = "https://127.0.0.1:8200";
+
+/// Builds a [`Client`]: address, token, namespace, extra CA certificates, timeout.
+pub struct ClientBuilder {
+    address: String,
+    token: Option<Zeroizing<String>>,
+    namespace: Option<String>,
+    ca_pem: Vec<Vec<u8>>,
+    ca_file: Option<PathBuf>,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("address", &self.address)
+            .field("token", &self.token.as_ref().map(|_| "[REDACTED]"))
+            .field("namespace", &self.namespace)
+            .field("ca_certificates", &self.ca_pem.len())
+            .field("ca_file", &self.ca_file)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+/// The first non-empty of `ours` and `vaults` in the environment.
+fn env_var(ours: &str, vaults: &str) -> Option<String> {
+    std::env::var(ours)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .or_else(|| std::env::var(vaults).ok().filter(|v| !v.is_empty()))
+}
+
+impl ClientBuilder {
+    /// A builder for the server at `address` (e.g. `http://127.0.0.1:8200`), no token, a 60 s
+    /// timeout (Vault's CLI default).
+    pub fn new(address: impl Into<String>) -> Self {
+        Self {
+            address: address.into(),
+            token: None,
+            namespace: None,
+            ca_pem: Vec::new(),
+            ca_file: None,
+            timeout: Duration::from_secs(60),
+        }
+    }
+
+    /// A builder configured as Vault's CLI is: `STRONGROOM_ADDR` (default
+    /// [`DEFAULT_ADDRESS`]), `STRONGROOM_TOKEN`, `STRONGROOM_CACERT` (a PEM file) and
+    /// `STRONGROOM_NAMESPACE`, each falling back to its `VAULT_` spelling.
+    pub fn from_env() -> Self {
+        let mut builder =
+            Self::new(env_var("STRONGROOM_ADDR", "VAULT_ADDR").unwrap_or(DEFAULT_ADDRESS.into()));
+        builder.token = env_var("STRONGROOM_TOKEN", "VAULT_TOKEN").map(Zeroizing::new);
+        builder.namespace = env_var("STRONGROOM_NAMESPACE", "VAULT_NAMESPACE");
+        builder.ca_file = env_var("STRONGROOM_CACERT", "VAULT_CACERT").map(PathBuf::from);
+        builder
+    }
+
+    /// Replaces the address.
+    pub fn address(mut self, address: impl Into<String>) -> Self {
+        self.address = address.into();
+        self
+    }
+
+    /// The token sent as `X-Vault-Token`.
+    pub fn token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(Zeroizing::new(token.into()));
+        self
+    }
+
+    /// The namespace sent as `X-Vault-Namespace` (Strongroom serves the root namespace only).
+    pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.namespace = Some(namespace.into());
+        self
+    }
+
+    /// Trusts the CA certificates in `pem` besides the platform's roots.
+    pub fn ca_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.ca_pem.push(pem.into());
+        self
+    }
+
+    /// Trusts the CA certificates in the PEM file at `path` (read by [`build`](Self::build)).
+    pub fn ca_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.ca_file = Some(path.into());
+        self
+    }
+
+    /// The per-request timeout.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Builds the client.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Address`] for an address that is not an `http`/`https` URL,
+    /// [`Error::InvalidToken`] for a token that cannot be a header, [`Error::CaCert`] for an
+    /// unreadable or invalid CA file, [`Error::Tls`] if the TLS stack cannot be set up.
+    pub fn build(self) -> Result<Client> {
+        let address = Url::parse(self.address.trim_end_matches('/'))
+            .map_err(|e| Error::Address(self.address.clone(), e.to_string()))?;
+        if !matches!(address.scheme(), "http" | "https") || address.cannot_be_a_base() {
+            return Err(Error::Address(
+                self.address.clone(),
+                "expected http://host:port or https://host:port".into(),
+            ));
+        }
+        let token = match &self.token {
+            Some(token) => Some(sensitive_header(token)?),
+            None => None,
+        };
+        let namespace =
+            match &self.namespace {
+                Some(ns) => Some(HeaderValue::from_str(ns).map_err(|_| {
+                    Error::Address(self.address.clone(), "invalid namespace".into())
+                })?),
+                None => None,
+            };
+        let mut pems = self.ca_pem;
+        if let Some(path) = &self.ca_file {
+            pems.push(std::fs::read(path).map_err(|source| Error::CaCert {
+                path: path.clone(),
+                message: source.to_string(),
+            })?);
+        }
+        let mut http = reqwest::Client::builder()
+            .timeout(self.timeout)
+            .connect_timeout(self.timeout.min(Duration::from_secs(10)));
+        for pem in &pems {
+            let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| Error::CaCert {
+                path: self.ca_file.clone().unwrap_or_default(),
+                message: e.to_string(),
+            })?;
+            if certs.is_empty() {
+                return Err(Error::CaCert {
+                    path: self.ca_file.clone().unwrap_or_default(),
+                    message: "no PEM certificate found".into(),
+                });
+            }
+            for cert in certs {
+                http = http.add_root_certificate(cert);
+            }
+        }
+        let http = http.build().map_err(Error::Tls)?;
+        Ok(Client {
+            inner: Arc::new(Inner {
+                http,
+                address,
+                token,
+                namespace,
+            }),
+        })
+    }
+}
+
+/// `token` as an `X-Vault-Token` value that the HTTP stack will not print.
+fn sensitive_header(token: &str) -> Result<HeaderValue> {
+    let mut value = HeaderValue::from_str(token).map_err(|_| Error::InvalidToken)?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
+/// A client for one server with one token. Cheap to clone (clones share connections).
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    address: Url,
+    token: Option<HeaderValue>,
+    namespace: Option<HeaderValue>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("address", &self.inner.address.as_str())
+            .field("token", &self.inner.token.as_ref().map(|_| "[REDACTED]"))
+            .finish_non_exhaustive()
+    }
+}
+
+/// A response as received: the status code and the JSON body (`Null` when empty).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct RawResponse {
+    /// The HTTP status code.
+    pub status: u16,
+    /// The body, parsed as JSON; `Value::Null` for an empty body.
+    pub body: Value,
+}
+
+/// The `LIST` method Vault uses for listings.
+fn list_method() -> Method {
+    // A constant, valid token: `from_bytes` cannot fail on it; GET with `?list=true` is the
+    // fallback Vault also accepts.
+    Method::from_bytes(b"LIST").unwrap_or(Method::GET)
+}
+
+impl Client {
+    /// A client configured from the environment (see [`ClientBuilder::from_env`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`ClientBuilder::build`].
+    pub fn from_env() -> Result<Self> {
+        ClientBuilder::from_env().build()
+    }
+
+    /// A builder for the server at `address`.
+    pub fn builder(address: impl Into<String>) -> ClientBuilder {
+        ClientBuilder::new(address)
+    }
+
+    /// The server's address.
+    pub fn address(&self) -> &str {
+        self.inner.address.as_str().trim_end_matches('/')
+    }
+
+    /// Whether a token is configured.
+    pub fn has_token(&self) -> bool {
+        self.inner.token.is_some()
+    }
+
+    /// The same server (sharing connections) with another token, e.g. one a login returned.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidToken`] if `token` cannot be a header value.
+    pub fn with_token(&self, token: &str) -> Result<Self> {
+        Ok(Self {
+            inner: Arc::new(Inner {
+                http: self.inner.http.clone(),
+                address: self.inner.address.clone(),
+                token: Some(sensitive_header(token)?),
+                namespace: self.inner.namespace.clone(),
+            }),
+        })
+    }
+
+    /// The URL of API path `path` (below `/v1/`), each segment percent-encoded.
+    fn url(&self, path: &str) -> Result<Url> {
+        let mut url = self.inner.address.clone();
+        {
+            let mut segments = url
+                .path_segments_mut()
+                .map_err(|()| Error::Address(self.address().into(), "not a base URL".into()))?;
+            segments.pop_if_empty().push("v1");
+            for segment in path.trim_matches('/').split('/') {
+                segments.push(segment);
+            }
+        }
+        Ok(url)
+    }
+
+    /// Sends any request and returns the status and body without judging them — for endpoints
+    /// such as `sys/health` whose non-2xx codes carry answers.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Transport`] if the server cannot be reached or the response is cut short;
+    /// [`Error::Decode`] if a 2xx body is not JSON.
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> Result<RawResponse> {
+        self.send(method, path, query, body, "application/json")
+            .await
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&Value>,
+        content_type: &'static str,
+    ) -> Result<RawResponse> {
+        let url = self.url(path)?;
+        let mut request = self
+            .inner
+            .http
+            .request(method.clone(), url)
+            .header("X-Vault-Request", "true");
+        if let Some(token) = &self.inner.token {
+            request = request.header("X-Vault-Token", token.clone());
+        }
+        if let Some(namespace) = &self.inner.namespace {
+            request = request.header("X-Vault-Namespace", namespace.clone());
+        }
+        if !query.is_empty() {
+            request = request.query(query);
+        }
+        if let Some(body) = body {
+            let bytes = Zeroizing::new(serde_json::to_vec(body).map_err(|e| Error::Decode {
+                method: method.to_string(),
+                path: path.into(),
+                message: e.to_string(),
+            })?);
+            request = request
+                .header(CONTENT_TYPE, content_type)
+                .body(bytes.to_vec());
+        }
+        let transport = |e: reqwest::Error| Error::Transport {
+            method: method.to_string(),
+            path: path.into(),
+            source: e.without_url(),
+        };
+        let response = request.send().await.map_err(transport)?;
+        let status = response.status();
+        let bytes = response.bytes().await.map_err(transport)?;
+        let body = if bytes.iter().all(u8::is_ascii_whitespace) {
+            Value::Null
+        } else {
+            match serde_json::from_slice(&bytes) {
+                Ok(body) => body,
+                // An error from something in front of the server (a proxy's HTML page): keep
+                // a short, printable excerpt as the error text.
+                Err(_) if !status.is_success() => {
+                    let text = String::from_utf8_lossy(&bytes);
+                    let excerpt: String = text.trim().chars().take(200).collect();
+                    serde_json::json!({ "errors": [excerpt] })
+                }
+                Err(e) => {
+                    return Err(Error::Decode {
+                        method: method.to_string(),
+                        path: path.into(),
+                        message: e.to_string(),
+                    });
+                }
+            }
+        };
+        Ok(RawResponse {
+            status: status.as_u16(),
+            body,
+        })
+    }
+
+    /// Sends a request and reads Vault's envelope: `None` for 204 (and, when `absent_is_none`,
+    /// for a 404 without data), an [`Error::Api`] for any other failure.
+    async fn envelope(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&Value>,
+        content_type: &'static str,
+        absent_is_none: bool,
+    ) -> Result<Option<Secret>> {
+        let response = self
+            .send(method.clone(), path, query, body, content_type)
+            .await?;
+        let status = StatusCode::from_u16(response.status).unwrap_or(StatusCode::BAD_GATEWAY);
+        if status == StatusCode::NO_CONTENT || (status.is_success() && response.body.is_null()) {
+            return Ok(None);
+        }
+        if status == StatusCode::NOT_FOUND && absent_is_none {
+            // KV v2 answers a deleted or destroyed version with 404 and the version's metadata.
+            if response.body.get("data").is_some_and(|d| !d.is_null()) {
+                return Secret::from_value(response.body, &method, path).map(Some);
+            }
+            if error_list(&response.body).is_empty() {
+                return Ok(None);
+            }
+        }
+        if !status.is_success() {
+            return Err(Error::Api {
+                method: method.to_string(),
+                path: path.into(),
+                status: response.status,
+                errors: error_list(&response.body),
+            });
+        }
+        Secret::from_value(response.body, &method, path).map(Some)
+    }
+
+    /// `GET /v1/<path>`: `None` if nothing is there (a 404 without data).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Api`] for an error status other than a plain 404; transport and decode errors.
+    pub async fn read(&self, path: &str) -> Result<Option<Secret>> {
+        self.read_with_query(path, &[]).await
+    }
+
+    /// `GET /v1/<path>?<query>`.
+    ///
+    /// # Errors
+    ///
+    /// As [`read`](Self::read).
+    pub async fn read_with_query(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+    ) -> Result<Option<Secret>> {
+        self.envelope(Method::GET, path, query, None, "application/json", true)
+            .await
+    }
+
+    /// `PUT /v1/<path>` with `body`: the response, or `None` for 204.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Api`] for any error status; transport and decode errors.
+    pub async fn write(&self, path: &str, body: &Value) -> Result<Option<Secret>> {
+        self.envelope(
+            Method::PUT,
+            path,
+            &[],
+            Some(body),
+            "application/json",
+            false,
+        )
+        .await
+    }
+
+    /// `PATCH /v1/<path>` with a JSON merge patch (`application/merge-patch+json`).
+    ///
+    /// # Errors
+    ///
+    /// As [`write`](Self::write).
+    pub async fn patch(&self, path: &str, body: &Value) -> Result<Option<Secret>> {
+        self.envelope(
+            Method::PATCH,
+            path,
+            &[],
+            Some(body),
+            "application/merge-patch+json",
+            false,
+        )
+        .await
+    }
+
+    /// `LIST /v1/<path>`: `None` if nothing is there.
+    ///
+    /// # Errors
+    ///
+    /// As [`read`](Self::read).
+    pub async fn list(&self, path: &str) -> Result<Option<Secret>> {
+        self.envelope(list_method(), path, &[], None, "application/json", true)
+            .await
+    }
+
+    /// The keys a `LIST` returns (`data.keys`), empty if nothing is there.
+    ///
+    /// # Errors
+    ///
+    /// As [`list`](Self::list).
+    pub async fn list_keys(&self, path: &str) -> Result<Vec<String>> {
+        Ok(self
+            .list(path)
+            .await?
+            .map(|secret| secret.string_list("keys"))
+            .unwrap_or_default())
+    }
+
+    /// `DELETE /v1/<path>`: the response, or `None` for 204.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Api`] for any error status; transport and decode errors.
+    pub async fn delete(&self, path: &str) -> Result<Option<Secret>> {
+        self.envelope(Method::DELETE, path, &[], None, "application/json", false)
+            .await
+    }
+
+    /// The `sys/` endpoints.
+    pub fn sys(&self) -> Sys<'_> {
+        Sys::new(self)
+    }
+
+    /// The KV version 1 engine mounted at `mount`.
+    pub fn kv1(&self, mount: &str) -> Kv1<'_> {
+        Kv1::new(self, mount)
+    }
+
+    /// The KV version 2 engine mounted at `mount`.
+    pub fn kv2(&self, mount: &str) -> Kv2<'_> {
+        Kv2::new(self, mount)
+    }
+}
+
+/// The `errors` array of an error body, as strings.
+fn error_list(body: &Value) -> Vec<String> {
+    body.get("errors")
+        .and_then(Value::as_array)
+        .map(|errors| {
+            errors
+                .iter()
+                .map(|e| match e {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_encode_each_segment() {
+        let client = Client::builder("http://127.0.0.1:8200/")
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let url = client
+            .url("/secret/data/a b/c?d#e%f/")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            url.as_str(),
+            "http://127.0.0.1:8200/v1/secret/data/a%20b/c%3Fd%23e%25f"
+        );
+        assert_eq!(client.address(), "http://127.0.0.1:8200");
+    }
+
+    #[test]
+    fn bad_configuration_is_refused() {
+        for address in ["127.0.0.1:8200", "ftp://x", "mailto:a@b", ""] {
+            assert!(
+                matches!(Client::builder(address).build(), Err(Error::Address(..))),
+                "{address}"
+            );
+        }
+        assert!(matches!(
+            Client::builder("http://x").token("a\nb").build(),
+            Err(Error::InvalidToken)
+        ));
+        assert!(matches!(
+            Client::builder("http://x")
+                .ca_pem(b"not pem".to_vec())
+                .build(),
+            Err(Error::CaCert { .. })
+        ));
+    }
+
+    #[test]
+    fn debug_redacts_the_token() {
+        let builder = Client::builder("http://x").token("hvs.secret-token");
+        assert!(!format!("{builder:?}").contains("secret-token"));
+        let client = builder.build().unwrap_or_else(|e| panic!("{e}"));
+        assert!(!format!("{client:?}").contains("secret-token"));
+        assert!(format!("{client:?}").contains("REDACTED"));
+    }
+}

@@ -9,8 +9,12 @@
 //! secrets in its environment (see [`run`]).
 #![forbid(unsafe_code)]
 
-mod client;
+mod commands;
 mod config;
+mod input;
+mod kv;
+mod operator;
+mod output;
 mod run;
 
 use std::ffi::OsString;
@@ -20,6 +24,7 @@ use std::path::PathBuf;
 use anyhow::{Context as _, Result};
 use clap::{Parser, Subcommand};
 use serde_json::json;
+use strongroom_client::{Client, ClientBuilder};
 use strongroom_core::{InitRequest, Vault, VaultBuilder};
 use strongroom_storage::{MemoryStorage, PostgresConfig, PostgresStorage, SqliteStorage};
 
@@ -34,6 +39,12 @@ use crate::config::{ServerConfig, StorageConfig};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// The server's address (default: STRONGROOM_ADDR, VAULT_ADDR, https://127.0.0.1:8200).
+    #[arg(long, global = true)]
+    address: Option<String>,
+    /// A PEM CA certificate to trust (default: STRONGROOM_CACERT or VAULT_CACERT).
+    #[arg(long, global = true)]
+    ca_cert: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -41,13 +52,44 @@ enum Command {
     /// Runs the server.
     Server(ServerArgs),
     /// Prints the seal status; exits 2 when sealed (as `vault status` does), 1 on error.
-    ///
-    /// Asks STRONGROOM_ADDR (or VAULT_ADDR); needs no token.
-    Status(StatusArgs),
+    Status {
+        #[command(flatten)]
+        out: output::OutputArgs,
+    },
     /// Runs a command with KV secrets as environment variables (exit code passed through).
-    ///
-    /// Reads from STRONGROOM_ADDR with STRONGROOM_TOKEN (or VAULT_ADDR / VAULT_TOKEN).
     Run(run::RunArgs),
+    /// Initialise, unseal, seal, rekey, generate a root token.
+    #[command(subcommand)]
+    Operator(operator::OperatorCommand),
+    /// KV secrets (v1 and v2).
+    #[command(subcommand)]
+    Kv(kv::KvCommand),
+    /// Secrets engines.
+    #[command(subcommand)]
+    Secrets(commands::SecretsCommand),
+    /// Auth methods.
+    #[command(subcommand)]
+    Auth(commands::AuthCommand),
+    /// ACL policies.
+    #[command(subcommand)]
+    Policy(commands::PolicyCommand),
+    /// Tokens.
+    #[command(subcommand)]
+    Token(commands::TokenCommand),
+    /// Leases.
+    #[command(subcommand)]
+    Lease(commands::LeaseCommand),
+    /// Audit devices.
+    #[command(subcommand)]
+    Audit(commands::AuditCommand),
+    /// Reads any API path.
+    Read(commands::PathArgs),
+    /// Writes `key=value` pairs to any API path.
+    Write(commands::PathArgs),
+    /// Deletes any API path.
+    Delete(commands::PathArgs),
+    /// Lists any API path.
+    List(commands::PathArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -67,13 +109,6 @@ struct ServerArgs {
     /// A Vault-style HCL configuration file (storage, listeners, audit settings).
     #[arg(long, conflicts_with = "dev")]
     config: Option<PathBuf>,
-}
-
-#[derive(clap::Args, Debug)]
-struct StatusArgs {
-    /// `table` (default) or `json`.
-    #[arg(long, default_value = "table", value_parser = ["table", "json"])]
-    format: String,
 }
 
 /// Vault's single-dash spellings (`-dev`, `-dev-root-token-id=x`) become clap's double-dash
@@ -100,53 +135,58 @@ fn normalize_args(args: impl Iterator<Item = OsString>) -> Vec<OsString> {
 }
 
 #[tokio::main]
-async fn main() -> Result<()> {
+async fn main() {
     let cli = Cli::parse_from(normalize_args(std::env::args_os()));
-    match cli.command {
-        Command::Server(args) => server(args).await,
-        Command::Status(args) => {
-            let code = status(&args).await?;
-            std::process::exit(code);
+    if let Command::Server(args) = cli.command {
+        if let Err(error) = server(args).await {
+            eprintln!("Error: {error:#}");
+            std::process::exit(1);
         }
-        Command::Run(args) => {
-            let code = run::run(args).await?;
-            std::process::exit(code);
-        }
+        return;
     }
+    let mut builder = ClientBuilder::from_env();
+    if let Some(address) = &cli.address {
+        builder = builder.address(address);
+    }
+    if let Some(ca_cert) = &cli.ca_cert {
+        builder = builder.ca_file(ca_cert);
+    }
+    let client = match builder.build() {
+        Ok(client) => client,
+        Err(error) => {
+            eprintln!("Error: {error}");
+            std::process::exit(1);
+        }
+    };
+    let code = match client_command(&client, cli.command).await {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("{}", output::report(&error, client.address()));
+            output::exit_code(&error)
+        }
+    };
+    std::process::exit(code);
 }
 
-/// `strongroom status`: the seal status as a table or JSON; 0 unsealed, 2 sealed.
-async fn status(args: &StatusArgs) -> Result<i32> {
-    let client = client::Client::from_env()?;
-    let status = client.read("sys/seal-status").await?;
-    let sealed = status.get("sealed").and_then(serde_json::Value::as_bool) != Some(false);
-    if args.format == "json" {
-        println!("{}", serde_json::to_string_pretty(&status)?);
-    } else {
-        println!("Key             Value");
-        println!("---             -----");
-        for (label, key) in [
-            ("Seal Type", "type"),
-            ("Initialized", "initialized"),
-            ("Sealed", "sealed"),
-            ("Total Shares", "n"),
-            ("Threshold", "t"),
-            ("Unseal Progress", "progress"),
-            ("Unseal Nonce", "nonce"),
-            ("Version", "version"),
-            ("Storage Type", "storage_type"),
-        ] {
-            let value = match status.get(key) {
-                Some(serde_json::Value::String(s)) if s.is_empty() => continue,
-                Some(serde_json::Value::String(s)) => s.clone(),
-                Some(serde_json::Value::Null) | None => continue,
-                Some(other) => other.to_string(),
-            };
-            println!("{label:<15} {value}");
-        }
-        println!("Address         {}", client.addr());
+/// Runs a client command; returns the exit code.
+async fn client_command(client: &Client, command: Command) -> Result<i32> {
+    match command {
+        Command::Server(_) => Ok(1),
+        Command::Status { out } => operator::status(client, &out).await,
+        Command::Run(args) => run::run(client, args).await,
+        Command::Operator(command) => operator::run(client, command).await,
+        Command::Kv(command) => kv::run(client, command).await,
+        Command::Secrets(command) => commands::secrets(client, command).await,
+        Command::Auth(command) => commands::auth(client, command).await,
+        Command::Policy(command) => commands::policy(client, command).await,
+        Command::Token(command) => commands::token(client, command).await,
+        Command::Lease(command) => commands::lease(client, command).await,
+        Command::Audit(command) => commands::audit(client, command).await,
+        Command::Read(args) => commands::read(client, args).await,
+        Command::Write(args) => commands::write(client, args).await,
+        Command::Delete(args) => commands::delete(client, args).await,
+        Command::List(args) => commands::list(client, args).await,
     }
-    Ok(if sealed { 2 } else { 0 })
 }
 
 async fn server(args: ServerArgs) -> Result<()> {

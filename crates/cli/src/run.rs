@@ -14,7 +14,7 @@ use anyhow::{Context as _, Result, anyhow, bail};
 use serde_json::Value;
 use zeroize::Zeroizing;
 
-use crate::client::Client;
+use strongroom_client::Client;
 
 /// The `run` subcommand's arguments.
 #[derive(clap::Args, Debug)]
@@ -30,39 +30,26 @@ pub(crate) struct RunArgs {
 /// The key/value pairs of the KV secret at `path` (v1 or v2, asked of the server, as the
 /// `vault kv` commands find it).
 async fn kv_secret(client: &Client, path: &str) -> Result<serde_json::Map<String, Value>> {
-    let path = path.trim_matches('/');
     let mount = client
-        .read(&format!("sys/internal/ui/mounts/{path}"))
+        .kv_mount(path)
         .await
         .with_context(|| format!("finding the mount of {path}"))?;
-    let data = mount.get("data").unwrap_or(&mount);
-    let mount_path = data
-        .get("path")
-        .and_then(Value::as_str)
-        .ok_or_else(|| anyhow!("{path}: not under a mounted secrets engine"))?
-        .trim_end_matches('/');
-    let version = data
-        .get("options")
-        .and_then(|o| o.get("version"))
-        .and_then(Value::as_str)
-        .unwrap_or("1");
-    let rest = path
-        .strip_prefix(mount_path)
-        .unwrap_or("")
-        .trim_start_matches('/');
-    let (read_path, pointer) = if version == "2" {
-        (format!("{mount_path}/data/{rest}"), "/data/data")
+    let data = if mount.version == 2 {
+        client
+            .kv2(&mount.mount)
+            .get(&mount.path, None)
+            .await
+            .with_context(|| format!("reading the secret {path}"))?
+            .and_then(|version| version.data)
     } else {
-        (path.to_owned(), "/data")
+        client
+            .kv1(&mount.mount)
+            .get(&mount.path)
+            .await
+            .with_context(|| format!("reading the secret {path}"))?
+            .map(|secret| secret.data)
     };
-    let body = client
-        .read(&read_path)
-        .await
-        .with_context(|| format!("reading the secret {path}"))?;
-    match body.pointer(pointer) {
-        Some(Value::Object(map)) => Ok(map.clone()),
-        _ => bail!("{path}: no secret there"),
-    }
+    data.ok_or_else(|| anyhow!("{path}: no secret there"))
 }
 
 /// Whether `name` is a portable environment variable name.
@@ -104,10 +91,11 @@ async fn variables(
 
 /// Runs the command with the secrets in its environment; returns its exit code (128 + the
 /// signal number if a signal ended it, as shells report).
-pub(crate) async fn run(args: RunArgs) -> Result<i32> {
-    let client = Client::from_env()?;
-    client.require_token()?;
-    let vars = variables(&client, &args.paths).await?;
+pub(crate) async fn run(client: &Client, args: RunArgs) -> Result<i32> {
+    if !client.has_token() {
+        bail!("no token: set STRONGROOM_TOKEN (or VAULT_TOKEN)");
+    }
+    let vars = variables(client, &args.paths).await?;
     let (program, rest) = args
         .command
         .split_first()

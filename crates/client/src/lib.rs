@@ -332,6 +332,7 @@ impl Client {
         body: Option<&Value>,
         content_type: &'static str,
     ) -> Result<RawResponse> {
+        let path = path.trim_matches('/');
         let url = self.url(path)?;
         let mut request = self
             .inner
@@ -403,6 +404,7 @@ impl Client {
         content_type: &'static str,
         absent_is_none: bool,
     ) -> Result<Option<Secret>> {
+        let path = path.trim_matches('/');
         let response = self
             .send(method.clone(), path, query, body, content_type)
             .await?;
@@ -411,13 +413,18 @@ impl Client {
             return Ok(None);
         }
         if status == StatusCode::NOT_FOUND && absent_is_none {
-            // KV v2 answers a deleted or destroyed version with 404 and the version's metadata.
-            if response.body.get("data").is_some_and(|d| !d.is_null()) {
+            // As Vault's client: a 404 is "nothing there" unless it carries data or warnings
+            // (KV v2 answers a deleted or destroyed version with 404 and its metadata).
+            let carries = |key: &str| {
+                response.body.get(key).is_some_and(|v| {
+                    v.as_object().is_some_and(|o| !o.is_empty())
+                        || v.as_array().is_some_and(|a| !a.is_empty())
+                })
+            };
+            if carries("data") || carries("warnings") {
                 return Secret::from_value(response.body, &method, path).map(Some);
             }
-            if error_list(&response.body).is_empty() {
-                return Ok(None);
-            }
+            return Ok(None);
         }
         if !status.is_success() {
             return Err(Error::Api {
@@ -430,11 +437,12 @@ impl Client {
         Secret::from_value(response.body, &method, path).map(Some)
     }
 
-    /// `GET /v1/<path>`: `None` if nothing is there (a 404 without data).
+    /// `GET /v1/<path>`: `None` if nothing is there (a 404 without data or warnings, whatever
+    /// its `errors` say — Vault's client reads 404 the same way).
     ///
     /// # Errors
     ///
-    /// [`Error::Api`] for an error status other than a plain 404; transport and decode errors.
+    /// [`Error::Api`] for an error status other than 404; transport and decode errors.
     pub async fn read(&self, path: &str) -> Result<Option<Secret>> {
         self.read_with_query(path, &[]).await
     }
@@ -461,6 +469,24 @@ impl Client {
     pub async fn write(&self, path: &str, body: &Value) -> Result<Option<Secret>> {
         self.envelope(
             Method::PUT,
+            path,
+            &[],
+            Some(body),
+            "application/json",
+            false,
+        )
+        .await
+    }
+
+    /// `POST /v1/<path>` with `body` (Vault's clients POST to `sys/mounts/*`, `sys/auth/*` and
+    /// `auth/token/create`; the server treats POST as PUT).
+    ///
+    /// # Errors
+    ///
+    /// As [`write`](Self::write).
+    pub async fn post(&self, path: &str, body: &Value) -> Result<Option<Secret>> {
+        self.envelope(
+            Method::POST,
             path,
             &[],
             Some(body),

@@ -25,17 +25,22 @@ pub struct Secret {
     /// Whether the lease can be renewed.
     #[serde(default, deserialize_with = "null_default")]
     pub renewable: bool,
-    /// The payload.
-    #[serde(default, deserialize_with = "null_default")]
+    /// The payload (empty when the server sent none; serialized as `null` then, as Vault's
+    /// CLI prints a response without data).
+    #[serde(
+        default,
+        deserialize_with = "null_default",
+        serialize_with = "empty_as_null"
+    )]
     pub data: Map<String, Value>,
     /// Warnings from the server.
     #[serde(default)]
     pub warnings: Option<Vec<String>>,
     /// The auth block of a login or token creation.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth: Option<SecretAuth>,
     /// Response-wrapping information.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wrap_info: Option<Value>,
     /// The type of the mount that answered, when the server says.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -81,7 +86,8 @@ impl Secret {
     }
 }
 
-/// The auth block of a login or token response.
+/// The auth block of a login or token response, serialized in the order and with the fields
+/// of Vault's client (`api.SecretAuth`).
 ///
 /// `Debug` redacts the token; the token's buffer is zeroed when dropped.
 #[derive(Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -99,26 +105,32 @@ pub struct SecretAuth {
     /// The policies attached to the token itself.
     #[serde(default, deserialize_with = "null_default")]
     pub token_policies: Vec<String>,
+    /// The policies coming from the token's identity.
+    #[serde(default)]
+    pub identity_policies: Option<Vec<String>>,
     /// Metadata attached to the token.
     #[serde(default)]
     pub metadata: Option<Map<String, Value>>,
+    /// Whether the token has no parent.
+    #[serde(default, deserialize_with = "null_default")]
+    pub orphan: bool,
+    /// The token's entity, if any.
+    #[serde(default, deserialize_with = "null_default")]
+    pub entity_id: String,
     /// The token's ttl in seconds.
     #[serde(default, deserialize_with = "null_default")]
     pub lease_duration: u64,
     /// Whether the token can be renewed.
     #[serde(default, deserialize_with = "null_default")]
     pub renewable: bool,
-    /// The token's entity, if any.
-    #[serde(default, deserialize_with = "null_default")]
-    pub entity_id: String,
-    /// `service` or `batch`.
-    #[serde(default, deserialize_with = "null_default")]
+    /// A multi-factor requirement, when the login needs one.
+    #[serde(default)]
+    pub mfa_requirement: Option<Value>,
+    /// `service` or `batch` (not printed by Vault's CLI).
+    #[serde(default, deserialize_with = "null_default", skip_serializing)]
     pub token_type: String,
-    /// Whether the token has no parent.
-    #[serde(default, deserialize_with = "null_default")]
-    pub orphan: bool,
-    /// How many uses the token has (0: unlimited).
-    #[serde(default, deserialize_with = "null_default")]
+    /// How many uses the token has, 0 for unlimited (not printed by Vault's CLI).
+    #[serde(default, deserialize_with = "null_default", skip_serializing)]
     pub num_uses: u64,
 }
 
@@ -141,6 +153,17 @@ where
     T: Default + Deserialize<'de>,
 {
     Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}
+
+fn empty_as_null<S: serde::Serializer>(
+    map: &Map<String, Value>,
+    serializer: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    if map.is_empty() {
+        serializer.serialize_none()
+    } else {
+        map.serialize(serializer)
+    }
 }
 
 #[cfg(test)]

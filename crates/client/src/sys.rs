@@ -183,22 +183,15 @@ impl<'a> Sys<'a> {
             .ok_or_else(|| not_found("sys/mounts"))
     }
 
-    /// `POST sys/mounts/<path>`: mounts an engine of type `kind` with `options` (e.g.
-    /// `{"version": "2"}`) and an optional description.
+    /// `POST sys/mounts/<path>`: mounts an engine. `request` is Vault's mount request:
+    /// `{"type": "kv", "options": {"version": "2"}, "description": "...", "config": {...}}`.
     ///
     /// # Errors
     ///
     /// [`Error::Api`] (400 if the path is taken); transport errors.
-    pub async fn enable_secrets(
-        &self,
-        path: &str,
-        kind: &str,
-        options: Value,
-        description: &str,
-    ) -> Result<()> {
-        let body = json!({ "type": kind, "options": options, "description": description });
+    pub async fn enable_secrets(&self, path: &str, request: &Value) -> Result<()> {
         self.client
-            .write(&format!("sys/mounts/{}", path.trim_matches('/')), &body)
+            .post(&format!("sys/mounts/{}", path.trim_matches('/')), request)
             .await
             .map(drop)
     }
@@ -230,7 +223,8 @@ impl<'a> Sys<'a> {
             .map(drop)
     }
 
-    /// `GET sys/policies/acl/<name>`: the policy's text, `None` if there is no such policy.
+    /// `GET sys/policies/acl/<name>`: the policy's text, `None` if there is no such policy (or
+    /// it is empty, as Vault's client reads it).
     ///
     /// # Errors
     ///

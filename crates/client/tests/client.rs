@@ -61,9 +61,12 @@ async fn lifecycle_kv_policies_tokens_and_audit() {
     let sys = root.sys();
 
     // KV v2.
-    sys.enable_secrets("secret", "kv", json!({"version": "2"}), "app secrets")
-        .await
-        .unwrap();
+    sys.enable_secrets(
+        "secret",
+        &json!({"type": "kv", "options": {"version": "2"}, "description": "app secrets"}),
+    )
+    .await
+    .unwrap();
     let mount = root.kv_mount("secret/myapp/db").await.unwrap();
     assert_eq!(
         (mount.mount.as_str(), mount.version, mount.path.as_str()),
@@ -130,7 +133,9 @@ async fn lifecycle_kv_policies_tokens_and_audit() {
     assert!(kv.metadata("myapp/db").await.unwrap().is_none());
 
     // KV v1, and paths that need percent-encoding.
-    sys.enable_secrets("kv", "kv", json!({}), "").await.unwrap();
+    sys.enable_secrets("kv", &json!({"type": "kv"}))
+        .await
+        .unwrap();
     assert_eq!(root.kv_mount("kv/x").await.unwrap().version, 1);
     let kv1 = root.kv1("kv");
     kv1.put("a b/c?d", &map(json!({"k": "v"}))).await.unwrap();

@@ -1,13 +1,15 @@
 //! The server's Vault-style HCL configuration file.
 //!
 //! Understood: `storage "sqlite" { path }`, `storage "postgresql" { connection_url, table }`,
-//! `storage "inmem" {}`, one or more `listener "tcp" { address, tls_disable }`, `api_addr`,
-//! `audit_dir` and `unsafe_allow_api_audit_creation` (who may enable file audit devices over
-//! the API). `ui`, `disable_mlock`, `cluster_addr`, `log_level` and `log_format` are accepted
-//! and ignored with a warning, so existing Vault configs load. Anything else — including
-//! stanzas this build does not implement yet (`seal`, `audit`, TLS listeners) — is an error
-//! naming the file, line and field, never silently dropped: a server that quietly ignores
-//! `tls_cert_file` would serve secrets in plain text.
+//! `storage "inmem" {}`; one or more `listener "tcp" { address, tls_disable, tls_cert_file,
+//! tls_key_file, tls_min_version }`; `seal "shamir" {}` or `seal "transit" { address, token,
+//! key_name, mount_path, namespace, tls_ca_cert }` (auto-unseal); OpenBao's declarative audit
+//! devices, `audit "file" "<path>" { description, options { file_path } }`; `api_addr`,
+//! `audit_dir` and `unsafe_allow_api_audit_creation` (who may enable file audit devices over the
+//! API); `log_level` and `log_format`. `ui`, `disable_mlock`, `cluster_addr` and the like are
+//! accepted and ignored with a warning, so existing Vault configs load. Anything else is an error
+//! naming the file, line and field, never silently dropped: a server that quietly ignored a
+//! setting such as an audit option would do something the operator did not ask for.
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -56,6 +58,90 @@ impl fmt::Debug for StorageConfig {
 pub(crate) struct Listener {
     /// Where to listen.
     pub(crate) address: SocketAddr,
+    /// TLS settings; `None` with `tls_disable = true`.
+    pub(crate) tls: Option<TlsFiles>,
+}
+
+/// A TLS listener's certificate chain and key (PEM files), read when the server starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TlsFiles {
+    /// The certificate chain, leaf first.
+    pub(crate) cert_file: PathBuf,
+    /// The private key (PKCS#8, PKCS#1 or SEC1).
+    pub(crate) key_file: PathBuf,
+    /// Whether TLS 1.2 is refused (`tls_min_version = "tls13"`); the default allows 1.2 and 1.3.
+    pub(crate) tls13_only: bool,
+}
+
+/// The `seal` stanza: how the root key is protected.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) enum SealConfig {
+    /// Shamir key shares (the default).
+    Shamir,
+    /// Auto-unseal through a Vault-compatible transit engine.
+    Transit {
+        /// The transit server's address.
+        address: String,
+        /// Its token (from the file, else `VAULT_TOKEN`); never shown by `Debug`.
+        token: String,
+        /// The transit key's name.
+        key_name: String,
+        /// The transit engine's mount path.
+        mount_path: String,
+        /// A namespace on the transit server.
+        namespace: Option<String>,
+        /// A CA certificate file to trust for the transit server.
+        tls_ca_cert: Option<PathBuf>,
+    },
+}
+
+impl fmt::Debug for SealConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Shamir => f.write_str("Shamir"),
+            Self::Transit {
+                address,
+                key_name,
+                mount_path,
+                ..
+            } => f
+                .debug_struct("Transit")
+                .field("address", address)
+                .field("token", &"[REDACTED]")
+                .field("key_name", key_name)
+                .field("mount_path", mount_path)
+                .finish_non_exhaustive(),
+        }
+    }
+}
+
+/// An `audit "file" "<path>"` stanza: a file audit device enabled at every unseal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct AuditConfig {
+    /// Where the device is listed in `sys/audit` (e.g. `file/`).
+    pub(crate) path: String,
+    /// The description.
+    pub(crate) description: String,
+    /// The file the lines go to.
+    pub(crate) file_path: PathBuf,
+}
+
+/// The `log_level` and `log_format` settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct LogConfig {
+    /// `trace`, `debug`, `info`, `warn` or `error`.
+    pub(crate) level: String,
+    /// JSON lines instead of text.
+    pub(crate) json: bool,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            level: "info".into(),
+            json: false,
+        }
+    }
 }
 
 /// A parsed server configuration.
@@ -71,6 +157,12 @@ pub(crate) struct ServerConfig {
     pub(crate) audit_dir: Option<PathBuf>,
     /// OpenBao's `unsafe_allow_api_audit_creation`: file audit devices anywhere over the API.
     pub(crate) unsafe_allow_api_audit_creation: bool,
+    /// The seal.
+    pub(crate) seal: SealConfig,
+    /// Audit devices declared in the file.
+    pub(crate) audit: Vec<AuditConfig>,
+    /// Logging.
+    pub(crate) log: LogConfig,
     /// Accepted-but-ignored settings, for the operator to see at startup.
     pub(crate) warnings: Vec<String>,
 }
@@ -115,8 +207,6 @@ const IGNORED: &[&str] = &[
     "ui",
     "disable_mlock",
     "cluster_addr",
-    "log_level",
-    "log_format",
     "cluster_name",
     "disable_cache",
 ];
@@ -135,6 +225,9 @@ pub(crate) fn parse(file: &Path, text: &str) -> Result<ServerConfig, ConfigError
     let mut api_addr = None;
     let mut audit_dir = None;
     let mut unsafe_audit = false;
+    let mut seal = None;
+    let mut audit: Vec<AuditConfig> = Vec::new();
+    let mut log = LogConfig::default();
     let mut warnings = Vec::new();
     for s in body.iter() {
         match s {
@@ -146,15 +239,23 @@ pub(crate) fn parse(file: &Path, text: &str) -> Result<ServerConfig, ConfigError
                     storage = Some(p.storage(b)?);
                 }
                 "listener" => listeners.push(p.listener(b)?),
-                "seal" | "audit" => {
-                    return Err(p.err(
-                        b.span(),
-                        format!(
-                            "`{}` stanzas are not supported yet by this build; remove it \
-                             (enable audit devices over sys/audit instead)",
-                            b.ident.as_str()
-                        ),
-                    ));
+                "seal" => {
+                    if seal.is_some() {
+                        return Err(p.err(
+                            b.span(),
+                            "only one `seal` stanza is allowed (seal migration is not supported)",
+                        ));
+                    }
+                    seal = Some(p.seal(b)?);
+                }
+                "audit" => {
+                    let device = p.audit(b)?;
+                    if audit.iter().any(|d| d.path == device.path) {
+                        return Err(
+                            p.err(b.span(), format!("two audit devices at `{}`", device.path))
+                        );
+                    }
+                    audit.push(device);
                 }
                 other => {
                     return Err(p.err(b.span(), format!("unknown stanza `{other}`")));
@@ -164,6 +265,31 @@ pub(crate) fn parse(file: &Path, text: &str) -> Result<ServerConfig, ConfigError
                 "api_addr" => api_addr = Some(p.string(a)?),
                 "audit_dir" => audit_dir = Some(PathBuf::from(p.string(a)?)),
                 "unsafe_allow_api_audit_creation" => unsafe_audit = p.boolean(a)?,
+                "log_level" => {
+                    let level = p.string(a)?.to_ascii_lowercase();
+                    log.level = match level.as_str() {
+                        "trace" | "debug" | "info" | "warn" | "error" => level,
+                        "warning" => "warn".into(),
+                        "err" => "error".into(),
+                        _ => {
+                            return Err(p.err(
+                                a.value.span(),
+                                "`log_level` must be trace, debug, info, warn or error",
+                            ));
+                        }
+                    };
+                }
+                "log_format" => {
+                    log.json = match p.string(a)?.as_str() {
+                        "json" => true,
+                        "standard" | "text" => false,
+                        _ => {
+                            return Err(
+                                p.err(a.value.span(), "`log_format` must be standard or json")
+                            );
+                        }
+                    };
+                }
                 key if IGNORED.contains(&key) => {
                     warnings.push(format!("`{key}` is ignored by Strongroom"));
                 }
@@ -181,6 +307,9 @@ pub(crate) fn parse(file: &Path, text: &str) -> Result<ServerConfig, ConfigError
         api_addr,
         audit_dir,
         unsafe_allow_api_audit_creation: unsafe_audit,
+        seal: seal.unwrap_or(SealConfig::Shamir),
+        audit,
+        log,
         warnings,
     })
 }
@@ -318,10 +447,17 @@ impl Parser<'_> {
         }
         let attrs = self.attributes(
             block,
-            &["address", "tls_disable", "tls_cert_file", "tls_key_file"],
+            &[
+                "address",
+                "tls_disable",
+                "tls_cert_file",
+                "tls_key_file",
+                "tls_min_version",
+            ],
         )?;
         let mut address: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 8200));
         let mut tls_disable = false;
+        let (mut cert_file, mut key_file, mut tls13_only) = (None, None, false);
         for a in &attrs {
             match a.key.as_str() {
                 "address" => {
@@ -337,27 +473,238 @@ impl Parser<'_> {
                     })?;
                 }
                 "tls_disable" => tls_disable = self.boolean(a)?,
+                "tls_cert_file" => cert_file = Some(PathBuf::from(self.string(a)?)),
+                "tls_key_file" => key_file = Some(PathBuf::from(self.string(a)?)),
                 _ => {
+                    tls13_only = match self.string(a)?.as_str() {
+                        "tls12" => false,
+                        "tls13" => true,
+                        _ => {
+                            return Err(self.err(
+                                a.value.span(),
+                                "`tls_min_version` must be tls12 or tls13 (older versions are \
+                                 not offered)",
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        if tls_disable {
+            // Both at once is a contradiction, most likely a mistake: say so rather than serve
+            // plain HTTP where the operator may have meant TLS.
+            if let Some(a) = attrs
+                .iter()
+                .find(|a| a.key.as_str().starts_with("tls_") && a.key.as_str() != "tls_disable")
+            {
+                return Err(self.err(
+                    a.span(),
+                    format!(
+                        "`{}` is set but tls_disable = true; remove one of them",
+                        a.key.as_str()
+                    ),
+                ));
+            }
+            return Ok(Listener { address, tls: None });
+        }
+        // Vault's default is TLS on: without certificate files that is an error, never a silent
+        // fall back to plain HTTP.
+        match (cert_file, key_file) {
+            (Some(cert_file), Some(key_file)) => Ok(Listener {
+                address,
+                tls: Some(TlsFiles {
+                    cert_file,
+                    key_file,
+                    tls13_only,
+                }),
+            }),
+            (cert, _) => Err(self.err(
+                block.span(),
+                format!(
+                    "listener \"tcp\" uses TLS unless tls_disable = true, and needs `{}`",
+                    if cert.is_none() {
+                        "tls_cert_file"
+                    } else {
+                        "tls_key_file"
+                    }
+                ),
+            )),
+        }
+    }
+
+    fn seal(&self, block: &Block) -> Result<SealConfig, ConfigError> {
+        match self.label(block)? {
+            "shamir" => {
+                self.attributes(block, &[])?;
+                Ok(SealConfig::Shamir)
+            }
+            "transit" => {
+                let attrs = self.attributes(
+                    block,
+                    &[
+                        "address",
+                        "token",
+                        "key_name",
+                        "mount_path",
+                        "namespace",
+                        "tls_ca_cert",
+                        "disable_renewal",
+                    ],
+                )?;
+                let get = |key: &str| -> Result<Option<String>, ConfigError> {
+                    attrs
+                        .iter()
+                        .find(|a| a.key.as_str() == key)
+                        .map(|a| self.string(a))
+                        .transpose()
+                };
+                let required = |key: &str| -> Result<String, ConfigError> {
+                    get(key)?.ok_or_else(|| {
+                        self.err(block.span(), format!("seal \"transit\" needs `{key}`"))
+                    })
+                };
+                let address = required("address")?;
+                let key_name = required("key_name")?;
+                // As Vault: the token may come from the environment instead of the file.
+                let token = match get("token")? {
+                    Some(token) => token,
+                    None => std::env::var("VAULT_TOKEN")
+                        .ok()
+                        .filter(|t| !t.is_empty())
+                        .ok_or_else(|| {
+                            self.err(
+                                block.span(),
+                                "seal \"transit\" needs `token` (or VAULT_TOKEN in the \
+                                 environment)",
+                            )
+                        })?,
+                };
+                Ok(SealConfig::Transit {
+                    address,
+                    token,
+                    key_name,
+                    mount_path: get("mount_path")?
+                        .map_or_else(|| "transit".to_owned(), |m| m.trim_matches('/').to_owned()),
+                    namespace: get("namespace")?,
+                    tls_ca_cert: get("tls_ca_cert")?.map(PathBuf::from),
+                })
+            }
+            other => Err(self.err(
+                block.span(),
+                format!("unsupported seal type `{other}` (this build has shamir and transit)"),
+            )),
+        }
+    }
+
+    /// `audit "file" "<path>" { description = "...", options { file_path = "..." } }`; the
+    /// options may also be written as an attribute, `options = { ... }`.
+    fn audit(&self, block: &Block) -> Result<AuditConfig, ConfigError> {
+        let (kind, path) = match block.labels.as_slice() {
+            [kind, path] => (kind.as_str(), path.as_str()),
+            _ => {
+                return Err(self.err(
+                    block.span(),
+                    "`audit` needs a type and a path, e.g. audit \"file\" \"file\" { ... }",
+                ));
+            }
+        };
+        if kind != "file" {
+            return Err(self.err(
+                block.span(),
+                format!("unsupported audit device type `{kind}` (this build has file)"),
+            ));
+        }
+        let path = path.trim_matches('/');
+        if path.is_empty()
+            || !path
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
+            return Err(self.err(
+                block.span(),
+                format!("audit device path {path:?} must be letters, digits, -, _ or ."),
+            ));
+        }
+        let mut description = String::new();
+        let mut file_path = None;
+        let mut option = |key: &str, value: String, span| -> Result<(), ConfigError> {
+            match key {
+                "file_path" => {
+                    file_path = Some(PathBuf::from(value));
+                    Ok(())
+                }
+                // Refused rather than ignored: `log_raw = true` would write secrets in clear.
+                other => Err(self.err(
+                    span,
+                    format!(
+                        "unsupported option `{other}` for audit \"file\" (this build has file_path)"
+                    ),
+                )),
+            }
+        };
+        for s in block.body.iter() {
+            match s {
+                Structure::Attribute(a) if a.key.as_str() == "description" => {
+                    description = self.string(a)?;
+                }
+                Structure::Attribute(a) if a.key.as_str() == "options" => {
+                    let Expression::Object(object) = &a.value else {
+                        return Err(self.err(a.value.span(), "`options` must be an object"));
+                    };
+                    for (key, value) in object.iter() {
+                        let key_text = match key {
+                            hcl::edit::expr::ObjectKey::Ident(ident) => ident.as_str().to_owned(),
+                            hcl::edit::expr::ObjectKey::Expression(Expression::String(s)) => {
+                                s.as_str().to_owned()
+                            }
+                            _ => return Err(self.err(a.value.span(), "bad key in `options`")),
+                        };
+                        let Expression::String(text) = value.expr() else {
+                            return Err(self.err(
+                                value.expr().span(),
+                                format!("option `{key_text}` must be a string"),
+                            ));
+                        };
+                        option(&key_text, text.as_str().to_owned(), value.expr().span())?;
+                    }
+                }
+                Structure::Block(b) if b.ident.as_str() == "options" => {
+                    for inner in b.body.iter() {
+                        match inner {
+                            Structure::Attribute(a) => {
+                                option(a.key.as_str(), self.string(a)?, a.span())?;
+                            }
+                            Structure::Block(x) => {
+                                return Err(self.err(x.span(), "unexpected block in `options`"));
+                            }
+                        }
+                    }
+                }
+                Structure::Attribute(a) => {
                     return Err(self.err(
                         a.span(),
-                        format!(
-                            "`{}`: TLS listeners are not supported yet by this build; terminate \
-                             TLS in front of Strongroom and set tls_disable = true",
-                            a.key.as_str()
-                        ),
+                        format!("unknown field `{}` in audit \"file\"", a.key.as_str()),
+                    ));
+                }
+                Structure::Block(b) => {
+                    return Err(self.err(
+                        b.span(),
+                        format!("unexpected block `{}` in audit \"file\"", b.ident.as_str()),
                     ));
                 }
             }
         }
-        if !tls_disable {
-            // Vault's default is TLS on; serving plain HTTP must be asked for, never assumed.
-            return Err(self.err(
+        let file_path = file_path.ok_or_else(|| {
+            self.err(
                 block.span(),
-                "listener \"tcp\" would use TLS, which this build does not support yet; set \
-                 tls_disable = true to serve plain HTTP (behind a TLS-terminating proxy)",
-            ));
-        }
-        Ok(Listener { address })
+                "audit \"file\" needs options { file_path = \"...\" }",
+            )
+        })?;
+        Ok(AuditConfig {
+            path: format!("{path}/"),
+            description,
+            file_path,
+        })
     }
 
     fn string(&self, a: &Attribute) -> Result<String, ConfigError> {
@@ -458,10 +805,12 @@ unsafe_allow_api_audit_creation = true
             config.listeners,
             vec![
                 Listener {
-                    address: "127.0.0.1:8300".parse().unwrap()
+                    address: "127.0.0.1:8300".parse().unwrap(),
+                    tls: None,
                 },
                 Listener {
-                    address: "[::1]:8301".parse().unwrap()
+                    address: "[::1]:8301".parse().unwrap(),
+                    tls: None,
                 }
             ]
         );
@@ -522,12 +871,42 @@ audit_dir = "/var/log/strongroom"
             (
                 "storage \"sqlite\" { path = \"x\" }\n\nlistener \"tcp\" {\n  address = \"127.0.0.1:1\"\n}\n",
                 3,
-                "set tls_disable = true",
+                "uses TLS unless tls_disable = true, and needs `tls_cert_file`",
             ),
             (
-                "storage \"sqlite\" { path = \"x\" }\nlistener \"tcp\" {\n  tls_disable = true\n  tls_cert_file = \"c.pem\"\n}\n",
-                4,
-                "`tls_cert_file`: TLS listeners are not supported",
+                "storage \"sqlite\" { path = \"x\" }\nlistener \"tcp\" {\n  tls_cert_file = \"c.pem\"\n}\n",
+                2,
+                "needs `tls_key_file`",
+            ),
+            (
+                "storage \"sqlite\" { path = \"x\" }\nlistener \"tcp\" {\n  tls_cert_file = \"c.pem\"\n  tls_key_file = \"k.pem\"\n  tls_min_version = \"tls10\"\n}\n",
+                5,
+                "`tls_min_version` must be tls12 or tls13",
+            ),
+            (
+                "storage \"sqlite\" { path = \"x\" }\nseal \"awskms\" {}\n",
+                2,
+                "unsupported seal type `awskms`",
+            ),
+            (
+                "storage \"sqlite\" { path = \"x\" }\naudit \"file\" \"a\" {\n  options {\n    file_path = \"/a\"\n    log_raw = \"true\"\n  }\n}\n",
+                5,
+                "unsupported option `log_raw`",
+            ),
+            (
+                "storage \"sqlite\" { path = \"x\" }\naudit \"file\" \"a\" {}\n",
+                2,
+                "needs options { file_path",
+            ),
+            (
+                "storage \"sqlite\" { path = \"x\" }\naudit \"socket\" \"a\" {}\n",
+                2,
+                "unsupported audit device type `socket`",
+            ),
+            (
+                "storage \"sqlite\" { path = \"x\" }\nlog_level = \"loud\"\n",
+                2,
+                "`log_level` must be",
             ),
             (
                 "storage \"raft\" { path = \"x\" }\n",
@@ -542,7 +921,7 @@ audit_dir = "/var/log/strongroom"
             (
                 "storage \"sqlite\" { path = \"x\" }\nlistener \"tcp\" { tls_disable = true }\nseal \"transit\" {\n}\n",
                 3,
-                "`seal` stanzas are not supported",
+                "seal \"transit\" needs `address`",
             ),
             (
                 "storage \"sqlite\" { path = \"x\" }\nstorage \"inmem\" {}\n",
@@ -576,6 +955,97 @@ audit_dir = "/var/log/strongroom"
             assert!(err.message.contains(message), "{text}: {err}");
             assert!(err.to_string().starts_with("server.hcl:"), "{err}");
         }
+    }
+
+    /// TLS listeners, the transit seal, declared audit devices (block and attribute forms) and
+    /// logging, as a Vault/OpenBao config writes them.
+    #[test]
+    fn tls_seal_audit_and_logging() {
+        let config = parse_str(
+            r#"
+storage "inmem" {}
+listener "tcp" {
+  address         = "0.0.0.0:8200"
+  tls_cert_file   = "/etc/strongroom/cert.pem"
+  tls_key_file    = "/etc/strongroom/key.pem"
+  tls_min_version = "tls13"
+}
+seal "transit" {
+  address    = "https://kms.internal:8200"
+  token      = "s.hunter2"
+  key_name   = "autounseal"
+  mount_path = "transit/"
+}
+audit "file" "main" {
+  description = "everything"
+  options {
+    file_path = "/var/log/strongroom/audit.log"
+  }
+}
+audit "file" "second" {
+  options = { file_path = "/var/log/strongroom/second.log" }
+}
+log_level  = "DEBUG"
+log_format = "json"
+"#,
+        )
+        .unwrap();
+        assert_eq!(
+            config.listeners[0].tls,
+            Some(TlsFiles {
+                cert_file: "/etc/strongroom/cert.pem".into(),
+                key_file: "/etc/strongroom/key.pem".into(),
+                tls13_only: true,
+            })
+        );
+        let SealConfig::Transit {
+            address,
+            token,
+            key_name,
+            mount_path,
+            ..
+        } = &config.seal
+        else {
+            panic!("not a transit seal: {:?}", config.seal);
+        };
+        assert_eq!(
+            (
+                address.as_str(),
+                token.as_str(),
+                key_name.as_str(),
+                mount_path.as_str()
+            ),
+            (
+                "https://kms.internal:8200",
+                "s.hunter2",
+                "autounseal",
+                "transit"
+            )
+        );
+        assert!(!format!("{config:?}").contains("hunter2"));
+        assert_eq!(
+            config.audit,
+            vec![
+                AuditConfig {
+                    path: "main/".into(),
+                    description: "everything".into(),
+                    file_path: "/var/log/strongroom/audit.log".into(),
+                },
+                AuditConfig {
+                    path: "second/".into(),
+                    description: String::new(),
+                    file_path: "/var/log/strongroom/second.log".into(),
+                },
+            ]
+        );
+        assert_eq!(
+            config.log,
+            LogConfig {
+                level: "debug".into(),
+                json: true
+            }
+        );
+        assert!(config.warnings.is_empty(), "{:?}", config.warnings);
     }
 
     #[test]

@@ -16,19 +16,14 @@ mod kv;
 mod operator;
 mod output;
 mod run;
+mod server;
 
 use std::ffi::OsString;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use clap::{Parser, Subcommand};
-use serde_json::json;
 use strongroom_client::{Client, ClientBuilder};
-use strongroom_core::{InitRequest, Vault, VaultBuilder};
-use strongroom_storage::{MemoryStorage, PostgresConfig, PostgresStorage, SqliteStorage};
-
-use crate::config::{ServerConfig, StorageConfig};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -50,7 +45,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Runs the server.
-    Server(ServerArgs),
+    Server(server::ServerArgs),
     /// Prints the seal status; exits 2 when sealed (as `vault status` does), 1 on error.
     Status {
         #[command(flatten)]
@@ -92,25 +87,6 @@ enum Command {
     List(commands::PathArgs),
 }
 
-#[derive(clap::Args, Debug)]
-struct ServerArgs {
-    /// Development mode: in-memory storage, initialised and unsealed, KV v2 at secret/.
-    #[arg(long)]
-    dev: bool,
-    /// The root token id in dev mode (default: a random token).
-    #[arg(long)]
-    dev_root_token_id: Option<String>,
-    /// Where to listen.
-    #[arg(long, default_value = "127.0.0.1:8200")]
-    dev_listen_address: SocketAddr,
-    /// The SQLite database file when neither dev mode nor a config file is given.
-    #[arg(long, default_value = "strongroom.db")]
-    storage_path: PathBuf,
-    /// A Vault-style HCL configuration file (storage, listeners, audit settings).
-    #[arg(long, conflicts_with = "dev")]
-    config: Option<PathBuf>,
-}
-
 /// Vault's single-dash spellings (`-dev`, `-dev-root-token-id=x`) become clap's double-dash
 /// ones. Nothing after a bare `--` is touched: that is the command `run` starts.
 fn normalize_args(args: impl Iterator<Item = OsString>) -> Vec<OsString> {
@@ -138,7 +114,7 @@ fn normalize_args(args: impl Iterator<Item = OsString>) -> Vec<OsString> {
 async fn main() {
     let cli = Cli::parse_from(normalize_args(std::env::args_os()));
     if let Command::Server(args) = cli.command {
-        if let Err(error) = server(args).await {
+        if let Err(error) = server::run(args).await {
             eprintln!("Error: {error:#}");
             std::process::exit(1);
         }
@@ -186,185 +162,6 @@ async fn client_command(client: &Client, command: Command) -> Result<i32> {
         Command::Write(args) => commands::write(client, args).await,
         Command::Delete(args) => commands::delete(client, args).await,
         Command::List(args) => commands::list(client, args).await,
-    }
-}
-
-async fn server(args: ServerArgs) -> Result<()> {
-    if args.dev {
-        // Dev mode allows API audit devices anywhere the process can write, as Vault's does.
-        let vault = Vault::builder(MemoryStorage::new()).audit_dir("/").build();
-        let init = vault.init(InitRequest::new(1, 1)).await?;
-        let key = init
-            .keys_base64
-            .first()
-            .map(|k| k.expose_secret().to_owned())
-            .context("init returned no unseal key")?;
-        vault.unseal(&key).await?;
-        let root = match &args.dev_root_token_id {
-            Some(id) => {
-                vault.dev_root_token(id).await?;
-                id.clone()
-            }
-            None => init.root_token.expose_secret().to_owned(),
-        };
-        vault
-            .write(
-                &root,
-                "sys/mounts/secret",
-                json!({"type": "kv", "options": {"version": "2"}}),
-            )
-            .await?;
-        println!("==> Strongroom server started in dev mode. Do not use it in production.");
-        println!();
-        println!("    Api Address: http://{}", args.dev_listen_address);
-        println!("    Unseal Key: {key}");
-        println!("    Root Token: {root}");
-        println!();
-        println!("    export VAULT_ADDR='http://{}'", args.dev_listen_address);
-        serve(vault, &[args.dev_listen_address]).await
-    } else {
-        let config = match &args.config {
-            Some(path) => config::load(path)?,
-            None => ServerConfig {
-                storage: StorageConfig::Sqlite {
-                    path: args.storage_path.clone(),
-                },
-                listeners: vec![config::Listener {
-                    address: args.dev_listen_address,
-                }],
-                api_addr: None,
-                audit_dir: None,
-                unsafe_allow_api_audit_creation: false,
-                warnings: Vec::new(),
-            },
-        };
-        for warning in &config.warnings {
-            eprintln!("warning: {warning}");
-        }
-        let mut builder = open_storage(&config.storage).await?;
-        if config.unsafe_allow_api_audit_creation {
-            builder = builder.audit_dir("/");
-        } else if let Some(dir) = &config.audit_dir {
-            builder = builder.audit_dir(dir);
-        }
-        let vault = builder.build();
-        let status = vault.seal_status().await?;
-        println!("==> Strongroom server: {}", describe(&config.storage));
-        for listener in &config.listeners {
-            println!("    Listener: http://{}", listener.address);
-        }
-        if let Some(api_addr) = &config.api_addr {
-            println!("    Api Address: {api_addr}");
-        }
-        if !status.initialized {
-            println!(
-                "    Not initialised: PUT /v1/sys/init, then PUT /v1/sys/unseal with the keys \
-                 (e.g. `bao operator init` with VAULT_ADDR set)."
-            );
-        } else if status.sealed {
-            println!(
-                "    Sealed: PUT /v1/sys/unseal with {} unseal keys.",
-                status.t
-            );
-        }
-        let addrs: Vec<SocketAddr> = config.listeners.iter().map(|l| l.address).collect();
-        serve(vault, &addrs).await
-    }
-}
-
-/// Opens the configured storage and starts a vault builder over it.
-async fn open_storage(storage: &StorageConfig) -> Result<VaultBuilder> {
-    Ok(match storage {
-        StorageConfig::Sqlite { path } => Vault::builder(
-            SqliteStorage::open(path)
-                .await
-                .with_context(|| format!("opening SQLite storage {}", path.display()))?,
-        ),
-        StorageConfig::Postgresql {
-            connection_url,
-            table,
-        } => {
-            let mut pg = PostgresConfig::new(connection_url.clone());
-            if let Some(table) = table {
-                pg = pg.table(table.clone());
-            }
-            // The URL may carry a password: the error names the table, not the URL.
-            Vault::builder(
-                PostgresStorage::connect_with(pg)
-                    .await
-                    .context("connecting to PostgreSQL storage")?,
-            )
-        }
-        StorageConfig::Inmem => Vault::builder(MemoryStorage::new()),
-    })
-}
-
-/// The storage in words, for the startup banner (no connection URL: it may hold a password).
-fn describe(storage: &StorageConfig) -> String {
-    match storage {
-        StorageConfig::Sqlite { path } => format!("SQLite at {}", path.display()),
-        StorageConfig::Postgresql { table, .. } => format!(
-            "PostgreSQL, table {}",
-            table.as_deref().unwrap_or("strongroom_kv")
-        ),
-        StorageConfig::Inmem => "in memory (lost when the server stops)".to_owned(),
-    }
-}
-
-/// Serves the API on every address until Ctrl-C or SIGTERM; in-flight requests finish first.
-async fn serve(vault: Vault, addrs: &[SocketAddr]) -> Result<()> {
-    let app = strongroom_http::router(vault);
-    let (stop, _) = tokio::sync::watch::channel(false);
-    let mut servers = tokio::task::JoinSet::new();
-    for &addr in addrs {
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("listening on {addr}"))?;
-        let app = app.clone();
-        let mut stopped = stop.subscribe();
-        servers.spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.wait_for(|s| *s).await;
-                })
-                .await
-        });
-    }
-    tokio::select! {
-        () = shutdown_signal() => {}
-        // A listener that fails stops the whole server rather than leaving it half up.
-        Some(done) = servers.join_next() => {
-            let _ = stop.send(true);
-            done.context("listener task")?.context("serving")?;
-        }
-    }
-    let _ = stop.send(true);
-    while let Some(done) = servers.join_next().await {
-        done.context("listener task")?.context("serving")?;
-    }
-    Ok(())
-}
-
-/// Ctrl-C, or SIGTERM on Unix: in-flight requests finish, then the server stops.
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(term) => term,
-                Err(_) => {
-                    let _ = tokio::signal::ctrl_c().await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
     }
 }
 

@@ -197,10 +197,22 @@ fn a_bad_config_file_is_refused_with_its_line() {
         format!("storage \"sqlite\" {{\n  path = \"{}\"\n}}\nlistener \"tcp\" {{\n  address = \"127.0.0.1:1\"\n  tls_cert_file = \"cert.pem\"\n  tls_disable = true\n}}\n", db.display()),
     )
     .unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_strongroom"))
+    // Bounded: a server that wrongly accepted the file would otherwise serve forever.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_strongroom"))
         .args(["server", &format!("-config={}", config.display())])
-        .output()
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .unwrap();
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > std::time::Duration::from_secs(20) {
+            let _ = child.kill();
+            panic!("the server accepted a bad config file and kept running");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let output = child.wait_with_output().unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(

@@ -28,6 +28,11 @@ pub trait AuditDevice: Send + Sync + std::fmt::Debug {
     ///
     /// Any failure; the broker counts it, and a request no device recorded is refused.
     async fn write_line(&self, line: &[u8]) -> std::io::Result<()>;
+
+    /// The device's options as `sys/audit` lists them (e.g. `file_path`). None by default.
+    fn options(&self) -> BTreeMap<String, String> {
+        BTreeMap::new()
+    }
 }
 
 /// Appends lines to a file, creating it (mode 0600) if needed.
@@ -56,6 +61,10 @@ impl FileAuditDevice {
 impl AuditDevice for FileAuditDevice {
     fn kind(&self) -> &'static str {
         "file"
+    }
+
+    fn options(&self) -> BTreeMap<String, String> {
+        BTreeMap::from([("file_path".to_owned(), self.path.display().to_string())])
     }
 
     async fn write_line(&self, line: &[u8]) -> std::io::Result<()> {
@@ -94,6 +103,10 @@ pub(crate) struct AuditEntry {
     pub(crate) options: BTreeMap<String, String>,
     /// Hex of the device's HMAC salt.
     pub(crate) salt: String,
+    /// Declared in code or in the server configuration: installed at every unseal, never
+    /// written to the audit table, not removable over the API.
+    #[serde(default, skip)]
+    pub(crate) declared: bool,
 }
 
 pub(crate) struct Enabled {
@@ -400,6 +413,7 @@ mod tests {
                 description: String::new(),
                 options: BTreeMap::new(),
                 salt: String::new(),
+                declared: false,
             },
             Arc::new(FileAuditDevice::new("/dev/null")),
             b"salt",

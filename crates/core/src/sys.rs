@@ -380,7 +380,10 @@ pub(crate) async fn install_audit(active: &Active, enabled: Enabled, persist: bo
 
 async fn save_audit(active: &Active, broker: &Broker) -> Result<()> {
     // Only devices that can be rebuilt from the table are persisted (file devices).
-    let entries: Vec<&AuditEntry> = broker.entries().filter(|e| e.kind == "file").collect();
+    let entries: Vec<&AuditEntry> = broker
+        .entries()
+        .filter(|e| e.kind == "file" && !e.declared)
+        .collect();
     let bytes = serde_json::to_vec(&entries)
         .map_err(|e| VaultError::Internal(format!("encoding the audit table: {e}")))?;
     active.storage.put(AUDIT_PATH, bytes).await?;
@@ -448,6 +451,7 @@ async fn audit_endpoints(
                     .to_owned(),
                 options,
                 salt: crate::vault::hex(&salt),
+                declared: false,
             };
             let device: Arc<dyn crate::AuditDevice> = Arc::new(FileAuditDevice::new(file));
             // Prove the device can write before counting on it (Vault does the same).
@@ -460,6 +464,16 @@ async fn audit_endpoints(
         }
         Operation::Delete => {
             let _changing = active.audit_lock.lock().await;
+            if active
+                .audit_snapshot()
+                .entries()
+                .any(|e| e.path == path && e.declared)
+            {
+                return Err(VaultError::invalid(format!(
+                    "the audit device at {path} is declared in the server configuration; \
+                     remove it there"
+                )));
+            }
             let devices: Vec<Arc<Enabled>> = active
                 .audit_snapshot()
                 .devices()
@@ -592,6 +606,9 @@ pub(crate) async fn handle(
     let rest = rest.trim_end_matches('/');
     let (head, tail) = rest.split_once('/').unwrap_or((rest, ""));
     match (head, operation) {
+        // The metrics themselves are rendered by the HTTP layer, which counts requests; the
+        // core authorises and audits the read like any other.
+        ("metrics", Operation::Read) if tail.is_empty() => Ok(VaultResponse::data(Map::new())),
         ("mounts", Operation::Read | Operation::List) if tail.is_empty() => {
             Ok(list_mounts(&*active.router.read().await, false))
         }

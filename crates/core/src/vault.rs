@@ -28,6 +28,8 @@ use crate::{Result, VaultError, sys};
 pub(crate) const SEAL_CONFIG_PATH: &str = "core/seal-config";
 pub(crate) const MOUNTS_PATH: &str = "core/mounts";
 pub(crate) const AUDIT_PATH: &str = "core/audit";
+/// Where the HMAC salt of each declared audit device is kept (inside the barrier).
+pub(crate) const DECLARED_AUDIT_SALT_PREFIX: &str = "core/audit-declared-salt/";
 
 /// Vault's defaults: 32 days for both the default and the maximum lease TTL.
 const SYSTEM_TTL: Duration = Duration::from_secs(32 * 24 * 3600);
@@ -123,6 +125,15 @@ pub struct VaultBuilder {
     audit_timeout: Duration,
     background_expiry: bool,
     seal: Option<Arc<dyn Seal>>,
+    declared_audit: Vec<DeclaredAudit>,
+}
+
+/// An audit device declared on the builder: installed at every unseal.
+#[derive(Clone)]
+struct DeclaredAudit {
+    path: String,
+    description: String,
+    device: Arc<dyn crate::AuditDevice>,
 }
 
 impl std::fmt::Debug for VaultBuilder {
@@ -147,7 +158,29 @@ impl VaultBuilder {
             audit_timeout: Duration::from_secs(5),
             background_expiry: true,
             seal: None,
+            declared_audit: Vec::new(),
         }
+    }
+
+    /// Declares an audit device (OpenBao's declarative `audit` stanza): installed at `path`
+    /// each time the vault unseals, before any request is served, listed by `sys/audit`, and
+    /// neither stored in the audit table nor removable over the API. Its HMAC salt is created
+    /// once and kept in storage, so `sys/audit-hash` stays stable across restarts.
+    ///
+    /// Unsealing fails if a device enabled over the API already holds `path`.
+    #[must_use]
+    pub fn declared_audit_device(
+        mut self,
+        path: impl Into<String>,
+        description: impl Into<String>,
+        device: Arc<dyn crate::AuditDevice>,
+    ) -> Self {
+        self.declared_audit.push(DeclaredAudit {
+            path: path.into(),
+            description: description.into(),
+            device,
+        });
+        self
     }
 
     /// Protects the root key with an auto-unseal seal (a key service such as `TransitSeal`, or
@@ -211,6 +244,7 @@ impl VaultBuilder {
                 audit_dir: self.audit_dir,
                 audit_timeout: self.audit_timeout,
                 background_expiry: self.background_expiry,
+                declared_audit: self.declared_audit,
                 auto_seal: self.seal.filter(|s| !s.needs_shares()),
                 active: std::sync::RwLock::new(None),
                 progress: Mutex::new(None),
@@ -241,6 +275,7 @@ struct Inner {
     audit_dir: Option<PathBuf>,
     audit_timeout: Duration,
     background_expiry: bool,
+    declared_audit: Vec<DeclaredAudit>,
     auto_seal: Option<Arc<dyn Seal>>,
     active: std::sync::RwLock<Option<Arc<Active>>>,
     progress: Mutex<Option<UnsealProgress>>,
@@ -1323,6 +1358,9 @@ impl Vault {
                 devices.push(Arc::new(audit_device(entry)?));
             }
         }
+        for declared in &self.inner.declared_audit {
+            devices.push(Arc::new(self.declared(&storage, declared, &devices).await?));
+        }
         Ok(Active {
             audit_lock: tokio::sync::Mutex::new(()),
             audit: std::sync::RwLock::new(Arc::new(Broker::new(devices, self.inner.audit_timeout))),
@@ -1336,6 +1374,46 @@ impl Vault {
             mount_lock: tokio::sync::Mutex::new(()),
             storage,
         })
+    }
+
+    /// A declared audit device, ready to install: its path checked against `installed`, its
+    /// salt read from storage (created on first use).
+    async fn declared(
+        &self,
+        storage: &Arc<dyn Storage>,
+        declared: &DeclaredAudit,
+        installed: &[Arc<Enabled>],
+    ) -> Result<Enabled> {
+        let path = crate::mounts::normalize_mount_path(&declared.path).ok_or_else(|| {
+            VaultError::invalid(format!("invalid audit path {:?}", declared.path))
+        })?;
+        if installed.iter().any(|d| d.entry.path == path) {
+            return Err(VaultError::invalid(format!(
+                "the audit device declared at {path} is also enabled over the API; disable \
+                 one of them"
+            )));
+        }
+        let salt_key = format!("{DECLARED_AUDIT_SALT_PREFIX}{}", path.trim_end_matches('/'));
+        let salt = match storage.get(&salt_key).await? {
+            Some(salt) => salt,
+            None => {
+                let salt = ring::rand::generate::<[u8; 32]>(&ring::rand::SystemRandom::new())
+                    .map_err(|_| VaultError::Internal("system random source failed".into()))?
+                    .expose()
+                    .to_vec();
+                storage.put(&salt_key, salt.clone()).await?;
+                salt
+            }
+        };
+        let entry = AuditEntry {
+            path,
+            kind: declared.device.kind().into(),
+            description: declared.description.clone(),
+            options: declared.device.options(),
+            salt: hex(&salt),
+            declared: true,
+        };
+        Ok(Enabled::new(entry, Arc::clone(&declared.device), &salt))
     }
 
     async fn active(&self) -> Result<Arc<Active>> {
@@ -1605,8 +1683,9 @@ impl Vault {
             path,
             kind: device.kind().into(),
             description: String::new(),
-            options: std::collections::BTreeMap::new(),
+            options: device.options(),
             salt: hex(&salt),
+            declared: false,
         };
         let enabled = Enabled::new(entry, device, &salt);
         crate::sys::install_audit(&active, enabled, false).await

@@ -275,3 +275,89 @@ async fn file_devices_only_inside_the_allowed_directory_and_persisted() {
             .is_empty()
     );
 }
+
+/// A declared device (the server config's `audit` stanza): installed at every unseal before any
+/// request, listed, not removable over the API, never stored in the audit table, its hash
+/// stable across restarts; a device enabled over the API at the same path stops the unseal.
+#[tokio::test]
+async fn declared_devices_come_back_at_every_unseal() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage: Arc<dyn strongroom_storage::Storage> = Arc::new(MemoryStorage::new());
+    let declared = dir.path().join("declared.log");
+    let builder = |storage: &Arc<dyn strongroom_storage::Storage>| {
+        Vault::builder(Arc::clone(storage))
+            .audit_dir(dir.path())
+            .declared_audit_device(
+                "cfg",
+                "from the config file",
+                Arc::new(strongroom_core::FileAuditDevice::new(&declared)),
+            )
+    };
+    let (vault, root, keys) = unsealed(builder(&storage)).await;
+    vault.read(&root, "sys/mounts").await.unwrap();
+    assert!(
+        lines(&declared)
+            .iter()
+            .any(|l| l["request"]["path"] == "sys/mounts"),
+        "the declared device records requests from the first unseal on"
+    );
+    let listed = vault.read(&root, "sys/audit").await.unwrap().data.unwrap();
+    assert_eq!(listed["cfg/"]["type"], "file");
+    assert_eq!(listed["cfg/"]["description"], "from the config file");
+    assert_eq!(
+        listed["cfg/"]["options"]["file_path"],
+        declared.to_str().unwrap()
+    );
+    let refused = vault.delete(&root, "sys/audit/cfg").await.unwrap_err();
+    assert!(
+        refused
+            .to_string()
+            .contains("declared in the server configuration"),
+        "{refused}"
+    );
+    // An API-enabled device next to it is persisted; the declared one is not.
+    let api_log = dir.path().join("api.log");
+    vault
+        .write(
+            &root,
+            "sys/audit/api",
+            json!({"type": "file", "options": {"file_path": api_log.to_str().unwrap()}}),
+        )
+        .await
+        .unwrap();
+    let hash = |vault: Vault, root: String| async move {
+        vault
+            .write(&root, "sys/audit-hash/cfg", json!({"input": "s3cret"}))
+            .await
+            .unwrap()
+            .data
+            .unwrap()["hash"]
+            .clone()
+    };
+    let before = hash(vault.clone(), root.clone()).await;
+
+    // A restart: both devices are back, once each, and the hash has not changed.
+    vault.seal().await;
+    let vault = builder(&storage).build();
+    vault.unseal(&keys[0]).await.unwrap();
+    let listed = vault.read(&root, "sys/audit").await.unwrap().data.unwrap();
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    assert_eq!(hash(vault.clone(), root.clone()).await, before);
+
+    // Declaring a device where the API enabled one is refused at unseal.
+    vault.seal().await;
+    let clash = Vault::builder(Arc::clone(&storage))
+        .audit_dir(dir.path())
+        .declared_audit_device(
+            "api",
+            "",
+            Arc::new(strongroom_core::FileAuditDevice::new(&declared)),
+        )
+        .build();
+    let err = clash.unseal(&keys[0]).await.unwrap_err();
+    assert!(
+        err.to_string().contains("also enabled over the API"),
+        "{err}"
+    );
+    assert!(clash.seal_status().await.unwrap().sealed);
+}

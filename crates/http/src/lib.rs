@@ -17,7 +17,10 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod metrics;
+
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -36,7 +39,21 @@ use strongroom_logical::{ErrorKind, Operation};
 pub const MAX_REQUEST_SIZE: usize = 32 * 1024 * 1024;
 
 /// The router serving Vault's API for `vault`.
+///
+/// It counts and times every request for `sys/metrics` (Prometheus text with
+/// `?format=prometheus`, for a token allowed to read `sys/metrics`) and logs each request
+/// through `tracing` at debug level, server errors at warn: method, path, status and duration,
+/// never headers, query strings or bodies.
 pub fn router(vault: Vault) -> Router {
+    let metrics = Arc::new(metrics::Metrics::default());
+    let sys_metrics = {
+        let metrics = Arc::clone(&metrics);
+        move |State(vault): State<Vault>,
+              headers: HeaderMap,
+              Query(query): Query<BTreeMap<String, String>>| {
+            sys_metrics(vault, metrics, headers, query)
+        }
+    };
     Router::new()
         .route("/v1/sys/health", get(health).head(health))
         .route("/v1/sys/seal-status", get(seal_status))
@@ -66,9 +83,41 @@ pub fn router(vault: Vault) -> Router {
             "/v1/sys/generate-root/update",
             put(generate_root_update).post(generate_root_update),
         )
+        .route("/v1/sys/metrics", get(sys_metrics))
         .route("/v1/{*path}", any(logical))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_REQUEST_SIZE))
+        .layer(axum::middleware::from_fn_with_state(
+            metrics,
+            metrics::track,
+        ))
         .with_state(vault)
+}
+
+/// `GET sys/metrics`: authorised and audited by the core like any read of `sys/metrics`, then
+/// rendered from the router's counters.
+async fn sys_metrics(
+    vault: Vault,
+    metrics: Arc<metrics::Metrics>,
+    headers: HeaderMap,
+    query: BTreeMap<String, String>,
+) -> Response {
+    if !root_namespace(&headers) {
+        return with_headers(
+            StatusCode::NOT_FOUND,
+            Some(json!({"errors": ["namespace not found"]})),
+        );
+    }
+    let mut request = VaultRequest::new(Operation::Read, "sys/metrics");
+    request.token = token_of(&headers);
+    if let Err(err) = vault.handle(request).await {
+        return error_response(&err);
+    }
+    let status = match vault.seal_status().await {
+        Ok(status) => status,
+        Err(err) => return error_response(&err),
+    };
+    let prometheus = query.get("format").is_some_and(|f| f == "prometheus");
+    metrics::render(&metrics, prometheus, status.initialized, !status.sealed)
 }
 
 /// Every response says: do not cache (secrets travel in bodies).

@@ -579,3 +579,53 @@ async fn deep_and_huge_bodies_are_refused() {
     let (status, _, _) = call(&app, "GET", "/v1/sys/policies/acl/p", Some(&root), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "nothing was written");
 }
+
+/// `sys/metrics`: refused without a token that may read it, Prometheus text with
+/// `?format=prometheus` counting the requests served so far, Vault's in-memory-sink JSON
+/// otherwise.
+#[tokio::test]
+async fn metrics_count_requests_for_an_allowed_token() {
+    let (app, root) = initialised().await;
+    let (status, body, _) = call(&app, "GET", "/v1/sys/metrics", None, None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body:?}");
+    for _ in 0..3 {
+        call(&app, "GET", "/v1/secret/data/nope", Some(&root), None).await;
+    }
+    let response = app
+        .clone()
+        .oneshot(
+            Request::builder()
+                .uri("/v1/sys/metrics?format=prometheus")
+                .header("X-Vault-Token", &root)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/plain; version=0.0.4"
+    );
+    let text = String::from_utf8(
+        response
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec(),
+    )
+    .unwrap();
+    assert!(
+        text.contains("strongroom_http_requests_total{method=\"GET\",code=\"403\"} 1\n"),
+        "{text}"
+    );
+    assert!(text.contains("strongroom_core_unsealed 1\n"), "{text}");
+    assert!(text.contains("# TYPE strongroom_http_request_duration_seconds histogram"));
+    let (status, body, _) = call(&app, "GET", "/v1/sys/metrics", Some(&root), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let body = body.unwrap();
+    assert_eq!(body["Gauges"][1]["Name"], "strongroom.core.unsealed");
+    assert!(body["Samples"][0]["Count"].as_u64().unwrap() >= 5, "{body}");
+}

@@ -18,6 +18,10 @@ use crate::config::{self, Listener, LogConfig, SealConfig, ServerConfig, Storage
 /// How long in-flight requests get to finish once a shutdown is asked for.
 const GRACE: Duration = Duration::from_secs(30);
 
+/// How long a client may take to send a request's headers (Vault's `http_read_header_timeout`
+/// default): a connection trickling bytes cannot hold a slot for ever.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The `server` subcommand's arguments.
 #[derive(clap::Args, Debug)]
 pub(crate) struct ServerArgs {
@@ -311,13 +315,21 @@ async fn serve(vault: Vault, listeners: Vec<(SocketAddr, Option<RustlsConfig>)>)
         let handle = handle.clone();
         match tls {
             Some(tls) => {
-                let server = axum_server::from_tcp_rustls(listener, tls)
+                let mut server = axum_server::from_tcp_rustls(listener, tls)
                     .with_context(|| format!("listening on {addr}"))?;
+                server
+                    .http_builder()
+                    .http1()
+                    .header_read_timeout(HEADER_READ_TIMEOUT);
                 servers.spawn(async move { server.handle(handle).serve(service).await });
             }
             None => {
-                let server = axum_server::from_tcp(listener)
+                let mut server = axum_server::from_tcp(listener)
                     .with_context(|| format!("listening on {addr}"))?;
+                server
+                    .http_builder()
+                    .http1()
+                    .header_read_timeout(HEADER_READ_TIMEOUT);
                 servers.spawn(async move { server.handle(handle).serve(service).await });
             }
         }

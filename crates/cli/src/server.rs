@@ -25,7 +25,8 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// The `server` subcommand's arguments.
 #[derive(clap::Args, Debug)]
 pub(crate) struct ServerArgs {
-    /// Development mode: in-memory storage, initialised and unsealed, KV v2 at secret/.
+    /// Development mode: in-memory storage, initialised and unsealed, KV v2 at secret/, transit
+    /// at transit/.
     #[arg(long)]
     pub(crate) dev: bool,
     /// The root token id in dev mode (default: a random token).
@@ -174,7 +175,8 @@ pub(crate) async fn run(args: ServerArgs) -> Result<()> {
     serve(vault, listeners).await
 }
 
-/// Vault's dev mode: in memory, initialised, unsealed, KV v2 at `secret/`.
+/// Vault's dev mode: in memory, initialised, unsealed, KV v2 at `secret/`, transit at
+/// `transit/`.
 async fn dev(args: ServerArgs) -> Result<()> {
     // Dev mode allows API audit devices anywhere the process can write, as Vault's does.
     let vault = Vault::builder(MemoryStorage::new()).audit_dir("/").build();
@@ -198,6 +200,9 @@ async fn dev(args: ServerArgs) -> Result<()> {
             "sys/mounts/secret",
             json!({"type": "kv", "options": {"version": "2"}}),
         )
+        .await?;
+    vault
+        .write(&root, "sys/mounts/transit", json!({"type": "transit"}))
         .await?;
     println!("==> Strongroom server started in dev mode. Do not use it in production.");
     println!();

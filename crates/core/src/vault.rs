@@ -146,10 +146,11 @@ impl std::fmt::Debug for VaultBuilder {
 
 impl VaultBuilder {
     /// A vault over `storage` (any [`Storage`]: SQLite, PostgreSQL, memory...), with the built-in
-    /// engines registered (`kv`).
+    /// engines registered (`kv`, `transit`).
     pub fn new(storage: impl Storage + 'static) -> Self {
         let mut registry = Registry::new();
         registry.register("kv", strongroom_kv::factory);
+        registry.register("transit", strongroom_transit::factory);
         Self {
             storage: Arc::new(storage),
             registry,

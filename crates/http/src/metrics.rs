@@ -182,35 +182,15 @@ impl Metrics {
     }
 }
 
-/// The current UTC time as `YYYY-MM-DD HH:MM:SS +0000 UTC` (Go's time format, as Vault's sink
-/// prints it).
+/// The current UTC time as Go prints it (`2026-11-27 08:00:00 +0000 UTC`), as Vault's sink
+/// does.
 fn humantime_now() -> String {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let days = secs / 86_400;
-    let rem = secs % 86_400;
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} +0000 UTC",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
-/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (Hinnant's algorithm).
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + u64::from(m <= 2);
-    (y, m, d)
+    strongroom_logical::time::rfc3339(secs)
+        .replacen('T', " ", 1)
+        .replace('Z', " +0000 UTC")
 }
 
 /// Middleware: counts and times every request, and logs it at debug level (server errors at
@@ -298,10 +278,9 @@ mod tests {
     }
 
     #[test]
-    fn dates() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(19_723), (2024, 1, 1));
-        assert_eq!(civil_from_days(20_784), (2026, 11, 27));
-        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+    fn go_time_format() {
+        let now = humantime_now();
+        assert_eq!(now.len(), "2026-11-27 08:00:00 +0000 UTC".len(), "{now}");
+        assert!(now.ends_with(" +0000 UTC"), "{now}");
     }
 }

@@ -81,48 +81,7 @@ impl KvV1 {
     }
 }
 
-/// Parses a duration as Vault accepts them: whole seconds (a number or a numeric string), or
-/// integer amounts with units `s`, `m`, `h`, `d` (`"1h30m"`, `"90s"`, `"2d"`). `None` for anything
-/// else.
-pub fn parse_duration(value: &Value) -> Option<Duration> {
-    match value {
-        Value::Number(n) => n.as_u64().map(Duration::from_secs),
-        Value::String(s) => parse_duration_str(s),
-        _ => None,
-    }
-}
-
-fn parse_duration_str(text: &str) -> Option<Duration> {
-    let text = text.trim();
-    if text.is_empty() {
-        return None;
-    }
-    if let Ok(secs) = text.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let mut total: u64 = 0;
-    let mut number = String::new();
-    for c in text.chars() {
-        if c.is_ascii_digit() {
-            number.push(c);
-            continue;
-        }
-        let unit = match c {
-            's' => 1,
-            'm' => 60,
-            'h' => 3600,
-            'd' => 86_400,
-            _ => return None,
-        };
-        let n: u64 = number.parse().ok()?;
-        total = total.checked_add(n.checked_mul(unit)?)?;
-        number.clear();
-    }
-    if !number.is_empty() {
-        return None;
-    }
-    Some(Duration::from_secs(total))
-}
+pub use strongroom_logical::time::parse_duration;
 
 fn decode(bytes: &[u8]) -> Result<Map<String, Value>> {
     serde_json::from_slice(bytes)

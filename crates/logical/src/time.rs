@@ -1,4 +1,9 @@
-//! Times as Vault prints them (RFC 3339, UTC), shared by the core and the engines.
+//! Times as Vault prints them (RFC 3339, UTC) and durations as Vault reads them, shared by the
+//! core and the engines.
+
+use std::time::Duration;
+
+use serde_json::Value;
 
 /// The civil date and time of `secs` seconds after the Unix epoch:
 /// (year, month, day, hour, minute, second). Howard Hinnant's days-to-civil algorithm.
@@ -46,4 +51,47 @@ mod tests {
             "2026-11-18T11:06:40.123456789Z"
         );
     }
+}
+
+/// Parses a duration as Vault accepts them: whole seconds (a number or a numeric string), or
+/// integer amounts with units `s`, `m`, `h`, `d` (`"1h30m"`, `"90s"`, `"2d"`). `None` for anything
+/// else.
+pub fn parse_duration(value: &Value) -> Option<Duration> {
+    match value {
+        Value::Number(n) => n.as_u64().map(Duration::from_secs),
+        Value::String(s) => parse_duration_str(s),
+        _ => None,
+    }
+}
+
+fn parse_duration_str(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    if let Ok(secs) = text.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let mut total: u64 = 0;
+    let mut number = String::new();
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        let unit = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86_400,
+            _ => return None,
+        };
+        let n: u64 = number.parse().ok()?;
+        total = total.checked_add(n.checked_mul(unit)?)?;
+        number.clear();
+    }
+    if !number.is_empty() {
+        return None;
+    }
+    Some(Duration::from_secs(total))
 }

@@ -36,23 +36,6 @@ pub fn rfc3339_nanos(nanos: u128) -> String {
     format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{frac:09}Z")
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn known_dates() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(rfc3339(1_795_000_000), "2026-11-18T11:06:40Z");
-        assert_eq!(rfc3339_nanos(0), "1970-01-01T00:00:00.000000000Z");
-        assert_eq!(
-            rfc3339_nanos(1_795_000_000_123_456_789),
-            "2026-11-18T11:06:40.123456789Z"
-        );
-    }
-}
-
 /// Parses a duration as Vault accepts them: whole seconds (a number or a numeric string), or
 /// integer amounts with units `s`, `m`, `h`, `d` (`"1h30m"`, `"90s"`, `"2d"`). `None` for anything
 /// else.
@@ -94,4 +77,21 @@ fn parse_duration_str(text: &str) -> Option<Duration> {
         return None;
     }
     Some(Duration::from_secs(total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_dates() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_795_000_000), "2026-11-18T11:06:40Z");
+        assert_eq!(rfc3339_nanos(0), "1970-01-01T00:00:00.000000000Z");
+        assert_eq!(
+            rfc3339_nanos(1_795_000_000_123_456_789),
+            "2026-11-18T11:06:40.123456789Z"
+        );
+    }
 }

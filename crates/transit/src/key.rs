@@ -938,7 +938,7 @@ mod tests {
     /// A key of `key_type` whose versions have fixed material: key bytes 0..len, HMAC key
     /// bytes 32..64 (the vectors below were computed with Python's `cryptography`).
     fn fixed(key_type: KeyType, versions: u32, derived: bool, convergent: bool) -> Key {
-        let len = match key_type {
+        let len: u8 = match key_type {
             KeyType::Aes128Gcm96 => 16,
             _ => 32,
         };
@@ -960,7 +960,7 @@ mod tests {
                 Arc::new(Version {
                     version: v,
                     created: 0,
-                    key: (0..len).map(|b| b as u8).collect(),
+                    key: (0..len).collect(),
                     hmac_key: (32..64).collect(),
                 }),
             );
@@ -979,7 +979,7 @@ mod tests {
                 .collect::<String>(),
             "75b40215cb83b6b3e3209351eabbb9b60cc82f3e2bc4a4ac8617100680f36a58"
         );
-        let nonce: [u8; 12] = core::array::from_fn(|i| i as u8);
+        let nonce: [u8; 12] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
         let key: Vec<u8> = (0..32).collect();
         for (alg, key, aad, expected) in [
             (

@@ -570,6 +570,9 @@ pub struct VaultResponse {
     /// The engine answered "not found" with a body (KV v2's deleted or destroyed versions): the
     /// HTTP layer sends 404 with `data`.
     pub not_found: bool,
+    /// The request failed in this category, yet `data` still answers it (a transit batch whose
+    /// items failed): the HTTP layer sends the category's status with the envelope.
+    pub failed: Option<strongroom_logical::ErrorKind>,
 }
 
 impl std::fmt::Debug for VaultResponse {
@@ -585,6 +588,7 @@ impl std::fmt::Debug for VaultResponse {
             .field("renewable", &self.renewable)
             .field("auth", &self.auth)
             .field("not_found", &self.not_found)
+            .field("failed", &self.failed)
             .finish()
     }
 }
@@ -1616,6 +1620,7 @@ impl Vault {
                 let response = mounted.backend.handle(&ctx, engine_request).await?;
                 let mut out = VaultResponse {
                     not_found: response.not_found,
+                    failed: response.failed,
                     lease_duration: response.lease_duration_hint.map_or(0, |d| d.as_secs()),
                     data: response.data,
                     warnings: response.warnings,

@@ -650,6 +650,10 @@ async fn logical(
         Ok(response) if response.not_found => {
             with_headers(StatusCode::NOT_FOUND, Some(envelope(&response, &path)))
         }
+        Ok(response) if response.failed.is_some() => with_headers(
+            response.failed.map_or(StatusCode::BAD_REQUEST, status_of),
+            Some(envelope(&response, &path)),
+        ),
         Ok(response)
             if response.data.is_none()
                 && response.auth.is_none()

@@ -71,6 +71,9 @@ pub struct Response {
     /// Answer "not found" *with* this body, as KV v2 does for a deleted or destroyed version
     /// (the body carries its metadata).
     pub not_found: bool,
+    /// The request failed (in this category) yet the body still matters, as for a transit batch
+    /// with failed items: the caller gets the error status *and* the data.
+    pub failed: Option<crate::ErrorKind>,
 }
 
 impl Response {
@@ -140,6 +143,7 @@ impl std::fmt::Debug for Response {
             .field("auth", &self.auth)
             .field("lease_duration_hint", &self.lease_duration_hint)
             .field("not_found", &self.not_found)
+            .field("failed", &self.failed)
             .finish_non_exhaustive()
     }
 }

@@ -489,8 +489,7 @@ fn items(data: &Map<String, Value>) -> Result<(bool, Vec<Map<String, Value>>)> {
 }
 
 /// Runs `each` over the items: one result as the response's data, or `batch_results` in input
-/// order with per-item errors (and each item's `reference` echoed). A batch whose every item
-/// failed is a 400 carrying the first error.
+/// order with per-item errors and each item's `reference` echoed (empty when not given).
 fn run_batch(
     data: &Map<String, Value>,
     mut each: impl FnMut(&Map<String, Value>) -> Result<Map<String, Value>>,
@@ -501,14 +500,10 @@ fn run_batch(
         return Ok(Response::with_data(each(item)?));
     }
     let mut results = Vec::with_capacity(items.len());
-    let mut first_error = None;
-    let mut successes = 0;
+    let mut first_error: Option<LogicalError> = None;
     for item in &items {
         let mut result = match each(item) {
-            Ok(result) => {
-                successes += 1;
-                result
-            }
+            Ok(result) => result,
             Err(err) => {
                 let message = err.to_string();
                 first_error.get_or_insert(err);
@@ -517,19 +512,19 @@ fn run_batch(
                 map
             }
         };
-        if let Some(reference) = item.get("reference") {
-            result.insert("reference".into(), reference.clone());
-        }
+        result.insert(
+            "reference".into(),
+            item.get("reference").cloned().unwrap_or_else(|| "".into()),
+        );
         results.push(Value::Object(result));
-    }
-    if successes == 0
-        && let Some(err) = first_error
-    {
-        return Err(err);
     }
     let mut out = Map::new();
     out.insert("batch_results".into(), Value::Array(results));
-    Ok(Response::with_data(out))
+    let mut response = Response::with_data(out);
+    // As OpenBao: any failed item makes the batch a 400 (500 if an item failed inside), and the
+    // results still come back, so the caller sees which items failed and why.
+    response.failed = first_error.map(|err| err.kind());
+    Ok(response)
 }
 
 fn context_of(item: &Map<String, Value>) -> Result<Option<Zeroizing<Vec<u8>>>> {
@@ -620,6 +615,7 @@ impl Transit {
         for (v, info) in index {
             let entry = if config.key_type.signs() {
                 let mut entry = json!({
+                    "certificate_chain": "",
                     "creation_time": strongroom_logical::time::rfc3339(info.created),
                     "name": match config.key_type {
                         KeyType::EcdsaP256 => "P-256",
@@ -654,6 +650,7 @@ impl Transit {
             "supports_derivation": config.key_type.derivable(),
             "supports_signing": config.key_type.signs(),
             "imported_key": false,
+            "soft_deleted": false,
         });
         if config.derived
             && let Value::Object(map) = &mut out
@@ -678,9 +675,9 @@ impl Transit {
             return Ok(Response::empty());
         };
         if !config.deletion_allowed {
-            return Err(LogicalError::invalid(
-                "deletion is not allowed for this key",
-            ));
+            return Err(LogicalError::invalid(format!(
+                "error deleting policy {name}: deletion is not allowed for this key"
+            )));
         }
         self.delete_all(ctx, name).await?;
         Ok(Response::empty())
@@ -753,14 +750,28 @@ impl Transit {
         self.read_key(ctx, name).await
     }
 
+    /// `keys/<name>/rotate`: rotates, then answers with the key as a read does (OpenBao's
+    /// response; it lists every version, so its size grows with them).
     async fn rotate(&self, ctx: &Context, name: &str) -> Result<Response> {
+        self.rotate_key(ctx, name).await?;
+        self.read_key(ctx, name).await
+    }
+
+    /// Rotates key `name` in the mount of `ctx`; returns the new latest version. This is what
+    /// `keys/<name>/rotate` does, without building the response: for embedders and schedulers.
+    /// Its cost does not depend on how many versions the key has.
+    ///
+    /// # Errors
+    ///
+    /// [`LogicalError::InvalidRequest`] for an unknown key; storage errors.
+    pub async fn rotate_key(&self, ctx: &Context, name: &str) -> Result<u32> {
         for _ in 0..CAS_RETRIES {
             let (config, raw) = self
                 .load_config(ctx, name)
                 .await?
                 .ok_or_else(|| LogicalError::invalid("encryption key not found"))?;
             match self.rotate_once(ctx, config, &raw).await {
-                Ok(_) => return self.read_key(ctx, name).await,
+                Ok(config) => return Ok(config.latest_version),
                 Err(LogicalError::Storage(StorageError::CheckFailed { .. })) => continue,
                 Err(err) => return Err(err),
             }
@@ -783,12 +794,14 @@ impl Transit {
                         "minimum available version should be positive",
                     ));
                 }
-                let encryption_floor = if config.min_encryption_version == 0 {
-                    config.latest_version
-                } else {
-                    config.min_encryption_version
-                };
-                if target > config.min_decryption_version || target > encryption_floor {
+                if config.min_encryption_version == 0 {
+                    return Err(LogicalError::invalid(
+                        "minimum available version cannot be set when minimum encryption version \
+                         is not set",
+                    ));
+                }
+                if target > config.min_decryption_version || target > config.min_encryption_version
+                {
                     return Err(LogicalError::invalid(
                         "cannot set min available version above min decryption or min encryption \
                          version",
@@ -1104,7 +1117,9 @@ impl Transit {
     ) -> Result<Response> {
         let config = self.config(ctx, name).await?;
         if kind != "public-key" && !config.exportable {
-            return Err(LogicalError::invalid("key is not exportable"));
+            return Err(LogicalError::invalid(
+                "private key material is not exportable",
+            ));
         }
         match kind {
             "encryption-key" if !config.key_type.encrypts() => {

@@ -872,9 +872,7 @@ fn open(
 ) -> Result<Zeroizing<Vec<u8>>> {
     let failed = || TransitError::Invalid("cipher: message authentication failed".into());
     if bytes.len() < aead::NONCE_LEN + alg.tag_len() {
-        return Err(TransitError::Invalid(
-            "invalid ciphertext: too short".into(),
-        ));
+        return Err(TransitError::Invalid("invalid ciphertext length".into()));
     }
     let (nonce, sealed) = bytes.split_at(aead::NONCE_LEN);
     let nonce = aead::Nonce::try_assume_unique_for_key(nonce).map_err(|_| failed())?;

@@ -1,8 +1,11 @@
-"""hvac 2.4.0 (the reference Vault client) against a running `strongroom server -dev`.
+"""hvac 2.4.0 (the reference Vault client) against a running dev server: `strongroom server
+-dev`, or OpenBao's `bao server -dev` (the same script passes against both, so it encodes
+Vault's behaviour rather than ours).
 
 Usage: python3 hvac_smoke.py http://127.0.0.1:PORT ROOT_TOKEN
 Exits non-zero with a message on the first difference from what hvac expects of Vault.
 """
+import base64
 import sys
 
 import hvac
@@ -68,4 +71,46 @@ assert "team/" in client.sys.list_mounted_secrets_engines()["data"]
 client.secrets.kv.v1.create_or_update_secret(path="x", secret={"v": "1"}, mount_point="team")
 assert client.secrets.kv.v1.read_secret(path="x", mount_point="team")["data"] == {"v": "1"}
 client.sys.disable_secrets_engine(path="team")
+
+# Transit (Strongroom's dev mode mounts it at transit/, OpenBao's does not).
+if "transit/" not in client.sys.list_mounted_secrets_engines()["data"]:
+    client.sys.enable_secrets_engine(backend_type="transit", path="transit")
+transit = client.secrets.transit
+
+
+def b64(data):
+    return base64.b64encode(data).decode()
+
+
+transit.create_key(name="orders")
+enc = transit.encrypt_data(name="orders", plaintext=b64(b"card 4111"))["data"]
+assert enc["ciphertext"].startswith("vault:v1:"), enc
+dec = transit.decrypt_data(name="orders", ciphertext=enc["ciphertext"])["data"]
+assert base64.b64decode(dec["plaintext"]) == b"card 4111", dec
+transit.rotate_key(name="orders")
+assert transit.read_key(name="orders")["data"]["latest_version"] == 2
+rewrapped = transit.rewrap_data(name="orders", ciphertext=enc["ciphertext"])["data"]
+assert rewrapped["ciphertext"].startswith("vault:v2:"), rewrapped
+batch = transit.encrypt_data(
+    name="orders",
+    batch_input=[{"plaintext": b64(b"a"), "reference": "one"}, {"plaintext": b64(b"b")}],
+)["data"]["batch_results"]
+assert [r["reference"] for r in batch] == ["one", ""], batch
+datakey = transit.generate_data_key(name="orders", key_type="plaintext")["data"]
+unwrapped = transit.decrypt_data(name="orders", ciphertext=datakey["ciphertext"])["data"]
+assert unwrapped["plaintext"] == datakey["plaintext"]
+transit.create_key(name="signer", key_type="ed25519")
+signature = transit.sign_data(name="signer", hash_input=b64(b"payload"))["data"]["signature"]
+assert transit.verify_signed_data(name="signer", hash_input=b64(b"payload"), signature=signature)["data"]["valid"]
+assert not transit.verify_signed_data(name="signer", hash_input=b64(b"tampered"), signature=signature)["data"]["valid"]
+transit.create_key(name="p256", key_type="ecdsa-p256")
+jws = transit.sign_data(name="p256", hash_input=b64(b"h.p"), marshaling_algorithm="jws")["data"]["signature"]
+assert transit.verify_signed_data(name="p256", hash_input=b64(b"h.p"), signature=jws, marshaling_algorithm="jws")["data"]["valid"]
+mac = transit.generate_hmac(name="orders", hash_input=b64(b"msg"))["data"]["hmac"]
+assert transit.verify_signed_data(name="orders", hash_input=b64(b"msg"), hmac=mac)["data"]["valid"]
+try:
+    transit.decrypt_data(name="orders", ciphertext="vault:v1:AAAA")
+    raise AssertionError("a bad ciphertext must fail")
+except hvac.exceptions.InvalidRequest:
+    pass
 print("hvac smoke: all checks passed")

@@ -20,11 +20,23 @@ use common::*;
 
 #[test]
 fn dev_server_works_with_hvac() {
+    hvac_suite_against(env!("CARGO_BIN_EXE_strongroom"));
+}
+
+/// The same hvac suite against OpenBao's dev server: the suite encodes Vault's behaviour.
+#[test]
+fn the_hvac_suite_passes_against_openbao_too() {
+    if bao_available() {
+        hvac_suite_against("bao");
+    }
+}
+
+fn hvac_suite_against(program: &str) {
     if !hvac_available() {
         return;
     }
     let addr = free_addr();
-    let server = dev_server(&addr);
+    let server = dev_server_of(program, &addr);
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/hvac_smoke.py");
     let output = Command::new("python3")
         .args([script, &format!("http://{addr}"), "root"])

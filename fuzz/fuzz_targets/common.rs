@@ -14,6 +14,7 @@ pub fn now<F: Future>(future: F) -> F::Output {
     }
 }
 
+#[allow(dead_code, reason = "used by some targets only")]
 pub fn unhex(s: &str) -> Vec<u8> {
     (0..s.len())
         .step_by(2)

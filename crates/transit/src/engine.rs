@@ -527,6 +527,18 @@ fn run_batch(
     Ok(response)
 }
 
+/// `{"ciphertext": ..., "key_version": N}`.
+fn ciphertext_result(
+    key: &Key,
+    ciphertext: String,
+    version: Option<u32>,
+) -> Result<Map<String, Value>> {
+    let mut out = Map::new();
+    out.insert("ciphertext".into(), ciphertext.into());
+    out.insert("key_version".into(), key.write_version(version)?.into());
+    Ok(out)
+}
+
 fn context_of(item: &Map<String, Value>) -> Result<Option<Zeroizing<Vec<u8>>>> {
     base64_field(item, "context")
 }
@@ -884,10 +896,7 @@ impl Transit {
                 &aad_of(item)?,
                 version,
             )?;
-            let mut out = Map::new();
-            out.insert("ciphertext".into(), ciphertext.into());
-            out.insert("key_version".into(), key.write_version(version)?.into());
-            Ok(out)
+            ciphertext_result(&key, ciphertext, version)
         })
     }
 
@@ -937,10 +946,7 @@ impl Transit {
                 &aad_of(item)?,
                 version,
             )?;
-            let mut out = Map::new();
-            out.insert("ciphertext".into(), rewrapped.into());
-            out.insert("key_version".into(), key.write_version(version)?.into());
-            Ok(out)
+            ciphertext_result(&key, rewrapped, version)
         })
     }
 

@@ -8,3 +8,5 @@ cd "$(dirname "$0")/.."
 export STRONGROOM_REQUIRE_SERVICES=${STRONGROOM_REQUIRE_SERVICES:-1}
 cargo test --workspace --all-features --all-targets --locked
 cargo test --workspace --all-features --doc --locked
+# The examples that check themselves.
+cargo run --quiet --locked -p strongroom-examples --example rotate_api_key

@@ -67,6 +67,55 @@ impl AlertSink for LogSink {
     }
 }
 
+/// Posts each alert as JSON to a URL (Slack-style incoming webhooks, PagerDuty proxies, ...),
+/// with a bounded timeout; a delivery failure is logged, never retried forever, and never
+/// stops a rotation.
+#[derive(Debug, Clone)]
+pub struct WebhookSink {
+    client: reqwest::Client,
+    url: String,
+}
+
+impl WebhookSink {
+    /// Posts to `url`, each delivery bounded by `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// [`RotationError::Config`](crate::RotationError::Config) for a URL that is not http(s),
+    /// or an HTTP client that cannot be built.
+    pub fn new(url: &str, timeout: std::time::Duration) -> crate::Result<Self> {
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(crate::RotationError::Config(format!(
+                "webhook URL must be http(s): {url:?}"
+            )));
+        }
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .build()
+            .map_err(|e| crate::RotationError::Config(format!("webhook client: {e}")))?;
+        Ok(Self {
+            client,
+            url: url.to_owned(),
+        })
+    }
+}
+
+#[async_trait]
+impl AlertSink for WebhookSink {
+    async fn alert(&self, alert: &Alert) {
+        let sent = self.client.post(&self.url).json(alert).send().await;
+        match sent.map(|r| r.status()) {
+            Ok(status) if status.is_success() => {}
+            Ok(status) => {
+                tracing::warn!(secret = %alert.secret, %status, "the alert webhook refused an alert");
+            }
+            Err(err) => {
+                tracing::warn!(secret = %alert.secret, error = %err.without_url(), "the alert webhook is unreachable");
+            }
+        }
+    }
+}
+
 /// Keeps alerts in memory (tests, dashboards).
 #[derive(Debug, Default)]
 pub struct MemorySink {

@@ -17,7 +17,7 @@ mod error;
 mod schedule;
 pub mod scheduler;
 
-pub use alert::{Alert, AlertKind, AlertSink, LogSink, MemorySink};
+pub use alert::{Alert, AlertKind, AlertSink, LogSink, MemorySink, WebhookSink};
 pub use error::{Result, RotationError, StepError};
 pub use schedule::{Cadence, Schedule, Window};
 pub use scheduler::{

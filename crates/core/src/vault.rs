@@ -126,6 +126,7 @@ pub struct VaultBuilder {
     background_expiry: bool,
     seal: Option<Arc<dyn Seal>>,
     declared_audit: Vec<DeclaredAudit>,
+    barrier_rotation: Option<strongroom_rotation::Schedule>,
 }
 
 /// An audit device declared on the builder: installed at every unseal.
@@ -160,7 +161,19 @@ impl VaultBuilder {
             background_expiry: true,
             seal: None,
             declared_audit: Vec::new(),
+            barrier_rotation: None,
         }
+    }
+
+    /// Rotates the barrier's encryption key (a new keyring term) on `schedule`, through the
+    /// rotation scheduler: each rotation is recorded inside the barrier step by step, tested
+    /// (the new term must seal and open) before it counts, retried with backoff and alerted on
+    /// failure (as `tracing` warnings). The background task runs it while unsealed; or drive it
+    /// with [`Vault::run_rotations`].
+    #[must_use]
+    pub fn barrier_rotation(mut self, schedule: strongroom_rotation::Schedule) -> Self {
+        self.barrier_rotation = Some(schedule);
+        self
     }
 
     /// Declares an audit device (OpenBao's declarative `audit` stanza): installed at `path`
@@ -246,6 +259,7 @@ impl VaultBuilder {
                 audit_timeout: self.audit_timeout,
                 background_expiry: self.background_expiry,
                 declared_audit: self.declared_audit,
+                barrier_rotation: self.barrier_rotation,
                 auto_seal: self.seal.filter(|s| !s.needs_shares()),
                 active: std::sync::RwLock::new(None),
                 progress: Mutex::new(None),
@@ -277,6 +291,7 @@ struct Inner {
     audit_timeout: Duration,
     background_expiry: bool,
     declared_audit: Vec<DeclaredAudit>,
+    barrier_rotation: Option<strongroom_rotation::Schedule>,
     auto_seal: Option<Arc<dyn Seal>>,
     active: std::sync::RwLock<Option<Arc<Active>>>,
     progress: Mutex<Option<UnsealProgress>>,
@@ -310,6 +325,8 @@ pub(crate) struct Active {
     pub(crate) audit_lock: tokio::sync::Mutex<()>,
     pub(crate) audit_dir: Option<PathBuf>,
     pub(crate) audit_timeout: Duration,
+    /// The core's own scheduled rotations (the barrier keyring), when configured.
+    pub(crate) rotations: Option<strongroom_rotation::Scheduler>,
 }
 
 /// What `init` asks for.
@@ -1308,6 +1325,9 @@ impl Vault {
                 if let Err(VaultError::Sealed) = vault.expire_leases(10_000).await {
                     return;
                 }
+                if let Err(err) = vault.run_rotations().await {
+                    tracing::warn!(error = %err, "scheduled rotations failed; retrying");
+                }
             }
         });
     }
@@ -1366,7 +1386,12 @@ impl Vault {
         for declared in &self.inner.declared_audit {
             devices.push(Arc::new(self.declared(&storage, declared, &devices).await?));
         }
+        let rotations = match &self.inner.barrier_rotation {
+            Some(schedule) => Some(self.barrier_scheduler(&storage, schedule.clone()).await?),
+            None => None,
+        };
         Ok(Active {
+            rotations,
             audit_lock: tokio::sync::Mutex::new(()),
             audit: std::sync::RwLock::new(Arc::new(Broker::new(devices, self.inner.audit_timeout))),
             audit_dir: self.inner.audit_dir.clone(),
@@ -1419,6 +1444,63 @@ impl Vault {
             declared: true,
         };
         Ok(Enabled::new(entry, Arc::clone(&declared.device), &salt))
+    }
+
+    /// The scheduler rotating the barrier keyring, its state kept inside the barrier.
+    async fn barrier_scheduler(
+        &self,
+        storage: &Arc<dyn Storage>,
+        schedule: strongroom_rotation::Schedule,
+    ) -> Result<strongroom_rotation::Scheduler> {
+        let mut config = strongroom_rotation::SchedulerConfig::default();
+        config.prefix = crate::rotation::ROTATION_PREFIX.into();
+        let internal = |e: strongroom_rotation::RotationError| VaultError::Internal(e.to_string());
+        let scheduler = strongroom_rotation::Scheduler::new(
+            Arc::clone(storage),
+            Arc::new(crate::rotation::ClockAdapter(Arc::clone(&self.inner.clock))),
+            Arc::new(strongroom_rotation::LogSink),
+            config,
+        )
+        .map_err(internal)?;
+        let term = self.inner.barrier.status()?.term;
+        scheduler
+            .register(
+                crate::rotation::BARRIER_SECRET,
+                schedule,
+                Arc::new(crate::rotation::BarrierRotator {
+                    barrier: Arc::clone(&self.inner.barrier),
+                }),
+                Some(format!("term-{term}")),
+            )
+            .await
+            .map_err(internal)?;
+        Ok(scheduler)
+    }
+
+    /// Runs the core's scheduled rotations that are due (the barrier keyring, when configured
+    /// with [`VaultBuilder::barrier_rotation`]); the background task calls this every second.
+    ///
+    /// # Errors
+    ///
+    /// [`VaultError::Sealed`]; storage errors from the rotation state.
+    pub async fn run_rotations(&self) -> Result<strongroom_rotation::TickReport> {
+        let active = self.active().await?;
+        match &active.rotations {
+            Some(scheduler) => scheduler
+                .tick()
+                .await
+                .map_err(|e| VaultError::Internal(e.to_string())),
+            None => Ok(strongroom_rotation::TickReport::default()),
+        }
+    }
+
+    /// The barrier's active term, its age and use.
+    ///
+    /// # Errors
+    ///
+    /// [`VaultError::Sealed`].
+    pub fn barrier_status(&self) -> Result<strongroom_barrier::BarrierStatus> {
+        Ok(self.inner.barrier.status()?)
     }
 
     async fn active(&self) -> Result<Arc<Active>> {

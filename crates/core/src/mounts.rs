@@ -99,6 +99,11 @@ impl Router {
         self.mounts.remove(path)
     }
 
+    /// Every mounted engine.
+    pub(crate) fn mounted(&self) -> impl Iterator<Item = &Arc<Mounted>> {
+        self.mounts.values()
+    }
+
     pub(crate) fn get(&self, path: &str) -> Option<&Arc<Mounted>> {
         self.mounts.get(path)
     }

@@ -1306,8 +1306,9 @@ impl Vault {
         Ok(())
     }
 
-    /// Starts the background expiry pass (every second, while unsealed), when running inside a
-    /// tokio runtime. It holds only a weak handle: dropping every `Vault` clone stops it.
+    /// Starts the background pass, when running inside a tokio runtime: lease expiry and the
+    /// core's scheduled rotations every second, the engines' periodic functions every minute,
+    /// while unsealed. It holds only a weak handle: dropping every `Vault` clone stops it.
     fn spawn_expiry(&self) {
         if !self.inner.background_expiry {
             return;
@@ -1317,8 +1318,10 @@ impl Vault {
         };
         let weak = Arc::downgrade(&self.inner);
         runtime.spawn(async move {
+            let mut seconds = 0_u64;
             loop {
                 tokio::time::sleep(Duration::from_secs(1)).await;
+                seconds += 1;
                 let Some(inner) = weak.upgrade() else { return };
                 let vault = Vault { inner };
                 // Other failures are retried on the next pass; nothing else to do from here.
@@ -1327,6 +1330,9 @@ impl Vault {
                 }
                 if let Err(err) = vault.run_rotations().await {
                     tracing::warn!(error = %err, "scheduled rotations failed; retrying");
+                }
+                if seconds % 60 == 0 {
+                    let _ = vault.run_periodic().await;
                 }
             }
         });
@@ -1492,6 +1498,28 @@ impl Vault {
                 .map_err(|e| VaultError::Internal(e.to_string())),
             None => Ok(strongroom_rotation::TickReport::default()),
         }
+    }
+
+    /// Runs every mount's periodic function once (transit's key auto-rotation, for example);
+    /// the background task calls this about once a minute. Returns how many engines failed
+    /// (each failure is logged; the others still ran).
+    ///
+    /// # Errors
+    ///
+    /// [`VaultError::Sealed`].
+    pub async fn run_periodic(&self) -> Result<usize> {
+        let active = self.active().await?;
+        let mounted: Vec<Arc<crate::mounts::Mounted>> =
+            active.router.read().await.mounted().cloned().collect();
+        let now = active.clock.now();
+        let mut failed = 0;
+        for mount in mounted {
+            if let Err(err) = mount.backend.periodic(&context(&mount, now)).await {
+                failed += 1;
+                tracing::warn!(mount = %mount.entry.path, error = %err, "periodic function failed");
+            }
+        }
+        Ok(failed)
     }
 
     /// The barrier's active term, its age and use.

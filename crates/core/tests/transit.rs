@@ -425,6 +425,22 @@ async fn policies_auto_rotation_persistence_and_bad_input() {
         v2["ciphertext"].as_str().unwrap().starts_with("vault:v2:"),
         "{v2:?}"
     );
+    // An idle key rotates too: the engines' periodic pass (the background task runs it each
+    // minute) rotates keys whose period has passed, without any request touching them.
+    write(&s, "transit/keys/idle", json!({"auto_rotate_period": "1h"})).await;
+    write(&s, "transit/keys/manual", json!({})).await;
+    s.clock.advance(Duration::from_secs(2 * 3600));
+    assert_eq!(s.vault.run_periodic().await.unwrap(), 0);
+    for (name, expected) in [("idle", 2), ("manual", 1)] {
+        let key = s
+            .vault
+            .read(&s.root, &format!("transit/keys/{name}"))
+            .await
+            .unwrap()
+            .data
+            .unwrap();
+        assert_eq!(key["latest_version"], expected, "{name}");
+    }
 
     // A token that may use the key but not create keys: upsert is refused.
     write(

@@ -112,6 +112,18 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
         Ok(())
     }
 
+    /// Housekeeping the core runs for every mount about once a minute while unsealed (Vault's
+    /// periodic function): transit rotates keys whose `auto_rotate_period` has passed, for
+    /// example. The default does nothing.
+    ///
+    /// # Errors
+    ///
+    /// Any failure; the core logs it and runs the function again next time.
+    async fn periodic(&self, ctx: &Context) -> Result<()> {
+        let _ = ctx;
+        Ok(())
+    }
+
     /// Paths below the mount that need no token (e.g. `login`, `login/*`): exact, or a prefix
     /// ending in `*`.
     fn unauthenticated_paths(&self) -> &[&str] {

@@ -13,10 +13,10 @@
 //! guarded by a compare-and-swap on the settings: its cost does not grow with the number of
 //! versions (Vault keeps every version in one entry and breaks its 1 MiB limit: vault#26309).
 //!
-//! Auto-rotation: a key whose `auto_rotate_period` has passed since its latest version is
-//! rotated by the first request that touches it, before that request runs; every encryption
-//! after the period therefore uses a fresh version. (The rotation scheduler of
-//! `strongroom-rotation` will also rotate idle keys once it lands.)
+//! Auto-rotation: the engine's periodic function (the core runs it about once a minute) rotates
+//! every key whose `auto_rotate_period` has passed since its latest version; and a request that
+//! touches such a key first rotates it, so no encryption uses an overdue version even between
+//! two passes.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -451,6 +451,24 @@ impl Backend for Transit {
             ] => Err(LogicalError::UnsupportedOperation),
             _ => Err(LogicalError::UnsupportedPath),
         }
+    }
+
+    /// Rotates every key whose `auto_rotate_period` has passed since its latest version, so
+    /// idle keys rotate on schedule too (the request path also rotates a due key before using
+    /// it, so no encryption ever waits for this pass).
+    async fn periodic(&self, ctx: &Context) -> Result<()> {
+        for name in ctx.storage.list("keys/").await? {
+            if name.ends_with('/') {
+                continue;
+            }
+            if let Some((config, _)) = self.load_config(ctx, &name).await?
+                && config.auto_rotate_period > 0
+            {
+                // `config` rotates the key when its period has passed.
+                self.config(ctx, &name).await?;
+            }
+        }
+        Ok(())
     }
 
     async fn exists(&self, ctx: &Context, request: &Request) -> Result<Option<bool>> {

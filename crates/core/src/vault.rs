@@ -1331,7 +1331,7 @@ impl Vault {
                 if let Err(err) = vault.run_rotations().await {
                     tracing::warn!(error = %err, "scheduled rotations failed; retrying");
                 }
-                if seconds % 60 == 0 {
+                if seconds.is_multiple_of(60) {
                     let _ = vault.run_periodic().await;
                 }
             }

@@ -591,6 +591,19 @@ fn write_versions(config: &KeyConfig, data: &Map<String, Value>) -> Result<Vec<u
 }
 
 impl Transit {
+    /// The key with the versions a write needs (the latest and any asked for), and the
+    /// request-level `key_version`.
+    async fn for_writing(
+        &self,
+        ctx: &Context,
+        config: KeyConfig,
+        data: &Map<String, Value>,
+    ) -> Result<(Key, Option<u32>)> {
+        let versions = write_versions(&config, data)?;
+        let key = self.with_versions(ctx, config, &versions).await?;
+        Ok((key, version_field(data, "key_version")?))
+    }
+
     async fn list_keys(&self, ctx: &Context) -> Result<Response> {
         let keys: Vec<String> = ctx
             .storage
@@ -901,9 +914,7 @@ impl Transit {
             self.create_key(ctx, name, &create).await?;
         }
         let config = self.config(ctx, name).await?;
-        let versions = write_versions(&config, data)?;
-        let key = self.with_versions(ctx, config, &versions).await?;
-        let default_version = version_field(data, "key_version")?;
+        let (key, default_version) = self.for_writing(ctx, config, data).await?;
         run_batch(data, |item| {
             let plaintext = base64_field(item, "plaintext")?
                 .ok_or_else(|| LogicalError::invalid("missing plaintext to encrypt"))?;
@@ -995,9 +1006,7 @@ impl Transit {
             return Err(LogicalError::invalid("invalid bits"));
         }
         let config = self.config(ctx, name).await?;
-        let versions = write_versions(&config, data)?;
-        let key = self.with_versions(ctx, config, &versions).await?;
-        let version = version_field(data, "key_version")?;
+        let (key, version) = self.for_writing(ctx, config, data).await?;
         let len = usize::try_from(bits / 8).map_err(internal)?;
         let new_key = random_bytes(len)?;
         let ciphertext = key.encrypt(
@@ -1031,9 +1040,7 @@ impl Transit {
             ));
         }
         let marshaling = Marshaling::parse(text(data, "marshaling_algorithm")?.unwrap_or(""))?;
-        let versions = write_versions(&config, data)?;
-        let key = self.with_versions(ctx, config, &versions).await?;
-        let default_version = version_field(data, "key_version")?;
+        let (key, default_version) = self.for_writing(ctx, config, data).await?;
         run_batch(data, |item| {
             let input = base64_field(item, "input")?
                 .ok_or_else(|| LogicalError::invalid("missing input to sign"))?;
@@ -1119,9 +1126,7 @@ impl Transit {
         let algorithm =
             HashAlgorithm::parse(algo_segment.or(text(data, "algorithm")?).unwrap_or(""))?;
         let config = self.config(ctx, name).await?;
-        let versions = write_versions(&config, data)?;
-        let key = self.with_versions(ctx, config, &versions).await?;
-        let default_version = version_field(data, "key_version")?;
+        let (key, default_version) = self.for_writing(ctx, config, data).await?;
         run_batch(data, |item| {
             let input = base64_field(item, "input")?
                 .ok_or_else(|| LogicalError::invalid("missing input for HMAC"))?;

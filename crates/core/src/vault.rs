@@ -147,11 +147,12 @@ impl std::fmt::Debug for VaultBuilder {
 
 impl VaultBuilder {
     /// A vault over `storage` (any [`Storage`]: SQLite, PostgreSQL, memory...), with the built-in
-    /// engines registered (`kv`, `transit`).
+    /// engines registered (`kv`, `transit`, `database`).
     pub fn new(storage: impl Storage + 'static) -> Self {
         let mut registry = Registry::new();
         registry.register("kv", strongroom_kv::factory);
         registry.register("transit", strongroom_transit::factory);
+        registry.register("database", strongroom_database::factory);
         Self {
             storage: Arc::new(storage),
             registry,

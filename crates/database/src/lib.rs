@@ -1,0 +1,617 @@
+//! The `database` engine: dynamic credentials for PostgreSQL and MySQL/MariaDB, with Vault's
+//! paths and JSON.
+//!
+//! - `config/<name>`: `plugin_name` (`postgresql-database-plugin`, `mysql-database-plugin`),
+//!   `connection_url` with `{{username}}`/`{{password}}`, `username`, `password` (never read
+//!   back), `allowed_roles`, `verify_connection` (default true: the config is refused if the
+//!   database cannot be reached), `password_length`.
+//! - `roles/<name>`: `db_name`, `creation_statements`, `revocation_statements`,
+//!   `rollback_statements`, `renew_statements`, `default_ttl`, `max_ttl`.
+//! - `creds/<role>`: a new user (`v-<role>-<random>`, within the database's name limit) with a
+//!   random password, made by the creation statements in one transaction (the rollback
+//!   statements run if they fail, and no lease is created), returned with a lease. Renewal runs
+//!   the renew statements (PostgreSQL default: `VALID UNTIL`); revocation — explicit, by expiry,
+//!   or after a restart — runs the revocation statements or a safe default that ends the user's
+//!   sessions and drops it.
+//!
+//! Safety: role and config names are validated; generated names and passwords come from safe
+//! alphabets, so template substitution cannot inject SQL; connecting and every set of statements
+//! are bounded by timeouts. Connections are opened per operation and closed after.
+//!
+//! Not yet: static roles and `rotate-root` (they arrive with the rotation scheduler's
+//! integration), username templates.
+#![forbid(unsafe_code)]
+
+mod db;
+
+use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use strongroom_logical::{
+    Backend, Context, Lease, LogicalError, Operation, Request, Response, Result, SecretDescriptor,
+};
+use strongroom_storage::Storage as _;
+use zeroize::Zeroizing;
+
+use crate::db::{Conn, Kind};
+
+/// The database engine. Register it with `VaultBuilder::engine("database", factory)`.
+#[derive(Debug, Default)]
+pub struct Database;
+
+/// The engine factory (no mount options).
+///
+/// # Errors
+///
+/// None; the signature is the registry's.
+pub fn factory(_options: &Map<String, Value>) -> Result<Arc<dyn Backend>> {
+    Ok(Arc::new(Database))
+}
+
+/// A database connection's settings, as stored (inside the barrier).
+#[derive(Clone, Serialize, Deserialize)]
+struct DbConfig {
+    plugin_name: String,
+    connection_url: String,
+    username: String,
+    password: String,
+    allowed_roles: Vec<String>,
+    password_length: usize,
+}
+
+impl std::fmt::Debug for DbConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DbConfig")
+            .field("plugin_name", &self.plugin_name)
+            .field("username", &self.username)
+            .field("password", &"[REDACTED]")
+            .finish_non_exhaustive()
+    }
+}
+
+impl DbConfig {
+    fn kind(&self) -> Result<Kind> {
+        Kind::from_plugin(&self.plugin_name)
+    }
+
+    fn url(&self) -> Zeroizing<String> {
+        Zeroizing::new(db::connection_url(
+            &self.connection_url,
+            &self.username,
+            &self.password,
+        ))
+    }
+
+    fn allows(&self, role: &str) -> bool {
+        self.allowed_roles.iter().any(|r| r == "*" || r == role)
+    }
+}
+
+/// A role: how its users are made, renewed and removed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Role {
+    db_name: String,
+    creation_statements: Vec<String>,
+    revocation_statements: Vec<String>,
+    rollback_statements: Vec<String>,
+    renew_statements: Vec<String>,
+    default_ttl: u64,
+    max_ttl: u64,
+}
+
+/// Names of configs and roles: letters, digits, `-`, `_`; 1–64 characters.
+fn check_name(kind: &str, name: &str) -> Result<()> {
+    if name.is_empty()
+        || name.len() > 64
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))
+    {
+        return Err(LogicalError::invalid(format!(
+            "invalid {kind} name {:?}: 1-64 letters, digits, '-' or '_'",
+            name.chars().take(80).collect::<String>()
+        )));
+    }
+    Ok(())
+}
+
+fn text(data: &Map<String, Value>, key: &str) -> Result<Option<String>> {
+    match data.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(LogicalError::invalid(format!("'{key}' must be a string"))),
+    }
+}
+
+/// A list of strings, or one string (Vault accepts both, and a comma list for roles).
+fn strings(data: &Map<String, Value>, key: &str, comma: bool) -> Result<Option<Vec<String>>> {
+    match data.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if comma => Ok(Some(
+            s.split(',')
+                .map(|p| p.trim().to_owned())
+                .filter(|p| !p.is_empty())
+                .collect(),
+        )),
+        Some(Value::String(s)) => Ok(Some(vec![s.clone()])),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|i| {
+                i.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| LogicalError::invalid(format!("'{key}' must be strings")))
+            })
+            .collect::<Result<Vec<_>>>()
+            .map(Some),
+        Some(_) => Err(LogicalError::invalid(format!(
+            "'{key}' must be a string or a list of strings"
+        ))),
+    }
+}
+
+fn duration(data: &Map<String, Value>, key: &str) -> Result<Option<u64>> {
+    match data.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(value) => strongroom_logical::time::parse_duration(value)
+            .map(|d| Some(d.as_secs()))
+            .ok_or_else(|| LogicalError::invalid(format!("invalid duration for '{key}'"))),
+    }
+}
+
+fn flag(data: &Map<String, Value>, key: &str) -> Result<Option<bool>> {
+    match data.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(Value::String(s)) if s == "true" => Ok(Some(true)),
+        Some(Value::String(s)) if s == "false" => Ok(Some(false)),
+        Some(_) => Err(LogicalError::invalid(format!("'{key}' must be a boolean"))),
+    }
+}
+
+const ALPHANUMERIC: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+/// `len` characters from `alphabet`, uniformly (rejection sampling).
+fn random_string(alphabet: &[u8], len: usize) -> Result<String> {
+    let rng = ring::rand::SystemRandom::new();
+    let limit = 256 - 256 % alphabet.len();
+    let mut out = String::with_capacity(len);
+    while out.len() < len {
+        let byte: [u8; 1] = ring::rand::generate(&rng)
+            .map_err(|_| LogicalError::Internal("the system random source failed".into()))?
+            .expose();
+        let b = usize::from(byte[0]);
+        if b < limit
+            && let Some(c) = alphabet.get(b % alphabet.len())
+        {
+            out.push(char::from(*c));
+        }
+    }
+    Ok(out)
+}
+
+/// A password with upper, lower and digit characters (what password policies usually ask).
+fn password(len: usize) -> Result<Zeroizing<String>> {
+    let len = len.max(20);
+    loop {
+        let candidate = Zeroizing::new(random_string(ALPHANUMERIC, len)?);
+        if candidate.bytes().any(|b| b.is_ascii_uppercase())
+            && candidate.bytes().any(|b| b.is_ascii_lowercase())
+            && candidate.bytes().any(|b| b.is_ascii_digit())
+        {
+            return Ok(candidate);
+        }
+    }
+}
+
+/// `v-<role>-<random>`, cut to the database's limit (the random part always survives).
+fn username(kind: Kind, role: &str) -> Result<String> {
+    let random = random_string(b"abcdefghijklmnopqrstuvwxyz0123456789", 20)?;
+    let budget = kind.max_username().saturating_sub(2 + 1 + random.len());
+    let role: String = role.chars().take(budget).collect();
+    Ok(format!("v-{role}-{random}"))
+}
+
+fn now_secs(ctx: &Context) -> u64 {
+    ctx.now
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+impl Database {
+    async fn load<T: for<'de> Deserialize<'de>>(
+        &self,
+        ctx: &Context,
+        key: &str,
+    ) -> Result<Option<T>> {
+        match ctx.storage.get(key).await? {
+            Some(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|_| LogicalError::Internal(format!("stored {key} does not decode"))),
+            None => Ok(None),
+        }
+    }
+
+    async fn store<T: Serialize>(&self, ctx: &Context, key: &str, value: &T) -> Result<()> {
+        let bytes = serde_json::to_vec(value)
+            .map_err(|e| LogicalError::Internal(format!("encoding {key}: {e}")))?;
+        ctx.storage.put(key, bytes).await?;
+        Ok(())
+    }
+
+    async fn write_config(
+        &self,
+        ctx: &Context,
+        name: &str,
+        data: &Map<String, Value>,
+    ) -> Result<Response> {
+        check_name("connection", name)?;
+        let existing: Option<DbConfig> = self.load(ctx, &format!("config/{name}")).await?;
+        let pick = |key: &str, old: Option<&String>| -> Result<String> {
+            text(data, key)?
+                .or_else(|| old.cloned())
+                .ok_or_else(|| LogicalError::invalid(format!("'{key}' is required")))
+        };
+        let config = DbConfig {
+            plugin_name: pick("plugin_name", existing.as_ref().map(|c| &c.plugin_name))?,
+            connection_url: pick(
+                "connection_url",
+                existing.as_ref().map(|c| &c.connection_url),
+            )?,
+            username: text(data, "username")?
+                .or_else(|| existing.as_ref().map(|c| c.username.clone()))
+                .unwrap_or_default(),
+            password: text(data, "password")?
+                .or_else(|| existing.as_ref().map(|c| c.password.clone()))
+                .unwrap_or_default(),
+            allowed_roles: strings(data, "allowed_roles", true)?
+                .or_else(|| existing.as_ref().map(|c| c.allowed_roles.clone()))
+                .unwrap_or_default(),
+            password_length: match data.get("password_length").and_then(Value::as_u64) {
+                Some(n) if (20..=128).contains(&n) => usize::try_from(n).unwrap_or(20),
+                Some(_) => return Err(LogicalError::invalid("password_length must be 20 to 128")),
+                None => existing.as_ref().map_or(24, |c| c.password_length),
+            },
+        };
+        let kind = config.kind()?;
+        if flag(data, "verify_connection")?.unwrap_or(true) {
+            let conn = Conn::open(kind, &config.url()).await?;
+            conn.close().await;
+        }
+        self.store(ctx, &format!("config/{name}"), &config).await?;
+        Ok(Response::empty())
+    }
+
+    async fn read_config(&self, ctx: &Context, name: &str) -> Result<Response> {
+        let Some(config) = self
+            .load::<DbConfig>(ctx, &format!("config/{name}"))
+            .await?
+        else {
+            return Ok(Response::empty());
+        };
+        let mut details = Map::new();
+        details.insert(
+            "connection_url".into(),
+            config.connection_url.clone().into(),
+        );
+        details.insert("username".into(), config.username.clone().into());
+        let mut out = Map::new();
+        out.insert("plugin_name".into(), config.plugin_name.into());
+        out.insert("connection_details".into(), Value::Object(details));
+        out.insert("allowed_roles".into(), config.allowed_roles.into());
+        out.insert("password_policy".into(), "".into());
+        out.insert("verify_connection".into(), true.into());
+        Ok(Response::with_data(out))
+    }
+
+    async fn write_role(
+        &self,
+        ctx: &Context,
+        name: &str,
+        data: &Map<String, Value>,
+    ) -> Result<Response> {
+        check_name("role", name)?;
+        let existing: Option<Role> = self.load(ctx, &format!("roles/{name}")).await?;
+        let db_name = text(data, "db_name")?
+            .or_else(|| existing.as_ref().map(|r| r.db_name.clone()))
+            .ok_or_else(|| LogicalError::invalid("'db_name' is required"))?;
+        check_name("connection", &db_name)?;
+        let list = |key: &str, old: Option<&Vec<String>>| -> Result<Vec<String>> {
+            Ok(strings(data, key, false)?
+                .or_else(|| old.cloned())
+                .unwrap_or_default())
+        };
+        let role = Role {
+            creation_statements: list(
+                "creation_statements",
+                existing.as_ref().map(|r| &r.creation_statements),
+            )?,
+            revocation_statements: list(
+                "revocation_statements",
+                existing.as_ref().map(|r| &r.revocation_statements),
+            )?,
+            rollback_statements: list(
+                "rollback_statements",
+                existing.as_ref().map(|r| &r.rollback_statements),
+            )?,
+            renew_statements: list(
+                "renew_statements",
+                existing.as_ref().map(|r| &r.renew_statements),
+            )?,
+            default_ttl: duration(data, "default_ttl")?
+                .or(existing.as_ref().map(|r| r.default_ttl))
+                .unwrap_or(0),
+            max_ttl: duration(data, "max_ttl")?
+                .or(existing.as_ref().map(|r| r.max_ttl))
+                .unwrap_or(0),
+            db_name,
+        };
+        if role.creation_statements.iter().all(|s| s.trim().is_empty()) {
+            return Err(LogicalError::invalid("'creation_statements' is required"));
+        }
+        if role.max_ttl != 0 && role.default_ttl > role.max_ttl {
+            return Err(LogicalError::invalid(
+                "default_ttl cannot be greater than max_ttl",
+            ));
+        }
+        self.store(ctx, &format!("roles/{name}"), &role).await?;
+        Ok(Response::empty())
+    }
+
+    async fn read_role(&self, ctx: &Context, name: &str) -> Result<Response> {
+        let Some(role) = self.load::<Role>(ctx, &format!("roles/{name}")).await? else {
+            return Ok(Response::empty());
+        };
+        let mut out = Map::new();
+        out.insert("db_name".into(), role.db_name.into());
+        out.insert(
+            "creation_statements".into(),
+            role.creation_statements.into(),
+        );
+        out.insert(
+            "revocation_statements".into(),
+            role.revocation_statements.into(),
+        );
+        out.insert(
+            "rollback_statements".into(),
+            role.rollback_statements.into(),
+        );
+        out.insert("renew_statements".into(), role.renew_statements.into());
+        out.insert("default_ttl".into(), role.default_ttl.into());
+        out.insert("max_ttl".into(), role.max_ttl.into());
+        out.insert("credential_type".into(), "password".into());
+        Ok(Response::with_data(out))
+    }
+
+    async fn list(&self, ctx: &Context, folder: &str) -> Result<Response> {
+        let keys = ctx
+            .storage
+            .list(folder)
+            .await?
+            .into_iter()
+            .filter(|k| !k.ends_with('/'))
+            .collect();
+        Ok(Response::list(keys))
+    }
+
+    /// `creds/<role>`: a new user with a lease.
+    async fn creds(&self, ctx: &Context, role_name: &str) -> Result<Response> {
+        check_name("role", role_name)?;
+        let role: Role = self
+            .load(ctx, &format!("roles/{role_name}"))
+            .await?
+            .ok_or_else(|| LogicalError::invalid(format!("unknown role: {role_name}")))?;
+        let config: DbConfig = self
+            .load(ctx, &format!("config/{}", role.db_name))
+            .await?
+            .ok_or_else(|| LogicalError::invalid(format!("unknown database {:?}", role.db_name)))?;
+        if !config.allows(role_name) {
+            return Err(LogicalError::invalid(format!(
+                "{role_name:?} is not an allowed role"
+            )));
+        }
+        let kind = config.kind()?;
+        let ttl = match role.default_ttl {
+            0 => ctx.default_lease_ttl,
+            secs => Duration::from_secs(secs),
+        };
+        let max_ttl = match role.max_ttl {
+            0 => ctx.max_lease_ttl,
+            secs => Duration::from_secs(secs).min(ctx.max_lease_ttl),
+        };
+        let ttl = ttl.min(max_ttl);
+        let name = username(kind, role_name)?;
+        let password = password(config.password_length)?;
+        let expiration = kind.expiration(now_secs(ctx).saturating_add(ttl.as_secs()));
+        let values = [
+            ("name", name.as_str()),
+            ("username", name.as_str()),
+            ("password", password.as_str()),
+            ("expiration", expiration.as_str()),
+        ];
+        let statements: Vec<String> = role
+            .creation_statements
+            .iter()
+            .flat_map(|s| db::split(&db::render(s, &values)))
+            .collect();
+        let mut conn = Conn::open(kind, &config.url()).await?;
+        if let Err(err) = conn.run(&statements).await {
+            // Undo what the statements did outside the transaction (MySQL's implicit commits).
+            let rollback: Vec<String> = role
+                .rollback_statements
+                .iter()
+                .flat_map(|s| db::split(&db::render(s, &values)))
+                .collect();
+            if !rollback.is_empty() {
+                let _ = conn.run(&rollback).await;
+            }
+            conn.close().await;
+            return Err(err);
+        }
+        conn.close().await;
+        let mut data = Map::new();
+        data.insert("username".into(), name.clone().into());
+        data.insert("password".into(), password.as_str().into());
+        let mut secret = SecretDescriptor::default();
+        secret.ttl = ttl;
+        secret.max_ttl = Some(max_ttl);
+        secret.renewable = true;
+        secret.internal.insert("username".into(), name.into());
+        secret.internal.insert("role".into(), role_name.into());
+        secret
+            .internal
+            .insert("db_name".into(), role.db_name.into());
+        let mut response = Response::with_data(data);
+        response.secret = Some(secret);
+        Ok(response)
+    }
+
+    /// The config and kind for a lease, and the role's statements when the role still exists.
+    async fn lease_target(
+        &self,
+        ctx: &Context,
+        lease: &Lease,
+    ) -> Result<(DbConfig, Kind, Option<Role>, String)> {
+        let field = |key: &str| {
+            lease
+                .internal
+                .get(key)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .ok_or_else(|| LogicalError::Internal(format!("the lease has no {key}")))
+        };
+        let username = field("username")?;
+        let db_name = field("db_name")?;
+        let role_name = field("role")?;
+        let config: DbConfig = self
+            .load(ctx, &format!("config/{db_name}"))
+            .await?
+            .ok_or_else(|| LogicalError::invalid(format!("unknown database {db_name:?}")))?;
+        let kind = config.kind()?;
+        let role = self
+            .load::<Role>(ctx, &format!("roles/{role_name}"))
+            .await?;
+        Ok((config, kind, role, username))
+    }
+}
+
+#[async_trait]
+impl Backend for Database {
+    async fn handle(&self, ctx: &Context, request: Request) -> Result<Response> {
+        let path = request.path.trim_end_matches('/').to_owned();
+        let op = request.operation;
+        let writes = matches!(op, Operation::Create | Operation::Update);
+        match path.split('/').collect::<Vec<_>>().as_slice() {
+            ["config"] if op == Operation::List => self.list(ctx, "config/").await,
+            ["roles"] if op == Operation::List => self.list(ctx, "roles/").await,
+            ["config", name] => match op {
+                _ if writes => self.write_config(ctx, name, &request.data).await,
+                Operation::Read => self.read_config(ctx, name).await,
+                Operation::Delete => {
+                    check_name("connection", name)?;
+                    ctx.storage.delete(&format!("config/{name}")).await?;
+                    Ok(Response::empty())
+                }
+                _ => Err(LogicalError::UnsupportedOperation),
+            },
+            ["reset", name] if writes => {
+                // Connections are opened per operation: nothing cached to reset.
+                check_name("connection", name)?;
+                Ok(Response::empty())
+            }
+            ["roles", name] => match op {
+                _ if writes => self.write_role(ctx, name, &request.data).await,
+                Operation::Read => self.read_role(ctx, name).await,
+                Operation::Delete => {
+                    check_name("role", name)?;
+                    ctx.storage.delete(&format!("roles/{name}")).await?;
+                    Ok(Response::empty())
+                }
+                _ => Err(LogicalError::UnsupportedOperation),
+            },
+            ["creds", role] if op == Operation::Read => self.creds(ctx, role).await,
+            ["config" | "roles" | "creds" | "reset", ..] => Err(LogicalError::UnsupportedOperation),
+            _ => Err(LogicalError::UnsupportedPath),
+        }
+    }
+
+    async fn renew(&self, ctx: &Context, lease: &Lease) -> Result<Response> {
+        let (config, kind, role, username) = self.lease_target(ctx, lease).await?;
+        let ttl = lease
+            .increment
+            .filter(|d| !d.is_zero())
+            .or_else(|| {
+                role.as_ref()
+                    .and_then(|r| (r.default_ttl > 0).then(|| Duration::from_secs(r.default_ttl)))
+            })
+            .unwrap_or(ctx.default_lease_ttl);
+        let expiration = kind.expiration(now_secs(ctx).saturating_add(ttl.as_secs()));
+        let templates = match role.as_ref().map(|r| &r.renew_statements) {
+            Some(statements) if !statements.is_empty() => statements.clone(),
+            _ => vec![kind.default_renewal().to_owned()],
+        };
+        let values = [
+            ("name", username.as_str()),
+            ("username", username.as_str()),
+            ("expiration", expiration.as_str()),
+        ];
+        let statements: Vec<String> = templates
+            .iter()
+            .flat_map(|s| db::split(&db::render(s, &values)))
+            .collect();
+        if !statements.is_empty() {
+            let mut conn = Conn::open(kind, &config.url()).await?;
+            let result = conn.run(&statements).await;
+            conn.close().await;
+            result?;
+        }
+        let mut secret = SecretDescriptor::default();
+        secret.ttl = ttl;
+        secret.renewable = true;
+        let mut response = Response::empty();
+        response.secret = Some(secret);
+        Ok(response)
+    }
+
+    async fn revoke(&self, ctx: &Context, lease: &Lease) -> Result<()> {
+        let (config, kind, role, username) = self.lease_target(ctx, lease).await?;
+        let templates = match role.as_ref().map(|r| &r.revocation_statements) {
+            Some(statements) if !statements.is_empty() => statements.clone(),
+            _ => vec![kind.default_revocation().to_owned()],
+        };
+        let values = [("name", username.as_str()), ("username", username.as_str())];
+        let statements: Vec<String> = templates
+            .iter()
+            .flat_map(|s| db::split(&db::render(s, &values)))
+            .collect();
+        let mut conn = Conn::open(kind, &config.url()).await?;
+        let result = conn.run(&statements).await;
+        conn.close().await;
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_names_and_passwords() {
+        for kind in [Kind::Postgres, Kind::Mysql] {
+            let name = username(kind, &"r".repeat(64)).unwrap_or_default();
+            assert!(name.len() <= kind.max_username(), "{name}");
+            assert!(name.starts_with("v-r"));
+            assert!(name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+        }
+        let a = password(24).unwrap_or_default();
+        assert_eq!(a.len(), 24);
+        assert!(a.bytes().all(|b| b.is_ascii_alphanumeric()));
+        assert_ne!(*a, *password(24).unwrap_or_default());
+        assert!(check_name("role", "ok-role_1").is_ok());
+        for bad in ["", "a b", "x;DROP", "\"q\"", "é"] {
+            assert!(check_name("role", bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -214,6 +214,15 @@ fn username(kind: Kind, role: &str) -> Result<String> {
     Ok(format!("v-{role}-{random}"))
 }
 
+/// `err` with every occurrence of `secret` replaced.
+fn scrub(err: LogicalError, secret: &str) -> LogicalError {
+    let message = err.to_string();
+    if secret.is_empty() || !message.contains(secret) {
+        return err;
+    }
+    LogicalError::invalid(message.replace(secret, "[redacted]"))
+}
+
 fn now_secs(ctx: &Context) -> u64 {
     ctx.now
         .duration_since(UNIX_EPOCH)
@@ -448,7 +457,9 @@ impl Database {
                 let _ = conn.run(&rollback).await;
             }
             conn.close().await;
-            return Err(err);
+            // A driver message may quote the statement near a syntax error: never let the
+            // generated password out in an error.
+            return Err(scrub(err, &password));
         }
         conn.close().await;
         let mut data = Map::new();
@@ -596,6 +607,16 @@ impl Backend for Database {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn errors_never_carry_the_password() {
+        let err = scrub(
+            LogicalError::invalid("syntax error at or near \"Secr3tPassw0rdXYZ\""),
+            "Secr3tPassw0rdXYZ",
+        );
+        assert!(!err.to_string().contains("Secr3t"), "{err}");
+        assert!(err.to_string().contains("[redacted]"));
+    }
 
     #[test]
     fn generated_names_and_passwords() {

@@ -408,3 +408,73 @@ async fn mariadb_issue_login_revoke() {
         "revoked: the user is gone"
     );
 }
+
+/// `rotate-root` on MariaDB with a dedicated admin account: afterwards the old admin password
+/// no longer logs in, and the engine still issues credentials with the password only it knows.
+#[tokio::test]
+async fn mariadb_rotate_root() {
+    let Some(root_url) = service("STRONGROOM_TEST_MYSQL_URL") else {
+        return;
+    };
+    let rest = root_url
+        .split_once('@')
+        .map_or(root_url.as_str(), |(_, rest)| rest)
+        .to_owned();
+    let admin = format!("sr_admin_{}", std::process::id());
+    let mut root = sqlx::MySqlConnection::connect(&root_url).await.unwrap();
+    for statement in [
+        format!("DROP USER IF EXISTS '{admin}'@'%'"),
+        format!("CREATE USER '{admin}'@'%' IDENTIFIED BY 'Initial-Pass1'"),
+        format!("GRANT ALL PRIVILEGES ON *.* TO '{admin}'@'%' WITH GRANT OPTION"),
+    ] {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
+            .execute(&mut root)
+            .await
+            .unwrap();
+    }
+    let s = setup().await;
+    s.vault
+        .write(
+            &s.root,
+            "database/config/maria-admin",
+            json!({
+                "plugin_name": "mysql-database-plugin",
+                "connection_url": format!("mysql://{{{{username}}}}:{{{{password}}}}@{rest}"),
+                "username": admin,
+                "password": "Initial-Pass1",
+                "allowed_roles": ["rot"],
+            }),
+        )
+        .await
+        .unwrap();
+    s.vault
+        .write(
+            &s.root,
+            "database/roles/rot",
+            json!({"db_name": "maria-admin", "creation_statements":
+                "CREATE USER '{{name}}'@'%' IDENTIFIED BY '{{password}}';"}),
+        )
+        .await
+        .unwrap();
+    s.vault
+        .write(&s.root, "database/rotate-root/maria-admin", json!({}))
+        .await
+        .unwrap();
+    let old = format!("mysql://{admin}:Initial-Pass1@{rest}");
+    assert!(
+        sqlx::MySqlConnection::connect(&old).await.is_err(),
+        "the old admin password must stop working"
+    );
+    let (user, _, lease) = creds(&s, "rot").await;
+    assert!(user.starts_with("v-rot-"));
+    s.vault
+        .write(&s.root, "sys/leases/revoke", json!({"lease_id": lease}))
+        .await
+        .unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "DROP USER IF EXISTS '{admin}'@'%'"
+    )))
+    .execute(&mut root)
+    .await
+    .unwrap();
+}

@@ -59,6 +59,14 @@ impl Kind {
         }
     }
 
+    /// What to run on `rotate-root` when the connection has no root rotation statements.
+    pub(crate) fn default_root_rotation(self) -> &'static str {
+        match self {
+            Self::Postgres => "ALTER ROLE \"{{username}}\" WITH PASSWORD '{{password}}';",
+            Self::Mysql => "ALTER USER '{{username}}'@'%' IDENTIFIED BY '{{password}}';",
+        }
+    }
+
     /// What to run on renewal when a role has no renew statements.
     pub(crate) fn default_renewal(self) -> &'static str {
         match self {

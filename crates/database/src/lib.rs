@@ -60,6 +60,12 @@ struct DbConfig {
     password: String,
     allowed_roles: Vec<String>,
     password_length: usize,
+    /// A root password being rotated in: recorded before the database is told, so a crash
+    /// between the two cannot lose the admin credential.
+    #[serde(default)]
+    pending_password: Option<String>,
+    #[serde(default)]
+    root_rotation_statements: Vec<String>,
 }
 
 impl std::fmt::Debug for DbConfig {
@@ -87,6 +93,26 @@ impl DbConfig {
 
     fn allows(&self, role: &str) -> bool {
         self.allowed_roles.iter().any(|r| r == "*" || r == role)
+    }
+
+    /// Connects as the admin: with the password, or — after a rotation interrupted between
+    /// the database and the stored config — with the pending one.
+    async fn connect(&self) -> Result<Conn> {
+        let kind = self.kind()?;
+        match Conn::open(kind, &self.url()).await {
+            Ok(conn) => Ok(conn),
+            Err(err) => match &self.pending_password {
+                Some(pending) => {
+                    let url = Zeroizing::new(db::connection_url(
+                        &self.connection_url,
+                        &self.username,
+                        pending,
+                    ));
+                    Conn::open(kind, &url).await.map_err(|_| err)
+                }
+                None => Err(err),
+            },
+        }
     }
 }
 
@@ -283,10 +309,18 @@ impl Database {
                 Some(_) => return Err(LogicalError::invalid("password_length must be 20 to 128")),
                 None => existing.as_ref().map_or(24, |c| c.password_length),
             },
+            pending_password: None,
+            root_rotation_statements: strings(data, "root_rotation_statements", false)?
+                .or_else(|| {
+                    existing
+                        .as_ref()
+                        .map(|c| c.root_rotation_statements.clone())
+                })
+                .unwrap_or_default(),
         };
-        let kind = config.kind()?;
+        config.kind()?;
         if flag(data, "verify_connection")?.unwrap_or(true) {
-            let conn = Conn::open(kind, &config.url()).await?;
+            let conn = config.connect().await?;
             conn.close().await;
         }
         self.store(ctx, &format!("config/{name}"), &config).await?;
@@ -405,6 +439,57 @@ impl Database {
         Ok(Response::list(keys))
     }
 
+    /// `rotate-root/<name>`: a new admin password, known only to the engine from now on. The
+    /// new password is recorded (as pending) before the database is told, then promoted.
+    async fn rotate_root(&self, ctx: &Context, name: &str) -> Result<Response> {
+        check_name("connection", name)?;
+        let key = format!("config/{name}");
+        let mut config: DbConfig = self
+            .load(ctx, &key)
+            .await?
+            .ok_or_else(|| LogicalError::invalid(format!("unknown database {name:?}")))?;
+        if config.username.is_empty() {
+            return Err(LogicalError::invalid(
+                "rotate-root needs the connection's 'username' (and the URL's {{username}} and \
+                 {{password}} templates)",
+            ));
+        }
+        let kind = config.kind()?;
+        let new = password(config.password_length)?;
+        config.pending_password = Some(new.to_string());
+        self.store(ctx, &key, &config).await?;
+        let templates = if config.root_rotation_statements.is_empty() {
+            vec![kind.default_root_rotation().to_owned()]
+        } else {
+            config.root_rotation_statements.clone()
+        };
+        let values = [
+            ("name", config.username.as_str()),
+            ("username", config.username.as_str()),
+            ("password", new.as_str()),
+        ];
+        let statements: Vec<String> = templates
+            .iter()
+            .flat_map(|s| db::split(&db::render(s, &values)))
+            .collect();
+        let mut conn = config.connect().await?;
+        let result = conn.run(&statements).await;
+        conn.close().await;
+        match result {
+            Ok(()) => {
+                config.password = new.to_string();
+                config.pending_password = None;
+                self.store(ctx, &key, &config).await?;
+                Ok(Response::empty())
+            }
+            Err(err) => {
+                config.pending_password = None;
+                self.store(ctx, &key, &config).await?;
+                Err(scrub(err, &new))
+            }
+        }
+    }
+
     /// `creds/<role>`: a new user with a lease.
     async fn creds(&self, ctx: &Context, role_name: &str) -> Result<Response> {
         check_name("role", role_name)?;
@@ -445,7 +530,7 @@ impl Database {
             .iter()
             .flat_map(|s| db::split(&db::render(s, &values)))
             .collect();
-        let mut conn = Conn::open(kind, &config.url()).await?;
+        let mut conn = config.connect().await?;
         if let Err(err) = conn.run(&statements).await {
             // Undo what the statements did outside the transaction (MySQL's implicit commits).
             let rollback: Vec<String> = role
@@ -532,6 +617,7 @@ impl Backend for Database {
                 check_name("connection", name)?;
                 Ok(Response::empty())
             }
+            ["rotate-root", name] if writes => self.rotate_root(ctx, name).await,
             ["roles", name] => match op {
                 _ if writes => self.write_role(ctx, name, &request.data).await,
                 Operation::Read => self.read_role(ctx, name).await,
@@ -543,7 +629,9 @@ impl Backend for Database {
                 _ => Err(LogicalError::UnsupportedOperation),
             },
             ["creds", role] if op == Operation::Read => self.creds(ctx, role).await,
-            ["config" | "roles" | "creds" | "reset", ..] => Err(LogicalError::UnsupportedOperation),
+            ["config" | "roles" | "creds" | "reset" | "rotate-root", ..] => {
+                Err(LogicalError::UnsupportedOperation)
+            }
             _ => Err(LogicalError::UnsupportedPath),
         }
     }
@@ -573,7 +661,7 @@ impl Backend for Database {
             .flat_map(|s| db::split(&db::render(s, &values)))
             .collect();
         if !statements.is_empty() {
-            let mut conn = Conn::open(kind, &config.url()).await?;
+            let mut conn = config.connect().await?;
             let result = conn.run(&statements).await;
             conn.close().await;
             result?;
@@ -597,7 +685,7 @@ impl Backend for Database {
             .iter()
             .flat_map(|s| db::split(&db::render(s, &values)))
             .collect();
-        let mut conn = Conn::open(kind, &config.url()).await?;
+        let mut conn = config.connect().await?;
         let result = conn.run(&statements).await;
         conn.close().await;
         result

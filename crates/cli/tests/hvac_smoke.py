@@ -2,8 +2,9 @@
 -dev`, or OpenBao's `bao server -dev` (the same script passes against both, so it encodes
 Vault's behaviour rather than ours).
 
-Usage: python3 hvac_smoke.py http://127.0.0.1:PORT ROOT_TOKEN
-Exits non-zero with a message on the first difference from what hvac expects of Vault.
+Usage: python3 hvac_smoke.py http://127.0.0.1:PORT ROOT_TOKEN [POSTGRES_URL]
+Exits non-zero with a message on the first difference from what hvac expects of Vault. With a
+PostgreSQL URL, the database engine is checked too (dynamic credentials, revoked by lease).
 """
 import base64
 import sys
@@ -113,4 +114,33 @@ try:
     raise AssertionError("a bad ciphertext must fail")
 except hvac.exceptions.InvalidRequest:
     pass
+# Dynamic database credentials (with a PostgreSQL URL).
+if len(sys.argv) > 3:
+    pg_url = sys.argv[3]
+    if "database/" not in client.sys.list_mounted_secrets_engines()["data"]:
+        client.sys.enable_secrets_engine(backend_type="database", path="database")
+    db = client.secrets.database
+    db.configure(
+        name="pg",
+        plugin_name="postgresql-database-plugin",
+        connection_url=pg_url,
+        allowed_roles=["hvac-app"],
+    )
+    db.create_role(
+        name="hvac-app",
+        db_name="pg",
+        creation_statements=[
+            "CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';"
+        ],
+        default_ttl="1h",
+        max_ttl="24h",
+    )
+    creds = db.generate_credentials(name="hvac-app")
+    assert creds["data"]["username"] and creds["data"]["password"], creds
+    assert creds["lease_id"].startswith("database/creds/hvac-app/"), creds["lease_id"]
+    assert creds["lease_duration"] == 3600, creds["lease_duration"]
+    assert creds["renewable"] is True
+    client.sys.revoke_lease(lease_id=creds["lease_id"])
+    db.delete_role(name="hvac-app")
+
 print("hvac smoke: all checks passed")

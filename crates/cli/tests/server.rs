@@ -38,10 +38,18 @@ fn hvac_suite_against(program: &str) {
     let addr = free_addr();
     let server = dev_server_of(program, &addr);
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/hvac_smoke.py");
-    let output = Command::new("python3")
-        .args([script, &format!("http://{addr}"), "root"])
-        .output()
-        .unwrap();
+    let mut args = vec![
+        script.to_owned(),
+        format!("http://{addr}"),
+        "root".to_owned(),
+    ];
+    // With PostgreSQL at hand, the suite also checks the database engine (sslmode=disable is
+    // for OpenBao's plugin; sqlx reads it too).
+    if let Ok(url) = std::env::var("STRONGROOM_TEST_POSTGRES_URL") {
+        let separator = if url.contains('?') { '&' } else { '?' };
+        args.push(format!("{url}{separator}sslmode=disable"));
+    }
+    let output = Command::new("python3").args(&args).output().unwrap();
     drop(server);
     assert!(
         output.status.success(),

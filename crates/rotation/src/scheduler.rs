@@ -27,6 +27,9 @@ use crate::alert::{Alert, AlertKind, AlertSink};
 use crate::error::{Result, RotationError, StepError};
 use crate::schedule::{Schedule, secs};
 
+/// The most state transitions one visit to a secret makes before yielding to the next tick.
+const MAX_TRANSITIONS: usize = 32;
+
 /// The steps a rotation goes through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -671,7 +674,9 @@ impl Scheduler {
             self.abandon(&mut state, rotator, &pending).await;
             self.save(&state).await?;
         }
-        loop {
+        // Bounded: a visit makes at most a few transitions (one rotation and a revocation); the
+        // bound keeps any unforeseen cycle from spinning a tick forever.
+        for _ in 0..MAX_TRANSITIONS {
             let now = self.now();
             // The previous credential's grace period is over: revoke it.
             if state.labels.previous.is_some()
@@ -725,6 +730,10 @@ impl Scheduler {
                 // A previous credential still in its grace period would lose its tracking if a
                 // new rotation overwrote the label: revoke it first (its grace ends early).
                 if state.labels.previous.is_some() {
+                    if now < state.next_revoke {
+                        // Its revocation is backing off after a failure: the rotation waits.
+                        return Ok((report, Some(state)));
+                    }
                     state.labels.previous_until = now;
                     continue;
                 }
@@ -814,6 +823,7 @@ impl Scheduler {
                 }
             }
         }
+        Ok((report, Some(state)))
     }
 }
 

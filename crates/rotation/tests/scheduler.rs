@@ -401,6 +401,51 @@ async fn retries_back_off_then_park_until_rotate_now() {
     assert!(!scheduler.metrics("db").await.unwrap().parked);
 }
 
+/// A previous credential whose revocation keeps failing, and a rotation asked for meanwhile:
+/// the tick returns (no spinning), the rotation waits for the revocation, then both happen.
+#[tokio::test]
+async fn a_failing_revocation_holds_the_next_rotation_back() {
+    let world = World::new();
+    let scheduler = world.scheduler().await;
+    world.clock.advance(Duration::from_secs(31 * DAY));
+    assert_eq!(scheduler.tick().await.unwrap().rotated, 1);
+    // The grace period ends; the revocation fails (three times), and an operator asks for a
+    // rotation right away.
+    world.target.lock().unwrap().failures = [true, true, true].into_iter().collect();
+    world.clock.advance(Duration::from_secs(2 * DAY));
+    scheduler.rotate_now("db").await.unwrap();
+    let report = tokio::time::timeout(Duration::from_secs(5), scheduler.tick())
+        .await
+        .expect("a tick must not spin")
+        .unwrap();
+    assert_eq!((report.rotated, report.revoked), (0, 0));
+    let state = scheduler.state("db").await.unwrap().unwrap();
+    assert_eq!(
+        state.labels.previous.as_deref(),
+        Some("v0"),
+        "still tracked"
+    );
+    // After the backoffs the revocation succeeds, then the rotation runs.
+    let mut rotated = 0;
+    let mut revoked = 0;
+    for _ in 0..60 {
+        world.clock.advance(Duration::from_secs(60));
+        let report = scheduler.tick().await.unwrap();
+        rotated += report.rotated;
+        revoked += report.revoked;
+    }
+    assert_eq!((rotated, revoked), (1, 1));
+    assert!(
+        world
+            .target
+            .lock()
+            .unwrap()
+            .revoked
+            .contains(&"v0".to_owned())
+    );
+    world.target.lock().unwrap().check();
+}
+
 #[tokio::test]
 async fn bad_configuration_is_refused_up_front() {
     let world = World::new();

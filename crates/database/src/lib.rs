@@ -18,8 +18,11 @@
 //! alphabets, so template substitution cannot inject SQL; connecting and every set of statements
 //! are bounded by timeouts. Connections are opened per operation and closed after.
 //!
-//! Not yet: static roles and `rotate-root` (they arrive with the rotation scheduler's
-//! integration), username templates.
+//! - `rotate-root/<name>`: a new admin password only the engine knows, recorded as pending
+//!   before the database is told (a crash in between cannot lose it).
+//!
+//! Not yet: static roles (they arrive with the rotation scheduler's integration), username
+//! templates.
 #![forbid(unsafe_code)]
 
 mod db;

@@ -228,12 +228,16 @@ impl Transit {
         if config.auto_rotate_period == 0 {
             return Ok(config);
         }
-        let latest = self
-            .index(ctx, &config, config.latest_version..=config.latest_version)
-            .await?;
-        let created = latest
-            .get(&config.latest_version)
-            .map_or(0, |info| info.created);
+        // The settings carry the latest version's creation time (no extra read); keys stored
+        // before they did fall back to the index.
+        let created = if config.latest_created != 0 {
+            config.latest_created
+        } else {
+            self.index(ctx, &config, config.latest_version..=config.latest_version)
+                .await?
+                .get(&config.latest_version)
+                .map_or(0, |info| info.created)
+        };
         if now_secs(ctx).saturating_sub(created) < config.auto_rotate_period {
             return Ok(config);
         }
@@ -295,6 +299,7 @@ impl Transit {
             .ok_or_else(|| LogicalError::invalid("the key has too many versions"))?;
         let version = new_version(config.key_type, next, now_secs(ctx))?;
         config.latest_version = next;
+        config.latest_created = version.created;
         let key = Key {
             config: config.clone(),
             versions: BTreeMap::from([(next, Arc::new(version.clone()))]),

@@ -283,6 +283,9 @@ pub struct KeyConfig {
     pub min_encryption_version: u32,
     /// Rotate automatically after this many seconds (0: never).
     pub auto_rotate_period: u64,
+    /// When the latest version was made (Unix seconds; 0 in keys stored before it was kept).
+    #[serde(default)]
+    pub latest_created: u64,
 }
 
 /// What a new key looks like.
@@ -602,6 +605,7 @@ impl Key {
                 allow_plaintext_backup: options.allow_plaintext_backup,
                 deletion_allowed: false,
                 latest_version: 1,
+                latest_created: now,
                 min_available_version: 1,
                 min_decryption_version: 1,
                 min_encryption_version: 0,
@@ -631,6 +635,7 @@ impl Key {
         let version = new_version(self.config.key_type, next, now)?;
         self.versions.insert(next, Arc::new(version));
         self.config.latest_version = next;
+        self.config.latest_created = now;
         Ok(next)
     }
 

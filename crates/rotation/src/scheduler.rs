@@ -177,6 +177,9 @@ pub struct SecretState {
     pub parked: bool,
     overdue_alerted: bool,
     versions_minted: u64,
+    /// Failed revocations in a row (their own backoff).
+    #[serde(default)]
+    revoke_failures: u32,
 }
 
 /// Per-secret metrics.
@@ -242,6 +245,8 @@ pub struct SchedulerConfig {
     pub overdue_after: Duration,
     /// The storage prefix of the state entries.
     pub prefix: String,
+    /// How long one rotator step may take before it counts as failed.
+    pub step_timeout: Duration,
 }
 
 impl Default for SchedulerConfig {
@@ -256,6 +261,7 @@ impl Default for SchedulerConfig {
             max_failures: 5,
             overdue_after: Duration::from_secs(3600),
             prefix: "rotation/".into(),
+            step_timeout: Duration::from_secs(300),
         }
     }
 }
@@ -276,6 +282,11 @@ impl SchedulerConfig {
         if self.backoff.initial.is_zero() || self.backoff.max < self.backoff.initial {
             return Err(RotationError::Config(
                 "backoff: initial must be positive and at most max".into(),
+            ));
+        }
+        if self.step_timeout.is_zero() {
+            return Err(RotationError::Config(
+                "step_timeout must be positive".into(),
             ));
         }
         if self.prefix.is_empty() || !self.prefix.ends_with('/') {
@@ -308,6 +319,10 @@ pub struct Scheduler {
     rotators: RwLock<HashMap<String, Arc<dyn Rotator>>>,
     /// When each secret next has work (Unix seconds), ordered: a tick visits only the due ones.
     wakes: Mutex<Wakes>,
+    /// One lock per secret: a state is loaded, changed and saved by one caller at a time
+    /// (`tick`, `rotate_now`, `register` in this process; several processes sharing storage
+    /// would also need a lease on the secret, which this scheduler does not take yet).
+    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 /// The wake-up index: `(time, id)` ordered, and each id's current time.
@@ -376,6 +391,7 @@ impl Scheduler {
             config,
             rotators: RwLock::new(HashMap::new()),
             wakes: Mutex::new(Wakes::default()),
+            locks: Mutex::new(HashMap::new()),
         })
     }
 
@@ -404,6 +420,16 @@ impl Scheduler {
             );
         }
         at
+    }
+
+    fn lock_for(&self, id: &str) -> Arc<tokio::sync::Mutex<()>> {
+        Arc::clone(
+            self.locks
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .entry(id.to_owned())
+                .or_default(),
+        )
     }
 
     fn set_wake(&self, state: &SecretState) {
@@ -453,6 +479,8 @@ impl Scheduler {
         current: Option<String>,
     ) -> Result<()> {
         check_id(id)?;
+        let lock = self.lock_for(id);
+        let _held = lock.lock().await;
         let state = match self.load(id).await? {
             Some(mut state) => {
                 if state.schedule != schedule {
@@ -480,6 +508,7 @@ impl Scheduler {
                 parked: false,
                 overdue_alerted: false,
                 versions_minted: 0,
+                revoke_failures: 0,
             },
         };
         self.save(&state).await?;
@@ -525,6 +554,8 @@ impl Scheduler {
     ///
     /// [`RotationError::UnknownSecret`]; storage errors.
     pub async fn rotate_now(&self, id: &str) -> Result<()> {
+        let lock = self.lock_for(id);
+        let _held = lock.lock().await;
         let mut state = self
             .load(id)
             .await?
@@ -617,6 +648,18 @@ impl Scheduler {
         }
     }
 
+    /// Runs one rotator step, failing it after `step_timeout` (a hung target must not hold
+    /// every other secret's rotation).
+    async fn bounded(&self, step: impl std::future::Future<Output = StepResult>) -> StepResult {
+        match tokio::time::timeout(self.config.step_timeout, step).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(StepError::new(format!(
+                "the step did not finish within {} s",
+                self.config.step_timeout.as_secs()
+            ))),
+        }
+    }
+
     /// Records a failure: backoff, alert, parking.
     async fn fail(&self, state: &mut SecretState, alert: AlertKind, error: &StepError) {
         let now = self.now();
@@ -641,7 +684,7 @@ impl Scheduler {
     /// Throws away the pending credential after a failed step; the next attempt mints a new one.
     async fn abandon(&self, state: &mut SecretState, rotator: &dyn Rotator, pending: &str) {
         let ctx = Self::context(state, Some(pending.to_owned()));
-        if let Err(err) = rotator.discard_pending(&ctx).await {
+        if let Err(err) = self.bounded(rotator.discard_pending(&ctx)).await {
             tracing::warn!(secret = %state.id, error = %err, "discarding a pending credential failed");
         }
         state.rotation = None;
@@ -650,6 +693,8 @@ impl Scheduler {
 
     /// Runs whatever is due for one secret, then records when it next has work.
     async fn advance(&self, id: &str, rotator: &dyn Rotator) -> Result<TickReport> {
+        let lock = self.lock_for(id);
+        let _held = lock.lock().await;
         let (report, state) = self.advance_inner(id, rotator).await?;
         if let Some(state) = state {
             self.set_wake(&state);
@@ -684,18 +729,17 @@ impl Scheduler {
                 && now >= state.next_revoke
             {
                 let ctx = Self::context(&state, None);
-                match rotator.revoke_previous(&ctx).await {
+                match self.bounded(rotator.revoke_previous(&ctx)).await {
                     Ok(()) => {
                         state.labels.previous = None;
+                        state.revoke_failures = 0;
                         report.revoked += 1;
                         self.save(&state).await?;
                     }
                     Err(err) => {
-                        state.next_revoke = now.saturating_add(
-                            self.config
-                                .backoff
-                                .delay(state.consecutive_failures.saturating_add(1)),
-                        );
+                        state.revoke_failures = state.revoke_failures.saturating_add(1);
+                        state.next_revoke =
+                            now.saturating_add(self.config.backoff.delay(state.revoke_failures));
                         self.alert(
                             id,
                             AlertKind::RevokeFailed {
@@ -738,8 +782,17 @@ impl Scheduler {
                     continue;
                 }
                 // Record intent before any side effect (vault#8782).
-                state.versions_minted = state.versions_minted.saturating_add(1);
-                let pending = format!("{id}-v{}", state.versions_minted);
+                // A fresh id, never one of the labels in use (a caller may have registered
+                // its initial credential under an id of the same shape).
+                let pending = loop {
+                    state.versions_minted = state.versions_minted.saturating_add(1);
+                    let candidate = format!("{id}-v{}", state.versions_minted);
+                    if state.labels.current.as_deref() != Some(candidate.as_str())
+                        && state.labels.previous.as_deref() != Some(candidate.as_str())
+                    {
+                        break candidate;
+                    }
+                };
                 state.labels.pending = Some(pending.clone());
                 state.rotation = Some(InFlight {
                     pending,
@@ -752,12 +805,16 @@ impl Scheduler {
                 return Ok((report, Some(state)));
             }
             let ctx = Self::context(&state, Some(inflight.pending.clone()));
-            let outcome = match inflight.step {
-                Step::Create => rotator.create(&ctx).await,
-                Step::Set => rotator.set(&ctx).await,
-                Step::Test => rotator.test(&ctx).await,
-                Step::Finish => rotator.finish(&ctx).await,
-            };
+            let outcome = self
+                .bounded(async {
+                    match inflight.step {
+                        Step::Create => rotator.create(&ctx).await,
+                        Step::Set => rotator.set(&ctx).await,
+                        Step::Test => rotator.test(&ctx).await,
+                        Step::Finish => rotator.finish(&ctx).await,
+                    }
+                })
+                .await;
             match (inflight.step, outcome) {
                 (step @ (Step::Create | Step::Set | Step::Test), Ok(())) => {
                     let next = match step {
@@ -784,7 +841,11 @@ impl Scheduler {
                     state.consecutive_failures = 0;
                     state.overdue_alerted = false;
                     // Readers' ttl moves only now that the new credential is current.
-                    state.next_due = state.schedule.next_due(now, id)?;
+                    // Promote even if the schedule cannot say when next (then in a day).
+                    state.next_due = state
+                        .schedule
+                        .next_due(now, id)
+                        .unwrap_or(now.saturating_add(86_400));
                     state.next_attempt = 0;
                     self.save(&state).await?;
                     report.rotated += 1;

@@ -446,6 +446,51 @@ async fn a_failing_revocation_holds_the_next_rotation_back() {
     world.target.lock().unwrap().check();
 }
 
+/// An initial credential registered under an id of the scheduler's own shape (`db-v1`): the
+/// first rotation mints another id, so nothing discards or revokes the credential in use.
+#[tokio::test]
+async fn minted_ids_never_collide_with_the_labels() {
+    let world = World::new();
+    {
+        let mut target = world.target.lock().unwrap();
+        *target = Target::default();
+        for set in [&mut target.created, &mut target.valid, &mut target.proven] {
+            set.insert("db-v1".into());
+        }
+        target.in_use = "db-v1".into();
+    }
+    let scheduler = Scheduler::new(
+        world.storage.clone(),
+        world.clock.clone(),
+        world.alerts.clone(),
+        config(),
+    )
+    .unwrap();
+    let schedule = Schedule::every(Duration::from_secs(30 * DAY))
+        .unwrap()
+        .grace(Duration::from_secs(DAY))
+        .unwrap();
+    scheduler
+        .register(
+            "db",
+            schedule,
+            Arc::new(Sim(world.target.clone())),
+            Some("db-v1".into()),
+        )
+        .await
+        .unwrap();
+    world.clock.advance(Duration::from_secs(31 * DAY));
+    assert_eq!(scheduler.tick().await.unwrap().rotated, 1);
+    let state = scheduler.state("db").await.unwrap().unwrap();
+    assert_eq!(state.labels.current.as_deref(), Some("db-v2"));
+    assert_eq!(state.labels.previous.as_deref(), Some("db-v1"));
+    world.clock.advance(Duration::from_secs(2 * DAY));
+    scheduler.tick().await.unwrap();
+    let target = world.target.lock().unwrap();
+    assert_eq!(target.in_use, "db-v2");
+    assert_eq!(target.revoked, ["db-v1"]);
+}
+
 #[tokio::test]
 async fn bad_configuration_is_refused_up_front() {
     let world = World::new();

@@ -452,7 +452,8 @@ async fn a_failing_revocation_holds_the_next_rotation_back() {
 async fn minted_ids_never_collide_with_the_labels() {
     let world = World::new();
     {
-        let mut target = world.target.lock().unwrap();
+        let mut guard = world.target.lock().unwrap();
+        let target = &mut *guard;
         *target = Target::default();
         for set in [&mut target.created, &mut target.valid, &mut target.proven] {
             set.insert("db-v1".into());

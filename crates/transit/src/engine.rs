@@ -462,18 +462,33 @@ impl Backend for Transit {
     /// idle keys rotate on schedule too (the request path also rotates a due key before using
     /// it, so no encryption ever waits for this pass).
     async fn periodic(&self, ctx: &Context) -> Result<()> {
+        let mut failures = Vec::new();
         for name in ctx.storage.list("keys/").await? {
             if name.ends_with('/') {
                 continue;
             }
-            if let Some((config, _)) = self.load_config(ctx, &name).await?
-                && config.auto_rotate_period > 0
-            {
-                // `config` rotates the key when its period has passed.
-                self.config(ctx, &name).await?;
+            // One key that fails (a storage hiccup, a lost race) must not stop the others.
+            let outcome = match self.load_config(ctx, &name).await {
+                Ok(Some((config, _))) if config.auto_rotate_period > 0 => {
+                    // `config` rotates the key when its period has passed.
+                    self.config(ctx, &name).await.map(drop)
+                }
+                Ok(_) => Ok(()),
+                Err(err) => Err(err),
+            };
+            if let Err(err) = outcome {
+                failures.push(format!("{name}: {err}"));
             }
         }
-        Ok(())
+        if failures.is_empty() {
+            Ok(())
+        } else {
+            Err(LogicalError::Internal(format!(
+                "auto-rotation failed for {} key(s): {}",
+                failures.len(),
+                failures.join("; ")
+            )))
+        }
     }
 
     async fn exists(&self, ctx: &Context, request: &Request) -> Result<Option<bool>> {
@@ -1266,9 +1281,23 @@ impl Transit {
             }
             versions.insert(version.version, Arc::new(version));
         }
-        if versions.len() as u64
-            != u64::from(config.latest_version - config.min_available_version.max(1) + 1)
-        {
+        let floor = config.min_available_version.max(1);
+        let valid = config.latest_version >= floor
+            && config.min_decryption_version >= floor
+            && config.min_decryption_version <= config.latest_version
+            && (config.min_encryption_version == 0
+                || (config.min_encryption_version >= config.min_decryption_version
+                    && config.min_encryption_version <= config.latest_version));
+        if !valid {
+            return Err(LogicalError::invalid(
+                "the backup's version settings are inconsistent",
+            ));
+        }
+        let expected = config
+            .latest_version
+            .saturating_sub(floor)
+            .saturating_add(1);
+        if u32::try_from(versions.len()).ok() != Some(expected) {
             return Err(LogicalError::invalid("the backup is missing versions"));
         }
         if existing.is_some() {

@@ -4,7 +4,8 @@
 //! tag)>` (12-byte nonce, 16-byte tag), signatures and HMACs `vault:v<N>:<base64>` (base64url
 //! without padding for `marshaling_algorithm=jws`). Derived keys are
 //! `HKDF-SHA256(ikm = version key, salt = none, info = context)`. Convergent encryption takes its
-//! nonce from `HMAC-SHA256(derived key, "strongroom-transit-convergent-v1" ‖ plaintext)[..12]`:
+//! nonce from `HMAC-SHA256(derived key, "strongroom-transit-convergent-v1" ‖ len(aad) as u64 BE ‖
+//! aad ‖ plaintext)[..12]`:
 //! the same plaintext under the same context always gives the same ciphertext (that equality is
 //! what convergent encryption is for, and all it reveals), and distinct plaintexts get distinct
 //! nonces, so a nonce is never reused with different data.
@@ -714,9 +715,18 @@ impl Key {
         let sealed = if self.config.derived {
             let key = self.working_key(version, context)?;
             let nonce = if self.config.convergent_encryption {
+                // The associated data is part of the nonce's input (length-prefixed): the same
+                // plaintext under two different AADs must not share a nonce.
+                let aad_len = u64::try_from(associated_data.len()).unwrap_or(u64::MAX);
                 let mac = hmac::sign(
                     &hmac::Key::new(hmac::HMAC_SHA256, &key),
-                    &[CONVERGENT_LABEL, plaintext].concat(),
+                    &[
+                        CONVERGENT_LABEL,
+                        &aad_len.to_be_bytes(),
+                        associated_data,
+                        plaintext,
+                    ]
+                    .concat(),
                 );
                 let mut nonce = [0_u8; aead::NONCE_LEN];
                 nonce.copy_from_slice(mac.as_ref().get(..aead::NONCE_LEN).unwrap_or(&[0; 12]));
@@ -1168,7 +1178,7 @@ mod tests {
     #[test]
     fn known_answers_convergent_signatures_hmac() {
         let convergent = fixed(KeyType::Aes256Gcm96, 3, true, true);
-        let expected = "vault:v3:refakbwEdCsYMH9XBTptr1TsW65HuZGmjOsz0YT1kJADEi2WCEcvM9A/paRW9g==";
+        let expected = "vault:v3:Vte8kD3qmrbcs4XvULtcnyFQgD2MW0KLwTvdQYfzt+Ezay1Ql66gZZfczkRwrw==";
         assert_eq!(
             convergent
                 .encrypt(b"strongroom transit", Some(b"context-1"), b"", None)
@@ -1180,6 +1190,14 @@ mod tests {
                 .decrypt(expected, Some(b"context-1"), b"")
                 .unwrap(),
             b"strongroom transit"
+        );
+        // Another associated data: another nonce (never the same nonce with different AAD).
+        let other = convergent
+            .encrypt(b"strongroom transit", Some(b"context-1"), b"aad", None)
+            .unwrap();
+        assert_ne!(
+            parse_framed(&other).unwrap().1.get(..16),
+            parse_framed(expected).unwrap().1.get(..16)
         );
         let ed = fixed(KeyType::Ed25519, 1, false, false);
         let sig = "vault:v1:4af8qUqDUSeIW5ni66cz1u5b9dxGPtg4Xrbx3KoRF8DxUXUKEPRvWzeWqRIDV49wLIXGfDNLVomlFihNSZ9xDw==";

@@ -407,6 +407,26 @@ async fn mariadb_issue_login_revoke() {
             .is_err(),
         "revoked: the user is gone"
     );
+
+    // MySQL commits CREATE USER at once: when a later statement fails, the default rollback
+    // (no rollback_statements given) removes the user, and no lease is made.
+    s.vault
+        .write(
+            &s.root,
+            "database/roles/half",
+            json!({"db_name": "maria", "creation_statements":
+                "CREATE USER '{{name}}'@'%' IDENTIFIED BY '{{password}}'; GRANT BOGUS ON test.* TO '{{name}}'@'%';"}),
+        )
+        .await
+        .unwrap();
+    assert!(s.vault.read(&s.root, "database/creds/half").await.is_err());
+    let mut root = sqlx::MySqlConnection::connect(&admin).await.unwrap();
+    let left: Vec<(String,)> =
+        sqlx::query_as("SELECT User FROM mysql.user WHERE User LIKE 'v-half-%'")
+            .fetch_all(&mut root)
+            .await
+            .unwrap();
+    assert!(left.is_empty(), "left behind: {left:?}");
 }
 
 /// `rotate-root` on MariaDB with a dedicated admin account: afterwards the old admin password

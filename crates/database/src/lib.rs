@@ -312,7 +312,13 @@ impl Database {
                 Some(_) => return Err(LogicalError::invalid("password_length must be 20 to 128")),
                 None => existing.as_ref().map_or(24, |c| c.password_length),
             },
-            pending_password: None,
+            // An interrupted rotate-root's pending password survives a config update, unless
+            // the operator sets the password anew.
+            pending_password: if data.contains_key("password") {
+                None
+            } else {
+                existing.as_ref().and_then(|c| c.pending_password.clone())
+            },
             root_rotation_statements: strings(data, "root_rotation_statements", false)?
                 .or_else(|| {
                     existing
@@ -458,6 +464,15 @@ impl Database {
             ));
         }
         let kind = config.kind()?;
+        // An earlier rotation interrupted after the database took its password: settle it
+        // first, or that password would be overwritten and lost.
+        if let Some(pending) = config.pending_password.clone() {
+            if Conn::open(kind, &config.url()).await.is_err() {
+                config.password = pending;
+            }
+            config.pending_password = None;
+            self.store(ctx, &key, &config).await?;
+        }
         let new = password(config.password_length)?;
         config.pending_password = Some(new.to_string());
         self.store(ctx, &key, &config).await?;
@@ -486,6 +501,14 @@ impl Database {
                 Ok(Response::empty())
             }
             Err(err) => {
+                // The statements may have taken effect before the failure was seen (a commit
+                // that timed out): if the new password logs in, it is the password now.
+                let mut probe = config.clone();
+                probe.password = new.to_string();
+                if let Ok(conn) = Conn::open(kind, &probe.url()).await {
+                    conn.close().await;
+                    config.password = new.to_string();
+                }
                 config.pending_password = None;
                 self.store(ctx, &key, &config).await?;
                 Err(scrub(err, &new))
@@ -535,16 +558,24 @@ impl Database {
             .collect();
         let mut conn = config.connect().await?;
         if let Err(err) = conn.run(&statements).await {
-            // Undo what the statements did outside the transaction (MySQL's implicit commits).
-            let rollback: Vec<String> = role
-                .rollback_statements
+            conn.close().await;
+            // Undo what the statements did outside the transaction (MySQL commits user
+            // statements implicitly): the role's rollback statements, or else the default
+            // revocation, which removes the user if it exists — on a fresh connection, since a
+            // timed-out one is unusable. Best effort: the creation's error is what is reported.
+            let templates = if role.rollback_statements.is_empty() {
+                vec![kind.default_revocation().to_owned()]
+            } else {
+                role.rollback_statements.clone()
+            };
+            let rollback: Vec<String> = templates
                 .iter()
                 .flat_map(|s| db::split(&db::render(s, &values)))
                 .collect();
-            if !rollback.is_empty() {
-                let _ = conn.run(&rollback).await;
+            if let Ok(mut fresh) = config.connect().await {
+                let _ = fresh.run(&rollback).await;
+                fresh.close().await;
             }
-            conn.close().await;
             // A driver message may quote the statement near a syntax error: never let the
             // generated password out in an error.
             return Err(scrub(err, &password));
@@ -641,7 +672,7 @@ impl Backend for Database {
 
     async fn renew(&self, ctx: &Context, lease: &Lease) -> Result<Response> {
         let (config, kind, role, username) = self.lease_target(ctx, lease).await?;
-        let ttl = lease
+        let asked = lease
             .increment
             .filter(|d| !d.is_zero())
             .or_else(|| {
@@ -649,6 +680,19 @@ impl Backend for Database {
                     .and_then(|r| (r.default_ttl > 0).then(|| Duration::from_secs(r.default_ttl)))
             })
             .unwrap_or(ctx.default_lease_ttl);
+        // The account's own expiry never outlives the lease's hard limit.
+        let max_ttl = match role.as_ref().map_or(0, |r| r.max_ttl) {
+            0 => ctx.max_lease_ttl,
+            secs => Duration::from_secs(secs).min(ctx.max_lease_ttl),
+        };
+        let issued = lease
+            .issued
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let limit = issued
+            .saturating_add(max_ttl.as_secs())
+            .saturating_sub(now_secs(ctx));
+        let ttl = asked.min(Duration::from_secs(limit));
         let expiration = kind.expiration(now_secs(ctx).saturating_add(ttl.as_secs()));
         let templates = match role.as_ref().map(|r| &r.renew_statements) {
             Some(statements) if !statements.is_empty() => statements.clone(),

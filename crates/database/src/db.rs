@@ -97,6 +97,14 @@ pub(crate) fn render(template: &str, values: &[(&str, &str)]) -> String {
     out
 }
 
+/// Every template rendered with `values`, then split into single statements.
+pub(crate) fn render_all(templates: &[String], values: &[(&str, &str)]) -> Vec<String> {
+    templates
+        .iter()
+        .flat_map(|template| split(&render(template, values)))
+        .collect()
+}
+
 /// Splits statements on `;` outside quotes (Vault splits on `;`; quoting keeps a `;` inside a
 /// string or identifier from splitting it).
 pub(crate) fn split(statements: &str) -> Vec<String> {

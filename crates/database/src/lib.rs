@@ -486,10 +486,7 @@ impl Database {
             ("username", config.username.as_str()),
             ("password", new.as_str()),
         ];
-        let statements: Vec<String> = templates
-            .iter()
-            .flat_map(|s| db::split(&db::render(s, &values)))
-            .collect();
+        let statements: Vec<String> = db::render_all(&templates, &values);
         let mut conn = config.connect().await?;
         let result = conn.run(&statements).await;
         conn.close().await;
@@ -551,11 +548,7 @@ impl Database {
             ("password", password.as_str()),
             ("expiration", expiration.as_str()),
         ];
-        let statements: Vec<String> = role
-            .creation_statements
-            .iter()
-            .flat_map(|s| db::split(&db::render(s, &values)))
-            .collect();
+        let statements: Vec<String> = db::render_all(&role.creation_statements, &values);
         let mut conn = config.connect().await?;
         if let Err(err) = conn.run(&statements).await {
             conn.close().await;
@@ -568,10 +561,7 @@ impl Database {
             } else {
                 role.rollback_statements.clone()
             };
-            let rollback: Vec<String> = templates
-                .iter()
-                .flat_map(|s| db::split(&db::render(s, &values)))
-                .collect();
+            let rollback: Vec<String> = db::render_all(&templates, &values);
             if let Ok(mut fresh) = config.connect().await {
                 let _ = fresh.run(&rollback).await;
                 fresh.close().await;
@@ -703,10 +693,7 @@ impl Backend for Database {
             ("username", username.as_str()),
             ("expiration", expiration.as_str()),
         ];
-        let statements: Vec<String> = templates
-            .iter()
-            .flat_map(|s| db::split(&db::render(s, &values)))
-            .collect();
+        let statements: Vec<String> = db::render_all(&templates, &values);
         if !statements.is_empty() {
             let mut conn = config.connect().await?;
             let result = conn.run(&statements).await;
@@ -728,10 +715,7 @@ impl Backend for Database {
             _ => vec![kind.default_revocation().to_owned()],
         };
         let values = [("name", username.as_str()), ("username", username.as_str())];
-        let statements: Vec<String> = templates
-            .iter()
-            .flat_map(|s| db::split(&db::render(s, &values)))
-            .collect();
+        let statements: Vec<String> = db::render_all(&templates, &values);
         let mut conn = config.connect().await?;
         let result = conn.run(&statements).await;
         conn.close().await;

@@ -13,12 +13,14 @@
     reason = "test code"
 )]
 
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use serde_json::{Value, json};
 use sqlx::Connection as _;
-use strongroom_core::{InitRequest, ManualClock, Vault};
+use strongroom_core::{ManualClock, Vault};
 use strongroom_storage::{MemoryStorage, Storage};
 
 fn service(var: &str) -> Option<String> {
@@ -54,14 +56,7 @@ async fn setup() -> Setup {
     let clock = Arc::new(ManualClock::new(SystemTime::now()));
     let storage: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
     let vault = vault_over(Arc::clone(&storage), clock.clone()).await;
-    let init = vault.init(InitRequest::new(1, 1)).await.unwrap();
-    let key = init.keys_base64[0].expose_secret().to_owned();
-    vault.unseal(&key).await.unwrap();
-    let root = init.root_token.expose_secret().to_owned();
-    vault
-        .write(&root, "sys/mounts/database", json!({"type": "database"}))
-        .await
-        .unwrap();
+    let (root, key) = common::unsealed_with(&vault, "database").await;
     Setup {
         vault,
         root,

@@ -10,11 +10,13 @@
     reason = "test code"
 )]
 
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use serde_json::json;
-use strongroom_core::{InitRequest, ManualClock, Vault};
+use strongroom_core::{ManualClock, Vault};
 use strongroom_rotation::Schedule;
 use strongroom_storage::MemoryStorage;
 
@@ -30,14 +32,7 @@ async fn the_barrier_keyring_rotates_monthly() {
         .background_expiry(false)
         .barrier_rotation(Schedule::every(Duration::from_secs(30 * DAY)).unwrap())
         .build();
-    let init = vault.init(InitRequest::new(1, 1)).await.unwrap();
-    let key = init.keys_base64[0].expose_secret().to_owned();
-    vault.unseal(&key).await.unwrap();
-    let root = init.root_token.expose_secret().to_owned();
-    vault
-        .write(&root, "sys/mounts/kv", json!({"type": "kv"}))
-        .await
-        .unwrap();
+    let (root, key) = common::unsealed_with(&vault, "kv").await;
     vault.write(&root, "kv/old", json!({"v": 1})).await.unwrap();
     let first = vault.barrier_status().unwrap().term;
 

@@ -10,11 +10,13 @@
     reason = "test code"
 )]
 
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use serde_json::{Value, json};
-use strongroom_core::{InitRequest, ManualClock, Vault, VaultError};
+use strongroom_core::{ManualClock, Vault, VaultError};
 use strongroom_logical::ErrorKind;
 use strongroom_storage::MemoryStorage;
 
@@ -33,14 +35,7 @@ async fn setup() -> Setup {
         .clock(clock.clone())
         .background_expiry(false)
         .build();
-    let init = vault.init(InitRequest::new(1, 1)).await.unwrap();
-    let key = init.keys_base64[0].expose_secret().to_owned();
-    vault.unseal(&key).await.unwrap();
-    let root = init.root_token.expose_secret().to_owned();
-    vault
-        .write(&root, "sys/mounts/transit", json!({"type": "transit"}))
-        .await
-        .unwrap();
+    let (root, key) = common::unsealed_with(&vault, "transit").await;
     Setup {
         vault,
         root,

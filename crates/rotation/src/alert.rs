@@ -29,6 +29,13 @@ pub enum AlertKind {
         /// How many failures in a row.
         failures: u32,
     },
+    /// A rotation did not start within its schedule's window; it waits for the next due time.
+    Missed {
+        /// The due time that was missed (Unix seconds).
+        due: u64,
+        /// The next due time (Unix seconds).
+        next: u64,
+    },
     /// The rotation is overdue by more than the configured margin.
     Overdue {
         /// Seconds past the due time.

@@ -86,6 +86,10 @@ pub struct Schedule {
     window: Option<Window>,
     /// How long the previous credential stays valid after a rotation.
     grace: u64,
+    /// A rotation must start within this many seconds of its due time, or it waits for the
+    /// next one (0: no limit). Vault's `rotation_window`.
+    #[serde(default)]
+    start_within: u64,
 }
 
 impl Schedule {
@@ -107,6 +111,7 @@ impl Schedule {
             jitter: 0,
             window: None,
             grace: 0,
+            start_within: 0,
         })
     }
 
@@ -123,6 +128,7 @@ impl Schedule {
             jitter: 0,
             window: None,
             grace: 0,
+            start_within: 0,
         };
         // Parse and find one occurrence now, so a bad expression fails at configuration time.
         schedule.next_cron(expression, 0)?;
@@ -169,6 +175,40 @@ impl Schedule {
         }
         self.grace = grace.as_secs();
         Ok(self)
+    }
+
+    /// A rotation that has not started within `window` of its due time (the scheduler was
+    /// down, or failures backed it off past the window) is skipped until the next due time
+    /// (Vault's `rotation_window` for cron schedules).
+    ///
+    /// # Errors
+    ///
+    /// [`RotationError::Config`] for a zero window, or one not shorter than the interval.
+    pub fn start_within(mut self, window: Duration) -> Result<Self> {
+        if window.is_zero() {
+            return Err(RotationError::Config(
+                "the rotation window must be positive".into(),
+            ));
+        }
+        if let Cadence::Interval { seconds } = self.cadence
+            && window.as_secs() >= seconds
+        {
+            return Err(RotationError::Config(
+                "the rotation window must be shorter than the rotation interval".into(),
+            ));
+        }
+        self.start_within = window.as_secs();
+        Ok(self)
+    }
+
+    /// The start window in seconds (0: none).
+    pub fn start_within_secs(&self) -> u64 {
+        self.start_within
+    }
+
+    /// Whether a rotation due at `due` can no longer start at `now` (its window has passed).
+    pub(crate) fn missed(&self, due: u64, now: u64) -> bool {
+        self.start_within != 0 && now > due.saturating_add(self.start_within)
     }
 
     /// The grace period in seconds.
@@ -290,6 +330,20 @@ mod tests {
         );
         assert_eq!(windowed.next_due(3 * 3600, "a").unwrap(), DAY_S + 3 * 3600);
         // A window across midnight.
+        // Vault's rotation_window: a due time missed by more than the window is skipped.
+        let windowed = Schedule::cron("0 3 * * *")
+            .unwrap()
+            .start_within(Duration::from_secs(3600))
+            .unwrap();
+        assert!(!windowed.missed(3 * 3600, 4 * 3600));
+        assert!(windowed.missed(3 * 3600, 4 * 3600 + 1));
+        assert!(!Schedule::cron("0 3 * * *").unwrap().missed(0, u64::MAX));
+        assert!(
+            Schedule::every(Duration::from_secs(60))
+                .unwrap()
+                .start_within(Duration::from_secs(60))
+                .is_err()
+        );
         let night = Window::hours(22, 2).unwrap();
         assert!(night.contains(23 * 3600) && night.contains(3600) && !night.contains(12 * 3600));
     }

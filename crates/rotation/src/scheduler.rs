@@ -340,6 +340,12 @@ impl Wakes {
         self.ordered.insert((at, id.to_owned()));
     }
 
+    fn remove(&mut self, id: &str) {
+        if let Some(old) = self.by_id.remove(id) {
+            self.ordered.remove(&(old, id.to_owned()));
+        }
+    }
+
     fn due(&self, now: u64) -> Vec<String> {
         self.ordered
             .range(..(now.saturating_add(1), String::new()))
@@ -570,6 +576,49 @@ impl Scheduler {
         Ok(())
     }
 
+    /// Rotates `id` now in the caller's task and reports what happened (the operator's "rotate
+    /// it now" that waits for the outcome, e.g. Vault's `rotate-role`). Unparks it like
+    /// [`rotate_now`](Self::rotate_now). A failure is in the report (`failures`) and the
+    /// state's `last_error`, and was alerted like any other.
+    ///
+    /// # Errors
+    ///
+    /// [`RotationError::UnknownSecret`] for an id not registered here; storage errors.
+    pub async fn rotate(&self, id: &str) -> Result<TickReport> {
+        let rotator = self
+            .rotators
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(id)
+            .cloned()
+            .ok_or_else(|| RotationError::UnknownSecret(id.to_owned()))?;
+        self.rotate_now(id).await?;
+        self.advance(id, rotator.as_ref()).await
+    }
+
+    /// Forgets `id`: its rotator, its wake-up and its persisted state (returned, so the caller
+    /// can clean up the credentials its labels name). A rotation in progress for it finishes
+    /// its current step first.
+    ///
+    /// # Errors
+    ///
+    /// Storage errors (then nothing is forgotten).
+    pub async fn deregister(&self, id: &str) -> Result<Option<SecretState>> {
+        let lock = self.lock_for(id);
+        let _held = lock.lock().await;
+        let state = self.load(id).await?;
+        self.storage.delete(&self.key(id)).await?;
+        self.rotators
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(id);
+        self.wakes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(id);
+        Ok(state)
+    }
+
     /// Advances every registered secret that has work due, `concurrency` at a time. Only due
     /// secrets are read: a tick over 100 000 secrets of which none is due costs an index lookup.
     ///
@@ -769,6 +818,26 @@ impl Scheduler {
                         self.alert(id, AlertKind::Overdue { late_by }).await;
                         self.save(&state).await?;
                     }
+                    return Ok((report, Some(state)));
+                }
+                // Too late to start (the schedule's window has passed): wait for the next.
+                if state.schedule.missed(state.next_due, now) {
+                    let due = state.next_due;
+                    state.next_due = state
+                        .schedule
+                        .next_due(now, id)
+                        .unwrap_or(now.saturating_add(86_400));
+                    state.next_attempt = 0;
+                    state.overdue_alerted = false;
+                    self.alert(
+                        id,
+                        AlertKind::Missed {
+                            due,
+                            next: state.next_due,
+                        },
+                    )
+                    .await;
+                    self.save(&state).await?;
                     return Ok((report, Some(state)));
                 }
                 // A previous credential still in its grace period would lose its tracking if a

@@ -22,8 +22,8 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use proptest::prelude::*;
 use strongroom_rotation::{
-    AlertKind, Backoff, ManualClock, MemorySink, Rotator, Schedule, Scheduler, SchedulerConfig,
-    Step, StepContext, StepError, StepResult,
+    AlertKind, Backoff, Clock as _, ManualClock, MemorySink, Rotator, Schedule, Scheduler,
+    SchedulerConfig, Step, StepContext, StepError, StepResult,
 };
 use strongroom_storage::{MemoryStorage, Op, Storage, StorageError};
 
@@ -490,6 +490,82 @@ async fn minted_ids_never_collide_with_the_labels() {
     let target = world.target.lock().unwrap();
     assert_eq!(target.in_use, "db-v2");
     assert_eq!(target.revoked, ["db-v1"]);
+}
+
+/// Vault's `rotation_window`: a cron rotation that cannot start within the window of its due
+/// time (failures backed it off past it) is skipped, with an alert, until the next occurrence.
+#[tokio::test]
+async fn a_missed_window_waits_for_the_next_occurrence() {
+    let world = World::new();
+    let scheduler = world.scheduler().await;
+    // Daily at 03:00 UTC, within one hour.
+    let daily = Schedule::cron("0 3 * * *")
+        .unwrap()
+        .start_within(Duration::from_secs(3600))
+        .unwrap();
+    scheduler
+        .register(
+            "db",
+            daily,
+            Arc::new(Sim(world.target.clone())),
+            Some("v0".into()),
+        )
+        .await
+        .unwrap();
+    let due = scheduler.state("db").await.unwrap().unwrap().next_due;
+    assert_eq!(due % DAY, 3 * 3600);
+    // The ticker is down from before 03:00 until 05:00: the window has passed.
+    let now = world
+        .clock
+        .now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    world
+        .clock
+        .advance(Duration::from_secs(due - now + 2 * 3600));
+    let report = scheduler.tick().await.unwrap();
+    assert_eq!((report.rotated, report.failures), (0, 0));
+    assert!(world.target.lock().unwrap().calls.is_empty(), "nothing ran");
+    let state = scheduler.state("db").await.unwrap().unwrap();
+    assert_eq!(state.next_due, due + DAY, "the next day's 03:00");
+    assert!(world.alerts.alerts().iter().any(|a| a.kind
+        == AlertKind::Missed {
+            due,
+            next: due + DAY
+        }));
+    // Inside the next window it rotates.
+    world
+        .clock
+        .advance(Duration::from_secs(DAY - 2 * 3600 + 60));
+    assert_eq!(scheduler.tick().await.unwrap().rotated, 1);
+}
+
+/// `rotate` runs a rotation in the caller's task and reports it; `deregister` forgets a
+/// secret (no more work for it, its state gone).
+#[tokio::test]
+async fn rotate_reports_and_deregister_forgets() {
+    let world = World::new();
+    let scheduler = world.scheduler().await;
+    let report = scheduler.rotate("db").await.unwrap();
+    assert_eq!(report.rotated, 1);
+    assert_eq!(world.target.lock().unwrap().in_use, "db-v1");
+    world.target.lock().unwrap().tests_fail = true;
+    let report = scheduler.rotate("db").await.unwrap();
+    assert_eq!((report.rotated, report.failures), (0, 1));
+    let state = scheduler.state("db").await.unwrap().unwrap();
+    assert_eq!(state.labels.current.as_deref(), Some("db-v1"));
+    assert!(state.last_error.is_some());
+    assert!(scheduler.rotate("nope").await.is_err());
+
+    let state = scheduler.deregister("db").await.unwrap().unwrap();
+    assert_eq!(state.labels.current.as_deref(), Some("db-v1"));
+    assert!(scheduler.state("db").await.unwrap().is_none());
+    world.clock.advance(Duration::from_secs(365 * DAY));
+    let calls = world.target.lock().unwrap().calls.len();
+    assert_eq!(scheduler.tick().await.unwrap(), Default::default());
+    assert_eq!(world.target.lock().unwrap().calls.len(), calls);
+    assert!(scheduler.rotate("db").await.is_err());
 }
 
 #[tokio::test]

@@ -20,6 +20,18 @@ if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
 fi
 wait_for PostgreSQL pg_isready -q -h 127.0.0.1 -p 5432 || return 1
 
+# PostgreSQL here trusts loopback logins, so any password would log in and a test could not
+# prove an old password stops working. Members of the role strongroom_password_auth must give
+# their password (scram-sha-256): the tests make their users members.
+hba=$(psql -h 127.0.0.1 -U postgres -d test -Atc 'SHOW hba_file' 2>/dev/null)
+hba_line='host all +strongroom_password_auth 127.0.0.1/32 scram-sha-256'
+if [ -n "$hba" ] && ! grep -qxF "$hba_line" "$hba"; then
+  echo "services: PostgreSQL: password logins for members of strongroom_password_auth" >&2
+  { echo "$hba_line"; cat "$hba"; } > "$hba.strongroom" && cat "$hba.strongroom" > "$hba" && rm -f "$hba.strongroom"
+  psql -h 127.0.0.1 -U postgres -d test -qAtc 'SELECT pg_reload_conf()' >/dev/null || return 1
+fi
+psql -h 127.0.0.1 -U postgres -d test -qc "DO \$\$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'strongroom_password_auth') THEN CREATE ROLE strongroom_password_auth NOLOGIN; END IF; END \$\$" >/dev/null || return 1
+
 if ! mariadb-admin -h 127.0.0.1 -P 3306 -u root ping >/dev/null 2>&1; then
   echo "services: starting MariaDB" >&2
   start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd || true

@@ -4,7 +4,8 @@ Vault's behaviour rather than ours).
 
 Usage: python3 hvac_smoke.py http://127.0.0.1:PORT ROOT_TOKEN [POSTGRES_URL]
 Exits non-zero with a message on the first difference from what hvac expects of Vault. With a
-PostgreSQL URL, the database engine is checked too (dynamic credentials, revoked by lease).
+PostgreSQL URL, the database engine is checked too (dynamic credentials, revoked by lease; a
+static role rotated on creation and on demand).
 """
 import base64
 import sys
@@ -124,7 +125,7 @@ if len(sys.argv) > 3:
         name="pg",
         plugin_name="postgresql-database-plugin",
         connection_url=pg_url,
-        allowed_roles=["hvac-app"],
+        allowed_roles=["hvac-app", "hvac-static"],
     )
     db.create_role(
         name="hvac-app",
@@ -140,6 +141,28 @@ if len(sys.argv) > 3:
     assert creds["lease_id"].startswith("database/creds/hvac-app/"), creds["lease_id"]
     assert creds["lease_duration"] == 3600, creds["lease_duration"]
     assert creds["renewable"] is True
+    # A static role over the user just issued: rotated on creation and on demand.
+    user = creds["data"]["username"]
+    db.create_static_role(
+        name="hvac-static",
+        db_name="pg",
+        username=user,
+        rotation_statements=["ALTER ROLE \"{{name}}\" WITH PASSWORD '{{password}}';"],
+        rotation_period=3600,
+    )
+    static = db.get_static_credentials(name="hvac-static")["data"]
+    assert static["username"] == user, static
+    assert static["password"] != creds["data"]["password"]
+    assert static["rotation_period"] == 3600 and 0 < static["ttl"] <= 3600, static
+    assert static["last_vault_rotation"], static
+    db.rotate_static_role_credentials(name="hvac-static")
+    rotated = db.get_static_credentials(name="hvac-static")["data"]
+    assert rotated["password"] != static["password"]
+    role = db.read_static_role(name="hvac-static")["data"]
+    assert role["username"] == user and role["db_name"] == "pg", role
+    assert role["credential_type"] == "password", role
+    assert "hvac-static" in db.list_static_roles()["data"]["keys"]
+    db.delete_static_role(name="hvac-static")
     client.sys.revoke_lease(lease_id=creds["lease_id"])
     db.delete_role(name="hvac-app")
 

@@ -127,6 +127,7 @@ pub struct VaultBuilder {
     seal: Option<Arc<dyn Seal>>,
     declared_audit: Vec<DeclaredAudit>,
     barrier_rotation: Option<strongroom_rotation::Schedule>,
+    alerts: Arc<dyn strongroom_rotation::AlertSink>,
 }
 
 /// An audit device declared on the builder: installed at every unseal.
@@ -163,13 +164,28 @@ impl VaultBuilder {
             seal: None,
             declared_audit: Vec::new(),
             barrier_rotation: None,
+            alerts: Arc::new(strongroom_rotation::LogSink),
         }
+    }
+
+    /// Where scheduled-rotation alerts go (failed steps, parked or missed rotations): the
+    /// barrier keyring's rotation and the `database` engine's static roles. Default: `tracing`
+    /// warnings. This re-registers the built-in `database` engine; register your own
+    /// `database` engine after calling it.
+    #[must_use]
+    pub fn rotation_alerts(mut self, alerts: Arc<dyn strongroom_rotation::AlertSink>) -> Self {
+        self.registry.register(
+            "database",
+            strongroom_database::factory_with_alerts(Arc::clone(&alerts)),
+        );
+        self.alerts = alerts;
+        self
     }
 
     /// Rotates the barrier's encryption key (a new keyring term) on `schedule`, through the
     /// rotation scheduler: each rotation is recorded inside the barrier step by step, tested
     /// (the new term must seal and open) before it counts, retried with backoff and alerted on
-    /// failure (as `tracing` warnings). The background task runs it while unsealed; or drive it
+    /// failure (see [`rotation_alerts`](Self::rotation_alerts)). The background task runs it while unsealed; or drive it
     /// with [`Vault::run_rotations`].
     #[must_use]
     pub fn barrier_rotation(mut self, schedule: strongroom_rotation::Schedule) -> Self {
@@ -261,6 +277,7 @@ impl VaultBuilder {
                 background_expiry: self.background_expiry,
                 declared_audit: self.declared_audit,
                 barrier_rotation: self.barrier_rotation,
+                alerts: self.alerts,
                 auto_seal: self.seal.filter(|s| !s.needs_shares()),
                 active: std::sync::RwLock::new(None),
                 progress: Mutex::new(None),
@@ -293,6 +310,7 @@ struct Inner {
     background_expiry: bool,
     declared_audit: Vec<DeclaredAudit>,
     barrier_rotation: Option<strongroom_rotation::Schedule>,
+    alerts: Arc<dyn strongroom_rotation::AlertSink>,
     auto_seal: Option<Arc<dyn Seal>>,
     active: std::sync::RwLock<Option<Arc<Active>>>,
     progress: Mutex<Option<UnsealProgress>>,
@@ -1308,7 +1326,7 @@ impl Vault {
     }
 
     /// Starts the background pass, when running inside a tokio runtime: lease expiry and the
-    /// core's scheduled rotations every second, the engines' periodic functions every minute,
+    /// core's scheduled rotations every second, the engines' periodic functions at their interval,
     /// while unsealed. It holds only a weak handle: dropping every `Vault` clone stops it.
     fn spawn_expiry(&self) {
         if !self.inner.background_expiry {
@@ -1332,9 +1350,7 @@ impl Vault {
                 if let Err(err) = vault.run_rotations().await {
                     tracing::warn!(error = %err, "scheduled rotations failed; retrying");
                 }
-                if seconds.is_multiple_of(60) {
-                    let _ = vault.run_periodic().await;
-                }
+                let _ = vault.run_periodic_due(seconds).await;
             }
         });
     }
@@ -1465,7 +1481,7 @@ impl Vault {
         let scheduler = strongroom_rotation::Scheduler::new(
             Arc::clone(storage),
             Arc::new(crate::rotation::ClockAdapter(Arc::clone(&self.inner.clock))),
-            Arc::new(strongroom_rotation::LogSink),
+            Arc::clone(&self.inner.alerts),
             config,
         )
         .map_err(internal)?;
@@ -1509,12 +1525,28 @@ impl Vault {
     ///
     /// [`VaultError::Sealed`].
     pub async fn run_periodic(&self) -> Result<usize> {
+        self.run_periodic_where(|_| true).await
+    }
+
+    /// Runs the periodic functions due at `seconds` since the background task started (each
+    /// engine's [`periodic_interval`](strongroom_logical::Backend::periodic_interval)).
+    async fn run_periodic_due(&self, seconds: u64) -> Result<usize> {
+        self.run_periodic_where(|backend| {
+            seconds.is_multiple_of(backend.periodic_interval().as_secs().max(1))
+        })
+        .await
+    }
+
+    async fn run_periodic_where(
+        &self,
+        due: impl Fn(&dyn strongroom_logical::Backend) -> bool,
+    ) -> Result<usize> {
         let active = self.active().await?;
         let mounted: Vec<Arc<crate::mounts::Mounted>> =
             active.router.read().await.mounted().cloned().collect();
         let now = active.clock.now();
         let mut failed = 0;
-        for mount in mounted {
+        for mount in mounted.into_iter().filter(|m| due(m.backend.as_ref())) {
             if let Err(err) = mount.backend.periodic(&context(&mount, now)).await {
                 failed += 1;
                 tracing::warn!(mount = %mount.entry.path, error = %err, "periodic function failed");

@@ -1,6 +1,9 @@
 //! The database engine against the real PostgreSQL and MariaDB on this machine (never a mock):
 //! issue, log in, renew, revoke; expiry on a manual clock, also after a restart of the vault;
-//! 50 concurrent issues and a revoke-prefix; bad input that must leave no user and no lease.
+//! 50 concurrent issues and a revoke-prefix; bad input that must leave no user and no lease;
+//! static roles rotated on a period, a cron schedule with a window, and on demand, with a test
+//! login before success and an alert (the old password kept) when it fails; username
+//! templates.
 //!
 //! Needs `STRONGROOM_TEST_POSTGRES_URL` and `STRONGROOM_TEST_MYSQL_URL` (`scripts/services.sh`
 //! sets them). Without them the tests say why and pass, unless `STRONGROOM_REQUIRE_SERVICES=1`.
@@ -21,6 +24,7 @@ use std::time::{Duration, SystemTime};
 use serde_json::{Value, json};
 use sqlx::Connection as _;
 use strongroom_core::{ManualClock, Vault};
+use strongroom_rotation::{AlertKind, MemorySink, Step};
 use strongroom_storage::{MemoryStorage, Storage};
 
 fn service(var: &str) -> Option<String> {
@@ -43,11 +47,17 @@ struct Setup {
     key: String,
     clock: Arc<ManualClock>,
     storage: Arc<dyn Storage>,
+    alerts: Arc<MemorySink>,
 }
 
-async fn vault_over(storage: Arc<dyn Storage>, clock: Arc<ManualClock>) -> Vault {
+async fn vault_over(
+    storage: Arc<dyn Storage>,
+    clock: Arc<ManualClock>,
+    alerts: Arc<MemorySink>,
+) -> Vault {
     Vault::builder(storage)
         .clock(clock)
+        .rotation_alerts(alerts)
         .background_expiry(false)
         .build()
 }
@@ -55,7 +65,8 @@ async fn vault_over(storage: Arc<dyn Storage>, clock: Arc<ManualClock>) -> Vault
 async fn setup() -> Setup {
     let clock = Arc::new(ManualClock::new(SystemTime::now()));
     let storage: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
-    let vault = vault_over(Arc::clone(&storage), clock.clone()).await;
+    let alerts = Arc::new(MemorySink::default());
+    let vault = vault_over(Arc::clone(&storage), clock.clone(), alerts.clone()).await;
     let (root, key) = common::unsealed_with(&vault, "database").await;
     Setup {
         vault,
@@ -63,6 +74,7 @@ async fn setup() -> Setup {
         key,
         clock,
         storage,
+        alerts,
     }
 }
 
@@ -111,7 +123,9 @@ async fn creds(s: &Setup, role: &str) -> (String, String, String) {
     )
 }
 
-const PG_CREATE: &str = r#"CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}'; GRANT CONNECT ON DATABASE test TO "{{name}}";"#;
+/// Members of `strongroom_password_auth` must log in with their password (`scripts/services.sh`
+/// sets that up: the machine's PostgreSQL otherwise trusts loopback logins).
+const PG_CREATE: &str = r#"CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}' IN ROLE strongroom_password_auth; GRANT CONNECT ON DATABASE test TO "{{name}}";"#;
 
 async fn pg_setup(admin: &str, role: &str, ttl: &str) -> Setup {
     // Leftovers of an earlier, interrupted run of this role.
@@ -202,7 +216,7 @@ async fn postgres_expiry_also_after_a_restart() {
     let (second, _, _) = creds(&s, "short").await;
     assert_eq!(pg_roles_like(&admin, &second).await.len(), 1);
     s.vault.seal().await;
-    let restarted = vault_over(Arc::clone(&s.storage), s.clock.clone()).await;
+    let restarted = vault_over(Arc::clone(&s.storage), s.clock.clone(), s.alerts.clone()).await;
     restarted.unseal(&s.key).await.unwrap();
     s.clock.advance(Duration::from_secs(31));
     restarted.expire_leases(100).await.unwrap();
@@ -492,4 +506,527 @@ async fn mariadb_rotate_root() {
     .execute(&mut root)
     .await
     .unwrap();
+}
+
+async fn pg_exec(admin: &str, statements: &str) {
+    let mut conn = sqlx::PgConnection::connect(admin).await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(statements.to_owned()))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+}
+
+/// A fresh existing user `<prefix>_<pid>` with the password `Initial-Pass1`.
+async fn pg_static_user(admin: &str, prefix: &str) -> String {
+    let user = format!("{prefix}_{}", std::process::id());
+    pg_exec(
+        admin,
+        &format!(
+            "DROP ROLE IF EXISTS {user}; CREATE ROLE {user} WITH LOGIN PASSWORD 'Initial-Pass1' \
+             IN ROLE strongroom_password_auth"
+        ),
+    )
+    .await;
+    user
+}
+
+async fn static_creds(s: &Setup, role: &str) -> serde_json::Map<String, Value> {
+    s.vault
+        .read(&s.root, &format!("database/static-creds/{role}"))
+        .await
+        .unwrap_or_else(|e| panic!("static-creds/{role}: {e}"))
+        .data
+        .unwrap()
+}
+
+fn password_of(creds: &serde_json::Map<String, Value>) -> String {
+    creds["password"].as_str().unwrap().to_owned()
+}
+
+fn test_failures(s: &Setup, role: &str) -> usize {
+    s.alerts
+        .alerts()
+        .iter()
+        .filter(|a| {
+            a.secret == role
+                && matches!(
+                    a.kind,
+                    AlertKind::StepFailed {
+                        step: Step::Test,
+                        ..
+                    }
+                )
+        })
+        .count()
+}
+
+/// A static role on PostgreSQL: the password is rotated when the role is made, on its period
+/// (driven by the engine's periodic function on the vault's clock), on `rotate-role`, and after
+/// a restart of the vault; each time the old password stops working and the new one logs in.
+/// A rotation whose test login fails keeps the old password (in the database too) and alerts.
+#[tokio::test]
+async fn postgres_static_role_rotation() {
+    let Some(admin) = service("STRONGROOM_TEST_POSTGRES_URL") else {
+        return;
+    };
+    let user = pg_static_user(&admin, "sr_static").await;
+    let s = pg_setup(&admin, "dyn", "1h").await;
+    s.vault
+        .write(
+            &s.root,
+            "database/static-roles/app",
+            json!({"db_name": "pg", "username": user, "rotation_period": "1h"}),
+        )
+        .await
+        .unwrap();
+    // Made: rotated at once (Vault's import rotation).
+    assert!(!pg_login(&admin, &user, "Initial-Pass1").await);
+    let first = static_creds(&s, "app").await;
+    assert_eq!(first["username"], json!(user));
+    assert_eq!(first["rotation_period"], json!(3600));
+    let ttl = first["ttl"].as_u64().unwrap();
+    assert!((3590..=3600).contains(&ttl), "{ttl}");
+    assert!(
+        first["last_vault_rotation"]
+            .as_str()
+            .unwrap()
+            .ends_with('Z')
+    );
+    let p1 = password_of(&first);
+    assert!(pg_login(&admin, &user, &p1).await);
+    let role = s
+        .vault
+        .read(&s.root, "database/static-roles/app")
+        .await
+        .unwrap()
+        .data
+        .unwrap();
+    assert_eq!(role["username"], json!(user));
+    assert_eq!(role["credential_type"], json!("password"));
+    assert_eq!(
+        s.vault
+            .list(&s.root, "database/static-roles")
+            .await
+            .unwrap()
+            .data
+            .unwrap()["keys"],
+        json!(["app"])
+    );
+
+    // Not due yet: nothing happens. Due: the periodic function rotates it.
+    s.clock.advance(Duration::from_secs(1800));
+    s.vault.run_periodic().await.unwrap();
+    assert_eq!(password_of(&static_creds(&s, "app").await), p1);
+    s.clock.advance(Duration::from_secs(1801));
+    assert_eq!(s.vault.run_periodic().await.unwrap(), 0);
+    let p2 = password_of(&static_creds(&s, "app").await);
+    assert_ne!(p1, p2);
+    assert!(
+        !pg_login(&admin, &user, &p1).await,
+        "the old password stops"
+    );
+    assert!(pg_login(&admin, &user, &p2).await, "the new one works");
+
+    // On demand.
+    s.vault
+        .write(&s.root, "database/rotate-role/app", json!({}))
+        .await
+        .unwrap();
+    let p3 = password_of(&static_creds(&s, "app").await);
+    assert_ne!(p2, p3);
+    assert!(!pg_login(&admin, &user, &p2).await);
+    assert!(pg_login(&admin, &user, &p3).await);
+
+    // A rotation whose test login fails (the account may not log in): refused, alerted, and the
+    // database is given the old password back.
+    pg_exec(&admin, &format!("ALTER ROLE {user} NOLOGIN")).await;
+    let err = s
+        .vault
+        .write(&s.root, "database/rotate-role/app", json!({}))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("old password stays"), "{err}");
+    assert_eq!(test_failures(&s, "app"), 1, "{:?}", s.alerts.alerts());
+    assert_eq!(password_of(&static_creds(&s, "app").await), p3);
+    let role = s
+        .vault
+        .read(&s.root, "database/static-roles/app")
+        .await
+        .unwrap()
+        .data
+        .unwrap();
+    assert_eq!(role["rotation_failures"], json!(1));
+    assert!(role["last_rotation_error"].as_str().is_some());
+    for alert in s.alerts.alerts() {
+        let text = serde_json::to_string(&alert).unwrap();
+        assert!(!text.contains(&p3), "an alert carries a password: {text}");
+    }
+    pg_exec(&admin, &format!("ALTER ROLE {user} LOGIN")).await;
+    assert!(
+        pg_login(&admin, &user, &p3).await,
+        "the old password still works"
+    );
+    // The retry, after the backoff, succeeds.
+    s.clock.advance(Duration::from_secs(11));
+    s.vault.run_periodic().await.unwrap();
+    let p4 = password_of(&static_creds(&s, "app").await);
+    assert_ne!(p3, p4);
+    assert!(pg_login(&admin, &user, &p4).await);
+
+    // A restart of the vault: the same password, and the schedule resumes.
+    s.vault.seal().await;
+    let restarted = vault_over(Arc::clone(&s.storage), s.clock.clone(), s.alerts.clone()).await;
+    restarted.unseal(&s.key).await.unwrap();
+    let creds = restarted
+        .read(&s.root, "database/static-creds/app")
+        .await
+        .unwrap()
+        .data
+        .unwrap();
+    assert_eq!(password_of(&creds), p4);
+    s.clock.advance(Duration::from_secs(3601));
+    restarted.run_periodic().await.unwrap();
+    let creds = restarted
+        .read(&s.root, "database/static-creds/app")
+        .await
+        .unwrap()
+        .data
+        .unwrap();
+    let p5 = password_of(&creds);
+    assert_ne!(p4, p5, "rotated on schedule after the restart");
+    assert!(pg_login(&admin, &user, &p5).await);
+
+    // Deleted: no more credentials; the database user stays (as in Vault).
+    restarted
+        .delete(&s.root, "database/static-roles/app")
+        .await
+        .unwrap();
+    assert!(
+        restarted
+            .read(&s.root, "database/static-creds/app")
+            .await
+            .is_err()
+    );
+    assert!(pg_login(&admin, &user, &p5).await);
+    pg_exec(&admin, &format!("DROP ROLE IF EXISTS {user}")).await;
+}
+
+/// A cron `rotation_schedule` with a `rotation_window`: rotated inside the window; a window
+/// missed entirely (the vault was down) waits for the next occurrence, with an alert.
+#[tokio::test]
+async fn postgres_static_role_cron_schedule_and_window() {
+    let Some(admin) = service("STRONGROOM_TEST_POSTGRES_URL") else {
+        return;
+    };
+    let user = pg_static_user(&admin, "sr_cron").await;
+    let s = pg_setup(&admin, "dyn2", "1h").await;
+    s.vault
+        .write(
+            &s.root,
+            "database/static-roles/hourly",
+            json!({"db_name": "pg", "username": user, "rotation_schedule": "0 * * * *",
+                   "rotation_window": "1h"}),
+        )
+        .await
+        .unwrap();
+    let first = static_creds(&s, "hourly").await;
+    assert_eq!(first["rotation_schedule"], json!("0 * * * *"));
+    assert_eq!(first["rotation_window"], json!(3600));
+    assert!(first.get("rotation_period").is_none());
+    let ttl = first["ttl"].as_u64().unwrap();
+    assert!(ttl <= 3600, "until the next full hour: {ttl}");
+    // At the next full hour (inside the window): rotated.
+    s.clock.advance(Duration::from_secs(ttl + 30));
+    s.vault.run_periodic().await.unwrap();
+    let second = static_creds(&s, "hourly").await;
+    assert_ne!(password_of(&first), password_of(&second));
+    assert!(pg_login(&admin, &user, &password_of(&second)).await);
+    // The vault misses the next hour and its whole window: no rotation, a Missed alert, and
+    // the next full hour is due.
+    let ttl = second["ttl"].as_u64().unwrap();
+    s.clock.advance(Duration::from_secs(ttl + 3600 + 60));
+    s.vault.run_periodic().await.unwrap();
+    let third = static_creds(&s, "hourly").await;
+    assert_eq!(
+        password_of(&second),
+        password_of(&third),
+        "missed: not rotated"
+    );
+    assert!(
+        s.alerts
+            .alerts()
+            .iter()
+            .any(|a| a.secret == "hourly" && matches!(a.kind, AlertKind::Missed { .. })),
+        "{:?}",
+        s.alerts.alerts()
+    );
+    assert!(third["ttl"].as_u64().unwrap() <= 3600);
+    pg_exec(&admin, &format!("DROP ROLE IF EXISTS {user}")).await;
+}
+
+/// Static roles refuse bad input before anything happens: unknown database, roles outside
+/// `allowed_roles`, names that could inject SQL, periods below Vault's minimum, conflicting
+/// schedules, a user already managed; an initial rotation that fails leaves no role behind.
+#[tokio::test]
+async fn postgres_static_role_bad_input() {
+    let Some(admin) = service("STRONGROOM_TEST_POSTGRES_URL") else {
+        return;
+    };
+    let user = pg_static_user(&admin, "sr_bad").await;
+    let s = pg_setup(&admin, "dyn3", "1h").await;
+    s.vault
+        .write(
+            &s.root,
+            "database/config/narrow",
+            json!({"plugin_name": "postgresql-database-plugin", "connection_url": admin,
+                   "allowed_roles": ["only-this"]}),
+        )
+        .await
+        .unwrap();
+    let write = |name: &'static str, body: Value| {
+        let vault = s.vault.clone();
+        let root = s.root.clone();
+        async move {
+            vault
+                .write(&root, &format!("database/static-roles/{name}"), body)
+                .await
+        }
+    };
+    let cases = [
+        (
+            json!({"db_name": "nope", "username": user, "rotation_period": "1h"}),
+            "unknown database",
+        ),
+        (
+            json!({"db_name": "narrow", "username": user, "rotation_period": "1h"}),
+            "not an allowed role",
+        ),
+        (
+            json!({"db_name": "pg", "username": "x\"; DROP ROLE postgres; --", "rotation_period": "1h"}),
+            "invalid username",
+        ),
+        (
+            json!({"db_name": "pg", "username": user, "rotation_period": "1s"}),
+            "5 seconds",
+        ),
+        (
+            json!({"db_name": "pg", "username": user, "rotation_period": "1h", "rotation_schedule": "0 * * * *"}),
+            "mutually exclusive",
+        ),
+        (
+            json!({"db_name": "pg", "username": user, "rotation_period": "1h", "rotation_window": "2h"}),
+            "only valid with rotation_schedule",
+        ),
+        (
+            json!({"db_name": "pg", "username": user, "rotation_schedule": "0 * * * *", "rotation_window": "10m"}),
+            "1h",
+        ),
+        (
+            json!({"db_name": "pg", "username": user, "rotation_schedule": "not cron"}),
+            "cron",
+        ),
+        (
+            json!({"db_name": "pg", "username": user}),
+            "rotation_period or rotation_schedule",
+        ),
+        (
+            json!({"db_name": "pg", "username": "sr_no_such_user_xyz", "rotation_period": "1h"}),
+            "initial password rotation",
+        ),
+    ];
+    for (body, expected) in cases {
+        let err = write("bad", body.clone()).await.unwrap_err();
+        assert!(err.to_string().contains(expected), "{body}: {err}");
+        assert!(
+            s.vault
+                .read(&s.root, "database/static-roles/bad")
+                .await
+                .unwrap()
+                .data
+                .is_none(),
+            "{body}: a role was left behind"
+        );
+    }
+    assert!(pg_login(&admin, &user, "Initial-Pass1").await, "untouched");
+    write(
+        "one",
+        json!({"db_name": "pg", "username": user, "rotation_period": "1h"}),
+    )
+    .await
+    .unwrap();
+    let err = write(
+        "two",
+        json!({"db_name": "pg", "username": user, "rotation_period": "1h"}),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("already managed"), "{err}");
+    let err = write("one", json!({"username": "someone_else"}))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("cannot change"), "{err}");
+    // An update changes the schedule and keeps the password.
+    let before = password_of(&static_creds(&s, "one").await);
+    write("one", json!({"rotation_period": "2h"}))
+        .await
+        .unwrap();
+    let after = static_creds(&s, "one").await;
+    assert_eq!(password_of(&after), before);
+    assert_eq!(after["rotation_period"], json!(7200));
+    assert!(
+        s.vault
+            .write(&s.root, "database/rotate-role/nope", json!({}))
+            .await
+            .is_err()
+    );
+    pg_exec(&admin, &format!("DROP ROLE IF EXISTS {user}")).await;
+}
+
+/// Username templates (Vault's `username_template`, on the connection or the role): the
+/// names follow them and log in; a template producing an invalid name is refused when written.
+#[tokio::test]
+async fn postgres_username_templates() {
+    let Some(admin) = service("STRONGROOM_TEST_POSTGRES_URL") else {
+        return;
+    };
+    let s = pg_setup(&admin, "tmpl", "1h").await;
+    s.vault
+        .write(
+            &s.root,
+            "database/config/pg",
+            json!({"username_template":
+                r#"{{ printf "sr_%s_%s_%s" (.DisplayName | truncate 8) (.RoleName | truncate 8) (random 12) | lowercase }}"#}),
+        )
+        .await
+        .unwrap();
+    let (user, password, lease) = creds(&s, "tmpl").await;
+    assert!(user.starts_with("sr_"), "{user}");
+    assert!(user.contains("_tmpl_"), "{user}");
+    assert!(pg_login(&admin, &user, &password).await);
+    s.vault
+        .write(&s.root, "sys/leases/revoke", json!({"lease_id": lease}))
+        .await
+        .unwrap();
+    assert!(pg_roles_like(&admin, &user).await.is_empty());
+    // The role's own template wins.
+    s.vault
+        .write(
+            &s.root,
+            "database/roles/tmpl",
+            json!({"username_template": "{{ .RoleName | uppercase }}-{{ random 10 }}"}),
+        )
+        .await
+        .unwrap();
+    let (user, password, lease) = creds(&s, "tmpl").await;
+    assert!(user.starts_with("TMPL-"), "{user}");
+    assert!(pg_login(&admin, &user, &password).await);
+    s.vault
+        .write(&s.root, "sys/leases/revoke", json!({"lease_id": lease}))
+        .await
+        .unwrap();
+    for (template, expected) in [
+        (r#"{{ printf "bad name %s" (random 4) }}"#, "invalid name"),
+        ("{{ random 100 }}", "invalid name"),
+        (r#"x{{ "'; DROP ROLE postgres; --" }}"#, "invalid name"),
+        ("{{ .Password }}", "unknown field"),
+        ("{{ random 10 ", "unclosed"),
+    ] {
+        let err = s
+            .vault
+            .write(
+                &s.root,
+                "database/roles/tmpl",
+                json!({"username_template": template}),
+            )
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains(expected), "{template}: {err}");
+        let err = s
+            .vault
+            .write(
+                &s.root,
+                "database/config/pg",
+                json!({"username_template": template}),
+            )
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains(expected), "{template}: {err}");
+    }
+}
+
+/// A static role on MariaDB: rotation on creation and on demand; a failing test login (the
+/// account is locked) keeps the old password, in the database too, and alerts.
+#[tokio::test]
+async fn mariadb_static_role_rotation() {
+    let Some(root_url) = service("STRONGROOM_TEST_MYSQL_URL") else {
+        return;
+    };
+    let rest = root_url
+        .split_once('@')
+        .map_or(root_url.as_str(), |(_, rest)| rest)
+        .to_owned();
+    let user = format!("sr_st_{}", std::process::id());
+    let run = |statement: String| {
+        let url = root_url.clone();
+        async move {
+            let mut root = sqlx::MySqlConnection::connect(&url).await.unwrap();
+            sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
+                .execute(&mut root)
+                .await
+                .unwrap();
+        }
+    };
+    run(format!("DROP USER IF EXISTS '{user}'@'%'")).await;
+    run(format!(
+        "CREATE USER '{user}'@'%' IDENTIFIED BY 'Initial-Pass1'"
+    ))
+    .await;
+    // The user has no privileges on any database: log in without one.
+    let host = rest.split_once('/').map_or(rest.as_str(), |(host, _)| host);
+    let login = |password: String| {
+        let url = format!("mysql://{user}:{password}@{host}");
+        async move { sqlx::MySqlConnection::connect(&url).await.is_ok() }
+    };
+    let s = setup().await;
+    s.vault
+        .write(
+            &s.root,
+            "database/config/maria",
+            json!({"plugin_name": "mysql-database-plugin", "connection_url": root_url,
+                   "allowed_roles": "*"}),
+        )
+        .await
+        .unwrap();
+    s.vault
+        .write(
+            &s.root,
+            "database/static-roles/svc",
+            json!({"db_name": "maria", "username": user, "rotation_period": 86400}),
+        )
+        .await
+        .unwrap();
+    assert!(!login("Initial-Pass1".into()).await);
+    let p1 = password_of(&static_creds(&s, "svc").await);
+    assert!(login(p1.clone()).await);
+    s.vault
+        .write(&s.root, "database/rotate-role/svc", json!({}))
+        .await
+        .unwrap();
+    let p2 = password_of(&static_creds(&s, "svc").await);
+    assert_ne!(p1, p2);
+    assert!(!login(p1).await);
+    assert!(login(p2.clone()).await);
+
+    run(format!("ALTER USER '{user}'@'%' ACCOUNT LOCK")).await;
+    assert!(
+        s.vault
+            .write(&s.root, "database/rotate-role/svc", json!({}))
+            .await
+            .is_err()
+    );
+    assert_eq!(test_failures(&s, "svc"), 1);
+    assert_eq!(password_of(&static_creds(&s, "svc").await), p2);
+    run(format!("ALTER USER '{user}'@'%' ACCOUNT UNLOCK")).await;
+    assert!(login(p2).await, "the database kept the old password");
+    run(format!("DROP USER IF EXISTS '{user}'@'%'")).await;
 }

@@ -59,8 +59,9 @@ impl Kind {
         }
     }
 
-    /// What to run on `rotate-root` when the connection has no root rotation statements.
-    pub(crate) fn default_root_rotation(self) -> &'static str {
+    /// What sets a user's password when no statements are given (`rotate-root`, static
+    /// roles).
+    pub(crate) fn default_rotation(self) -> &'static str {
         match self {
             Self::Postgres => "ALTER ROLE \"{{username}}\" WITH PASSWORD '{{password}}';",
             Self::Mysql => "ALTER USER '{{username}}'@'%' IDENTIFIED BY '{{password}}';",
@@ -143,6 +144,47 @@ fn url_encode(value: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+/// The connection URL for logging in as `username` with `password`: the templates filled in,
+/// or — for a URL without them — its user information replaced.
+pub(crate) fn user_url(template: &str, username: &str, password: &str) -> String {
+    if template.contains("{{username}}") || template.contains("{{password}}") {
+        return connection_url(template, username, password);
+    }
+    let Some((scheme, rest)) = template.split_once("://") else {
+        return template.to_owned();
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let host = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    format!(
+        "{scheme}://{}:{}@{host}{tail}",
+        url_encode(username),
+        url_encode(password)
+    )
+}
+
+/// The URL to prove `username` logs in with `password`. On MySQL without a default database:
+/// the user may hold no privileges on the admin URL's database, and logging in is what is
+/// tested. (PostgreSQL always connects to a database; the admin URL's is kept.)
+pub(crate) fn login_url(kind: Kind, template: &str, username: &str, password: &str) -> String {
+    let url = user_url(template, username, password);
+    if kind != Kind::Mysql {
+        return url;
+    }
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url;
+    };
+    let path = rest.find('/').unwrap_or(rest.len());
+    let query = rest.find(['?', '#']).unwrap_or(rest.len()).max(path);
+    format!(
+        "{scheme}://{}{}",
+        rest.get(..path).unwrap_or(rest),
+        rest.get(query..).unwrap_or_default()
+    )
 }
 
 /// The connection URL with `{{username}}` and `{{password}}` filled in.
@@ -310,6 +352,32 @@ mod tests {
                 "p@ss:w/rd"
             ),
             "postgres://adm%20in:p%40ss%3Aw%2Frd@db/x"
+        );
+        assert_eq!(
+            user_url(
+                "postgres://admin@127.0.0.1:5432/test?sslmode=disable",
+                "u",
+                "p w"
+            ),
+            "postgres://u:p%20w@127.0.0.1:5432/test?sslmode=disable"
+        );
+        assert_eq!(user_url("mysql://root:x@db", "u", "p"), "mysql://u:p@db");
+        assert_eq!(
+            user_url("postgres://{{username}}:{{password}}@db/x", "u", "p"),
+            "postgres://u:p@db/x"
+        );
+        assert_eq!(
+            login_url(
+                Kind::Mysql,
+                "mysql://root@db:3306/test?ssl-mode=disabled",
+                "u",
+                "p"
+            ),
+            "mysql://u:p@db:3306?ssl-mode=disabled"
+        );
+        assert_eq!(
+            login_url(Kind::Postgres, "postgres://root@db/test", "u", "p"),
+            "postgres://u:p@db/test"
         );
         assert_eq!(Kind::Postgres.expiration(0), "1970-01-01 00:00:00+00");
         assert_eq!(Kind::Mysql.expiration(0), "1970-01-01 00:00:00");

@@ -4,7 +4,8 @@
 //! - `config/<name>`: `plugin_name` (`postgresql-database-plugin`, `mysql-database-plugin`),
 //!   `connection_url` with `{{username}}`/`{{password}}`, `username`, `password` (never read
 //!   back), `allowed_roles`, `verify_connection` (default true: the config is refused if the
-//!   database cannot be reached), `password_length`.
+//!   database cannot be reached), `password_length`, `username_template`,
+//!   `root_rotation_statements`.
 //! - `roles/<name>`: `db_name`, `creation_statements`, `revocation_statements`,
 //!   `rollback_statements`, `renew_statements`, `default_ttl`, `max_ttl`.
 //! - `creds/<role>`: a new user (`v-<role>-<random>`, within the database's name limit) with a
@@ -20,12 +21,17 @@
 //!
 //! - `rotate-root/<name>`: a new admin password only the engine knows, recorded as pending
 //!   before the database is told (a crash in between cannot lose it).
-//!
-//! Not yet: static roles (they arrive with the rotation scheduler's integration), username
-//! templates.
+//! - `static-roles/<name>`, `static-creds/<name>`, `rotate-role/<name>`: existing users whose
+//!   password the rotation scheduler rotates on a `rotation_period` or a cron
+//!   `rotation_schedule` (with `rotation_window`), testing a login with the new password before
+//!   it counts, restoring the old password and alerting when the test fails.
+//! - `username_template` (on the connection, or on a role): Vault's template language for
+//!   dynamic user names; the rendered name is validated before it reaches SQL.
 #![forbid(unsafe_code)]
 
 mod db;
+mod statics;
+mod template;
 
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
@@ -35,23 +41,63 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use strongroom_logical::{
     Backend, Context, Lease, LogicalError, Operation, Request, Response, Result, SecretDescriptor,
+    StorageView,
 };
+use strongroom_rotation::{AlertSink, LogSink, Scheduler};
 use strongroom_storage::Storage as _;
 use zeroize::Zeroizing;
 
 use crate::db::{Conn, Kind};
+use crate::statics::EngineClock;
+use crate::template::Template;
 
 /// The database engine. Register it with `VaultBuilder::engine("database", factory)`.
-#[derive(Debug, Default)]
-pub struct Database;
+pub struct Database {
+    /// Where static-role rotation alerts go.
+    alerts: Arc<dyn AlertSink>,
+    clock: Arc<EngineClock>,
+    /// The static roles' scheduler, made on first use (it needs the mount's storage).
+    statics: tokio::sync::OnceCell<Scheduler>,
+}
 
-/// The engine factory (no mount options).
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database").finish_non_exhaustive()
+    }
+}
+
+impl Database {
+    /// An engine whose static-role rotation alerts go to `alerts`.
+    pub fn new(alerts: Arc<dyn AlertSink>) -> Self {
+        Self {
+            alerts,
+            clock: Arc::default(),
+            statics: tokio::sync::OnceCell::new(),
+        }
+    }
+}
+
+impl Default for Database {
+    /// Alerts as `tracing` warnings.
+    fn default() -> Self {
+        Self::new(Arc::new(LogSink))
+    }
+}
+
+/// The engine factory (no mount options); static-role rotation alerts are logged.
 ///
 /// # Errors
 ///
 /// None; the signature is the registry's.
 pub fn factory(_options: &Map<String, Value>) -> Result<Arc<dyn Backend>> {
-    Ok(Arc::new(Database))
+    Ok(Arc::new(Database::default()))
+}
+
+/// A factory whose engines send static-role rotation alerts to `alerts` (a webhook, a pager).
+pub fn factory_with_alerts(
+    alerts: Arc<dyn AlertSink>,
+) -> impl Fn(&Map<String, Value>) -> Result<Arc<dyn Backend>> + Send + Sync + 'static {
+    move |_options| Ok(Arc::new(Database::new(Arc::clone(&alerts))) as Arc<dyn Backend>)
 }
 
 /// A database connection's settings, as stored (inside the barrier).
@@ -69,6 +115,9 @@ struct DbConfig {
     pending_password: Option<String>,
     #[serde(default)]
     root_rotation_statements: Vec<String>,
+    /// Vault's `username_template` for dynamic users.
+    #[serde(default)]
+    username_template: Option<String>,
 }
 
 impl std::fmt::Debug for DbConfig {
@@ -129,6 +178,9 @@ struct Role {
     renew_statements: Vec<String>,
     default_ttl: u64,
     max_ttl: u64,
+    /// Overrides the connection's `username_template` for this role.
+    #[serde(default)]
+    username_template: Option<String>,
 }
 
 /// Names of configs and roles: letters, digits, `-`, `_`; 1–64 characters.
@@ -235,12 +287,49 @@ fn password(len: usize) -> Result<Zeroizing<String>> {
     }
 }
 
-/// `v-<role>-<random>`, cut to the database's limit (the random part always survives).
-fn username(kind: Kind, role: &str) -> Result<String> {
-    let random = random_string(b"abcdefghijklmnopqrstuvwxyz0123456789", 20)?;
-    let budget = kind.max_username().saturating_sub(2 + 1 + random.len());
-    let role: String = role.chars().take(budget).collect();
-    Ok(format!("v-{role}-{random}"))
+/// A new user's name: from `template` (the role's or the connection's `username_template`), or
+/// else `v-<role>-<random>` cut to the database's limit (the random part always survives). A
+/// templated name is checked before it goes near SQL: 1 to the database's limit of letters,
+/// digits, `-`, `_` or `.`.
+fn username(kind: Kind, template: Option<&str>, values: &template::Values<'_>) -> Result<String> {
+    let Some(source) = template else {
+        let random = random_string(b"abcdefghijklmnopqrstuvwxyz0123456789", 20)?;
+        let budget = kind.max_username().saturating_sub(2 + 1 + random.len());
+        let role: String = values.role_name.chars().take(budget).collect();
+        return Ok(format!("v-{role}-{random}"));
+    };
+    let name = Template::parse(source)
+        .and_then(|t| t.render(values))
+        .map_err(|e| LogicalError::invalid(format!("username_template: {e}")))?;
+    let max = kind.max_username();
+    if name.is_empty()
+        || name.len() > max
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    {
+        return Err(LogicalError::invalid(format!(
+            "the username template produced an invalid name {:?}: it must be 1-{max} letters, \
+             digits, '-', '_' or '.'",
+            name.chars().take(80).collect::<String>()
+        )));
+    }
+    Ok(name)
+}
+
+/// Checks a `username_template` when it is written: it must parse and, rendered for a sample
+/// request, give a valid name.
+fn check_template(kind: Kind, source: &str, role: &str, now: std::time::SystemTime) -> Result<()> {
+    username(
+        kind,
+        Some(source),
+        &template::Values {
+            display_name: "token",
+            role_name: role,
+            now,
+        },
+    )
+    .map(drop)
 }
 
 /// `err` with every occurrence of `secret` replaced.
@@ -258,27 +347,25 @@ fn now_secs(ctx: &Context) -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
+/// Reads and decodes `key`.
+async fn load<T: for<'de> Deserialize<'de>>(storage: &StorageView, key: &str) -> Result<Option<T>> {
+    match storage.get(key).await? {
+        Some(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|_| LogicalError::Internal(format!("stored {key} does not decode"))),
+        None => Ok(None),
+    }
+}
+
+/// Encodes and writes `value` at `key`.
+async fn store<T: Serialize + ?Sized>(storage: &StorageView, key: &str, value: &T) -> Result<()> {
+    let bytes = serde_json::to_vec(value)
+        .map_err(|e| LogicalError::Internal(format!("encoding {key}: {e}")))?;
+    storage.put(key, bytes).await?;
+    Ok(())
+}
+
 impl Database {
-    async fn load<T: for<'de> Deserialize<'de>>(
-        &self,
-        ctx: &Context,
-        key: &str,
-    ) -> Result<Option<T>> {
-        match ctx.storage.get(key).await? {
-            Some(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|_| LogicalError::Internal(format!("stored {key} does not decode"))),
-            None => Ok(None),
-        }
-    }
-
-    async fn store<T: Serialize>(&self, ctx: &Context, key: &str, value: &T) -> Result<()> {
-        let bytes = serde_json::to_vec(value)
-            .map_err(|e| LogicalError::Internal(format!("encoding {key}: {e}")))?;
-        ctx.storage.put(key, bytes).await?;
-        Ok(())
-    }
-
     async fn write_config(
         &self,
         ctx: &Context,
@@ -286,7 +373,7 @@ impl Database {
         data: &Map<String, Value>,
     ) -> Result<Response> {
         check_name("connection", name)?;
-        let existing: Option<DbConfig> = self.load(ctx, &format!("config/{name}")).await?;
+        let existing: Option<DbConfig> = load(&ctx.storage, &format!("config/{name}")).await?;
         let pick = |key: &str, old: Option<&String>| -> Result<String> {
             text(data, key)?
                 .or_else(|| old.cloned())
@@ -326,21 +413,24 @@ impl Database {
                         .map(|c| c.root_rotation_statements.clone())
                 })
                 .unwrap_or_default(),
+            username_template: text(data, "username_template")?
+                .or_else(|| existing.as_ref().and_then(|c| c.username_template.clone()))
+                .filter(|t| !t.is_empty()),
         };
-        config.kind()?;
+        let kind = config.kind()?;
+        if let Some(template) = &config.username_template {
+            check_template(kind, template, "role", ctx.now)?;
+        }
         if flag(data, "verify_connection")?.unwrap_or(true) {
             let conn = config.connect().await?;
             conn.close().await;
         }
-        self.store(ctx, &format!("config/{name}"), &config).await?;
+        store(&ctx.storage, &format!("config/{name}"), &config).await?;
         Ok(Response::empty())
     }
 
     async fn read_config(&self, ctx: &Context, name: &str) -> Result<Response> {
-        let Some(config) = self
-            .load::<DbConfig>(ctx, &format!("config/{name}"))
-            .await?
-        else {
+        let Some(config) = load::<DbConfig>(&ctx.storage, &format!("config/{name}")).await? else {
             return Ok(Response::empty());
         };
         let mut details = Map::new();
@@ -348,13 +438,22 @@ impl Database {
             "connection_url".into(),
             config.connection_url.clone().into(),
         );
-        details.insert("username".into(), config.username.clone().into());
+        if !config.username.is_empty() {
+            details.insert("username".into(), config.username.clone().into());
+        }
+        if let Some(template) = &config.username_template {
+            details.insert("username_template".into(), template.clone().into());
+        }
         let mut out = Map::new();
         out.insert("plugin_name".into(), config.plugin_name.into());
         out.insert("connection_details".into(), Value::Object(details));
         out.insert("allowed_roles".into(), config.allowed_roles.into());
         out.insert("password_policy".into(), "".into());
-        out.insert("verify_connection".into(), true.into());
+        out.insert("plugin_version".into(), "".into());
+        out.insert(
+            "root_credentials_rotate_statements".into(),
+            config.root_rotation_statements.clone().into(),
+        );
         Ok(Response::with_data(out))
     }
 
@@ -365,7 +464,7 @@ impl Database {
         data: &Map<String, Value>,
     ) -> Result<Response> {
         check_name("role", name)?;
-        let existing: Option<Role> = self.load(ctx, &format!("roles/{name}")).await?;
+        let existing: Option<Role> = load(&ctx.storage, &format!("roles/{name}")).await?;
         let db_name = text(data, "db_name")?
             .or_else(|| existing.as_ref().map(|r| r.db_name.clone()))
             .ok_or_else(|| LogicalError::invalid("'db_name' is required"))?;
@@ -398,6 +497,9 @@ impl Database {
             max_ttl: duration(data, "max_ttl")?
                 .or(existing.as_ref().map(|r| r.max_ttl))
                 .unwrap_or(0),
+            username_template: text(data, "username_template")?
+                .or_else(|| existing.as_ref().and_then(|r| r.username_template.clone()))
+                .filter(|t| !t.is_empty()),
             db_name,
         };
         if role.creation_statements.iter().all(|s| s.trim().is_empty()) {
@@ -408,12 +510,22 @@ impl Database {
                 "default_ttl cannot be greater than max_ttl",
             ));
         }
-        self.store(ctx, &format!("roles/{name}"), &role).await?;
+        if let Some(template) = &role.username_template {
+            // Checked against the connection's name limit when it exists, else for syntax and
+            // the tighter limit of the two databases.
+            let kind =
+                match load::<DbConfig>(&ctx.storage, &format!("config/{}", role.db_name)).await? {
+                    Some(config) => config.kind()?,
+                    None => Kind::Mysql,
+                };
+            check_template(kind, template, name, ctx.now)?;
+        }
+        store(&ctx.storage, &format!("roles/{name}"), &role).await?;
         Ok(Response::empty())
     }
 
     async fn read_role(&self, ctx: &Context, name: &str) -> Result<Response> {
-        let Some(role) = self.load::<Role>(ctx, &format!("roles/{name}")).await? else {
+        let Some(role) = load::<Role>(&ctx.storage, &format!("roles/{name}")).await? else {
             return Ok(Response::empty());
         };
         let mut out = Map::new();
@@ -434,6 +546,9 @@ impl Database {
         out.insert("default_ttl".into(), role.default_ttl.into());
         out.insert("max_ttl".into(), role.max_ttl.into());
         out.insert("credential_type".into(), "password".into());
+        if let Some(template) = role.username_template {
+            out.insert("username_template".into(), template.into());
+        }
         Ok(Response::with_data(out))
     }
 
@@ -453,8 +568,7 @@ impl Database {
     async fn rotate_root(&self, ctx: &Context, name: &str) -> Result<Response> {
         check_name("connection", name)?;
         let key = format!("config/{name}");
-        let mut config: DbConfig = self
-            .load(ctx, &key)
+        let mut config: DbConfig = load(&ctx.storage, &key)
             .await?
             .ok_or_else(|| LogicalError::invalid(format!("unknown database {name:?}")))?;
         if config.username.is_empty() {
@@ -471,13 +585,13 @@ impl Database {
                 config.password = pending;
             }
             config.pending_password = None;
-            self.store(ctx, &key, &config).await?;
+            store(&ctx.storage, &key, &config).await?;
         }
         let new = password(config.password_length)?;
         config.pending_password = Some(new.to_string());
-        self.store(ctx, &key, &config).await?;
+        store(&ctx.storage, &key, &config).await?;
         let templates = if config.root_rotation_statements.is_empty() {
-            vec![kind.default_root_rotation().to_owned()]
+            vec![kind.default_rotation().to_owned()]
         } else {
             config.root_rotation_statements.clone()
         };
@@ -494,7 +608,7 @@ impl Database {
             Ok(()) => {
                 config.password = new.to_string();
                 config.pending_password = None;
-                self.store(ctx, &key, &config).await?;
+                store(&ctx.storage, &key, &config).await?;
                 Ok(Response::empty())
             }
             Err(err) => {
@@ -507,21 +621,19 @@ impl Database {
                     config.password = new.to_string();
                 }
                 config.pending_password = None;
-                self.store(ctx, &key, &config).await?;
+                store(&ctx.storage, &key, &config).await?;
                 Err(scrub(err, &new))
             }
         }
     }
 
     /// `creds/<role>`: a new user with a lease.
-    async fn creds(&self, ctx: &Context, role_name: &str) -> Result<Response> {
+    async fn creds(&self, ctx: &Context, role_name: &str, display_name: &str) -> Result<Response> {
         check_name("role", role_name)?;
-        let role: Role = self
-            .load(ctx, &format!("roles/{role_name}"))
+        let role: Role = load(&ctx.storage, &format!("roles/{role_name}"))
             .await?
             .ok_or_else(|| LogicalError::invalid(format!("unknown role: {role_name}")))?;
-        let config: DbConfig = self
-            .load(ctx, &format!("config/{}", role.db_name))
+        let config: DbConfig = load(&ctx.storage, &format!("config/{}", role.db_name))
             .await?
             .ok_or_else(|| LogicalError::invalid(format!("unknown database {:?}", role.db_name)))?;
         if !config.allows(role_name) {
@@ -539,7 +651,19 @@ impl Database {
             secs => Duration::from_secs(secs).min(ctx.max_lease_ttl),
         };
         let ttl = ttl.min(max_ttl);
-        let name = username(kind, role_name)?;
+        let template = role
+            .username_template
+            .as_deref()
+            .or(config.username_template.as_deref());
+        let name = username(
+            kind,
+            template,
+            &template::Values {
+                display_name,
+                role_name,
+                now: ctx.now,
+            },
+        )?;
         let password = password(config.password_length)?;
         let expiration = kind.expiration(now_secs(ctx).saturating_add(ttl.as_secs()));
         let values = [
@@ -605,20 +729,46 @@ impl Database {
         let username = field("username")?;
         let db_name = field("db_name")?;
         let role_name = field("role")?;
-        let config: DbConfig = self
-            .load(ctx, &format!("config/{db_name}"))
+        let config: DbConfig = load(&ctx.storage, &format!("config/{db_name}"))
             .await?
             .ok_or_else(|| LogicalError::invalid(format!("unknown database {db_name:?}")))?;
         let kind = config.kind()?;
-        let role = self
-            .load::<Role>(ctx, &format!("roles/{role_name}"))
-            .await?;
+        let role = load::<Role>(&ctx.storage, &format!("roles/{role_name}")).await?;
         Ok((config, kind, role, username))
+    }
+}
+
+impl Database {
+    /// The static roles' scheduler (made on first use), its clock brought to the request's.
+    async fn scheduler(&self, ctx: &Context) -> Result<&Scheduler> {
+        self.clock.observe(ctx.now);
+        self.statics
+            .get_or_try_init(|| {
+                statics::scheduler(ctx, Arc::clone(&self.clock), Arc::clone(&self.alerts))
+            })
+            .await
     }
 }
 
 #[async_trait]
 impl Backend for Database {
+    /// Runs the static roles' rotations that are due.
+    async fn periodic(&self, ctx: &Context) -> Result<()> {
+        let report = self
+            .scheduler(ctx)
+            .await?
+            .tick()
+            .await
+            .map_err(|e| LogicalError::Internal(e.to_string()))?;
+        let _ = report;
+        Ok(())
+    }
+
+    /// Static roles rotate within five seconds of their due time (Vault's queue tick).
+    fn periodic_interval(&self) -> Duration {
+        Duration::from_secs(5)
+    }
+
     async fn handle(&self, ctx: &Context, request: Request) -> Result<Response> {
         let path = request.path.trim_end_matches('/').to_owned();
         let op = request.operation;
@@ -652,10 +802,38 @@ impl Backend for Database {
                 }
                 _ => Err(LogicalError::UnsupportedOperation),
             },
-            ["creds", role] if op == Operation::Read => self.creds(ctx, role).await,
-            ["config" | "roles" | "creds" | "reset" | "rotate-root", ..] => {
-                Err(LogicalError::UnsupportedOperation)
+            ["creds", role] if op == Operation::Read => {
+                let display = request
+                    .client
+                    .as_ref()
+                    .map_or("", |c| c.display_name.as_str());
+                self.creds(ctx, role, display).await
             }
+            ["static-roles"] if op == Operation::List => self.list(ctx, statics::ROLES).await,
+            ["static-roles", name] => {
+                let scheduler = self.scheduler(ctx).await?;
+                match op {
+                    _ if writes => statics::write_role(ctx, scheduler, name, &request.data).await,
+                    Operation::Read => statics::read_role(ctx, scheduler, name).await,
+                    Operation::Delete => {
+                        check_name("role", name)?;
+                        statics::forget(ctx, scheduler, name).await?;
+                        Ok(Response::empty())
+                    }
+                    _ => Err(LogicalError::UnsupportedOperation),
+                }
+            }
+            ["static-creds", name] if op == Operation::Read => {
+                statics::creds(ctx, self.scheduler(ctx).await?, name).await
+            }
+            ["rotate-role", name] if writes => {
+                statics::rotate(ctx, self.scheduler(ctx).await?, name).await
+            }
+            [
+                "config" | "roles" | "creds" | "reset" | "rotate-root" | "static-roles"
+                | "static-creds" | "rotate-role",
+                ..,
+            ] => Err(LogicalError::UnsupportedOperation),
             _ => Err(LogicalError::UnsupportedPath),
         }
     }
@@ -740,7 +918,12 @@ mod tests {
     #[test]
     fn generated_names_and_passwords() {
         for kind in [Kind::Postgres, Kind::Mysql] {
-            let name = username(kind, &"r".repeat(64)).unwrap_or_default();
+            let values = template::Values {
+                display_name: "token",
+                role_name: &"r".repeat(64),
+                now: UNIX_EPOCH,
+            };
+            let name = username(kind, None, &values).unwrap_or_default();
             assert!(name.len() <= kind.max_username(), "{name}");
             assert!(name.starts_with("v-r"));
             assert!(name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));

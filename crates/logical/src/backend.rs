@@ -124,6 +124,12 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
         Ok(())
     }
 
+    /// How often the core runs [`periodic`](Self::periodic): default once a minute. The
+    /// core's background pass runs every second, so whole seconds from one up are honoured.
+    fn periodic_interval(&self) -> Duration {
+        Duration::from_secs(60)
+    }
+
     /// Paths below the mount that need no token (e.g. `login`, `login/*`): exact, or a prefix
     /// ending in `*`.
     fn unauthenticated_paths(&self) -> &[&str] {

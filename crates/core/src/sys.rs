@@ -727,6 +727,7 @@ fn auth_response(token: String, entry: &TokenEntry) -> VaultResponse {
             lease_duration: entry.ttl,
             renewable: entry.renewable,
             orphan: entry.parent.is_none(),
+            num_uses: entry.num_uses,
         }),
         ..VaultResponse::default()
     }
@@ -780,6 +781,7 @@ pub(crate) async fn handle_token(
                         .unwrap_or(false),
                 display_name: field("display_name").unwrap_or_default(),
                 meta,
+                bound_cidrs: string_list(&data, "bound_cidrs"),
             };
             let (new_token, entry) = tokens.create(caller, request, now).await?;
             Ok(auth_response(new_token, &entry))

@@ -49,6 +49,9 @@ pub(crate) struct TokenEntry {
     pub(crate) renewable: bool,
     /// Unix seconds; `None` = never.
     pub(crate) expire_time: Option<u64>,
+    /// CIDR blocks the token may be used from (empty: anywhere).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) bound_cidrs: Vec<String>,
 }
 
 impl TokenEntry {
@@ -86,10 +89,12 @@ pub struct TokenRequest {
     pub renewable: Option<bool>,
     /// No parent: not revoked with its creator (root tokens only).
     pub no_parent: bool,
-    /// Display name (prefixed with `token-`).
+    /// Display name (prefixed with `token-` for tokens made with `auth/token/create`).
     pub display_name: String,
     /// Metadata.
     pub meta: BTreeMap<String, String>,
+    /// CIDR blocks the token may be used from (empty: anywhere).
+    pub bound_cidrs: Vec<String>,
 }
 
 pub(crate) struct TokenStore {
@@ -200,13 +205,30 @@ impl TokenStore {
             .map(drop)
     }
 
+    /// Creates the token of a login an auth method accepted (an orphan, as in Vault), at the
+    /// login's `path`.
+    pub(crate) async fn create_login(
+        &self,
+        request: TokenRequest,
+        path: &str,
+        now: SystemTime,
+    ) -> Result<(String, TokenEntry)> {
+        strongroom_logical::cidr::Cidr::parse_all(&request.bound_cidrs)?;
+        self.create_entry(None, request, path, now, false, None)
+            .await
+    }
+
     /// Creates a child of `parent` (or an orphan when asked and allowed).
     pub(crate) async fn create(
         &self,
         parent: &TokenEntry,
-        request: TokenRequest,
+        mut request: TokenRequest,
         now: SystemTime,
     ) -> Result<(String, TokenEntry)> {
+        strongroom_logical::cidr::Cidr::parse_all(&request.bound_cidrs)?;
+        if !request.display_name.is_empty() {
+            request.display_name = format!("token-{}", request.display_name);
+        }
         if !parent.is_root() {
             if request.no_parent {
                 return Err(VaultError::invalid(
@@ -270,10 +292,8 @@ impl TokenStore {
             meta: request.meta,
             display_name: if request.display_name.is_empty() {
                 "token".into()
-            } else if root {
-                request.display_name
             } else {
-                format!("token-{}", request.display_name)
+                request.display_name
             },
             num_uses: request.num_uses,
             creation_time: creation,
@@ -282,6 +302,7 @@ impl TokenStore {
             period,
             renewable: !root && request.renewable.unwrap_or(true),
             expire_time: (ttl > 0).then(|| creation.saturating_add(ttl)),
+            bound_cidrs: request.bound_cidrs,
         };
         let bytes = serde_json::to_vec(&entry)
             .map_err(|e| VaultError::Internal(format!("encoding token entry: {e}")))?;

@@ -148,12 +148,15 @@ impl std::fmt::Debug for VaultBuilder {
 
 impl VaultBuilder {
     /// A vault over `storage` (any [`Storage`]: SQLite, PostgreSQL, memory...), with the built-in
-    /// engines registered (`kv`, `transit`, `database`).
+    /// engines registered (`kv`, `transit`, `database`) and auth methods (`userpass`,
+    /// `approle`).
     pub fn new(storage: impl Storage + 'static) -> Self {
         let mut registry = Registry::new();
         registry.register("kv", strongroom_kv::factory);
         registry.register("transit", strongroom_transit::factory);
         registry.register("database", strongroom_database::factory);
+        registry.register("userpass", strongroom_auth::userpass::factory);
+        registry.register("approle", strongroom_auth::approle::factory);
         Self {
             storage: Arc::new(storage),
             registry,
@@ -574,6 +577,8 @@ pub struct AuthInfo {
     pub renewable: bool,
     /// Whether it has no parent.
     pub orphan: bool,
+    /// Uses left (0: unlimited).
+    pub num_uses: u32,
 }
 
 impl std::fmt::Debug for AuthInfo {
@@ -694,7 +699,8 @@ const TOKEN_SUDO_PATHS: &[&str] = &["create-orphan", "revoke-orphan", "revoke-or
 struct Prepared {
     target: Target,
     operation: Operation,
-    entry: crate::tokens::TokenEntry,
+    /// The caller's token; `None` on an auth method's login paths.
+    entry: Option<crate::tokens::TokenEntry>,
 }
 
 /// Rebuilds a persisted audit device.
@@ -1336,11 +1342,16 @@ impl Vault {
             return;
         };
         let weak = Arc::downgrade(&self.inner);
+        let spawner = runtime.clone();
         runtime.spawn(async move {
-            let mut seconds = 0_u64;
+            let started = tokio::time::Instant::now();
+            // The engines' periodic functions run on their own task (a slow database must not
+            // hold lease expiry back), one pass at a time.
+            let periodic_busy = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let mut periodic_at = 0_u64;
             loop {
                 tokio::time::sleep(Duration::from_secs(1)).await;
-                seconds += 1;
+                let seconds = started.elapsed().as_secs();
                 let Some(inner) = weak.upgrade() else { return };
                 let vault = Vault { inner };
                 // Other failures are retried on the next pass; nothing else to do from here.
@@ -1350,7 +1361,14 @@ impl Vault {
                 if let Err(err) = vault.run_rotations().await {
                     tracing::warn!(error = %err, "scheduled rotations failed; retrying");
                 }
-                let _ = vault.run_periodic_due(seconds).await;
+                if !periodic_busy.swap(true, std::sync::atomic::Ordering::AcqRel) {
+                    let busy = Arc::clone(&periodic_busy);
+                    let since = std::mem::replace(&mut periodic_at, seconds);
+                    spawner.spawn(async move {
+                        let _ = vault.run_periodic_due(since, seconds).await;
+                        busy.store(false, std::sync::atomic::Ordering::Release);
+                    });
+                }
             }
         });
     }
@@ -1528,11 +1546,13 @@ impl Vault {
         self.run_periodic_where(|_| true).await
     }
 
-    /// Runs the periodic functions due at `seconds` since the background task started (each
-    /// engine's [`periodic_interval`](strongroom_logical::Backend::periodic_interval)).
-    async fn run_periodic_due(&self, seconds: u64) -> Result<usize> {
+    /// Runs the periodic functions whose interval (each engine's
+    /// [`periodic_interval`](strongroom_logical::Backend::periodic_interval)) came round between
+    /// `since` and `now`, seconds since the background task started.
+    async fn run_periodic_due(&self, since: u64, now: u64) -> Result<usize> {
         self.run_periodic_where(|backend| {
-            seconds.is_multiple_of(backend.periodic_interval().as_secs().max(1))
+            let every = backend.periodic_interval().as_secs().max(1);
+            now / every > since / every
         })
         .await
     }
@@ -1659,22 +1679,6 @@ impl Vault {
             )));
         }
         let now = active.clock.now();
-        let token = request
-            .token
-            .as_deref()
-            .ok_or(VaultError::PermissionDenied)?;
-        let entry = active
-            .tokens
-            .lookup(token, now)
-            .await?
-            .ok_or(VaultError::PermissionDenied)?;
-        if let Some(auth) = auth {
-            auth.accessor = entry.accessor.clone();
-            auth.display_name = entry.display_name.clone();
-            auth.policies = entry.policies.clone();
-            auth.metadata = entry.meta.clone();
-        }
-
         let target = if let Some(rest) = path.strip_prefix("sys/") {
             Target::Sys(rest.to_owned())
         } else if path == "auth/token" || path.starts_with("auth/token/") {
@@ -1688,6 +1692,37 @@ impl Vault {
             let (mounted, rest) = router.route(&path).ok_or(VaultError::UnsupportedPath)?;
             Target::Engine(Arc::clone(mounted), rest.to_owned())
         };
+        // Logins (an auth method's unauthenticated paths) need no token.
+        if let Target::Engine(mounted, rest) = &target
+            && path_matches(mounted.backend.unauthenticated_paths(), rest)
+        {
+            return Ok(Prepared {
+                target,
+                operation: request.operation,
+                entry: None,
+            });
+        }
+        let token = request
+            .token
+            .as_deref()
+            .ok_or(VaultError::PermissionDenied)?;
+        let entry = active
+            .tokens
+            .lookup(token, now)
+            .await?
+            .ok_or(VaultError::PermissionDenied)?;
+        if !entry.bound_cidrs.is_empty() {
+            let blocks = strongroom_logical::cidr::Cidr::parse_all(&entry.bound_cidrs)?;
+            if !strongroom_logical::cidr::allowed(&blocks, request.connection.remote_addr) {
+                return Err(VaultError::PermissionDenied);
+            }
+        }
+        if let Some(auth) = auth {
+            auth.accessor = entry.accessor.clone();
+            auth.display_name = entry.display_name.clone();
+            auth.policies = entry.policies.clone();
+            auth.metadata = entry.meta.clone();
+        }
 
         let mut operation = request.operation;
         if let Target::Engine(mounted, rest) = &target
@@ -1729,7 +1764,7 @@ impl Vault {
         Ok(Prepared {
             target,
             operation,
-            entry,
+            entry: Some(entry),
         })
     }
 
@@ -1749,17 +1784,26 @@ impl Vault {
         let data = request.data.clone();
         match target {
             Target::Sys(rest) => {
+                let entry = entry.ok_or(VaultError::PermissionDenied)?;
                 sys::handle(self, active, &entry, operation, &rest, data, token).await
             }
             Target::Token(rest) => {
+                let entry = entry.ok_or(VaultError::PermissionDenied)?;
                 sys::handle_token(active, &entry, operation, &rest, data, token).await
             }
             Target::Engine(mounted, rest) => {
                 let ctx = context(&mounted, now);
-                let engine_request = Request::new(operation, rest)
+                let mut engine_request = Request::new(operation, rest)
                     .with_data(data)
-                    .with_client(strongroom_logical::ClientInfo::default())
                     .with_connection(request.connection.clone());
+                if let Some(entry) = &entry {
+                    let mut client = strongroom_logical::ClientInfo::default();
+                    client.accessor = entry.accessor.clone();
+                    client.policies = entry.policies.clone();
+                    client.display_name = entry.display_name.clone();
+                    client.metadata = entry.meta.clone();
+                    engine_request = engine_request.with_client(client);
+                }
                 let response = mounted.backend.handle(&ctx, engine_request).await?;
                 let mut out = VaultResponse {
                     not_found: response.not_found,
@@ -1769,8 +1813,13 @@ impl Vault {
                     warnings: response.warnings,
                     ..VaultResponse::default()
                 };
+                let path = request.path.trim_start_matches('/');
                 if let Some(secret) = response.secret {
-                    let path = request.path.trim_start_matches('/');
+                    // A secret is tracked under the token that asked for it; a login path has
+                    // none to tie it to.
+                    let entry = entry.as_ref().ok_or_else(|| {
+                        VaultError::Internal("a secret was issued without a token".into())
+                    })?;
                     let below = path
                         .strip_prefix(mounted.entry.path.as_str())
                         .unwrap_or(path);
@@ -1790,6 +1839,9 @@ impl Vault {
                     out.lease_id = lease_id;
                     out.lease_duration = ttl;
                     out.renewable = renewable;
+                }
+                if let Some(login) = response.auth {
+                    out.auth = Some(login_token(active, &mounted, &ctx, login, path, now).await?);
                 }
                 Ok(out)
             }
@@ -1892,6 +1944,60 @@ impl Vault {
     pub(crate) fn registry(&self) -> &Registry {
         &self.inner.registry
     }
+}
+
+/// The token of a login an auth method accepted: its TTL within the auth mount's default and
+/// maximum, its display name prefixed with the mount (`userpass-alice`), an orphan.
+async fn login_token(
+    active: &Active,
+    mounted: &Mounted,
+    ctx: &Context,
+    login: strongroom_logical::AuthDescriptor,
+    path: &str,
+    now: std::time::SystemTime,
+) -> Result<AuthInfo> {
+    let source = mounted
+        .entry
+        .path
+        .trim_start_matches("auth/")
+        .replace('/', "-");
+    let max = login
+        .max_ttl
+        .filter(|d| !d.is_zero())
+        .map_or(ctx.max_lease_ttl, |d| d.min(ctx.max_lease_ttl));
+    let ttl = if login.ttl.is_zero() {
+        ctx.default_lease_ttl
+    } else {
+        login.ttl
+    }
+    .min(max);
+    let periodic = login.period.is_some_and(|p| !p.is_zero());
+    let request = crate::tokens::TokenRequest {
+        policies: login.policies,
+        no_default_policy: login.no_default_policy,
+        ttl: Some(ttl),
+        explicit_max_ttl: (!periodic || login.max_ttl.is_some()).then_some(max),
+        period: login.period.filter(|p| !p.is_zero()),
+        num_uses: login.num_uses,
+        renewable: Some(login.renewable),
+        no_parent: true,
+        display_name: format!("{source}{}", login.display_name)
+            .trim_end_matches('-')
+            .to_owned(),
+        meta: login.metadata,
+        bound_cidrs: login.bound_cidrs,
+    };
+    let (token, entry) = active.tokens.create_login(request, path, now).await?;
+    Ok(AuthInfo {
+        client_token: token,
+        accessor: entry.accessor,
+        policies: entry.policies,
+        metadata: entry.meta,
+        lease_duration: entry.ttl,
+        renewable: entry.renewable,
+        orphan: true,
+        num_uses: entry.num_uses,
+    })
 }
 
 pub(crate) fn context(mounted: &Mounted, now: std::time::SystemTime) -> Context {

@@ -645,7 +645,7 @@ async fn postgres_static_role_rotation() {
         .write(&s.root, "database/rotate-role/app", json!({}))
         .await
         .unwrap_err();
-    assert!(err.to_string().contains("old password stays"), "{err}");
+    assert!(err.to_string().contains("current password stays"), "{err}");
     assert_eq!(test_failures(&s, "app"), 1, "{:?}", s.alerts.alerts());
     assert_eq!(password_of(&static_creds(&s, "app").await), p3);
     let role = s
@@ -879,7 +879,68 @@ async fn postgres_static_role_bad_input() {
             .await
             .is_err()
     );
-    pg_exec(&admin, &format!("DROP ROLE IF EXISTS {user}")).await;
+    let err = write("one", json!({"db_name": "narrow"}))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("cannot change"), "{err}");
+
+    // A first rotation whose login fails (the user may not log in): the database already took
+    // the new password, so the role is kept (and retried) rather than losing it; once the user
+    // may log in, static-creds proves and returns the password the database holds.
+    let locked = pg_static_user(&admin, "sr_locked").await;
+    pg_exec(&admin, &format!("ALTER ROLE {locked} NOLOGIN")).await;
+    let err = write(
+        "locked",
+        json!({"db_name": "pg", "username": locked, "rotation_period": "1h"}),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("The role is kept"), "{err}");
+    assert!(
+        s.vault
+            .read(&s.root, "database/static-creds/locked")
+            .await
+            .is_err(),
+        "no password logs in yet"
+    );
+    pg_exec(&admin, &format!("ALTER ROLE {locked} LOGIN")).await;
+    let held = s
+        .vault
+        .read(&s.root, "database/static-creds/locked")
+        .await
+        .unwrap();
+    assert!(
+        !held.warnings.is_empty(),
+        "the answer says the password is settling"
+    );
+    let held = password_of(&held.data.unwrap());
+    assert!(pg_login(&admin, &locked, &held).await);
+    assert!(!pg_login(&admin, &locked, "Initial-Pass1").await);
+    // The next rotation settles it.
+    s.vault
+        .write(&s.root, "database/rotate-role/locked", json!({}))
+        .await
+        .unwrap();
+    let settled = s
+        .vault
+        .read(&s.root, "database/static-creds/locked")
+        .await
+        .unwrap();
+    assert!(settled.warnings.is_empty());
+    let settled = password_of(&settled.data.unwrap());
+    assert!(pg_login(&admin, &locked, &settled).await);
+    // An imported password must be safe to quote into the statements.
+    let err = write(
+        "imported",
+        json!({"db_name": "pg", "username": "sr_other", "rotation_period": "1h",
+               "skip_import_rotation": true, "password": "x'; DROP ROLE postgres; --"}),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("without quotes"), "{err}");
+    for name in [&user, &locked] {
+        pg_exec(&admin, &format!("DROP ROLE IF EXISTS {name}")).await;
+    }
 }
 
 /// Username templates (Vault's `username_template`, on the connection or the role): the

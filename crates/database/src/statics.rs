@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use strongroom_logical::{Context, LogicalError, Response, Result, StorageView};
 use strongroom_rotation::{
-    AlertSink, Backoff, Clock, Rotator, Schedule, Scheduler, SchedulerConfig, StepContext,
+    AlertSink, Backoff, Clock, Rotator, Schedule, Scheduler, SchedulerConfig, Step, StepContext,
     StepError, StepResult,
 };
 use strongroom_storage::Storage as _;
@@ -32,6 +32,10 @@ pub(crate) const ROLES: &str = "static-roles/";
 const PASSWORDS: &str = "static-passwords/";
 /// The scheduler's state per role.
 const STATE: &str = "static-rotation/";
+/// `static-unrestored/<role>`: the version a failed rotation may have left in the database
+/// (its test failed and giving the database the current password back failed too, or there
+/// was no current password). Cleared when a rotation finishes or a login proves which holds.
+const UNRESTORED: &str = "static-unrestored/";
 
 /// Vault's shortest `rotation_period`.
 const MIN_PERIOD: u64 = 5;
@@ -208,6 +212,11 @@ pub(crate) async fn write_role(
         .or_else(|| existing.as_ref().map(|r| r.db_name.clone()))
         .ok_or_else(|| LogicalError::invalid("'db_name' is required"))?;
     check_name("connection", &db_name)?;
+    if existing.as_ref().is_some_and(|old| old.db_name != db_name) {
+        return Err(LogicalError::invalid(
+            "the db_name of a static role cannot change: delete it and create it anew",
+        ));
+    }
     let config: DbConfig = load(&ctx.storage, &format!("config/{db_name}"))
         .await?
         .ok_or_else(|| LogicalError::invalid(format!("unknown database {db_name:?}")))?;
@@ -242,7 +251,8 @@ pub(crate) async fn write_role(
     }
     let period = duration(data, "rotation_period")?;
     let cron = text(data, "rotation_schedule")?.filter(|s| !s.trim().is_empty());
-    let window = duration(data, "rotation_window")?;
+    // 0 is what a read shows for "no window": writing it back means none.
+    let window = duration(data, "rotation_window")?.filter(|w| *w > 0);
     if period.is_some() && cron.is_some() {
         return Err(LogicalError::invalid(
             "rotation_period and rotation_schedule are mutually exclusive",
@@ -290,6 +300,19 @@ pub(crate) async fn write_role(
     };
     let schedule = role.schedule()?;
     let imported = text(data, "password")?.map(Zeroizing::new);
+    if let Some(password) = &imported
+        && (password.is_empty()
+            || password.len() > 1024
+            || password
+                .chars()
+                .any(|c| c.is_control() || matches!(c, '\'' | '"' | '\\' | '`')))
+    {
+        // It is quoted into the rotation statements (to restore it after a failed rotation).
+        return Err(LogicalError::invalid(
+            "an imported password must be 1-1024 characters without quotes, backslashes or \
+             control characters",
+        ));
+    }
     if imported.is_some() && !(skip && existing.is_none()) {
         return Err(LogicalError::invalid(
             "'password' is only accepted when a role is created with skip_import_rotation",
@@ -324,22 +347,30 @@ pub(crate) async fn write_role(
     if skip {
         return Ok(Response::empty());
     }
-    let report = scheduler.rotate(name).await.map_err(internal)?;
-    if report.rotated == 0 {
-        let error = scheduler
-            .state(name)
-            .await
-            .ok()
-            .flatten()
-            .and_then(|s| s.last_error)
-            .unwrap_or_else(|| "the rotation did not finish".into());
-        forget(ctx, scheduler, name).await?;
+    scheduler.rotate(name).await.map_err(internal)?;
+    let state = scheduler.state(name).await.map_err(internal)?;
+    if state.as_ref().is_some_and(|s| s.labels.current.is_some()) {
+        return Ok(Response::empty());
+    }
+    let error = state
+        .as_ref()
+        .and_then(|s| s.last_error.clone())
+        .unwrap_or_else(|| "the rotation did not finish".into());
+    if state.and_then(|s| s.last_failed_step) == Some(Step::Test) {
+        // The database took the new password but logging in with it failed: the old one is
+        // gone and the new one must not be lost, so the role stays (retrying; static-creds
+        // answers with whichever password logs in).
         return Err(LogicalError::invalid(format!(
-            "the initial password rotation of static role {name:?} failed, so the role was \
-             not created: {error}"
+            "static role {name:?} was created, but logging in with its first rotated password \
+             failed: {error}. The role is kept and retried in the background; fix the cause \
+             and call rotate-role/{name}, or delete the role"
         )));
     }
-    Ok(Response::empty())
+    forget(ctx, scheduler, name).await?;
+    Err(LogicalError::invalid(format!(
+        "the initial password rotation of static role {name:?} failed, so the role was not \
+         created: {error}"
+    )))
 }
 
 /// Removes a role: its schedule, its state, its passwords (the database user stays, as in
@@ -350,6 +381,7 @@ pub(crate) async fn forget(ctx: &Context, scheduler: &Scheduler, name: &str) -> 
     for version in ctx.storage.list(&folder).await? {
         ctx.storage.delete(&format!("{folder}{version}")).await?;
     }
+    ctx.storage.delete(&format!("{UNRESTORED}{name}")).await?;
     ctx.storage.delete(&format!("{ROLES}{name}")).await?;
     Ok(())
 }
@@ -420,15 +452,7 @@ pub(crate) async fn creds(ctx: &Context, scheduler: &Scheduler, name: &str) -> R
         .await
         .map_err(internal)?
         .ok_or_else(|| LogicalError::Internal(format!("static role {name:?} is not scheduled")))?;
-    let current = state.labels.current.as_deref().ok_or_else(|| {
-        LogicalError::invalid(format!(
-            "static role {name:?} has no password yet: its first rotation has not succeeded"
-        ))
-    })?;
-    let password: Zeroizing<String> = load(&ctx.storage, &password_key(name, current))
-        .await?
-        .map(Zeroizing::new)
-        .ok_or_else(|| LogicalError::Internal(format!("the password of {name:?} is missing")))?;
+    let (password, warning) = current_password(ctx, &role, name, &state).await?;
     let mut out = Map::new();
     out.insert("username".into(), role.username.clone().into());
     out.insert("password".into(), password.as_str().into());
@@ -438,7 +462,89 @@ pub(crate) async fn creds(ctx: &Context, scheduler: &Scheduler, name: &str) -> R
         state.next_due.saturating_sub(now_secs(ctx)).into(),
     );
     role.schedule_fields(&mut out);
-    Ok(Response::with_data(out))
+    let response = Response::with_data(out);
+    Ok(match warning {
+        Some(warning) => response.warn(warning),
+        None => response,
+    })
+}
+
+/// The password that logs in: the current one — unless a failed rotation may have left another
+/// in the database, then whichever of the two a login proves (clearing the doubt when it is the
+/// current one).
+async fn current_password(
+    ctx: &Context,
+    role: &StaticRole,
+    name: &str,
+    state: &strongroom_rotation::SecretState,
+) -> Result<(Zeroizing<String>, Option<String>)> {
+    let stored = |version: String| async move {
+        load::<String>(&ctx.storage, &password_key(name, &version))
+            .await
+            .map(|p| p.map(Zeroizing::new))
+    };
+    let current = match state.labels.current.clone() {
+        Some(version) => stored(version).await?,
+        None => None,
+    };
+    let marker = format!("{UNRESTORED}{name}");
+    let Some(doubt) = load::<String>(&ctx.storage, &marker).await? else {
+        return current.map(|p| (p, None)).ok_or_else(|| {
+            LogicalError::invalid(format!(
+                "static role {name:?} has no password yet: its first rotation has not succeeded"
+            ))
+        });
+    };
+    let config: DbConfig = load(&ctx.storage, &format!("config/{}", role.db_name))
+        .await?
+        .ok_or_else(|| LogicalError::invalid(format!("unknown database {:?}", role.db_name)))?;
+    let logs_in = |password: Zeroizing<String>| {
+        let config = config.clone();
+        let username = role.username.clone();
+        async move {
+            let kind = config.kind().ok()?;
+            let url = Zeroizing::new(db::login_url(
+                kind,
+                &config.connection_url,
+                &username,
+                &password,
+            ));
+            let conn = Conn::open(kind, &url).await.ok()?;
+            conn.close().await;
+            Some(password)
+        }
+    };
+    if let Some(current) = current.clone()
+        && let Some(current) = logs_in(current).await
+    {
+        ctx.storage.delete(&marker).await?;
+        ctx.storage.delete(&password_key(name, &doubt)).await?;
+        return Ok((current, None));
+    }
+    if let Some(pending) = stored(doubt).await?
+        && let Some(pending) = logs_in(pending).await
+    {
+        return Ok((
+            pending,
+            Some(
+                "a failed rotation left this password in the database; the next rotation \
+                  settles it"
+                    .into(),
+            ),
+        ));
+    }
+    current
+        .map(|p| {
+            (
+                p,
+                Some("this password could not be proven by a login; a rotation is pending".into()),
+            )
+        })
+        .ok_or_else(|| {
+            LogicalError::invalid(format!(
+                "static role {name:?} has no password that logs in yet"
+            ))
+        })
 }
 
 /// `rotate-role/<name>`: rotates now and reports the outcome.
@@ -452,7 +558,7 @@ pub(crate) async fn rotate(ctx: &Context, scheduler: &Scheduler, name: &str) -> 
         return Err(LogicalError::invalid("no static role found for role name"));
     }
     let report = scheduler.rotate(name).await.map_err(internal)?;
-    if report.failures > 0 {
+    if report.rotated == 0 && report.failures > 0 {
         let error = scheduler
             .state(name)
             .await
@@ -461,8 +567,8 @@ pub(crate) async fn rotate(ctx: &Context, scheduler: &Scheduler, name: &str) -> 
             .and_then(|s| s.last_error)
             .unwrap_or_default();
         return Err(LogicalError::Internal(format!(
-            "rotating static role {name:?} failed; the old password stays in use and retries \
-             continue in the background: {error}"
+            "rotating static role {name:?} failed (the current password stays; retries continue \
+             in the background): {error}"
         )));
     }
     Ok(Response::empty())
@@ -584,8 +690,22 @@ impl Rotator for StaticRotator {
         Ok(())
     }
 
-    async fn finish(&self, _ctx: &StepContext) -> StepResult {
-        // The labels move in the scheduler: static-creds reads the current one.
+    async fn finish(&self, ctx: &StepContext) -> StepResult {
+        // The labels move in the scheduler: static-creds reads the current one. A doubt left
+        // by an earlier failed rotation is settled: the database holds this password now.
+        let marker = format!("{UNRESTORED}{}", self.role);
+        if let Some(doubt) = load::<String>(&self.storage, &marker)
+            .await
+            .map_err(step_error)?
+        {
+            if ctx.pending.as_deref() != Some(doubt.as_str()) {
+                self.forget_version(Some(&doubt)).await?;
+            }
+            self.storage
+                .delete(&marker)
+                .await
+                .map_err(|e| step_error(e.into()))?;
+        }
         Ok(())
     }
 
@@ -595,15 +715,37 @@ impl Rotator for StaticRotator {
     }
 
     async fn discard_pending(&self, ctx: &StepContext) -> StepResult {
-        // The database may hold the pending password (set ran, test failed): give it back
-        // the current one, so the password static-creds returns keeps working. Without a
-        // current password there is nothing known to restore, and the pending one is kept.
+        // The database may hold the pending password (set ran, test failed): give it back the
+        // current one, so the password static-creds returns keeps working. Until that is done
+        // the pending version is recorded as a doubt (static-creds then proves by a login
+        // which password holds); without a current password there is nothing to restore.
+        let pending = ctx
+            .pending
+            .as_deref()
+            .ok_or_else(|| StepError::new("no pending version"))?;
+        let has_pending = self
+            .storage
+            .get(&password_key(&self.role, pending))
+            .await
+            .map_err(|e| step_error(e.into()))?
+            .is_some();
+        if !has_pending {
+            return Ok(());
+        }
+        let marker = format!("{UNRESTORED}{}", self.role);
+        store(&self.storage, &marker, &pending)
+            .await
+            .map_err(step_error)?;
         let Some(current) = ctx.current.as_deref() else {
             return Ok(());
         };
         let (role, config) = self.target().await?;
         let password = self.password(Some(current)).await?;
         self.apply(&role, &config, &password).await?;
-        self.forget_version(ctx.pending.as_deref()).await
+        self.forget_version(Some(pending)).await?;
+        self.storage
+            .delete(&marker)
+            .await
+            .map_err(|e| step_error(e.into()))
     }
 }

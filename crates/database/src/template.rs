@@ -286,9 +286,10 @@ impl Template {
                 push_text(&mut nodes, text);
                 break;
             };
-            let (trim_before, after) = match after.strip_prefix("- ") {
-                Some(stripped) => (true, stripped),
-                None => (false, after),
+            // Go's trim markers: `{{-` and `-}}` next to whitespace.
+            let (trim_before, after) = match after.strip_prefix('-') {
+                Some(stripped) if stripped.starts_with(char::is_whitespace) => (true, stripped),
+                _ => (false, after),
             };
             if trim_before {
                 text = text.trim_end();
@@ -299,7 +300,9 @@ impl Template {
                 .ok_or("unclosed action: '{{' without '}}'")?;
             let mut inside = &after[..close];
             trim_next = false;
-            if let Some(stripped) = inside.strip_suffix(" -") {
+            if let Some(stripped) = inside.strip_suffix('-')
+                && stripped.ends_with(char::is_whitespace)
+            {
                 inside = stripped;
                 trim_next = true;
             }
@@ -608,6 +611,12 @@ mod tests {
             "trim markers remove the whitespace outside the action"
         );
         assert_eq!(render("a {{- .RoleName -}} b").unwrap(), "areadonlyb");
+        assert_eq!(render("a {{-\t.RoleName\n-}} b").unwrap(), "areadonlyb");
+        assert_eq!(
+            render("{{-3}}").unwrap(),
+            "-3",
+            "a negative number, not a trim marker"
+        );
         assert_eq!(render("{{ printf \"%d%%\" 5 }}").unwrap(), "5%");
         assert_eq!(render("plain").unwrap(), "plain");
     }

@@ -566,7 +566,7 @@ fn envelope(response: &VaultResponse, path: &str) -> Value {
             "token_type": "service",
             "orphan": auth.orphan,
             "mfa_requirement": null,
-            "num_uses": 0,
+            "num_uses": auth.num_uses,
         })
     });
     let mut out = json!({

@@ -33,6 +33,7 @@
 #![forbid(unsafe_code)]
 
 mod backend;
+pub mod cidr;
 mod error;
 mod registry;
 mod request;

@@ -38,6 +38,10 @@ pub struct AuthDescriptor {
     pub renewable: bool,
     /// Shown as the token's display name.
     pub display_name: String,
+    /// Leave the `default` policy out.
+    pub no_default_policy: bool,
+    /// Addresses the token may be used from (CIDR blocks; empty: anywhere).
+    pub bound_cidrs: Vec<String>,
     /// Token metadata, returned by lookups and written to the audit log (HMAC'd).
     pub metadata: BTreeMap<String, String>,
     /// What the auth method needs to renew the login later.

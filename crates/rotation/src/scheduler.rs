@@ -173,6 +173,9 @@ pub struct SecretState {
     pub last_failure: Option<u64>,
     /// The last failure's message.
     pub last_error: Option<String>,
+    /// The step the last failure happened in (`None` for a failed revocation).
+    #[serde(default)]
+    pub last_failed_step: Option<Step>,
     /// Too many failures: waiting for `rotate_now`.
     pub parked: bool,
     overdue_alerted: bool,
@@ -511,6 +514,7 @@ impl Scheduler {
                 last_success: None,
                 last_failure: None,
                 last_error: None,
+                last_failed_step: None,
                 parked: false,
                 overdue_alerted: false,
                 versions_minted: 0,
@@ -562,6 +566,13 @@ impl Scheduler {
     pub async fn rotate_now(&self, id: &str) -> Result<()> {
         let lock = self.lock_for(id);
         let _held = lock.lock().await;
+        let state = self.make_due(id).await?;
+        self.set_wake(&state);
+        Ok(())
+    }
+
+    /// Makes `id` due now and unparks it (the caller holds its lock).
+    async fn make_due(&self, id: &str) -> Result<SecretState> {
         let mut state = self
             .load(id)
             .await?
@@ -569,17 +580,19 @@ impl Scheduler {
         let now = self.now();
         state.next_due = now;
         state.next_attempt = now;
+        state.next_revoke = 0;
         state.parked = false;
         state.consecutive_failures = 0;
         self.save(&state).await?;
-        self.set_wake(&state);
-        Ok(())
+        Ok(state)
     }
 
     /// Rotates `id` now in the caller's task and reports what happened (the operator's "rotate
     /// it now" that waits for the outcome, e.g. Vault's `rotate-role`). Unparks it like
-    /// [`rotate_now`](Self::rotate_now). A failure is in the report (`failures`) and the
-    /// state's `last_error`, and was alerted like any other.
+    /// [`rotate_now`](Self::rotate_now). Making it due and running it happen under one hold of
+    /// its lock, so a concurrent tick cannot take the rotation away from the report. A failure
+    /// is in the report (`failures`) and the state's `last_error`, and was alerted like any
+    /// other.
     ///
     /// # Errors
     ///
@@ -592,13 +605,19 @@ impl Scheduler {
             .get(id)
             .cloned()
             .ok_or_else(|| RotationError::UnknownSecret(id.to_owned()))?;
-        self.rotate_now(id).await?;
-        self.advance(id, rotator.as_ref()).await
+        let lock = self.lock_for(id);
+        let _held = lock.lock().await;
+        self.make_due(id).await?;
+        let (report, state) = self.advance_inner(id, rotator.as_ref()).await?;
+        if let Some(state) = state {
+            self.set_wake(&state);
+        }
+        Ok(report)
     }
 
     /// Forgets `id`: its rotator, its wake-up and its persisted state (returned, so the caller
-    /// can clean up the credentials its labels name). A rotation in progress for it finishes
-    /// its current step first.
+    /// can clean up the credentials its labels name). A visit in progress for it (a rotation's
+    /// remaining steps) finishes first.
     ///
     /// # Errors
     ///
@@ -715,6 +734,10 @@ impl Scheduler {
         state.consecutive_failures = state.consecutive_failures.saturating_add(1);
         state.last_failure = Some(now);
         state.last_error = Some(error.0.clone());
+        state.last_failed_step = match &alert {
+            AlertKind::StepFailed { step, .. } => Some(*step),
+            _ => None,
+        };
         state.next_attempt =
             now.saturating_add(self.config.backoff.delay(state.consecutive_failures));
         self.alert(&state.id, alert).await;

@@ -1,0 +1,605 @@
+//! The `approle` auth method: machines log in with a role id and a secret id, with Vault's paths
+//! and JSON.
+//!
+//! - `role/<name>` (list `role/`): `bind_secret_id` (default true), `secret_id_bound_cidrs`,
+//!   `secret_id_num_uses`, `secret_id_ttl`, and the `token_*` fields (`token_policies`,
+//!   `token_ttl`, `token_max_ttl`, `token_num_uses`, `token_bound_cidrs`, ...).
+//! - `role/<name>/role-id`: read, or set a custom one.
+//! - `role/<name>/secret-id`: generate (with `metadata`, `cidr_list`, `token_bound_cidrs`,
+//!   `ttl`, `num_uses`), or list the accessors; `role/<name>/custom-secret-id`;
+//!   `role/<name>/secret-id/lookup` and `/destroy`; `role/<name>/secret-id-accessor/lookup` and
+//!   `/destroy`.
+//! - `login` with `role_id` and `secret_id` (unauthenticated).
+//!
+//! Role ids and secret ids never reach storage in clear: they are keyed by an HMAC under a key
+//! made for the mount (inside the barrier). A secret id's use count is spent with a
+//! compare-and-swap, so concurrent logins cannot use it more often than allowed; expired and
+//! used-up secret ids are deleted. CIDR bounds are checked against the connection's address
+//! (a request without one, such as an embedded call, is outside every bound).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use strongroom_logical::cidr::{self, Cidr};
+use strongroom_logical::{Backend, Context, LogicalError, Operation, Request, Response, Result};
+use strongroom_storage::{Op, Storage as _};
+
+use crate::{
+    TokenFields, check_name, duration, encode, flag, keyed_hash, load, mount_key, number, strings,
+    text, uuid,
+};
+
+/// How often spending a secret id's use is retried when concurrent logins race for it.
+const CAS_ATTEMPTS: usize = 32;
+
+/// The approle auth method. Mount it with `sys/auth/<path>` type `approle`.
+#[derive(Debug, Default)]
+pub struct AppRole;
+
+/// The factory (no mount options).
+///
+/// # Errors
+///
+/// None; the signature is the registry's.
+pub fn factory(_options: &Map<String, Value>) -> Result<Arc<dyn Backend>> {
+    Ok(Arc::new(AppRole))
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Role {
+    role_id: String,
+    bind_secret_id: bool,
+    secret_id_bound_cidrs: Vec<String>,
+    secret_id_num_uses: u32,
+    secret_id_ttl: u64,
+    token: TokenFields,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct SecretId {
+    accessor: String,
+    cidr_list: Vec<String>,
+    token_bound_cidrs: Vec<String>,
+    metadata: BTreeMap<String, String>,
+    /// Uses left (0: unlimited).
+    num_uses: u32,
+    ttl: u64,
+    creation_time: u64,
+    /// Unix seconds; 0: never.
+    expiration_time: u64,
+    last_updated_time: u64,
+}
+
+fn now(ctx: &Context) -> u64 {
+    ctx.now
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn role_key(name: &str) -> String {
+    format!("role/{name}")
+}
+
+fn secret_folder(role: &str) -> String {
+    format!("secret-id/{role}/")
+}
+
+fn accessor_key(role: &str, accessor: &str) -> String {
+    format!("accessor/{role}/{accessor}")
+}
+
+/// Vault's `metadata`: a JSON object of strings, given as a JSON string (or an object).
+fn metadata(data: &Map<String, Value>) -> Result<BTreeMap<String, String>> {
+    let bad = || LogicalError::invalid("'metadata' must be a JSON object of strings");
+    let object = match data.get("metadata") {
+        None | Some(Value::Null) => return Ok(BTreeMap::new()),
+        Some(Value::String(s)) if s.trim().is_empty() => return Ok(BTreeMap::new()),
+        Some(Value::String(s)) => {
+            serde_json::from_str::<Map<String, Value>>(s).map_err(|_| bad())?
+        }
+        Some(Value::Object(map)) => map.clone(),
+        Some(_) => return Err(bad()),
+    };
+    object
+        .into_iter()
+        .map(|(k, v)| v.as_str().map(|s| (k, s.to_owned())).ok_or_else(bad))
+        .collect()
+}
+
+fn rfc3339(secs: u64) -> Value {
+    strongroom_logical::time::rfc3339(secs).into()
+}
+
+impl AppRole {
+    async fn load_role(&self, ctx: &Context, name: &str) -> Result<Role> {
+        load(&ctx.storage, &role_key(name))
+            .await?
+            .ok_or_else(|| LogicalError::invalid(format!("role {name:?} does not exist")))
+    }
+
+    async fn write_role(
+        &self,
+        ctx: &Context,
+        name: &str,
+        data: &Map<String, Value>,
+    ) -> Result<Response> {
+        let key = role_key(name);
+        let existing: Option<Role> = load(&ctx.storage, &key).await?;
+        let mut role = match existing.clone() {
+            Some(role) => role,
+            None => Role {
+                role_id: uuid()?,
+                bind_secret_id: true,
+                secret_id_bound_cidrs: Vec::new(),
+                secret_id_num_uses: 0,
+                secret_id_ttl: 0,
+                token: TokenFields::default(),
+            },
+        };
+        if let Some(b) = flag(data, "bind_secret_id")? {
+            role.bind_secret_id = b;
+        }
+        if let Some(c) =
+            strings(data, "secret_id_bound_cidrs")?.or(strings(data, "bound_cidr_list")?)
+        {
+            Cidr::parse_all(&c)?;
+            role.secret_id_bound_cidrs = c;
+        }
+        if let Some(n) = number(data, "secret_id_num_uses")? {
+            role.secret_id_num_uses = n;
+        }
+        if let Some(d) = duration(data, "secret_id_ttl")? {
+            role.secret_id_ttl = d;
+        }
+        role.token = role.token.update(data)?;
+        if let Some(custom) = text(data, "role_id")? {
+            role.role_id = custom;
+        }
+        if !role.bind_secret_id
+            && role.secret_id_bound_cidrs.is_empty()
+            && role.token.bound_cidrs.is_empty()
+        {
+            return Err(LogicalError::invalid(
+                "at least one constraint should be enabled on the role",
+            ));
+        }
+        self.save_role(ctx, name, existing.as_ref(), &role).await?;
+        Ok(Response::empty())
+    }
+
+    /// Stores `role` with its role-id index, refusing a role id another role holds.
+    async fn save_role(
+        &self,
+        ctx: &Context,
+        name: &str,
+        old: Option<&Role>,
+        role: &Role,
+    ) -> Result<()> {
+        if role.role_id.is_empty() || role.role_id.len() > 4096 {
+            return Err(LogicalError::invalid("role_id must be 1 to 4096 bytes"));
+        }
+        let key = mount_key(&ctx.storage).await?;
+        let index = format!("role-id/{}", keyed_hash(&key, "role-id", &role.role_id));
+        if let Some(holder) = load::<String>(&ctx.storage, &index).await?
+            && holder != name
+        {
+            return Err(LogicalError::invalid("role_id already in use"));
+        }
+        let mut ops = vec![
+            Op::put(role_key(name), encode("role", role)?),
+            Op::put(index, encode("role-id", &name)?),
+        ];
+        if let Some(old) = old
+            && old.role_id != role.role_id
+        {
+            ops.push(Op::delete(format!(
+                "role-id/{}",
+                keyed_hash(&key, "role-id", &old.role_id)
+            )));
+        }
+        ctx.storage.transaction(ops).await?;
+        Ok(())
+    }
+
+    async fn read_role(&self, ctx: &Context, name: &str) -> Result<Response> {
+        let Some(role) = load::<Role>(&ctx.storage, &role_key(name)).await? else {
+            return Ok(Response::empty());
+        };
+        let mut out = Map::new();
+        out.insert("bind_secret_id".into(), role.bind_secret_id.into());
+        out.insert(
+            "secret_id_bound_cidrs".into(),
+            role.secret_id_bound_cidrs.clone().into(),
+        );
+        out.insert("secret_id_num_uses".into(), role.secret_id_num_uses.into());
+        out.insert("secret_id_ttl".into(), role.secret_id_ttl.into());
+        out.insert("local_secret_ids".into(), false.into());
+        role.token.write_into(&mut out);
+        Ok(Response::with_data(out))
+    }
+
+    async fn delete_role(&self, ctx: &Context, name: &str) -> Result<Response> {
+        let Some(role) = load::<Role>(&ctx.storage, &role_key(name)).await? else {
+            return Ok(Response::empty());
+        };
+        for hashed in ctx.storage.list(&secret_folder(name)).await? {
+            self.destroy_hashed(ctx, name, &hashed).await?;
+        }
+        let key = mount_key(&ctx.storage).await?;
+        ctx.storage
+            .transaction(vec![
+                Op::delete(role_key(name)),
+                Op::delete(format!(
+                    "role-id/{}",
+                    keyed_hash(&key, "role-id", &role.role_id)
+                )),
+            ])
+            .await?;
+        Ok(Response::empty())
+    }
+
+    /// `role/<name>/secret-id` or `custom-secret-id`: a new secret id for the role.
+    async fn issue_secret_id(
+        &self,
+        ctx: &Context,
+        name: &str,
+        data: &Map<String, Value>,
+        custom: Option<String>,
+    ) -> Result<Response> {
+        let role = self.load_role(ctx, name).await?;
+        if !role.bind_secret_id {
+            return Err(LogicalError::invalid(
+                "bind_secret_id is not set on the role: it takes no secret ids",
+            ));
+        }
+        let secret_id = match custom {
+            Some(s) if !s.is_empty() && s.len() <= 4096 => s,
+            Some(_) => return Err(LogicalError::invalid("secret_id must be 1 to 4096 bytes")),
+            None => uuid()?,
+        };
+        let cidr_list = strings(data, "cidr_list")?.unwrap_or_default();
+        Cidr::parse_all(&cidr_list)?;
+        let token_bound_cidrs = strings(data, "token_bound_cidrs")?.unwrap_or_default();
+        Cidr::parse_all(&token_bound_cidrs)?;
+        // The role's limits are ceilings a secret id may tighten, never loosen.
+        let ttl = match (duration(data, "ttl")?, role.secret_id_ttl) {
+            (Some(t), 0) => t,
+            (Some(t), max) if t > 0 && t <= max => t,
+            (Some(0) | None, max) => max,
+            (Some(_), max) => {
+                return Err(LogicalError::invalid(format!(
+                    "ttl cannot be longer than the role's secret_id_ttl ({max} s)"
+                )));
+            }
+        };
+        let num_uses = match (number(data, "num_uses")?, role.secret_id_num_uses) {
+            (Some(n), 0) => n,
+            (Some(n), max) if n > 0 && n <= max => n,
+            (Some(0) | None, max) => max,
+            (Some(_), max) => {
+                return Err(LogicalError::invalid(format!(
+                    "num_uses cannot be more than the role's secret_id_num_uses ({max})"
+                )));
+            }
+        };
+        let now = now(ctx);
+        let entry = SecretId {
+            accessor: uuid()?,
+            cidr_list,
+            token_bound_cidrs,
+            metadata: metadata(data)?,
+            num_uses,
+            ttl,
+            creation_time: now,
+            expiration_time: if ttl > 0 { now.saturating_add(ttl) } else { 0 },
+            last_updated_time: now,
+        };
+        let key = mount_key(&ctx.storage).await?;
+        let hashed = keyed_hash(&key, "secret-id", &secret_id);
+        let path = format!("{}{hashed}", secret_folder(name));
+        ctx.storage
+            .transaction(vec![
+                Op::check(path.clone(), None),
+                Op::put(path, encode("secret-id", &entry)?),
+                Op::put(accessor_key(name, &entry.accessor), hashed.into_bytes()),
+            ])
+            .await
+            .map_err(|err| match err {
+                strongroom_storage::StorageError::CheckFailed { .. } => {
+                    LogicalError::invalid("secret_id already in use")
+                }
+                other => other.into(),
+            })?;
+        let mut out = Map::new();
+        out.insert("secret_id".into(), secret_id.into());
+        out.insert("secret_id_accessor".into(), entry.accessor.into());
+        out.insert("secret_id_ttl".into(), ttl.into());
+        out.insert("secret_id_num_uses".into(), num_uses.into());
+        Ok(Response::with_data(out))
+    }
+
+    /// The stored secret id under `hashed`, deleted (and `None`) if it has expired.
+    async fn live_secret(
+        &self,
+        ctx: &Context,
+        role: &str,
+        hashed: &str,
+    ) -> Result<Option<(SecretId, Vec<u8>)>> {
+        let path = format!("{}{hashed}", secret_folder(role));
+        let Some(bytes) = ctx.storage.get(&path).await? else {
+            return Ok(None);
+        };
+        let entry: SecretId = serde_json::from_slice(&bytes)
+            .map_err(|_| LogicalError::Internal("a stored secret id does not decode".into()))?;
+        if entry.expiration_time != 0 && now(ctx) >= entry.expiration_time {
+            self.destroy_hashed(ctx, role, hashed).await?;
+            return Ok(None);
+        }
+        Ok(Some((entry, bytes)))
+    }
+
+    async fn destroy_hashed(&self, ctx: &Context, role: &str, hashed: &str) -> Result<()> {
+        let path = format!("{}{hashed}", secret_folder(role));
+        let mut ops = vec![Op::delete(path.clone())];
+        if let Some(bytes) = ctx.storage.get(&path).await?
+            && let Ok(entry) = serde_json::from_slice::<SecretId>(&bytes)
+        {
+            ops.push(Op::delete(accessor_key(role, &entry.accessor)));
+        }
+        ctx.storage.transaction(ops).await?;
+        Ok(())
+    }
+
+    /// The hash a request names: by `secret_id`, or by `secret_id_accessor`.
+    async fn hashed_from(
+        &self,
+        ctx: &Context,
+        role: &str,
+        data: &Map<String, Value>,
+        by_accessor: bool,
+    ) -> Result<Option<String>> {
+        if by_accessor {
+            let accessor = text(data, "secret_id_accessor")?
+                .filter(|a| !a.is_empty())
+                .ok_or_else(|| LogicalError::invalid("missing secret_id_accessor"))?;
+            if check_name("accessor", &accessor).is_err() {
+                return Ok(None);
+            }
+            return Ok(ctx
+                .storage
+                .get(&accessor_key(role, &accessor))
+                .await?
+                .and_then(|b| String::from_utf8(b).ok()));
+        }
+        let secret_id = text(data, "secret_id")?
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| LogicalError::invalid("missing secret_id"))?;
+        let key = mount_key(&ctx.storage).await?;
+        Ok(Some(keyed_hash(&key, "secret-id", &secret_id)))
+    }
+
+    async fn lookup_secret(
+        &self,
+        ctx: &Context,
+        role: &str,
+        data: &Map<String, Value>,
+        by_accessor: bool,
+    ) -> Result<Response> {
+        self.load_role(ctx, role).await?;
+        let Some(hashed) = self.hashed_from(ctx, role, data, by_accessor).await? else {
+            return Ok(Response::empty());
+        };
+        let Some((entry, _)) = self.live_secret(ctx, role, &hashed).await? else {
+            return Ok(Response::empty());
+        };
+        let mut out = Map::new();
+        out.insert("secret_id_accessor".into(), entry.accessor.into());
+        out.insert("cidr_list".into(), entry.cidr_list.into());
+        out.insert("token_bound_cidrs".into(), entry.token_bound_cidrs.into());
+        out.insert(
+            "metadata".into(),
+            serde_json::to_value(&entry.metadata).unwrap_or(Value::Null),
+        );
+        out.insert("secret_id_num_uses".into(), entry.num_uses.into());
+        out.insert("secret_id_ttl".into(), entry.ttl.into());
+        out.insert("creation_time".into(), rfc3339(entry.creation_time));
+        out.insert(
+            "expiration_time".into(),
+            if entry.expiration_time == 0 {
+                "0001-01-01T00:00:00Z".into()
+            } else {
+                rfc3339(entry.expiration_time)
+            },
+        );
+        out.insert("last_updated_time".into(), rfc3339(entry.last_updated_time));
+        Ok(Response::with_data(out))
+    }
+
+    async fn destroy_secret(
+        &self,
+        ctx: &Context,
+        role: &str,
+        data: &Map<String, Value>,
+        by_accessor: bool,
+    ) -> Result<Response> {
+        self.load_role(ctx, role).await?;
+        if let Some(hashed) = self.hashed_from(ctx, role, data, by_accessor).await? {
+            self.destroy_hashed(ctx, role, &hashed).await?;
+        }
+        Ok(Response::empty())
+    }
+
+    async fn list_secret_ids(&self, ctx: &Context, role: &str) -> Result<Response> {
+        self.load_role(ctx, role).await?;
+        let keys = ctx.storage.list(&format!("accessor/{role}/")).await?;
+        Ok(Response::list(keys))
+    }
+
+    /// `login`: the role by its role id, then the secret id (bounds, expiry, uses).
+    async fn login(&self, ctx: &Context, request: &Request) -> Result<Response> {
+        let data = &request.data;
+        let role_id = text(data, "role_id")?
+            .filter(|r| !r.is_empty())
+            .ok_or_else(|| LogicalError::invalid("missing role_id"))?;
+        let key = mount_key(&ctx.storage).await?;
+        let index = format!("role-id/{}", keyed_hash(&key, "role-id", &role_id));
+        let invalid_role = || LogicalError::invalid("invalid role or secret ID");
+        let name: String = load(&ctx.storage, &index).await?.ok_or_else(invalid_role)?;
+        let role: Role = load(&ctx.storage, &role_key(&name))
+            .await?
+            .ok_or_else(invalid_role)?;
+        let remote = request.connection.remote_addr;
+        let mut metadata = BTreeMap::new();
+        let mut token_cidrs = Vec::new();
+        if role.bind_secret_id {
+            let secret_id = text(data, "secret_id")?
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| LogicalError::invalid("missing secret_id"))?;
+            let hashed = keyed_hash(&key, "secret-id", &secret_id);
+            let entry = self.spend(ctx, &name, &hashed, remote, &role).await?;
+            metadata = entry.metadata;
+            token_cidrs = entry.token_bound_cidrs;
+        }
+        if !cidr::allowed(&Cidr::parse_all(&role.secret_id_bound_cidrs)?, remote) {
+            return Err(LogicalError::invalid(
+                "source address unauthorized through CIDR restrictions on the role",
+            ));
+        }
+        let mut auth = role.token.login("", &token_cidrs);
+        metadata.insert("role_name".into(), name);
+        auth.metadata = metadata;
+        let mut response = Response::empty();
+        response.auth = Some(auth);
+        Ok(response)
+    }
+
+    /// Checks a secret id and spends one of its uses (compare-and-swap: racing logins cannot
+    /// spend more uses than it has).
+    async fn spend(
+        &self,
+        ctx: &Context,
+        role_name: &str,
+        hashed: &str,
+        remote: Option<std::net::IpAddr>,
+        role: &Role,
+    ) -> Result<SecretId> {
+        let invalid = || LogicalError::invalid("invalid role or secret ID");
+        let path = format!("{}{hashed}", secret_folder(role_name));
+        for _ in 0..CAS_ATTEMPTS {
+            let (entry, bytes) = self
+                .live_secret(ctx, role_name, hashed)
+                .await?
+                .ok_or_else(invalid)?;
+            let bounds = Cidr::parse_all(&entry.cidr_list)?;
+            let role_bounds = Cidr::parse_all(&role.secret_id_bound_cidrs)?;
+            if !cidr::allowed(&bounds, remote) || !cidr::allowed(&role_bounds, remote) {
+                return Err(LogicalError::invalid(
+                    "source address unauthorized through CIDR restrictions on the secret ID",
+                ));
+            }
+            let ops = match entry.num_uses {
+                0 => return Ok(entry),
+                1 => vec![
+                    Op::check(path.clone(), Some(bytes)),
+                    Op::delete(path.clone()),
+                    Op::delete(accessor_key(role_name, &entry.accessor)),
+                ],
+                n => {
+                    let mut next = entry.clone();
+                    next.num_uses = n - 1;
+                    next.last_updated_time = now(ctx);
+                    vec![
+                        Op::check(path.clone(), Some(bytes)),
+                        Op::put(path.clone(), encode("secret-id", &next)?),
+                    ]
+                }
+            };
+            match ctx.storage.transaction(ops).await {
+                Ok(()) => return Ok(entry),
+                Err(strongroom_storage::StorageError::CheckFailed { .. }) => {}
+                Err(err) if err.is_retryable() => {}
+                Err(err) => return Err(err.into()),
+            }
+        }
+        Err(LogicalError::Internal(
+            "the secret id is contended; try again".into(),
+        ))
+    }
+}
+
+#[async_trait]
+impl Backend for AppRole {
+    async fn handle(&self, ctx: &Context, request: Request) -> Result<Response> {
+        let path = request.path.trim_end_matches('/').to_owned();
+        let op = request.operation;
+        let writes = matches!(op, Operation::Create | Operation::Update);
+        let segments: Vec<&str> = path.split('/').collect();
+        match segments.as_slice() {
+            ["login"] if writes => self.login(ctx, &request).await,
+            ["role"] if op == Operation::List => {
+                Ok(Response::list(ctx.storage.list("role/").await?))
+            }
+            ["role", name, rest @ ..] => {
+                let name = name.to_lowercase();
+                check_name("role", &name)?;
+                let data = &request.data;
+                match (rest, op) {
+                    ([], _) if writes => self.write_role(ctx, &name, data).await,
+                    ([], Operation::Read) => self.read_role(ctx, &name).await,
+                    ([], Operation::Delete) => self.delete_role(ctx, &name).await,
+                    (["role-id"], Operation::Read) => {
+                        let role = self.load_role(ctx, &name).await?;
+                        let mut out = Map::new();
+                        out.insert("role_id".into(), role.role_id.into());
+                        Ok(Response::with_data(out))
+                    }
+                    (["role-id"], _) if writes => {
+                        let old = self.load_role(ctx, &name).await?;
+                        let mut role = old.clone();
+                        role.role_id = text(data, "role_id")?
+                            .ok_or_else(|| LogicalError::invalid("missing role_id"))?;
+                        self.save_role(ctx, &name, Some(&old), &role).await?;
+                        Ok(Response::empty())
+                    }
+                    (["secret-id"], Operation::List) => self.list_secret_ids(ctx, &name).await,
+                    (["secret-id"], _) if writes => {
+                        self.issue_secret_id(ctx, &name, data, None).await
+                    }
+                    (["custom-secret-id"], _) if writes => {
+                        let custom = text(data, "secret_id")?
+                            .ok_or_else(|| LogicalError::invalid("missing secret_id"))?;
+                        self.issue_secret_id(ctx, &name, data, Some(custom)).await
+                    }
+                    (["secret-id", "lookup"], _) if writes => {
+                        self.lookup_secret(ctx, &name, data, false).await
+                    }
+                    (["secret-id-accessor", "lookup"], _) if writes => {
+                        self.lookup_secret(ctx, &name, data, true).await
+                    }
+                    (["secret-id", "destroy"], _) if writes || op == Operation::Delete => {
+                        self.destroy_secret(ctx, &name, data, false).await
+                    }
+                    (["secret-id-accessor", "destroy"], _) if writes || op == Operation::Delete => {
+                        self.destroy_secret(ctx, &name, data, true).await
+                    }
+                    (
+                        []
+                        | ["role-id" | "secret-id" | "custom-secret-id"]
+                        | ["secret-id" | "secret-id-accessor", "lookup" | "destroy"],
+                        _,
+                    ) => Err(LogicalError::UnsupportedOperation),
+                    _ => Err(LogicalError::UnsupportedPath),
+                }
+            }
+            ["login" | "role", ..] => Err(LogicalError::UnsupportedOperation),
+            _ => Err(LogicalError::UnsupportedPath),
+        }
+    }
+
+    fn unauthenticated_paths(&self) -> &[&str] {
+        &["login"]
+    }
+}

@@ -212,7 +212,11 @@ impl AppRole {
         out.insert("bind_secret_id".into(), role.bind_secret_id.into());
         out.insert(
             "secret_id_bound_cidrs".into(),
-            role.secret_id_bound_cidrs.clone().into(),
+            if role.secret_id_bound_cidrs.is_empty() {
+                Value::Null
+            } else {
+                role.secret_id_bound_cidrs.clone().into()
+            },
         );
         out.insert("secret_id_num_uses".into(), role.secret_id_num_uses.into());
         out.insert("secret_id_ttl".into(), role.secret_id_ttl.into());

@@ -87,7 +87,6 @@ impl TokenFields {
     /// The fields as Vault reads them back.
     pub(crate) fn write_into(&self, out: &mut Map<String, Value>) {
         out.insert("token_policies".into(), self.policies.clone().into());
-        out.insert("policies".into(), self.policies.clone().into());
         out.insert("token_ttl".into(), self.ttl.into());
         out.insert("token_max_ttl".into(), self.max_ttl.into());
         out.insert(
@@ -95,7 +94,6 @@ impl TokenFields {
             self.explicit_max_ttl.into(),
         );
         out.insert("token_period".into(), self.period.into());
-        out.insert("period".into(), self.period.into());
         out.insert("token_num_uses".into(), self.num_uses.into());
         out.insert("token_bound_cidrs".into(), self.bound_cidrs.clone().into());
         out.insert(
@@ -103,6 +101,7 @@ impl TokenFields {
             self.no_default_policy.into(),
         );
         out.insert("token_type".into(), "default".into());
+        out.insert("token_strictly_bind_ip".into(), false.into());
     }
 
     /// A login with these settings (and `extra_cidrs`, e.g. a secret id's token bounds).

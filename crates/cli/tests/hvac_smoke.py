@@ -115,6 +115,46 @@ try:
     raise AssertionError("a bad ciphertext must fail")
 except hvac.exceptions.InvalidRequest:
     pass
+# Auth methods: userpass and approle logins, and the tokens they give.
+client.sys.enable_auth_method(method_type="userpass")
+client.auth.userpass.create_or_update_user(
+    username="alice", password="pw-alice", policies=["reader"], token_ttl="1h"
+)
+alice = hvac.Client(url=addr)
+login = alice.auth.userpass.login(username="alice", password="pw-alice")["auth"]
+assert sorted(login["policies"]) == ["default", "reader"], login
+assert login["token_policies"] == login["policies"], login
+assert login["lease_duration"] == 3600 and login["renewable"] is True, login
+assert login["metadata"] == {"username": "alice"}, login
+assert alice.token == login["client_token"] and alice.is_authenticated()
+me = alice.auth.token.lookup_self()["data"]
+assert me["display_name"] == "userpass-alice", me
+assert sorted(me["policies"]) == ["default", "reader"], me
+for user, password in (("alice", "wrong"), ("nobody", "pw-alice")):
+    try:
+        hvac.Client(url=addr).auth.userpass.login(username=user, password=password)
+        raise AssertionError("a bad userpass login must fail")
+    except hvac.exceptions.InvalidRequest:
+        pass
+client.sys.enable_auth_method(method_type="approle")
+approle = client.auth.approle
+approle.create_or_update_approle(
+    role_name="app", token_policies=["app"], token_ttl="30m", secret_id_num_uses=1
+)
+role_id = approle.read_role_id(role_name="app")["data"]["role_id"]
+secret = approle.generate_secret_id(role_name="app")["data"]
+assert secret["secret_id"] and secret["secret_id_accessor"], secret
+machine = hvac.Client(url=addr)
+login = machine.auth.approle.login(role_id=role_id, secret_id=secret["secret_id"])["auth"]
+assert sorted(login["policies"]) == ["app", "default"], login
+assert login["lease_duration"] == 1800, login
+assert login["metadata"] == {"role_name": "app"}, login
+assert machine.auth.token.lookup_self()["data"]["display_name"] == "approle"
+try:
+    hvac.Client(url=addr).auth.approle.login(role_id=role_id, secret_id=secret["secret_id"])
+    raise AssertionError("a used-up secret id must fail")
+except hvac.exceptions.InvalidRequest:
+    pass
 # Dynamic database credentials (with a PostgreSQL URL).
 if len(sys.argv) > 3:
     pg_url = sys.argv[3]

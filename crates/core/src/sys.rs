@@ -189,7 +189,11 @@ async fn enable(
     )?;
     let entry = MountEntry {
         path: full,
-        accessor: format!("{kind}_{}", &uuid[..8]),
+        accessor: format!(
+            "{}{kind}_{}",
+            if auth { "auth_" } else { "" },
+            uuid.get(..8).unwrap_or_default()
+        ),
         kind,
         uuid,
         description: data

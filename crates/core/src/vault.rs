@@ -557,6 +557,13 @@ impl VaultRequest {
         self.data = data;
         self
     }
+
+    /// Sets where the request came from (CIDR bounds are checked against it).
+    #[must_use]
+    pub fn with_connection(mut self, connection: Connection) -> Self {
+        self.connection = connection;
+        self
+    }
 }
 
 /// The token a login or token creation produced (Vault's `auth` block).
@@ -1890,6 +1897,22 @@ impl Vault {
         };
         let enabled = Enabled::new(entry, device, &salt);
         crate::sys::install_audit(&active, enabled, false).await
+    }
+
+    /// Logs in through an auth method (`auth/userpass/login/alice`, `auth/approle/login`):
+    /// no token needed; the answer's `auth` holds the new one.
+    ///
+    /// # Errors
+    ///
+    /// The method's refusal ([`VaultError::Logical`] with an invalid-request error), or
+    /// [`VaultError::PermissionDenied`] for a path that is not a login path.
+    pub async fn login(&self, path: &str, data: Value) -> Result<VaultResponse> {
+        let data = match data {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        };
+        self.handle(VaultRequest::new(Operation::Update, path).with_data(data))
+            .await
     }
 
     /// Reads `path` with `token`.

@@ -1,0 +1,738 @@
+//! The userpass and approle auth methods through the embedded vault: a login yields a token with
+//! exactly the configured policies and TTL; wrong secrets fail alike; used-up and expired secret
+//! ids, CIDR bounds on secret ids and on tokens; concurrent logins cannot overspend a secret id;
+//! bad input answers cleanly.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code"
+)]
+
+mod common;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use serde_json::{Map, Value, json};
+use strongroom_core::{ManualClock, Vault, VaultError, VaultRequest};
+use strongroom_logical::{Connection, Operation};
+use strongroom_storage::MemoryStorage;
+
+struct Setup {
+    vault: Vault,
+    root: String,
+    clock: Arc<ManualClock>,
+}
+
+/// A vault with `kind` enabled at `auth/<kind>/`.
+async fn setup(kind: &str) -> Setup {
+    let clock = Arc::new(ManualClock::new(SystemTime::now()));
+    let vault = Vault::builder(MemoryStorage::new())
+        .clock(clock.clone())
+        .background_expiry(false)
+        .build();
+    let (root, _) = common::unsealed_with(&vault, "kv").await;
+    vault
+        .write(&root, &format!("sys/auth/{kind}"), json!({"type": kind}))
+        .await
+        .unwrap();
+    Setup { vault, root, clock }
+}
+
+fn object(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
+/// A request from `addr`.
+async fn from(
+    vault: &Vault,
+    addr: &str,
+    operation: Operation,
+    path: &str,
+    token: Option<&str>,
+    data: Value,
+) -> Result<strongroom_core::VaultResponse, VaultError> {
+    let ip: IpAddr = addr.parse().unwrap();
+    let mut request = VaultRequest::new(operation, path)
+        .with_data(object(data))
+        .with_connection(Connection::from_addr(ip));
+    if let Some(token) = token {
+        request = request.with_token(token);
+    }
+    vault.handle(request).await
+}
+
+fn login_error<T: std::fmt::Debug>(result: Result<T, VaultError>) -> String {
+    match result {
+        Err(VaultError::Logical(err)) => {
+            assert_eq!(
+                err.kind(),
+                strongroom_logical::ErrorKind::InvalidRequest,
+                "{err}"
+            );
+            err.to_string()
+        }
+        other => panic!("expected an invalid-request error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn userpass_login_gives_exactly_the_configured_token() {
+    let s = setup("userpass").await;
+    s.vault
+        .write(
+            &s.root,
+            "auth/userpass/users/Alice",
+            json!({"password": "correct horse", "token_policies": "reader,writer",
+                   "token_ttl": "1h", "token_max_ttl": "2h"}),
+        )
+        .await
+        .unwrap();
+    let login = s
+        .vault
+        .login(
+            "auth/userpass/login/alice",
+            json!({"password": "correct horse"}),
+        )
+        .await
+        .unwrap();
+    let auth = login.auth.unwrap();
+    assert_eq!(auth.policies, ["default", "reader", "writer"]);
+    assert_eq!(auth.lease_duration, 3600);
+    assert!(auth.renewable);
+    assert!(auth.orphan);
+    assert_eq!(auth.metadata["username"], "alice");
+    let me = s
+        .vault
+        .read(&auth.client_token, "auth/token/lookup-self")
+        .await
+        .unwrap()
+        .data
+        .unwrap();
+    assert_eq!(me["display_name"], json!("userpass-alice"));
+    assert_eq!(me["policies"], json!(["default", "reader", "writer"]));
+    assert_eq!(me["path"], json!("auth/userpass/login/alice"));
+    // The token's max TTL holds: a renewal cannot pass 2h from creation.
+    s.clock.advance(Duration::from_secs(3000));
+    let renewed = s
+        .vault
+        .write(
+            &auth.client_token,
+            "auth/token/renew-self",
+            json!({"increment": "10h"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(renewed.auth.unwrap().lease_duration, 4200);
+
+    // Wrong password and unknown user: the same answer.
+    let wrong = login_error(
+        s.vault
+            .login("auth/userpass/login/alice", json!({"password": "wrong"}))
+            .await,
+    );
+    let unknown = login_error(
+        s.vault
+            .login("auth/userpass/login/mallory", json!({"password": "wrong"}))
+            .await,
+    );
+    assert_eq!(wrong, unknown);
+    assert!(wrong.contains("invalid username or password"), "{wrong}");
+
+    // Reading a user never shows the password or its hash.
+    let user = s
+        .vault
+        .read(&s.root, "auth/userpass/users/alice")
+        .await
+        .unwrap()
+        .data
+        .unwrap();
+    assert_eq!(user["token_policies"], json!(["reader", "writer"]));
+    assert_eq!(user["token_ttl"], json!(3600));
+    let text = serde_json::to_string(&user).unwrap();
+    assert!(
+        !text.contains("argon2") && !text.contains("password"),
+        "{text}"
+    );
+
+    // A new password: the old one stops working.
+    s.vault
+        .write(
+            &s.root,
+            "auth/userpass/users/alice/password",
+            json!({"password": "battery staple"}),
+        )
+        .await
+        .unwrap();
+    assert!(
+        s.vault
+            .login(
+                "auth/userpass/login/alice",
+                json!({"password": "correct horse"})
+            )
+            .await
+            .is_err()
+    );
+    s.vault
+        .write(
+            &s.root,
+            "auth/userpass/users/alice/policies",
+            json!({"token_policies": ["auditor"]}),
+        )
+        .await
+        .unwrap();
+    let auth = s
+        .vault
+        .login(
+            "auth/userpass/login/alice",
+            json!({"password": "battery staple"}),
+        )
+        .await
+        .unwrap()
+        .auth
+        .unwrap();
+    assert_eq!(auth.policies, ["auditor", "default"]);
+    let users = s
+        .vault
+        .list(&s.root, "auth/userpass/users")
+        .await
+        .unwrap()
+        .data
+        .unwrap();
+    assert_eq!(users["keys"], json!(["alice"]));
+
+    // Only the login path is open: managing users needs a token allowed to.
+    assert!(matches!(
+        s.vault
+            .write(
+                &auth.client_token,
+                "auth/userpass/users/eve",
+                json!({"password": "x"})
+            )
+            .await,
+        Err(VaultError::PermissionDenied)
+    ));
+    assert!(matches!(
+        s.vault
+            .handle(VaultRequest::new(
+                Operation::Read,
+                "auth/userpass/users/alice"
+            ))
+            .await,
+        Err(VaultError::PermissionDenied)
+    ));
+    s.vault
+        .delete(&s.root, "auth/userpass/users/alice")
+        .await
+        .unwrap();
+    assert!(
+        s.vault
+            .login(
+                "auth/userpass/login/alice",
+                json!({"password": "battery staple"})
+            )
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn userpass_token_settings_uses_and_cidr_bounds() {
+    let s = setup("userpass").await;
+    s.vault
+        .write(
+            &s.root,
+            "auth/userpass/users/bob",
+            json!({"password": "pw", "token_policies": ["p"],
+                   "token_num_uses": 2, "token_bound_cidrs": ["10.0.0.0/8"]}),
+        )
+        .await
+        .unwrap();
+    s.vault
+        .write(
+            &s.root,
+            "auth/userpass/users/carol",
+            json!({"password": "pw", "token_policies": ["p"], "token_no_default_policy": true}),
+        )
+        .await
+        .unwrap();
+    let carol = s
+        .vault
+        .login("auth/userpass/login/carol", json!({"password": "pw"}))
+        .await
+        .unwrap()
+        .auth
+        .unwrap();
+    assert_eq!(carol.policies, ["p"], "no default policy");
+    // The login itself is not bound; the token is.
+    let auth = from(
+        &s.vault,
+        "127.0.0.1",
+        Operation::Update,
+        "auth/userpass/login/bob",
+        None,
+        json!({"password": "pw"}),
+    )
+    .await
+    .unwrap()
+    .auth
+    .unwrap();
+    assert_eq!(auth.policies, ["default", "p"]);
+    assert_eq!(auth.num_uses, 2);
+    let token = auth.client_token.as_str();
+    let lookup = |addr: &'static str| {
+        from(
+            &s.vault,
+            addr,
+            Operation::Read,
+            "auth/token/lookup-self",
+            Some(token),
+            json!({}),
+        )
+    };
+    assert!(matches!(
+        lookup("127.0.0.1").await,
+        Err(VaultError::PermissionDenied)
+    ));
+    assert!(matches!(
+        s.vault.read(token, "auth/token/lookup-self").await,
+        Err(VaultError::PermissionDenied)
+    ));
+    lookup("10.1.2.3").await.unwrap();
+    lookup("10.200.0.1").await.unwrap();
+    assert!(
+        lookup("10.1.2.3").await.is_err(),
+        "two uses, then the token is gone"
+    );
+
+    // Bad input answers cleanly.
+    for (path, body) in [
+        ("auth/userpass/users/bad name", json!({"password": "x"})),
+        ("auth/userpass/users/x", json!({"token_policies": "p"})),
+        ("auth/userpass/users/x", json!({"password": ""})),
+        (
+            "auth/userpass/users/x",
+            json!({"password": "a".repeat(5000)}),
+        ),
+        (
+            "auth/userpass/users/x",
+            json!({"password": "x", "token_bound_cidrs": "10.0.0.0/99"}),
+        ),
+        (
+            "auth/userpass/users/x",
+            json!({"password": "x", "token_ttl": "2h", "token_max_ttl": "1h"}),
+        ),
+        (
+            "auth/userpass/users/x",
+            json!({"password": "x", "token_num_uses": -1}),
+        ),
+        ("auth/userpass/users/x", json!({"password": 5})),
+        (
+            "auth/userpass/users/x",
+            json!({"password": "x", "token_type": "batch"}),
+        ),
+    ] {
+        let err = s
+            .vault
+            .write(&s.root, path, body.clone())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, VaultError::Logical(e) if e.kind() == strongroom_logical::ErrorKind::InvalidRequest),
+            "{path} {body}: {err:?}"
+        );
+    }
+    assert!(
+        s.vault
+            .read(&s.root, "auth/userpass/users/x")
+            .await
+            .unwrap()
+            .data
+            .is_none(),
+        "nothing was stored"
+    );
+    for body in [json!({}), json!({"password": 7}), json!({"password": ""})] {
+        assert!(
+            s.vault
+                .login("auth/userpass/login/bob", body.clone())
+                .await
+                .is_err(),
+            "{body}"
+        );
+    }
+    assert!(
+        s.vault
+            .login("auth/userpass/login/../../sys", json!({"password": "x"}))
+            .await
+            .is_err()
+    );
+}
+
+/// Makes role `name` from `body`, and one secret id from `secret`; returns the role id and the
+/// secret id's data.
+async fn approle_role(
+    s: &Setup,
+    name: &str,
+    body: Value,
+    secret: Value,
+) -> (String, Map<String, Value>) {
+    s.vault
+        .write(&s.root, &format!("auth/approle/role/{name}"), body)
+        .await
+        .unwrap();
+    let role_id = s
+        .vault
+        .read(&s.root, &format!("auth/approle/role/{name}/role-id"))
+        .await
+        .unwrap()
+        .data
+        .unwrap()["role_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let secret = s
+        .vault
+        .write(
+            &s.root,
+            &format!("auth/approle/role/{name}/secret-id"),
+            secret,
+        )
+        .await
+        .unwrap()
+        .data
+        .unwrap();
+    (role_id, secret)
+}
+
+async fn approle_login(
+    s: &Setup,
+    role_id: &str,
+    secret_id: &str,
+) -> Result<strongroom_core::AuthInfo, VaultError> {
+    s.vault
+        .login(
+            "auth/approle/login",
+            json!({"role_id": role_id, "secret_id": secret_id}),
+        )
+        .await
+        .map(|r| r.auth.unwrap())
+}
+
+#[tokio::test]
+async fn approle_login_uses_ttl_and_lookups() {
+    let s = setup("approle").await;
+    let (role_id, secret) = approle_role(
+        &s,
+        "app",
+        json!({"token_policies": "app", "token_ttl": "30m", "secret_id_num_uses": 2,
+               "secret_id_ttl": "10m"}),
+        json!({}),
+    )
+    .await;
+    let secret_id = secret["secret_id"].as_str().unwrap().to_owned();
+    assert_eq!(secret["secret_id_ttl"], json!(600));
+    assert_eq!(secret["secret_id_num_uses"], json!(2));
+    let auth = approle_login(&s, &role_id, &secret_id).await.unwrap();
+    assert_eq!(auth.policies, ["app", "default"]);
+    assert_eq!(auth.lease_duration, 1800);
+    assert_eq!(auth.metadata["role_name"], "app");
+    let me = s
+        .vault
+        .read(&auth.client_token, "auth/token/lookup-self")
+        .await
+        .unwrap()
+        .data
+        .unwrap();
+    assert_eq!(me["display_name"], json!("approle"));
+
+    // The lookup shows one use left; the second login spends it; the third fails.
+    let looked = s
+        .vault
+        .write(
+            &s.root,
+            "auth/approle/role/app/secret-id/lookup",
+            json!({"secret_id": secret_id}),
+        )
+        .await
+        .unwrap()
+        .data
+        .unwrap();
+    assert_eq!(looked["secret_id_num_uses"], json!(1));
+    assert_eq!(looked["secret_id_accessor"], secret["secret_id_accessor"]);
+    approle_login(&s, &role_id, &secret_id).await.unwrap();
+    let exhausted = login_error(approle_login(&s, &role_id, &secret_id).await);
+    let wrong_secret = login_error(approle_login(&s, &role_id, "not-a-secret").await);
+    let wrong_role = login_error(approle_login(&s, "not-a-role", &secret_id).await);
+    assert_eq!(exhausted, wrong_secret);
+    assert_eq!(wrong_secret, wrong_role);
+    assert!(
+        s.vault
+            .list(&s.root, "auth/approle/role/app/secret-id")
+            .await
+            .unwrap()
+            .data
+            .unwrap()["keys"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "a used-up secret id is deleted"
+    );
+
+    // Expiry.
+    let fresh = s
+        .vault
+        .write(
+            &s.root,
+            "auth/approle/role/app/secret-id",
+            json!({"ttl": "1m"}),
+        )
+        .await
+        .unwrap()
+        .data
+        .unwrap();
+    assert_eq!(fresh["secret_id_ttl"], json!(60));
+    s.clock.advance(Duration::from_secs(61));
+    login_error(approle_login(&s, &role_id, fresh["secret_id"].as_str().unwrap()).await);
+    // A secret id cannot outlive the role's ceiling.
+    assert!(
+        s.vault
+            .write(
+                &s.root,
+                "auth/approle/role/app/secret-id",
+                json!({"ttl": "1h"})
+            )
+            .await
+            .is_err()
+    );
+
+    // Custom ids, accessor lookup and destroy.
+    s.vault
+        .write(
+            &s.root,
+            "auth/approle/role/app/role-id",
+            json!({"role_id": "my-role-id"}),
+        )
+        .await
+        .unwrap();
+    let custom = s
+        .vault
+        .write(
+            &s.root,
+            "auth/approle/role/app/custom-secret-id",
+            json!({"secret_id": "my-secret-id", "metadata": "{\"team\": \"blue\"}"}),
+        )
+        .await
+        .unwrap()
+        .data
+        .unwrap();
+    login_error(approle_login(&s, &role_id, "my-secret-id").await);
+    let auth = approle_login(&s, "my-role-id", "my-secret-id")
+        .await
+        .unwrap();
+    assert_eq!(auth.metadata["team"], "blue");
+    let accessor = custom["secret_id_accessor"].as_str().unwrap();
+    let by_accessor = s
+        .vault
+        .write(
+            &s.root,
+            "auth/approle/role/app/secret-id-accessor/lookup",
+            json!({"secret_id_accessor": accessor}),
+        )
+        .await
+        .unwrap()
+        .data
+        .unwrap();
+    assert_eq!(by_accessor["metadata"], json!({"team": "blue"}));
+    s.vault
+        .write(
+            &s.root,
+            "auth/approle/role/app/secret-id-accessor/destroy",
+            json!({"secret_id_accessor": accessor}),
+        )
+        .await
+        .unwrap();
+    login_error(approle_login(&s, "my-role-id", "my-secret-id").await);
+    assert!(
+        s.vault
+            .write(
+                &s.root,
+                "auth/approle/role/app/custom-secret-id",
+                json!({"secret_id": "dup"})
+            )
+            .await
+            .is_ok()
+    );
+    assert!(
+        s.vault
+            .write(
+                &s.root,
+                "auth/approle/role/app/custom-secret-id",
+                json!({"secret_id": "dup"})
+            )
+            .await
+            .is_err(),
+        "a secret id in use cannot be issued twice"
+    );
+
+    // The role reads back in Vault's shape; deleting it removes its ids.
+    let role = s
+        .vault
+        .read(&s.root, "auth/approle/role/app")
+        .await
+        .unwrap()
+        .data
+        .unwrap();
+    assert_eq!(role["bind_secret_id"], json!(true));
+    assert_eq!(role["secret_id_ttl"], json!(600));
+    assert_eq!(role["token_policies"], json!(["app"]));
+    s.vault
+        .delete(&s.root, "auth/approle/role/app")
+        .await
+        .unwrap();
+    login_error(approle_login(&s, "my-role-id", "dup").await);
+}
+
+#[tokio::test]
+async fn approle_cidr_bounds_and_bad_input() {
+    let s = setup("approle").await;
+    let (role_id, secret) = approle_role(
+        &s,
+        "bounded",
+        json!({"token_policies": "p", "secret_id_bound_cidrs": ["10.0.0.0/8"]}),
+        json!({}),
+    )
+    .await;
+    let secret_id = secret["secret_id"].as_str().unwrap();
+    let login = |addr: &'static str, secret: &str| {
+        from(
+            &s.vault,
+            addr,
+            Operation::Update,
+            "auth/approle/login",
+            None,
+            json!({"role_id": role_id, "secret_id": secret}),
+        )
+    };
+    assert!(login("127.0.0.1", secret_id).await.is_err());
+    assert!(
+        s.vault
+            .login(
+                "auth/approle/login",
+                json!({"role_id": role_id, "secret_id": secret_id})
+            )
+            .await
+            .is_err(),
+        "an embedded call has no address: outside every bound"
+    );
+    login("10.9.9.9", secret_id).await.unwrap();
+    // A secret id's own bounds and its token bounds.
+    let narrow = s
+        .vault
+        .write(
+            &s.root,
+            "auth/approle/role/bounded/secret-id",
+            json!({"cidr_list": "10.1.0.0/16", "token_bound_cidrs": ["10.1.2.3/32"]}),
+        )
+        .await
+        .unwrap()
+        .data
+        .unwrap();
+    let narrow_id = narrow["secret_id"].as_str().unwrap();
+    assert!(login("10.9.9.9", narrow_id).await.is_err());
+    let auth = login("10.1.0.1", narrow_id).await.unwrap().auth.unwrap();
+    let use_from = |addr: &'static str| {
+        from(
+            &s.vault,
+            addr,
+            Operation::Read,
+            "auth/token/lookup-self",
+            Some(&auth.client_token),
+            json!({}),
+        )
+    };
+    assert!(use_from("10.1.0.1").await.is_err());
+    use_from("10.1.2.3").await.unwrap();
+
+    // Bad input.
+    for (path, body) in [
+        ("auth/approle/role/bad name", json!({})),
+        ("auth/approle/role/x", json!({"bind_secret_id": false})),
+        (
+            "auth/approle/role/x",
+            json!({"secret_id_bound_cidrs": "nope"}),
+        ),
+        ("auth/approle/role/x", json!({"secret_id_num_uses": "many"})),
+        ("auth/approle/role/nope/secret-id", json!({})),
+        (
+            "auth/approle/role/bounded/secret-id",
+            json!({"metadata": "[1,2]"}),
+        ),
+        (
+            "auth/approle/role/bounded/secret-id",
+            json!({"cidr_list": "300.0.0.0/8"}),
+        ),
+        (
+            "auth/approle/role/bounded/custom-secret-id",
+            json!({"secret_id": ""}),
+        ),
+    ] {
+        let err = s
+            .vault
+            .write(&s.root, path, body.clone())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, VaultError::Logical(e) if e.kind() == strongroom_logical::ErrorKind::InvalidRequest),
+            "{path} {body}: {err:?}"
+        );
+    }
+    for body in [
+        json!({}),
+        json!({"role_id": role_id}),
+        json!({"role_id": 5, "secret_id": "x"}),
+    ] {
+        assert!(
+            s.vault
+                .login("auth/approle/login", body.clone())
+                .await
+                .is_err(),
+            "{body}"
+        );
+    }
+}
+
+/// Twenty logins race for a secret id with five uses: exactly five win.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_logins_cannot_overspend_a_secret_id() {
+    let s = setup("approle").await;
+    let (role_id, secret) = approle_role(
+        &s,
+        "race",
+        json!({"token_policies": "p"}),
+        json!({"num_uses": 5}),
+    )
+    .await;
+    let secret_id = secret["secret_id"].as_str().unwrap().to_owned();
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let vault = s.vault.clone();
+        let body = json!({"role_id": role_id, "secret_id": secret_id});
+        tasks.push(tokio::spawn(async move {
+            vault.login("auth/approle/login", body).await.is_ok()
+        }));
+    }
+    let mut won = 0;
+    for task in tasks {
+        if task.await.unwrap() {
+            won += 1;
+        }
+    }
+    assert_eq!(won, 5);
+}

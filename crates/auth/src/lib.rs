@@ -4,6 +4,8 @@
 //!   `users/<name>/policies`, `login/<name>`.
 //! - [`approle`]: machine logins with a role id and a secret id; `role/<name>` and its
 //!   `role-id`, `secret-id` (generate, custom, lookup, destroy, accessor variants, list), `login`.
+//! - [`jwt`]: workload logins with a signed JWT, verified against a JWKS URL or PEM keys
+//!   ([`jose`] decodes and verifies); `config`, `role/<name>`, `login`.
 //!
 //! A successful login answers with an [`AuthDescriptor`] (policies, TTLs, uses, CIDR bounds,
 //! metadata) that the core turns into a token. Login paths are unauthenticated; every other path
@@ -12,6 +14,8 @@
 #![forbid(unsafe_code)]
 
 pub mod approle;
+pub mod jose;
+pub mod jwt;
 pub mod userpass;
 
 use std::time::Duration;

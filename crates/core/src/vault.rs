@@ -149,7 +149,7 @@ impl std::fmt::Debug for VaultBuilder {
 impl VaultBuilder {
     /// A vault over `storage` (any [`Storage`]: SQLite, PostgreSQL, memory...), with the built-in
     /// engines registered (`kv`, `transit`, `database`) and auth methods (`userpass`,
-    /// `approle`).
+    /// `approle`, `jwt`).
     pub fn new(storage: impl Storage + 'static) -> Self {
         let mut registry = Registry::new();
         registry.register("kv", strongroom_kv::factory);
@@ -157,6 +157,7 @@ impl VaultBuilder {
         registry.register("database", strongroom_database::factory);
         registry.register("userpass", strongroom_auth::userpass::factory);
         registry.register("approle", strongroom_auth::approle::factory);
+        registry.register("jwt", strongroom_auth::jwt::factory);
         Self {
             storage: Arc::new(storage),
             registry,

@@ -736,3 +736,84 @@ async fn concurrent_logins_cannot_overspend_a_secret_id() {
     }
     assert_eq!(won, 5);
 }
+
+/// A JWT login through the vault: the method verifies the token (an Ed25519 key given as PEM)
+/// and the core mints a token with the role's policies, TTL and the mapped claims.
+#[tokio::test]
+async fn jwt_login_through_the_vault_mints_the_role_token() {
+    use base64ct::Encoding as _;
+    use ring::signature::KeyPair as _;
+    let s = setup("jwt").await;
+    let pkcs8 =
+        ring::signature::Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new()).unwrap();
+    let key = ring::signature::Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap();
+    let mut spki = vec![
+        0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+    ];
+    spki.extend_from_slice(key.public_key().as_ref());
+    let pem = format!(
+        "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----",
+        base64ct::Base64::encode_string(&spki)
+    );
+    s.vault
+        .write(
+            &s.root,
+            "auth/jwt/config",
+            json!({"jwt_validation_pubkeys": [pem], "jwt_supported_algs": ["EdDSA"],
+                   "bound_issuer": "https://issuer.example"}),
+        )
+        .await
+        .unwrap();
+    s.vault
+        .write(
+            &s.root,
+            "auth/jwt/role/deploy",
+            json!({"bound_audiences": "vault", "user_claim": "sub", "token_policies": "deployer",
+                   "token_ttl": "15m", "claim_mappings": {"env": "environment"}}),
+        )
+        .await
+        .unwrap();
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let part = |v: Value| base64ct::Base64UrlUnpadded::encode_string(v.to_string().as_bytes());
+    let input = format!(
+        "{}.{}",
+        part(json!({"alg": "EdDSA"})),
+        part(
+            json!({"iss": "https://issuer.example", "sub": "pipeline-7", "aud": "vault",
+                    "env": "prod", "exp": now + 60, "iat": now})
+        )
+    );
+    let signature = key.sign(input.as_bytes());
+    let jwt = format!(
+        "{input}.{}",
+        base64ct::Base64UrlUnpadded::encode_string(signature.as_ref())
+    );
+    let auth = s
+        .vault
+        .login("auth/jwt/login", json!({"role": "deploy", "jwt": jwt}))
+        .await
+        .unwrap()
+        .auth
+        .unwrap();
+    assert_eq!(auth.policies, ["default", "deployer"]);
+    assert_eq!(auth.lease_duration, 900);
+    assert_eq!(auth.metadata["environment"], "prod");
+    let me = s
+        .vault
+        .read(&auth.client_token, "auth/token/lookup-self")
+        .await
+        .unwrap()
+        .data
+        .unwrap();
+    assert_eq!(me["display_name"], json!("jwt-pipeline-7"));
+    let tampered = format!("{jwt}A");
+    assert!(
+        s.vault
+            .login("auth/jwt/login", json!({"role": "deploy", "jwt": tampered}))
+            .await
+            .is_err()
+    );
+}

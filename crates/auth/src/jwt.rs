@@ -1,0 +1,681 @@
+//! The `jwt` auth method: workloads log in with a signed JWT (Kubernetes service accounts, CI
+//! systems, cloud identity), with Vault's paths and JSON.
+//!
+//! - `config`: `jwks_url` (keys fetched over HTTP(S), cached, refetched when a token names an
+//!   unknown `kid`) or `jwt_validation_pubkeys` (PEM), `bound_issuer`, `jwt_supported_algs`
+//!   (default `RS256`, as Vault), `default_role`.
+//! - `role/<name>` (list `role/`): `role_type` `jwt`, `bound_audiences`, `bound_subject`,
+//!   `bound_claims` (with `bound_claims_type` `string` or `glob`), `claim_mappings`,
+//!   `user_claim` (default `sub`), `clock_skew_leeway`, `expiration_leeway`,
+//!   `not_before_leeway`, and the `token_*` fields.
+//! - `login` with `role` and `jwt` (unauthenticated).
+//!
+//! A token is accepted only when its algorithm is allowed (`none` never is) and suits the key,
+//! its signature verifies, it has not expired (`exp` is required), its `nbf` and `iat` are not in
+//! the future beyond the leeways, and its issuer, audiences, subject and bound claims match.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use strongroom_logical::{Backend, Context, LogicalError, Operation, Request, Response, Result};
+use strongroom_storage::Storage as _;
+
+use crate::jose::{self, PublicKey};
+use crate::{TokenFields, check_name, duration, load, store, strings, text};
+
+/// How long fetched keys are trusted before they are fetched again.
+const JWKS_TTL: Duration = Duration::from_secs(3600);
+/// The least time between two fetches (a stream of tokens with made-up `kid`s must not turn
+/// into a stream of requests to the key server).
+const JWKS_MIN_REFETCH: Duration = Duration::from_secs(1);
+/// The largest JWKS document read.
+const JWKS_MAX_BYTES: usize = 1024 * 1024;
+/// How long a JWKS fetch may take.
+const JWKS_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What a failed login answers (the detail goes to the log... of the caller's own token).
+const LOGIN_FAILED: &str = "error validating token";
+
+/// The jwt auth method. Mount it with `sys/auth/<path>` type `jwt`.
+#[derive(Default)]
+pub struct Jwt {
+    keys: tokio::sync::Mutex<KeyCache>,
+}
+
+impl std::fmt::Debug for Jwt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Jwt").finish_non_exhaustive()
+    }
+}
+
+/// The factory (no mount options).
+///
+/// # Errors
+///
+/// None; the signature is the registry's.
+pub fn factory(_options: &Map<String, Value>) -> Result<Arc<dyn Backend>> {
+    Ok(Arc::new(Jwt::default()))
+}
+
+#[derive(Default)]
+struct KeyCache {
+    url: String,
+    keys: Vec<(Option<String>, PublicKey)>,
+    fetched: Option<Instant>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+struct Config {
+    jwks_url: String,
+    jwt_validation_pubkeys: Vec<String>,
+    bound_issuer: String,
+    jwt_supported_algs: Vec<String>,
+    default_role: String,
+}
+
+impl Config {
+    fn algs(&self) -> Vec<String> {
+        if self.jwt_supported_algs.is_empty() {
+            vec!["RS256".into()]
+        } else {
+            self.jwt_supported_algs.clone()
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Role {
+    bound_audiences: Vec<String>,
+    bound_subject: String,
+    bound_claims: Map<String, Value>,
+    bound_claims_type: String,
+    claim_mappings: BTreeMap<String, String>,
+    user_claim: String,
+    clock_skew_leeway: i64,
+    expiration_leeway: i64,
+    not_before_leeway: i64,
+    token: TokenFields,
+}
+
+const ALGS: &[&str] = &[
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA",
+];
+
+fn invalid(message: impl Into<String>) -> LogicalError {
+    LogicalError::invalid(message)
+}
+
+/// Fetches a JWKS document, bounded in time and size.
+async fn fetch_jwks(url: &str) -> Result<Vec<(Option<String>, PublicKey)>> {
+    let client = reqwest::Client::builder()
+        .timeout(JWKS_TIMEOUT)
+        .build()
+        .map_err(|e| LogicalError::Internal(format!("HTTP client: {e}")))?;
+    let mut response = client
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| invalid(format!("fetching the JWKS: {}", e.without_url())))?;
+    if !response.status().is_success() {
+        return Err(invalid(format!(
+            "fetching the JWKS: HTTP {}",
+            response.status()
+        )));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| invalid(format!("reading the JWKS: {}", e.without_url())))?
+    {
+        if body.len() + chunk.len() > JWKS_MAX_BYTES {
+            return Err(invalid("the JWKS is larger than 1 MiB"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let keys = jose::parse_jwks(&body).map_err(|e| invalid(e.0))?;
+    if keys.is_empty() {
+        return Err(invalid("the JWKS holds no usable keys"));
+    }
+    Ok(keys)
+}
+
+/// Vault's glob: `*` matches any run of characters.
+fn glob(pattern: &str, value: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    let [first, middle @ .., last] = parts.as_slice() else {
+        return pattern == value;
+    };
+    if parts.len() == 1 {
+        return pattern == value;
+    }
+    let Some(mut rest) = value.strip_prefix(first) else {
+        return false;
+    };
+    for part in middle {
+        match rest.find(part) {
+            Some(at) => rest = rest.get(at + part.len()..).unwrap_or_default(),
+            None => return false,
+        }
+    }
+    rest.len() >= last.len() && rest.ends_with(last)
+}
+
+/// A claim by name, or by JSON pointer (`/a/b`) as Vault's `bound_claims` allow.
+fn claim<'a>(claims: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
+    if name.starts_with('/') {
+        let mut value: Option<&Value> = None;
+        for (i, segment) in name.split('/').skip(1).enumerate() {
+            let segment = segment.replace("~1", "/").replace("~0", "~");
+            value = if i == 0 {
+                claims.get(&segment)
+            } else {
+                value.and_then(|v| v.get(&segment))
+            };
+        }
+        value
+    } else {
+        claims.get(name)
+    }
+}
+
+fn scalar_text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// A numeric date claim (seconds), `None` when absent; absurd values are refused.
+fn date(claims: &Map<String, Value>, name: &str) -> Result<Option<i64>> {
+    match claims.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => n
+            .as_i64()
+            .or_else(|| {
+                // A fractional date (the RFC allows them): whole seconds, in a sane range.
+                let f = n.as_f64().filter(|f| f.is_finite() && f.abs() < 1e15)?;
+                #[allow(clippy::cast_possible_truncation, reason = "bounded above, floored")]
+                Some(f.floor() as i64)
+            })
+            .map(Some)
+            .ok_or_else(|| invalid(format!("the {name} claim is out of range"))),
+        Some(_) => Err(invalid(format!("the {name} claim is not a number"))),
+    }
+}
+
+impl Jwt {
+    /// `config` is replaced whole on each write, as in Vault.
+    async fn write_config(&self, ctx: &Context, data: &Map<String, Value>) -> Result<Response> {
+        let mut config = Config {
+            jwks_url: text(data, "jwks_url")?.unwrap_or_default(),
+            jwt_validation_pubkeys: strings(data, "jwt_validation_pubkeys")?.unwrap_or_default(),
+            bound_issuer: text(data, "bound_issuer")?.unwrap_or_default(),
+            jwt_supported_algs: strings(data, "jwt_supported_algs")?.unwrap_or_default(),
+            default_role: text(data, "default_role")?.unwrap_or_default(),
+        };
+        if text(data, "oidc_discovery_url")?.is_some_and(|u| !u.is_empty()) {
+            return Err(invalid(
+                "oidc_discovery_url is not supported: set jwks_url or jwt_validation_pubkeys",
+            ));
+        }
+        // PEM keys arrive as one string with several blocks too.
+        config.jwt_validation_pubkeys = match data.get("jwt_validation_pubkeys") {
+            Some(Value::String(s)) => vec![s.clone()],
+            _ => config.jwt_validation_pubkeys,
+        };
+        match (
+            config.jwks_url.is_empty(),
+            config.jwt_validation_pubkeys.is_empty(),
+        ) {
+            (true, true) => {
+                return Err(invalid(
+                    "exactly one of jwks_url or jwt_validation_pubkeys must be set",
+                ));
+            }
+            (false, false) => {
+                return Err(invalid(
+                    "jwks_url and jwt_validation_pubkeys are mutually exclusive",
+                ));
+            }
+            _ => {}
+        }
+        for pem in &config.jwt_validation_pubkeys {
+            PublicKey::from_pem(pem)
+                .map_err(|e| invalid(format!("jwt_validation_pubkeys: {e}")))?;
+        }
+        if let Some(bad) = config.algs().iter().find(|a| !ALGS.contains(&a.as_str())) {
+            return Err(invalid(format!("unsupported signing algorithm {bad:?}")));
+        }
+        if !config.jwks_url.is_empty() {
+            if !(config.jwks_url.starts_with("https://") || config.jwks_url.starts_with("http://"))
+            {
+                return Err(invalid("jwks_url must be an http(s) URL"));
+            }
+            // Fetched now, as Vault does: a wrong URL fails here, not at the first login.
+            let keys = fetch_jwks(&config.jwks_url).await?;
+            *self.keys.lock().await = KeyCache {
+                url: config.jwks_url.clone(),
+                keys,
+                fetched: Some(Instant::now()),
+            };
+        }
+        store(&ctx.storage, "config", &config).await?;
+        Ok(Response::empty())
+    }
+
+    fn read_config(config: Config) -> Response {
+        let mut out = Map::new();
+        out.insert("jwks_url".into(), config.jwks_url.clone().into());
+        out.insert(
+            "jwt_validation_pubkeys".into(),
+            config.jwt_validation_pubkeys.clone().into(),
+        );
+        out.insert("bound_issuer".into(), config.bound_issuer.clone().into());
+        out.insert(
+            "jwt_supported_algs".into(),
+            config.jwt_supported_algs.clone().into(),
+        );
+        out.insert("default_role".into(), config.default_role.into());
+        out.insert("oidc_discovery_url".into(), "".into());
+        out.insert("jwks_ca_pem".into(), "".into());
+        Response::with_data(out)
+    }
+
+    async fn write_role(
+        &self,
+        ctx: &Context,
+        name: &str,
+        data: &Map<String, Value>,
+    ) -> Result<Response> {
+        let key = format!("role/{name}");
+        let old: Option<Role> = load(&ctx.storage, &key).await?;
+        if let Some(kind) = text(data, "role_type")?
+            && kind != "jwt"
+        {
+            return Err(invalid(format!(
+                "role_type {kind:?} is not supported: jwt only"
+            )));
+        }
+        let leeway = |key: &str, default: i64| -> Result<i64> {
+            match data.get(key) {
+                None | Some(Value::Null) => Ok(default),
+                Some(Value::Number(n)) if n.as_i64() == Some(-1) => Ok(-1),
+                Some(_) => duration(data, key)?
+                    .and_then(|d| i64::try_from(d).ok())
+                    .ok_or_else(|| invalid(format!("invalid {key}"))),
+            }
+        };
+        let bound_claims = match data.get("bound_claims") {
+            None | Some(Value::Null) => old
+                .as_ref()
+                .map(|r| r.bound_claims.clone())
+                .unwrap_or_default(),
+            Some(Value::Object(map)) => {
+                for (claim, value) in map {
+                    let ok = match value {
+                        Value::String(_) | Value::Number(_) | Value::Bool(_) => true,
+                        Value::Array(items) => items.iter().all(|i| scalar_text(i).is_some()),
+                        _ => false,
+                    };
+                    if !ok {
+                        return Err(invalid(format!(
+                            "bound_claims {claim:?}: a string, number, boolean or a list of them"
+                        )));
+                    }
+                }
+                map.clone()
+            }
+            Some(_) => return Err(invalid("bound_claims must be an object")),
+        };
+        let claim_mappings = match data.get("claim_mappings") {
+            None | Some(Value::Null) => old
+                .as_ref()
+                .map(|r| r.claim_mappings.clone())
+                .unwrap_or_default(),
+            Some(Value::Object(map)) => map
+                .iter()
+                .map(|(k, v)| {
+                    v.as_str()
+                        .map(|s| (k.clone(), s.to_owned()))
+                        .ok_or_else(|| invalid("claim_mappings values must be strings"))
+                })
+                .collect::<Result<_>>()?,
+            Some(_) => return Err(invalid("claim_mappings must be an object")),
+        };
+        let bound_claims_type = text(data, "bound_claims_type")?
+            .or_else(|| old.as_ref().map(|r| r.bound_claims_type.clone()))
+            .unwrap_or_else(|| "string".into());
+        if !matches!(bound_claims_type.as_str(), "string" | "glob") {
+            return Err(invalid("bound_claims_type must be string or glob"));
+        }
+        let role = Role {
+            bound_audiences: strings(data, "bound_audiences")?
+                .or_else(|| old.as_ref().map(|r| r.bound_audiences.clone()))
+                .unwrap_or_default(),
+            bound_subject: text(data, "bound_subject")?
+                .or_else(|| old.as_ref().map(|r| r.bound_subject.clone()))
+                .unwrap_or_default(),
+            bound_claims,
+            bound_claims_type,
+            claim_mappings,
+            user_claim: text(data, "user_claim")?
+                .or_else(|| old.as_ref().map(|r| r.user_claim.clone()))
+                .filter(|c| !c.is_empty())
+                .unwrap_or_else(|| "sub".into()),
+            clock_skew_leeway: leeway(
+                "clock_skew_leeway",
+                old.as_ref().map_or(60, |r| r.clock_skew_leeway),
+            )?,
+            expiration_leeway: leeway(
+                "expiration_leeway",
+                old.as_ref().map_or(150, |r| r.expiration_leeway),
+            )?,
+            not_before_leeway: leeway(
+                "not_before_leeway",
+                old.as_ref().map_or(150, |r| r.not_before_leeway),
+            )?,
+            token: old
+                .as_ref()
+                .map(|r| r.token.clone())
+                .unwrap_or_default()
+                .update(data)?,
+        };
+        if role.bound_audiences.is_empty()
+            && role.bound_subject.is_empty()
+            && role.bound_claims.is_empty()
+            && role.token.bound_cidrs.is_empty()
+        {
+            return Err(invalid(
+                "must have at least one bound constraint when creating a role",
+            ));
+        }
+        store(&ctx.storage, &key, &role).await?;
+        Ok(Response::empty())
+    }
+
+    fn read_role(role: Role) -> Response {
+        let mut out = Map::new();
+        out.insert("role_type".into(), "jwt".into());
+        out.insert("bound_audiences".into(), role.bound_audiences.into());
+        out.insert("bound_subject".into(), role.bound_subject.into());
+        out.insert("bound_claims".into(), Value::Object(role.bound_claims));
+        out.insert("bound_claims_type".into(), role.bound_claims_type.into());
+        out.insert(
+            "claim_mappings".into(),
+            serde_json::to_value(&role.claim_mappings).unwrap_or(Value::Null),
+        );
+        out.insert("user_claim".into(), role.user_claim.into());
+        out.insert("clock_skew_leeway".into(), role.clock_skew_leeway.into());
+        out.insert("expiration_leeway".into(), role.expiration_leeway.into());
+        out.insert("not_before_leeway".into(), role.not_before_leeway.into());
+        role.token.write_into(&mut out);
+        Response::with_data(out)
+    }
+
+    /// The keys that may have signed `token`: the configured PEM keys, or the JWKS keys with its
+    /// `kid` (refetched once when the kid is unknown or the cache is old).
+    async fn keys_for(&self, config: &Config, token: &jose::Decoded) -> Result<Vec<PublicKey>> {
+        if !config.jwt_validation_pubkeys.is_empty() {
+            return config
+                .jwt_validation_pubkeys
+                .iter()
+                .map(|pem| PublicKey::from_pem(pem).map_err(|e| LogicalError::Internal(e.0)))
+                .collect();
+        }
+        let matching = |cache: &KeyCache| -> Vec<PublicKey> {
+            cache
+                .keys
+                .iter()
+                .filter(|(kid, _)| token.kid.is_none() || kid.as_deref() == token.kid.as_deref())
+                .map(|(_, key)| key.clone())
+                .collect()
+        };
+        let mut cache = self.keys.lock().await;
+        let stale =
+            cache.url != config.jwks_url || cache.fetched.is_none_or(|at| at.elapsed() > JWKS_TTL);
+        let found = if stale { Vec::new() } else { matching(&cache) };
+        if !found.is_empty() {
+            return Ok(found);
+        }
+        let may_fetch = stale
+            || cache
+                .fetched
+                .is_none_or(|at| at.elapsed() >= JWKS_MIN_REFETCH);
+        if may_fetch {
+            let keys = fetch_jwks(&config.jwks_url).await?;
+            *cache = KeyCache {
+                url: config.jwks_url.clone(),
+                keys,
+                fetched: Some(Instant::now()),
+            };
+        }
+        Ok(matching(&cache))
+    }
+
+    async fn login(&self, ctx: &Context, data: &Map<String, Value>) -> Result<Response> {
+        let config: Config = load(&ctx.storage, "config")
+            .await?
+            .ok_or_else(|| invalid("could not load configuration"))?;
+        let role_name = text(data, "role")?
+            .filter(|r| !r.is_empty())
+            .unwrap_or_else(|| config.default_role.clone());
+        if role_name.is_empty() {
+            return Err(invalid("missing role"));
+        }
+        check_name("role", &role_name)?;
+        let role: Role = load(&ctx.storage, &format!("role/{role_name}"))
+            .await?
+            .ok_or_else(|| invalid(format!("role {role_name:?} could not be found")))?;
+        let jwt = text(data, "jwt")?
+            .filter(|j| !j.is_empty())
+            .ok_or_else(|| invalid("missing token"))?;
+        let token = jose::decode(&jwt).map_err(|e| invalid(format!("{LOGIN_FAILED}: {e}")))?;
+        if !config.algs().contains(&token.alg) {
+            return Err(invalid(format!(
+                "{LOGIN_FAILED}: the algorithm {:?} is not allowed",
+                token.alg.chars().take(16).collect::<String>()
+            )));
+        }
+        let keys = self.keys_for(&config, &token).await?;
+        if !keys.iter().any(|key| key.verify(&token).is_ok()) {
+            return Err(invalid(format!(
+                "{LOGIN_FAILED}: failed to verify id token signature"
+            )));
+        }
+        let claims = &token.claims;
+        self.check_claims(ctx, &config, &role, claims)?;
+        let user = claim(claims, &role.user_claim)
+            .and_then(scalar_text)
+            .filter(|u| !u.is_empty() && u.len() <= 512)
+            .ok_or_else(|| {
+                invalid(format!(
+                    "{LOGIN_FAILED}: claim {:?} not found in token",
+                    role.user_claim
+                ))
+            })?;
+        let mut metadata = BTreeMap::new();
+        metadata.insert("role".to_owned(), role_name);
+        for (from, to) in &role.claim_mappings {
+            if let Some(value) = claim(claims, from).and_then(scalar_text) {
+                metadata.insert(to.clone(), value.chars().take(512).collect());
+            }
+        }
+        let mut auth = role.token.login(&user, &[]);
+        auth.metadata = metadata;
+        let mut response = Response::empty();
+        response.auth = Some(auth);
+        Ok(response)
+    }
+
+    /// Expiry, not-before and issued-at with the leeways; issuer, audiences, subject and the
+    /// bound claims.
+    fn check_claims(
+        &self,
+        ctx: &Context,
+        config: &Config,
+        role: &Role,
+        claims: &Map<String, Value>,
+    ) -> Result<()> {
+        let fail = |why: &str| Err(invalid(format!("{LOGIN_FAILED}: {why}")));
+        let now = ctx
+            .now
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        let skew = role.clock_skew_leeway.max(0);
+        let exp_leeway = if role.expiration_leeway < 0 {
+            0
+        } else {
+            role.expiration_leeway
+        };
+        let nbf_leeway = if role.not_before_leeway < 0 {
+            0
+        } else {
+            role.not_before_leeway
+        };
+        let Some(exp) = date(claims, "exp")? else {
+            return fail("the token has no expiry (exp)");
+        };
+        if now > exp.saturating_add(skew).saturating_add(exp_leeway) {
+            return fail("token is expired");
+        }
+        if let Some(nbf) = date(claims, "nbf")?
+            && now.saturating_add(skew).saturating_add(nbf_leeway) < nbf
+        {
+            return fail("token not valid yet");
+        }
+        if let Some(iat) = date(claims, "iat")?
+            && now.saturating_add(skew).saturating_add(nbf_leeway) < iat
+        {
+            return fail("token issued in the future");
+        }
+        if !config.bound_issuer.is_empty()
+            && claims.get("iss").and_then(Value::as_str) != Some(config.bound_issuer.as_str())
+        {
+            return fail("invalid issuer (iss) claim");
+        }
+        let audiences: Vec<&str> = match claims.get("aud") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::String(a)) => vec![a.as_str()],
+            Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
+            Some(_) => return fail("invalid audience (aud) claim"),
+        };
+        if role.bound_audiences.is_empty() {
+            if !audiences.is_empty() {
+                return fail("audience claim found in JWT but no audiences bound to the role");
+            }
+        } else if !audiences
+            .iter()
+            .any(|a| role.bound_audiences.iter().any(|b| b == a))
+        {
+            return fail(
+                "invalid audience (aud) claim: audience not in the role's bound_audiences",
+            );
+        }
+        if !role.bound_subject.is_empty()
+            && claims.get("sub").and_then(Value::as_str) != Some(role.bound_subject.as_str())
+        {
+            return fail("sub claim does not match bound subject");
+        }
+        for (name, expected) in &role.bound_claims {
+            let allowed: Vec<String> = match expected {
+                Value::Array(items) => items.iter().filter_map(scalar_text).collect(),
+                other => scalar_text(other).into_iter().collect(),
+            };
+            let actual: Vec<String> = match claim(claims, name) {
+                Some(Value::Array(items)) => items.iter().filter_map(scalar_text).collect(),
+                Some(other) => scalar_text(other).into_iter().collect(),
+                None => Vec::new(),
+            };
+            let matches = |a: &String| {
+                allowed.iter().any(|want| {
+                    if role.bound_claims_type == "glob" {
+                        glob(want, a)
+                    } else {
+                        want == a
+                    }
+                })
+            };
+            if !actual.iter().any(matches) {
+                return Err(invalid(format!(
+                    "{LOGIN_FAILED}: claim {name:?} does not match any associated bound claim values"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Backend for Jwt {
+    async fn handle(&self, ctx: &Context, request: Request) -> Result<Response> {
+        let path = request.path.trim_end_matches('/').to_owned();
+        let op = request.operation;
+        let writes = matches!(op, Operation::Create | Operation::Update);
+        match path.split('/').collect::<Vec<_>>().as_slice() {
+            ["login"] if writes => self.login(ctx, &request.data).await,
+            ["config"] if writes => self.write_config(ctx, &request.data).await,
+            ["config"] if op == Operation::Read => Ok(load::<Config>(&ctx.storage, "config")
+                .await?
+                .map_or_else(Response::empty, Self::read_config)),
+            ["role"] if op == Operation::List => {
+                Ok(Response::list(ctx.storage.list("role/").await?))
+            }
+            ["role", name] => {
+                let name = name.to_lowercase();
+                check_name("role", &name)?;
+                match op {
+                    _ if writes => self.write_role(ctx, &name, &request.data).await,
+                    Operation::Read => Ok(load::<Role>(&ctx.storage, &format!("role/{name}"))
+                        .await?
+                        .map_or_else(Response::empty, Self::read_role)),
+                    Operation::Delete => {
+                        ctx.storage.delete(&format!("role/{name}")).await?;
+                        Ok(Response::empty())
+                    }
+                    _ => Err(LogicalError::UnsupportedOperation),
+                }
+            }
+            ["login" | "config" | "role", ..] => Err(LogicalError::UnsupportedOperation),
+            _ => Err(LogicalError::UnsupportedPath),
+        }
+    }
+
+    fn unauthenticated_paths(&self) -> &[&str] {
+        &["login"]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs_and_pointers() {
+        assert!(glob(
+            "repo:org/*:ref:refs/heads/main",
+            "repo:org/app:ref:refs/heads/main"
+        ));
+        assert!(!glob(
+            "repo:org/*:ref:refs/heads/main",
+            "repo:evil/app:ref:refs/heads/main"
+        ));
+        assert!(glob("*", ""));
+        assert!(glob("a*b*c", "aXbYc"));
+        assert!(!glob("a*b*c", "aXc"));
+        assert!(glob("exact", "exact"));
+        assert!(!glob("ab*ba", "aba"), "the parts may not overlap");
+        let claims: Map<String, Value> =
+            serde_json::from_str(r#"{"a": {"b/c": {"d": "x"}}, "top": 1}"#).unwrap_or_default();
+        assert_eq!(claim(&claims, "/a/b~1c/d"), Some(&Value::from("x")));
+        assert_eq!(claim(&claims, "top"), Some(&Value::from(1)));
+        assert_eq!(claim(&claims, "/nope/x"), None);
+    }
+}

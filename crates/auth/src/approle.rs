@@ -475,9 +475,7 @@ impl AppRole {
         let mut auth = role.token.login("", &token_cidrs);
         metadata.insert("role_name".into(), name);
         auth.metadata = metadata;
-        let mut response = Response::empty();
-        response.auth = Some(auth);
-        Ok(response)
+        Ok(Response::login(auth))
     }
 
     /// Checks a secret id and spends one of its uses (compare-and-swap: racing logins cannot

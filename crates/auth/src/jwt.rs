@@ -510,9 +510,7 @@ impl Jwt {
         }
         let mut auth = role.token.login(&user, &[]);
         auth.metadata = metadata;
-        let mut response = Response::empty();
-        response.auth = Some(auth);
-        Ok(response)
+        Ok(Response::login(auth))
     }
 
     /// Expiry, not-before and issued-at with the leeways; issuer, audiences, subject and the

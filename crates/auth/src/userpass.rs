@@ -213,9 +213,7 @@ impl Userpass {
         };
         let mut auth = user.token.login(name, &[]);
         auth.metadata.insert("username".into(), name.to_owned());
-        let mut response = Response::empty();
-        response.auth = Some(auth);
-        Ok(response)
+        Ok(Response::login(auth))
     }
 
     async fn dummy_hash(&self) -> Result<String> {

@@ -94,6 +94,14 @@ impl Response {
         }
     }
 
+    /// A successful login: the core mints a token from `auth`.
+    pub fn login(auth: AuthDescriptor) -> Self {
+        Self {
+            auth: Some(auth),
+            ..Self::default()
+        }
+    }
+
     /// Vault's answer to a list: `{"keys": [...]}`.
     pub fn list(keys: Vec<String>) -> Self {
         let mut data = Map::new();

@@ -183,12 +183,15 @@ impl AppRole {
         }
         let key = mount_key(&ctx.storage).await?;
         let index = format!("role-id/{}", keyed_hash(&key, "role-id", &role.role_id));
-        if let Some(holder) = load::<String>(&ctx.storage, &index).await?
-            && holder != name
+        let holder = ctx.storage.get(&index).await?;
+        if let Some(bytes) = &holder
+            && serde_json::from_slice::<String>(bytes).ok().as_deref() != Some(name)
         {
             return Err(LogicalError::invalid("role_id already in use"));
         }
+        // The index must still be as read: two roles racing for one role id cannot both win.
         let mut ops = vec![
+            Op::check(index.clone(), holder),
             Op::put(role_key(name), encode("role", role)?),
             Op::put(index, encode("role-id", &name)?),
         ];
@@ -200,7 +203,15 @@ impl AppRole {
                 keyed_hash(&key, "role-id", &old.role_id)
             )));
         }
-        ctx.storage.transaction(ops).await?;
+        ctx.storage
+            .transaction(ops)
+            .await
+            .map_err(|err| match err {
+                strongroom_storage::StorageError::CheckFailed { .. } => {
+                    LogicalError::invalid("role_id already in use")
+                }
+                other => other.into(),
+            })?;
         Ok(())
     }
 
@@ -264,10 +275,25 @@ impl AppRole {
             Some(_) => return Err(LogicalError::invalid("secret_id must be 1 to 4096 bytes")),
             None => uuid()?,
         };
+        // A secret id may narrow the role's CIDR bounds, never widen them.
         let cidr_list = strings(data, "cidr_list")?.unwrap_or_default();
-        Cidr::parse_all(&cidr_list)?;
+        if !cidr::all_within(
+            &Cidr::parse_all(&cidr_list)?,
+            &Cidr::parse_all(&role.secret_id_bound_cidrs)?,
+        ) {
+            return Err(LogicalError::invalid(
+                "cidr_list must lie within the role's secret_id_bound_cidrs",
+            ));
+        }
         let token_bound_cidrs = strings(data, "token_bound_cidrs")?.unwrap_or_default();
-        Cidr::parse_all(&token_bound_cidrs)?;
+        if !cidr::all_within(
+            &Cidr::parse_all(&token_bound_cidrs)?,
+            &Cidr::parse_all(&role.token.bound_cidrs)?,
+        ) {
+            return Err(LogicalError::invalid(
+                "token_bound_cidrs must lie within the role's token_bound_cidrs",
+            ));
+        }
         // The role's limits are ceilings a secret id may tighten, never loosen.
         let ttl = match (duration(data, "ttl")?, role.secret_id_ttl) {
             (Some(t), 0) => t,
@@ -598,6 +624,20 @@ impl Backend for AppRole {
             }
             ["login" | "role", ..] => Err(LogicalError::UnsupportedOperation),
             _ => Err(LogicalError::UnsupportedPath),
+        }
+    }
+
+    /// `role/<name>` exists or not (a policy's `create` and `update` tell them apart).
+    async fn exists(&self, ctx: &Context, request: &Request) -> Result<Option<bool>> {
+        let path = request.path.trim_end_matches('/');
+        match path.split('/').collect::<Vec<_>>().as_slice() {
+            ["role", name] => Ok(Some(
+                ctx.storage
+                    .get(&role_key(&name.to_lowercase()))
+                    .await?
+                    .is_some(),
+            )),
+            _ => Ok(None),
         }
     }
 

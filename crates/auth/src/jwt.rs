@@ -43,7 +43,10 @@ const LOGIN_FAILED: &str = "error validating token";
 /// The jwt auth method. Mount it with `sys/auth/<path>` type `jwt`.
 #[derive(Default)]
 pub struct Jwt {
-    keys: tokio::sync::Mutex<KeyCache>,
+    /// The fetched keys; logins read them concurrently.
+    keys: tokio::sync::RwLock<KeyCache>,
+    /// Held while fetching: one fetch at a time, and no lock on the keys meanwhile.
+    fetching: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Jwt {
@@ -65,7 +68,10 @@ pub fn factory(_options: &Map<String, Value>) -> Result<Arc<dyn Backend>> {
 struct KeyCache {
     url: String,
     keys: Vec<(Option<String>, PublicKey)>,
+    /// The last successful fetch.
     fetched: Option<Instant>,
+    /// The last attempt, successful or not (the refetch rate limit counts failures too).
+    attempted: Option<Instant>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -175,7 +181,10 @@ fn claim<'a>(claims: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
             value = if i == 0 {
                 claims.get(&segment)
             } else {
-                value.and_then(|v| v.get(&segment))
+                value.and_then(|v| match v {
+                    Value::Array(items) => segment.parse::<usize>().ok().and_then(|n| items.get(n)),
+                    other => other.get(&segment),
+                })
             };
         }
         value
@@ -261,10 +270,12 @@ impl Jwt {
             }
             // Fetched now, as Vault does: a wrong URL fails here, not at the first login.
             let keys = fetch_jwks(&config.jwks_url).await?;
-            *self.keys.lock().await = KeyCache {
+            let now = Instant::now();
+            *self.keys.write().await = KeyCache {
                 url: config.jwks_url.clone(),
                 keys,
-                fetched: Some(Instant::now()),
+                fetched: Some(now),
+                attempted: Some(now),
             };
         }
         store(&ctx.storage, "config", &config).await?;
@@ -340,14 +351,25 @@ impl Jwt {
                 .as_ref()
                 .map(|r| r.claim_mappings.clone())
                 .unwrap_or_default(),
-            Some(Value::Object(map)) => map
-                .iter()
-                .map(|(k, v)| {
-                    v.as_str()
-                        .map(|s| (k.clone(), s.to_owned()))
-                        .ok_or_else(|| invalid("claim_mappings values must be strings"))
-                })
-                .collect::<Result<_>>()?,
+            Some(Value::Object(map)) => {
+                let mut mappings = BTreeMap::new();
+                let mut targets = std::collections::BTreeSet::new();
+                for (from, to) in map {
+                    let to = to
+                        .as_str()
+                        .ok_or_else(|| invalid("claim_mappings values must be strings"))?;
+                    if to == "role" {
+                        return Err(invalid("claim_mappings: metadata key \"role\" is reserved"));
+                    }
+                    if !targets.insert(to.to_owned()) {
+                        return Err(invalid(format!(
+                            "claim_mappings: metadata key {to:?} is mapped twice"
+                        )));
+                    }
+                    mappings.insert(from.clone(), to.to_owned());
+                }
+                mappings
+            }
             Some(_) => return Err(invalid("claim_mappings must be an object")),
         };
         let bound_claims_type = text(data, "bound_claims_type")?
@@ -438,25 +460,48 @@ impl Jwt {
                 .map(|(_, key)| key.clone())
                 .collect()
         };
-        let mut cache = self.keys.lock().await;
-        let stale =
-            cache.url != config.jwks_url || cache.fetched.is_none_or(|at| at.elapsed() > JWKS_TTL);
-        let found = if stale { Vec::new() } else { matching(&cache) };
-        if !found.is_empty() {
-            return Ok(found);
+        let fresh = |cache: &KeyCache| {
+            cache.url == config.jwks_url && cache.fetched.is_some_and(|at| at.elapsed() <= JWKS_TTL)
+        };
+        {
+            let cache = self.keys.read().await;
+            let found = matching(&cache);
+            if fresh(&cache) && !found.is_empty() {
+                return Ok(found);
+            }
         }
-        let may_fetch = stale
-            || cache
-                .fetched
-                .is_none_or(|at| at.elapsed() >= JWKS_MIN_REFETCH);
-        if may_fetch {
-            let keys = fetch_jwks(&config.jwks_url).await?;
-            *cache = KeyCache {
-                url: config.jwks_url.clone(),
-                keys,
-                fetched: Some(Instant::now()),
-            };
+        // One fetch at a time; whoever waited re-checks what the fetch before them brought.
+        let _single = self.fetching.lock().await;
+        let attempted = {
+            let cache = self.keys.read().await;
+            let found = matching(&cache);
+            if fresh(&cache) && !found.is_empty() {
+                return Ok(found);
+            }
+            if cache.url == config.jwks_url {
+                cache.attempted
+            } else {
+                None
+            }
+        };
+        // Unknown kids (or a failing key server) cause at most one fetch a second.
+        if attempted.is_some_and(|at| at.elapsed() < JWKS_MIN_REFETCH) {
+            return Ok(matching(&*self.keys.read().await));
         }
+        {
+            let mut cache = self.keys.write().await;
+            if cache.url != config.jwks_url {
+                *cache = KeyCache {
+                    url: config.jwks_url.clone(),
+                    ..KeyCache::default()
+                };
+            }
+            cache.attempted = Some(Instant::now());
+        }
+        let keys = fetch_jwks(&config.jwks_url).await?;
+        let mut cache = self.keys.write().await;
+        cache.keys = keys;
+        cache.fetched = Some(Instant::now());
         Ok(matching(&cache))
     }
 
@@ -466,7 +511,8 @@ impl Jwt {
             .ok_or_else(|| invalid("could not load configuration"))?;
         let role_name = text(data, "role")?
             .filter(|r| !r.is_empty())
-            .unwrap_or_else(|| config.default_role.clone());
+            .unwrap_or_else(|| config.default_role.clone())
+            .to_lowercase();
         if role_name.is_empty() {
             return Err(invalid("missing role"));
         }
@@ -493,8 +539,9 @@ impl Jwt {
         let claims = &token.claims;
         self.check_claims(ctx, &config, &role, claims)?;
         let user = claim(claims, &role.user_claim)
-            .and_then(scalar_text)
+            .and_then(Value::as_str)
             .filter(|u| !u.is_empty() && u.len() <= 512)
+            .map(str::to_owned)
             .ok_or_else(|| {
                 invalid(format!(
                     "{LOGIN_FAILED}: claim {:?} not found in token",
@@ -583,22 +630,22 @@ impl Jwt {
             return fail("sub claim does not match bound subject");
         }
         for (name, expected) in &role.bound_claims {
-            let allowed: Vec<String> = match expected {
-                Value::Array(items) => items.iter().filter_map(scalar_text).collect(),
-                other => scalar_text(other).into_iter().collect(),
+            let allowed: Vec<&Value> = match expected {
+                Value::Array(items) => items.iter().collect(),
+                other => vec![other],
             };
-            let actual: Vec<String> = match claim(claims, name) {
-                Some(Value::Array(items)) => items.iter().filter_map(scalar_text).collect(),
-                Some(other) => scalar_text(other).into_iter().collect(),
+            let actual: Vec<&Value> = match claim(claims, name) {
+                Some(Value::Array(items)) => items.iter().collect(),
+                Some(other) => vec![other],
                 None => Vec::new(),
             };
-            let matches = |a: &String| {
-                allowed.iter().any(|want| {
-                    if role.bound_claims_type == "glob" {
-                        glob(want, a)
-                    } else {
-                        want == a
+            // Values compare with their types; globs match strings only.
+            let matches = |a: &&Value| {
+                allowed.iter().any(|want| match (want, a) {
+                    (Value::String(w), Value::String(v)) if role.bound_claims_type == "glob" => {
+                        glob(w, v)
                     }
+                    (want, a) => *want == *a,
                 })
             };
             if !actual.iter().any(matches) {
@@ -675,5 +722,9 @@ mod tests {
         assert_eq!(claim(&claims, "/a/b~1c/d"), Some(&Value::from("x")));
         assert_eq!(claim(&claims, "top"), Some(&Value::from(1)));
         assert_eq!(claim(&claims, "/nope/x"), None);
+        let groups: Map<String, Value> =
+            serde_json::from_str(r#"{"groups": ["a", "b"]}"#).unwrap_or_default();
+        assert_eq!(claim(&groups, "/groups/1"), Some(&Value::from("b")));
+        assert_eq!(claim(&groups, "/groups/9"), None);
     }
 }

@@ -46,7 +46,7 @@ impl TokenFields {
     pub(crate) fn update(&self, data: &Map<String, Value>) -> Result<Self> {
         let mut out = self.clone();
         if let Some(p) = strings(data, "token_policies")?.or(strings(data, "policies")?) {
-            out.policies = p;
+            out.policies = policy_names(p)?;
         }
         if let Some(d) = duration(data, "token_ttl")?.or(duration(data, "ttl")?) {
             out.ttl = d;
@@ -132,6 +132,36 @@ impl TokenFields {
         };
         auth
     }
+}
+
+/// Policy names as the core stores them (trimmed, lower-cased, deduplicated); `root` is refused:
+/// no login may carry it.
+fn policy_names(names: Vec<String>) -> Result<Vec<String>> {
+    let mut out = Vec::with_capacity(names.len());
+    for name in names {
+        let name = name.trim().to_lowercase();
+        if name == "root" {
+            return Err(LogicalError::invalid(
+                "the root policy cannot be given through an auth method",
+            ));
+        }
+        if name.len() > 128
+            || name == "."
+            || name == ".."
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@'))
+        {
+            return Err(LogicalError::invalid(format!(
+                "invalid policy name {:?}: letters, digits, '-', '_', '.', '@'",
+                name.chars().take(80).collect::<String>()
+            )));
+        }
+        if !out.contains(&name) {
+            out.push(name);
+        }
+    }
+    Ok(out)
 }
 
 /// Names of users and roles: letters, digits, `-`, `_`, `.`, `@`; 1–128 characters.

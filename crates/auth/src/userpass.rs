@@ -73,8 +73,26 @@ fn argon2() -> Result<Argon2<'static>> {
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
+/// At most this many argon2 computations at once (each holds 19 MiB): a flood of logins
+/// queues instead of exhausting memory and the blocking pool.
+fn argon2_permits() -> &'static tokio::sync::Semaphore {
+    static PERMITS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    PERMITS.get_or_init(|| {
+        let cpus = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+        tokio::sync::Semaphore::new(cpus.max(2))
+    })
+}
+
+async fn permit() -> Result<tokio::sync::SemaphorePermit<'static>> {
+    argon2_permits()
+        .acquire()
+        .await
+        .map_err(|_| LogicalError::Internal("the password hashing queue is closed".into()))
+}
+
 /// Hashes `password` (on the blocking pool).
 async fn hash(password: Zeroizing<String>) -> Result<String> {
+    let _permit = permit().await?;
     let salt = SaltString::encode_b64(&random_bytes::<16>()?)
         .map_err(|e| LogicalError::Internal(format!("salt: {e}")))?;
     tokio::task::spawn_blocking(move || {
@@ -89,6 +107,7 @@ async fn hash(password: Zeroizing<String>) -> Result<String> {
 
 /// Whether `password` matches `stored` (on the blocking pool; constant-time comparison).
 async fn verify(password: Zeroizing<String>, stored: String) -> Result<bool> {
+    let _permit = permit().await?;
     tokio::task::spawn_blocking(move || {
         let parsed = PasswordHash::new(&stored)
             .map_err(|_| LogicalError::Internal("a stored password hash does not parse".into()))?;
@@ -259,6 +278,20 @@ impl Backend for Userpass {
             }
             ["login" | "users", ..] => Err(LogicalError::UnsupportedOperation),
             _ => Err(LogicalError::UnsupportedPath),
+        }
+    }
+
+    /// `users/<name>` exists or not (a policy's `create` and `update` tell them apart).
+    async fn exists(&self, ctx: &Context, request: &Request) -> Result<Option<bool>> {
+        let path = request.path.trim_end_matches('/');
+        match path.split('/').collect::<Vec<_>>().as_slice() {
+            ["users", name] => Ok(Some(
+                ctx.storage
+                    .get(&user_key(&name.to_lowercase()))
+                    .await?
+                    .is_some(),
+            )),
+            _ => Ok(None),
         }
     }
 

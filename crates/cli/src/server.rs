@@ -316,7 +316,10 @@ async fn serve(vault: Vault, listeners: Vec<(SocketAddr, Option<RustlsConfig>)>)
         listener
             .set_nonblocking(true)
             .with_context(|| format!("listening on {addr}"))?;
-        let service = app.clone().into_make_service();
+        // With the peer's address: token and secret-id CIDR bounds are checked against it.
+        let service = app
+            .clone()
+            .into_make_service_with_connect_info::<SocketAddr>();
         let handle = handle.clone();
         match tls {
             Some(tls) => {

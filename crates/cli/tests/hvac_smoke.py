@@ -136,6 +136,19 @@ for user, password in (("alice", "wrong"), ("nobody", "pw-alice")):
         raise AssertionError("a bad userpass login must fail")
     except hvac.exceptions.InvalidRequest:
         pass
+# Token CIDR bounds hold against the client's real address (loopback here).
+for user, cidr in (("near", "127.0.0.0/8"), ("far", "10.0.0.0/8")):
+    client.auth.userpass.create_or_update_user(
+        username=user, password="pw", policies=["reader"], token_bound_cidrs=[cidr]
+    )
+near = hvac.Client(url=addr)
+near.auth.userpass.login(username="near", password="pw")
+assert near.auth.token.lookup_self()["data"]["display_name"] == "userpass-near"
+try:
+    hvac.Client(url=addr).auth.userpass.login(username="far", password="pw")
+    raise AssertionError("a login whose token is bound to 10.0.0.0/8 must fail from loopback")
+except hvac.exceptions.Forbidden:
+    pass
 client.sys.enable_auth_method(method_type="approle")
 approle = client.auth.approle
 approle.create_or_update_approle(

@@ -16,6 +16,11 @@ use crate::tokens::{TokenEntry, TokenRequest};
 use crate::vault::{AUDIT_PATH, Active, AuthInfo, MOUNTS_PATH, VaultResponse};
 use crate::{Result, Vault, VaultError};
 
+/// The built-in auth methods (mounted under `sys/auth` only) and secrets engines (under
+/// `sys/mounts` only): a login method mounted as a secrets engine must not mint tokens.
+const AUTH_KINDS: &[&str] = &["userpass", "approle", "jwt"];
+const SECRET_KINDS: &[&str] = &["kv", "kv-v2", "transit", "database"];
+
 /// Mount paths no engine may take.
 const RESERVED: &[&str] = &["sys/", "auth/", "cubbyhole/", "identity/", "auth/token/"];
 
@@ -156,6 +161,16 @@ async fn enable(
         .and_then(Value::as_str)
         .ok_or_else(|| VaultError::invalid("missing mount type"))?
         .to_owned();
+    if auth && SECRET_KINDS.contains(&kind.as_str()) {
+        return Err(VaultError::invalid(format!(
+            "{kind:?} is a secrets engine: enable it with sys/mounts"
+        )));
+    }
+    if !auth && AUTH_KINDS.contains(&kind.as_str()) {
+        return Err(VaultError::invalid(format!(
+            "{kind:?} is an auth method: enable it with sys/auth"
+        )));
+    }
     let config_in = data.get("config").cloned().map(object).unwrap_or_default();
     let config = MountConfig {
         default_lease_ttl: duration_field(&config_in, "default_lease_ttl")?
@@ -232,6 +247,11 @@ async fn disable(active: &Active, path: &str, auth: bool) -> Result<VaultRespons
         .leases
         .revoke_prefix(&active.router, &full, active.clock.now(), true)
         .await?;
+    // An auth method's logins go with it: their tokens, and the leases those tokens hold.
+    if auth {
+        let gone = active.tokens.revoke_mount(&full).await?;
+        active.revoke_leases_of(&gone, active.clock.now()).await?;
+    }
     let mut router = active.router.write().await;
     let Some(mounted) = router.remove(&full) else {
         return Ok(VaultResponse::empty());

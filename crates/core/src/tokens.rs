@@ -27,6 +27,12 @@ pub(crate) const SALT_PATH: &str = "sys/token/salt";
 const ID_PREFIX: &str = "sys/token/id/";
 const ACCESSOR_PREFIX: &str = "sys/token/accessor/";
 const PARENT_PREFIX: &str = "sys/token/parent/";
+/// `sys/token/mount/<hex(auth mount path)>/<id>`: the tokens each auth mount's logins made.
+const MOUNT_PREFIX: &str = "sys/token/mount/";
+
+fn mount_index(mount: &str) -> String {
+    format!("{MOUNT_PREFIX}{}/", crate::vault::hex(mount.as_bytes()))
+}
 
 /// A token as stored (inside the barrier). The token itself is never stored.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -52,6 +58,9 @@ pub(crate) struct TokenEntry {
     /// CIDR blocks the token may be used from (empty: anywhere).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) bound_cidrs: Vec<String>,
+    /// The auth mount a login token came from (its tokens go when it is disabled).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) mount: Option<String>,
 }
 
 impl TokenEntry {
@@ -210,12 +219,43 @@ impl TokenStore {
     pub(crate) async fn create_login(
         &self,
         request: TokenRequest,
+        mount: &str,
         path: &str,
         now: SystemTime,
     ) -> Result<(String, TokenEntry)> {
         strongroom_logical::cidr::Cidr::parse_all(&request.bound_cidrs)?;
-        self.create_entry(None, request, path, now, false, None)
-            .await
+        if request.policies.iter().any(|p| p == "root") {
+            return Err(VaultError::invalid(
+                "auth methods cannot create root tokens",
+            ));
+        }
+        let (token, mut entry) = self
+            .create_entry(None, request, path, now, false, None)
+            .await?;
+        // Indexed by its mount (disabling the mount revokes it), then tagged with it.
+        entry.mount = Some(mount.to_owned());
+        let bytes = serde_json::to_vec(&entry)
+            .map_err(|e| VaultError::Internal(format!("encoding token entry: {e}")))?;
+        self.storage
+            .transaction(vec![
+                Op::put(format!("{}{}", mount_index(mount), entry.id), Vec::new()),
+                Op::put(format!("{ID_PREFIX}{}", entry.id), bytes),
+            ])
+            .await?;
+        Ok((token, entry))
+    }
+
+    /// Revokes every token the logins of auth mount `mount` made (and their children);
+    /// returns their hashes (their leases go next).
+    pub(crate) async fn revoke_mount(&self, mount: &str) -> Result<Vec<String>> {
+        let mut gone = Vec::new();
+        for id in self.storage.list(&mount_index(mount)).await? {
+            gone.extend(self.revoke_tree(&id).await?);
+            self.storage
+                .delete(&format!("{}{id}", mount_index(mount)))
+                .await?;
+        }
+        Ok(gone)
     }
 
     /// Creates a child of `parent` (or an orphan when asked and allowed).
@@ -225,7 +265,18 @@ impl TokenStore {
         mut request: TokenRequest,
         now: SystemTime,
     ) -> Result<(String, TokenEntry)> {
-        strongroom_logical::cidr::Cidr::parse_all(&request.bound_cidrs)?;
+        let asked = strongroom_logical::cidr::Cidr::parse_all(&request.bound_cidrs)?;
+        // A child of a CIDR-bound token is bound at least as tightly as its parent.
+        if !parent.bound_cidrs.is_empty() {
+            let bounds = strongroom_logical::cidr::Cidr::parse_all(&parent.bound_cidrs)?;
+            if request.bound_cidrs.is_empty() {
+                request.bound_cidrs = parent.bound_cidrs.clone();
+            } else if !strongroom_logical::cidr::all_within(&asked, &bounds) {
+                return Err(VaultError::invalid(
+                    "bound_cidrs must lie within the parent token's bound CIDRs",
+                ));
+            }
+        }
         if !request.display_name.is_empty() {
             request.display_name = format!("token-{}", request.display_name);
         }
@@ -303,6 +354,7 @@ impl TokenStore {
             renewable: !root && request.renewable.unwrap_or(true),
             expire_time: (ttl > 0).then(|| creation.saturating_add(ttl)),
             bound_cidrs: request.bound_cidrs,
+            mount: None,
         };
         let bytes = serde_json::to_vec(&entry)
             .map_err(|e| VaultError::Internal(format!("encoding token entry: {e}")))?;
@@ -488,6 +540,9 @@ impl TokenStore {
         ];
         if let Some(parent) = &entry.parent {
             ops.push(Op::delete(format!("{PARENT_PREFIX}{parent}/{id}")));
+        }
+        if let Some(mount) = &entry.mount {
+            ops.push(Op::delete(format!("{}{id}", mount_index(mount))));
         }
         self.storage.transaction(ops).await?;
         Ok(())

@@ -287,6 +287,7 @@ impl VaultBuilder {
                 progress: Mutex::new(None),
                 rekey: Mutex::new(None),
                 generate_root: Mutex::new(None),
+                epoch: std::sync::atomic::AtomicU64::new(0),
             }),
         }
     }
@@ -320,6 +321,17 @@ struct Inner {
     progress: Mutex<Option<UnsealProgress>>,
     rekey: Mutex<Option<RekeyState>>,
     generate_root: Mutex<Option<RootGeneration>>,
+    /// Which background pass is current (each unseal starts one; a seal retires it).
+    epoch: std::sync::atomic::AtomicU64,
+}
+
+/// Clears a busy flag when dropped.
+struct ClearOnDrop(Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for ClearOnDrop {
+    fn drop(&mut self) {
+        self.0.store(false, std::sync::atomic::Ordering::Release);
+    }
 }
 
 /// A rekey in progress, with the root key recovered from the old quorum (zeroizing) once it is
@@ -1351,6 +1363,12 @@ impl Vault {
         };
         let weak = Arc::downgrade(&self.inner);
         let spawner = runtime.clone();
+        // One background pass per unseal: a seal (or a newer pass) retires this one.
+        let epoch = self
+            .inner
+            .epoch
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel)
+            .wrapping_add(1);
         runtime.spawn(async move {
             let started = tokio::time::Instant::now();
             // The engines' periodic functions run on their own task (a slow database must not
@@ -1361,6 +1379,9 @@ impl Vault {
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 let seconds = started.elapsed().as_secs();
                 let Some(inner) = weak.upgrade() else { return };
+                if inner.epoch.load(std::sync::atomic::Ordering::Acquire) != epoch {
+                    return;
+                }
                 let vault = Vault { inner };
                 // Other failures are retried on the next pass; nothing else to do from here.
                 if let Err(VaultError::Sealed) = vault.expire_leases(10_000).await {
@@ -1373,8 +1394,9 @@ impl Vault {
                     let busy = Arc::clone(&periodic_busy);
                     let since = std::mem::replace(&mut periodic_at, seconds);
                     spawner.spawn(async move {
+                        // Cleared however the pass ends (a panicking engine included).
+                        let _clear = ClearOnDrop(busy);
                         let _ = vault.run_periodic_due(since, seconds).await;
-                        busy.store(false, std::sync::atomic::Ordering::Release);
                     });
                 }
             }
@@ -1389,6 +1411,9 @@ impl Vault {
     /// Seals the vault: every key is dropped from memory; requests fail with
     /// [`VaultError::Sealed`] until the next unseal.
     pub async fn seal(&self) {
+        self.inner
+            .epoch
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         *self
             .inner
             .active
@@ -1700,8 +1725,10 @@ impl Vault {
             let (mounted, rest) = router.route(&path).ok_or(VaultError::UnsupportedPath)?;
             Target::Engine(Arc::clone(mounted), rest.to_owned())
         };
-        // Logins (an auth method's unauthenticated paths) need no token.
+        // Logins (an auth method's unauthenticated paths) need no token; only auth mounts
+        // have them.
         if let Target::Engine(mounted, rest) = &target
+            && mounted.entry.path.starts_with("auth/")
             && path_matches(mounted.backend.unauthenticated_paths(), rest)
         {
             return Ok(Prepared {
@@ -1849,6 +1876,16 @@ impl Vault {
                     out.renewable = renewable;
                 }
                 if let Some(login) = response.auth {
+                    if !mounted.entry.path.starts_with("auth/") {
+                        return Err(VaultError::Internal(
+                            "a secrets engine answered with a login".into(),
+                        ));
+                    }
+                    // As in Vault: a login whose token could not be used from here fails.
+                    let blocks = strongroom_logical::cidr::Cidr::parse_all(&login.bound_cidrs)?;
+                    if !strongroom_logical::cidr::allowed(&blocks, request.connection.remote_addr) {
+                        return Err(VaultError::PermissionDenied);
+                    }
                     out.auth = Some(login_token(active, &mounted, &ctx, login, path, now).await?);
                 }
                 Ok(out)
@@ -1996,12 +2033,22 @@ async fn login_token(
     }
     .min(max);
     let periodic = login.period.is_some_and(|p| !p.is_zero());
+    // Policy names as Vault sanitises them: trimmed, lower-cased, without duplicates.
+    let mut policies: Vec<String> = login
+        .policies
+        .iter()
+        .map(|p| p.trim().to_lowercase())
+        .filter(|p| !p.is_empty())
+        .collect();
+    policies.sort();
+    policies.dedup();
     let request = crate::tokens::TokenRequest {
-        policies: login.policies,
+        policies,
         no_default_policy: login.no_default_policy,
         ttl: Some(ttl),
         explicit_max_ttl: (!periodic || login.max_ttl.is_some()).then_some(max),
-        period: login.period.filter(|p| !p.is_zero()),
+        // A period never exceeds the mount's maximum.
+        period: login.period.filter(|p| !p.is_zero()).map(|p| p.min(max)),
         num_uses: login.num_uses,
         renewable: Some(login.renewable),
         no_parent: true,
@@ -2011,7 +2058,10 @@ async fn login_token(
         meta: login.metadata,
         bound_cidrs: login.bound_cidrs,
     };
-    let (token, entry) = active.tokens.create_login(request, path, now).await?;
+    let (token, entry) = active
+        .tokens
+        .create_login(request, &mounted.entry.path, path, now)
+        .await?;
     Ok(AuthInfo {
         client_token: token,
         accessor: entry.accessor,

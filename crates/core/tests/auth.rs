@@ -271,10 +271,22 @@ async fn userpass_token_settings_uses_and_cidr_bounds() {
         .auth
         .unwrap();
     assert_eq!(carol.policies, ["p"], "no default policy");
-    // The login itself is not bound; the token is.
+    // As in Vault, a login whose token could not be used from the caller's address fails.
+    assert!(matches!(
+        from(
+            &s.vault,
+            "127.0.0.1",
+            Operation::Update,
+            "auth/userpass/login/bob",
+            None,
+            json!({"password": "pw"}),
+        )
+        .await,
+        Err(VaultError::PermissionDenied)
+    ));
     let auth = from(
         &s.vault,
-        "127.0.0.1",
+        "10.0.0.7",
         Operation::Update,
         "auth/userpass/login/bob",
         None,
@@ -646,7 +658,11 @@ async fn approle_cidr_bounds_and_bad_input() {
         .unwrap();
     let narrow_id = narrow["secret_id"].as_str().unwrap();
     assert!(login("10.9.9.9", narrow_id).await.is_err());
-    let auth = login("10.1.0.1", narrow_id).await.unwrap().auth.unwrap();
+    assert!(
+        login("10.1.0.1", narrow_id).await.is_err(),
+        "its token could not be used from there"
+    );
+    let auth = login("10.1.2.3", narrow_id).await.unwrap().auth.unwrap();
     let use_from = |addr: &'static str| {
         from(
             &s.vault,
@@ -816,4 +832,187 @@ async fn jwt_login_through_the_vault_mints_the_role_token() {
             .await
             .is_err()
     );
+}
+
+/// The boundaries an auth method must not cross: no login carries `root`; login methods only
+/// mint tokens from `auth/` mounts; a secret id cannot widen its role's CIDR bounds, nor a child
+/// token its parent's; disabling an auth mount revokes the tokens its logins made.
+#[tokio::test]
+async fn auth_methods_cannot_cross_their_boundaries() {
+    let s = setup("userpass").await;
+    let err = s
+        .vault
+        .write(
+            &s.root,
+            "auth/userpass/users/mallory",
+            json!({"password": "pw", "token_policies": ["Root"]}),
+        )
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("root policy"), "{err}");
+    let err = s
+        .vault
+        .write(&s.root, "sys/mounts/team", json!({"type": "userpass"}))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("sys/auth"), "{err}");
+    let err = s
+        .vault
+        .write(&s.root, "sys/auth/kv-here", json!({"type": "kv"}))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("sys/mounts"), "{err}");
+
+    // Policy names are sanitised: trimmed, lower-cased, deduplicated.
+    s.vault
+        .write(
+            &s.root,
+            "auth/userpass/users/bob",
+            json!({"password": "pw", "token_policies": " Reader ,reader,WRITER",
+                   "token_bound_cidrs": "10.0.0.0/8"}),
+        )
+        .await
+        .unwrap();
+    let auth = from(
+        &s.vault,
+        "10.0.0.1",
+        Operation::Update,
+        "auth/userpass/login/bob",
+        None,
+        json!({"password": "pw"}),
+    )
+    .await
+    .unwrap()
+    .auth
+    .unwrap();
+    assert_eq!(auth.policies, ["default", "reader", "writer"]);
+
+    // A child of a CIDR-bound token is bound too (the root creates it for bob's policies).
+    let from_ten = |token: String, path: &'static str, body: Value| {
+        let vault = s.vault.clone();
+        async move {
+            from(
+                &vault,
+                "10.0.0.1",
+                Operation::Update,
+                path,
+                Some(&token),
+                body,
+            )
+            .await
+        }
+    };
+    s.vault
+        .write(
+            &s.root,
+            "sys/policies/acl/writer",
+            json!({"policy": "path \"auth/token/create\" { capabilities = [\"update\"] }"}),
+        )
+        .await
+        .unwrap();
+    let child = from_ten(
+        auth.client_token.clone(),
+        "auth/token/create",
+        json!({"policies": ["reader"]}),
+    )
+    .await
+    .unwrap()
+    .auth
+    .unwrap();
+    assert!(matches!(
+        from(
+            &s.vault,
+            "192.168.1.1",
+            Operation::Read,
+            "auth/token/lookup-self",
+            Some(&child.client_token),
+            json!({})
+        )
+        .await,
+        Err(VaultError::PermissionDenied)
+    ));
+    let err = from_ten(
+        auth.client_token.clone(),
+        "auth/token/create",
+        json!({"policies": ["reader"], "bound_cidrs": ["0.0.0.0/0"]}),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("parent"), "{err}");
+
+    // Disabling the auth mount revokes its logins' tokens (and their children).
+    let carol = {
+        s.vault
+            .write(
+                &s.root,
+                "auth/userpass/users/carol",
+                json!({"password": "pw"}),
+            )
+            .await
+            .unwrap();
+        s.vault
+            .login("auth/userpass/login/carol", json!({"password": "pw"}))
+            .await
+            .unwrap()
+            .auth
+            .unwrap()
+            .client_token
+    };
+    s.vault
+        .read(&carol, "auth/token/lookup-self")
+        .await
+        .unwrap();
+    s.vault.delete(&s.root, "sys/auth/userpass").await.unwrap();
+    assert!(matches!(
+        s.vault.read(&carol, "auth/token/lookup-self").await,
+        Err(VaultError::PermissionDenied)
+    ));
+    assert!(
+        from(
+            &s.vault,
+            "10.0.0.1",
+            Operation::Read,
+            "auth/token/lookup-self",
+            Some(&child.client_token),
+            json!({})
+        )
+        .await
+        .is_err(),
+        "children go with their parent"
+    );
+
+    // approle: a secret id may narrow its role's CIDR bounds, never widen them.
+    s.vault
+        .write(&s.root, "sys/auth/approle", json!({"type": "approle"}))
+        .await
+        .unwrap();
+    s.vault
+        .write(
+            &s.root,
+            "auth/approle/role/app",
+            json!({"secret_id_bound_cidrs": "10.0.0.0/8", "token_bound_cidrs": "10.0.0.0/8"}),
+        )
+        .await
+        .unwrap();
+    for body in [
+        json!({"cidr_list": "0.0.0.0/0"}),
+        json!({"cidr_list": "11.0.0.0/16"}),
+        json!({"token_bound_cidrs": "0.0.0.0/0"}),
+    ] {
+        assert!(
+            s.vault
+                .write(&s.root, "auth/approle/role/app/secret-id", body.clone())
+                .await
+                .is_err(),
+            "{body}"
+        );
+    }
+    s.vault
+        .write(
+            &s.root,
+            "auth/approle/role/app/secret-id",
+            json!({"cidr_list": "10.1.0.0/16", "token_bound_cidrs": "10.1.2.3/32"}),
+        )
+        .await
+        .unwrap();
 }

@@ -602,6 +602,7 @@ fn root_namespace(headers: &HeaderMap) -> bool {
 
 async fn logical(
     State(vault): State<Vault>,
+    peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
     method: Method,
     headers: HeaderMap,
     axum::extract::Path(path): axum::extract::Path<String>,
@@ -645,6 +646,10 @@ async fn logical(
         }
     }
     let mut request = VaultRequest::new(operation, path.clone()).with_data(data);
+    if let Some(axum::Extension(axum::extract::ConnectInfo(peer))) = peer {
+        // The TCP peer (no proxy headers are trusted): CIDR bounds are checked against it.
+        request = request.with_connection(strongroom_logical::Connection::from_addr(peer.ip()));
+    }
     request.token = token_of(&headers);
     match vault.handle(request).await {
         Ok(response) if response.not_found => {

@@ -30,6 +30,16 @@ impl Cidr {
             Some(p) => p.parse::<u8>().ok().filter(|p| *p <= max).ok_or_else(bad)?,
             None => max,
         };
+        // An IPv4-mapped block (`::ffff:10.0.0.0/104`) is the IPv4 block it maps.
+        if let IpAddr::V6(v6) = network
+            && let Some(v4) = v6.to_ipv4_mapped()
+            && prefix >= 96
+        {
+            return Ok(Self {
+                network: IpAddr::V4(v4),
+                prefix: prefix - 96,
+            });
+        }
         Ok(Self { network, prefix })
     }
 
@@ -63,6 +73,15 @@ impl Cidr {
     }
 }
 
+impl Cidr {
+    /// Whether every address of `self` is in `outer` (a narrowing of it, or the same block).
+    pub fn within(&self, outer: &Cidr) -> bool {
+        self.prefix >= outer.prefix && self.network.is_ipv4() == outer.network.is_ipv4() && {
+            outer.contains(self.network)
+        }
+    }
+}
+
 impl std::fmt::Display for Cidr {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}/{}", self.network, self.prefix)
@@ -73,6 +92,12 @@ impl std::fmt::Display for Cidr {
 fn prefix_eq(a: u128, b: u128, bits: u32, prefix: u8) -> bool {
     let shift = bits - u32::from(prefix);
     a.checked_shr(shift).unwrap_or(0) == b.checked_shr(shift).unwrap_or(0)
+}
+
+/// Whether every block of `inner` lies within some block of `outer` (an empty `outer` bounds
+/// nothing).
+pub fn all_within(inner: &[Cidr], outer: &[Cidr]) -> bool {
+    outer.is_empty() || inner.iter().all(|i| outer.iter().any(|o| i.within(o)))
 }
 
 /// Whether `addr` is in any of `blocks`; an empty list binds nothing (always true), and a
@@ -121,6 +146,24 @@ mod tests {
         ] {
             assert!(Cidr::parse(bad).is_err(), "{bad}");
         }
+        let mapped = Cidr::parse("::ffff:10.0.0.0/104").unwrap();
+        assert!(mapped.contains("10.9.9.9".parse().unwrap()));
+        assert!(
+            Cidr::parse("10.1.0.0/16")
+                .unwrap()
+                .within(&Cidr::parse("10.0.0.0/8").unwrap())
+        );
+        assert!(
+            !Cidr::parse("0.0.0.0/0")
+                .unwrap()
+                .within(&Cidr::parse("10.0.0.0/8").unwrap())
+        );
+        assert!(
+            !Cidr::parse("11.0.0.0/16")
+                .unwrap()
+                .within(&Cidr::parse("10.0.0.0/8").unwrap())
+        );
+        assert!(!v6.within(&Cidr::parse("0.0.0.0/0").unwrap()));
         assert!(allowed(&[], None));
         assert!(!allowed(&[net], None));
         assert!(allowed(&[one, net], Some("10.1.0.9".parse().unwrap())));

@@ -499,6 +499,8 @@ impl AppRole {
             ));
         }
         let mut auth = role.token.login("", &token_cidrs);
+        auth.internal
+            .insert("role_name".into(), name.clone().into());
         metadata.insert("role_name".into(), name);
         auth.metadata = metadata;
         Ok(Response::login(auth))
@@ -625,6 +627,20 @@ impl Backend for AppRole {
             ["login" | "role", ..] => Err(LogicalError::UnsupportedOperation),
             _ => Err(LogicalError::UnsupportedPath),
         }
+    }
+
+    /// A token renews while its role exists with the same policies.
+    async fn renew_login(
+        &self,
+        ctx: &Context,
+        internal: &Map<String, Value>,
+        policies: &[String],
+    ) -> Result<()> {
+        let name = crate::internal_name(internal, "role_name")?;
+        let role: Role = load(&ctx.storage, &role_key(&name))
+            .await?
+            .ok_or_else(|| LogicalError::invalid("the role no longer exists"))?;
+        role.token.renewable(policies)
     }
 
     /// `role/<name>` exists or not (a policy's `create` and `update` tell them apart).

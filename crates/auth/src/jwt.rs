@@ -549,7 +549,7 @@ impl Jwt {
                 ))
             })?;
         let mut metadata = BTreeMap::new();
-        metadata.insert("role".to_owned(), role_name);
+        metadata.insert("role".to_owned(), role_name.clone());
         for (from, to) in &role.claim_mappings {
             if let Some(value) = claim(claims, from).and_then(scalar_text) {
                 metadata.insert(to.clone(), value.chars().take(512).collect());
@@ -557,6 +557,8 @@ impl Jwt {
         }
         let mut auth = role.token.login(&user, &[]);
         auth.metadata = metadata;
+        auth.internal
+            .insert("role".into(), role_name.clone().into());
         Ok(Response::login(auth))
     }
 
@@ -691,6 +693,20 @@ impl Backend for Jwt {
             ["login" | "config" | "role", ..] => Err(LogicalError::UnsupportedOperation),
             _ => Err(LogicalError::UnsupportedPath),
         }
+    }
+
+    /// A token renews while its role exists with the same policies.
+    async fn renew_login(
+        &self,
+        ctx: &Context,
+        internal: &Map<String, Value>,
+        policies: &[String],
+    ) -> Result<()> {
+        let name = crate::internal_name(internal, "role")?;
+        let role: Role = load(&ctx.storage, &format!("role/{name}"))
+            .await?
+            .ok_or_else(|| invalid("the role no longer exists"))?;
+        role.token.renewable(policies)
     }
 
     fn unauthenticated_paths(&self) -> &[&str] {

@@ -108,6 +108,30 @@ impl TokenFields {
         out.insert("token_strictly_bind_ip".into(), false.into());
     }
 
+    /// Whether a token's `policies` are still what these settings give (Vault refuses to renew
+    /// a login whose policies changed).
+    pub(crate) fn same_policies(&self, policies: &[String]) -> bool {
+        let mut expected = self.policies.clone();
+        if !self.no_default_policy {
+            expected.push("default".into());
+        }
+        expected.sort();
+        expected.dedup();
+        let mut actual = policies.to_vec();
+        actual.sort();
+        actual.dedup();
+        expected == actual
+    }
+
+    /// Checks a renewal against these settings.
+    pub(crate) fn renewable(&self, policies: &[String]) -> Result<()> {
+        if self.same_policies(policies) {
+            Ok(())
+        } else {
+            Err(LogicalError::invalid("policies have changed, not renewing"))
+        }
+    }
+
     /// A login with these settings (and `extra_cidrs`, e.g. a secret id's token bounds).
     pub(crate) fn login(&self, display_name: &str, extra_cidrs: &[String]) -> AuthDescriptor {
         let secs = Duration::from_secs;
@@ -178,6 +202,15 @@ pub(crate) fn check_name(kind: &str, name: &str) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// The string `key` of a login's internal data.
+pub(crate) fn internal_name(internal: &Map<String, Value>, key: &str) -> Result<String> {
+    internal
+        .get(key)
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .ok_or_else(|| LogicalError::invalid("the token was not made by this auth method"))
 }
 
 pub(crate) fn text(data: &Map<String, Value>, key: &str) -> Result<Option<String>> {

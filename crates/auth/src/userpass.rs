@@ -232,6 +232,7 @@ impl Userpass {
         };
         let mut auth = user.token.login(name, &[]);
         auth.metadata.insert("username".into(), name.to_owned());
+        auth.internal.insert("username".into(), name.into());
         Ok(Response::login(auth))
     }
 
@@ -279,6 +280,20 @@ impl Backend for Userpass {
             ["login" | "users", ..] => Err(LogicalError::UnsupportedOperation),
             _ => Err(LogicalError::UnsupportedPath),
         }
+    }
+
+    /// A token renews while its user exists with the same policies.
+    async fn renew_login(
+        &self,
+        ctx: &Context,
+        internal: &Map<String, Value>,
+        policies: &[String],
+    ) -> Result<()> {
+        let name = crate::internal_name(internal, "username")?;
+        let user: User = load(&ctx.storage, &user_key(&name))
+            .await?
+            .ok_or_else(|| LogicalError::invalid("the user no longer exists"))?;
+        user.token.renewable(policies)
     }
 
     /// `users/<name>` exists or not (a policy's `create` and `update` tell them apart).

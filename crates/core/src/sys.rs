@@ -838,6 +838,25 @@ pub(crate) async fn handle_token(
             } else {
                 caller.clone()
             };
+            // A login's token renews only while its auth method agrees (user or role still
+            // there, same policies), as in Vault.
+            if let Some(mount) = &entry.mount {
+                let mounted = active
+                    .router
+                    .read()
+                    .await
+                    .get(mount)
+                    .cloned()
+                    .ok_or_else(|| VaultError::invalid("the token's auth method is gone"))?;
+                mounted
+                    .backend
+                    .renew_login(
+                        &crate::vault::context(&mounted, now),
+                        &entry.internal,
+                        &entry.policies,
+                    )
+                    .await?;
+            }
             let increment = duration_field(&data, "increment")?;
             let renewed = tokens.renew(&entry, increment, now).await?;
             let mut response = auth_response(String::new(), &renewed);

@@ -61,6 +61,9 @@ pub(crate) struct TokenEntry {
     /// The auth mount a login token came from (its tokens go when it is disabled).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) mount: Option<String>,
+    /// The login's internal data, handed back to its auth method on renewal.
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub(crate) internal: serde_json::Map<String, serde_json::Value>,
 }
 
 impl TokenEntry {
@@ -220,6 +223,7 @@ impl TokenStore {
         &self,
         request: TokenRequest,
         mount: &str,
+        internal: serde_json::Map<String, serde_json::Value>,
         path: &str,
         now: SystemTime,
     ) -> Result<(String, TokenEntry)> {
@@ -234,6 +238,7 @@ impl TokenStore {
             .await?;
         // Indexed by its mount (disabling the mount revokes it), then tagged with it.
         entry.mount = Some(mount.to_owned());
+        entry.internal = internal;
         let bytes = serde_json::to_vec(&entry)
             .map_err(|e| VaultError::Internal(format!("encoding token entry: {e}")))?;
         self.storage
@@ -355,6 +360,7 @@ impl TokenStore {
             expire_time: (ttl > 0).then(|| creation.saturating_add(ttl)),
             bound_cidrs: request.bound_cidrs,
             mount: None,
+            internal: serde_json::Map::new(),
         };
         let bytes = serde_json::to_vec(&entry)
             .map_err(|e| VaultError::Internal(format!("encoding token entry: {e}")))?;

@@ -2058,9 +2058,10 @@ async fn login_token(
         meta: login.metadata,
         bound_cidrs: login.bound_cidrs,
     };
+    let internal = login.internal;
     let (token, entry) = active
         .tokens
-        .create_login(request, &mounted.entry.path, path, now)
+        .create_login(request, &mounted.entry.path, internal, path, now)
         .await?;
     Ok(AuthInfo {
         client_token: token,

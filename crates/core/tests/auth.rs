@@ -1016,3 +1016,63 @@ async fn auth_methods_cannot_cross_their_boundaries() {
         .await
         .unwrap();
 }
+
+/// A login's token renews only while its method agrees: the user still exists with the same
+/// policies (as Vault's userpass, approle and jwt do).
+#[tokio::test]
+async fn renewal_asks_the_auth_method() {
+    let s = setup("userpass").await;
+    let login = || async {
+        s.vault
+            .login("auth/userpass/login/dave", json!({"password": "pw"}))
+            .await
+            .unwrap()
+            .auth
+            .unwrap()
+            .client_token
+    };
+    s.vault
+        .write(
+            &s.root,
+            "auth/userpass/users/dave",
+            json!({"password": "pw", "token_policies": "a", "token_period": "1h"}),
+        )
+        .await
+        .unwrap();
+    let token = login().await;
+    let renew = |token: String| {
+        let vault = s.vault.clone();
+        async move {
+            vault
+                .write(&token, "auth/token/renew-self", json!({}))
+                .await
+        }
+    };
+    assert_eq!(
+        renew(token.clone())
+            .await
+            .unwrap()
+            .auth
+            .unwrap()
+            .lease_duration,
+        3600
+    );
+    s.vault
+        .write(
+            &s.root,
+            "auth/userpass/users/dave/policies",
+            json!({"token_policies": "a,b"}),
+        )
+        .await
+        .unwrap();
+    let err = renew(token.clone()).await.unwrap_err();
+    assert!(err.to_string().contains("policies have changed"), "{err}");
+    let fresh = login().await;
+    renew(fresh.clone()).await.unwrap();
+    s.vault
+        .delete(&s.root, "auth/userpass/users/dave")
+        .await
+        .unwrap();
+    let err = renew(fresh).await.unwrap_err();
+    assert!(err.to_string().contains("no longer exists"), "{err}");
+}

@@ -130,6 +130,23 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
         Duration::from_secs(60)
     }
 
+    /// An auth method's say on renewing a token one of its logins made: `internal` is the
+    /// login's [`AuthDescriptor::internal`](crate::AuthDescriptor), `policies` the token's. Vault's
+    /// methods refuse when the user or role is gone or its policies changed. The default allows.
+    ///
+    /// # Errors
+    ///
+    /// Why the token may not be renewed (the renewal fails with it).
+    async fn renew_login(
+        &self,
+        ctx: &Context,
+        internal: &Map<String, Value>,
+        policies: &[String],
+    ) -> Result<()> {
+        let _ = (ctx, internal, policies);
+        Ok(())
+    }
+
     /// Paths below the mount that need no token (e.g. `login`, `login/*`): exact, or a prefix
     /// ending in `*`.
     fn unauthenticated_paths(&self) -> &[&str] {

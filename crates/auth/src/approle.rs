@@ -530,6 +530,16 @@ impl AppRole {
                     "source address unauthorized through CIDR restrictions on the secret ID",
                 ));
             }
+            // The token this login would make must be usable from here (the core refuses it
+            // otherwise): checked before a use is spent.
+            let token_bounds = if entry.token_bound_cidrs.is_empty() {
+                &role.token.bound_cidrs
+            } else {
+                &entry.token_bound_cidrs
+            };
+            if !cidr::allowed(&Cidr::parse_all(token_bounds)?, remote) {
+                return Err(LogicalError::PermissionDenied);
+            }
             let ops = match entry.num_uses {
                 0 => return Ok(entry),
                 1 => vec![

@@ -695,6 +695,20 @@ impl Backend for Jwt {
         }
     }
 
+    /// `role/<name>` exists or not (a policy's `create` and `update` tell them apart).
+    async fn exists(&self, ctx: &Context, request: &Request) -> Result<Option<bool>> {
+        let path = request.path.trim_end_matches('/');
+        match path.split('/').collect::<Vec<_>>().as_slice() {
+            ["role", name] => Ok(Some(
+                ctx.storage
+                    .get(&format!("role/{}", name.to_lowercase()))
+                    .await?
+                    .is_some(),
+            )),
+            _ => Ok(None),
+        }
+    }
+
     /// A token renews while its role exists with the same policies.
     async fn renew_login(
         &self,

@@ -675,6 +675,22 @@ async fn approle_cidr_bounds_and_bad_input() {
     };
     assert!(use_from("10.1.0.1").await.is_err());
     use_from("10.1.2.3").await.unwrap();
+    // A refused login spends nothing: a one-use secret id still works from the right place.
+    let once = s
+        .vault
+        .write(
+            &s.root,
+            "auth/approle/role/bounded/secret-id",
+            json!({"num_uses": 1, "token_bound_cidrs": ["10.7.0.0/16"]}),
+        )
+        .await
+        .unwrap()
+        .data
+        .unwrap();
+    let once_id = once["secret_id"].as_str().unwrap();
+    assert!(login("10.8.0.1", once_id).await.is_err());
+    login("10.7.0.1", once_id).await.unwrap();
+    assert!(login("10.7.0.1", once_id).await.is_err(), "used up");
 
     // Bad input.
     for (path, body) in [

@@ -605,10 +605,15 @@ async fn logical(
     peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
     method: Method,
     headers: HeaderMap,
-    axum::extract::Path(path): axum::extract::Path<String>,
+    path: Result<axum::extract::Path<String>, axum::extract::rejection::PathRejection>,
     Query(query): Query<BTreeMap<String, String>>,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
+    // A path that does not decode (percent-encoded bytes that are not UTF-8): Vault's error
+    // body, not the framework's plain text.
+    let Ok(axum::extract::Path(path)) = path else {
+        return bad_request("invalid request path: not UTF-8".to_owned());
+    };
     let body = match body {
         Ok(body) => body,
         Err(rejection) => return body_rejected(&rejection),

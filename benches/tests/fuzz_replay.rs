@@ -1,0 +1,82 @@
+//! Every fuzz target's seeds (`fuzz/seeds/<target>/`) and saved crash reproducers
+//! (`fuzz/regressions/<target>/`, when a run finds one) replayed on the stable toolchain through
+//! the very code the fuzzer runs (`fuzz/logic/<target>.rs`), so CI catches a regression without
+//! cargo-fuzz or nightly sanitizers.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::unwrap_in_result,
+    missing_docs,
+    unreachable_pub,
+    dead_code,
+    reason = "test code shared with the fuzz targets"
+)]
+
+#[path = "../../fuzz/logic/common.rs"]
+mod common;
+
+#[path = "../../fuzz/logic/barrier_decrypt.rs"]
+mod barrier_decrypt;
+#[path = "../../fuzz/logic/jwt_parse.rs"]
+mod jwt_parse;
+#[path = "../../fuzz/logic/policy_parse.rs"]
+mod policy_parse;
+#[path = "../../fuzz/logic/seal_shares.rs"]
+mod seal_shares;
+#[path = "../../fuzz/logic/storage_ops.rs"]
+mod storage_ops;
+#[path = "../../fuzz/logic/transit_ops.rs"]
+mod transit_ops;
+
+/// Runs every file of the target's seed and regression folders; returns how many ran.
+fn replay(target: &str, run: fn(&[u8])) -> usize {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../fuzz");
+    let mut ran = 0;
+    for folder in ["seeds", "regressions"] {
+        let Ok(entries) = std::fs::read_dir(format!("{root}/{folder}/{target}")) else {
+            continue;
+        };
+        let mut paths: Vec<_> = entries.map(|e| e.unwrap().path()).collect();
+        paths.sort();
+        for path in paths {
+            let data = std::fs::read(&path).unwrap();
+            run(&data);
+            ran += 1;
+        }
+    }
+    assert!(ran > 0, "no seeds for {target}");
+    ran
+}
+
+#[test]
+fn barrier_decrypt_seeds() {
+    replay("barrier_decrypt", barrier_decrypt::run);
+}
+
+#[test]
+fn jwt_parse_seeds() {
+    replay("jwt_parse", jwt_parse::run);
+}
+
+#[test]
+fn policy_parse_seeds() {
+    replay("policy_parse", policy_parse::run);
+}
+
+#[test]
+fn seal_shares_seeds() {
+    replay("seal_shares", seal_shares::run);
+}
+
+#[test]
+fn storage_ops_seeds() {
+    replay("storage_ops", storage_ops::run);
+}
+
+#[test]
+fn transit_ops_seeds() {
+    replay("transit_ops", transit_ops::run);
+}

@@ -1,7 +1,9 @@
 //! `versus`: Strongroom and OpenBao 2.7.2 side by side over HTTP on loopback, the same workloads
 //! against both, alternating, with fixed connections and duration; prints ops/s, p50 and p99 per
 //! server and the ratio, the resident memory of each server idle and after the write run, and the
-//! time from process start to an unsealed answer.
+//! time from process start to an unsealed answer. The same workloads also run against a vault
+//! embedded in this process (`strongroom-core`, no HTTP), the same number of tasks: what
+//! embedding buys.
 //!
 //! ```sh
 //! cargo build --release -p strongroom-cli -p strongroom-benches
@@ -31,6 +33,8 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use serde_json::{Value, json};
+use strongroom_core::{InitRequest, Vault};
+use strongroom_storage::MemoryStorage;
 
 /// What one run asks of a server.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,12 +69,20 @@ impl Workload {
     }
 }
 
-/// Where the load goes: a server's address and what its workloads need.
+/// Where the load goes: a server's address, or a vault in this process (no HTTP), and what
+/// the workloads need.
 #[derive(Clone)]
-struct Target {
-    base: String,
-    /// The ciphertext of the 1 KiB plaintext under `transit/keys/bench`.
-    ciphertext: String,
+enum Target {
+    Http {
+        base: String,
+        /// The ciphertext of the 1 KiB plaintext under `transit/keys/bench`.
+        ciphertext: String,
+    },
+    Embedded {
+        vault: Vault,
+        root: String,
+        ciphertext: String,
+    },
 }
 
 struct Server {
@@ -219,8 +231,45 @@ async fn start(name: &'static str, program: PathBuf) -> Server {
     Server {
         name,
         child,
-        target: Target { base, ciphertext },
+        target: Target::Http { base, ciphertext },
         ready_after,
+    }
+}
+
+/// The same setup in a vault embedded in this process (in-memory storage, as the dev servers).
+async fn embedded() -> Target {
+    let vault = Vault::builder(MemoryStorage::new()).build();
+    let init = vault.init(InitRequest::new(1, 1)).await.unwrap();
+    vault
+        .unseal(init.keys_base64[0].expose_secret())
+        .await
+        .unwrap();
+    let root = init.root_token.expose_secret().to_owned();
+    let write = |path: &'static str, body: Value| {
+        let (vault, root) = (vault.clone(), root.clone());
+        async move { vault.write(&root, path, body).await.unwrap() }
+    };
+    write(
+        "sys/mounts/secret",
+        json!({"type": "kv", "options": {"version": "2"}}),
+    )
+    .await;
+    write("sys/mounts/transit", json!({"type": "transit"})).await;
+    write("transit/keys/bench", json!({})).await;
+    write(
+        "secret/data/bench/one",
+        json!({"data": {"user": "app", "password": "x".repeat(64)}}),
+    )
+    .await;
+    let encrypted = write("transit/encrypt/bench", json!({"plaintext": plaintext()})).await;
+    let ciphertext = encrypted.data.unwrap()["ciphertext"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    Target::Embedded {
+        vault,
+        root,
+        ciphertext,
     }
 }
 
@@ -233,17 +282,63 @@ struct Stats {
 
 async fn one_request(
     client: &reqwest::Client,
-    server: &Target,
+    target: &Target,
     workload: Workload,
     task: usize,
     i: u64,
     payload: &str,
 ) -> bool {
-    let base = &server.base;
+    let value = payload.get(..100).unwrap_or(payload);
+    let (base, ciphertext) = match target {
+        Target::Embedded {
+            vault,
+            root,
+            ciphertext,
+        } => {
+            let write = |path: String, body: Value| async move {
+                vault.write(root, &path, body).await.is_ok()
+            };
+            let read = |path: &'static str| async move { vault.read(root, path).await.is_ok() };
+            return match workload {
+                Workload::KvWrite => {
+                    write(
+                        format!("secret/data/bench/w{task}-{i}"),
+                        json!({"data": {"v": value}}),
+                    )
+                    .await
+                }
+                Workload::KvRead => read("secret/data/bench/one").await,
+                Workload::Encrypt => {
+                    write(
+                        "transit/encrypt/bench".into(),
+                        json!({"plaintext": payload}),
+                    )
+                    .await
+                }
+                Workload::Decrypt => {
+                    write(
+                        "transit/decrypt/bench".into(),
+                        json!({"ciphertext": ciphertext}),
+                    )
+                    .await
+                }
+                Workload::LookupSelf => read("auth/token/lookup-self").await,
+                Workload::Mixed if i % 10 == 9 => {
+                    write(
+                        format!("secret/data/bench/m{task}-{i}"),
+                        json!({"data": {"v": value}}),
+                    )
+                    .await
+                }
+                Workload::Mixed => read("secret/data/bench/one").await,
+            };
+        }
+        Target::Http { base, ciphertext } => (base, ciphertext),
+    };
     let write = |key: String| {
         client
             .post(format!("{base}/v1/secret/data/bench/{key}"))
-            .json(&json!({"data": {"v": payload.get(..100).unwrap_or(payload)}}))
+            .json(&json!({"data": {"v": value}}))
     };
     let request = match workload {
         Workload::KvWrite => write(format!("w{task}-{i}")),
@@ -253,7 +348,7 @@ async fn one_request(
             .json(&json!({"plaintext": payload})),
         Workload::Decrypt => client
             .post(format!("{base}/v1/transit/decrypt/bench"))
-            .json(&json!({"ciphertext": server.ciphertext})),
+            .json(&json!({"ciphertext": ciphertext})),
         Workload::LookupSelf => client.get(format!("{base}/v1/auth/token/lookup-self")),
         Workload::Mixed if i % 10 == 9 => write(format!("m{task}-{i}")),
         Workload::Mixed => client.get(format!("{base}/v1/secret/data/bench/one")),
@@ -324,6 +419,10 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
         .unwrap_or(default)
 }
 
+fn micros(d: Duration) -> String {
+    format!("{:.1} µs", d.as_secs_f64() * 1e6)
+}
+
 fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
@@ -346,14 +445,17 @@ fn main() {
         let mut after_writes = [0_u64; 2];
         println!(
             "versus: {connections} connections, {seconds} s per run, {rounds} rounds alternating; \
-             strongroom {} vs openbao {}",
-            strongroom.target.base, bao.target.base
+             strongroom pid {} vs openbao pid {}",
+            strongroom.child.id(),
+            bao.child.id()
         );
         println!();
+        let embedded = embedded().await;
         println!(
-            "| workload | strongroom ops/s | p50 | p99 | openbao ops/s | p50 | p99 | ops/s ratio |"
+            "| workload | strongroom ops/s | p50 | p99 | openbao ops/s | p50 | p99 | ops/s ratio | \
+             embedded ops/s | p50 | embedded / openbao |"
         );
-        println!("|---|---|---|---|---|---|---|---|");
+        println!("|---|---|---|---|---|---|---|---|---|---|---|");
         for workload in WORKLOADS {
             let mut totals = [(0.0, Duration::ZERO, Duration::ZERO, 0_u64); 2];
             for _ in 0..rounds {
@@ -368,9 +470,10 @@ fn main() {
             if workload == Workload::KvWrite {
                 after_writes = pids.map(rss_kib);
             }
+            let e = run(&embedded, workload, connections, seconds).await;
             let [s, b] = totals;
             println!(
-                "| {} | {:.0} | {} | {} | {:.0} | {} | {} | {:.2}x |",
+                "| {} | {:.0} | {} | {} | {:.0} | {} | {} | {:.2}x | {:.0} | {} | {:.0}x |",
                 workload.name(),
                 s.0,
                 ms(s.1),
@@ -378,7 +481,10 @@ fn main() {
                 b.0,
                 ms(b.1),
                 ms(b.2),
-                s.0 / b.0.max(1.0)
+                s.0 / b.0.max(1.0),
+                e.ops_per_sec,
+                micros(e.p50),
+                e.ops_per_sec / b.0.max(1.0)
             );
             for (server, errors) in [(servers[0].name, s.3), (servers[1].name, b.3)] {
                 if errors > 0 {

@@ -20,6 +20,8 @@ mod common;
 
 #[path = "../../fuzz/logic/barrier_decrypt.rs"]
 mod barrier_decrypt;
+#[path = "../../fuzz/logic/http_router.rs"]
+mod http_router;
 #[path = "../../fuzz/logic/jwt_parse.rs"]
 mod jwt_parse;
 #[path = "../../fuzz/logic/policy_parse.rs"]
@@ -54,6 +56,11 @@ fn replay(target: &str, run: fn(&[u8])) -> usize {
 #[test]
 fn barrier_decrypt_seeds() {
     replay("barrier_decrypt", barrier_decrypt::run);
+}
+
+#[test]
+fn http_router_seeds() {
+    replay("http_router", http_router::run);
 }
 
 #[test]

@@ -36,8 +36,17 @@ use crate::{
 const CAS_ATTEMPTS: usize = 32;
 
 /// The approle auth method. Mount it with `sys/auth/<path>` type `approle`.
-#[derive(Debug, Default)]
-pub struct AppRole;
+#[derive(Default)]
+pub struct AppRole {
+    /// The mount's HMAC key for role and secret ids (read once from the mount's storage).
+    key: tokio::sync::OnceCell<ring::hmac::Key>,
+}
+
+impl std::fmt::Debug for AppRole {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppRole").finish_non_exhaustive()
+    }
+}
 
 /// The factory (no mount options).
 ///
@@ -45,7 +54,7 @@ pub struct AppRole;
 ///
 /// None; the signature is the registry's.
 pub fn factory(_options: &Map<String, Value>) -> Result<Arc<dyn Backend>> {
-    Ok(Arc::new(AppRole))
+    Ok(Arc::new(AppRole::default()))
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -114,6 +123,11 @@ fn rfc3339(secs: u64) -> Value {
 }
 
 impl AppRole {
+    /// The mount's HMAC key, made or read on first use.
+    async fn key(&self, ctx: &Context) -> Result<&ring::hmac::Key> {
+        self.key.get_or_try_init(|| mount_key(&ctx.storage)).await
+    }
+
     async fn load_role(&self, ctx: &Context, name: &str) -> Result<Role> {
         load(&ctx.storage, &role_key(name))
             .await?
@@ -181,8 +195,8 @@ impl AppRole {
         if role.role_id.is_empty() || role.role_id.len() > 4096 {
             return Err(LogicalError::invalid("role_id must be 1 to 4096 bytes"));
         }
-        let key = mount_key(&ctx.storage).await?;
-        let index = format!("role-id/{}", keyed_hash(&key, "role-id", &role.role_id));
+        let key = self.key(ctx).await?;
+        let index = format!("role-id/{}", keyed_hash(key, "role-id", &role.role_id));
         let holder = ctx.storage.get(&index).await?;
         if let Some(bytes) = &holder
             && serde_json::from_slice::<String>(bytes).ok().as_deref() != Some(name)
@@ -200,7 +214,7 @@ impl AppRole {
         {
             ops.push(Op::delete(format!(
                 "role-id/{}",
-                keyed_hash(&key, "role-id", &old.role_id)
+                keyed_hash(key, "role-id", &old.role_id)
             )));
         }
         ctx.storage
@@ -243,13 +257,13 @@ impl AppRole {
         for hashed in ctx.storage.list(&secret_folder(name)).await? {
             self.destroy_hashed(ctx, name, &hashed).await?;
         }
-        let key = mount_key(&ctx.storage).await?;
+        let key = self.key(ctx).await?;
         ctx.storage
             .transaction(vec![
                 Op::delete(role_key(name)),
                 Op::delete(format!(
                     "role-id/{}",
-                    keyed_hash(&key, "role-id", &role.role_id)
+                    keyed_hash(key, "role-id", &role.role_id)
                 )),
             ])
             .await?;
@@ -327,8 +341,8 @@ impl AppRole {
             expiration_time: if ttl > 0 { now.saturating_add(ttl) } else { 0 },
             last_updated_time: now,
         };
-        let key = mount_key(&ctx.storage).await?;
-        let hashed = keyed_hash(&key, "secret-id", &secret_id);
+        let key = self.key(ctx).await?;
+        let hashed = keyed_hash(key, "secret-id", &secret_id);
         let path = format!("{}{hashed}", secret_folder(name));
         ctx.storage
             .transaction(vec![
@@ -407,8 +421,8 @@ impl AppRole {
         let secret_id = text(data, "secret_id")?
             .filter(|s| !s.is_empty())
             .ok_or_else(|| LogicalError::invalid("missing secret_id"))?;
-        let key = mount_key(&ctx.storage).await?;
-        Ok(Some(keyed_hash(&key, "secret-id", &secret_id)))
+        let key = self.key(ctx).await?;
+        Ok(Some(keyed_hash(key, "secret-id", &secret_id)))
     }
 
     async fn lookup_secret(
@@ -474,8 +488,8 @@ impl AppRole {
         let role_id = text(data, "role_id")?
             .filter(|r| !r.is_empty())
             .ok_or_else(|| LogicalError::invalid("missing role_id"))?;
-        let key = mount_key(&ctx.storage).await?;
-        let index = format!("role-id/{}", keyed_hash(&key, "role-id", &role_id));
+        let key = self.key(ctx).await?;
+        let index = format!("role-id/{}", keyed_hash(key, "role-id", &role_id));
         let invalid_role = || LogicalError::invalid("invalid role or secret ID");
         let name: String = load(&ctx.storage, &index).await?.ok_or_else(invalid_role)?;
         let role: Role = load(&ctx.storage, &role_key(&name))
@@ -488,7 +502,7 @@ impl AppRole {
             let secret_id = text(data, "secret_id")?
                 .filter(|s| !s.is_empty())
                 .ok_or_else(|| LogicalError::invalid("missing secret_id"))?;
-            let hashed = keyed_hash(&key, "secret-id", &secret_id);
+            let hashed = keyed_hash(key, "secret-id", &secret_id);
             let entry = self.spend(ctx, &name, &hashed, remote, &role).await?;
             metadata = entry.metadata;
             token_cidrs = entry.token_bound_cidrs;

@@ -806,6 +806,8 @@ pub(crate) async fn handle_token(
                 display_name: field("display_name").unwrap_or_default(),
                 meta,
                 bound_cidrs: string_list(&data, "bound_cidrs"),
+                mount: None,
+                internal: Map::new(),
             };
             let (new_token, entry) = tokens.create(caller, request, now).await?;
             Ok(auth_response(new_token, &entry))

@@ -107,6 +107,10 @@ pub struct TokenRequest {
     pub meta: BTreeMap<String, String>,
     /// CIDR blocks the token may be used from (empty: anywhere).
     pub bound_cidrs: Vec<String>,
+    /// The auth mount whose login makes this token (indexed for revocation with the mount).
+    pub(crate) mount: Option<String>,
+    /// The login's internal data, for its auth method at renewal.
+    pub(crate) internal: serde_json::Map<String, serde_json::Value>,
 }
 
 pub(crate) struct TokenStore {
@@ -222,8 +226,6 @@ impl TokenStore {
     pub(crate) async fn create_login(
         &self,
         request: TokenRequest,
-        mount: &str,
-        internal: serde_json::Map<String, serde_json::Value>,
         path: &str,
         now: SystemTime,
     ) -> Result<(String, TokenEntry)> {
@@ -233,21 +235,8 @@ impl TokenStore {
                 "auth methods cannot create root tokens",
             ));
         }
-        let (token, mut entry) = self
-            .create_entry(None, request, path, now, false, None)
-            .await?;
-        // Indexed by its mount (disabling the mount revokes it), then tagged with it.
-        entry.mount = Some(mount.to_owned());
-        entry.internal = internal;
-        let bytes = serde_json::to_vec(&entry)
-            .map_err(|e| VaultError::Internal(format!("encoding token entry: {e}")))?;
-        self.storage
-            .transaction(vec![
-                Op::put(format!("{}{}", mount_index(mount), entry.id), Vec::new()),
-                Op::put(format!("{ID_PREFIX}{}", entry.id), bytes),
-            ])
-            .await?;
-        Ok((token, entry))
+        self.create_entry(None, request, path, now, false, None)
+            .await
     }
 
     /// Revokes every token the logins of auth mount `mount` made (and their children);
@@ -359,8 +348,8 @@ impl TokenStore {
             renewable: !root && request.renewable.unwrap_or(true),
             expire_time: (ttl > 0).then(|| creation.saturating_add(ttl)),
             bound_cidrs: request.bound_cidrs,
-            mount: None,
-            internal: serde_json::Map::new(),
+            mount: request.mount,
+            internal: request.internal,
         };
         let bytes = serde_json::to_vec(&entry)
             .map_err(|e| VaultError::Internal(format!("encoding token entry: {e}")))?;
@@ -375,6 +364,13 @@ impl TokenStore {
         if let Some(parent) = &entry.parent {
             ops.push(Op::put(
                 format!("{PARENT_PREFIX}{parent}/{}", entry.id),
+                Vec::new(),
+            ));
+        }
+        // A login's token is indexed by its auth mount in the same transaction.
+        if let Some(mount) = &entry.mount {
+            ops.push(Op::put(
+                format!("{}{}", mount_index(mount), entry.id),
                 Vec::new(),
             ));
         }

@@ -1831,12 +1831,16 @@ impl Vault {
                 let mut engine_request = Request::new(operation, rest)
                     .with_data(data)
                     .with_connection(request.connection.clone());
-                if let Some(entry) = &entry {
+                // The token's details move into the engine's view of the caller (no copies on
+                // the hot path); what a lease needs of the token is kept aside.
+                let mut lease_owner = None;
+                if let Some(entry) = entry {
+                    lease_owner = Some((entry.id, entry.expire_time));
                     let mut client = strongroom_logical::ClientInfo::default();
-                    client.accessor = entry.accessor.clone();
-                    client.policies = entry.policies.clone();
-                    client.display_name = entry.display_name.clone();
-                    client.metadata = entry.meta.clone();
+                    client.accessor = entry.accessor;
+                    client.policies = entry.policies;
+                    client.display_name = entry.display_name;
+                    client.metadata = entry.meta;
                     engine_request = engine_request.with_client(client);
                 }
                 let response = mounted.backend.handle(&ctx, engine_request).await?;
@@ -1852,7 +1856,7 @@ impl Vault {
                 if let Some(secret) = response.secret {
                     // A secret is tracked under the token that asked for it; a login path has
                     // none to tie it to.
-                    let entry = entry.as_ref().ok_or_else(|| {
+                    let (token_hash, token_expire) = lease_owner.as_ref().ok_or_else(|| {
                         VaultError::Internal("a secret was issued without a token".into())
                     })?;
                     let below = path
@@ -1864,8 +1868,8 @@ impl Vault {
                             mount: &mounted,
                             path: below,
                             secret,
-                            token_hash: &entry.id,
-                            token_expire: entry.expire_time,
+                            token_hash,
+                            token_expire: *token_expire,
                             default_ttl: ctx.default_lease_ttl,
                             max_ttl: ctx.max_lease_ttl,
                             now,
@@ -2057,12 +2061,10 @@ async fn login_token(
             .to_owned(),
         meta: login.metadata,
         bound_cidrs: login.bound_cidrs,
+        mount: Some(mounted.entry.path.clone()),
+        internal: login.internal,
     };
-    let internal = login.internal;
-    let (token, entry) = active
-        .tokens
-        .create_login(request, &mounted.entry.path, internal, path, now)
-        .await?;
+    let (token, entry) = active.tokens.create_login(request, path, now).await?;
     Ok(AuthInfo {
         client_token: token,
         accessor: entry.accessor,

@@ -422,11 +422,7 @@ fn sha256_hex(s: &str) -> String {
 }
 
 fn base16(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes.iter().fold(String::new(), |mut out, b| {
-        let _ = write!(out, "{b:02x}");
-        out
-    })
+    base16ct::lower::encode_string(bytes)
 }
 
 fn random_bytes<const N: usize>() -> Result<[u8; N], String> {

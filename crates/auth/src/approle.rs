@@ -660,25 +660,20 @@ impl Backend for AppRole {
         internal: &Map<String, Value>,
         policies: &[String],
     ) -> Result<()> {
-        let name = crate::internal_name(internal, "role_name")?;
-        let role: Role = load(&ctx.storage, &role_key(&name))
-            .await?
-            .ok_or_else(|| LogicalError::invalid("the role no longer exists"))?;
-        role.token.renewable(policies)
+        crate::renew_named(
+            ctx,
+            internal,
+            "role_name",
+            "role",
+            |r: &Role| &r.token,
+            policies,
+        )
+        .await
     }
 
     /// `role/<name>` exists or not (a policy's `create` and `update` tell them apart).
     async fn exists(&self, ctx: &Context, request: &Request) -> Result<Option<bool>> {
-        let path = request.path.trim_end_matches('/');
-        match path.split('/').collect::<Vec<_>>().as_slice() {
-            ["role", name] => Ok(Some(
-                ctx.storage
-                    .get(&role_key(&name.to_lowercase()))
-                    .await?
-                    .is_some(),
-            )),
-            _ => Ok(None),
-        }
+        crate::exists_named(ctx, request, "role").await
     }
 
     fn unauthenticated_paths(&self) -> &[&str] {

@@ -697,16 +697,7 @@ impl Backend for Jwt {
 
     /// `role/<name>` exists or not (a policy's `create` and `update` tell them apart).
     async fn exists(&self, ctx: &Context, request: &Request) -> Result<Option<bool>> {
-        let path = request.path.trim_end_matches('/');
-        match path.split('/').collect::<Vec<_>>().as_slice() {
-            ["role", name] => Ok(Some(
-                ctx.storage
-                    .get(&format!("role/{}", name.to_lowercase()))
-                    .await?
-                    .is_some(),
-            )),
-            _ => Ok(None),
-        }
+        crate::exists_named(ctx, request, "role").await
     }
 
     /// A token renews while its role exists with the same policies.
@@ -716,11 +707,7 @@ impl Backend for Jwt {
         internal: &Map<String, Value>,
         policies: &[String],
     ) -> Result<()> {
-        let name = crate::internal_name(internal, "role")?;
-        let role: Role = load(&ctx.storage, &format!("role/{name}"))
-            .await?
-            .ok_or_else(|| invalid("the role no longer exists"))?;
-        role.token.renewable(policies)
+        crate::renew_named(ctx, internal, "role", "role", |r: &Role| &r.token, policies).await
     }
 
     fn unauthenticated_paths(&self) -> &[&str] {

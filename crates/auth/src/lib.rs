@@ -204,6 +204,46 @@ pub(crate) fn check_name(kind: &str, name: &str) -> Result<()> {
     Ok(())
 }
 
+/// `exists()` for `<folder>/<name>` paths: whether the (lower-cased) name is stored there.
+pub(crate) async fn exists_named(
+    ctx: &strongroom_logical::Context,
+    request: &strongroom_logical::Request,
+    folder: &str,
+) -> Result<Option<bool>> {
+    match request
+        .path
+        .trim_end_matches('/')
+        .split('/')
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        [first, name] if *first == folder => Ok(Some(
+            ctx.storage
+                .get(&format!("{folder}/{}", name.to_lowercase()))
+                .await?
+                .is_some(),
+        )),
+        _ => Ok(None),
+    }
+}
+
+/// `renew_login()` for a method whose logins carry the name of a stored user or role
+/// (`internal[key]`) under `folder`: the renewal stands while it exists with the same policies.
+pub(crate) async fn renew_named<T: for<'de> Deserialize<'de>>(
+    ctx: &strongroom_logical::Context,
+    internal: &Map<String, Value>,
+    key: &str,
+    folder: &str,
+    token: impl Fn(&T) -> &TokenFields,
+    policies: &[String],
+) -> Result<()> {
+    let name = internal_name(internal, key)?;
+    let stored: T = load(&ctx.storage, &format!("{folder}/{name}"))
+        .await?
+        .ok_or_else(|| LogicalError::invalid(format!("the {key} no longer exists")))?;
+    token(&stored).renewable(policies)
+}
+
 /// The string `key` of a login's internal data.
 pub(crate) fn internal_name(internal: &Map<String, Value>, key: &str) -> Result<String> {
     internal

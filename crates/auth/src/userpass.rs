@@ -289,25 +289,20 @@ impl Backend for Userpass {
         internal: &Map<String, Value>,
         policies: &[String],
     ) -> Result<()> {
-        let name = crate::internal_name(internal, "username")?;
-        let user: User = load(&ctx.storage, &user_key(&name))
-            .await?
-            .ok_or_else(|| LogicalError::invalid("the user no longer exists"))?;
-        user.token.renewable(policies)
+        crate::renew_named(
+            ctx,
+            internal,
+            "username",
+            "users",
+            |u: &User| &u.token,
+            policies,
+        )
+        .await
     }
 
     /// `users/<name>` exists or not (a policy's `create` and `update` tell them apart).
     async fn exists(&self, ctx: &Context, request: &Request) -> Result<Option<bool>> {
-        let path = request.path.trim_end_matches('/');
-        match path.split('/').collect::<Vec<_>>().as_slice() {
-            ["users", name] => Ok(Some(
-                ctx.storage
-                    .get(&user_key(&name.to_lowercase()))
-                    .await?
-                    .is_some(),
-            )),
-            _ => Ok(None),
-        }
+        crate::exists_named(ctx, request, "users").await
     }
 
     fn unauthenticated_paths(&self) -> &[&str] {

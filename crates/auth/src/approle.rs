@@ -82,6 +82,16 @@ struct SecretId {
     last_updated_time: u64,
 }
 
+/// A failed uniqueness check (a compare-and-swap that found the id taken) as the caller's error.
+fn in_use(what: &'static str) -> impl Fn(strongroom_storage::StorageError) -> LogicalError {
+    move |err| match err {
+        strongroom_storage::StorageError::CheckFailed { .. } => {
+            LogicalError::invalid(format!("{what} already in use"))
+        }
+        other => other.into(),
+    }
+}
+
 fn now(ctx: &Context) -> u64 {
     ctx.now
         .duration_since(std::time::UNIX_EPOCH)
@@ -220,12 +230,7 @@ impl AppRole {
         ctx.storage
             .transaction(ops)
             .await
-            .map_err(|err| match err {
-                strongroom_storage::StorageError::CheckFailed { .. } => {
-                    LogicalError::invalid("role_id already in use")
-                }
-                other => other.into(),
-            })?;
+            .map_err(in_use("role_id"))?;
         Ok(())
     }
 
@@ -351,12 +356,7 @@ impl AppRole {
                 Op::put(accessor_key(name, &entry.accessor), hashed.into_bytes()),
             ])
             .await
-            .map_err(|err| match err {
-                strongroom_storage::StorageError::CheckFailed { .. } => {
-                    LogicalError::invalid("secret_id already in use")
-                }
-                other => other.into(),
-            })?;
+            .map_err(in_use("secret_id"))?;
         let mut out = Map::new();
         out.insert("secret_id".into(), secret_id.into());
         out.insert("secret_id_accessor".into(), entry.accessor.into());

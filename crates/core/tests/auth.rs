@@ -69,6 +69,16 @@ async fn from(
     vault.handle(request).await
 }
 
+/// The caller's own token, looked up.
+async fn lookup_self(s: &Setup, token: &str) -> Map<String, Value> {
+    s.vault
+        .read(token, "auth/token/lookup-self")
+        .await
+        .unwrap()
+        .data
+        .unwrap()
+}
+
 fn login_error<T: std::fmt::Debug>(result: Result<T, VaultError>) -> String {
     match result {
         Err(VaultError::Logical(err)) => {
@@ -109,13 +119,7 @@ async fn userpass_login_gives_exactly_the_configured_token() {
     assert!(auth.renewable);
     assert!(auth.orphan);
     assert_eq!(auth.metadata["username"], "alice");
-    let me = s
-        .vault
-        .read(&auth.client_token, "auth/token/lookup-self")
-        .await
-        .unwrap()
-        .data
-        .unwrap();
+    let me = lookup_self(&s, &auth.client_token).await;
     assert_eq!(me["display_name"], json!("userpass-alice"));
     assert_eq!(me["policies"], json!(["default", "reader", "writer"]));
     assert_eq!(me["path"], json!("auth/userpass/login/alice"));
@@ -455,13 +459,7 @@ async fn approle_login_uses_ttl_and_lookups() {
     assert_eq!(auth.policies, ["app", "default"]);
     assert_eq!(auth.lease_duration, 1800);
     assert_eq!(auth.metadata["role_name"], "app");
-    let me = s
-        .vault
-        .read(&auth.client_token, "auth/token/lookup-self")
-        .await
-        .unwrap()
-        .data
-        .unwrap();
+    let me = lookup_self(&s, &auth.client_token).await;
     assert_eq!(me["display_name"], json!("approle"));
 
     // The lookup shows one use left; the second login spends it; the third fails.
@@ -833,13 +831,7 @@ async fn jwt_login_through_the_vault_mints_the_role_token() {
     assert_eq!(auth.policies, ["default", "deployer"]);
     assert_eq!(auth.lease_duration, 900);
     assert_eq!(auth.metadata["environment"], "prod");
-    let me = s
-        .vault
-        .read(&auth.client_token, "auth/token/lookup-self")
-        .await
-        .unwrap()
-        .data
-        .unwrap();
+    let me = lookup_self(&s, &auth.client_token).await;
     assert_eq!(me["display_name"], json!("jwt-pipeline-7"));
     let tampered = format!("{jwt}A");
     assert!(

@@ -20,6 +20,8 @@ mod common;
 
 #[path = "../../fuzz/logic/barrier_decrypt.rs"]
 mod barrier_decrypt;
+#[path = "../../fuzz/logic/config_parse.rs"]
+mod config_parse;
 #[path = "../../fuzz/logic/http_router.rs"]
 mod http_router;
 #[path = "../../fuzz/logic/jwt_parse.rs"]
@@ -56,6 +58,11 @@ fn replay(target: &str, run: fn(&[u8])) -> usize {
 #[test]
 fn barrier_decrypt_seeds() {
     replay("barrier_decrypt", barrier_decrypt::run);
+}
+
+#[test]
+fn config_parse_seeds() {
+    replay("config_parse", config_parse::run);
 }
 
 #[test]

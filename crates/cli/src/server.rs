@@ -13,7 +13,9 @@ use serde_json::json;
 use strongroom_core::{FileAuditDevice, InitRequest, Vault, VaultBuilder};
 use strongroom_storage::{MemoryStorage, PostgresConfig, PostgresStorage, SqliteStorage};
 
-use crate::config::{self, Listener, LogConfig, SealConfig, ServerConfig, StorageConfig, TlsFiles};
+use strongroom_cli::config::{
+    self, Listener, LogConfig, SealConfig, ServerConfig, StorageConfig, TlsFiles,
+};
 
 /// How long in-flight requests get to finish once a shutdown is asked for.
 const GRACE: Duration = Duration::from_secs(30);

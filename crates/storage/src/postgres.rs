@@ -223,6 +223,32 @@ impl PostgresStorage {
 }
 
 impl PostgresStorage {
+    /// Reads one value (the key is checked).
+    async fn read_value(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        sqlx::query_scalar(crate::sql::q(&self.sql.get))
+            .bind(key)
+            .fetch_optional(&self.readers)
+            .await
+            .map_err(|e| map_err(BACKEND, e))
+    }
+
+    /// The keys at and below the folder `prefix` that [`crate::key::children`] folds into its
+    /// listing (the prefix is checked).
+    async fn read_keys(&self, prefix: &str) -> Result<Vec<String>> {
+        if prefix.is_empty() {
+            sqlx::query_scalar(crate::sql::q(&self.sql.list_root))
+                .fetch_all(&self.readers)
+                .await
+        } else {
+            sqlx::query_scalar(crate::sql::q(&self.sql.list_folder))
+                .bind(prefix)
+                .bind(crate::key::folder_upper_bound(prefix))
+                .fetch_all(&self.readers)
+                .await
+        }
+        .map_err(|e| map_err(BACKEND, e))
+    }
+
     /// Opens a write transaction; `SERIALIZABLE` when the batch holds an `Op::Check`, so that
     /// the check and the writes after it see one consistent state, or the commit fails.
     async fn begin(

@@ -191,20 +191,19 @@ impl Dialect {
 }
 
 /// Implements [`Storage`](crate::Storage) for a SQL backend struct with the fields `limits`,
-/// `readers` and `writer` (pools), `sql` ([`Statements`]), a `const BACKEND: &str` in scope, and a
-/// method `async fn begin(&self, checks: bool) -> Result<Transaction, sqlx::Error>` that opens a
-/// write transaction (`checks`: the batch holds an [`Op::Check`](crate::Op::Check)).
+/// `writer` (a pool), `sql` ([`Statements`]), a `const BACKEND: &str` in scope, the read methods
+/// `async fn read_value(&self, key) -> Result<Option<Vec<u8>>>` and `async fn read_keys(&self,
+/// prefix) -> Result<Vec<String>>` (the rows [`children`](crate::key::children) folds into a
+/// listing), and a method `async fn begin(&self, checks: bool) -> Result<Transaction,
+/// sqlx::Error>` that opens a write transaction (`checks`: the batch holds an
+/// [`Op::Check`](crate::Op::Check)).
 macro_rules! sql_storage {
     ($ty:ty) => {
         #[async_trait::async_trait]
         impl $crate::Storage for $ty {
             async fn get(&self, key: &str) -> $crate::Result<Option<Vec<u8>>> {
                 self.limits.check_key(key)?;
-                sqlx::query_scalar($crate::sql::q(&self.sql.get))
-                    .bind(key)
-                    .fetch_optional(&self.readers)
-                    .await
-                    .map_err(|e| $crate::sql::map_err(BACKEND, e))
+                self.read_value(key).await
             }
 
             async fn put(&self, key: &str, value: Vec<u8>) -> $crate::Result<()> {
@@ -231,18 +230,7 @@ macro_rules! sql_storage {
 
             async fn list(&self, prefix: &str) -> $crate::Result<Vec<String>> {
                 self.limits.check_prefix(prefix)?;
-                let keys: Vec<String> = if prefix.is_empty() {
-                    sqlx::query_scalar($crate::sql::q(&self.sql.list_root))
-                        .fetch_all(&self.readers)
-                        .await
-                } else {
-                    sqlx::query_scalar($crate::sql::q(&self.sql.list_folder))
-                        .bind(prefix)
-                        .bind($crate::key::folder_upper_bound(prefix))
-                        .fetch_all(&self.readers)
-                        .await
-                }
-                .map_err(|e| $crate::sql::map_err(BACKEND, e))?;
+                let keys = self.read_keys(prefix).await?;
                 Ok($crate::key::children(
                     prefix,
                     keys.iter().map(String::as_str),

@@ -11,6 +11,7 @@
 
 use std::sync::Arc;
 
+use sqlx::Connection as _;
 use strongroom_storage::{SqliteConfig, SqliteStorage, Storage, StorageError, conformance};
 
 /// Each test gets its own directory, kept alive (leaked) for the test's duration.
@@ -63,4 +64,84 @@ async fn zero_readers_is_a_config_error() {
         .await
         .unwrap_err();
     assert!(matches!(err, StorageError::Config(_)), "{err}");
+}
+
+/// Two stores on one file (two processes, say): each one's reads see what the other committed,
+/// at once, gets and lists alike.
+#[tokio::test]
+async fn reads_see_another_connections_commits() {
+    let path = fresh_path("shared");
+    let one = SqliteStorage::open(&path).await.unwrap();
+    let two = SqliteStorage::open(&path).await.unwrap();
+    for round in 0..20_u8 {
+        one.put(&format!("k/{round}"), vec![round]).await.unwrap();
+        assert_eq!(
+            two.get(&format!("k/{round}")).await.unwrap(),
+            Some(vec![round])
+        );
+        assert_eq!(two.list("k/").await.unwrap(), [round.to_string()]);
+        two.delete(&format!("k/{round}")).await.unwrap();
+        assert_eq!(one.get(&format!("k/{round}")).await.unwrap(), None);
+    }
+}
+
+/// Readers never wait for the writer: with another connection holding the write lock (a write
+/// transaction open and not committed), reads on every reader connection answer, and see the
+/// last committed value, not the uncommitted one.
+#[tokio::test]
+async fn reads_do_not_wait_for_an_open_write() {
+    let path = fresh_path("locked");
+    let store = SqliteStorage::open_with(SqliteConfig::new(&path).readers(2))
+        .await
+        .unwrap();
+    store.put("a", b"committed".to_vec()).await.unwrap();
+    let mut other = sqlx::SqliteConnection::connect(&format!("sqlite:{}", path.display()))
+        .await
+        .unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE strongroom_kv SET value = x'00' WHERE key = 'a'")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    for _ in 0..8 {
+        assert_eq!(
+            store.get("a").await.unwrap().as_deref(),
+            Some(&b"committed"[..])
+        );
+        assert_eq!(store.list("").await.unwrap(), ["a"]);
+    }
+    sqlx::query("COMMIT").execute(&mut other).await.unwrap();
+    assert_eq!(store.get("a").await.unwrap().as_deref(), Some(&[0_u8][..]));
+}
+
+/// Concurrent reads from many tasks on a few connections: every one answers correctly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_concurrent_readers_share_the_connections() {
+    let store = Arc::new(
+        SqliteStorage::open_with(SqliteConfig::new(fresh_path("many")).readers(2))
+            .await
+            .unwrap(),
+    );
+    for i in 0..16_u8 {
+        store.put(&format!("r/{i}"), vec![i; 64]).await.unwrap();
+    }
+    let tasks: Vec<_> = (0..16_u8)
+        .map(|i| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move {
+                for _ in 0..200 {
+                    assert_eq!(
+                        store.get(&format!("r/{i}")).await.unwrap(),
+                        Some(vec![i; 64])
+                    );
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
 }

@@ -1,0 +1,2 @@
+listener "tcp" {
+  address = "999.0.0.1:1"

@@ -1,0 +1,2 @@
+storage "raft" { path = "/x" }
+listener "tcp" { tls_disable = true }

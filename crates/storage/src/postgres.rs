@@ -4,7 +4,8 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{AssertSqlSafe, PgPool};
 
-use crate::sql::{Dialect, Statements, connect_err, incompatible, map_err, sql_storage};
+use crate::Op;
+use crate::sql::{Dialect, Statements, connect_err, incompatible, map_err, sql_apply, sql_storage};
 use crate::{Limits, Result, StorageError};
 
 const BACKEND: &str = "postgres";
@@ -249,23 +250,32 @@ impl PostgresStorage {
         .map_err(|e| map_err(BACKEND, e))
     }
 
-    /// Opens a write transaction; `SERIALIZABLE` when the batch holds an `Op::Check`, so that
-    /// the check and the writes after it see one consistent state, or the commit fails.
-    async fn begin(
-        &self,
-        checks: bool,
-    ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
-        if checks {
+    /// Applies `ops` atomically. A single put or delete is one statement; anything else is a
+    /// transaction, `SERIALIZABLE` when it holds an `Op::Check`, so that the check and the writes
+    /// after it see one consistent state, or the commit fails.
+    async fn write(&self, ops: Vec<Op>) -> Result<()> {
+        let err = |e| map_err(BACKEND, e);
+        if let [Op::Put { .. } | Op::Delete { .. }] = ops.as_slice() {
+            let mut conn = self.writer.acquire().await.map_err(err)?;
+            return apply(&self.sql, &mut conn, ops).await;
+        }
+        let checks = ops.iter().any(|op| matches!(op, Op::Check { .. }));
+        // Dropping `tx` before commit (on `?` or a failed check) rolls it all back.
+        let mut tx = if checks {
             self.writer
                 .begin_with("BEGIN ISOLATION LEVEL SERIALIZABLE")
                 .await
         } else {
             self.writer.begin().await
         }
+        .map_err(err)?;
+        apply(&self.sql, &mut tx, ops).await?;
+        tx.commit().await.map_err(err)
     }
 }
 
 sql_storage!(PostgresStorage);
+sql_apply!(sqlx::Postgres);
 
 #[cfg(test)]
 mod tests {

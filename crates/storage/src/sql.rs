@@ -190,13 +190,11 @@ impl Dialect {
     }
 }
 
-/// Implements [`Storage`](crate::Storage) for a SQL backend struct with the fields `limits`,
-/// `writer` (a pool), `sql` ([`Statements`]), a `const BACKEND: &str` in scope, the read methods
-/// `async fn read_value(&self, key) -> Result<Option<Vec<u8>>>` and `async fn read_keys(&self,
-/// prefix) -> Result<Vec<String>>` (the rows [`children`](crate::key::children) folds into a
-/// listing), and a method `async fn begin(&self, checks: bool) -> Result<Transaction,
-/// sqlx::Error>` that opens a write transaction (`checks`: the batch holds an
-/// [`Op::Check`](crate::Op::Check)).
+/// Implements [`Storage`](crate::Storage) for a SQL backend struct with a field `limits` and the
+/// methods `async fn read_value(&self, key) -> Result<Option<Vec<u8>>>`, `async fn
+/// read_keys(&self, prefix) -> Result<Vec<String>>` (the rows [`children`](crate::key::children)
+/// folds into a listing) and `async fn write(&self, ops: Vec<Op>) -> Result<()>` (applies the
+/// checked ops atomically), with a `const BACKEND: &str` in scope.
 macro_rules! sql_storage {
     ($ty:ty) => {
         #[async_trait::async_trait]
@@ -208,24 +206,12 @@ macro_rules! sql_storage {
 
             async fn put(&self, key: &str, value: Vec<u8>) -> $crate::Result<()> {
                 self.limits.check_put(key, &value)?;
-                sqlx::query($crate::sql::q(&self.sql.put))
-                    .bind(key)
-                    .bind($crate::sql::parent_of(key))
-                    .bind(value)
-                    .execute(&self.writer)
-                    .await
-                    .map_err(|e| $crate::sql::map_err(BACKEND, e))?;
-                Ok(())
+                self.write(vec![$crate::Op::put(key, value)]).await
             }
 
             async fn delete(&self, key: &str) -> $crate::Result<()> {
                 self.limits.check_key(key)?;
-                sqlx::query($crate::sql::q(&self.sql.delete))
-                    .bind(key)
-                    .execute(&self.writer)
-                    .await
-                    .map_err(|e| $crate::sql::map_err(BACKEND, e))?;
-                Ok(())
+                self.write(vec![$crate::Op::delete(key)]).await
             }
 
             async fn list(&self, prefix: &str) -> $crate::Result<Vec<String>> {
@@ -238,51 +224,64 @@ macro_rules! sql_storage {
             }
 
             async fn transaction(&self, ops: Vec<$crate::Op>) -> $crate::Result<()> {
-                use $crate::Op;
                 self.limits.check_ops(&ops)?;
-                let err = |e| $crate::sql::map_err(BACKEND, e);
-                let checks = ops.iter().any(|op| matches!(op, Op::Check { .. }));
-                // Dropping `tx` before commit (on `?` or a failed check) rolls it all back.
-                let mut tx = self.begin(checks).await.map_err(err)?;
-                for op in ops {
-                    match op {
-                        Op::Put { key, value } => {
-                            sqlx::query($crate::sql::q(&self.sql.put))
-                                .bind(key.as_str())
-                                .bind($crate::sql::parent_of(&key))
-                                .bind(value)
-                                .execute(&mut *tx)
-                                .await
-                                .map_err(err)?;
-                        }
-                        Op::Delete { key } => {
-                            sqlx::query($crate::sql::q(&self.sql.delete))
-                                .bind(key)
-                                .execute(&mut *tx)
-                                .await
-                                .map_err(err)?;
-                        }
-                        Op::Check { key, expected } => {
-                            let current: Option<Vec<u8>> =
-                                sqlx::query_scalar($crate::sql::q(&self.sql.get))
-                                    .bind(&key)
-                                    .fetch_optional(&mut *tx)
-                                    .await
-                                    .map_err(err)?;
-                            if current != expected {
-                                return Err($crate::StorageError::CheckFailed {
-                                    key: $crate::key::shown(&key),
-                                });
-                            }
-                        }
-                    }
-                }
-                tx.commit().await.map_err(err)
+                self.write(ops).await
             }
         }
     };
 }
 pub(crate) use sql_storage;
+
+/// Defines `async fn apply(sql: &Statements, conn: &mut <$db as Database>::Connection, ops)
+/// -> Result<()>` for a sqlx database type: runs the ops in order on a connection that is inside
+/// a transaction; a failed [`Op::Check`](crate::Op::Check) returns
+/// [`StorageError::CheckFailed`] (the caller rolls back). `BACKEND` must be in scope.
+macro_rules! sql_apply {
+    ($db:ty) => {
+        async fn apply(
+            sql: &$crate::sql::Statements,
+            conn: &mut <$db as sqlx::Database>::Connection,
+            ops: Vec<$crate::Op>,
+        ) -> $crate::Result<()> {
+            use $crate::Op;
+            let err = |e| $crate::sql::map_err(BACKEND, e);
+            for op in ops {
+                match op {
+                    Op::Put { key, value } => {
+                        sqlx::query($crate::sql::q(&sql.put))
+                            .bind(key.as_str())
+                            .bind($crate::sql::parent_of(&key))
+                            .bind(value)
+                            .execute(&mut *conn)
+                            .await
+                            .map_err(err)?;
+                    }
+                    Op::Delete { key } => {
+                        sqlx::query($crate::sql::q(&sql.delete))
+                            .bind(key)
+                            .execute(&mut *conn)
+                            .await
+                            .map_err(err)?;
+                    }
+                    Op::Check { key, expected } => {
+                        let current: Option<Vec<u8>> = sqlx::query_scalar($crate::sql::q(&sql.get))
+                            .bind(&key)
+                            .fetch_optional(&mut *conn)
+                            .await
+                            .map_err(err)?;
+                        if current != expected {
+                            return Err($crate::StorageError::CheckFailed {
+                                key: $crate::key::shown(&key),
+                            });
+                        }
+                    }
+                }
+            }
+            Ok(())
+        }
+    };
+}
+pub(crate) use sql_apply;
 
 #[cfg(test)]
 mod tests {

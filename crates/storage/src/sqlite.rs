@@ -1,16 +1,17 @@
 use std::path::{Path, PathBuf};
 use std::str::FromStr as _;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use rusqlite::{ErrorCode, OpenFlags, OptionalExtension as _};
+use rusqlite::{ErrorCode, OpenFlags, OptionalExtension as _, TransactionBehavior};
+use tokio::sync::{mpsc, oneshot};
 
+use sqlx::AssertSqlSafe;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{AssertSqlSafe, SqlitePool};
 
 use crate::sql::{Dialect, Statements, connect_err, incompatible, map_err, sql_storage};
-use crate::{Limits, Result, StorageError};
+use crate::{Limits, Op, Result, StorageError};
 
 const BACKEND: &str = "sqlite";
 
@@ -60,8 +61,13 @@ impl SqliteConfig {
 ///
 /// Durability: the database runs in WAL mode with `synchronous = FULL`, so a write is on disk
 /// (fsynced) before the call returns; an acknowledged write survives a process crash and a power
-/// cut. All writes go through one connection, in order, each transaction `BEGIN IMMEDIATE`, so
-/// transactions never conflict inside one process and wait (up to the busy timeout) for another.
+/// cut. All writes go through one connection on a thread of its own, in order, `BEGIN IMMEDIATE`,
+/// so transactions never conflict inside one process and wait (up to the busy timeout) for
+/// another. **Group commit:** the writes that arrive while one commit waits for the disk are
+/// committed together next, in one transaction and one `fsync`, each still all-or-nothing (a
+/// batch member whose [`Op::Check`] fails is rolled back to its savepoint alone, and a member
+/// that fails otherwise makes the batch rerun one write at a time, so every caller gets its own
+/// write's outcome). A write is acknowledged only after its commit is on disk.
 ///
 /// Reads (`get`, `list`) never wait for writes (WAL) and run **on the calling thread**, on one of
 /// [`SqliteConfig::readers`] connections: a point read of a page in SQLite's cache takes a few
@@ -71,9 +77,161 @@ impl SqliteConfig {
 pub struct SqliteStorage {
     limits: Limits,
     path: PathBuf,
-    writer: SqlitePool,
+    writer: mpsc::Sender<Message>,
     readers: Readers,
-    sql: Statements,
+    sql: Arc<Statements>,
+}
+
+/// What the writer thread is asked.
+enum Message {
+    /// Apply these ops atomically and say how it went.
+    Write(Vec<Op>, oneshot::Sender<Result<()>>),
+    /// Finish what came before, close the connection and stop.
+    Close(oneshot::Sender<()>),
+}
+
+/// The most writes committed together.
+const MAX_BATCH: usize = 256;
+
+/// The writer thread: takes whatever writes are waiting (at least one), commits them, answers.
+fn write_loop(
+    mut connection: rusqlite::Connection,
+    sql: &Statements,
+    mut queue: mpsc::Receiver<Message>,
+) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = queue.blocking_recv() {
+        let mut message = Some(first);
+        let mut close = None;
+        while let Some(next) = message.take() {
+            match next {
+                Message::Write(ops, done) => batch.push((ops, done)),
+                Message::Close(ack) => {
+                    close = Some(ack);
+                    break;
+                }
+            }
+            if batch.len() < MAX_BATCH {
+                message = queue.try_recv().ok();
+            }
+        }
+        commit(&mut connection, sql, &mut batch);
+        if let Some(ack) = close {
+            drop(connection);
+            queue.close();
+            // Writes sent meanwhile find the store closed (their answer is dropped); other
+            // closes are answered.
+            while let Ok(message) = queue.try_recv() {
+                if let Message::Close(other) = message {
+                    let _ = other.send(());
+                }
+            }
+            let _ = ack.send(());
+            return;
+        }
+    }
+}
+
+/// Commits `batch` (emptying it), answering every member.
+fn commit(
+    connection: &mut rusqlite::Connection,
+    sql: &Statements,
+    batch: &mut Vec<(Vec<Op>, oneshot::Sender<Result<()>>)>,
+) {
+    if batch.len() > 1
+        && let Ok(outcomes) = commit_together(connection, sql, batch)
+    {
+        for ((_, done), outcome) in batch.drain(..).zip(outcomes) {
+            let _ = done.send(outcome);
+        }
+        return;
+    }
+    // One write, or a batch that failed as a whole (nothing of it was committed): each alone.
+    for (ops, done) in batch.drain(..) {
+        let outcome = connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sqlite_err)
+            .and_then(|tx| {
+                apply(&tx, sql, &ops)?;
+                tx.commit().map_err(sqlite_err)
+            });
+        let _ = done.send(outcome);
+    }
+}
+
+/// One transaction for the whole batch: each member's outcome, or the error that failed the
+/// batch (then nothing was committed).
+fn commit_together(
+    connection: &mut rusqlite::Connection,
+    sql: &Statements,
+    batch: &[(Vec<Op>, oneshot::Sender<Result<()>>)],
+) -> Result<Vec<Result<()>>> {
+    let mut tx = connection
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(sqlite_err)?;
+    let mut outcomes = Vec::with_capacity(batch.len());
+    for (ops, _) in batch {
+        if ops.iter().any(|op| matches!(op, Op::Check { .. })) {
+            // A failed check undoes this member only (dropping the savepoint rolls it back).
+            let savepoint = tx.savepoint().map_err(sqlite_err)?;
+            match apply(&savepoint, sql, ops) {
+                Ok(()) => {
+                    savepoint.commit().map_err(sqlite_err)?;
+                    outcomes.push(Ok(()));
+                }
+                Err(failed @ StorageError::CheckFailed { .. }) => outcomes.push(Err(failed)),
+                Err(other) => return Err(other),
+            }
+        } else {
+            apply(&tx, sql, ops)?;
+            outcomes.push(Ok(()));
+        }
+    }
+    tx.commit().map_err(sqlite_err)?;
+    Ok(outcomes)
+}
+
+/// Runs `ops` in order on a connection inside a transaction; a failed check is
+/// [`StorageError::CheckFailed`] (the caller rolls back).
+fn apply(connection: &rusqlite::Connection, sql: &Statements, ops: &[Op]) -> Result<()> {
+    for op in ops {
+        match op {
+            Op::Put { key, value } => {
+                connection
+                    .prepare_cached(&sql.put)
+                    .and_then(|mut put| {
+                        put.execute(rusqlite::params![key, crate::sql::parent_of(key), value])
+                    })
+                    .map_err(sqlite_err)?;
+            }
+            Op::Delete { key } => {
+                connection
+                    .prepare_cached(&sql.delete)
+                    .and_then(|mut delete| delete.execute([key]))
+                    .map_err(sqlite_err)?;
+            }
+            Op::Check { key, expected } => {
+                let current: Option<Vec<u8>> = connection
+                    .prepare_cached(&sql.get)
+                    .and_then(|mut get| get.query_row([key], |row| row.get(0)).optional())
+                    .map_err(sqlite_err)?;
+                if current != *expected {
+                    return Err(StorageError::CheckFailed {
+                        key: crate::key::shown(key),
+                    });
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The error of a store that was closed.
+fn closed() -> StorageError {
+    StorageError::Connection {
+        backend: BACKEND,
+        source: Box::new(std::io::Error::other("the SQLite store is closed")),
+    }
 }
 
 /// The reader connections, each used by one caller at a time; `None` once closed.
@@ -88,11 +246,7 @@ impl Readers {
     fn open(path: &Path, count: u32, busy_timeout: Duration) -> Result<Self> {
         let connections = (0..count)
             .map(|_| {
-                let connection = rusqlite::Connection::open_with_flags(
-                    path,
-                    OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-                )?;
-                connection.busy_timeout(busy_timeout)?;
+                let connection = open_connection(path, busy_timeout)?;
                 // These connections only ever read.
                 connection.pragma_update(None, "query_only", true)?;
                 Ok(Mutex::new(Some(connection)))
@@ -126,11 +280,8 @@ impl Readers {
         let connection = slot
             .as_ref()
             .and_then(|slot| slot.as_ref())
-            .ok_or_else(|| StorageError::Connection {
-                backend: BACKEND,
-                source: Box::new(std::io::Error::other("the SQLite store is closed")),
-            })?;
-        read(connection).map_err(read_err)
+            .ok_or_else(closed)?;
+        read(connection).map_err(sqlite_err)
     }
 
     /// Closes every connection (waiting for reads in flight); later reads fail.
@@ -141,8 +292,18 @@ impl Readers {
     }
 }
 
-/// Maps a read's error: SQLite's BUSY and LOCKED are a conflict (retry), as on the write path.
-fn read_err(err: rusqlite::Error) -> StorageError {
+/// Opens a connection to the existing (WAL-mode) database at `path`.
+fn open_connection(path: &Path, busy_timeout: Duration) -> rusqlite::Result<rusqlite::Connection> {
+    let connection = rusqlite::Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    connection.busy_timeout(busy_timeout)?;
+    Ok(connection)
+}
+
+/// Maps a SQLite error: BUSY and LOCKED are a conflict (retry).
+fn sqlite_err(err: rusqlite::Error) -> StorageError {
     if let rusqlite::Error::SqliteFailure(failure, _) = &err
         && matches!(
             failure.code,
@@ -231,11 +392,32 @@ impl SqliteStorage {
             .await
             .map_err(|e| map_err(BACKEND, e))?;
         let readers = Readers::open(&config.path, config.readers, config.busy_timeout)?;
-        let sql = dialect.statements(TABLE);
+        let connection = open_connection(&config.path, config.busy_timeout)
+            .and_then(|c| {
+                c.pragma_update(None, "synchronous", "FULL")?;
+                Ok(c)
+            })
+            .map_err(|e| StorageError::Connection {
+                backend: BACKEND,
+                source: Box::new(e),
+            })?;
+        // The writer thread's connection is open now, so closing sqlx's does not checkpoint
+        // the WAL away under the readers.
+        writer.close().await;
+        let sql = Arc::new(dialect.statements(TABLE));
+        let (queue, inbox) = mpsc::channel(MAX_BATCH);
+        let thread_sql = Arc::clone(&sql);
+        std::thread::Builder::new()
+            .name("strongroom-sqlite-writer".into())
+            .spawn(move || write_loop(connection, &thread_sql, inbox))
+            .map_err(|e| StorageError::Connection {
+                backend: BACKEND,
+                source: Box::new(e),
+            })?;
         Ok(Self {
             limits,
             path: config.path,
-            writer,
+            writer: queue,
             readers,
             sql,
         })
@@ -246,11 +428,14 @@ impl SqliteStorage {
         &self.path
     }
 
-    /// Closes the connections, waiting for in-flight calls; later calls fail with
-    /// [`StorageError::Connection`].
+    /// Closes the connections, waiting for in-flight calls (writes sent before are committed);
+    /// later calls fail with [`StorageError::Connection`].
     pub async fn close(&self) {
         self.readers.close();
-        self.writer.close().await;
+        let (ack, closed) = oneshot::channel();
+        if self.writer.send(Message::Close(ack)).await.is_ok() {
+            let _ = closed.await;
+        }
     }
 }
 
@@ -290,13 +475,14 @@ impl SqliteStorage {
         })
     }
 
-    /// Opens a write transaction. `BEGIN IMMEDIATE` takes the write lock up front, so a batch
-    /// that reads (an `Op::Check`) and then writes cannot be invalidated halfway.
-    async fn begin(
-        &self,
-        _checks: bool,
-    ) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
-        self.writer.begin_with("BEGIN IMMEDIATE").await
+    /// Applies `ops` atomically, through the writer thread's group commit.
+    async fn write(&self, ops: Vec<Op>) -> Result<()> {
+        let (done, outcome) = oneshot::channel();
+        self.writer
+            .send(Message::Write(ops, done))
+            .await
+            .map_err(|_| closed())?;
+        outcome.await.map_err(|_| closed())?
     }
 }
 

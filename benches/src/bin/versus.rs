@@ -601,7 +601,7 @@ async fn compare(
     let servers = [&strongroom, &bao];
     let pids = [strongroom.child.id(), bao.child.id()];
     let idle = pids.map(rss_kib);
-    let mut after_writes = [0_u64; 2];
+    let mut after_writes = None;
     let (title, embedded_dir) = match config {
         Config::Dev => ("dev mode, in memory", None),
         Config::Durable => (
@@ -633,7 +633,7 @@ async fn compare(
             }
         }
         if workload == Workload::KvWrite {
-            after_writes = pids.map(rss_kib);
+            after_writes = Some(pids.map(rss_kib));
         }
         let e = run(&embedded, workload, connections, seconds).await;
         let [s, b] = totals;
@@ -674,12 +674,14 @@ async fn compare(
         idle[1] / 1024,
         ratio(idle[0] as f64, idle[1] as f64)
     );
-    println!(
-        "| resident memory, after the write runs | {} MiB | {} MiB | {:.2} |",
-        after_writes[0] / 1024,
-        after_writes[1] / 1024,
-        ratio(after_writes[0] as f64, after_writes[1] as f64)
-    );
+    if let Some([s, b]) = after_writes {
+        println!(
+            "| resident memory, after the write runs | {} MiB | {} MiB | {:.2} |",
+            s / 1024,
+            b / 1024,
+            ratio(s as f64, b as f64)
+        );
+    }
     let started = match config {
         Config::Dev => "process start to an unsealed answer",
         Config::Durable => "process start to a first (sealed) answer",

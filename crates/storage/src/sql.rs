@@ -73,7 +73,7 @@ pub(crate) fn connect_err(backend: &'static str, err: sqlx::Error) -> StorageErr
 pub(crate) struct Statements {
     /// Reads one value. Parameter: the key.
     pub(crate) get: Arc<str>,
-    /// Upserts one value. Parameters: the key, the value.
+    /// Upserts one value. Parameters: the key, its parent folder, the value.
     pub(crate) put: Arc<str>,
     /// Deletes one key. Parameter: the key.
     pub(crate) delete: Arc<str>,
@@ -194,7 +194,7 @@ impl Dialect {
 /// methods `async fn read_value(&self, key) -> Result<Option<Vec<u8>>>`, `async fn
 /// read_keys(&self, prefix) -> Result<Vec<String>>` (the rows [`children`](crate::key::children)
 /// folds into a listing) and `async fn write(&self, ops: Vec<Op>) -> Result<()>` (applies the
-/// checked ops atomically), with a `const BACKEND: &str` in scope.
+/// checked ops atomically).
 macro_rules! sql_storage {
     ($ty:ty) => {
         #[async_trait::async_trait]
@@ -233,8 +233,8 @@ macro_rules! sql_storage {
 pub(crate) use sql_storage;
 
 /// Defines `async fn apply(sql: &Statements, conn: &mut <$db as Database>::Connection, ops)
-/// -> Result<()>` for a sqlx database type: runs the ops in order on a connection that is inside
-/// a transaction; a failed [`Op::Check`](crate::Op::Check) returns
+/// -> Result<()>` for a sqlx database type: runs the ops in order on a connection (inside a
+/// transaction when there is more than one statement); a failed [`Op::Check`](crate::Op::Check) returns
 /// [`StorageError::CheckFailed`] (the caller rolls back). `BACKEND` must be in scope.
 macro_rules! sql_apply {
     ($db:ty) => {

@@ -62,18 +62,18 @@ impl SqliteConfig {
 /// Durability: the database runs in WAL mode with `synchronous = FULL`, so a write is on disk
 /// (fsynced) before the call returns; an acknowledged write survives a process crash and a power
 /// cut. All writes go through one connection on a thread of its own, in order, `BEGIN IMMEDIATE`,
-/// so transactions never conflict inside one process and wait (up to the busy timeout) for
-/// another. **Group commit:** the writes that arrive while one commit waits for the disk are
-/// committed together next, in one transaction and one `fsync`, each still all-or-nothing (a
-/// batch member whose [`Op::Check`] fails is rolled back to its savepoint alone, and a member
-/// that fails otherwise makes the batch rerun one write at a time, so every caller gets its own
-/// write's outcome). A write is acknowledged only after its commit is on disk.
+/// so the writes of one store never conflict with each other and wait (up to the busy timeout)
+/// for another process's. **Group commit:** the writes that arrive while one commit waits for
+/// the disk are committed together next, in one transaction and one `fsync`, each still
+/// all-or-nothing: each runs in a savepoint, and one that fails (a failed [`Op::Check`], say) is
+/// rolled back alone and gets its own error. A write is acknowledged only after its commit is on
+/// disk.
 ///
 /// Reads (`get`, `list`) never wait for writes (WAL) and run **on the calling thread**, on one of
 /// [`SqliteConfig::readers`] connections: a point read of a page in SQLite's cache takes a few
-/// microseconds, where handing it to a driver thread and back (sqlx's model, still used for
-/// writes, which wait for `fsync` and must not hold a runtime thread) took ~65 µs. A read of a
-/// page that is not in memory blocks the thread for that disk read.
+/// microseconds, where handing it to a driver thread and back (sqlx's model) took ~65 µs. A
+/// read of a page that is not in memory blocks the thread for that disk read, and with more
+/// reads in flight than connections a read waits for a connection to come free.
 pub struct SqliteStorage {
     limits: Limits,
     path: PathBuf,
@@ -115,15 +115,28 @@ fn write_loop(
                 message = queue.try_recv().ok();
             }
         }
-        commit(&mut connection, sql, &mut batch);
+        // A panic here (there is no known one) must not take the writer down with it: the
+        // members not yet answered learn that their outcome is unknown, and the next batch
+        // starts from a clean connection.
+        let committed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            commit(&mut connection, sql, &mut batch);
+        }));
+        if committed.is_err() {
+            batch.clear();
+        }
         if let Some(ack) = close {
             drop(connection);
             queue.close();
-            // Writes sent meanwhile find the store closed (their answer is dropped); other
-            // closes are answered.
+            // Writes sent meanwhile are refused (nothing of them was applied); other closes are
+            // answered.
             while let Ok(message) = queue.try_recv() {
-                if let Message::Close(other) = message {
-                    let _ = other.send(());
+                match message {
+                    Message::Write(_, done) => {
+                        let _ = done.send(Err(closed()));
+                    }
+                    Message::Close(other) => {
+                        let _ = other.send(());
+                    }
                 }
             }
             let _ = ack.send(());
@@ -132,30 +145,25 @@ fn write_loop(
     }
 }
 
-/// Commits `batch` (emptying it), answering every member.
-fn commit(
-    connection: &mut rusqlite::Connection,
-    sql: &Statements,
-    batch: &mut Vec<(Vec<Op>, oneshot::Sender<Result<()>>)>,
-) {
-    if batch.len() > 1
-        && let Ok(outcomes) = commit_together(connection, sql, batch)
-    {
-        for ((_, done), outcome) in batch.drain(..).zip(outcomes) {
-            let _ = done.send(outcome);
+/// One member of a batch: its ops and where its outcome goes.
+type Member = (Vec<Op>, oneshot::Sender<Result<()>>);
+
+/// Commits `batch` (emptying it) in one transaction, answering every member. Each member runs
+/// inside a savepoint, so one that fails (a check, or any other error) is undone alone and
+/// gets its own error; the others commit. If the transaction cannot begin or commit, every
+/// member gets that error and nothing was committed.
+fn commit(connection: &mut rusqlite::Connection, sql: &Statements, batch: &mut Vec<Member>) {
+    match commit_together(connection, sql, batch) {
+        Ok(outcomes) => {
+            for ((_, done), outcome) in batch.drain(..).zip(outcomes) {
+                let _ = done.send(outcome);
+            }
         }
-        return;
-    }
-    // One write, or a batch that failed as a whole (nothing of it was committed): each alone.
-    for (ops, done) in batch.drain(..) {
-        let outcome = connection
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(sqlite_err)
-            .and_then(|tx| {
-                apply(&tx, sql, &ops)?;
-                tx.commit().map_err(sqlite_err)
-            });
-        let _ = done.send(outcome);
+        Err(err) => {
+            for (_, done) in batch.drain(..) {
+                let _ = done.send(Err(share(&err)));
+            }
+        }
     }
 }
 
@@ -164,31 +172,39 @@ fn commit(
 fn commit_together(
     connection: &mut rusqlite::Connection,
     sql: &Statements,
-    batch: &[(Vec<Op>, oneshot::Sender<Result<()>>)],
+    batch: &[Member],
 ) -> Result<Vec<Result<()>>> {
+    // A transaction left open by a failed rollback would make every later `BEGIN` fail.
+    if !connection.is_autocommit() {
+        connection.execute_batch("ROLLBACK").map_err(sqlite_err)?;
+    }
     let mut tx = connection
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(sqlite_err)?;
     let mut outcomes = Vec::with_capacity(batch.len());
     for (ops, _) in batch {
-        if ops.iter().any(|op| matches!(op, Op::Check { .. })) {
-            // A failed check undoes this member only (dropping the savepoint rolls it back).
-            let savepoint = tx.savepoint().map_err(sqlite_err)?;
-            match apply(&savepoint, sql, ops) {
-                Ok(()) => {
-                    savepoint.commit().map_err(sqlite_err)?;
-                    outcomes.push(Ok(()));
-                }
-                Err(failed @ StorageError::CheckFailed { .. }) => outcomes.push(Err(failed)),
-                Err(other) => return Err(other),
-            }
-        } else {
-            apply(&tx, sql, ops)?;
-            outcomes.push(Ok(()));
+        let mut savepoint = tx.savepoint().map_err(sqlite_err)?;
+        let outcome = apply(&savepoint, sql, ops);
+        if outcome.is_err() {
+            // Undo this member only; if even that fails, fail the batch (nothing commits).
+            savepoint.rollback().map_err(sqlite_err)?;
         }
+        savepoint.commit().map_err(sqlite_err)?;
+        outcomes.push(outcome);
     }
     tx.commit().map_err(sqlite_err)?;
     Ok(outcomes)
+}
+
+/// The same error for another member of a failed batch (errors are not `Clone`).
+fn share(err: &StorageError) -> StorageError {
+    match err {
+        StorageError::Conflict => StorageError::Conflict,
+        other => StorageError::Backend {
+            backend: BACKEND,
+            source: Box::new(std::io::Error::other(other.to_string())),
+        },
+    }
 }
 
 /// Runs `ops` in order on a connection inside a transaction; a failed check is
@@ -359,8 +375,7 @@ impl SqliteStorage {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(config.busy_timeout);
-        // The writer comes first: it creates the file, switches it to WAL and makes the schema.
-        // Pinned open (no idle timeout) so the WAL is not checkpointed away under the readers.
+        // sqlx comes first: it creates the file, switches it to WAL and makes the schema.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
@@ -482,7 +497,13 @@ impl SqliteStorage {
             .send(Message::Write(ops, done))
             .await
             .map_err(|_| closed())?;
-        outcome.await.map_err(|_| closed())?
+        outcome.await.map_err(|_| StorageError::Backend {
+            backend: BACKEND,
+            source: Box::new(std::io::Error::other(
+                "the SQLite writer failed before answering: the write may or may not have been \
+                 committed",
+            )),
+        })?
     }
 }
 

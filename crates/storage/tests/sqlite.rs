@@ -236,3 +236,32 @@ async fn close_finishes_earlier_writes_and_refuses_later_ones() {
     assert_eq!(reopened.list("w/").await.unwrap().len(), 50);
     assert_eq!(reopened.get("late").await.unwrap(), None);
 }
+
+/// `close` while writes are in flight: each write either succeeds and is in the file after a
+/// reopen, or fails with a connection error and is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_during_writes_answers_each_truthfully() {
+    let path = fresh_path("close-race");
+    let store = Arc::new(SqliteStorage::open(&path).await.unwrap());
+    let writes: Vec<_> = (0..200_u8)
+        .map(|i| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move { (i, store.put(&format!("w/{i}"), vec![i]).await) })
+        })
+        .collect();
+    tokio::task::yield_now().await;
+    store.close().await;
+    let mut outcomes = Vec::new();
+    for write in writes {
+        outcomes.push(write.await.unwrap());
+    }
+    let reopened = SqliteStorage::open(&path).await.unwrap();
+    for (i, outcome) in outcomes {
+        let stored = reopened.get(&format!("w/{i}")).await.unwrap();
+        match outcome {
+            Ok(()) => assert_eq!(stored, Some(vec![i])),
+            Err(StorageError::Connection { .. }) => assert_eq!(stored, None),
+            Err(other) => panic!("{other}"),
+        }
+    }
+}

@@ -19,6 +19,7 @@
 
 use std::sync::Arc;
 
+#[cfg(feature = "postgres")]
 use sqlx::AssertSqlSafe;
 
 use crate::StorageError;
@@ -85,6 +86,7 @@ pub(crate) struct Statements {
 }
 
 /// Marks one of the [`Statements`] as safe for sqlx: see there.
+#[cfg(feature = "postgres")]
 pub(crate) fn q(sql: &Arc<str>) -> AssertSqlSafe<Arc<str>> {
     AssertSqlSafe(Arc::clone(sql))
 }
@@ -236,6 +238,7 @@ pub(crate) use sql_storage;
 /// -> Result<()>` for a sqlx database type: runs the ops in order on a connection (inside a
 /// transaction when there is more than one statement); a failed [`Op::Check`](crate::Op::Check) returns
 /// [`StorageError::CheckFailed`] (the caller rolls back). `BACKEND` must be in scope.
+#[cfg(feature = "postgres")]
 macro_rules! sql_apply {
     ($db:ty) => {
         async fn apply(
@@ -281,6 +284,7 @@ macro_rules! sql_apply {
         }
     };
 }
+#[cfg(feature = "postgres")]
 pub(crate) use sql_apply;
 
 #[cfg(test)]

@@ -34,6 +34,13 @@
     reason = "a measurement tool: a failure is a failed run, and its figures are approximate"
 )]
 
+/// The embedded vault runs in this process, so this binary's allocator is the embedder's
+/// choice: mimalloc (the default `mimalloc` feature), because with glibc's malloc the request
+/// path's threads queue on its arena locks. `--no-default-features` measures with glibc's.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

@@ -94,7 +94,13 @@ fn path_hash(path: &str) -> String {
         hash ^= u128::from(byte);
         hash = hash.wrapping_mul(0x0000_0000_0100_0000_0000_0000_0000_013B);
     }
-    format!("{hash:032x}")
+    // Lowercase hex of the big-endian bytes, as `{hash:032x}` prints it.
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    hash.to_be_bytes()
+        .iter()
+        .flat_map(|byte| [byte >> 4, byte & 0x0f])
+        .map(|nibble| char::from(DIGITS.get(usize::from(nibble)).copied().unwrap_or(b'0')))
+        .collect()
 }
 
 fn meta_key(path: &str) -> String {
@@ -810,6 +816,21 @@ impl KvV2 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Version keys are stored: the hash must print exactly as it always has (`{:032x}` of the
+    /// FNV-1a value), or existing versions would not be found.
+    #[test]
+    fn path_hash_is_stable() {
+        assert_eq!(path_hash(""), "6c62272e07bb014262b821756295c58d");
+        for path in ["a", "app/db", "é/ü/x", &"p".repeat(300)] {
+            let mut hash: u128 = 0x6c62_272e_07bb_0142_62b8_2175_6295_c58d;
+            for byte in path.bytes() {
+                hash ^= u128::from(byte);
+                hash = hash.wrapping_mul(0x0000_0000_0100_0000_0000_0000_0000_013B);
+            }
+            assert_eq!(path_hash(path), format!("{hash:032x}"));
+        }
+    }
 
     #[test]
     fn durations() {

@@ -52,7 +52,7 @@ impl StorageView {
             prefix: folder.into(),
             rule,
         })?;
-        Self::new(Arc::clone(&self.inner), format!("{}{folder}", self.prefix))
+        Self::new(Arc::clone(&self.inner), concat(&self.prefix, folder))
     }
 
     /// The prefix (ends in `/`, or is empty).
@@ -65,7 +65,7 @@ impl StorageView {
             key: key.chars().take(96).collect(),
             rule,
         })?;
-        Ok(format!("{}{key}", self.prefix))
+        Ok(concat(&self.prefix, key))
     }
 
     fn full_prefix(&self, prefix: &str) -> Result<String> {
@@ -73,7 +73,7 @@ impl StorageView {
             prefix: prefix.chars().take(96).collect(),
             rule,
         })?;
-        Ok(format!("{}{prefix}", self.prefix))
+        Ok(concat(&self.prefix, prefix))
     }
 
     /// Errors name keys as the engine knows them, without the mount's prefix.
@@ -122,6 +122,14 @@ impl StorageView {
         }
         Ok(deleted)
     }
+}
+
+/// `a` then `b`, in one allocation of the right size (on every storage call of every engine).
+fn concat(a: &str, b: &str) -> String {
+    let mut out = String::with_capacity(a.len() + b.len());
+    out.push_str(a);
+    out.push_str(b);
+    out
 }
 
 #[async_trait]

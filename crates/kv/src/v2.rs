@@ -115,6 +115,20 @@ fn vmeta_key(path: &str, version: u64) -> String {
     format!("vmeta/{}/{version}", path_hash(path))
 }
 
+/// A key's custom metadata as Vault shows it: `null` when there is none.
+fn custom_json(meta: &KeyMeta) -> Value {
+    if meta.custom_metadata.is_empty() {
+        Value::Null
+    } else {
+        Value::Object(
+            meta.custom_metadata
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                .collect(),
+        )
+    }
+}
+
 fn object(value: Value) -> Map<String, Value> {
     match value {
         Value::Object(map) => map,
@@ -311,13 +325,14 @@ impl KvV2 {
         version: &VersionMeta,
     ) -> Value {
         let deletion = Self::deleted_at(meta, config, version).map_or(String::new(), rfc3339_nanos);
-        json!({
-            "created_time": rfc3339_nanos(version.created),
-            "custom_metadata": if meta.custom_metadata.is_empty() { Value::Null } else { json!(meta.custom_metadata) },
-            "deletion_time": deletion,
-            "destroyed": version.destroyed,
-            "version": number,
-        })
+        // Built field by field: `json!` would copy each value through the serializer.
+        let mut out = Map::new();
+        out.insert("created_time".into(), rfc3339_nanos(version.created).into());
+        out.insert("custom_metadata".into(), custom_json(meta));
+        out.insert("deletion_time".into(), deletion.into());
+        out.insert("destroyed".into(), version.destroyed.into());
+        out.insert("version".into(), number.into());
+        Value::Object(out)
     }
 
     /// The state of version `number`, if it is kept.
@@ -367,7 +382,7 @@ impl KvV2 {
             "created_time": rfc3339_nanos(meta.created),
             "current_metadata_version": meta.metadata_version,
             "current_version": meta.current_version,
-            "custom_metadata": if meta.custom_metadata.is_empty() { Value::Null } else { json!(meta.custom_metadata) },
+            "custom_metadata": custom_json(meta),
             "delete_version_after": duration_text(meta.delete_version_after),
             "max_versions": meta.max_versions,
             "metadata_cas_required": false,
@@ -469,7 +484,7 @@ impl KvV2 {
                 Ok(()) => {
                     return Ok(Response::with_data(object(json!({
                         "created_time": rfc3339_nanos(now),
-                        "custom_metadata": if meta.custom_metadata.is_empty() { Value::Null } else { json!(meta.custom_metadata) },
+                        "custom_metadata": custom_json(&meta),
                         "deletion_time": "",
                         "destroyed": false,
                         "version": version,
@@ -556,9 +571,10 @@ impl KvV2 {
             return Ok(Response::empty());
         };
         let value: Value = decode(&bytes)?;
-        Ok(Response::with_data(object(
-            json!({"data": value, "metadata": metadata}),
-        )))
+        let mut out = Map::new();
+        out.insert("data".into(), value);
+        out.insert("metadata".into(), metadata);
+        Ok(Response::with_data(out))
     }
 
     async fn write_metadata(

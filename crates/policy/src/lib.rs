@@ -110,6 +110,7 @@ mod serialize;
 mod value;
 
 #[doc(hidden)]
+pub mod hcl_guard;
 pub mod internal;
 
 pub use acl::{Acl, CompiledRule, RuleSource};

@@ -401,6 +401,11 @@ impl Hcl<'_> {
 }
 
 pub(crate) fn hcl(name: &str, text: &str) -> Result<Policy, PolicyError> {
+    crate::hcl_guard::check_brackets(text).map_err(|e| PolicyError::Syntax {
+        format: "HCL",
+        location: e.location,
+        message: e.message,
+    })?;
     let body = hcl::edit::parser::parse_body(text).map_err(|e| PolicyError::Syntax {
         format: "HCL",
         location: Location {

@@ -146,7 +146,50 @@ fn accepted_forms() {
     assert_eq!(j.rules()[1].capabilities.to_string(), "[deny]");
 }
 
+/// Pieces of HCL's lexical structure, for texts the bracket check and the parser both see.
+const HCL_PIECES: &[&str] = &[
+    "a",
+    "b = ",
+    "\"",
+    "${",
+    "%{",
+    "$${",
+    "%%{",
+    "}",
+    "{",
+    "[",
+    "]",
+    "(",
+    ")",
+    "\n",
+    "# c\n",
+    "// c\n",
+    "/*",
+    "*/",
+    "<<EOT\n",
+    "EOT\n",
+    "<<-EOT\n",
+    "  EOT\n",
+    "\\\"",
+    ", ",
+    "1",
+    "-",
+    "x {",
+    "path \"p\" ",
+];
+
 proptest! {
+    /// The bracket check runs before the parser and must never refuse what the parser accepts.
+    #[test]
+    fn the_bracket_check_accepts_whatever_parses(
+        pieces in proptest::collection::vec(proptest::sample::select(HCL_PIECES), 0..14)
+    ) {
+        let text = pieces.concat();
+        if hcl::edit::parser::parse_body(&text).is_ok() {
+            prop_assert_eq!(strongroom_policy::hcl_guard::check_brackets(&text), Ok(()), "{:?}", text);
+        }
+    }
+
     #[test]
     fn arbitrary_text_never_panics(text in any::<String>()) {
         let _ = Policy::parse_hcl("f", &text);

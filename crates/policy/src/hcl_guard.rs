@@ -134,7 +134,7 @@ pub fn check_brackets(text: &str) -> Result<(), BracketError> {
                         .enumerate()
                         .all(|(k, m)| cursor.peek(indent + k) == Some(*m));
                     let after = cursor.peek(indent + wanted.len());
-                    if matches && !after.is_some_and(|a| !a.is_ascii()) {
+                    if matches && after.is_none_or(|a| a.is_ascii()) {
                         if !after.is_some_and(ident_char) {
                             cursor.skip(indent + wanted.len());
                             stack.pop();

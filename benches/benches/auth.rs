@@ -18,19 +18,14 @@ use base64::Engine as _;
 use criterion::{Criterion, criterion_group, criterion_main};
 use ring::signature::KeyPair as _;
 use serde_json::{Value, json};
-use strongroom_core::{InitRequest, Vault};
+use strongroom_core::Vault;
 use strongroom_storage::MemoryStorage;
 
 async fn vault() -> (Vault, String) {
     let vault = Vault::builder(MemoryStorage::new())
         .background_expiry(false)
         .build();
-    let init = vault.init(InitRequest::new(1, 1)).await.unwrap();
-    vault
-        .unseal(init.keys_base64[0].expose_secret())
-        .await
-        .unwrap();
-    let root = init.root_token.expose_secret().to_owned();
+    let root = strongroom_benches::unsealed_root(&vault).await.unwrap();
     for kind in ["userpass", "approle", "jwt"] {
         vault
             .write(&root, &format!("sys/auth/{kind}"), json!({"type": kind}))

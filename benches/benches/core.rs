@@ -17,7 +17,7 @@ use std::time::Duration;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use serde_json::json;
 use strongroom_barrier::{Barrier, RootKey};
-use strongroom_core::{InitRequest, Vault};
+use strongroom_core::Vault;
 use strongroom_kv::KvV1;
 use strongroom_logical::{Backend, Context, Operation, Request, StorageView};
 use strongroom_storage::{MemoryStorage, Storage};
@@ -29,9 +29,7 @@ fn pipeline(c: &mut Criterion) {
         .unwrap();
     let vault = Vault::builder(MemoryStorage::new()).build();
     let (root, app) = rt.block_on(async {
-        let init = vault.init(InitRequest::new(1, 1)).await.unwrap();
-        vault.unseal(init.keys[0].expose_secret()).await.unwrap();
-        let root = init.root_token.expose_secret().to_owned();
+        let root = strongroom_benches::unsealed_root(&vault).await.unwrap();
         vault
             .write(&root, "sys/mounts/secret", json!({"type": "kv"}))
             .await
@@ -129,9 +127,7 @@ fn kv2(c: &mut Criterion) {
         .unwrap();
     let vault = Vault::builder(MemoryStorage::new()).build();
     let root = rt.block_on(async {
-        let init = vault.init(InitRequest::new(1, 1)).await.unwrap();
-        vault.unseal(init.keys[0].expose_secret()).await.unwrap();
-        let root = init.root_token.expose_secret().to_owned();
+        let root = strongroom_benches::unsealed_root(&vault).await.unwrap();
         vault
             .write(&root, "sys/mounts/v1", json!({"type": "kv"}))
             .await

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::json;
 use sqlx::Connection as _;
-use strongroom_core::{InitRequest, Vault};
+use strongroom_core::Vault;
 use strongroom_storage::MemoryStorage;
 
 struct Db {
@@ -69,9 +69,7 @@ fn database(c: &mut Criterion) {
             .background_expiry(false)
             .build();
         let root = rt.block_on(async {
-            let init = vault.init(InitRequest::new(1, 1)).await.unwrap();
-            vault.unseal(init.keys[0].expose_secret()).await.unwrap();
-            let root = init.root_token.expose_secret().to_owned();
+            let root = strongroom_benches::unsealed_root(&vault).await.unwrap();
             vault
                 .write(&root, "sys/mounts/database", json!({"type": "database"}))
                 .await

@@ -46,12 +46,7 @@ fn full_run() -> bool {
 }
 
 fn rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
+    strongroom_benches::rss_kib(None)
 }
 
 fn builder(storage: Arc<dyn Storage>) -> strongroom_core::VaultBuilder {

@@ -48,14 +48,7 @@ impl Rotator for Noop {
 }
 
 fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
-        })
-        .unwrap_or(0)
+    strongroom_benches::rss_kib(None)
 }
 
 fn scheduler(c: &mut Criterion) {

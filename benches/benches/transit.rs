@@ -26,7 +26,7 @@ use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use ring::rand::SystemRandom;
 use ring::signature::{self, EcdsaKeyPair, Ed25519KeyPair};
 use serde_json::json;
-use strongroom_core::{InitRequest, Vault};
+use strongroom_core::Vault;
 use strongroom_storage::MemoryStorage;
 use strongroom_transit::{KeyOptions, KeyType, Keyring, Marshaling};
 
@@ -193,9 +193,7 @@ fn pipeline(c: &mut Criterion) {
         .unwrap();
     let vault = Vault::builder(MemoryStorage::new()).build();
     let root = rt.block_on(async {
-        let init = vault.init(InitRequest::new(1, 1)).await.unwrap();
-        vault.unseal(init.keys[0].expose_secret()).await.unwrap();
-        let root = init.root_token.expose_secret().to_owned();
+        let root = strongroom_benches::unsealed_root(&vault).await.unwrap();
         vault
             .write(&root, "sys/mounts/transit", json!({"type": "transit"}))
             .await

@@ -47,7 +47,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use serde_json::{Value, json};
-use strongroom_core::{InitRequest, Vault};
+use strongroom_core::Vault;
 use strongroom_storage::{MemoryStorage, SqliteStorage};
 use tempfile::TempDir;
 
@@ -150,14 +150,7 @@ fn free_port() -> u16 {
 }
 
 fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
-        })
-        .unwrap_or(0)
+    strongroom_benches::rss_kib(Some(pid))
 }
 
 fn strongroom_bin() -> PathBuf {
@@ -364,12 +357,7 @@ async fn embedded(dir: Option<&std::path::Path>) -> Target {
             Vault::builder(storage).build()
         }
     };
-    let init = vault.init(InitRequest::new(1, 1)).await.unwrap();
-    vault
-        .unseal(init.keys_base64[0].expose_secret())
-        .await
-        .unwrap();
-    let root = init.root_token.expose_secret().to_owned();
+    let root = strongroom_benches::unsealed_root(&vault).await.unwrap();
     let write = |path: &'static str, body: Value| {
         let (vault, root) = (vault.clone(), root.clone());
         async move { vault.write(&root, path, body).await.unwrap() }

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use serde_json::{Map, Value, json};
-use strongroom_core::{ManualClock, Vault, VaultError, VaultRequest};
+use strongroom_core::{AuthInfo, ManualClock, Vault, VaultError, VaultRequest};
 use strongroom_logical::{Connection, Operation};
 use strongroom_storage::MemoryStorage;
 
@@ -67,6 +67,19 @@ async fn from(
         request = request.with_token(token);
     }
     vault.handle(request).await
+}
+
+/// Logs `user` in through `auth/userpass` with `password`; what the login answered.
+async fn userpass_login(s: &Setup, user: &str, password: &str) -> AuthInfo {
+    s.vault
+        .login(
+            &format!("auth/userpass/login/{user}"),
+            json!({ "password": password }),
+        )
+        .await
+        .unwrap()
+        .auth
+        .unwrap()
 }
 
 /// The caller's own token, looked up.
@@ -192,16 +205,7 @@ async fn userpass_login_gives_exactly_the_configured_token() {
         )
         .await
         .unwrap();
-    let auth = s
-        .vault
-        .login(
-            "auth/userpass/login/alice",
-            json!({"password": "battery staple"}),
-        )
-        .await
-        .unwrap()
-        .auth
-        .unwrap();
+    let auth = userpass_login(&s, "alice", "battery staple").await;
     assert_eq!(auth.policies, ["auditor", "default"]);
     let users = s
         .vault
@@ -267,13 +271,7 @@ async fn userpass_token_settings_uses_and_cidr_bounds() {
         )
         .await
         .unwrap();
-    let carol = s
-        .vault
-        .login("auth/userpass/login/carol", json!({"password": "pw"}))
-        .await
-        .unwrap()
-        .auth
-        .unwrap();
+    let carol = userpass_login(&s, "carol", "pw").await;
     assert_eq!(carol.policies, ["p"], "no default policy");
     // As in Vault, a login whose token could not be used from the caller's address fails.
     assert!(matches!(
@@ -958,13 +956,7 @@ async fn auth_methods_cannot_cross_their_boundaries() {
             )
             .await
             .unwrap();
-        s.vault
-            .login("auth/userpass/login/carol", json!({"password": "pw"}))
-            .await
-            .unwrap()
-            .auth
-            .unwrap()
-            .client_token
+        userpass_login(&s, "carol", "pw").await.client_token
     };
     s.vault
         .read(&carol, "auth/token/lookup-self")
@@ -1030,15 +1022,7 @@ async fn auth_methods_cannot_cross_their_boundaries() {
 #[tokio::test]
 async fn renewal_asks_the_auth_method() {
     let s = setup("userpass").await;
-    let login = || async {
-        s.vault
-            .login("auth/userpass/login/dave", json!({"password": "pw"}))
-            .await
-            .unwrap()
-            .auth
-            .unwrap()
-            .client_token
-    };
+    let login = || async { userpass_login(&s, "dave", "pw").await.client_token };
     s.vault
         .write(
             &s.root,

@@ -671,6 +671,11 @@ impl Backend for AppRole {
         .await
     }
 
+    /// Role names are lower-cased (as Vault does) before the policy check.
+    fn canonical_path(&self, path: &str) -> Option<String> {
+        strongroom_logical::fold_segment(path, "role", 1)
+    }
+
     /// `role/<name>` exists or not (a policy's `create` and `update` tell them apart).
     async fn exists(&self, ctx: &Context, request: &Request) -> Result<Option<bool>> {
         crate::exists_named(ctx, request, "role").await

@@ -308,6 +308,12 @@ impl Backend for Userpass {
     fn unauthenticated_paths(&self) -> &[&str] {
         &["login/*"]
     }
+
+    /// User names are lower-cased (as Vault does) before the policy check.
+    fn canonical_path(&self, path: &str) -> Option<String> {
+        strongroom_logical::fold_segment(path, "users", 1)
+            .or_else(|| strongroom_logical::fold_segment(path, "login", 1))
+    }
 }
 
 #[cfg(test)]

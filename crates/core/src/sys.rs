@@ -12,9 +12,10 @@ use std::collections::BTreeMap;
 
 use crate::audit::{AuditEntry, Broker, Enabled, FileAuditDevice, check_file_path};
 use crate::mounts::{MountConfig, MountEntry, Mounted, normalize_mount_path};
-use crate::tokens::{TokenEntry, TokenRequest};
+use crate::tokens::{Creation, TokenEntry, TokenRequest};
 use crate::vault::{AUDIT_PATH, Active, AuthInfo, MOUNTS_PATH, VaultResponse};
 use crate::{Result, Vault, VaultError};
+use strongroom_logical::field;
 
 /// The built-in auth methods (mounted under `sys/auth` only) and secrets engines (under
 /// `sys/mounts` only): a login method mounted as a secrets engine must not mint tokens.
@@ -23,6 +24,41 @@ const SECRET_KINDS: &[&str] = &["kv", "kv-v2", "transit", "database"];
 
 /// Mount paths no engine may take.
 const RESERVED: &[&str] = &["sys/", "auth/", "cubbyhole/", "identity/", "auth/token/"];
+
+/// Who is asking, as the pipeline established it.
+pub(crate) struct Caller {
+    /// The token, after this request's use was counted.
+    pub(crate) entry: TokenEntry,
+    /// The token as presented.
+    pub(crate) token: String,
+    /// This request took the token's last use.
+    pub(crate) last_use: bool,
+    /// The token holds `sudo` (or root) on the request path.
+    pub(crate) sudo: bool,
+}
+
+/// The full mount path `path` names below `sys/mounts` (`auth == false`) or `sys/auth`, for
+/// every operation on it: `sys/mounts` refuses the reserved prefixes (an auth method is
+/// managed through `sys/auth` only, where sudo is required), `sys/auth` refuses the token
+/// store. `what` words the refusal ("mount at", "unmount", "tune").
+fn mount_target(path: &str, auth: bool, what: &str) -> Result<String> {
+    let relative = normalize_mount_path(path)
+        .ok_or_else(|| VaultError::invalid(format!("invalid mount path {path:?}")))?;
+    let full = if auth {
+        format!("auth/{relative}")
+    } else {
+        relative
+    };
+    if RESERVED
+        .iter()
+        .any(|r| full.starts_with(r) && !(auth && *r == "auth/"))
+    {
+        return Err(VaultError::invalid(format!(
+            "cannot {what} reserved path {full:?}"
+        )));
+    }
+    Ok(full)
+}
 
 /// Where a mount's data lives: `logical/<uuid>/` for secret engines, `auth/<uuid>/` for auth
 /// methods.
@@ -141,21 +177,7 @@ async fn enable(
     data: &Map<String, Value>,
     auth: bool,
 ) -> Result<VaultResponse> {
-    let relative = normalize_mount_path(path)
-        .ok_or_else(|| VaultError::invalid(format!("invalid mount path {path:?}")))?;
-    let full = if auth {
-        format!("auth/{relative}")
-    } else {
-        relative
-    };
-    if RESERVED
-        .iter()
-        .any(|r| full.starts_with(r) && !(auth && *r == "auth/"))
-    {
-        return Err(VaultError::invalid(format!(
-            "cannot mount at reserved path {full:?}"
-        )));
-    }
+    let full = mount_target(path, auth, "mount at")?;
     let kind = data
         .get("type")
         .and_then(Value::as_str)
@@ -229,13 +251,7 @@ async fn enable(
 }
 
 async fn disable(active: &Active, path: &str, auth: bool) -> Result<VaultResponse> {
-    let relative = normalize_mount_path(path)
-        .ok_or_else(|| VaultError::invalid(format!("invalid mount path {path:?}")))?;
-    let full = if auth {
-        format!("auth/{relative}")
-    } else {
-        relative
-    };
+    let full = mount_target(path, auth, "unmount")?;
     let _guard = active.mount_lock.lock().await;
     if active.router.read().await.get(&full).is_none() {
         // Vault answers success for a path that is not mounted.
@@ -266,11 +282,11 @@ async fn disable(active: &Active, path: &str, auth: bool) -> Result<VaultRespons
 async fn tune(
     active: &Active,
     path: &str,
+    auth: bool,
     operation: Operation,
     data: &Map<String, Value>,
 ) -> Result<VaultResponse> {
-    let full = normalize_mount_path(path)
-        .ok_or_else(|| VaultError::invalid(format!("invalid mount path {path:?}")))?;
+    let full = mount_target(path, auth, "tune")?;
     let _guard = active.mount_lock.lock().await;
     let mut router = active.router.write().await;
     let mounted = router
@@ -617,66 +633,59 @@ async fn lease_endpoints(
     }
 }
 
-/// `sys/...` requests (already authorised).
+/// `sys/...` requests (already authorised), at their canonical path below `sys/`.
 pub(crate) async fn handle(
     vault: &Vault,
     active: &Active,
-    caller: &TokenEntry,
+    caller: &Caller,
     operation: Operation,
     rest: &str,
     data: Map<String, Value>,
-    _token: &str,
 ) -> Result<VaultResponse> {
-    let rest = rest.trim_end_matches('/');
+    // The path exactly as the ACL and the sudo check saw it (a list without its final `/`):
+    // no handler normalises it further.
+    let rest = crate::request_path::handler_path(operation, rest);
     let (head, tail) = rest.split_once('/').unwrap_or((rest, ""));
+    let writes = matches!(operation, Operation::Create | Operation::Update);
     match (head, operation) {
         // The metrics themselves are rendered by the HTTP layer, which counts requests; the
         // core authorises and audits the read like any other.
         ("metrics", Operation::Read) if tail.is_empty() => Ok(VaultResponse::data(Map::new())),
-        ("mounts", Operation::Read | Operation::List) if tail.is_empty() => {
-            Ok(list_mounts(&*active.router.read().await, false))
+        ("mounts" | "auth", Operation::Read | Operation::List) if tail.is_empty() => {
+            Ok(list_mounts(&*active.router.read().await, head == "auth"))
         }
-        ("mounts", _) if tail.ends_with("/tune") || tail == "tune" => {
-            tune(active, tail.trim_end_matches("tune"), operation, &data).await
+        ("mounts" | "auth", _) if tail.ends_with("/tune") => {
+            let mount = tail.strip_suffix("tune").unwrap_or(tail);
+            tune(active, mount, head == "auth", operation, &data).await
         }
-        ("mounts", Operation::Create | Operation::Update) => {
-            enable(vault, active, tail, &data, false).await
+        ("mounts" | "auth", _) if writes => {
+            enable(vault, active, tail, &data, head == "auth").await
         }
-        ("mounts", Operation::Delete) => disable(active, tail, false).await,
+        ("mounts" | "auth", Operation::Delete) => disable(active, tail, head == "auth").await,
         ("mounts", Operation::Read) => {
-            let full = normalize_mount_path(tail)
-                .ok_or_else(|| VaultError::invalid("invalid mount path"))?;
+            let full = mount_target(tail, false, "read")?;
             let router = active.router.read().await;
             let entry = router
                 .get(&full)
                 .ok_or_else(|| VaultError::invalid(format!("no mount at {full:?}")))?;
             Ok(VaultResponse::data(object(entry.entry.to_json())))
         }
-        ("auth", Operation::Read | Operation::List) if tail.is_empty() => {
-            Ok(list_mounts(&*active.router.read().await, true))
-        }
-        ("auth", Operation::Create | Operation::Update) => {
-            enable(vault, active, tail, &data, true).await
-        }
-        ("auth", Operation::Delete) => disable(active, tail, true).await,
         ("policy", _) => policy_endpoints(active, operation, tail, &data, true).await,
         ("policies", _) => match tail.split_once('/') {
             Some(("acl", name)) => policy_endpoints(active, operation, name, &data, false).await,
             None if tail == "acl" => policy_endpoints(active, operation, "", &data, false).await,
             _ => Err(VaultError::UnsupportedPath),
         },
-        ("capabilities-self", Operation::Create | Operation::Update) => {
-            capabilities(active, &caller.policies, &data).await
+        ("capabilities-self", _) if writes && tail.is_empty() => {
+            capabilities(active, &caller.entry.policies, &data).await
         }
-        ("capabilities", Operation::Create | Operation::Update) => {
+        ("capabilities", _) if writes && tail.is_empty() => {
             let token = data
                 .get("token")
                 .and_then(Value::as_str)
                 .ok_or_else(|| VaultError::invalid("missing token"))?;
-            let now = active.clock.now();
             let entry = active
-                .tokens
-                .lookup(token, now)
+                .lookup_token(token, active.clock.now())
                 .await?
                 .ok_or_else(|| VaultError::invalid("invalid token"))?;
             capabilities(active, &entry.policies, &data).await
@@ -696,17 +705,15 @@ pub(crate) async fn handle(
         }
         ("audit", _) => audit_endpoints(active, operation, tail, &data).await,
         ("leases", _) => lease_endpoints(active, operation, tail, &data).await,
-        ("audit-hash", Operation::Create | Operation::Update) => {
-            audit_hash(active, tail, &data).await
-        }
-        ("seal-status", Operation::Read) => {
+        ("audit-hash", _) if writes => audit_hash(active, tail, &data).await,
+        ("seal-status", Operation::Read) if tail.is_empty() => {
             let status = vault.seal_status().await?;
             Ok(VaultResponse::data(object(
                 serde_json::to_value(status)
                     .map_err(|e| VaultError::Internal(format!("encoding seal status: {e}")))?,
             )))
         }
-        ("seal", Operation::Create | Operation::Update) => {
+        ("seal", _) if writes && tail.is_empty() => {
             vault.seal().await;
             Ok(VaultResponse::empty())
         }
@@ -714,12 +721,20 @@ pub(crate) async fn handle(
     }
 }
 
+/// Vault's `lookup` answer for `entry`. `last_use`: this request took the token's last use
+/// (Vault then reports `num_uses` as -1, revocation pending).
 fn lookup_data(
     entry: &TokenEntry,
     now: std::time::SystemTime,
     id: Option<&str>,
+    last_use: bool,
 ) -> Map<String, Value> {
-    object(json!({
+    let num_uses = if last_use {
+        json!(-1)
+    } else {
+        json!(entry.num_uses)
+    };
+    let mut out = object(json!({
         "accessor": entry.accessor,
         "creation_time": entry.creation_time,
         "creation_ttl": entry.ttl,
@@ -730,7 +745,7 @@ fn lookup_data(
         "id": id.unwrap_or_default(),
         "issue_time": rfc3339(entry.creation_time),
         "meta": if entry.meta.is_empty() { Value::Null } else { json!(entry.meta) },
-        "num_uses": entry.num_uses,
+        "num_uses": num_uses,
         "orphan": entry.parent.is_none(),
         "path": entry.path,
         "period": if entry.period > 0 { json!(entry.period) } else { Value::Null },
@@ -738,7 +753,12 @@ fn lookup_data(
         "renewable": entry.renewable,
         "ttl": entry.ttl_left(now),
         "type": "service",
-    }))
+    }));
+    if let Some(at) = entry.last_renewal_time {
+        out.insert("last_renewal_time".into(), json!(at));
+        out.insert("last_renewal".into(), json!(rfc3339(at)));
+    }
+    out
 }
 
 fn auth_response(token: String, entry: &TokenEntry) -> VaultResponse {
@@ -757,88 +777,137 @@ fn auth_response(token: String, entry: &TokenEntry) -> VaultResponse {
     }
 }
 
-/// `auth/token/...` requests (already authorised).
+/// The fields of `auth/token/create` and `create-orphan`, decoded as Vault's field types (a
+/// value of the wrong type is a 400, never a default).
+fn token_request(data: &Map<String, Value>) -> Result<TokenRequest> {
+    let num_uses = field::int(data, "num_uses")?.unwrap_or(0);
+    if num_uses < 0 {
+        return Err(VaultError::invalid("number of uses cannot be negative"));
+    }
+    let num_uses =
+        u32::try_from(num_uses).map_err(|_| VaultError::invalid("number of uses is too large"))?;
+    match field::string(data, "type")?.as_deref() {
+        None | Some("" | "service" | "default") => {}
+        Some(other) => {
+            return Err(VaultError::invalid(format!(
+                "unsupported token type {other:?}: only service tokens can be created"
+            )));
+        }
+    }
+    if field::string(data, "id")?.is_some_and(|id| !id.is_empty()) {
+        return Err(VaultError::invalid(
+            "token ids cannot be chosen: tokens are random",
+        ));
+    }
+    // A positive `lease` is Vault's older spelling of `ttl`.
+    let ttl = match field::duration(data, "ttl")?.filter(|d| !d.is_zero()) {
+        Some(ttl) => Some(ttl),
+        None => field::duration(data, "lease")?.filter(|d| !d.is_zero()),
+    };
+    let policies = field::string_slice(data, "policies")?
+        .unwrap_or_default()
+        .into_iter()
+        .map(|p| p.to_lowercase())
+        .filter(|p| !p.is_empty())
+        .collect();
+    Ok(TokenRequest {
+        policies,
+        no_default_policy: field::bool(data, "no_default_policy")?.unwrap_or(false),
+        ttl,
+        explicit_max_ttl: field::duration(data, "explicit_max_ttl")?.filter(|d| !d.is_zero()),
+        period: field::duration(data, "period")?.filter(|d| !d.is_zero()),
+        num_uses,
+        renewable: field::bool(data, "renewable")?,
+        no_parent: field::bool(data, "no_parent")?.unwrap_or(false),
+        display_name: field::string(data, "display_name")?.unwrap_or_default(),
+        meta: field::kv_pairs(data, "meta")?.unwrap_or_default(),
+        bound_cidrs: field::comma_string_slice(data, "bound_cidrs")?
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|c| !c.is_empty())
+            .collect(),
+        mount: None,
+        internal: Map::new(),
+    })
+}
+
+/// A required string field of the token endpoints (`token`, `accessor`).
+fn required(data: &Map<String, Value>, name: &str) -> Result<String> {
+    field::string(data, name)?
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| VaultError::invalid(format!("missing {name}")))
+}
+
+/// `auth/token/...` requests (already authorised), at their canonical path below the store.
 pub(crate) async fn handle_token(
     active: &Active,
-    caller: &TokenEntry,
+    caller: &Caller,
     operation: Operation,
     rest: &str,
     data: Map<String, Value>,
-    token: &str,
 ) -> Result<VaultResponse> {
     let now = active.clock.now();
     let tokens = &active.tokens;
-    let rest = rest.trim_end_matches('/');
-    let field = |name: &str| data.get(name).and_then(Value::as_str).map(str::to_owned);
+    let rest = crate::request_path::handler_path(operation, rest);
     let writes = matches!(operation, Operation::Create | Operation::Update);
     match rest {
         "create" | "create-orphan" if writes => {
-            let meta = data
-                .get("meta")
-                .cloned()
-                .map(object)
-                .unwrap_or_default()
-                .into_iter()
-                .filter_map(|(k, v)| v.as_str().map(|s| (k, s.to_owned())))
-                .collect();
-            let request = TokenRequest {
-                policies: string_list(&data, "policies"),
-                no_default_policy: data
-                    .get("no_default_policy")
-                    .and_then(Value::as_bool)
-                    .unwrap_or(false),
-                ttl: duration_field(&data, "ttl")?,
-                explicit_max_ttl: duration_field(&data, "explicit_max_ttl")?,
-                period: duration_field(&data, "period")?,
-                num_uses: data
-                    .get("num_uses")
-                    .and_then(Value::as_u64)
-                    .map(u32::try_from)
-                    .transpose()
-                    .map_err(|_| VaultError::invalid("num_uses is too large"))?
-                    .unwrap_or(0),
-                renewable: data.get("renewable").and_then(Value::as_bool),
-                no_parent: rest == "create-orphan"
-                    || data
-                        .get("no_parent")
-                        .and_then(Value::as_bool)
-                        .unwrap_or(false),
-                display_name: field("display_name").unwrap_or_default(),
-                meta,
-                bound_cidrs: string_list(&data, "bound_cidrs"),
-                mount: None,
-                internal: Map::new(),
+            let request = token_request(&data)?;
+            let path = format!("auth/token/{rest}");
+            let creation = Creation {
+                sudo: caller.sudo,
+                orphan: rest == "create-orphan",
+                path: &path,
             };
-            let (new_token, entry) = tokens.create(caller, request, now).await?;
+            let (new_token, entry) = tokens.create(&caller.entry, request, creation, now).await?;
             Ok(auth_response(new_token, &entry))
         }
-        "lookup-self" => Ok(VaultResponse::data(lookup_data(caller, now, Some(token)))),
-        "lookup" => {
-            let target = field("token").ok_or_else(|| VaultError::invalid("missing token"))?;
-            let entry = tokens
-                .lookup(&target, now)
+        "lookup-self" if matches!(operation, Operation::Read) || writes => Ok(VaultResponse::data(
+            lookup_data(&caller.entry, now, Some(&caller.token), caller.last_use),
+        )),
+        "lookup" if matches!(operation, Operation::Read) || writes => {
+            let target = required(&data, "token")?;
+            let entry = active
+                .lookup_token(&target, now)
                 .await?
                 .ok_or_else(|| VaultError::invalid("bad token"))?;
-            Ok(VaultResponse::data(lookup_data(&entry, now, Some(&target))))
+            // Looking up one's own token reports this request's use, as lookup-self does.
+            let own = entry.id == caller.entry.id;
+            let entry = if own { &caller.entry } else { &entry };
+            Ok(VaultResponse::data(lookup_data(
+                entry,
+                now,
+                Some(&target),
+                own && caller.last_use,
+            )))
         }
-        "lookup-accessor" => {
-            let accessor =
-                field("accessor").ok_or_else(|| VaultError::invalid("missing accessor"))?;
-            let entry = tokens
+        "lookup-accessor" if writes => {
+            let accessor = required(&data, "accessor")?;
+            let entry = active
                 .lookup_accessor(&accessor, now)
                 .await?
                 .ok_or_else(|| VaultError::invalid("invalid accessor"))?;
-            Ok(VaultResponse::data(lookup_data(&entry, now, None)))
+            Ok(VaultResponse::data(lookup_data(&entry, now, None, false)))
         }
-        "renew-self" | "renew" if writes => {
-            let entry = if rest == "renew" {
-                let target = field("token").ok_or_else(|| VaultError::invalid("missing token"))?;
-                tokens
-                    .lookup(&target, now)
-                    .await?
-                    .ok_or_else(|| VaultError::invalid("bad token"))?
-            } else {
-                caller.clone()
+        "renew-self" | "renew" | "renew-accessor" if writes => {
+            let (entry, shown) = match rest {
+                "renew" => {
+                    let target = required(&data, "token")?;
+                    let entry = active
+                        .lookup_token(&target, now)
+                        .await?
+                        .ok_or_else(|| VaultError::invalid("bad token"))?;
+                    (entry, target)
+                }
+                "renew-accessor" => {
+                    let accessor = required(&data, "accessor")?;
+                    let entry = active
+                        .lookup_accessor(&accessor, now)
+                        .await?
+                        .ok_or_else(|| VaultError::invalid("invalid accessor"))?;
+                    (entry, String::new())
+                }
+                _ => (caller.entry.clone(), caller.token.clone()),
             };
             // A login's token renews only while its auth method agrees (user or role still
             // there, same policies), as in Vault.
@@ -859,29 +928,33 @@ pub(crate) async fn handle_token(
                     )
                     .await?;
             }
-            let increment = duration_field(&data, "increment")?;
-            let renewed = tokens.renew(&entry, increment, now).await?;
-            let mut response = auth_response(String::new(), &renewed);
-            if let Some(auth) = response.auth.as_mut() {
-                auth.client_token = if rest == "renew" {
-                    field("token").unwrap_or_default()
-                } else {
-                    token.to_owned()
-                };
+            let increment = field::duration(&data, "increment")?.filter(|d| !d.is_zero());
+            // The renewal applies to the entry as stored now: a use counted meanwhile (or
+            // the token's revocation) is never undone by writing back an older copy.
+            let (renewed, capped) = tokens
+                .renew(&entry.id, increment, now)
+                .await?
+                .ok_or(VaultError::PermissionDenied)?;
+            let mut response = auth_response(shown, &renewed);
+            if capped {
+                response.warnings.push(format!(
+                    "TTL of \"{}\" exceeded the effective max_ttl of \"{}\"; TTL value is capped \
+                     accordingly",
+                    humantime(increment.map_or(renewed.ttl, |d| d.as_secs())),
+                    humantime(renewed.ttl)
+                ));
             }
             Ok(response)
         }
         "revoke-self" if writes => {
-            let gone = tokens.revoke_tree(&caller.id).await?;
-            active.revoke_leases_of(&gone, now).await?;
+            active.revoke_token_tree(&caller.entry.id, now).await?;
             Ok(VaultResponse::empty())
         }
         "revoke" | "revoke-orphan" if writes => {
-            let target = field("token").ok_or_else(|| VaultError::invalid("missing token"))?;
-            if let Some(entry) = tokens.lookup(&target, now).await? {
+            let target = required(&data, "token")?;
+            if let Some(entry) = active.lookup_token(&target, now).await? {
                 if rest == "revoke" {
-                    let gone = tokens.revoke_tree(&entry.id).await?;
-                    active.revoke_leases_of(&gone, now).await?;
+                    active.revoke_token_tree(&entry.id, now).await?;
                 } else {
                     tokens.revoke_orphan(&entry.id).await?;
                     active
@@ -892,15 +965,30 @@ pub(crate) async fn handle_token(
             Ok(VaultResponse::empty())
         }
         "revoke-accessor" if writes => {
-            let accessor =
-                field("accessor").ok_or_else(|| VaultError::invalid("missing accessor"))?;
-            if let Some(entry) = tokens.lookup_accessor(&accessor, now).await? {
-                let gone = tokens.revoke_tree(&entry.id).await?;
-                active.revoke_leases_of(&gone, now).await?;
+            let accessor = required(&data, "accessor")?;
+            if let Some(entry) = active.lookup_accessor(&accessor, now).await? {
+                active.revoke_token_tree(&entry.id, now).await?;
             }
             Ok(VaultResponse::empty())
         }
+        "create" | "create-orphan" | "lookup-self" | "lookup" | "lookup-accessor"
+        | "renew-self" | "renew" | "renew-accessor" | "revoke-self" | "revoke"
+        | "revoke-orphan" | "revoke-accessor" => Err(VaultError::Logical(
+            strongroom_logical::LogicalError::UnsupportedOperation,
+        )),
         _ => Err(VaultError::UnsupportedPath),
+    }
+}
+
+/// Seconds as Go prints a `time.Duration` (`1h0m0s`, `2m30s`, `45s`), for Vault's warnings.
+fn humantime(secs: u64) -> String {
+    let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
+    if h > 0 {
+        format!("{h}h{m}m{s}s")
+    } else if m > 0 {
+        format!("{m}m{s}s")
+    } else {
+        format!("{s}s")
     }
 }
 

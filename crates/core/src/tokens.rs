@@ -64,6 +64,9 @@ pub(crate) struct TokenEntry {
     /// The login's internal data, handed back to its auth method on renewal.
     #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
     pub(crate) internal: serde_json::Map<String, serde_json::Value>,
+    /// Unix seconds of the last renewal, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) last_renewal_time: Option<u64>,
 }
 
 impl TokenEntry {
@@ -99,7 +102,7 @@ pub struct TokenRequest {
     pub num_uses: u32,
     /// Whether the token can be renewed. Default true.
     pub renewable: Option<bool>,
-    /// No parent: not revoked with its creator (root tokens only).
+    /// No parent: not revoked with its creator.
     pub no_parent: bool,
     /// Display name (prefixed with `token-` for tokens made with `auth/token/create`).
     pub display_name: String,
@@ -118,6 +121,17 @@ pub(crate) struct TokenStore {
     key: hmac::Key,
     default_ttl: Duration,
     max_ttl: Duration,
+}
+
+/// Where and how `auth/token/create...` creates a token.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Creation<'a> {
+    /// The caller holds `sudo` (or root) on the request path.
+    pub(crate) sudo: bool,
+    /// The path makes orphans (`create-orphan`).
+    pub(crate) orphan: bool,
+    /// The request path, recorded as the token's `path`.
+    pub(crate) path: &'a str,
 }
 
 /// A new random token or accessor.
@@ -259,13 +273,35 @@ impl TokenStore {
         Ok(gone)
     }
 
-    /// Creates a child of `parent` (or an orphan when asked and allowed).
+    /// Creates a token from `parent`'s request at `path` (`auth/token/create`,
+    /// `auth/token/create-orphan`), with Vault's rules: `sudo` is whether the caller holds
+    /// `sudo` (or root) on that path; `orphan` whether the path makes orphans. A periodic token
+    /// or `no_parent` needs sudo; a restricted-use token cannot create children; the policies
+    /// must be a subset of the parent's (sudo lifts that), and only a root parent can create a
+    /// root token. Empty `policies` inherit the parent's.
     pub(crate) async fn create(
         &self,
         parent: &TokenEntry,
         mut request: TokenRequest,
+        creation: Creation<'_>,
         now: SystemTime,
     ) -> Result<(String, TokenEntry)> {
+        let Creation { sudo, orphan, path } = creation;
+        if parent.num_uses > 0 {
+            return Err(VaultError::invalid(
+                "restricted use token cannot generate child tokens",
+            ));
+        }
+        if request.period.is_some_and(|p| !p.is_zero()) && !sudo {
+            return Err(VaultError::invalid(
+                "root or sudo privileges required to create periodic token",
+            ));
+        }
+        if request.no_parent && !orphan && !sudo {
+            return Err(VaultError::invalid(
+                "root or sudo privileges required to create orphan token",
+            ));
+        }
         let asked = strongroom_logical::cidr::Cidr::parse_all(&request.bound_cidrs)?;
         // A child of a CIDR-bound token is bound at least as tightly as its parent.
         if !parent.bound_cidrs.is_empty() {
@@ -281,21 +317,30 @@ impl TokenStore {
         if !request.display_name.is_empty() {
             request.display_name = format!("token-{}", request.display_name);
         }
-        if !parent.is_root() {
-            if request.no_parent {
+        if request.policies.is_empty() {
+            request.policies = parent
+                .policies
+                .iter()
+                .filter(|p| !(p.as_str() == "default" && request.no_default_policy))
+                .cloned()
+                .collect();
+        }
+        if request.policies.iter().any(|p| p == "root") && !parent.is_root() {
+            return Err(VaultError::invalid(
+                "root tokens may not be created without parent token being root",
+            ));
+        }
+        if !parent.is_root() && !sudo {
+            let allowed = |p: &String| p == "default" || parent.policies.contains(p);
+            if request.policies.iter().any(|p| !allowed(p)) {
                 return Err(VaultError::invalid(
-                    "root or sudo privileges required to create an orphan token",
+                    "child policies must be subset of parent",
                 ));
             }
-            let allowed = |p: &String| p == "default" || parent.policies.contains(p);
-            if let Some(extra) = request.policies.iter().find(|p| !allowed(p)) {
-                return Err(VaultError::invalid(format!(
-                    "child policies must be subset of parent: {extra:?} is not held by the parent"
-                )));
-            }
         }
-        let parent_id = (!request.no_parent).then(|| parent.id.clone());
-        self.create_entry(parent_id, request, "auth/token/create", now, false, None)
+        let no_parent = orphan || request.no_parent;
+        let parent_id = (!no_parent).then(|| parent.id.clone());
+        self.create_entry(parent_id, request, path, now, false, None)
             .await
     }
 
@@ -322,6 +367,9 @@ impl TokenStore {
         let secs = |d: Option<Duration>| d.map_or(0, |d| d.as_secs());
         let period = secs(request.period);
         let explicit_max = secs(request.explicit_max_ttl);
+        // A root-policy token asked for without a TTL never expires, as in Vault.
+        let root =
+            root || (request.ttl.is_none() && period == 0 && policies.iter().any(|p| p == "root"));
         let ttl = if root {
             0
         } else if period > 0 {
@@ -357,6 +405,7 @@ impl TokenStore {
             bound_cidrs: request.bound_cidrs,
             mount: request.mount,
             internal: request.internal,
+            last_renewal_time: None,
         };
         let bytes = serde_json::to_vec(&entry)
             .map_err(|e| VaultError::Internal(format!("encoding token entry: {e}")))?;
@@ -381,130 +430,253 @@ impl TokenStore {
                 Vec::new(),
             ));
         }
+        // And every expiring token by its expiry, for the pass that revokes expired trees.
+        if let Some(at) = entry.expire_time {
+            ops.push(Op::put(expiry_key(at, &entry.id), Vec::new()));
+        }
         self.storage.transaction(ops).await?;
         Ok((token, entry))
     }
+}
 
-    /// Looks a token up: `None` for malformed (no storage lookup), unknown or expired tokens
-    /// (an expired token is revoked on the spot).
-    pub(crate) async fn lookup(&self, token: &str, now: SystemTime) -> Result<Option<TokenEntry>> {
+/// What a token lookup found.
+#[derive(Debug)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "returned once per request and unpacked at once; boxing would allocate per request"
+)]
+pub(crate) enum Resolved {
+    /// A live token, every ancestor live too.
+    Live(TokenEntry),
+    /// No usable token: malformed, unknown, used up or revoked.
+    Unknown,
+    /// The token, or an ancestor of it, is past its expiry (or an ancestor is missing): the
+    /// tree rooted at `revoke` must go, leases included.
+    Expired {
+        /// The hash of the token whose tree is to be revoked.
+        revoke: String,
+    },
+}
+
+/// What counting one use of a token left.
+#[derive(Debug)]
+pub(crate) struct Used {
+    /// The entry after the use was counted (`num_uses` is the uses left; for the last use it is
+    /// the value before, see `last`).
+    pub(crate) entry: TokenEntry,
+    /// This request took the token's last use: the entry is already gone from storage, and the
+    /// token's children and leases go when the request ends.
+    pub(crate) last: bool,
+}
+
+/// The deepest token tree a lookup walks before it refuses (fail closed).
+const MAX_DEPTH: usize = 1024;
+
+impl TokenStore {
+    /// Looks a token up, checking that neither it nor any ancestor has expired: a child never
+    /// outlives its parent, even before the expiry pass revokes the parent's tree.
+    pub(crate) async fn resolve(&self, token: &str, now: SystemTime) -> Result<Resolved> {
         if !well_formed(token) {
-            return Ok(None);
+            return Ok(Resolved::Unknown);
         }
-        self.lookup_id(&self.token_hash(token), now).await
+        self.resolve_id(&self.token_hash(token), now).await
     }
 
-    pub(crate) async fn lookup_id(&self, id: &str, now: SystemTime) -> Result<Option<TokenEntry>> {
+    /// As [`resolve`](Self::resolve), by the token's hash.
+    pub(crate) async fn resolve_id(&self, id: &str, now: SystemTime) -> Result<Resolved> {
         let Some((entry, _)) = self.load(id).await? else {
-            return Ok(None);
+            return Ok(Resolved::Unknown);
         };
         if entry.expired(now) {
-            // Its leases cannot outlive it (they are capped at its expiry) and expire by themselves.
-            self.revoke_tree(&entry.id).await?;
-            return Ok(None);
+            return Ok(Resolved::Expired {
+                revoke: entry.id.clone(),
+            });
         }
-        Ok(Some(entry))
+        let mut parent = entry.parent.clone();
+        let mut depth = 0;
+        while let Some(ancestor_id) = parent {
+            depth += 1;
+            if depth > MAX_DEPTH {
+                return Ok(Resolved::Unknown);
+            }
+            match self.load(&ancestor_id).await? {
+                Some((ancestor, _)) if ancestor.expired(now) => {
+                    return Ok(Resolved::Expired {
+                        revoke: ancestor.id,
+                    });
+                }
+                Some((ancestor, _)) => parent = ancestor.parent,
+                // A parent that is gone took (or is taking) its children with it.
+                None => {
+                    return Ok(Resolved::Expired {
+                        revoke: entry.id.clone(),
+                    });
+                }
+            }
+        }
+        Ok(Resolved::Live(entry))
     }
 
-    /// Looks up by accessor.
-    pub(crate) async fn lookup_accessor(
-        &self,
-        accessor: &str,
-        now: SystemTime,
-    ) -> Result<Option<TokenEntry>> {
+    /// The hash of the token an accessor names, if any.
+    pub(crate) async fn accessor_id(&self, accessor: &str) -> Result<Option<String>> {
         let key = format!("{ACCESSOR_PREFIX}{}", self.hash("accessor", accessor));
         let Some(id) = self.storage.get(&key).await? else {
             return Ok(None);
         };
-        let id = String::from_utf8(id)
-            .map_err(|_| VaultError::Internal("accessor index entry is not text".into()))?;
-        self.lookup_id(&id, now).await
+        String::from_utf8(id)
+            .map(Some)
+            .map_err(|_| VaultError::Internal("accessor index entry is not text".into()))
     }
 
-    /// Counts one use of a limited-use token; revokes it when that was the last. Returns false
-    /// when the token had no use left (a concurrent request took it).
-    pub(crate) async fn use_once(&self, entry: &TokenEntry) -> Result<bool> {
-        if entry.num_uses == 0 {
-            return Ok(true);
-        }
+    /// Applies `change` to the stored entry of token `id` by compare-and-swap (retried under
+    /// contention, `change` re-run on the fresh entry each time): every mutation of a token
+    /// entry goes through here, so no write can bring back an older copy. Returns the entry as
+    /// stored, or `None` when the token is gone.
+    async fn update(
+        &self,
+        id: &str,
+        mut change: impl FnMut(&mut TokenEntry) -> Result<()>,
+        extra: impl Fn(&TokenEntry) -> Vec<Op>,
+    ) -> Result<Option<TokenEntry>> {
+        let key = format!("{ID_PREFIX}{id}");
         for _ in 0..CAS_ATTEMPTS {
-            let Some((mut current, bytes)) = self.load(&entry.id).await? else {
-                return Ok(false);
+            let Some((current, bytes)) = self.load(id).await? else {
+                return Ok(None);
             };
-            if current.num_uses == 0 {
-                return Ok(true);
-            }
-            if current.num_uses == 1 {
-                // The last use: the request goes ahead, the token goes.
-                self.revoke_tree(&current.id).await?;
-                return Ok(true);
-            }
-            current.num_uses -= 1;
-            let next = serde_json::to_vec(&current)
+            let mut next = current.clone();
+            change(&mut next)?;
+            let encoded = serde_json::to_vec(&next)
                 .map_err(|e| VaultError::Internal(format!("encoding token entry: {e}")))?;
-            let key = format!("{ID_PREFIX}{}", current.id);
-            match self
-                .storage
-                .transaction(vec![
-                    Op::check(key.clone(), Some(bytes)),
-                    Op::put(key, next),
-                ])
-                .await
-            {
-                Ok(()) => return Ok(true),
+            let mut ops = vec![
+                Op::check(key.clone(), Some(bytes)),
+                Op::put(key.clone(), encoded),
+            ];
+            // The expiry index follows the entry in the same transaction.
+            if current.expire_time != next.expire_time {
+                if let Some(at) = current.expire_time {
+                    ops.push(Op::delete(expiry_key(at, id)));
+                }
+                if let Some(at) = next.expire_time {
+                    ops.push(Op::put(expiry_key(at, id), Vec::new()));
+                }
+            }
+            ops.extend(extra(&next));
+            match self.storage.transaction(ops).await {
+                Ok(()) => return Ok(Some(next)),
                 Err(StorageError::CheckFailed { .. } | StorageError::Conflict) => continue,
                 Err(e) => return Err(e.into()),
             }
         }
         Err(VaultError::Internal(
-            "token use count under heavy contention".into(),
+            "token entry under heavy contention; try again".into(),
         ))
     }
 
-    /// Renews a token: the new TTL counts from now, capped by the system maximum and the
-    /// explicit maximum (from creation); periodic tokens get their period.
-    pub(crate) async fn renew(
-        &self,
-        entry: &TokenEntry,
-        increment: Option<Duration>,
-        now: SystemTime,
-    ) -> Result<TokenEntry> {
-        if !entry.renewable {
-            return Err(VaultError::invalid("token is not renewable"));
+    /// Counts one use of `entry`'s token. Unlimited tokens pass untouched. Otherwise the count
+    /// goes down by compare-and-swap, and the last use deletes the entry (check-and-delete in
+    /// one transaction), so of any number of concurrent requests exactly as many pass as the
+    /// token had uses. `None`: no use was left (or the token is gone).
+    pub(crate) async fn use_once(&self, entry: TokenEntry) -> Result<Option<Used>> {
+        if entry.num_uses == 0 {
+            return Ok(Some(Used { entry, last: false }));
         }
-        let now_s = unix(now);
-        let mut ttl = if entry.period > 0 {
-            entry.period
-        } else {
-            increment.map_or(entry.ttl, |d| d.as_secs())
-        };
-        ttl = ttl.min(self.max_ttl.as_secs());
-        if entry.explicit_max_ttl > 0 {
-            let limit = entry.creation_time.saturating_add(entry.explicit_max_ttl);
-            ttl = ttl.min(limit.saturating_sub(now_s));
+        let key = format!("{ID_PREFIX}{}", entry.id);
+        for _ in 0..CAS_ATTEMPTS {
+            let Some((mut current, bytes)) = self.load(&entry.id).await? else {
+                return Ok(None);
+            };
+            let last = current.num_uses == 1;
+            let ops = if last {
+                let mut ops = vec![Op::check(key.clone(), Some(bytes))];
+                ops.extend(self.removal_ops(&current));
+                ops
+            } else {
+                current.num_uses = current.num_uses.saturating_sub(1);
+                let next = serde_json::to_vec(&current)
+                    .map_err(|e| VaultError::Internal(format!("encoding token entry: {e}")))?;
+                vec![
+                    Op::check(key.clone(), Some(bytes)),
+                    Op::put(key.clone(), next),
+                ]
+            };
+            match self.storage.transaction(ops).await {
+                Ok(()) => {
+                    return Ok(Some(Used {
+                        entry: current,
+                        last,
+                    }));
+                }
+                Err(StorageError::CheckFailed { .. } | StorageError::Conflict) => continue,
+                Err(e) => return Err(e.into()),
+            }
         }
-        let mut next = entry.clone();
-        next.ttl = ttl;
-        next.expire_time = Some(now_s.saturating_add(ttl));
-        let bytes = serde_json::to_vec(&next)
-            .map_err(|e| VaultError::Internal(format!("encoding token entry: {e}")))?;
-        self.storage
-            .put(&format!("{ID_PREFIX}{}", next.id), bytes)
-            .await?;
-        Ok(next)
+        Err(VaultError::Internal(
+            "token use count under heavy contention; try again".into(),
+        ))
     }
 
-    /// Revokes a token and every token created from it, depth first; returns the hashes of the
-    /// tokens revoked (their leases go next).
+    /// Renews token `id`: the new TTL counts from now, capped by the system maximum and the
+    /// explicit maximum (from creation); periodic tokens get their period. Applied to the entry
+    /// as stored now (compare-and-swap), never to a copy read earlier. Returns the renewed entry
+    /// and whether the explicit maximum cut the renewal short; `None` when the token is gone.
+    pub(crate) async fn renew(
+        &self,
+        id: &str,
+        increment: Option<Duration>,
+        now: SystemTime,
+    ) -> Result<Option<(TokenEntry, bool)>> {
+        let now_s = unix(now);
+        let max = self.max_ttl.as_secs();
+        let mut capped = false;
+        let renewed = self
+            .update(
+                id,
+                |entry| {
+                    if !entry.renewable {
+                        return Err(VaultError::invalid("token is not renewable"));
+                    }
+                    let mut ttl = if entry.period > 0 {
+                        entry.period
+                    } else {
+                        increment.map_or(entry.ttl, |d| d.as_secs())
+                    };
+                    ttl = ttl.min(max);
+                    capped = false;
+                    if entry.explicit_max_ttl > 0 {
+                        let limit = entry.creation_time.saturating_add(entry.explicit_max_ttl);
+                        let left = limit.saturating_sub(now_s);
+                        if ttl > left {
+                            ttl = left;
+                            capped = true;
+                        }
+                    }
+                    entry.ttl = ttl;
+                    entry.expire_time = Some(now_s.saturating_add(ttl));
+                    entry.last_renewal_time = Some(now_s);
+                    Ok(())
+                },
+                |_| Vec::new(),
+            )
+            .await?;
+        Ok(renewed.map(|entry| (entry, capped)))
+    }
+
+    /// Revokes a token and every token created from it, depth first (children before their
+    /// parent, so a crash part way leaves a tree whose root still revokes the rest); returns
+    /// the hashes of the tokens revoked (their leases go next).
     pub(crate) async fn revoke_tree(&self, id: &str) -> Result<Vec<String>> {
         let mut revoked = Vec::new();
         // An explicit stack instead of recursion: a deep tree cannot overflow ours.
         let mut stack = vec![(id.to_owned(), false)];
+        let mut seen = std::collections::HashSet::new();
         while let Some((current, children_done)) = stack.pop() {
             if children_done {
                 self.revoke_one(&current).await?;
                 revoked.push(current);
                 continue;
+            }
+            if !seen.insert(current.clone()) {
+                return Err(VaultError::Internal("token cycle found".into()));
             }
             stack.push((current.clone(), true));
             for child in self
@@ -518,28 +690,32 @@ impl TokenStore {
         Ok(revoked)
     }
 
-    /// Revokes a token but not its children, which become orphans.
+    /// Revokes a token but not its children, which become orphans (each by compare-and-swap,
+    /// its parent index entry removed in the same transaction).
     pub(crate) async fn revoke_orphan(&self, id: &str) -> Result<()> {
         for child in self.storage.list(&format!("{PARENT_PREFIX}{id}/")).await? {
-            if let Some((mut entry, _)) = self.load(&child).await? {
-                entry.parent = None;
-                let bytes = serde_json::to_vec(&entry)
-                    .map_err(|e| VaultError::Internal(format!("encoding token entry: {e}")))?;
-                self.storage
-                    .transaction(vec![
-                        Op::put(format!("{ID_PREFIX}{child}"), bytes),
-                        Op::delete(format!("{PARENT_PREFIX}{id}/{child}")),
-                    ])
-                    .await?;
+            let index = format!("{PARENT_PREFIX}{id}/{child}");
+            let updated = self
+                .update(
+                    &child,
+                    |entry| {
+                        entry.parent = None;
+                        Ok(())
+                    },
+                    |_| vec![Op::delete(index.clone())],
+                )
+                .await?;
+            if updated.is_none() {
+                // The child went meanwhile; its index entry is stale.
+                self.storage.delete(&index).await?;
             }
         }
         self.revoke_one(id).await
     }
 
-    async fn revoke_one(&self, id: &str) -> Result<()> {
-        let Some((entry, _)) = self.load(id).await? else {
-            return Ok(());
-        };
+    /// What removing `entry` from storage deletes: the entry and every index naming it.
+    fn removal_ops(&self, entry: &TokenEntry) -> Vec<Op> {
+        let id = &entry.id;
         let mut ops = vec![
             Op::delete(format!("{ID_PREFIX}{id}")),
             Op::delete(format!(
@@ -553,9 +729,57 @@ impl TokenStore {
         if let Some(mount) = &entry.mount {
             ops.push(Op::delete(format!("{}{id}", mount_index(mount))));
         }
-        self.storage.transaction(ops).await?;
+        if let Some(at) = entry.expire_time {
+            ops.push(Op::delete(expiry_key(at, id)));
+        }
+        ops
+    }
+
+    async fn revoke_one(&self, id: &str) -> Result<()> {
+        let Some((entry, _)) = self.load(id).await? else {
+            return Ok(());
+        };
+        self.storage.transaction(self.removal_ops(&entry)).await?;
         Ok(())
     }
+
+    /// The tokens whose expiry is due by `now`, oldest bucket first, at most `limit`: the
+    /// expiry pass revokes their trees. Index entries of tokens that are gone are dropped.
+    pub(crate) async fn due(&self, now: SystemTime, limit: usize) -> Result<Vec<String>> {
+        let now_s = unix(now);
+        let due_bucket = expiry_bucket(now_s);
+        let mut out = Vec::new();
+        for folder in self.storage.list(EXPIRE_PREFIX).await? {
+            let name = folder.trim_end_matches('/');
+            if name > due_bucket.as_str() {
+                break; // buckets sort by time
+            }
+            let bucket = format!("{EXPIRE_PREFIX}{folder}");
+            for id in self.storage.list(&bucket).await? {
+                if out.len() >= limit {
+                    return Ok(out);
+                }
+                match self.load(&id).await? {
+                    None => self.storage.delete(&format!("{bucket}{id}")).await?,
+                    Some((entry, _)) if entry.expired(now) => out.push(id),
+                    Some(_) => {} // due later within this bucket
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// `sys/token/expire/<minute bucket>/<token hash>`: the expiry index, in minute buckets (zero
+/// padded unix minutes, so buckets sort by time).
+const EXPIRE_PREFIX: &str = "sys/token/expire/";
+
+fn expiry_bucket(unix_secs: u64) -> String {
+    format!("{:012}", unix_secs / 60)
+}
+
+fn expiry_key(at: u64, id: &str) -> String {
+    format!("{EXPIRE_PREFIX}{}/{id}", expiry_bucket(at))
 }
 
 #[cfg(test)]

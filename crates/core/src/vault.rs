@@ -698,29 +698,19 @@ fn policy_operation(op: Operation) -> strongroom_policy::Operation {
     }
 }
 
-/// System paths (below `sys/`) that need `sudo` besides the operation's capability, as Vault's.
-const SYS_SUDO_PATHS: &[&str] = &[
-    "auth/*",
-    "audit",
-    "audit/*",
-    "raw",
-    "raw/*",
-    "rotate",
-    "seal",
-    "remount",
-    "leases/revoke-prefix/*",
-    "leases/revoke-force/*",
-];
-
-/// Token store paths (below `auth/token/`) that need `sudo`.
-const TOKEN_SUDO_PATHS: &[&str] = &["create-orphan", "revoke-orphan", "revoke-orphan/*"];
-
 /// An authorised request, ready to dispatch.
 struct Prepared {
     target: Target,
     operation: Operation,
-    /// The caller's token; `None` on an auth method's login paths.
+    /// The canonical path (see [`crate::request_path`]).
+    path: String,
+    /// The caller's token as it stands after this request's use was counted; `None` on an auth
+    /// method's login paths.
     entry: Option<crate::tokens::TokenEntry>,
+    /// This request took the token's last use.
+    last_use: bool,
+    /// The caller holds `sudo` (or root) on the path.
+    sudo: bool,
 }
 
 /// Rebuilds a persisted audit device.
@@ -748,6 +738,8 @@ enum Target {
     Sys(String),
     Token(String),
     Engine(Arc<Mounted>, String),
+    /// Nothing serves the path: a 404 once the token and the ACL have been checked.
+    Nowhere,
 }
 
 impl Active {
@@ -759,6 +751,64 @@ impl Active {
     /// Replaces the audit devices.
     pub(crate) fn set_audit(&self, broker: Broker) {
         *self.audit.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(broker);
+    }
+
+    /// Looks a token up. A token past its expiry, or below an ancestor past its expiry, is
+    /// refused, and the expired tree is revoked on the spot, leases included.
+    pub(crate) async fn lookup_token(
+        &self,
+        token: &str,
+        now: std::time::SystemTime,
+    ) -> Result<Option<crate::tokens::TokenEntry>> {
+        let resolved = self.tokens.resolve(token, now).await?;
+        self.settle(resolved, now).await
+    }
+
+    /// As [`lookup_token`](Self::lookup_token), by the token's hash.
+    pub(crate) async fn lookup_token_id(
+        &self,
+        id: &str,
+        now: std::time::SystemTime,
+    ) -> Result<Option<crate::tokens::TokenEntry>> {
+        let resolved = self.tokens.resolve_id(id, now).await?;
+        self.settle(resolved, now).await
+    }
+
+    /// As [`lookup_token`](Self::lookup_token), by accessor.
+    pub(crate) async fn lookup_accessor(
+        &self,
+        accessor: &str,
+        now: std::time::SystemTime,
+    ) -> Result<Option<crate::tokens::TokenEntry>> {
+        match self.tokens.accessor_id(accessor).await? {
+            Some(id) => self.lookup_token_id(&id, now).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn settle(
+        &self,
+        resolved: crate::tokens::Resolved,
+        now: std::time::SystemTime,
+    ) -> Result<Option<crate::tokens::TokenEntry>> {
+        match resolved {
+            crate::tokens::Resolved::Live(entry) => Ok(Some(entry)),
+            crate::tokens::Resolved::Unknown => Ok(None),
+            crate::tokens::Resolved::Expired { revoke } => {
+                self.revoke_token_tree(&revoke, now).await?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// Revokes a token's tree and every lease its tokens created.
+    pub(crate) async fn revoke_token_tree(
+        &self,
+        id: &str,
+        now: std::time::SystemTime,
+    ) -> Result<()> {
+        let gone = self.tokens.revoke_tree(id).await?;
+        self.revoke_leases_of(&gone, now).await
     }
 
     /// Revokes the leases of tokens that were just revoked.
@@ -1387,6 +1437,9 @@ impl Vault {
                 if let Err(VaultError::Sealed) = vault.expire_leases(10_000).await {
                     return;
                 }
+                if let Err(err) = vault.expire_tokens(10_000).await {
+                    tracing::warn!(error = %err, "token expiry pass failed; retrying");
+                }
                 if let Err(err) = vault.run_rotations().await {
                     tracing::warn!(error = %err, "scheduled rotations failed; retrying");
                 }
@@ -1626,8 +1679,8 @@ impl Vault {
             .ok_or(VaultError::Sealed)
     }
 
-    /// Handles a request: token -> route -> policy -> audit -> engine -> audit, the same
-    /// pipeline for every entry point.
+    /// Handles a request: canonical path -> token -> use count -> route -> existence check ->
+    /// policy -> sudo -> audit -> engine -> audit, the same pipeline for every entry point.
     ///
     /// # Errors
     ///
@@ -1639,22 +1692,48 @@ impl Vault {
         let active = self.active().await?;
         let broker = active.audit_snapshot();
         let now = active.clock.now();
-        if broker.devices().is_empty() {
+        // Set once this request has taken the token's last use: whatever happens next, the
+        // token's children and leases go when the request ends.
+        let mut spent = None;
+        let result = if broker.devices().is_empty() {
             // No audit device enabled: nothing to record, so skip building the records.
-            let prepared = self.prepare(&active, &request, None).await?;
-            return self.dispatch(&active, prepared, &request, now).await;
+            match self.prepare(&active, &request, None, &mut spent).await {
+                Ok(prepared) => self.dispatch(&active, prepared, &request, now).await,
+                Err(err) => Err(err),
+            }
+        } else {
+            self.handle_audited(&active, &broker, &request, now, &mut spent)
+                .await
+        };
+        if let Some(id) = spent {
+            active.revoke_token_tree(&id, now).await?;
         }
+        result
+    }
+
+    async fn handle_audited(
+        &self,
+        active: &Arc<Active>,
+        broker: &Broker,
+        request: &VaultRequest,
+        now: std::time::SystemTime,
+        spent: &mut Option<String>,
+    ) -> Result<VaultResponse> {
         let id = crate::sys::uuid()?;
         let mut auth = AuditAuth {
             client_token: request.token.clone().unwrap_or_default(),
             ..AuditAuth::default()
         };
-        let prepared = self.prepare(&active, &request, Some(&mut auth)).await;
+        let prepared = self.prepare(active, request, Some(&mut auth), spent).await;
         let remote_address = request.connection.remote_addr.map(|a| a.to_string());
+        let path = match &prepared {
+            Ok(prepared) => prepared.path.clone(),
+            Err(_) => request.path.trim_start_matches('/').to_owned(),
+        };
         let record = AuditRecord {
             id: &id,
             operation: request.operation.capability(),
-            path: request.path.trim_start_matches('/'),
+            path: &path,
             data: &request.data,
             remote_address,
             auth: &auth,
@@ -1669,7 +1748,7 @@ impl Vault {
             }
         };
         broker.log_request(&record, unix(now), None).await?;
-        let result = self.dispatch(&active, prepared, &request, now).await;
+        let result = self.dispatch(active, prepared, request, now).await;
         match &result {
             Ok(response) => {
                 broker
@@ -1685,46 +1764,50 @@ impl Vault {
         result
     }
 
+    /// Where the canonical `path` goes, without failing when nothing serves it (the token and
+    /// the ACL are checked first, as in Vault, so an unknown path tells a caller without a
+    /// valid token nothing). Names the target engine folds are folded here, so the ACL decides
+    /// on the path the handler acts on.
+    async fn route(active: &Active, path: &mut String) -> Target {
+        if let Some(rest) = path.strip_prefix("sys/") {
+            if let Some(folded) = crate::request_path::fold_sys_names(rest) {
+                *path = format!("sys/{folded}");
+            }
+            return Target::Sys(path.get("sys/".len()..).unwrap_or_default().to_owned());
+        }
+        if path == "auth/token" || path.starts_with("auth/token/") {
+            let rest = path.get("auth/token".len()..).unwrap_or_default();
+            return Target::Token(rest.trim_start_matches('/').to_owned());
+        }
+        let router = active.router.read().await;
+        let Some((mounted, rest)) = router.route(path) else {
+            return Target::Nowhere;
+        };
+        let mounted = Arc::clone(mounted);
+        let rest = match mounted.backend.canonical_path(rest) {
+            Some(folded) => {
+                *path = format!("{}{folded}", mounted.entry.path);
+                folded
+            }
+            None => rest.to_owned(),
+        };
+        Target::Engine(mounted, rest)
+    }
+
     /// Authenticates, routes and authorises a request; fills in `auth` for the audit line as
-    /// soon as the token is known.
+    /// soon as the token is known. When the request takes the token's last use, `spent` is set
+    /// to the token's hash (even if the request is then refused: a use is counted before the
+    /// policy check, as Vault counts it).
     async fn prepare(
         &self,
         active: &Arc<Active>,
         request: &VaultRequest,
         auth: Option<&mut AuditAuth>,
+        spent: &mut Option<String>,
     ) -> Result<Prepared> {
-        let path = request.path.trim_start_matches('/').to_owned();
-        if path.is_empty() || path.len() > 4096 {
-            return Err(VaultError::UnsupportedPath);
-        }
-        // Policies are matched against the path as written, so it must be canonical: no empty,
-        // `.` or `..` segment could then make `a//b` or `a/./b` slip past a rule for `a/b`.
-        // (A trailing `/` is allowed: lists use it.)
-        if path
-            .trim_end_matches('/')
-            .split('/')
-            .any(|segment| segment.is_empty() || segment == "." || segment == "..")
-            || path.contains('\0')
-        {
-            return Err(VaultError::invalid(format!(
-                "invalid path {:?}: empty, '.' and '..' segments are not allowed",
-                path.chars().take(96).collect::<String>()
-            )));
-        }
+        let mut path = crate::request_path::canonical(request.operation, &request.path)?;
         let now = active.clock.now();
-        let target = if let Some(rest) = path.strip_prefix("sys/") {
-            Target::Sys(rest.to_owned())
-        } else if path == "auth/token" || path.starts_with("auth/token/") {
-            Target::Token(
-                path.trim_start_matches("auth/token")
-                    .trim_start_matches('/')
-                    .to_owned(),
-            )
-        } else {
-            let router = active.router.read().await;
-            let (mounted, rest) = router.route(&path).ok_or(VaultError::UnsupportedPath)?;
-            Target::Engine(Arc::clone(mounted), rest.to_owned())
-        };
+        let target = Self::route(active, &mut path).await;
         // Logins (an auth method's unauthenticated paths) need no token; only auth mounts
         // have them.
         if let Target::Engine(mounted, rest) = &target
@@ -1734,7 +1817,10 @@ impl Vault {
             return Ok(Prepared {
                 target,
                 operation: request.operation,
+                path,
                 entry: None,
+                last_use: false,
+                sudo: false,
             });
         }
         let token = request
@@ -1742,8 +1828,7 @@ impl Vault {
             .as_deref()
             .ok_or(VaultError::PermissionDenied)?;
         let entry = active
-            .tokens
-            .lookup(token, now)
+            .lookup_token(token, now)
             .await?
             .ok_or(VaultError::PermissionDenied)?;
         if !entry.bound_cidrs.is_empty() {
@@ -1752,6 +1837,18 @@ impl Vault {
                 return Err(VaultError::PermissionDenied);
             }
         }
+        // The use is counted before anything else can refuse the request, so a refused request
+        // spends a use too (Vault's order); the entry the rest of the pipeline sees is the one
+        // after the count.
+        let used = active
+            .tokens
+            .use_once(entry)
+            .await?
+            .ok_or(VaultError::PermissionDenied)?;
+        if used.last {
+            *spent = Some(used.entry.id.clone());
+        }
+        let entry = used.entry;
         if let Some(auth) = auth {
             auth.accessor = entry.accessor.clone();
             auth.display_name = entry.display_name.clone();
@@ -1781,25 +1878,34 @@ impl Vault {
         if !decision.allowed {
             return Err(VaultError::PermissionDenied);
         }
-        let needs_sudo = match &target {
-            Target::Sys(rest) => path_matches(SYS_SUDO_PATHS, rest),
-            Target::Token(rest) => path_matches(TOKEN_SUDO_PATHS, rest),
-            Target::Engine(mounted, rest) => path_matches(mounted.backend.sudo_paths(), rest),
-        };
         let caps = decision.capabilities;
-        if needs_sudo
-            && !(caps.contains(strongroom_policy::Capabilities::SUDO)
-                || caps.contains(strongroom_policy::Capabilities::ROOT))
-        {
+        let sudo = caps.contains(strongroom_policy::Capabilities::SUDO)
+            || caps.contains(strongroom_policy::Capabilities::ROOT);
+        let needs_sudo = match &target {
+            Target::Sys(rest) => {
+                crate::request_path::needs_sudo(crate::request_path::SYS_SUDO_PATHS, rest)
+            }
+            Target::Token(rest) => {
+                crate::request_path::needs_sudo(crate::request_path::TOKEN_SUDO_PATHS, rest)
+            }
+            Target::Engine(mounted, rest) => {
+                crate::request_path::needs_sudo(mounted.backend.sudo_paths(), rest)
+            }
+            Target::Nowhere => false,
+        };
+        if needs_sudo && !sudo {
             return Err(VaultError::PermissionDenied);
         }
-        if !active.tokens.use_once(&entry).await? {
-            return Err(VaultError::PermissionDenied);
+        if let Target::Nowhere = target {
+            return Err(VaultError::UnsupportedPath);
         }
         Ok(Prepared {
             target,
             operation,
+            path,
             entry: Some(entry),
+            last_use: used.last,
+            sudo,
         })
     }
 
@@ -1813,19 +1919,31 @@ impl Vault {
         let Prepared {
             target,
             operation,
+            path,
             entry,
+            last_use,
+            sudo,
         } = prepared;
         let token = request.token.as_deref().unwrap_or_default();
         let data = request.data.clone();
+        let caller = |entry: Option<crate::tokens::TokenEntry>| {
+            entry
+                .map(|entry| sys::Caller {
+                    entry,
+                    token: token.to_owned(),
+                    last_use,
+                    sudo,
+                })
+                .ok_or(VaultError::PermissionDenied)
+        };
         match target {
             Target::Sys(rest) => {
-                let entry = entry.ok_or(VaultError::PermissionDenied)?;
-                sys::handle(self, active, &entry, operation, &rest, data, token).await
+                sys::handle(self, active, &caller(entry)?, operation, &rest, data).await
             }
             Target::Token(rest) => {
-                let entry = entry.ok_or(VaultError::PermissionDenied)?;
-                sys::handle_token(active, &entry, operation, &rest, data, token).await
+                sys::handle_token(active, &caller(entry)?, operation, &rest, data).await
             }
+            Target::Nowhere => Err(VaultError::UnsupportedPath),
             Target::Engine(mounted, rest) => {
                 let ctx = context(&mounted, now);
                 let mut engine_request = Request::new(operation, rest)
@@ -1852,7 +1970,6 @@ impl Vault {
                     warnings: response.warnings,
                     ..VaultResponse::default()
                 };
-                let path = request.path.trim_start_matches('/');
                 if let Some(secret) = response.secret {
                     // A secret is tracked under the token that asked for it; a login path has
                     // none to tie it to.
@@ -1861,7 +1978,7 @@ impl Vault {
                     })?;
                     let below = path
                         .strip_prefix(mounted.entry.path.as_str())
-                        .unwrap_or(path);
+                        .unwrap_or(&path);
                     let (lease_id, ttl, renewable) = active
                         .leases
                         .register(NewLease {
@@ -1875,6 +1992,14 @@ impl Vault {
                             now,
                         })
                         .await?;
+                    if last_use {
+                        // The lease goes with the token when this request ends; the secret
+                        // must not leave (Vault's rule and wording).
+                        return Err(VaultError::invalid(
+                            "Secret cannot be returned; token had one use left, so leased \
+                             credentials were immediately revoked.",
+                        ));
+                    }
                     out.lease_id = lease_id;
                     out.lease_duration = ttl;
                     out.renewable = renewable;
@@ -1890,7 +2015,7 @@ impl Vault {
                     if !strongroom_logical::cidr::allowed(&blocks, request.connection.remote_addr) {
                         return Err(VaultError::PermissionDenied);
                     }
-                    out.auth = Some(login_token(active, &mounted, &ctx, login, path, now).await?);
+                    out.auth = Some(login_token(active, &mounted, &ctx, login, &path, now).await?);
                 }
                 Ok(out)
             }
@@ -1910,6 +2035,24 @@ impl Vault {
             .leases
             .expire_due(&active.router, active.clock.now(), limit)
             .await
+    }
+
+    /// Runs one token expiry pass now: revokes the trees of up to `limit` tokens whose expiry
+    /// has passed, with every lease their tokens created (a child never outlives its parent).
+    /// The background task does this every second while unsealed; a lookup refuses an expired
+    /// token (or a child of one) at once either way.
+    ///
+    /// # Errors
+    ///
+    /// [`VaultError::Sealed`]; storage errors.
+    pub async fn expire_tokens(&self, limit: usize) -> Result<usize> {
+        let active = self.active().await?;
+        let now = active.clock.now();
+        let due = active.tokens.due(now, limit).await?;
+        for id in &due {
+            active.revoke_token_tree(id, now).await?;
+        }
+        Ok(due.len())
     }
 
     /// Adds an audit device in code (not persisted: add it again after each unseal). Devices

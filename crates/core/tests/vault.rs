@@ -307,7 +307,8 @@ async fn token_tree_revocation_and_subset_rule() {
         .unwrap()
         .auth
         .unwrap();
-    assert_eq!(grandchild.policies, ["default"]);
+    // No policies asked for: the parent's, as Vault (OpenBao 2.7.2 answers the same).
+    assert_eq!(grandchild.policies, ["default", "p1"]);
     let orphan = child_token(&f, json!({"no_parent": true})).await;
 
     v.write(&f.root, "auth/token/revoke", json!({"token": parent}))

@@ -147,6 +147,16 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
         Ok(())
     }
 
+    /// The path below the mount as this engine will read it, when it folds part of it (Vault's
+    /// auth methods lower-case user and role names): the core asks before the policy check, so
+    /// the ACL decides on the path the engine acts on and `users/ADMIN` cannot dodge a rule
+    /// for `users/admin`. The engine is then handed the returned path. `None` (the default):
+    /// the path as written.
+    fn canonical_path(&self, path: &str) -> Option<String> {
+        let _ = path;
+        None
+    }
+
     /// Paths below the mount that need no token (e.g. `login`, `login/*`): exact, or a prefix
     /// ending in `*`.
     fn unauthenticated_paths(&self) -> &[&str] {
@@ -158,6 +168,25 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     fn sudo_paths(&self) -> &[&str] {
         &[]
     }
+}
+
+/// `path` with its segment number `index` (0-based) lower-cased, when `path` starts with the
+/// segment `first` and that segment has upper-case letters: the helper behind
+/// [`Backend::canonical_path`] for `users/<name>/...`-shaped paths.
+pub fn fold_segment(path: &str, first: &str, index: usize) -> Option<String> {
+    let mut segments: Vec<&str> = path.split('/').collect();
+    if segments.first() != Some(&first) {
+        return None;
+    }
+    let name = segments.get(index)?;
+    if !name.chars().any(char::is_uppercase) {
+        return None;
+    }
+    let lower = name.to_lowercase();
+    if let Some(slot) = segments.get_mut(index) {
+        *slot = &lower;
+    }
+    Some(segments.join("/"))
 }
 
 /// Whether `path` matches one of `patterns` (exact, or prefix when the pattern ends in `*`).
@@ -182,5 +211,20 @@ mod tests {
         assert!(!path_matches(&patterns, "logins"));
         assert!(!path_matches(&patterns, "config/x"));
         assert!(path_matches(&["*"], "anything"));
+    }
+
+    #[test]
+    fn folded_segments() {
+        assert_eq!(
+            fold_segment("users/ADMIN/password", "users", 1).as_deref(),
+            Some("users/admin/password")
+        );
+        assert_eq!(fold_segment("users/admin", "users", 1), None);
+        assert_eq!(fold_segment("login/Bob", "users", 1), None);
+        assert_eq!(fold_segment("users", "users", 1), None);
+        assert_eq!(
+            fold_segment("role/R1/", "role", 1).as_deref(),
+            Some("role/r1/")
+        );
     }
 }

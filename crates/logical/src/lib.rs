@@ -35,13 +35,14 @@
 mod backend;
 pub mod cidr;
 mod error;
+pub mod field;
 mod registry;
 mod request;
 mod response;
 pub mod time;
 mod view;
 
-pub use backend::{Backend, Context, Lease, path_matches};
+pub use backend::{Backend, Context, Lease, fold_segment, path_matches};
 pub use error::{ErrorKind, LogicalError, Result};
 pub use registry::{Factory, Registry};
 pub use request::{ClientInfo, Connection, Operation, Request};

@@ -1,0 +1,203 @@
+//! The one spelling of a request path.
+//!
+//! Routing, the token check, the ACL, the sudo check and every handler see the path this module
+//! produces, and nothing downstream normalises it further: a rule written for `sys/seal` holds
+//! for every request that reaches the handler of `sys/seal`. The rules are OpenBao 2.7's:
+//!
+//! * no leading `/`; empty segments (`a//b`) are refused, and `.` or `..` segments are refused
+//!   with Vault's "relative paths not supported" (the HTTP layer redirects the raw `//`, `/./`
+//!   and `/../` spellings to the clean path first, as Go's router does for Vault);
+//! * a `list` always ends in `/` (Vault appends it before anything looks at the path);
+//! * a write (`create`, `update`, `patch`) to a path ending in `/` is refused ("cannot write to
+//!   a path ending in '/'"), so no handler ever receives `seal/` for `seal`;
+//! * case is significant (`SYS/seal` is not `sys/seal`); the names engines fold to lower case
+//!   (users, roles, policies) are folded before the ACL decision, by the engine's
+//!   [`canonical_path`](strongroom_logical::Backend::canonical_path) and here for `sys/policy`.
+
+use strongroom_logical::{Operation, path_matches};
+
+use crate::{Result, VaultError};
+
+/// The longest path accepted.
+const MAX_PATH_LEN: usize = 4096;
+
+/// System paths (below `sys/`) that need `sudo` besides the operation's capability: OpenBao
+/// 2.7's `PathsSpecial.Root` of the system backend, plus `seal` and `step-down`, whose sudo
+/// requirement Vault enforces in code (`RootPrivsRequired`).
+pub(crate) const SYS_SUDO_PATHS: &[&str] = &[
+    "auth/*",
+    "remount",
+    "audit",
+    "audit/*",
+    "raw",
+    "raw/*",
+    "rotate",
+    "rotate/keyring",
+    "rotate/root",
+    "config/cors",
+    "config/auditing/*",
+    "config/ui/headers/*",
+    "plugins/catalog/*",
+    "revoke-prefix/*",
+    "revoke-force/*",
+    "leases/revoke-prefix/*",
+    "leases/revoke-force/*",
+    "leases/lookup/*",
+    "leases",
+    "internal/inspect/*",
+    "seal",
+    "step-down",
+];
+
+/// Token store paths (below `auth/token/`) that need `sudo`: Vault's `PathsSpecial.Root` of the
+/// token store, plus `revoke-orphan`, whose sudo requirement Vault checks in its handler
+/// ("root or sudo privileges required to revoke and orphan").
+pub(crate) const TOKEN_SUDO_PATHS: &[&str] = &["revoke-orphan", "revoke-orphan/*", "accessors*"];
+
+/// Whether `path` (below its mount) matches a sudo pattern, as written or without its trailing
+/// `/` (so no spelling a handler might read the same way slips past an exact pattern).
+pub(crate) fn needs_sudo(patterns: &[&str], path: &str) -> bool {
+    path_matches(patterns, path) || path_matches(patterns, path.trim_end_matches('/'))
+}
+
+/// The canonical form of `raw` for `operation`, or the 4xx that refuses it.
+///
+/// # Errors
+///
+/// [`VaultError::UnsupportedPath`] for an empty or over-long path; [`VaultError::InvalidRequest`]
+/// for control characters, empty, `.` or `..` segments, and writes to a path ending in `/`.
+pub(crate) fn canonical(operation: Operation, raw: &str) -> Result<String> {
+    let path = raw.trim_start_matches('/');
+    if path.is_empty() || path.len() > MAX_PATH_LEN {
+        return Err(VaultError::UnsupportedPath);
+    }
+    if path.chars().any(char::is_control) {
+        return Err(VaultError::invalid(
+            "invalid request path: control characters",
+        ));
+    }
+    let body = path.strip_suffix('/').unwrap_or(path);
+    let mut segments = body.split('/');
+    if segments.clone().any(|s| s == "." || s == "..") {
+        return Err(VaultError::invalid("relative paths not supported"));
+    }
+    if body.is_empty() || segments.any(str::is_empty) {
+        return Err(VaultError::invalid(format!(
+            "invalid request path {:?}: empty segments are not allowed",
+            path.chars().take(96).collect::<String>()
+        )));
+    }
+    let trailing = path.ends_with('/');
+    match operation {
+        Operation::List if !trailing => {
+            let mut out = String::with_capacity(path.len() + 1);
+            out.push_str(path);
+            out.push('/');
+            Ok(out)
+        }
+        Operation::Create | Operation::Update | Operation::Patch if trailing => {
+            Err(VaultError::invalid("cannot write to a path ending in '/'"))
+        }
+        _ => Ok(path.to_owned()),
+    }
+}
+
+/// The path a system handler dispatches on: a `list` loses the `/` that [`canonical`] gave it,
+/// nothing else changes.
+pub(crate) fn handler_path(operation: Operation, rest: &str) -> &str {
+    if operation == Operation::List {
+        rest.strip_suffix('/').unwrap_or(rest)
+    } else {
+        rest
+    }
+}
+
+/// `sys/...` paths whose names Vault folds to lower case, folded: `policy/<name>`,
+/// `policies/acl/<name>`.
+pub(crate) fn fold_sys_names(rest: &str) -> Option<String> {
+    let (prefix, name) = if let Some(name) = rest.strip_prefix("policy/") {
+        ("policy/", name)
+    } else if let Some(name) = rest.strip_prefix("policies/acl/") {
+        ("policies/acl/", name)
+    } else {
+        return None;
+    };
+    name.chars()
+        .any(|c| c.is_uppercase())
+        .then(|| format!("{prefix}{}", name.to_lowercase()))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "test code")]
+
+    use super::*;
+
+    #[test]
+    fn canonical_forms() {
+        use Operation::{Delete, List, Read, Update};
+        assert_eq!(canonical(Read, "/secret/a").unwrap(), "secret/a");
+        assert_eq!(canonical(List, "secret/a").unwrap(), "secret/a/");
+        assert_eq!(canonical(List, "secret/a/").unwrap(), "secret/a/");
+        assert_eq!(canonical(Read, "secret/a/").unwrap(), "secret/a/");
+        assert_eq!(canonical(Delete, "sys/mounts/x/").unwrap(), "sys/mounts/x/");
+        assert_eq!(canonical(Update, "sys/seal").unwrap(), "sys/seal");
+        for (op, bad) in [
+            (Update, "sys/seal/"),
+            (Operation::Create, "sys/seal/"),
+            (Operation::Patch, "secret/data/a/"),
+            (Update, "sys//seal"),
+            (Update, "sys/./seal"),
+            (Read, "sys/../sys/seal"),
+            (Read, "sys/seal/.."),
+            (Read, "a\u{0}b"),
+            (Read, "a/b//"),
+        ] {
+            assert!(
+                matches!(canonical(op, bad), Err(VaultError::InvalidRequest(_))),
+                "{op:?} {bad:?}"
+            );
+        }
+        assert!(matches!(
+            canonical(Read, "/"),
+            Err(VaultError::UnsupportedPath)
+        ));
+        assert!(matches!(
+            canonical(Read, &"a".repeat(5000)),
+            Err(VaultError::UnsupportedPath)
+        ));
+        assert_eq!(
+            canonical(Read, "sys/%2e").unwrap(),
+            "sys/%2e",
+            "percent-decoding is the transport's job"
+        );
+    }
+
+    #[test]
+    fn sudo_matches_every_spelling_a_handler_reads_alike() {
+        assert!(needs_sudo(SYS_SUDO_PATHS, "seal"));
+        assert!(needs_sudo(SYS_SUDO_PATHS, "seal/"));
+        assert!(needs_sudo(SYS_SUDO_PATHS, "audit/"));
+        assert!(needs_sudo(SYS_SUDO_PATHS, "leases/lookup/"));
+        assert!(needs_sudo(SYS_SUDO_PATHS, "leases/lookup/a/"));
+        assert!(!needs_sudo(SYS_SUDO_PATHS, "leases/lookup"));
+        assert!(!needs_sudo(SYS_SUDO_PATHS, "mounts/x"));
+        assert!(needs_sudo(TOKEN_SUDO_PATHS, "revoke-orphan"));
+        assert!(needs_sudo(TOKEN_SUDO_PATHS, "accessors/"));
+        assert!(!needs_sudo(TOKEN_SUDO_PATHS, "create-orphan"));
+    }
+
+    #[test]
+    fn sys_names_fold() {
+        assert_eq!(
+            fold_sys_names("policy/ADMIN").as_deref(),
+            Some("policy/admin")
+        );
+        assert_eq!(
+            fold_sys_names("policies/acl/Ops").as_deref(),
+            Some("policies/acl/ops")
+        );
+        assert_eq!(fold_sys_names("policy/admin"), None);
+        assert_eq!(fold_sys_names("mounts/ABC"), None);
+    }
+}

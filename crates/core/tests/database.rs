@@ -23,7 +23,7 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::{Value, json};
 use sqlx::Connection as _;
-use strongroom_core::{ManualClock, Vault};
+use strongroom_core::{ManualClock, Vault, VaultError};
 use strongroom_rotation::{AlertKind, MemorySink, Step};
 use strongroom_storage::{MemoryStorage, Storage};
 
@@ -1092,4 +1092,381 @@ async fn mariadb_static_role_rotation() {
     run(format!("ALTER USER '{user}'@'%' ACCOUNT UNLOCK")).await;
     assert!(login(p2).await, "the database kept the old password");
     run(format!("DROP USER IF EXISTS '{user}'@'%'")).await;
+}
+
+/// Whether anything connected to `listener` (a loopback port nobody else knows) by now. A
+/// connection attempt completes the TCP handshake in the kernel's backlog even if it is never
+/// accepted, so an attempt made during an earlier request is seen here; the short polling only
+/// allows for a straggler.
+fn anything_connected(listener: &std::net::TcpListener) -> bool {
+    let deadline = std::time::Instant::now() + Duration::from_millis(300);
+    loop {
+        match listener.accept() {
+            Ok(_) => return true,
+            Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {
+                if std::time::Instant::now() >= deadline {
+                    return false;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(err) => panic!("accept: {err}"),
+        }
+    }
+}
+
+/// The stored admin password is never read back, so a caller who may update a connection but
+/// not know its password must not be able to point it somewhere else and receive the password:
+/// a changed target (the URL's host, port, database or parameters, or the plugin) needs the
+/// password again; it is refused with a 400 before anything is stored or connected to. Changes
+/// of the user information only, of `username`, or of other settings keep working without it.
+#[tokio::test]
+async fn postgres_config_target_change_needs_the_password_again() {
+    let Some(admin) = service("STRONGROOM_TEST_POSTGRES_URL") else {
+        return;
+    };
+    let (userinfo, rest) = admin
+        .split_once("://")
+        .and_then(|(_, tail)| tail.split_once('@'))
+        .unwrap();
+    let admin_user = userinfo.split(':').next().unwrap().to_owned();
+    let rest = rest.to_owned();
+    let templated = format!("postgres://{{{{username}}}}:{{{{password}}}}@{rest}");
+    let s = setup().await;
+    // (This machine's PostgreSQL trusts loopback logins for the admin, so any password works.)
+    s.vault
+        .write(
+            &s.root,
+            "database/config/pg",
+            json!({"plugin_name": "postgresql-database-plugin", "connection_url": templated,
+                   "username": admin_user, "password": "Stored-Admin-Secret-1",
+                   "allowed_roles": "*"}),
+        )
+        .await
+        .unwrap();
+    let stored = |vault: Vault, root: String| async move {
+        vault
+            .read(&root, "database/config/pg")
+            .await
+            .unwrap()
+            .data
+            .unwrap()
+    };
+    let before = stored(s.vault.clone(), s.root.clone()).await;
+    assert_eq!(before["connection_details"]["connection_url"], templated);
+
+    // A listener of the test's own: proof that nothing connects to the new target.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let elsewhere = format!("postgres://{{{{username}}}}:{{{{password}}}}@127.0.0.1:{port}/test");
+    for body in [
+        json!({"connection_url": elsewhere}),
+        json!({"connection_url": elsewhere, "verify_connection": false}),
+        json!({"connection_url": "postgres://{{username}}:{{password}}@127.0.0.1:1/test",
+               "verify_connection": false}),
+        json!({"connection_url": format!("{templated}?host=127.0.0.1&port={port}"),
+               "verify_connection": false}),
+        json!({"connection_url": format!("postgres://{{{{username}}}}:{{{{password}}}}@{rest}?sslmode=disable")}),
+        json!({"plugin_name": "mysql-database-plugin", "verify_connection": false}),
+        json!({"connection_url": elsewhere, "password": null, "verify_connection": false}),
+    ] {
+        let started = std::time::Instant::now();
+        let err = s
+            .vault
+            .write(&s.root, "database/config/pg", body.clone())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, VaultError::Logical(e) if e.kind() == strongroom_logical::ErrorKind::InvalidRequest),
+            "{body}: {err:?}"
+        );
+        let message = err.to_string();
+        assert!(
+            message.contains("'password' must be given again")
+                && message.contains("connection target changed"),
+            "{body}: {message}"
+        );
+        assert!(!message.contains("Stored-Admin-Secret-1"), "{message}");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{body}: refused before connecting"
+        );
+        assert!(
+            !anything_connected(&listener),
+            "{body}: something connected"
+        );
+        assert_eq!(
+            stored(s.vault.clone(), s.root.clone()).await,
+            before,
+            "{body}: the config changed"
+        );
+    }
+
+    // The same target: other user information, another username, other settings — no
+    // password needed, as before.
+    for body in [
+        json!({"connection_url": format!("postgres://{admin_user}@{rest}")}),
+        json!({"connection_url": templated}),
+        json!({"username": admin_user, "allowed_roles": ["app"]}),
+    ] {
+        s.vault
+            .write(&s.root, "database/config/pg", body.clone())
+            .await
+            .unwrap_or_else(|e| panic!("{body}: {e}"));
+    }
+    assert_eq!(
+        stored(s.vault.clone(), s.root.clone()).await["allowed_roles"],
+        json!(["app"])
+    );
+
+    // With the password given again, the new target is accepted (not verified: nothing
+    // answers there).
+    s.vault
+        .write(
+            &s.root,
+            "database/config/pg",
+            json!({"connection_url": elsewhere, "password": "A-New-Admin-Pass-2",
+                   "verify_connection": false}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        stored(s.vault.clone(), s.root.clone()).await["connection_details"]["connection_url"],
+        elsewhere
+    );
+    assert!(!anything_connected(&listener));
+    // And back, with the password again, verified against the real database.
+    s.vault
+        .write(
+            &s.root,
+            "database/config/pg",
+            json!({"connection_url": templated, "password": "Stored-Admin-Secret-1"}),
+        )
+        .await
+        .unwrap();
+
+    // A connection holding no password has none to protect: its target may change freely.
+    s.vault
+        .write(
+            &s.root,
+            "database/config/open",
+            json!({"plugin_name": "postgresql-database-plugin", "connection_url": admin}),
+        )
+        .await
+        .unwrap();
+    s.vault
+        .write(
+            &s.root,
+            "database/config/open",
+            json!({"connection_url": format!("postgres://x@127.0.0.1:{port}/test"),
+                   "verify_connection": false}),
+        )
+        .await
+        .unwrap();
+    assert!(!anything_connected(&listener));
+}
+
+async fn mysql_exec(root_url: &str, statement: String) {
+    let mut root = sqlx::MySqlConnection::connect(root_url).await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
+        .execute(&mut root)
+        .await
+        .unwrap();
+}
+
+async fn mysql_users_named(root_url: &str, user: &str) -> usize {
+    let mut root = sqlx::MySqlConnection::connect(root_url).await.unwrap();
+    let rows: Vec<(String,)> = sqlx::query_as("SELECT Host FROM mysql.user WHERE User = ?")
+        .bind(user)
+        .fetch_all(&mut root)
+        .await
+        .unwrap();
+    rows.len()
+}
+
+/// A failed creation rolls back only what this request made. A `username_template` without
+/// random parts can name a user that already exists; when the creation fails (the name is
+/// taken), the default revocation used to run on that name and DROP the existing user. Now
+/// the existing user stays (and keeps its password), whether the failure came at the first
+/// statement or later, with the default revocation or the role's rollback statements; a user
+/// this request did make before a later statement failed is still removed (MariaDB commits
+/// CREATE USER at once).
+#[tokio::test]
+async fn mariadb_failed_creation_never_drops_an_existing_user() {
+    let Some(root_url) = service("STRONGROOM_TEST_MYSQL_URL") else {
+        return;
+    };
+    let rest = root_url
+        .split_once('@')
+        .map_or(root_url.as_str(), |(_, rest)| rest)
+        .to_owned();
+    let host = rest.split_once('/').map_or(rest.as_str(), |(host, _)| host);
+    let victim = format!("sr_victim_{}", std::process::id());
+    let fresh = format!("sr_fresh_{}", std::process::id());
+    for user in [&victim, &fresh] {
+        mysql_exec(&root_url, format!("DROP USER IF EXISTS '{user}'@'%'")).await;
+    }
+    mysql_exec(
+        &root_url,
+        format!("CREATE USER '{victim}'@'%' IDENTIFIED BY 'Victim-Pass1'"),
+    )
+    .await;
+    let victim_logs_in = || {
+        let url = format!("mysql://{victim}:Victim-Pass1@{host}");
+        async move { sqlx::MySqlConnection::connect(&url).await.is_ok() }
+    };
+    assert!(victim_logs_in().await);
+
+    let s = setup().await;
+    s.vault
+        .write(
+            &s.root,
+            "database/config/maria",
+            json!({"plugin_name": "mysql-database-plugin", "connection_url": root_url,
+                   "allowed_roles": "*"}),
+        )
+        .await
+        .unwrap();
+    let create = "CREATE USER '{{name}}'@'%' IDENTIFIED BY '{{password}}';";
+    let create_if_new = "CREATE USER IF NOT EXISTS '{{name}}'@'%' IDENTIFIED BY '{{password}}';";
+    let bad_grant = "GRANT BOGUS ON test.* TO '{{name}}'@'%';";
+    let drop = "DROP USER IF EXISTS '{{name}}'@'%';";
+    let cases = [
+        // The name is taken: refused at the first statement.
+        (
+            "taken-first",
+            &victim,
+            vec![create, "GRANT SELECT ON test.* TO '{{name}}'@'%';"],
+            vec![],
+        ),
+        // The first statement runs (a no-op on the existing user), a later one fails.
+        (
+            "taken-later",
+            &victim,
+            vec![create_if_new, bad_grant],
+            vec![],
+        ),
+        (
+            "taken-later-rb",
+            &victim,
+            vec![create_if_new, bad_grant],
+            vec![drop],
+        ),
+        // This request's own user, made before a later statement failed: removed.
+        ("fresh", &fresh, vec![create, bad_grant], vec![]),
+        ("fresh-rb", &fresh, vec![create, bad_grant], vec![drop]),
+    ];
+    for (role, name, creation, rollback) in cases {
+        s.vault
+            .write(
+                &s.root,
+                &format!("database/roles/{role}"),
+                json!({"db_name": "maria", "username_template": name,
+                       "creation_statements": creation, "rollback_statements": rollback}),
+            )
+            .await
+            .unwrap();
+        let err = s
+            .vault
+            .read(&s.root, &format!("database/creds/{role}"))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err.kind(),
+                strongroom_logical::ErrorKind::InvalidRequest
+                    | strongroom_logical::ErrorKind::Internal
+            ),
+            "{role}: {err:?}"
+        );
+        assert_eq!(
+            mysql_users_named(&root_url, &victim).await,
+            1,
+            "{role}: the existing user was dropped"
+        );
+        assert!(
+            victim_logs_in().await,
+            "{role}: the existing user's password changed"
+        );
+        assert_eq!(
+            mysql_users_named(&root_url, &fresh).await,
+            0,
+            "{role}: the user this request made was left behind"
+        );
+    }
+    let leases = s
+        .vault
+        .list(&s.root, "sys/leases/lookup/database/creds/")
+        .await
+        .ok()
+        .and_then(|r| r.data)
+        .map_or(0, |d| d["keys"].as_array().map_or(0, Vec::len));
+    assert_eq!(leases, 0, "no lease for a failed creation");
+    mysql_exec(&root_url, format!("DROP USER IF EXISTS '{victim}'@'%'")).await;
+}
+
+/// PostgreSQL: a failed creation whose name belongs to an existing role (a deterministic
+/// `username_template`) leaves that role alone — refused at the first statement, or later in
+/// the (rolled back) transaction — instead of running the default revocation on it.
+#[tokio::test]
+async fn postgres_failed_creation_never_drops_an_existing_user() {
+    let Some(admin) = service("STRONGROOM_TEST_POSTGRES_URL") else {
+        return;
+    };
+    let victim = pg_static_user(&admin, "sr_victim").await;
+    let fresh = format!("sr_fresh_{}", std::process::id());
+    pg_exec(&admin, &format!("DROP ROLE IF EXISTS {fresh}")).await;
+    let s = pg_setup(&admin, "dyn-victim", "1h").await;
+    let cases = [
+        ("taken-first", &victim, vec![PG_CREATE]),
+        (
+            "taken-later",
+            &victim,
+            vec![
+                r#"GRANT CONNECT ON DATABASE test TO "{{name}}"; GRANT nonexistent_role TO "{{name}}";"#,
+            ],
+        ),
+        (
+            "fresh",
+            &fresh,
+            vec![
+                r#"CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}'; GRANT nonexistent_role TO "{{name}}";"#,
+            ],
+        ),
+    ];
+    for (role, name, creation) in cases {
+        s.vault
+            .write(
+                &s.root,
+                &format!("database/roles/{role}"),
+                json!({"db_name": "pg", "username_template": name,
+                       "creation_statements": creation}),
+            )
+            .await
+            .unwrap();
+        let err = s
+            .vault
+            .read(&s.root, &format!("database/creds/{role}"))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err.kind(),
+                strongroom_logical::ErrorKind::InvalidRequest
+                    | strongroom_logical::ErrorKind::Internal
+            ),
+            "{role}: {err:?}"
+        );
+        assert_eq!(
+            pg_roles_like(&admin, &victim).await.len(),
+            1,
+            "{role}: the existing role was dropped"
+        );
+        assert!(
+            pg_login(&admin, &victim, "Initial-Pass1").await,
+            "{role}: the existing role cannot log in any more"
+        );
+        assert!(pg_roles_like(&admin, &fresh).await.is_empty(), "{role}");
+    }
+    pg_exec(&admin, &format!("DROP ROLE IF EXISTS {victim}")).await;
 }

@@ -167,6 +167,23 @@ pub(crate) fn user_url(template: &str, username: &str, password: &str) -> String
     )
 }
 
+/// Where a connection URL sends the credentials it is filled in with: the URL without its user
+/// information (the `{{username}}`/`{{password}}` templates or literal ones), so its scheme,
+/// host, port, database and parameters (`sslmode`, `host=`, ...). The authority ends at the
+/// first `/`, `?` or `#` and the user information at its last `@`, as URL parsers split them. A
+/// URL not of the form `scheme://...` is its own target (any change to it is a change of target).
+pub(crate) fn connection_target(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let host = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    format!("{scheme}://{host}{tail}")
+}
+
 /// The URL to prove `username` logs in with `password`. On MySQL without a default database:
 /// the user may hold no privileges on the admin URL's database, and logging in is what is
 /// tested. (PostgreSQL always connects to a database; the admin URL's is kept.)
@@ -213,9 +230,24 @@ fn db_error(what: &str, err: &sqlx::Error) -> LogicalError {
 /// How often a transaction that lost a race is retried.
 const RETRIES: u32 = 8;
 
-enum Failure {
-    Retryable(LogicalError),
-    Fatal(LogicalError),
+/// One failed attempt at a set of statements.
+struct Attempt {
+    error: LogicalError,
+    /// A lost race: the whole transaction may be run again.
+    retryable: bool,
+    /// The database itself refused the first statement (or the `BEGIN`): nothing this attempt
+    /// sent took effect. Never set after a timeout, whose statement may have run.
+    untouched: bool,
+}
+
+/// Statements that failed, and whether anything they did may have stayed.
+pub(crate) struct RunError {
+    /// What went wrong (never holds a password the engine generated: callers scrub it).
+    pub(crate) error: LogicalError,
+    /// False only when every attempt was refused by the database at its very first statement:
+    /// then nothing the statements do took effect, even on MySQL, which commits user statements
+    /// implicitly.
+    pub(crate) may_have_changed: bool,
 }
 
 /// Whether `err` is a lost race that a retry of the whole transaction resolves.
@@ -261,20 +293,35 @@ impl Conn {
     /// such as a database's ACL, serialization failures, deadlocks) was rolled back whole, so it
     /// is retried, up to [`RETRIES`] times with a growing pause.
     pub(crate) async fn run(&mut self, statements: &[String]) -> Result<(), LogicalError> {
+        self.run_tracked(statements).await.map_err(|e| e.error)
+    }
+
+    /// [`Conn::run`], telling on failure whether anything may have taken effect (MySQL commits
+    /// user statements implicitly, so a failed transaction can leave a user behind).
+    pub(crate) async fn run_tracked(&mut self, statements: &[String]) -> Result<(), RunError> {
         let mut attempt = 0;
+        let mut may_have_changed = false;
         loop {
             match self.run_once(statements).await {
-                Err(Failure::Retryable(_)) if attempt < RETRIES => {
+                Ok(()) => return Ok(()),
+                Err(failed) => {
+                    may_have_changed |= !failed.untouched;
+                    if !failed.retryable || attempt >= RETRIES {
+                        return Err(RunError {
+                            error: failed.error,
+                            may_have_changed,
+                        });
+                    }
                     attempt += 1;
                     tokio::time::sleep(Duration::from_millis(20 * u64::from(attempt))).await;
                 }
-                Err(Failure::Retryable(err) | Failure::Fatal(err)) => return Err(err),
-                Ok(()) => return Ok(()),
             }
         }
     }
 
-    async fn run_once(&mut self, statements: &[String]) -> Result<(), Failure> {
+    async fn run_once(&mut self, statements: &[String]) -> Result<(), Attempt> {
+        // How many statements the database accepted in this attempt.
+        let mut done = 0_usize;
         let work = async {
             match self {
                 Conn::Pg(conn) => {
@@ -282,6 +329,7 @@ impl Conn {
                     for statement in statements {
                         tx.execute(sqlx::raw_sql(sqlx::AssertSqlSafe(statement.as_str())))
                             .await?;
+                        done += 1;
                     }
                     tx.commit().await
                 }
@@ -292,21 +340,57 @@ impl Conn {
                     for statement in statements {
                         tx.execute(sqlx::raw_sql(sqlx::AssertSqlSafe(statement.as_str())))
                             .await?;
+                        done += 1;
                     }
                     tx.commit().await
                 }
             }
         };
-        match tokio::time::timeout(STATEMENT_TIMEOUT, work).await {
+        let outcome = tokio::time::timeout(STATEMENT_TIMEOUT, work).await;
+        match outcome {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(err)) if retryable(&err) => {
-                Err(Failure::Retryable(db_error("running the statements", &err)))
+            Ok(Err(err)) => Err(Attempt {
+                retryable: retryable(&err),
+                untouched: done == 0,
+                error: db_error("running the statements", &err),
+            }),
+            Err(_) => Err(Attempt {
+                error: LogicalError::invalid(format!(
+                    "the statements did not finish within {} s",
+                    STATEMENT_TIMEOUT.as_secs()
+                )),
+                retryable: false,
+                untouched: false,
+            }),
+        }
+    }
+
+    /// Whether a user (PostgreSQL: a role; MySQL: an account of that name at any host) named
+    /// `name` exists. The name is bound as a parameter, never spliced into SQL.
+    pub(crate) async fn user_exists(&mut self, name: &str) -> Result<bool, LogicalError> {
+        let query = async {
+            match self {
+                Conn::Pg(conn) => {
+                    sqlx::query("SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1")
+                        .bind(name)
+                        .fetch_optional(&mut *conn)
+                        .await
+                        .map(|row| row.is_some())
+                }
+                Conn::My(conn) => sqlx::query("SELECT 1 FROM mysql.user WHERE User = ? LIMIT 1")
+                    .bind(name)
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map(|row| row.is_some()),
             }
-            Ok(Err(err)) => Err(Failure::Fatal(db_error("running the statements", &err))),
-            Err(_) => Err(Failure::Fatal(LogicalError::invalid(format!(
-                "the statements did not finish within {} s",
+        };
+        match tokio::time::timeout(STATEMENT_TIMEOUT, query).await {
+            Ok(Ok(exists)) => Ok(exists),
+            Ok(Err(err)) => Err(db_error("checking whether the user exists", &err)),
+            Err(_) => Err(LogicalError::invalid(format!(
+                "checking whether the user exists: no answer within {} s",
                 STATEMENT_TIMEOUT.as_secs()
-            )))),
+            ))),
         }
     }
 
@@ -382,5 +466,33 @@ mod tests {
         assert_eq!(Kind::Postgres.expiration(0), "1970-01-01 00:00:00+00");
         assert_eq!(Kind::Mysql.expiration(0), "1970-01-01 00:00:00");
         assert!(Kind::from_plugin("oracle-database-plugin").is_err());
+    }
+
+    #[test]
+    fn connection_targets_leave_out_only_the_user_information() {
+        let target = "postgres://127.0.0.1:5432/test?sslmode=disable";
+        for same in [
+            "postgres://{{username}}:{{password}}@127.0.0.1:5432/test?sslmode=disable",
+            "postgres://admin@127.0.0.1:5432/test?sslmode=disable",
+            "postgres://a:p%40ss@127.0.0.1:5432/test?sslmode=disable",
+            "postgres://127.0.0.1:5432/test?sslmode=disable",
+        ] {
+            assert_eq!(connection_target(same), target, "{same}");
+        }
+        let base = connection_target("postgres://{{username}}:{{password}}@db:5432/test");
+        for moved in [
+            "postgres://{{username}}:{{password}}@evil:5432/test",
+            "postgres://{{username}}:{{password}}@db:1/test",
+            "postgres://{{username}}:{{password}}@db:5432/other",
+            "postgres://{{username}}:{{password}}@db:5432/test?host=evil",
+            "postgres://{{username}}:{{password}}@db:5432/test?sslmode=disable",
+            "mysql://{{username}}:{{password}}@db:5432/test",
+            "postgres://{{username}}:{{password}}@evil#@db:5432/test",
+            "postgres://{{username}}:{{password}}@evil/@db:5432/test",
+            "postgres://{{username}}:{{password}}@db:5432",
+        ] {
+            assert_ne!(connection_target(moved), base, "{moved}");
+        }
+        assert_eq!(connection_target("not a url"), "not a url");
     }
 }

@@ -5,12 +5,20 @@
 //!   `connection_url` with `{{username}}`/`{{password}}`, `username`, `password` (never read
 //!   back), `allowed_roles`, `verify_connection` (default true: the config is refused if the
 //!   database cannot be reached), `password_length`, `username_template`,
-//!   `root_rotation_statements`.
+//!   `root_rotation_statements`. An update that changes where the stored password would be
+//!   sent (the `plugin_name`, or the URL's scheme, host, port, database or parameters — all but
+//!   its user information) must give `password` again, else it is refused before anything is
+//!   stored or connected to.
 //! - `roles/<name>`: `db_name`, `creation_statements`, `revocation_statements`,
 //!   `rollback_statements`, `renew_statements`, `default_ttl`, `max_ttl`.
 //! - `creds/<role>`: a new user (`v-<role>-<random>`, within the database's name limit) with a
-//!   random password, made by the creation statements in one transaction (the rollback
-//!   statements run if they fail, and no lease is created), returned with a lease. Renewal runs
+//!   random password, made by the creation statements in one transaction, returned with a
+//!   lease. If they fail, no lease is created, and the rollback statements (or else the default
+//!   revocation) undo only what this request made: they run only if the user did not exist
+//!   before (a `username_template` without random parts can name an existing user, which is
+//!   never dropped), exists afterwards, and the database did not refuse the very first
+//!   statement; when either existence check fails nothing is rolled back (on MySQL the check
+//!   reads `mysql.user`, so the admin needs `SELECT` on it for rollbacks). Renewal runs
 //!   the renew statements (PostgreSQL default: `VALID UNTIL`); revocation — explicit, by expiry,
 //!   or after a restart — runs the revocation statements or a safe default that ends the user's
 //!   sessions and drops it.
@@ -332,6 +340,109 @@ fn check_template(kind: Kind, source: &str, role: &str, now: std::time::SystemTi
     .map(drop)
 }
 
+/// Refuses a config update that would send the stored admin password somewhere new without the
+/// password being given again: the password is never read back, so a caller allowed to update
+/// the config but not to know the password could otherwise point the connection at a server
+/// of their own and receive it. "Somewhere new" is a changed `plugin_name` or a changed
+/// connection target ([`db::connection_target`]: everything in `connection_url` but the user
+/// information). A new `username` alone is allowed: the password still goes only to the server
+/// it was given for. A config holding no password (nor a pending one) has nothing to protect.
+fn check_target_kept(old: &DbConfig, new: &DbConfig, password_given: bool) -> Result<()> {
+    let holds_password = !old.password.is_empty() || old.pending_password.is_some();
+    let moved = old.plugin_name != new.plugin_name
+        || db::connection_target(&old.connection_url) != db::connection_target(&new.connection_url);
+    if holds_password && moved && !password_given {
+        return Err(LogicalError::invalid(
+            "'password' must be given again: the connection target changed (the plugin_name, or \
+             the connection_url's scheme, host, port, database or parameters), and the stored \
+             password is only sent to the target it was given for",
+        ));
+    }
+    Ok(())
+}
+
+/// After a failed creation, undoes what this request made — and only that. A
+/// `username_template` without random parts can name a user that already exists; removing it
+/// would destroy someone else's account. So the role's rollback statements (or else the default
+/// revocation) run only when the user did not exist before the creation (`existed_before`) and
+/// exists now, checked on a fresh connection (a timed-out one is unusable). When either check
+/// fails, nothing is rolled back (a leftover user is the lesser harm). Best effort: the
+/// creation's error is what the caller reports, and nothing here is logged with a secret.
+async fn roll_back_creation(
+    config: &DbConfig,
+    kind: Kind,
+    role: &Role,
+    role_name: &str,
+    existed_before: Result<bool>,
+    values: &[(&str, &str)],
+) {
+    match existed_before {
+        Ok(false) => {}
+        Ok(true) => {
+            tracing::warn!(
+                role = %role_name,
+                "creating a user failed, and its name was already taken by an existing user: \
+                 nothing is rolled back (is the username_template deterministic?)"
+            );
+            return;
+        }
+        Err(err) => {
+            tracing::warn!(
+                role = %role_name,
+                error = %err,
+                "creating a user failed, and whether the user existed before is unknown: nothing \
+                 is rolled back"
+            );
+            return;
+        }
+    }
+    let mut fresh = match config.connect().await {
+        Ok(conn) => conn,
+        Err(err) => {
+            tracing::warn!(
+                role = %role_name,
+                error = %err,
+                "creating a user failed, and reconnecting to roll it back failed"
+            );
+            return;
+        }
+    };
+    match fresh.user_exists(value(values, "name")).await {
+        Ok(true) => {
+            let templates = if role.rollback_statements.is_empty() {
+                vec![kind.default_revocation().to_owned()]
+            } else {
+                role.rollback_statements.clone()
+            };
+            let rollback: Vec<String> = db::render_all(&templates, values);
+            if let Err(err) = fresh.run(&rollback).await {
+                tracing::warn!(
+                    role = %role_name,
+                    error = %scrub(err, value(values, "password")),
+                    "creating a user failed, and rolling it back failed too"
+                );
+            }
+        }
+        // Nothing was left behind (PostgreSQL rolled the whole transaction back).
+        Ok(false) => {}
+        Err(err) => tracing::warn!(
+            role = %role_name,
+            error = %err,
+            "creating a user failed, and whether it was left behind is unknown: nothing is \
+             rolled back"
+        ),
+    }
+    fresh.close().await;
+}
+
+/// The value of `key` among template values ("" when absent).
+fn value<'a>(values: &[(&str, &'a str)], key: &str) -> &'a str {
+    values
+        .iter()
+        .find(|(k, _)| *k == key)
+        .map_or("", |(_, v)| *v)
+}
+
 /// `err` with every occurrence of `secret` replaced.
 fn scrub(err: LogicalError, secret: &str) -> LogicalError {
     let message = err.to_string();
@@ -417,6 +528,9 @@ impl Database {
                 .or_else(|| existing.as_ref().and_then(|c| c.username_template.clone()))
                 .filter(|t| !t.is_empty()),
         };
+        if let Some(old) = &existing {
+            check_target_kept(old, &config, text(data, "password")?.is_some())?;
+        }
         let kind = config.kind()?;
         if let Some(template) = &config.username_template {
             check_template(kind, template, "role", ctx.now)?;
@@ -674,25 +788,20 @@ impl Database {
         ];
         let statements: Vec<String> = db::render_all(&role.creation_statements, &values);
         let mut conn = config.connect().await?;
-        if let Err(err) = conn.run(&statements).await {
+        // Whether the name is taken already, so that a failure below never removes a user this
+        // request did not make.
+        let existed_before = conn.user_exists(&name).await;
+        if let Err(failed) = conn.run_tracked(&statements).await {
             conn.close().await;
             // Undo what the statements did outside the transaction (MySQL commits user
-            // statements implicitly): the role's rollback statements, or else the default
-            // revocation, which removes the user if it exists — on a fresh connection, since a
-            // timed-out one is unusable. Best effort: the creation's error is what is reported.
-            let templates = if role.rollback_statements.is_empty() {
-                vec![kind.default_revocation().to_owned()]
-            } else {
-                role.rollback_statements.clone()
-            };
-            let rollback: Vec<String> = db::render_all(&templates, &values);
-            if let Ok(mut fresh) = config.connect().await {
-                let _ = fresh.run(&rollback).await;
-                fresh.close().await;
+            // statements implicitly) — unless the database refused the very first statement,
+            // when nothing was made.
+            if failed.may_have_changed {
+                roll_back_creation(&config, kind, &role, role_name, existed_before, &values).await;
             }
             // A driver message may quote the statement near a syntax error: never let the
             // generated password out in an error.
-            return Err(scrub(err, &password));
+            return Err(scrub(failed.error, &password));
         }
         conn.close().await;
         let mut data = Map::new();

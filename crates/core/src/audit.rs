@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -35,19 +36,55 @@ pub trait AuditDevice: Send + Sync + std::fmt::Debug {
     }
 }
 
+/// How many lines a file device queues for its writer thread before writes fail at once.
+const FILE_QUEUE_LINES: usize = 1024;
+
+/// The name of each file device's writer thread.
+const FILE_WRITER_THREAD: &str = "strongroom-audit-file";
+
 /// Appends lines to a file, creating it (mode 0600) if needed.
-#[derive(Debug)]
+///
+/// The file is written by a thread of the device's own (started on the first write, ended
+/// when the device is dropped), never on the async runtime: a disk that hangs holds up that
+/// thread only, and the broker's timeout still fires. Lines wait in a bounded queue; when it is
+/// full (the disk is stuck) a write fails at once, so the broker fails closed instead of
+/// blocking. A write returns once its line is written and flushed. A line whose write timed out
+/// stays queued and is written when the disk recovers.
 pub struct FileAuditDevice {
     path: PathBuf,
-    file: tokio::sync::Mutex<Option<std::fs::File>>,
+    capacity: usize,
+    /// The writer thread's queue, once started (a std mutex, only ever held to hand a line
+    /// over without blocking; never across an `.await`).
+    queue: std::sync::Mutex<Option<SyncSender<FileLine>>>,
+}
+
+/// One line for the writer thread, and where to answer.
+struct FileLine {
+    /// The line with its newline.
+    bytes: Vec<u8>,
+    done: tokio::sync::oneshot::Sender<std::io::Result<()>>,
+}
+
+impl std::fmt::Debug for FileAuditDevice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileAuditDevice")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
 }
 
 impl FileAuditDevice {
     /// A device writing to `path` (opened on first write).
     pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self::with_capacity(path, FILE_QUEUE_LINES)
+    }
+
+    /// A device whose queue holds `capacity` lines (at least one).
+    fn with_capacity(path: impl Into<PathBuf>, capacity: usize) -> Self {
         Self {
             path: path.into(),
-            file: tokio::sync::Mutex::new(None),
+            capacity: capacity.max(1),
+            queue: std::sync::Mutex::new(None),
         }
     }
 
@@ -55,6 +92,78 @@ impl FileAuditDevice {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// Hands `line` to the writer thread without blocking, starting the thread if it is not
+    /// running (first write, or it ended).
+    fn hand_over(&self, line: FileLine) -> std::io::Result<()> {
+        let mut queue = self
+            .queue
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let line = match queue.as_ref() {
+            Some(sender) => match sender.try_send(line) {
+                Ok(()) => return Ok(()),
+                Err(TrySendError::Full(_)) => {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::WouldBlock,
+                        "the audit file's queue is full: earlier writes have not finished",
+                    ));
+                }
+                Err(TrySendError::Disconnected(line)) => line,
+            },
+            None => line,
+        };
+        let sender = self.start_writer()?;
+        let sent = sender
+            .try_send(line)
+            .map_err(|_| std::io::Error::other("the audit file's writer thread stopped at once"));
+        *queue = Some(sender);
+        sent
+    }
+
+    fn start_writer(&self) -> std::io::Result<SyncSender<FileLine>> {
+        let (sender, lines) = std::sync::mpsc::sync_channel(self.capacity);
+        let path = self.path.clone();
+        std::thread::Builder::new()
+            .name(FILE_WRITER_THREAD.to_owned())
+            .spawn(move || write_lines(&path, &lines))?;
+        Ok(sender)
+    }
+}
+
+/// The writer thread: writes each line in turn (so lines never interleave), opening the file
+/// when needed and again after an error (it may have been rotated or the disk remounted), until
+/// the device is dropped.
+fn write_lines(path: &Path, lines: &Receiver<FileLine>) {
+    let mut file: Option<std::fs::File> = None;
+    while let Ok(line) = lines.recv() {
+        let result = write_line_to(path, &mut file, &line.bytes);
+        if result.is_err() {
+            file = None;
+        }
+        // The caller may have stopped waiting (timed out): nothing to tell then.
+        let _ = line.done.send(result);
+    }
+}
+
+fn write_line_to(
+    path: &Path,
+    slot: &mut Option<std::fs::File>,
+    bytes: &[u8],
+) -> std::io::Result<()> {
+    use std::io::Write;
+    let file = match slot {
+        Some(file) => file,
+        None => {
+            let mut options = std::fs::OpenOptions::new();
+            options.create(true).append(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            slot.insert(options.open(path)?)
+        }
+    };
+    // One write of the whole line (to a file opened for appending).
+    file.write_all(bytes).and_then(|()| file.flush())
 }
 
 #[async_trait]
@@ -68,28 +177,14 @@ impl AuditDevice for FileAuditDevice {
     }
 
     async fn write_line(&self, line: &[u8]) -> std::io::Result<()> {
-        use std::io::Write;
-        let mut slot = self.file.lock().await;
-        if slot.is_none() {
-            let mut options = std::fs::OpenOptions::new();
-            options.create(true).append(true);
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-            *slot = Some(options.open(&self.path)?);
-        }
-        let file = slot
-            .as_mut()
-            .ok_or_else(|| std::io::Error::other("audit file not open"))?;
-        let mut buffer = Vec::with_capacity(line.len() + 1);
-        buffer.extend_from_slice(line);
-        buffer.push(b'\n');
-        // One write of the whole line: lines from concurrent requests never interleave.
-        let result = file.write_all(&buffer).and_then(|()| file.flush());
-        if result.is_err() {
-            // Reopen next time (the file may have been rotated or the disk remounted).
-            *slot = None;
-        }
-        result
+        let mut bytes = Vec::with_capacity(line.len().saturating_add(1));
+        bytes.extend_from_slice(line);
+        bytes.push(b'\n');
+        let (done, written) = tokio::sync::oneshot::channel();
+        self.hand_over(FileLine { bytes, done })?;
+        written
+            .await
+            .map_err(|_| std::io::Error::other("the audit file's writer thread stopped"))?
     }
 }
 
@@ -402,6 +497,100 @@ mod tests {
             assert!(check_file_path(Some(allowed), bad).is_err(), "{bad}");
         }
         assert!(check_file_path(None, "/var/log/strongroom/a.log").is_err());
+    }
+
+    /// A FIFO nobody reads: opening it for writing blocks, like a hung disk.
+    #[cfg(unix)]
+    fn stuck_path(dir: &Path) -> PathBuf {
+        let fifo = dir.join("stuck");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .map(|s| s.success());
+        assert!(matches!(made, Ok(true)), "mkfifo: {made:?}");
+        fifo
+    }
+
+    /// A stuck file device fails at once, without blocking, when its queue is full; and a
+    /// working one writes every line whole, in order, before `write_line` returns.
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_full_queue_fails_at_once_and_lines_are_written_before_returning() {
+        let dir = tempfile::tempdir().unwrap();
+        let stuck = FileAuditDevice::with_capacity(stuck_path(dir.path()), 2);
+        // The thread takes a line and blocks opening the FIFO; then two more fill the queue
+        // (three writes wait, or two if the thread had not taken the first line yet).
+        let mut waited = 0;
+        let full = loop {
+            let started = std::time::Instant::now();
+            match tokio::time::timeout(Duration::from_millis(100), stuck.write_line(b"{}")).await {
+                Err(_) => waited += 1,
+                Ok(result) => break (result, started.elapsed()),
+            }
+            assert!(waited <= 3, "the queue never filled");
+        };
+        assert!((2..=3).contains(&waited), "{waited}");
+        assert!(
+            matches!(&full.0, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+            "{full:?}"
+        );
+        assert!(full.1 < Duration::from_secs(1), "refused at once: {full:?}");
+
+        let path = dir.path().join("ok.log");
+        let device = FileAuditDevice::new(&path);
+        for i in 0..100 {
+            device
+                .write_line(format!("{{\"n\":{i}}}").as_bytes())
+                .await
+                .unwrap();
+            let text = std::fs::read_to_string(&path).unwrap();
+            assert_eq!(
+                text.lines().count(),
+                i + 1,
+                "written before write_line returned"
+            );
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let expected: String = (0..100).map(|i| format!("{{\"n\":{i}}}\n")).collect();
+        assert_eq!(text, expected);
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&path)
+            .map(|m| m.permissions().mode() & 0o777)
+            .unwrap_or_default();
+        assert_eq!(mode, 0o600);
+    }
+
+    /// The writer thread ends when the device is dropped: the reader of a FIFO sees the end of
+    /// the file (the thread's handle closed), after every line.
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn the_writer_thread_ends_with_the_device() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = stuck_path(dir.path());
+        let reader_fifo = fifo.clone();
+        let (text_tx, text_rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::Read as _;
+            let mut text = String::new();
+            let read =
+                std::fs::File::open(&reader_fifo).and_then(|mut f| f.read_to_string(&mut text));
+            let _ = text_tx.send(read.map(|_| text));
+        });
+        let device = FileAuditDevice::new(&fifo);
+        for line in ["{\"a\":1}", "{\"b\":2}"] {
+            tokio::time::timeout(Duration::from_secs(10), device.write_line(line.as_bytes()))
+                .await
+                .unwrap()
+                .unwrap();
+        }
+        drop(device);
+        let text =
+            tokio::task::spawn_blocking(move || text_rx.recv_timeout(Duration::from_secs(10)))
+                .await
+                .unwrap()
+                .expect("the file is closed once the device is dropped")
+                .unwrap();
+        assert_eq!(text, "{\"a\":1}\n{\"b\":2}\n");
     }
 
     #[test]

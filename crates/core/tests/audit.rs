@@ -361,3 +361,128 @@ async fn declared_devices_come_back_at_every_unseal() {
     );
     assert!(clash.seal_status().await.unwrap().sealed);
 }
+
+/// Runs `body` on a current-thread runtime (the `#[tokio::test]` default: one thread runs
+/// every task, so a blocking call inside a future stops everything, timers included), on a
+/// thread of its own, and waits at most `limit` for it. A body whose runtime thread is blocked
+/// makes the test fail instead of hanging; the blocked thread is left behind, detached, and
+/// ends with the process.
+fn on_a_current_thread_runtime_within<F, Fut>(limit: Duration, body: F)
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()>,
+{
+    let (finished, done) = std::sync::mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(body());
+        let _ = finished.send(());
+    });
+    match done.recv_timeout(limit) {
+        Ok(()) => thread.join().unwrap(),
+        // The body panicked: that is the test's failure.
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => match thread.join() {
+            Err(panic) => std::panic::resume_unwind(panic),
+            Ok(()) => panic!("the test thread ended without finishing"),
+        },
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            panic!("no answer within {limit:?}: the runtime's only thread is blocked")
+        }
+    }
+}
+
+/// A file audit device whose disk hangs must not block the runtime: the file is a FIFO nobody
+/// reads, so opening it for writing blocks for ever. The device used to write with blocking
+/// `std::fs` inside its future, so on a current-thread runtime the broker's timeout could never
+/// fire and the vault hung; now a thread of the device's own blocks, each request fails closed
+/// after the audit timeout, and with a working device beside it requests go through. When the
+/// FIFO is finally read (the disk recovers), the lines queued meanwhile come out whole.
+#[cfg(unix)]
+#[test]
+fn a_file_device_on_a_hung_disk_cannot_block_the_runtime() {
+    on_a_current_thread_runtime_within(Duration::from_secs(30), || async {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("stuck.fifo");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success(), "mkfifo: {made}");
+        let (vault, root, _) = unsealed(
+            Vault::builder(MemoryStorage::new()).audit_timeout(Duration::from_millis(200)),
+        )
+        .await;
+        vault
+            .add_audit_device(
+                "stuck",
+                Arc::new(strongroom_core::FileAuditDevice::new(&fifo)),
+            )
+            .await
+            .unwrap();
+        // Alone, the stuck device fails every request, closed, after the timeout.
+        for attempt in 0..3 {
+            let started = std::time::Instant::now();
+            let answer =
+                tokio::time::timeout(Duration::from_secs(10), vault.read(&root, "sys/mounts"))
+                    .await
+                    .unwrap_or_else(|_| panic!("request {attempt} did not return"));
+            let err = answer.unwrap_err();
+            assert!(err.to_string().contains("audit"), "{attempt}: {err}");
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "{attempt}: {:?}",
+                started.elapsed()
+            );
+        }
+        // With a working device beside it, requests go through.
+        let log = dir.path().join("ok.log");
+        vault
+            .add_audit_device(
+                "file",
+                Arc::new(strongroom_core::FileAuditDevice::new(&log)),
+            )
+            .await
+            .unwrap();
+        for attempt in 0..3 {
+            tokio::time::timeout(Duration::from_secs(10), vault.read(&root, "sys/mounts"))
+                .await
+                .unwrap_or_else(|_| panic!("request {attempt} did not return"))
+                .unwrap();
+        }
+        assert_eq!(lines(&log).len(), 6);
+
+        // The disk recovers (someone reads the FIFO): the lines queued while it hung are
+        // written, each whole. (Read on a thread: opening a FIFO blocks until both ends are
+        // open.)
+        let (line_tx, line_rx) = std::sync::mpsc::channel();
+        let reader_fifo = fifo.clone();
+        std::thread::spawn(move || {
+            use std::io::BufRead as _;
+            let Ok(file) = std::fs::File::open(&reader_fifo) else {
+                return;
+            };
+            for line in std::io::BufReader::new(file).lines() {
+                let Ok(line) = line else { return };
+                if line_tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        let read = tokio::task::spawn_blocking(move || {
+            (0..3)
+                .map(|_| line_rx.recv_timeout(Duration::from_secs(10)))
+                .collect::<Result<Vec<String>, _>>()
+        })
+        .await
+        .unwrap()
+        .expect("the queued lines are written once the FIFO is read");
+        for line in read {
+            let entry: Value = serde_json::from_str(&line).unwrap();
+            assert_eq!(entry["type"], "request", "{entry}");
+            assert_eq!(entry["request"]["path"], "sys/mounts", "{entry}");
+        }
+    });
+}

@@ -931,10 +931,11 @@ pub(crate) async fn handle_token(
             let increment = field::duration(&data, "increment")?.filter(|d| !d.is_zero());
             // The renewal applies to the entry as stored now: a use counted meanwhile (or
             // the token's revocation) is never undone by writing back an older copy.
+            // A token whose last use was this request is gone already (OpenBao's answer).
             let (renewed, capped) = tokens
                 .renew(&entry.id, increment, now)
                 .await?
-                .ok_or(VaultError::PermissionDenied)?;
+                .ok_or_else(|| VaultError::invalid("token not found"))?;
             let mut response = auth_response(shown, &renewed);
             if capped {
                 response.warnings.push(format!(

@@ -86,6 +86,7 @@ pub fn router(vault: Vault) -> Router {
         .route("/v1/sys/metrics", get(sys_metrics))
         .route("/v1/{*path}", any(logical))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_REQUEST_SIZE))
+        .layer(axum::middleware::from_fn(clean_paths))
         .layer(axum::middleware::from_fn_with_state(
             metrics,
             metrics::track,
@@ -118,6 +119,48 @@ async fn sys_metrics(
     };
     let prometheus = query.get("format").is_some_and(|f| f == "prometheus");
     metrics::render(&metrics, prometheus, status.initialized, !status.sealed)
+}
+
+/// Go's `path.Clean`, keeping a trailing `/`: what Go's `ServeMux` redirects Vault's request
+/// paths to (`//`, `.` and `..` segments as written in the URL; percent-encoded ones are the
+/// core's to refuse).
+fn clean(path: &str) -> String {
+    let mut segments: Vec<&str> = Vec::new();
+    for segment in path.split('/') {
+        match segment {
+            "" | "." => {}
+            ".." => {
+                segments.pop();
+            }
+            other => segments.push(other),
+        }
+    }
+    let mut cleaned = String::with_capacity(path.len());
+    cleaned.push('/');
+    cleaned.push_str(&segments.join("/"));
+    if path.ends_with('/') && cleaned.len() > 1 {
+        cleaned.push('/');
+    }
+    cleaned
+}
+
+/// Middleware: a request whose path has empty, `.` or `..` segments is redirected (307, the
+/// query kept) to its clean spelling, as OpenBao answers; no handler ever sees such a path.
+async fn clean_paths(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let path = request.uri().path();
+    let cleaned = clean(path);
+    if cleaned == path {
+        return next.run(request).await;
+    }
+    let location = match request.uri().query() {
+        Some(query) => format!("{cleaned}?{query}"),
+        None => cleaned,
+    };
+    let mut response = with_headers(StatusCode::TEMPORARY_REDIRECT, None);
+    if let Ok(value) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response
 }
 
 /// Every response says: do not cache (secrets travel in bodies).
@@ -677,5 +720,26 @@ async fn logical(
         }
         Ok(response) => with_headers(StatusCode::OK, Some(envelope(&response, &path))),
         Err(err) => error_response(&err),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn clean_is_go_path_clean_with_the_trailing_slash() {
+        for (raw, clean) in [
+            ("/v1/sys/seal", "/v1/sys/seal"),
+            ("/v1/sys//seal", "/v1/sys/seal"),
+            ("/v1/sys/./seal", "/v1/sys/seal"),
+            ("/v1/sys/../sys/seal", "/v1/sys/seal"),
+            ("/v1/sys/seal/.", "/v1/sys/seal"),
+            ("/v1/secret/", "/v1/secret/"),
+            ("/v1//secret//", "/v1/secret/"),
+            ("/../..", "/"),
+            ("/", "/"),
+            ("/v1/sys/%2e/seal", "/v1/sys/%2e/seal"),
+        ] {
+            assert_eq!(super::clean(raw), clean, "{raw}");
+        }
     }
 }

@@ -152,20 +152,53 @@ impl Acl {
         if exact.is_some() {
             return self.rule(exact);
         }
-        if op == Operation::List {
-            // Vault tries the path without its trailing slash first, for exact rules, then for
-            // wildcard rules.
-            if let Some(trimmed) = path.strip_suffix('/') {
-                let (exact, trimmed_wild) = self.tree.lookup(trimmed, &self.rules);
-                if exact.is_some() {
-                    return self.rule(exact);
-                }
-                if trimmed_wild.is_some() {
-                    return self.rule(trimmed_wild);
-                }
+        if op == Operation::List
+            && let Some(trimmed) = path.strip_suffix('/')
+        {
+            // An exact rule for the path without its trailing slash applies first.
+            let (exact, _) = self.tree.lookup(trimmed, &self.rules);
+            if exact.is_some() {
+                return self.rule(exact);
             }
+            return self.rule(self.list_winner(trimmed, path));
         }
         self.rule(wild)
+    }
+
+    /// The wildcard rule a `list` of `path` (ending in `/`) falls under, as OpenBao 2.7 decides
+    /// it: the candidates of both spellings (`trimmed`, without the slash, so `kv/+` still
+    /// grants listing `kv/a/`; and `path`, so a deny on `kv/a/*` is seen) are pooled, and the
+    /// most specific deny wins unless a more specific rule grants `list`. Without that, a
+    /// broad allow reachable through the trimmed spelling would override a narrower deny.
+    fn list_winner(&self, trimmed: &str, path: &str) -> Option<u32> {
+        let mut pool = Vec::new();
+        self.tree.candidates(trimmed, &mut pool);
+        self.tree.candidates(path, &mut pool);
+        let best = |keep: &dyn Fn(&CompiledRule) -> bool| {
+            let mut best = None;
+            for &id in &pool {
+                if self.rules.get(id as usize).is_some_and(keep) {
+                    keep_best(&mut best, id, &self.rules);
+                }
+            }
+            best
+        };
+        let deny = best(&|r| r.capabilities().contains(Capabilities::DENY));
+        let list = best(&|r| r.capabilities().contains(Capabilities::LIST));
+        match (deny, list) {
+            (Some(deny), Some(list)) => {
+                let (d, l) = (self.rules.get(deny as usize), self.rules.get(list as usize));
+                match (d, l) {
+                    (Some(d), Some(l)) if l.pattern.cmp_priority(&d.pattern).0.is_gt() => {
+                        Some(list)
+                    }
+                    _ => Some(deny),
+                }
+            }
+            (Some(deny), None) => Some(deny),
+            (None, Some(list)) => Some(list),
+            (None, None) => best(&|_| true),
+        }
     }
 
     /// Decides a request: finds the rule Vault would apply and checks capability, wrapping TTL
@@ -299,10 +332,38 @@ impl SegTrie {
         if let Some(&next) = node.literal.get(seg) {
             self.find(next, tail, rules, best);
         }
-        if let Some(next) = node.plus
-            && !seg.is_empty()
-        {
+        // `+` is any one segment, the empty one too (OpenBao's matcher does not check).
+        if let Some(next) = node.plus {
             self.find(next, tail, rules, best);
+        }
+    }
+}
+
+impl SegTrie {
+    /// Every rule matching `rest` (the path after the node's literal prefix), into `out`.
+    fn find_all(&self, at: usize, rest: Option<&str>, out: &mut Vec<u32>) {
+        let Some(node) = self.nodes.get(at) else {
+            return;
+        };
+        let Some(rest) = rest else {
+            out.extend(&node.end);
+            return;
+        };
+        let (seg, tail) = match rest.split_once('/') {
+            Some((seg, tail)) => (seg, Some(tail)),
+            None => (rest, None),
+        };
+        for (lit, id) in &node.glob {
+            if seg.starts_with(&**lit) {
+                out.push(*id);
+            }
+        }
+        if let Some(&next) = node.literal.get(seg) {
+            self.find_all(next, tail, out);
+        }
+        // `+` is any one segment, the empty one too (OpenBao's matcher does not check).
+        if let Some(next) = node.plus {
+            self.find_all(next, tail, out);
         }
     }
 }
@@ -393,6 +454,38 @@ impl Radix {
                 }
             }
         }
+    }
+
+    /// The wildcard rules OpenBao weighs for `path`: the longest prefix rule, and every
+    /// segment (`+`) rule that matches, into `out`.
+    fn candidates(&self, path: &str, out: &mut Vec<u32>) {
+        let mut at = 0usize;
+        let mut rest = path.as_bytes();
+        let mut longest_prefix = None;
+        while let Some(node) = self.nodes.get(at) {
+            if node.prefix.is_some() {
+                longest_prefix = node.prefix;
+            }
+            if let Some(segments) = &node.segments {
+                let offset = path.len().saturating_sub(rest.len());
+                segments.find_all(0, path.get(offset..), out);
+            }
+            let Some(first) = rest.first() else {
+                break;
+            };
+            let Ok(pos) = node.keys.binary_search(first) else {
+                break;
+            };
+            let child = node.children.get(pos).copied().unwrap_or(usize::MAX);
+            match self.nodes.get(child) {
+                Some(c) if rest.starts_with(&c.label) => {
+                    rest = rest.get(c.label.len()..).unwrap_or_default();
+                    at = child;
+                }
+                _ => break,
+            }
+        }
+        out.extend(longest_prefix);
     }
 
     /// The exact rule for `path`, and the best wildcard rule matching it.

@@ -40,7 +40,9 @@ fn matches(pattern: &str, path: &str) -> bool {
         if glob && i + 1 == want.len() {
             h.starts_with(w)
         } else if *w == "+" {
-            !h.is_empty()
+            // Any segment, the empty one too (OpenBao's matcher does not check).
+            let _ = h;
+            true
         } else {
             w == h
         }
@@ -119,22 +121,64 @@ impl ReferenceAcl {
         best
     }
 
+    /// The wildcard rules OpenBao weighs for `path`: the longest pure prefix rule, and every
+    /// rule with a `+` segment that matches.
+    fn candidates<'a>(&'a self, path: &str, out: &mut Vec<&'a CompiledRule>) {
+        let mut longest: Option<&CompiledRule> = None;
+        for rule in &self.rules {
+            let p = rule.pattern().as_str();
+            if first_wildcard(p).is_none() || !matches(p, path) {
+                continue;
+            }
+            let plus = p.trim_end_matches('*').split('/').any(|s| s == "+");
+            if plus {
+                out.push(rule);
+            } else if longest.is_none_or(|l| l.pattern().as_str().len() < p.len()) {
+                longest = Some(rule);
+            }
+        }
+        out.extend(longest);
+    }
+
     fn find(&self, path: &str, op: Operation) -> Option<&CompiledRule> {
-        let trimmed = path.strip_suffix('/');
-        let list = op == Operation::List;
-        self.best(path, true)
-            .or_else(|| {
-                if list {
-                    self.best(trimmed.unwrap_or(path), true)
-                } else {
-                    None
-                }
-            })
-            .or_else(|| match trimmed {
-                Some(t) if list => self.best(t, false),
-                _ => None,
-            })
-            .or_else(|| self.best(path, false))
+        if let Some(rule) = self.best(path, true) {
+            return Some(rule);
+        }
+        let Some(trimmed) = path.strip_suffix('/').filter(|_| op == Operation::List) else {
+            return self.best(path, false);
+        };
+        if let Some(rule) = self.best(trimmed, true) {
+            return Some(rule);
+        }
+        // A list: the candidates of both spellings, the most specific deny winning unless a
+        // more specific rule grants `list` (OpenBao 2.7's `resolveACLPermsForListOp`).
+        let mut pool = Vec::new();
+        self.candidates(trimmed, &mut pool);
+        self.candidates(path, &mut pool);
+        let best = |keep: &dyn Fn(&CompiledRule) -> bool| {
+            pool.iter()
+                .copied()
+                .filter(|r| keep(r))
+                .fold(None, |best: Option<&CompiledRule>, r| {
+                    if best
+                        .is_none_or(|b| lower_priority(b.pattern().as_str(), r.pattern().as_str()))
+                    {
+                        Some(r)
+                    } else {
+                        best
+                    }
+                })
+        };
+        let deny = best(&|r| r.capabilities().contains(Capabilities::DENY));
+        let list = best(&|r| r.capabilities().contains(Capabilities::LIST));
+        match (deny, list) {
+            (Some(d), Some(l)) if lower_priority(d.pattern().as_str(), l.pattern().as_str()) => {
+                Some(l)
+            }
+            (Some(d), _) => Some(d),
+            (None, Some(l)) => Some(l),
+            (None, None) => best(&|_| true),
+        }
     }
 
     /// Decides a request by scanning every rule.

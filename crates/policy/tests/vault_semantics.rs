@@ -53,7 +53,10 @@ fn documented_matching_examples() {
         // "Permit reading the teamb path under any top-level path under secret/".
         ("secret/+/teamb", "secret/foo/teamb", true),
         ("secret/+/teamb", "secret/foo/bar/teamb", false),
-        ("secret/+/teamb", "secret//teamb", false),
+        // OpenBao's matcher lets `+` take an empty segment (the core refuses such paths before
+        // the ACL, but a list's trailing `/` is one: `secret/+` covers `secret/a/`).
+        ("secret/+/teamb", "secret//teamb", true),
+        ("secret/a/+", "secret/a/", true),
         // "Permit reading secret/foo/bar/teamb, secret/bar/foo/teamb, etc."
         ("secret/+/+/teamb", "secret/foo/bar/teamb", true),
         ("secret/+/+/teamb", "secret/bar/foo/teamb", true),
@@ -462,6 +465,67 @@ fn list_tries_the_path_without_trailing_slash_first() {
         !a.decide(&Request::new(Operation::Read, "ns/sys/leases/"))
             .allowed
     );
+}
+
+/// A broad allow reachable only through the trimmed spelling of a list must not override a
+/// narrower deny (OpenBao 2.7 pools the candidates of both spellings; checked against a running
+/// OpenBao 2.7.2 with these policies).
+#[test]
+fn list_deny_beats_a_broader_trimmed_allow() {
+    for (rules, path, allowed) in [
+        (
+            r#"path "secret/metadata/*" { capabilities = ["list"] }
+               path "secret/metadata/private/*" { capabilities = ["deny"] }"#,
+            "secret/metadata/private/",
+            false,
+        ),
+        (
+            r#"path "secret/metadata/*" { capabilities = ["list"] }
+               path "secret/metadata/private/+" { capabilities = ["deny"] }"#,
+            "secret/metadata/private/",
+            false,
+        ),
+        (
+            r#"path "secret/metadata/*" { capabilities = ["list"] }
+               path "secret/metadata/priv*" { capabilities = ["deny"] }"#,
+            "secret/metadata/private/",
+            false,
+        ),
+        (
+            r#"path "secret/metadata/*" { capabilities = ["list"] }
+               path "secret/metadata/private/a" { capabilities = ["deny"] }"#,
+            "secret/metadata/private/",
+            true,
+        ),
+        (
+            r#"path "secret/metadata/*" { capabilities = ["list"] }"#,
+            "secret/metadata/private/",
+            true,
+        ),
+        // A more specific rule granting list still wins over a broader deny.
+        (
+            r#"path "secret/metadata/*" { capabilities = ["deny"] }
+               path "secret/metadata/private/*" { capabilities = ["list"] }"#,
+            "secret/metadata/private/",
+            true,
+        ),
+        // The most specific rule neither denies nor lists: the deny below it still wins
+        // over the broad allow.
+        (
+            r#"path "secret/metadata/*" { capabilities = ["list"] }
+               path "secret/metadata/private/*" { capabilities = ["deny"] }
+               path "secret/metadata/private/+" { capabilities = ["read"] }"#,
+            "secret/metadata/private/",
+            false,
+        ),
+    ] {
+        let a = acl_from(&[rules]);
+        assert_eq!(
+            a.decide(&Request::new(Operation::List, path)).allowed,
+            allowed,
+            "{rules} on {path}"
+        );
+    }
 }
 
 #[test]

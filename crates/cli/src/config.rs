@@ -60,6 +60,11 @@ pub struct Listener {
     pub address: SocketAddr,
     /// TLS settings; `None` with `tls_disable = true`.
     pub tls: Option<TlsFiles>,
+    /// What the listener opens beyond the default API: OpenBao's
+    /// `disable_unauthed_rekey_endpoints = false` and
+    /// `disable_unauthed_generate_root_endpoints = false` serve Vault's legacy quorum
+    /// endpoints without a token (both default to true: closed).
+    pub http: strongroom_http::Options,
 }
 
 /// A TLS listener's certificate chain and key (PEM files), read when the server starts.
@@ -469,8 +474,11 @@ impl Parser<'_> {
                 "tls_cert_file",
                 "tls_key_file",
                 "tls_min_version",
+                "disable_unauthed_rekey_endpoints",
+                "disable_unauthed_generate_root_endpoints",
             ],
         )?;
+        let mut http = strongroom_http::Options::default();
         let mut address: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 8200));
         let mut tls_disable = false;
         let (mut cert_file, mut key_file, mut tls13_only) = (None, None, false);
@@ -491,6 +499,12 @@ impl Parser<'_> {
                 "tls_disable" => tls_disable = self.boolean(a)?,
                 "tls_cert_file" => cert_file = Some(PathBuf::from(self.string(a)?)),
                 "tls_key_file" => key_file = Some(PathBuf::from(self.string(a)?)),
+                "disable_unauthed_rekey_endpoints" => {
+                    http.unauthenticated_rekey = !self.boolean(a)?;
+                }
+                "disable_unauthed_generate_root_endpoints" => {
+                    http.unauthenticated_generate_root = !self.boolean(a)?;
+                }
                 _ => {
                     tls13_only = match self.string(a)?.as_str() {
                         "tls12" => false,
@@ -521,13 +535,18 @@ impl Parser<'_> {
                     ),
                 ));
             }
-            return Ok(Listener { address, tls: None });
+            return Ok(Listener {
+                address,
+                tls: None,
+                http,
+            });
         }
         // Vault's default is TLS on: without certificate files that is an error, never a silent
         // fall back to plain HTTP.
         match (cert_file, key_file) {
             (Some(cert_file), Some(key_file)) => Ok(Listener {
                 address,
+                http,
                 tls: Some(TlsFiles {
                     cert_file,
                     key_file,
@@ -823,10 +842,12 @@ unsafe_allow_api_audit_creation = true
                 Listener {
                     address: "127.0.0.1:8300".parse().unwrap(),
                     tls: None,
+                    http: strongroom_http::Options::default(),
                 },
                 Listener {
                     address: "[::1]:8301".parse().unwrap(),
                     tls: None,
+                    http: strongroom_http::Options::default(),
                 }
             ]
         );

@@ -74,13 +74,13 @@ pub(crate) enum OperatorCommand {
     },
     /// Generates a root token from a quorum of unseal key shares.
     ///
-    /// Strongroom needs a share to start (`-init KEY`) or cancel (`-cancel KEY`) an attempt,
-    /// so someone without a share can do neither; the one-time pad is printed to the starter.
+    /// As OpenBao 2.7's CLI: through `sys/generate-root-token/*`, with the caller's token
+    /// (its policy must grant the path); the one-time pad is printed to the starter only.
     GenerateRoot {
-        /// Start an attempt (with one share).
+        /// Start an attempt.
         #[arg(long)]
         init: bool,
-        /// Cancel the attempt (with one share).
+        /// Cancel the attempt.
         #[arg(long)]
         cancel: bool,
         /// Print the attempt's progress.
@@ -540,39 +540,34 @@ async fn generate_root(
         output::raw_field(&Value::String(token.expose_secret().to_owned()))?;
         return Ok(0);
     }
-    const PATH: &str = "sys/generate-root/attempt";
+    // OpenBao 2.7's paths, as its CLI uses them: ACL-checked, the token is the caller's.
+    const PATH: &str = "sys/generate-root-token/attempt";
     if status {
         let progress = call(client, Method::GET, PATH, None).await?;
         print_fields(&progress, fields, out)?;
         return Ok(0);
     }
-    let key = read_key(key, "Unseal Key (a share)")?;
     if init {
         let started = call(
             client,
             Method::PUT,
             PATH,
-            Some(json!({ "key": key.as_str() })),
+            Some(json!({ "otp": "", "pgp_key": "" })),
         )
         .await?;
         print_fields(&started, fields, out)?;
     } else if cancel {
-        call(
-            client,
-            Method::DELETE,
-            PATH,
-            Some(json!({ "key": key.as_str() })),
-        )
-        .await?;
-        output::success("Root token generation canceled.", out);
+        call(client, Method::DELETE, PATH, None).await?;
+        output::success("Root token generation canceled (if it was started)", out);
     } else {
+        let key = read_key(key, "Unseal Key")?;
         let Some(nonce) = nonce else {
             bail!("entering a share needs the attempt's -nonce (see -status)");
         };
         let update = call(
             client,
             Method::PUT,
-            "sys/generate-root/update",
+            "sys/generate-root-token/update",
             Some(json!({ "key": key.as_str(), "nonce": nonce })),
         )
         .await?;

@@ -85,6 +85,7 @@ pub(crate) async fn run(args: ServerArgs) -> Result<()> {
             listeners: vec![Listener {
                 address: args.dev_listen_address,
                 tls: None,
+                http: strongroom_http::Options::default(),
             }],
             api_addr: None,
             audit_dir: None,
@@ -109,7 +110,7 @@ pub(crate) async fn run(args: ServerArgs) -> Result<()> {
                 })?),
                 None => None,
             };
-        listeners.push((listener.address, tls));
+        listeners.push((listener.address, tls, listener.http));
     }
     let mut builder = open_storage(&config.storage).await?;
     if config.unsafe_allow_api_audit_creation {
@@ -154,7 +155,7 @@ pub(crate) async fn run(args: ServerArgs) -> Result<()> {
     let vault = builder.build();
     let status = vault.seal_status().await?;
     println!("==> Strongroom server: {}", describe(&config.storage));
-    for (address, tls) in &listeners {
+    for (address, tls, _) in &listeners {
         let scheme = if tls.is_some() { "https" } else { "http" };
         println!("    Listener: {scheme}://{address}");
     }
@@ -213,7 +214,15 @@ async fn dev(args: ServerArgs) -> Result<()> {
     println!("    Root Token: {root}");
     println!();
     println!("    export VAULT_ADDR='http://{}'", args.dev_listen_address);
-    serve(vault, vec![(args.dev_listen_address, None)]).await
+    serve(
+        vault,
+        vec![(
+            args.dev_listen_address,
+            None,
+            strongroom_http::Options::default(),
+        )],
+    )
+    .await
 }
 
 /// Unseals through the seal at startup, retrying (every 5 s, logged) while the key service
@@ -308,20 +317,21 @@ fn describe(storage: &StorageConfig) -> String {
 /// Serves the API on every listener until Ctrl-C or SIGTERM; in-flight requests get
 /// [`GRACE`] to finish. Every address is bound before any is served, so a taken port stops
 /// the server at once rather than leaving it half up.
-async fn serve(vault: Vault, listeners: Vec<(SocketAddr, Option<RustlsConfig>)>) -> Result<()> {
-    let app = strongroom_http::router(vault);
+async fn serve(
+    vault: Vault,
+    listeners: Vec<(SocketAddr, Option<RustlsConfig>, strongroom_http::Options)>,
+) -> Result<()> {
     let handle = axum_server::Handle::<SocketAddr>::new();
     let mut servers = tokio::task::JoinSet::new();
-    for (addr, tls) in listeners {
+    for (addr, tls, options) in listeners {
+        let app = strongroom_http::router_with(vault.clone(), options);
         let listener =
             std::net::TcpListener::bind(addr).with_context(|| format!("listening on {addr}"))?;
         listener
             .set_nonblocking(true)
             .with_context(|| format!("listening on {addr}"))?;
         // With the peer's address: token and secret-id CIDR bounds are checked against it.
-        let service = app
-            .clone()
-            .into_make_service_with_connect_info::<SocketAddr>();
+        let service = app.into_make_service_with_connect_info::<SocketAddr>();
         let handle = handle.clone();
         match tls {
             Some(tls) => {

@@ -293,53 +293,107 @@ fn operator_commands_take_a_server_from_init_to_a_new_root_token() {
         Some(0)
     );
 
-    // A new root token from a quorum of shares, decoded with the one-time pad.
-    let started: serde_json::Value = serde_json::from_str(&ok(
-        &[
-            "operator",
-            "generate-root",
-            "-init",
-            "-format=json",
-            &keys[2],
-        ],
-        "",
-    ))
-    .unwrap();
-    let nonce = started["nonce"].as_str().unwrap();
-    let otp = started["otp"].as_str().unwrap();
-    let done: serde_json::Value = serde_json::from_str(&ok(
-        &[
-            "operator",
-            "generate-root",
-            "-format=json",
-            &format!("-nonce={nonce}"),
-            &keys[0],
-        ],
-        "",
-    ))
-    .unwrap();
-    assert_eq!(done["complete"], true);
-    let encoded = done["encoded_token"].as_str().unwrap();
-    let new_root = ok(
-        &[
-            "operator",
-            "generate-root",
-            &format!("-decode={encoded}"),
-            &format!("-otp={otp}"),
-        ],
-        "",
-    );
-    assert_ne!(new_root, root);
-    let lookup = strongroom(
-        &addr,
-        &new_root,
-        &["token", "lookup", "-field=policies"],
-        "",
-    );
-    assert_eq!(String::from_utf8_lossy(&lookup.stdout), "[root]");
+    let ok_as = |token: &str, program: &str, args: &[&str]| {
+        let output = run(program, &addr, token, args, "");
+        assert!(
+            output.status.success(),
+            "{program} {args:?}: {}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    };
+    // The quorum ceremonies need a token whose policy grants their paths (OpenBao 2.7's rule).
+    let refused = strongroom(&addr, "", &["operator", "generate-root", "-init"], "");
+    assert_eq!(refused.status.code(), Some(2), "no token, no ceremony");
 
-    // Rekey to 2 of 2, then unseal with the new shares only.
-    let started: serde_json::Value = serde_json::from_str(&ok(
+    // A new root token from a quorum of shares, decoded with the one-time pad: with our CLI,
+    // then with the `bao` CLI unchanged (its `sys/generate-root-token` paths).
+    let ours = env!("CARGO_BIN_EXE_strongroom");
+    for program in [ours, "bao"] {
+        let started: serde_json::Value = serde_json::from_str(&ok_as(
+            &root,
+            program,
+            &["operator", "generate-root", "-init", "-format=json"],
+        ))
+        .unwrap();
+        let nonce = started["nonce"].as_str().unwrap().to_owned();
+        let otp = started["otp"].as_str().unwrap().to_owned();
+        let mut done = serde_json::Value::Null;
+        for key in &keys[..2] {
+            done = serde_json::from_str(&ok_as(
+                &root,
+                program,
+                &[
+                    "operator",
+                    "generate-root",
+                    "-format=json",
+                    &format!("-nonce={nonce}"),
+                    key,
+                ],
+            ))
+            .unwrap();
+        }
+        assert_eq!(done["complete"], true, "{program}");
+        let encoded = done["encoded_token"].as_str().unwrap();
+        // `bao` reads the attempt's status first (the pad's length), with the token.
+        let new_root = ok_as(
+            &root,
+            program,
+            &[
+                "operator",
+                "generate-root",
+                &format!("-decode={encoded}"),
+                &format!("-otp={otp}"),
+            ],
+        );
+        let new_root = new_root.trim();
+        assert_ne!(new_root, root);
+        let lookup = strongroom(&addr, new_root, &["token", "lookup", "-field=policies"], "");
+        assert_eq!(
+            String::from_utf8_lossy(&lookup.stdout),
+            "[root]",
+            "{program}"
+        );
+    }
+
+    // Rekey with the `bao` CLI (its `operator rekey`, Vault's paths, with the token it sends),
+    // to 3 of 2 again, then to 2 of 2 with ours; unseal with the newest shares only.
+    let started: serde_json::Value = serde_json::from_str(&ok_as(
+        &root,
+        "bao",
+        &[
+            "operator",
+            "rekey",
+            "-init",
+            "-key-shares=3",
+            "-key-threshold=2",
+            "-format=json",
+        ],
+    ))
+    .unwrap();
+    let nonce = format!("-nonce={}", started["nonce"].as_str().unwrap());
+    ok_as(
+        &root,
+        "bao",
+        &["operator", "rekey", "-format=json", &nonce, &keys[0]],
+    );
+    let issued: serde_json::Value = serde_json::from_str(&ok_as(
+        &root,
+        "bao",
+        &["operator", "rekey", "-format=json", &nonce, &keys[1]],
+    ))
+    .unwrap();
+    let keys: Vec<String> = issued["keys_base64"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(keys.len(), 3);
+    let started: serde_json::Value = serde_json::from_str(&ok_as(
+        &root,
+        ours,
         &[
             "operator",
             "rekey",
@@ -348,14 +402,18 @@ fn operator_commands_take_a_server_from_init_to_a_new_root_token() {
             "-key-threshold=2",
             "-format=json",
         ],
-        "",
     ))
     .unwrap();
     let nonce = format!("-nonce={}", started["nonce"].as_str().unwrap());
-    ok(&["operator", "rekey", "-format=json", &nonce, &keys[0]], "");
-    let issued: serde_json::Value = serde_json::from_str(&ok(
+    ok_as(
+        &root,
+        ours,
+        &["operator", "rekey", "-format=json", &nonce, &keys[0]],
+    );
+    let issued: serde_json::Value = serde_json::from_str(&ok_as(
+        &root,
+        ours,
         &["operator", "rekey", "-format=json", &nonce, &keys[1]],
-        "",
     ))
     .unwrap();
     let new_keys: Vec<&str> = issued["keys_base64"]

@@ -45,6 +45,7 @@ mod error;
 mod leases;
 mod mounts;
 mod policies;
+mod quorum;
 mod request_path;
 mod rotation;
 mod sys;

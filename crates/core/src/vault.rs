@@ -531,6 +531,8 @@ pub struct VaultRequest {
     pub token: Option<String>,
     /// Where it came from.
     pub connection: Connection,
+    /// Vault's legacy rekey and root generation paths may be reached without a token.
+    quorum_without_token: bool,
 }
 
 impl std::fmt::Debug for VaultRequest {
@@ -554,7 +556,20 @@ impl VaultRequest {
             data: Map::new(),
             token: None,
             connection: Connection::default(),
+            quorum_without_token: false,
         }
+    }
+
+    /// Lets this request reach Vault's legacy quorum paths (`sys/rekey/init`, `sys/rekey/update`,
+    /// `sys/rekey/verify`, `sys/generate-root/attempt`, `sys/generate-root/update`) without a
+    /// token, as Vault serves them. For servers whose operator opted in (OpenBao's listener
+    /// options `disable_unauthed_rekey_endpoints = false` and
+    /// `disable_unauthed_generate_root_endpoints = false`); such requests are still audited.
+    /// Every other path still needs a token.
+    #[must_use]
+    pub fn without_token_for_quorum(mut self) -> Self {
+        self.quorum_without_token = true;
+        self
     }
 
     /// Sets the token.
@@ -1312,21 +1327,21 @@ impl Vault {
         }
     }
 
-    /// Starts a break-glass root token generation. The starter proves they hold an unseal share
-    /// by presenting it (it counts as the first share) and receives the one-time pad; nobody
-    /// without a share can start or cancel an attempt, and only one runs at a time.
+    /// Starts a root token generation (Vault's `sys/generate-root/attempt`): a quorum of unseal
+    /// (or recovery) shares, entered with [`generate_root_update`](Self::generate_root_update),
+    /// then mints a new root token, returned XOR'd with the one-time pad returned here, which
+    /// only the starter sees. Only one attempt runs at a time. Who may start one is the
+    /// caller's decision: over the API, `sys/generate-root-token/attempt` is ACL-checked.
     ///
     /// # Errors
     ///
-    /// [`VaultError::Sealed`]; [`VaultError::Seal`] for an unknown share or an attempt already
-    /// running.
-    pub async fn generate_root_init(&self, key: &str) -> Result<GenerateRootStarted> {
+    /// [`VaultError::Sealed`]; [`VaultError::Seal`] when an attempt is already running.
+    pub async fn generate_root_init(&self) -> Result<GenerateRootStarted> {
         self.active().await?;
         let seal = self
             .seal_config()
             .await?
             .ok_or(VaultError::NotInitialized)?;
-        let share = Share::parse(key, ShamirSeal::KEY_LEN)?;
         let mut slot = lock(&self.inner.generate_root);
         let generation = match slot.as_mut() {
             Some(generation) => generation,
@@ -1340,7 +1355,7 @@ impl Vault {
                 )?)
             }
         };
-        let started = generation.start(share)?;
+        let started = generation.begin()?;
         Ok(GenerateRootStarted {
             otp: started.otp,
             progress: started.progress,
@@ -1387,18 +1402,11 @@ impl Vault {
         }
     }
 
-    /// Cancels the attempt; needs one of the unseal shares.
-    ///
-    /// # Errors
-    ///
-    /// [`VaultError::Seal`] for no attempt or an unknown share (nothing is cancelled).
-    pub fn generate_root_cancel(&self, key: &str) -> Result<()> {
-        let share = Share::parse(key, ShamirSeal::KEY_LEN)?;
-        lock(&self.inner.generate_root)
-            .as_mut()
-            .ok_or(VaultError::Seal(strongroom_seal::SealError::NoAttempt))?
-            .cancel(&share)?;
-        Ok(())
+    /// Cancels the root generation attempt in progress, if any.
+    pub fn generate_root_cancel(&self) {
+        if let Some(generation) = lock(&self.inner.generate_root).as_mut() {
+            generation.abort();
+        }
     }
 
     /// Starts the background pass, when running inside a tokio runtime: lease expiry and the
@@ -1823,6 +1831,19 @@ impl Vault {
                 sudo: false,
             });
         }
+        if request.quorum_without_token
+            && let Target::Sys(rest) = &target
+            && crate::quorum::Endpoint::parse(rest).is_some_and(|(_, legacy)| legacy)
+        {
+            return Ok(Prepared {
+                target,
+                operation: request.operation,
+                path,
+                entry: None,
+                last_use: false,
+                sudo: false,
+            });
+        }
         let token = request
             .token
             .as_deref()
@@ -1937,9 +1958,14 @@ impl Vault {
                 .ok_or(VaultError::PermissionDenied)
         };
         match target {
-            Target::Sys(rest) => {
-                sys::handle(self, active, &caller(entry)?, operation, &rest, data).await
-            }
+            Target::Sys(rest) => match crate::quorum::Endpoint::parse(&rest) {
+                // Authorised by the ACL, or opened without a token by the server (see
+                // `prepare`).
+                Some((endpoint, _)) => {
+                    crate::quorum::handle(self, endpoint, operation, &data).await
+                }
+                None => sys::handle(self, active, &caller(entry)?, operation, &rest, data).await,
+            },
             Target::Token(rest) => {
                 sys::handle_token(active, &caller(entry)?, operation, &rest, data).await
             }

@@ -69,7 +69,11 @@ async fn auto_unseal_with_recovery_shares() {
     );
 
     // Quorum operations take recovery shares.
-    let started = again.generate_root_init(&recovery[2]).await.unwrap();
+    let started = again.generate_root_init().await.unwrap();
+    again
+        .generate_root_update(&recovery[2], &started.progress.nonce)
+        .await
+        .unwrap();
     let GenerateRootUpdate::Complete { encoded_token } = again
         .generate_root_update(&recovery[0], &started.progress.nonce)
         .await
@@ -104,9 +108,16 @@ async fn auto_unseal_with_recovery_shares() {
         1
     );
     // The old recovery shares no longer authorise anything; the new ones do.
-    assert!(again.generate_root_init(&recovery[0]).await.is_err());
+    let started = again.generate_root_init().await.unwrap();
+    let nonce = started.progress.nonce;
+    assert!(
+        again
+            .generate_root_update(&recovery[0], &nonce)
+            .await
+            .is_err()
+    );
     again
-        .generate_root_init(keys[0].expose_secret())
+        .generate_root_update(keys[0].expose_secret(), &nonce)
         .await
         .unwrap();
 }

@@ -27,24 +27,41 @@ use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get, post, put};
+use axum::routing::{any, get, post};
 use serde_json::{Map, Value, json};
-use strongroom_core::{
-    GenerateRootUpdate, InitRequest, RekeyConfig, RekeyStatus, RekeyUpdate, SealStatus, Vault,
-    VaultError, VaultRequest, VaultResponse,
-};
+use strongroom_core::{InitRequest, SealStatus, Vault, VaultError, VaultRequest, VaultResponse};
 use strongroom_logical::{ErrorKind, Operation};
 
 /// The largest request body accepted, as Vault's default `max_request_size`: 32 MiB.
 pub const MAX_REQUEST_SIZE: usize = 32 * 1024 * 1024;
 
-/// The router serving Vault's API for `vault`.
+/// What a server opens beyond Vault's default API.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Options {
+    /// Serve Vault's legacy rekey endpoints (`sys/rekey/init`, `update`, `verify`) without a
+    /// token, as Vault does (OpenBao's listener option `disable_unauthed_rekey_endpoints =
+    /// false`). Off by default: they then need a token whose policy grants the path, like
+    /// OpenBao 2.7's `sys/rotate/root/*`.
+    pub unauthenticated_rekey: bool,
+    /// Serve Vault's legacy root generation endpoints (`sys/generate-root/attempt`, `update`)
+    /// without a token (OpenBao's `disable_unauthed_generate_root_endpoints = false`). Off by
+    /// default, as in OpenBao 2.7.
+    pub unauthenticated_generate_root: bool,
+}
+
+/// The router serving Vault's API for `vault`, with the default [`Options`].
 ///
 /// It counts and times every request for `sys/metrics` (Prometheus text with
 /// `?format=prometheus`, for a token allowed to read `sys/metrics`) and logs each request
 /// through `tracing` at debug level, server errors at warn: method, path, status and duration,
 /// never headers, query strings or bodies.
 pub fn router(vault: Vault) -> Router {
+    router_with(vault, Options::default())
+}
+
+/// The router serving Vault's API for `vault`, opening what `options` says.
+pub fn router_with(vault: Vault, options: Options) -> Router {
     let metrics = Arc::new(metrics::Metrics::default());
     let sys_metrics = {
         let metrics = Arc::clone(&metrics);
@@ -54,37 +71,31 @@ pub fn router(vault: Vault) -> Router {
             sys_metrics(vault, metrics, headers, query)
         }
     };
-    Router::new()
+    let mut app = Router::new()
         .route("/v1/sys/health", get(health).head(health))
         .route("/v1/sys/seal-status", get(seal_status))
         .route("/v1/sys/init", get(init_status).put(init).post(init))
         .route("/v1/sys/unseal", post(unseal).put(unseal))
         .route("/v1/sys/leader", get(leader))
-        .route(
+        .route("/v1/sys/metrics", get(sys_metrics));
+    let mut legacy = Vec::new();
+    if options.unauthenticated_rekey {
+        legacy.extend([
             "/v1/sys/rekey/init",
-            get(rekey_status)
-                .put(rekey_init)
-                .post(rekey_init)
-                .delete(rekey_cancel),
-        )
-        .route("/v1/sys/rekey/update", put(rekey_update).post(rekey_update))
-        .route(
+            "/v1/sys/rekey/update",
             "/v1/sys/rekey/verify",
-            get(rekey_status).put(rekey_verify).post(rekey_verify),
-        )
-        .route(
+        ]);
+    }
+    if options.unauthenticated_generate_root {
+        legacy.extend([
             "/v1/sys/generate-root/attempt",
-            get(generate_root_status)
-                .put(generate_root_init)
-                .post(generate_root_init)
-                .delete(generate_root_cancel),
-        )
-        .route(
             "/v1/sys/generate-root/update",
-            put(generate_root_update).post(generate_root_update),
-        )
-        .route("/v1/sys/metrics", get(sys_metrics))
-        .route("/v1/{*path}", any(logical))
+        ]);
+    }
+    for path in legacy {
+        app = app.route(path, any(quorum_without_token));
+    }
+    app.route("/v1/{*path}", any(logical))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_REQUEST_SIZE))
         .layer(axum::middleware::from_fn(clean_paths))
         .layer(axum::middleware::from_fn_with_state(
@@ -92,6 +103,51 @@ pub fn router(vault: Vault) -> Router {
             metrics::track,
         ))
         .with_state(vault)
+}
+
+/// Vault's legacy, unauthenticated rekey and root generation endpoints, for servers that
+/// opened them: the core serves them through the same pipeline (audited), without a token, and
+/// the answer is Vault's bare JSON (no envelope).
+async fn quorum_without_token(
+    State(vault): State<Vault>,
+    peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
+    method: Method,
+    uri: axum::http::Uri,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => return body_rejected(&rejection),
+    };
+    let data = match body_object(&body) {
+        Ok(data) => data,
+        Err(message) => return bad_request(message),
+    };
+    let operation = match method.as_str() {
+        "GET" => Operation::Read,
+        "PUT" | "POST" => Operation::Update,
+        "DELETE" => Operation::Delete,
+        _ => {
+            return with_headers(
+                StatusCode::METHOD_NOT_ALLOWED,
+                Some(json!({"errors": ["unsupported operation"]})),
+            );
+        }
+    };
+    let path = uri.path().trim_start_matches("/v1/");
+    let mut request = VaultRequest::new(operation, path)
+        .with_data(data)
+        .without_token_for_quorum();
+    if let Some(axum::Extension(axum::extract::ConnectInfo(peer))) = peer {
+        request = request.with_connection(strongroom_logical::Connection::from_addr(peer.ip()));
+    }
+    match vault.handle(request).await {
+        Ok(response) => match response.data {
+            Some(data) => with_headers(StatusCode::OK, Some(Value::Object(data))),
+            None => with_headers(StatusCode::NO_CONTENT, None),
+        },
+        Err(err) => error_response(&err),
+    }
 }
 
 /// `GET sys/metrics`: authorised and audited by the core like any read of `sys/metrics`, then
@@ -386,199 +442,6 @@ async fn unseal(State(vault): State<Vault>, body: Bytes) -> Response {
     };
     match vault.unseal(key).await {
         Ok(status) => with_headers(StatusCode::OK, Some(seal_status_json(&status))),
-        Err(err) => error_response(&err),
-    }
-}
-
-fn rekey_status_json(status: Option<&RekeyStatus>) -> Value {
-    match status {
-        Some(s) => json!({
-            "started": true,
-            "nonce": s.nonce,
-            "t": s.t,
-            "n": s.n,
-            "progress": s.progress,
-            "required": s.required,
-            "pgp_fingerprints": null,
-            "backup": false,
-            "verification_required": s.verifying,
-        }),
-        None => json!({
-            "started": false, "nonce": "", "t": 0, "n": 0, "progress": 0, "required": 0,
-            "pgp_fingerprints": null, "backup": false, "verification_required": false,
-        }),
-    }
-}
-
-async fn rekey_status(State(vault): State<Vault>) -> Response {
-    with_headers(
-        StatusCode::OK,
-        Some(rekey_status_json(vault.rekey_status().as_ref())),
-    )
-}
-
-async fn rekey_init(State(vault): State<Vault>, body: Bytes) -> Response {
-    let data = match body_object(&body) {
-        Ok(data) => data,
-        Err(message) => return bad_request(message),
-    };
-    let config = RekeyConfig::new(
-        usize_field(&data, "secret_shares"),
-        usize_field(&data, "secret_threshold"),
-    )
-    .require_verification(data.get("require_verification").and_then(Value::as_bool) == Some(true));
-    match vault.rekey_init(config).await {
-        Ok(status) => with_headers(StatusCode::OK, Some(rekey_status_json(Some(&status)))),
-        Err(err) => error_response(&err),
-    }
-}
-
-async fn rekey_cancel(State(vault): State<Vault>) -> Response {
-    vault.rekey_cancel();
-    with_headers(StatusCode::NO_CONTENT, None)
-}
-
-/// The `key` and `nonce` fields of a share submission.
-fn key_and_nonce(data: &Map<String, Value>) -> Result<(String, String), String> {
-    let key = data
-        .get("key")
-        .and_then(Value::as_str)
-        .ok_or("'key' must be specified in request body as JSON")?;
-    let nonce = data
-        .get("nonce")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    Ok((key.to_owned(), nonce.to_owned()))
-}
-
-fn rekey_update_json(vault: &Vault, update: RekeyUpdate) -> Value {
-    match update {
-        RekeyUpdate::Issued {
-            keys,
-            keys_base64,
-            verification_nonce,
-        } => json!({
-            "complete": true,
-            "keys": keys.iter().map(|k| k.expose_secret()).collect::<Vec<_>>(),
-            "keys_base64": keys_base64.iter().map(|k| k.expose_secret()).collect::<Vec<_>>(),
-            "verification_required": verification_nonce.is_some(),
-            "verification_nonce": verification_nonce.unwrap_or_default(),
-            "backup": false,
-        }),
-        RekeyUpdate::Complete => json!({"complete": true, "nonce": ""}),
-        _ => rekey_status_json(vault.rekey_status().as_ref()),
-    }
-}
-
-async fn rekey_update(State(vault): State<Vault>, body: Bytes) -> Response {
-    let (key, nonce) = match body_object(&body).and_then(|d| key_and_nonce(&d)) {
-        Ok(pair) => pair,
-        Err(message) => return bad_request(message),
-    };
-    match vault.rekey_update(&key, &nonce).await {
-        Ok(update) => with_headers(StatusCode::OK, Some(rekey_update_json(&vault, update))),
-        Err(err) => error_response(&err),
-    }
-}
-
-async fn rekey_verify(State(vault): State<Vault>, body: Bytes) -> Response {
-    let (key, nonce) = match body_object(&body).and_then(|d| key_and_nonce(&d)) {
-        Ok(pair) => pair,
-        Err(message) => return bad_request(message),
-    };
-    match vault.rekey_verify(&key, &nonce).await {
-        Ok(update) => with_headers(StatusCode::OK, Some(rekey_update_json(&vault, update))),
-        Err(err) => error_response(&err),
-    }
-}
-
-fn generate_root_json(progress: Option<&strongroom_core::Progress>) -> Value {
-    match progress {
-        Some(p) => json!({
-            "started": true, "nonce": p.nonce, "progress": p.have, "required": p.need,
-            "complete": false, "encoded_token": "", "encoded_root_token": "", "pgp_fingerprint": "",
-        }),
-        None => json!({
-            "started": false, "nonce": "", "progress": 0, "required": 0, "complete": false,
-            "encoded_token": "", "encoded_root_token": "", "pgp_fingerprint": "",
-        }),
-    }
-}
-
-async fn generate_root_status(State(vault): State<Vault>) -> Response {
-    with_headers(
-        StatusCode::OK,
-        Some(generate_root_json(vault.generate_root_status().as_ref())),
-    )
-}
-
-/// Unlike Vault, starting (and cancelling) needs one of the unseal keys, as `key`: someone
-/// without a share can neither start nor cancel an attempt (OpenBao deprecated the
-/// unauthenticated endpoints for that reason). The one-time pad is returned to the starter.
-async fn generate_root_init(State(vault): State<Vault>, body: Bytes) -> Response {
-    let data = match body_object(&body) {
-        Ok(data) => data,
-        Err(message) => return bad_request(message),
-    };
-    let Some(key) = data.get("key").and_then(Value::as_str) else {
-        return bad_request(
-            "starting a root token generation needs one of the unseal (or recovery) keys as \
-             'key': nobody without a share may start or cancel one"
-                .into(),
-        );
-    };
-    match vault.generate_root_init(key).await {
-        Ok(started) => {
-            let mut body = generate_root_json(Some(&started.progress));
-            if let Value::Object(map) = &mut body {
-                map.insert("otp".into(), json!(started.otp.expose_secret()));
-                map.insert(
-                    "otp_length".into(),
-                    json!(started.otp.expose_secret().len()),
-                );
-            }
-            with_headers(StatusCode::OK, Some(body))
-        }
-        Err(err) => error_response(&err),
-    }
-}
-
-async fn generate_root_cancel(State(vault): State<Vault>, body: Bytes) -> Response {
-    let data = match body_object(&body) {
-        Ok(data) => data,
-        Err(message) => return bad_request(message),
-    };
-    let Some(key) = data.get("key").and_then(Value::as_str) else {
-        return bad_request(
-            "cancelling needs one of the unseal (or recovery) keys as 'key'".into(),
-        );
-    };
-    match vault.generate_root_cancel(key) {
-        Ok(()) => with_headers(StatusCode::NO_CONTENT, None),
-        Err(err) => error_response(&err),
-    }
-}
-
-async fn generate_root_update(State(vault): State<Vault>, body: Bytes) -> Response {
-    let (key, nonce) = match body_object(&body).and_then(|d| key_and_nonce(&d)) {
-        Ok(pair) => pair,
-        Err(message) => return bad_request(message),
-    };
-    match vault.generate_root_update(&key, &nonce).await {
-        Ok(GenerateRootUpdate::Complete { encoded_token }) => with_headers(
-            StatusCode::OK,
-            Some(json!({
-                "started": true, "nonce": nonce, "progress": 0, "required": 0, "complete": true,
-                "encoded_token": encoded_token, "encoded_root_token": encoded_token, "pgp_fingerprint": "",
-            })),
-        ),
-        Ok(GenerateRootUpdate::Pending(progress)) => {
-            with_headers(StatusCode::OK, Some(generate_root_json(Some(&progress))))
-        }
-        Ok(_) => with_headers(
-            StatusCode::OK,
-            Some(generate_root_json(vault.generate_root_status().as_ref())),
-        ),
         Err(err) => error_response(&err),
     }
 }

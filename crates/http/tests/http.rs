@@ -373,11 +373,10 @@ async fn kv1_over_http_matches_openbao() {
     .await;
 }
 
-#[tokio::test]
-async fn rekey_and_generate_root_over_http() {
-    let app = strongroom_http::router(Vault::builder(MemoryStorage::new()).build());
+/// An initialised, unsealed vault behind `app`: its shares (3, threshold 2) and root token.
+async fn init_3_of_2(app: &Router) -> (Vec<String>, String) {
     let (_, init, _) = call(
-        &app,
+        app,
         "PUT",
         "/v1/sys/init",
         None,
@@ -393,7 +392,7 @@ async fn rekey_and_generate_root_over_http() {
         .collect();
     for key in &keys[..2] {
         call(
-            &app,
+            app,
             "PUT",
             "/v1/sys/unseal",
             None,
@@ -401,17 +400,28 @@ async fn rekey_and_generate_root_over_http() {
         )
         .await;
     }
+    (keys, init["root_token"].as_str().unwrap().to_owned())
+}
 
-    // Rekey to 2 shares, threshold 2.
+/// Rekey to 2 of 2 at `base` (`sys/rekey` or `sys/rotate/root`), then a root token generation
+/// at `root_base` (`sys/generate-root` or `sys/generate-root-token`) with the new shares; the
+/// decoded token works. `token`: what the ceremony requests carry.
+async fn ceremonies(
+    app: &Router,
+    keys: &[String],
+    token: Option<&str>,
+    base: &str,
+    root_base: &str,
+) {
     let (status, started, _) = call(
-        &app,
+        app,
         "PUT",
-        "/v1/sys/rekey/init",
-        None,
-        Some(json!({"secret_shares": 2, "secret_threshold": 2})),
+        &format!("/v1/{base}/init"),
+        token,
+        Some(json!({"secret_shares": 2, "secret_threshold": 2, "pgp_keys": null})),
     )
     .await;
-    assert_eq!(status, StatusCode::OK);
+    assert_eq!(status, StatusCode::OK, "{started:?}");
     let started = started.unwrap();
     assert_eq!(
         (started["started"].clone(), started["required"].clone()),
@@ -419,19 +429,19 @@ async fn rekey_and_generate_root_over_http() {
     );
     let nonce = started["nonce"].as_str().unwrap().to_owned();
     let (_, progress, _) = call(
-        &app,
+        app,
         "PUT",
-        "/v1/sys/rekey/update",
-        None,
+        &format!("/v1/{base}/update"),
+        token,
         Some(json!({"key": keys[0], "nonce": nonce})),
     )
     .await;
     assert_eq!(progress.unwrap()["progress"], 1);
     let (_, done, _) = call(
-        &app,
+        app,
         "PUT",
-        "/v1/sys/rekey/update",
-        None,
+        &format!("/v1/{base}/update"),
+        token,
         Some(json!({"key": keys[2], "nonce": nonce})),
     )
     .await;
@@ -444,45 +454,43 @@ async fn rekey_and_generate_root_over_http() {
         .map(|k| k.as_str().unwrap().to_owned())
         .collect();
     assert_eq!(new_keys.len(), 2);
-    let (_, status_after, _) = call(&app, "GET", "/v1/sys/rekey/init", None, None).await;
+    let (_, status_after, _) = call(app, "GET", &format!("/v1/{base}/init"), token, None).await;
     assert_eq!(status_after.unwrap()["started"], false);
 
-    // Root generation: starting needs a share; the token comes back encoded with the pad.
-    let (status, body, _) = call(&app, "PUT", "/v1/sys/generate-root/attempt", None, None).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(
-        body.unwrap()["errors"][0]
-            .as_str()
-            .unwrap()
-            .contains("unseal")
-    );
+    // Root generation: no share to start (the server makes the pad); the token comes back
+    // encoded with it.
     let (status, attempt, _) = call(
-        &app,
+        app,
         "PUT",
-        "/v1/sys/generate-root/attempt",
-        None,
-        Some(json!({"key": new_keys[0]})),
+        &format!("/v1/{root_base}/attempt"),
+        token,
+        Some(json!({"otp": "", "pgp_key": ""})),
     )
     .await;
-    assert_eq!(status, StatusCode::OK);
+    assert_eq!(status, StatusCode::OK, "{attempt:?}");
     let attempt = attempt.unwrap();
     let otp = attempt["otp"].as_str().unwrap().to_owned();
     assert_eq!(attempt["otp_length"], otp.len());
+    assert_eq!(attempt["progress"], 0);
     let nonce = attempt["nonce"].as_str().unwrap().to_owned();
-    let (_, finished, _) = call(
-        &app,
-        "PUT",
-        "/v1/sys/generate-root/update",
-        None,
-        Some(json!({"key": new_keys[1], "nonce": nonce})),
-    )
-    .await;
-    let finished = finished.unwrap();
+    let mut finished = Value::Null;
+    for key in &new_keys {
+        let (status, step, _) = call(
+            app,
+            "PUT",
+            &format!("/v1/{root_base}/update"),
+            token,
+            Some(json!({"key": key, "nonce": nonce})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{step:?}");
+        finished = step.unwrap();
+    }
     assert_eq!(finished["complete"], true);
     let token = strongroom_seal::decode_with_otp(finished["encoded_token"].as_str().unwrap(), &otp)
         .unwrap();
     let (status, _, _) = call(
-        &app,
+        app,
         "GET",
         "/v1/auth/token/lookup-self",
         Some(token.expose_secret()),
@@ -490,6 +498,101 @@ async fn rekey_and_generate_root_over_http() {
     )
     .await;
     assert_eq!(status, StatusCode::OK);
+}
+
+/// By default the quorum ceremonies need a token whose policy grants the path (OpenBao 2.7's
+/// rule), at Vault's paths and OpenBao's alike; without one they are refused and nothing starts.
+#[tokio::test]
+async fn rekey_and_generate_root_need_a_token_by_default() {
+    let app = strongroom_http::router(Vault::builder(MemoryStorage::new()).build());
+    let (keys, root) = init_3_of_2(&app).await;
+    for (method, path) in [
+        ("PUT", "/v1/sys/rekey/init"),
+        ("GET", "/v1/sys/rekey/init"),
+        ("DELETE", "/v1/sys/rekey/init"),
+        ("PUT", "/v1/sys/rekey/update"),
+        ("PUT", "/v1/sys/generate-root/attempt"),
+        ("DELETE", "/v1/sys/generate-root/attempt"),
+        ("PUT", "/v1/sys/rotate/root/init"),
+        ("PUT", "/v1/sys/generate-root-token/attempt"),
+    ] {
+        let (status, body, _) = call(
+            &app,
+            method,
+            path,
+            None,
+            Some(json!({"secret_shares": 1, "secret_threshold": 1})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path}: {body:?}");
+    }
+    let (_, progress, _) = call(&app, "GET", "/v1/sys/rekey/init", Some(&root), None).await;
+    assert_eq!(progress.unwrap()["started"], false, "nothing started");
+    // A token whose policy grants the paths, without sudo, may (as in OpenBao 2.7).
+    let (status, _, _) = call(
+        &app,
+        "PUT",
+        "/v1/sys/policies/acl/ceremony",
+        Some(&root),
+        Some(json!({"policy": r#"
+path "sys/rotate/root/*" { capabilities = ["read", "update", "delete"] }
+path "sys/generate-root-token/*" { capabilities = ["read", "update", "delete"] }
+path "sys/rekey/*" { capabilities = ["read", "update", "delete"] }
+path "sys/generate-root/*" { capabilities = ["read", "update", "delete"] }
+"#})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, made, _) = call(
+        &app,
+        "POST",
+        "/v1/auth/token/create",
+        Some(&root),
+        Some(json!({"policies": ["ceremony"]})),
+    )
+    .await;
+    let operator = made.unwrap()["auth"]["client_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    ceremonies(
+        &app,
+        &keys,
+        Some(&operator),
+        "sys/rotate/root",
+        "sys/generate-root-token",
+    )
+    .await;
+}
+
+/// Vault's legacy paths work with a token too (the `bao` CLI's `operator rekey` sends one).
+#[tokio::test]
+async fn legacy_ceremony_paths_with_a_token() {
+    let app = strongroom_http::router(Vault::builder(MemoryStorage::new()).build());
+    let (keys, root) = init_3_of_2(&app).await;
+    ceremonies(&app, &keys, Some(&root), "sys/rekey", "sys/generate-root").await;
+}
+
+/// A server that opted in (`disable_unauthed_*_endpoints = false`) serves Vault's legacy paths
+/// without a token, with Vault's bare JSON; OpenBao's paths still need one.
+#[tokio::test]
+async fn opted_in_legacy_ceremonies_without_a_token() {
+    let mut options = strongroom_http::Options::default();
+    options.unauthenticated_rekey = true;
+    options.unauthenticated_generate_root = true;
+    let app = strongroom_http::router_with(Vault::builder(MemoryStorage::new()).build(), options);
+    let (keys, _root) = init_3_of_2(&app).await;
+    let (status, _, _) = call(&app, "PUT", "/v1/sys/rotate/root/init", None, None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, body, _) = call(&app, "GET", "/v1/sys/rekey/init", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        body.unwrap().get("data").is_none(),
+        "bare JSON, no envelope"
+    );
+    ceremonies(&app, &keys, None, "sys/rekey", "sys/generate-root").await;
+    let (status, _, _) = call(&app, "DELETE", "/v1/sys/generate-root/attempt", None, None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
 }
 
 /// External Secrets Operator and other clients send `X-Vault-Namespace`, `X-Vault-Index` and

@@ -562,9 +562,10 @@ impl Rekey {
 /// returned XOR'd with a one-time pad, so whoever completes the quorum never sees it in the clear:
 /// only the person who started the attempt holds the pad.
 ///
-/// Unlike Vault's unauthenticated endpoints (which OpenBao deprecated because anyone could cancel
-/// an attempt), starting and cancelling here require a share recognised by [`ShareDigests`]. Only
-/// one attempt runs at a time.
+/// An attempt starts either with a share recognised by [`ShareDigests`]
+/// ([`start`](Self::start)), so that nobody without one can start or cancel it, or without one
+/// ([`begin`](Self::begin)) for callers that authorise the starter themselves (an ACL-checked
+/// endpoint, as OpenBao 2.7's `sys/generate-root-token`). Only one attempt runs at a time.
 pub struct RootGeneration {
     threshold: usize,
     key_len: usize,
@@ -576,6 +577,8 @@ pub struct RootGeneration {
 struct Attempt {
     collector: Collector,
     otp: SecretBytes,
+    /// Started with [`RootGeneration::start`], whose share already counts.
+    seeded: bool,
 }
 
 impl std::fmt::Debug for RootGeneration {
@@ -732,16 +735,7 @@ impl RootGeneration {
             return Err(SealError::AttemptInProgress);
         }
         self.require_known(&share)?;
-        let mut pad = random_bytes(self.otp_len)?;
-        for byte in &mut pad {
-            // 62 symbols; the tiny bias of `% 62` on a uniform byte is irrelevant for a pad that
-            // is XOR'd with a credential of the same alphabet size.
-            *byte = OTP_ALPHABET
-                .get(usize::from(*byte) % OTP_ALPHABET.len())
-                .copied()
-                .unwrap_or(b'A');
-        }
-        let otp = SecretBytes::new(pad);
+        let otp = self.new_pad()?;
         let text = String::from_utf8(otp.expose_secret().to_vec())
             .map_err(|_| SealError::Unreachable("the pad alphabet is ASCII"))?;
         let mut collector = Collector::new(self.threshold, self.key_len)?;
@@ -757,11 +751,66 @@ impl RootGeneration {
             have: collector.shares.len(),
             need: self.threshold,
         };
-        self.attempt = Some(Attempt { collector, otp });
+        self.attempt = Some(Attempt {
+            collector,
+            otp,
+            seeded: true,
+        });
         Ok(Started {
             otp: SecretString::new(text),
             progress,
         })
+    }
+
+    /// Starts an attempt without a share (Vault's and OpenBao's rule: whoever may reach the
+    /// endpoint may start one; the caller decides who that is). The returned pad is for the
+    /// starter only; every share is then entered with [`submit`](Self::submit).
+    ///
+    /// # Errors
+    ///
+    /// [`SealError::AttemptInProgress`]; [`SealError::Random`].
+    pub fn begin(&mut self) -> Result<Started> {
+        if self.attempt.is_some() {
+            return Err(SealError::AttemptInProgress);
+        }
+        let otp = self.new_pad()?;
+        let text = String::from_utf8(otp.expose_secret().to_vec())
+            .map_err(|_| SealError::Unreachable("the pad alphabet is ASCII"))?;
+        let collector = Collector::new(self.threshold, self.key_len)?;
+        let progress = Progress {
+            nonce: collector.nonce.clone(),
+            have: 0,
+            need: self.threshold,
+        };
+        self.attempt = Some(Attempt {
+            collector,
+            otp,
+            seeded: false,
+        });
+        Ok(Started {
+            otp: SecretString::new(text),
+            progress,
+        })
+    }
+
+    /// Ends the attempt in progress, if any, without a share (for callers that authorised the
+    /// cancellation themselves). Returns whether one was running.
+    pub fn abort(&mut self) -> bool {
+        self.attempt.take().is_some()
+    }
+
+    /// A fresh one-time pad of the configured length, in a typeable alphabet.
+    fn new_pad(&self) -> Result<SecretBytes> {
+        let mut pad = random_bytes(self.otp_len)?;
+        for byte in &mut pad {
+            // 62 symbols; the tiny bias of `% 62` on a uniform byte is irrelevant for a pad that
+            // is XOR'd with a credential of the same alphabet size.
+            *byte = OTP_ALPHABET
+                .get(usize::from(*byte) % OTP_ALPHABET.len())
+                .copied()
+                .unwrap_or(b'A');
+        }
+        Ok(SecretBytes::new(pad))
     }
 
     /// Adds a share to the attempt. At the threshold the shares are combined and checked by
@@ -780,7 +829,7 @@ impl RootGeneration {
     ) -> Result<RootStep> {
         let attempt = self.attempt.as_mut().ok_or(SealError::NoAttempt)?;
         attempt.collector.check_nonce(nonce)?;
-        let complete = if attempt.collector.threshold == 1 {
+        let complete = if attempt.seeded && attempt.collector.threshold == 1 {
             // The starter's share already makes the quorum; this call presents it again.
             if attempt.collector.shares.iter().all(|s| s.x() != share.x()) {
                 return Err(SealError::InvalidShare(ShareProblem::Unknown));
@@ -1049,6 +1098,60 @@ mod tests {
         let decoded = decode_with_otp(&encoded, started.otp.expose_secret()).unwrap();
         assert_eq!(decoded.expose_secret().as_bytes(), token);
         assert!(generation.progress().is_none());
+    }
+
+    #[test]
+    fn root_generation_begun_without_a_share() {
+        for threshold in [1, 2, 3] {
+            let n = if threshold == 1 { 1 } else { 3 };
+            let shares = split(&key(), n, threshold).unwrap();
+            let digests = ShareDigests::compute(&shares).unwrap();
+            let mut generation = RootGeneration::new(threshold, 32, 26, digests).unwrap();
+            let started = generation.begin().unwrap();
+            assert_eq!(started.otp.expose_secret().len(), 26);
+            assert_eq!(started.progress.have, 0);
+            assert!(matches!(
+                generation.begin(),
+                Err(SealError::AttemptInProgress)
+            ));
+            let outsider = split(&[7; 32], n, threshold).unwrap();
+            assert!(matches!(
+                generation.submit(
+                    &started.progress.nonce,
+                    copy(&outsider[0]),
+                    accept_if(key())
+                ),
+                Err(SealError::InvalidShare(ShareProblem::Unknown))
+            ));
+            let mut ready = None;
+            for (i, share) in shares.iter().take(threshold).enumerate() {
+                match generation
+                    .submit(&started.progress.nonce, copy(share), accept_if(key()))
+                    .unwrap()
+                {
+                    RootStep::Pending(progress) => {
+                        assert_eq!(progress.have, i + 1);
+                        assert!(i + 1 < threshold);
+                    }
+                    RootStep::Ready(quorum) => ready = Some(quorum),
+                }
+            }
+            let quorum = ready.expect("the threshold completes the attempt");
+            let token = b"s.0123456789abcdefghijklmn";
+            let encoded = quorum.encode(token).unwrap();
+            assert_eq!(
+                decode_with_otp(&encoded, started.otp.expose_secret())
+                    .unwrap()
+                    .expose_secret()
+                    .as_bytes(),
+                token
+            );
+            assert!(generation.progress().is_none());
+            assert!(!generation.abort());
+            generation.begin().unwrap();
+            assert!(generation.abort());
+            assert!(generation.progress().is_none());
+        }
     }
 
     #[test]

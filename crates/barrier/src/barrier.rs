@@ -307,11 +307,48 @@ impl<S: Storage> Barrier<S> {
     /// [`BarrierError::Sealed`], or a storage error (the old root key then still opens the
     /// keyring).
     pub async fn rekey_root(&self, new_root: &RootKey) -> Result<()> {
+        self.rekey_root_with(new_root, Vec::new()).await
+    }
+
+    /// Re-encrypts the keyring under `new_root` and applies `extra` to the storage under the
+    /// barrier in the *same* transaction: either all of it happens or none of it. Data is not
+    /// touched.
+    ///
+    /// This is how whatever protects the root key changes together with the keyring: a caller
+    /// that stores the new root key's wrapping beside the barrier (a seal configuration) passes
+    /// that write here, usually behind an [`Op::check`] of the value it replaces. A crash or a
+    /// failed write then leaves the old keyring with the old wrapping, or the new keyring with
+    /// the new wrapping, never a keyring that no wrapping opens. The ops in `extra` go to the
+    /// storage below the barrier as given, unencrypted.
+    ///
+    /// The new keyring is used in memory only once the transaction has committed. When the
+    /// storage reports a failure the barrier reads the keyring back: if the one it wrote is
+    /// there (the commit happened, only its acknowledgement was lost) it counts as done.
+    ///
+    /// # Errors
+    ///
+    /// [`BarrierError::Sealed`]; [`BarrierError::ReservedKey`] if an op in `extra` names
+    /// [`KEYRING_PATH`]; a storage error, [`StorageError::CheckFailed`] among them when a check
+    /// in `extra` does not hold (the old root key then still opens the keyring and nothing in
+    /// `extra` was applied).
+    pub async fn rekey_root_with(&self, new_root: &RootKey, extra: Vec<Op>) -> Result<()> {
+        for op in &extra {
+            not_reserved(op.key())?;
+        }
         let _guard = self.keyring_lock.lock().await;
         let ring = self.current()?;
         let next = ring.with_root(new_root.duplicate());
         let blob = self.seal_keyring(&next, None)?;
-        self.inner.put(KEYRING_PATH, blob).await?;
+        let mut ops = extra;
+        ops.push(Op::put(KEYRING_PATH, blob.clone()));
+        if let Err(err) = self.inner.transaction(ops).await {
+            // The blob has a fresh random nonce: finding exactly it means this commit happened.
+            // (A failed read leaves the outcome unknown; the error is reported either way.)
+            match self.inner.get(KEYRING_PATH).await {
+                Ok(Some(stored)) if stored == blob => {}
+                _ => return Err(err.into()),
+            }
+        }
         self.replace(next);
         Ok(())
     }

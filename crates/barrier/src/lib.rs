@@ -13,7 +13,9 @@
 //! ```
 //!
 //! [`Barrier::rotate`] adds a term and makes it active; values written under older terms still
-//! open. [`Barrier::rekey_root`] re-encrypts only the keyring. The barrier rotates by itself
+//! open. [`Barrier::rekey_root`] re-encrypts only the keyring; [`Barrier::rekey_root_with`] does
+//! so in one transaction with the caller's own writes (the new wrapping of the root key), so that
+//! a crash never separates the two. The barrier rotates by itself
 //! before a term has done [`BarrierConfig::max_encryptions`] encryptions, and optionally once a
 //! term is older than [`BarrierConfig::rotation_interval`].
 //!

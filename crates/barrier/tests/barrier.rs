@@ -316,6 +316,83 @@ async fn rekey_root_swaps_the_key_that_opens_the_keyring() {
     );
 }
 
+/// The keyring under a new root key and whatever wraps that key (a seal configuration beside
+/// the barrier) change in one transaction: a failed check leaves both as they were, and the old
+/// root key still opens everything.
+#[tokio::test]
+async fn rekey_root_with_commits_the_extra_ops_or_nothing() {
+    let (barrier, old) = unsealed(MemoryStorage::new(), BarrierConfig::default()).await;
+    barrier.put("k/1", b"data".to_vec()).await.unwrap();
+    barrier
+        .inner()
+        .put("seal/config", b"old".to_vec())
+        .await
+        .unwrap();
+    let keyring = barrier.inner().get(KEYRING_PATH).await.unwrap();
+
+    // A check that does not hold: nothing is applied, in storage or in memory.
+    let refused = RootKey::generate().unwrap();
+    let err = barrier
+        .rekey_root_with(
+            &refused,
+            vec![
+                Op::check("seal/config", Some(b"other".to_vec())),
+                Op::put("seal/config", b"new".to_vec()),
+            ],
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        BarrierError::Storage(StorageError::CheckFailed { .. })
+    ));
+    assert_eq!(barrier.inner().get(KEYRING_PATH).await.unwrap(), keyring);
+    assert_eq!(
+        barrier.inner().get("seal/config").await.unwrap().as_deref(),
+        Some(&b"old"[..])
+    );
+    // The keyring in memory is still under the old key: a rotation writes it under that key.
+    barrier.rotate().await.unwrap();
+    barrier.seal();
+    barrier.unseal(&old).await.unwrap();
+
+    // The keyring itself cannot be an extra op.
+    assert!(matches!(
+        barrier
+            .rekey_root_with(&refused, vec![Op::delete(KEYRING_PATH)])
+            .await,
+        Err(BarrierError::ReservedKey(_))
+    ));
+
+    let new = RootKey::generate().unwrap();
+    barrier
+        .rekey_root_with(
+            &new,
+            vec![
+                Op::check("seal/config", Some(b"old".to_vec())),
+                Op::put("seal/config", b"new".to_vec()),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        barrier.inner().get("seal/config").await.unwrap().as_deref(),
+        Some(&b"new"[..])
+    );
+    // Later keyring writes are under the new key too.
+    barrier.rotate().await.unwrap();
+    barrier.seal();
+    assert!(matches!(
+        barrier.unseal(&old).await,
+        Err(BarrierError::WrongRootKey)
+    ));
+    barrier.unseal(&new).await.unwrap();
+    assert_eq!(
+        barrier.get("k/1").await.unwrap().as_deref(),
+        Some(&b"data"[..])
+    );
+}
+
 #[tokio::test]
 async fn automatic_rotation_at_a_small_bound() {
     const MAX: u64 = 10;

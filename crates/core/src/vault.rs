@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use strongroom_barrier::{Barrier, RootKey};
+use strongroom_barrier::{Barrier, KEYRING_PATH, RootKey};
 use strongroom_logical::{
     Connection, Context, Factory, Operation, Registry, Request, StorageView, path_matches,
 };
@@ -14,7 +14,7 @@ use strongroom_seal::{
     Progress, Rekey, RekeyConfig, RekeyStep, RootGeneration, RootStep, Seal, SecretBytes,
     SecretString, ShamirSeal, Share, ShareDigests, Submitted, UnsealProgress, WrappedKey,
 };
-use strongroom_storage::{Op, Storage};
+use strongroom_storage::{MemoryStorage, Op, Storage, StorageError};
 
 use crate::audit::{AuditAuth, AuditEntry, AuditRecord, Broker, Enabled, FileAuditDevice};
 use crate::clock::{Clock, SystemClock, unix};
@@ -51,6 +51,19 @@ struct SealConfig {
 }
 
 impl SealConfig {
+    /// The record as stored at [`SEAL_CONFIG_PATH`].
+    fn decode(bytes: &[u8]) -> Result<Self> {
+        serde_json::from_slice(bytes).map_err(|_| {
+            VaultError::Internal("the stored seal configuration does not decode".into())
+        })
+    }
+
+    /// The record to store at [`SEAL_CONFIG_PATH`].
+    fn encode(&self) -> Result<Vec<u8>> {
+        serde_json::to_vec(self)
+            .map_err(|e| VaultError::Internal(format!("encoding seal configuration: {e}")))
+    }
+
     fn wrapped(&self) -> Result<WrappedKey> {
         Ok(WrappedKey::from_bytes(
             unhex(&self.wrapped_root)
@@ -90,6 +103,24 @@ impl SealConfig {
 
 fn recovery_check(recovery_key: &SecretBytes) -> String {
     hex(ring::digest::digest(&ring::digest::SHA256, recovery_key.expose_secret()).as_ref())
+}
+
+/// Every key `storage` holds, by a walk of `list` (which returns direct children only, folders
+/// with a trailing `/`).
+async fn all_keys(storage: &dyn Storage) -> Result<Vec<String>> {
+    let mut keys = Vec::new();
+    let mut folders = vec![String::new()];
+    while let Some(folder) = folders.pop() {
+        for child in storage.list(&folder).await? {
+            let path = format!("{folder}{child}");
+            if child.ends_with('/') {
+                folders.push(path);
+            } else {
+                keys.push(path);
+            }
+        }
+    }
+    Ok(keys)
 }
 
 /// Locks a mutex whose data stays consistent across a panic (every update is one assignment).
@@ -337,10 +368,18 @@ impl Drop for ClearOnDrop {
 /// A rekey in progress, with the root key recovered from the old quorum (zeroizing) once it is
 /// reached, for re-wrapping under the new shares.
 struct RekeyState {
+    /// The seal-level rekey. It always splits a fresh secret (a new key-encryption key, or a new
+    /// recovery key under auto-unseal), whatever the caller asked.
     rekey: Rekey,
     root: Option<SecretBytes>,
     /// The finished output waiting for verification (set when the new shares were issued).
     pending_threshold: usize,
+    /// Also replace the barrier's root key (the caller's [`RekeyConfig::rotate`]).
+    rotate_root: bool,
+    /// The stored seal configuration this rekey started from, byte for byte: the new one is
+    /// written only in its place (compare-and-swap), so a rekey or init that finished meanwhile
+    /// is never overwritten.
+    started_from: Vec<u8>,
 }
 
 /// Everything that exists only while unsealed.
@@ -865,15 +904,26 @@ impl Vault {
 
     /// Initialises the vault: a new root key protected by a Shamir seal of
     /// `request.secret_shares` shares with threshold `request.secret_threshold`, the default
-    /// policy, and a root token. The vault stays sealed, as Vault's does.
+    /// policy, and a root token. The vault stays sealed, as Vault's does (with an auto-unseal
+    /// seal it unseals itself).
+    ///
+    /// Atomic: the whole initial state (keyring, token salt, default policy, root token, seal
+    /// configuration) reaches the storage in one transaction, so a crash or a failed write leaves
+    /// the storage either untouched (init may simply be run again) or initialised, with the
+    /// shares and token this call returns. A storage holding a keyring but no seal configuration
+    /// is the remains of an init interrupted before this was so: nobody ever received a share
+    /// for it, so nothing in it can be opened by anyone, and init replaces it (every key left
+    /// there is deleted in the same transaction).
     ///
     /// # Errors
     ///
-    /// [`VaultError::AlreadyInitialized`]; [`VaultError::Seal`] for a bad split; storage errors.
+    /// [`VaultError::AlreadyInitialized`]; [`VaultError::Seal`] for a bad split; storage errors
+    /// (nothing was written).
     pub async fn init(&self, request: InitRequest) -> Result<InitResponse> {
-        if self.is_initialized().await? || self.inner.barrier.is_initialized().await? {
+        if self.is_initialized().await? {
             return Err(VaultError::AlreadyInitialized);
         }
+        let leftover_keyring = self.inner.raw.get(KEYRING_PATH).await?;
         let root = RootKey::generate()?;
         let root_bytes = SecretBytes::copy_from(root.expose_secret());
         // The quorum shares: unseal shares (Shamir: they reconstruct the key that wraps the root
@@ -902,14 +952,28 @@ impl Vault {
                 None,
             ),
         };
-        let barrier = &self.inner.barrier;
-        barrier.initialize(&root).await?;
-        barrier.unseal(&root).await?;
-        let bootstrap = self.bootstrap().await;
-        barrier.seal();
-        let root_token = bootstrap?;
-        // The seal configuration goes last: until it exists the vault does not count as
-        // initialised.
+        // The initial state is built on a staging barrier in memory, under the same root key, and
+        // then copied, ciphertext as it is, into the real storage in one transaction.
+        //
+        // Copying is sound. Each ciphertext is bound to its storage key (the associated data),
+        // and it lands under the same key. No nonce can repeat: the staging barrier drew a random
+        // 96-bit starting point for term 1 when it unsealed, and the real barrier draws another
+        // when it unseals from the copied keyring (`Keyring::decode` gives every term a fresh
+        // nonce sequence), exactly as after a restart, so the two sequences overlap with the
+        // same negligible probability as any two lifetimes of one process (see the nonce section
+        // of the strongroom-barrier docs). Nor can the term's encryption count fall: the staging
+        // barrier persisted a reservation into its keyring before its first encryption, and the
+        // keyring copied is its last one, so the real barrier counts on from at least every
+        // encryption the staging barrier did.
+        let staging = Arc::new(MemoryStorage::new());
+        let root_token = {
+            let barrier = Arc::new(Barrier::new(Arc::clone(&staging)));
+            barrier.initialize(&root).await?;
+            barrier.unseal(&root).await?;
+            let token = self.bootstrap(barrier.clone()).await;
+            barrier.seal();
+            token?
+        };
         let auto = recovery.is_some();
         let config = SealConfig {
             kind,
@@ -919,24 +983,55 @@ impl Vault {
             wrapped_root: hex(wrapped.as_bytes()),
             recovery_check: recovery,
         };
-        let bytes = serde_json::to_vec(&config)
-            .map_err(|e| VaultError::Internal(format!("encoding seal configuration: {e}")))?;
-        self.inner
-            .raw
-            .transaction(vec![
-                Op::check(SEAL_CONFIG_PATH, None),
-                Op::put(SEAL_CONFIG_PATH, bytes),
-            ])
-            .await
-            .map_err(|e| match e {
-                strongroom_storage::StorageError::CheckFailed { .. } => {
-                    VaultError::AlreadyInitialized
-                }
-                other => other.into(),
-            })?;
+        let bytes = config.encode()?;
+        let staged = all_keys(staging.as_ref()).await?;
+        // Two inits racing: only the first to commit finds no seal configuration, and the keyring
+        // as it was read.
+        let mut ops = vec![
+            Op::check(SEAL_CONFIG_PATH, None),
+            Op::check(KEYRING_PATH, leftover_keyring.clone()),
+        ];
+        if leftover_keyring.is_some() {
+            let leftovers = all_keys(self.inner.raw.as_ref()).await?;
+            tracing::warn!(
+                keys = leftovers.len(),
+                "replacing the remains of an interrupted init (a keyring without a seal \
+                 configuration)"
+            );
+            ops.extend(
+                leftovers
+                    .into_iter()
+                    .filter(|key| !staged.contains(key))
+                    .map(Op::delete),
+            );
+        }
+        for key in staged {
+            let value = staging
+                .get(&key)
+                .await?
+                .ok_or_else(|| VaultError::Internal("a staged key vanished".into()))?;
+            ops.push(Op::put(key, value));
+        }
+        ops.push(Op::put(SEAL_CONFIG_PATH, bytes.clone()));
+        if let Err(err) = self.inner.raw.transaction(ops).await {
+            if let StorageError::CheckFailed { .. } = err {
+                return Err(VaultError::AlreadyInitialized);
+            }
+            // The record holds fresh random digests: finding exactly it means the transaction
+            // committed and only its acknowledgement was lost; the shares are then the ones in
+            // force and must be handed out.
+            let stored = self.inner.raw.get(SEAL_CONFIG_PATH).await.ok().flatten();
+            if stored.as_deref() != Some(bytes.as_slice()) {
+                return Err(err.into());
+            }
+        }
         if auto {
-            // An auto-unseal vault comes up unsealed after init, as Vault's does.
-            self.auto_unseal().await?;
+            // An auto-unseal vault comes up unsealed after init, as Vault's does. The vault is
+            // initialised whatever happens here, so the shares and the root token are returned
+            // even if unsealing fails (it can be retried with `auto_unseal`).
+            if let Err(err) = self.auto_unseal().await {
+                tracing::warn!(error = %err, "the vault is initialised but did not unseal");
+            }
         }
         Ok(InitResponse {
             keys: shares.iter().map(Share::to_hex).collect(),
@@ -1004,10 +1099,9 @@ impl Vault {
         }
     }
 
-    /// What a new vault holds inside the barrier: the token salt, the default policy, the root
-    /// token.
-    async fn bootstrap(&self) -> Result<SecretString> {
-        let storage: Arc<dyn Storage> = self.inner.barrier.clone();
+    /// What a new vault holds inside the barrier, written to `storage` (the staging barrier
+    /// `init` builds the initial state on): the token salt, the default policy, the root token.
+    async fn bootstrap(&self, storage: Arc<dyn Storage>) -> Result<SecretString> {
         let salt = ring::rand::generate::<[u8; 32]>(&ring::rand::SystemRandom::new())
             .map_err(|_| VaultError::Internal("system random source failed".into()))?
             .expose();
@@ -1131,11 +1225,21 @@ impl Vault {
             })
     }
 
-    /// Starts rekeying the unseal shares: a quorum of current shares (through
-    /// [`rekey_update`](Self::rekey_update)) produces `config.shares` new shares with threshold
-    /// `config.threshold`. With `config.rotate` the key-encryption key *and* the barrier's root
-    /// key are replaced as well. With `config.require_verification` the new shares only take
+    /// Starts rekeying the unseal shares (recovery shares under auto-unseal): a quorum of current
+    /// shares (through [`rekey_update`](Self::rekey_update)) produces `config.shares` new shares
+    /// with threshold `config.threshold`.
+    ///
+    /// Every rekey splits a *new* secret, as Vault's does: a new key-encryption key that wraps the
+    /// root key (Shamir), or a new recovery key (auto-unseal). The old shares are then worth
+    /// nothing, even together with a copy of the storage taken later. With `config.rotate` the
+    /// barrier's root key is replaced as well (the keyring is re-encrypted under it, data is
+    /// untouched), so that a copy of the storage taken *before* the rekey does not open under
+    /// the new shares either. With `config.require_verification` the new shares only take
     /// effect once a quorum of them is presented back.
+    ///
+    /// The new configuration (and, with `rotate`, the re-encrypted keyring) is written in one
+    /// transaction, only over the seal configuration this rekey started from: a crash leaves
+    /// the old shares or the new ones in force, never neither.
     ///
     /// # Errors
     ///
@@ -1143,21 +1247,32 @@ impl Vault {
     /// [`VaultError::Seal`] for a bad split.
     pub async fn rekey_init(&self, config: RekeyConfig) -> Result<RekeyStatus> {
         self.active().await?;
-        let seal = self
-            .seal_config()
+        let started_from = self
+            .inner
+            .raw
+            .get(SEAL_CONFIG_PATH)
             .await?
             .ok_or(VaultError::NotInitialized)?;
+        let seal = SealConfig::decode(&started_from)?;
         let mut slot = lock(&self.inner.rekey);
         if slot.is_some() {
             return Err(VaultError::invalid("rekey already in progress"));
         }
         let digests = seal.digests()?;
-        let rekey =
-            Rekey::start(seal.secret_threshold, ShamirSeal::KEY_LEN, config)?.with_digests(digests);
+        // The seal-level `rotate` means "split a fresh secret": always, so that the old shares
+        // reconstruct nothing still in use. The caller's `rotate` is about the root key.
+        let rekey = Rekey::start(
+            seal.secret_threshold,
+            ShamirSeal::KEY_LEN,
+            config.rotate(true),
+        )?
+        .with_digests(digests);
         let state = RekeyState {
             rekey,
             root: None,
             pending_threshold: config.threshold,
+            rotate_root: config.rotate,
+            started_from,
         };
         let status = Self::rekey_status_of(&state);
         *slot = Some(state);
@@ -1260,42 +1375,39 @@ impl Vault {
                 let state = lock(&self.inner.rekey)
                     .take()
                     .ok_or_else(|| VaultError::invalid("no rekey in progress"))?;
-                let current = self
-                    .seal_config()
-                    .await?
-                    .ok_or(VaultError::NotInitialized)?;
+                let current = SealConfig::decode(&state.started_from)?;
                 let config = state.rekey.config();
+                // `output.secret` is always a fresh secret (see `rekey_init`); the root key is
+                // replaced only when the caller asked.
+                let new_root = if state.rotate_root {
+                    Some(RootKey::generate()?)
+                } else {
+                    None
+                };
                 let (wrapped_root, recovery) = match &current.recovery_check {
                     // Auto-unseal: the shares are recovery shares; the root key stays with the
                     // key service (rotated too when asked).
                     Some(_) => {
-                        let wrapped = if output.rotated {
-                            let seal = self.inner.auto_seal.as_ref().ok_or_else(|| {
-                                VaultError::invalid("no auto-unseal seal configured")
-                            })?;
-                            let new_root = RootKey::generate()?;
-                            let wrapped = seal
-                                .wrap(&SecretBytes::copy_from(new_root.expose_secret()))
-                                .await?;
-                            self.inner.barrier.rekey_root(&new_root).await?;
-                            hex(wrapped.as_bytes())
-                        } else {
-                            current.wrapped_root.clone()
+                        let wrapped = match &new_root {
+                            Some(new_root) => {
+                                let seal = self.inner.auto_seal.as_ref().ok_or_else(|| {
+                                    VaultError::invalid("no auto-unseal seal configured")
+                                })?;
+                                let wrapped = seal
+                                    .wrap(&SecretBytes::copy_from(new_root.expose_secret()))
+                                    .await?;
+                                hex(wrapped.as_bytes())
+                            }
+                            None => current.wrapped_root.clone(),
                         };
                         (wrapped, Some(recovery_check(&output.secret)))
                     }
                     None => {
-                        let old_root = state.root.ok_or_else(|| {
-                            VaultError::Internal("rekey finished without the root key".into())
-                        })?;
-                        let root = if output.rotated {
-                            // A new barrier root key too: the keyring is re-wrapped, data
-                            // untouched.
-                            let new_root = RootKey::generate()?;
-                            self.inner.barrier.rekey_root(&new_root).await?;
-                            SecretBytes::copy_from(new_root.expose_secret())
-                        } else {
-                            old_root
+                        let root = match &new_root {
+                            Some(new_root) => SecretBytes::copy_from(new_root.expose_secret()),
+                            None => state.root.ok_or_else(|| {
+                                VaultError::Internal("rekey finished without the root key".into())
+                            })?,
                         };
                         let wrapped = ShamirSeal::from_key(&output.secret)?.close(&root)?;
                         (hex(wrapped.as_bytes()), None)
@@ -1309,10 +1421,42 @@ impl Vault {
                     wrapped_root,
                     recovery_check: recovery,
                 };
-                let bytes = serde_json::to_vec(&config_record).map_err(|e| {
-                    VaultError::Internal(format!("encoding seal configuration: {e}"))
-                })?;
-                self.inner.raw.put(SEAL_CONFIG_PATH, bytes).await?;
+                let bytes = config_record.encode()?;
+                // Only over the configuration this rekey started from.
+                let swap = vec![
+                    Op::check(SEAL_CONFIG_PATH, Some(state.started_from.clone())),
+                    Op::put(SEAL_CONFIG_PATH, bytes.clone()),
+                ];
+                let written = match &new_root {
+                    // The keyring under the new root key and the configuration that wraps it
+                    // commit together (the barrier reads an unacknowledged commit back itself).
+                    Some(new_root) => self
+                        .inner
+                        .barrier
+                        .rekey_root_with(new_root, swap)
+                        .await
+                        .map_err(VaultError::from),
+                    None => match self.inner.raw.transaction(swap).await {
+                        Ok(()) => Ok(()),
+                        // The record holds fresh digests: finding exactly it means the commit
+                        // happened and only its acknowledgement was lost.
+                        Err(err) => match self.inner.raw.get(SEAL_CONFIG_PATH).await {
+                            Ok(Some(stored)) if stored == bytes => Ok(()),
+                            _ => Err(err.into()),
+                        },
+                    },
+                };
+                if let Err(err) = written {
+                    return Err(match err {
+                        VaultError::Storage(StorageError::CheckFailed { .. }) => {
+                            VaultError::invalid(
+                                "the seal configuration changed while this rekey ran; nothing \
+                                 was changed, start a new rekey",
+                            )
+                        }
+                        other => other,
+                    });
+                }
                 if shares.is_empty() {
                     Ok(RekeyUpdate::Complete)
                 } else {

@@ -563,10 +563,10 @@ async fn in_force(storage: &Arc<MemoryStorage>, auto: bool, keys: &[String]) -> 
     if !auto {
         return true;
     }
-    let Ok(started) = vault.generate_root_init(&keys[0]).await else {
+    let Ok(started) = vault.generate_root_init().await else {
         return false;
     };
-    for key in &keys[1..] {
+    for key in keys {
         match vault
             .generate_root_update(key, &started.progress.nonce)
             .await

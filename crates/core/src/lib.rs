@@ -63,6 +63,14 @@ pub fn new_request_id() -> String {
     sys::uuid().unwrap_or_default()
 }
 pub use tokens::TokenRequest;
+
+/// The `sys/...` paths (below `sys/`) that need `sudo` on top of the operation's capability:
+/// OpenBao 2.7's list, plus `seal` and `step-down` (sudo in code there). Exact, or a prefix
+/// ending in `*`; matched against the canonical request path, with and without its final `/`.
+pub const SYS_SUDO_PATHS: &[&str] = request_path::SYS_SUDO_PATHS;
+
+/// The token store's paths (below `auth/token/`) that need `sudo`.
+pub const TOKEN_SUDO_PATHS: &[&str] = request_path::TOKEN_SUDO_PATHS;
 pub use vault::{
     AuthInfo, GenerateRootStarted, GenerateRootUpdate, InitRequest, InitResponse, RekeyStatus,
     RekeyUpdate, SealStatus, Vault, VaultBuilder, VaultRequest, VaultResponse,

@@ -355,6 +355,8 @@ fn body_object(body: &Bytes) -> Result<Map<String, Value>, String> {
     }
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(map)) => Ok(map),
+        // `bao write -f` sends `null`; Vault reads it as no data.
+        Ok(Value::Null) => Ok(Map::new()),
         Ok(_) => Err("request body must be a JSON object".into()),
         // serde_json stops at 128 levels of nesting, so no body can exhaust the stack;
         // OpenBao words its own depth limit this way.

@@ -391,6 +391,39 @@ fn operator_commands_take_a_server_from_init_to_a_new_root_token() {
         .map(|k| k.as_str().unwrap().to_owned())
         .collect();
     assert_eq!(keys.len(), 3);
+    // And with `bao operator rotate-keys` (OpenBao 2.7's `sys/rotate/root/*`).
+    let started: serde_json::Value = serde_json::from_str(&ok_as(
+        &root,
+        "bao",
+        &[
+            "operator",
+            "rotate-keys",
+            "-init",
+            "-key-shares=3",
+            "-key-threshold=2",
+            "-format=json",
+        ],
+    ))
+    .unwrap();
+    let nonce = format!("-nonce={}", started["nonce"].as_str().unwrap());
+    ok_as(
+        &root,
+        "bao",
+        &["operator", "rotate-keys", "-format=json", &nonce, &keys[0]],
+    );
+    let issued: serde_json::Value = serde_json::from_str(&ok_as(
+        &root,
+        "bao",
+        &["operator", "rotate-keys", "-format=json", &nonce, &keys[2]],
+    ))
+    .unwrap();
+    let keys: Vec<String> = issued["keys_base64"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(keys.len(), 3);
     let started: serde_json::Value = serde_json::from_str(&ok_as(
         &root,
         ours,

@@ -244,13 +244,24 @@ impl Enabled {
 }
 
 /// What an audit line says about the caller.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub(crate) struct AuditAuth {
     pub(crate) client_token: String,
     pub(crate) accessor: String,
     pub(crate) display_name: String,
     pub(crate) policies: Vec<String>,
     pub(crate) metadata: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for AuditAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditAuth")
+            .field("client_token", &"[REDACTED]")
+            .field("accessor", &"[REDACTED]")
+            .field("display_name", &self.display_name)
+            .field("policies", &self.policies)
+            .finish_non_exhaustive()
+    }
 }
 
 /// One request (and, later, its response) to be audited.

@@ -356,7 +356,11 @@ impl LeaseManager {
                 };
                 let id = String::from_utf8(id)
                     .map_err(|_| VaultError::Internal("token lease index is not text".into()))?;
-                self.revoke(router, &id, now, false).await?;
+                // A lease whose revocation fails stays scheduled for retry (with backoff) by
+                // `revoke`; the token's other leases still go now.
+                if let Err(err) = self.revoke(router, &id, now, false).await {
+                    tracing::warn!(lease = %id, error = %err, "revoking a revoked token's lease failed; it will be retried");
+                }
             }
         }
         Ok(())

@@ -23,9 +23,11 @@ pub(crate) struct PolicyStore {
 }
 
 /// Policy names: what Vault accepts (letters, digits, `-`, `_`, `.`, `/`... we keep it to a safe
-/// subset that is also a valid storage key segment), lower-cased.
+/// subset that is also a valid storage key segment), lower-cased. Nothing else is changed: a
+/// name with surrounding whitespace is refused rather than trimmed, so the name the ACL decided
+/// on (the request path, lower-cased by `request_path::fold_sys_names`) is the one acted on.
 fn check_name(name: &str) -> Result<String> {
-    let name = name.trim().to_lowercase();
+    let name = name.to_lowercase();
     let ok = !name.is_empty()
         && name.len() <= 128
         && name != "."

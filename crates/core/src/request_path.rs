@@ -112,19 +112,31 @@ pub(crate) fn handler_path(operation: Operation, rest: &str) -> &str {
     }
 }
 
-/// `sys/...` paths whose names Vault folds to lower case, folded: `policy/<name>`,
-/// `policies/acl/<name>`.
-pub(crate) fn fold_sys_names(rest: &str) -> Option<String> {
-    let (prefix, name) = if let Some(name) = rest.strip_prefix("policy/") {
-        ("policy/", name)
-    } else if let Some(name) = rest.strip_prefix("policies/acl/") {
-        ("policies/acl/", name)
-    } else {
-        return None;
-    };
-    name.chars()
-        .any(|c| c.is_uppercase())
-        .then(|| format!("{prefix}{}", name.to_lowercase()))
+/// `sys/...` paths (below `sys/`) as their handlers read them, for the ACL to decide on the
+/// same string: policy names lower-cased (`policy/<name>`, `policies/acl/<name>`), and the
+/// mount path of `mounts/<path>/`, `auth/<path>/` and `audit/<path>/` without its final `/`
+/// (those handlers take `x` and `x/` for the same mount, as Vault's do). `None`: unchanged.
+pub(crate) fn fold_sys_names(operation: Operation, rest: &str) -> Option<String> {
+    let policy = rest
+        .strip_prefix("policy/")
+        .map(|name| ("policy/", name))
+        .or_else(|| {
+            rest.strip_prefix("policies/acl/")
+                .map(|name| ("policies/acl/", name))
+        });
+    if let Some((prefix, name)) = policy {
+        return name
+            .chars()
+            .any(char::is_uppercase)
+            .then(|| format!("{prefix}{}", name.to_lowercase()));
+    }
+    let mount = ["mounts/", "auth/", "audit/"]
+        .iter()
+        .any(|p| rest.starts_with(p) && rest.len() > p.len());
+    if mount && operation != Operation::List && rest.ends_with('/') {
+        return Some(rest.trim_end_matches('/').to_owned());
+    }
+    None
 }
 
 #[cfg(test)]
@@ -189,15 +201,30 @@ mod tests {
 
     #[test]
     fn sys_names_fold() {
+        use Operation::{Delete, List, Read, Update};
         assert_eq!(
-            fold_sys_names("policy/ADMIN").as_deref(),
+            fold_sys_names(Update, "policy/ADMIN").as_deref(),
             Some("policy/admin")
         );
         assert_eq!(
-            fold_sys_names("policies/acl/Ops").as_deref(),
+            fold_sys_names(Read, "policies/acl/Ops").as_deref(),
             Some("policies/acl/ops")
         );
-        assert_eq!(fold_sys_names("policy/admin"), None);
-        assert_eq!(fold_sys_names("mounts/ABC"), None);
+        assert_eq!(fold_sys_names(Read, "policy/admin"), None);
+        assert_eq!(fold_sys_names(Read, "mounts/ABC"), None);
+        assert_eq!(
+            fold_sys_names(Delete, "mounts/prodkv/").as_deref(),
+            Some("mounts/prodkv")
+        );
+        assert_eq!(
+            fold_sys_names(Read, "auth/userpass/").as_deref(),
+            Some("auth/userpass")
+        );
+        assert_eq!(
+            fold_sys_names(Delete, "audit/file//").as_deref(),
+            Some("audit/file")
+        );
+        assert_eq!(fold_sys_names(List, "mounts/x/"), None);
+        assert_eq!(fold_sys_names(Read, "mounts/"), None);
     }
 }

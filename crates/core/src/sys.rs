@@ -2,7 +2,6 @@
 //! Vault's paths and JSON shapes.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 use strongroom_logical::{Operation, StorageView};
@@ -77,32 +76,7 @@ fn object(value: Value) -> Map<String, Value> {
     }
 }
 
-/// A duration field: seconds (number or numeric string) or `1h30m`-style text.
-fn duration_field(data: &Map<String, Value>, name: &str) -> Result<Option<Duration>> {
-    match data.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) if s.is_empty() => Ok(None),
-        Some(value) => strongroom_kv::parse_duration(value)
-            .map(Some)
-            .ok_or_else(|| VaultError::invalid(format!("invalid duration for {name}: {value}"))),
-    }
-}
 
-fn string_list(data: &Map<String, Value>, name: &str) -> Vec<String> {
-    match data.get(name) {
-        Some(Value::Array(items)) => items
-            .iter()
-            .filter_map(|v| v.as_str().map(|s| s.trim().to_owned()))
-            .filter(|s| !s.is_empty())
-            .collect(),
-        Some(Value::String(s)) => s
-            .split(',')
-            .map(|p| p.trim().to_owned())
-            .filter(|p| !p.is_empty())
-            .collect(),
-        _ => Vec::new(),
-    }
-}
 
 /// A random UUID (v4) for mount ids and request ids.
 pub(crate) fn uuid() -> Result<String> {
@@ -178,11 +152,9 @@ async fn enable(
     auth: bool,
 ) -> Result<VaultResponse> {
     let full = mount_target(path, auth, "mount at")?;
-    let kind = data
-        .get("type")
-        .and_then(Value::as_str)
-        .ok_or_else(|| VaultError::invalid("missing mount type"))?
-        .to_owned();
+    let kind = field::string(data, "type")?
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| VaultError::invalid("missing mount type"))?;
     if auth && SECRET_KINDS.contains(&kind.as_str()) {
         return Err(VaultError::invalid(format!(
             "{kind:?} is a secrets engine: enable it with sys/mounts"
@@ -193,13 +165,14 @@ async fn enable(
             "{kind:?} is an auth method: enable it with sys/auth"
         )));
     }
-    let config_in = data.get("config").cloned().map(object).unwrap_or_default();
+    let config_in = field::map(data, "config")?.unwrap_or_default();
     let config = MountConfig {
-        default_lease_ttl: duration_field(&config_in, "default_lease_ttl")?
+        default_lease_ttl: field::duration(&config_in, "default_lease_ttl")?
             .map_or(0, |d| d.as_secs()),
-        max_lease_ttl: duration_field(&config_in, "max_lease_ttl")?.map_or(0, |d| d.as_secs()),
+        max_lease_ttl: field::duration(&config_in, "max_lease_ttl")?.map_or(0, |d| d.as_secs()),
     };
-    let mut options = data.get("options").cloned().map(object).unwrap_or_default();
+    let mut options = field::map(data, "options")?.unwrap_or_default();
+    let description = field::string(data, "description")?.unwrap_or_default();
     // Vault accepts `kv-v2` as a type; it means kv with version 2.
     let kind = if kind == "kv-v2" {
         options.insert("version".into(), "2".into());
@@ -233,11 +206,7 @@ async fn enable(
         ),
         kind,
         uuid,
-        description: data
-            .get("description")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned(),
+        description,
         config,
         options,
     };
@@ -304,14 +273,14 @@ async fn tune(
         }))));
     }
     let mut entry = mounted.entry.clone();
-    if let Some(ttl) = duration_field(data, "default_lease_ttl")? {
+    if let Some(ttl) = field::duration(data, "default_lease_ttl")? {
         entry.config.default_lease_ttl = ttl.as_secs();
     }
-    if let Some(ttl) = duration_field(data, "max_lease_ttl")? {
+    if let Some(ttl) = field::duration(data, "max_lease_ttl")? {
         entry.config.max_lease_ttl = ttl.as_secs();
     }
-    if let Some(description) = data.get("description").and_then(Value::as_str) {
-        entry.description = description.to_owned();
+    if let Some(description) = field::string(data, "description")? {
+        entry.description = description;
     }
     router.insert(Mounted {
         entry,
@@ -327,9 +296,13 @@ async fn capabilities(
     policies: &[String],
     data: &Map<String, Value>,
 ) -> Result<VaultResponse> {
-    let mut paths = string_list(data, "paths");
-    if let Some(path) = data.get("path").and_then(Value::as_str) {
-        paths.push(path.to_owned());
+    let mut paths: Vec<String> = field::comma_string_slice(data, "paths")?
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|p| !p.is_empty())
+        .collect();
+    if let Some(path) = field::string(data, "path")?.filter(|p| !p.is_empty()) {
+        paths.push(path);
     }
     if paths.is_empty() {
         return Err(VaultError::invalid("missing path"));
@@ -338,8 +311,12 @@ async fn capabilities(
     let mut out = Map::new();
     let mut all: Vec<String> = Vec::new();
     for path in &paths {
+        // Reported on the path the pipeline would decide on (canonical, names folded).
+        let mut decided = crate::request_path::canonical(Operation::Read, path)
+            .unwrap_or_else(|_| path.trim_start_matches('/').to_owned());
+        let _ = Vault::route(active, Operation::Read, &mut decided).await;
         let caps: Vec<String> = acl
-            .capabilities(path.trim_start_matches('/'))
+            .capabilities(&decided)
             .to_vault_list()
             .into_iter()
             .map(str::to_owned)
@@ -572,9 +549,8 @@ async fn lease_endpoints(
     let now = active.clock.now();
     let now_s = crate::clock::unix(now);
     let lease_id = || {
-        data.get("lease_id")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
+        field::string(data, "lease_id")?
+            .filter(|id| !id.is_empty())
             .ok_or_else(|| VaultError::invalid("missing lease_id"))
     };
     let (head, rest) = tail.split_once('/').unwrap_or((tail, ""));
@@ -601,7 +577,7 @@ async fn lease_endpoints(
             } else {
                 rest.to_owned()
             };
-            let increment = duration_field(data, "increment")?;
+            let increment = field::duration(data, "increment")?.filter(|d| !d.is_zero());
             let router = active.router.read().await;
             let entry = active.leases.renew(&router, &id, increment, now).await?;
             Ok(VaultResponse {
@@ -654,10 +630,15 @@ pub(crate) async fn handle(
         ("mounts" | "auth", Operation::Read | Operation::List) if tail.is_empty() => {
             Ok(list_mounts(&*active.router.read().await, head == "auth"))
         }
-        ("mounts" | "auth", _) if tail.ends_with("/tune") => {
+        ("mounts" | "auth", Operation::Read | Operation::Create | Operation::Update)
+            if tail.ends_with("/tune") =>
+        {
             let mount = tail.strip_suffix("tune").unwrap_or(tail);
             tune(active, mount, head == "auth", operation, &data).await
         }
+        ("mounts" | "auth", _) if tail.ends_with("/tune") => Err(VaultError::Logical(
+            strongroom_logical::LogicalError::UnsupportedOperation,
+        )),
         ("mounts" | "auth", _) if writes => {
             enable(vault, active, tail, &data, head == "auth").await
         }
@@ -853,6 +834,7 @@ pub(crate) async fn handle_token(
     match rest {
         "create" | "create-orphan" if writes => {
             let request = token_request(&data)?;
+            let asked_period = request.period;
             let path = format!("auth/token/{rest}");
             let creation = Creation {
                 sudo: caller.sudo,
@@ -860,7 +842,16 @@ pub(crate) async fn handle_token(
                 path: &path,
             };
             let (new_token, entry) = tokens.create(&caller.entry, request, creation, now).await?;
-            Ok(auth_response(new_token, &entry))
+            let mut response = auth_response(new_token, &entry);
+            if let Some(asked) = asked_period.filter(|p| p.as_secs() > entry.period) {
+                response.warnings.push(format!(
+                    "period of \"{}\" exceeded the effective max_ttl of \"{}\"; period value is \
+                     capped accordingly",
+                    humantime(asked.as_secs()),
+                    humantime(entry.period)
+                ));
+            }
+            Ok(response)
         }
         "lookup-self" if matches!(operation, Operation::Read) || writes => Ok(VaultResponse::data(
             lookup_data(&caller.entry, now, Some(&caller.token), caller.last_use),

@@ -35,7 +35,7 @@ fn mount_index(mount: &str) -> String {
 }
 
 /// A token as stored (inside the barrier). The token itself is never stored.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
 pub(crate) struct TokenEntry {
     /// Keyed hash of the token: its storage key.
     pub(crate) id: String,
@@ -67,6 +67,22 @@ pub(crate) struct TokenEntry {
     /// Unix seconds of the last renewal, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) last_renewal_time: Option<u64>,
+}
+
+impl std::fmt::Debug for TokenEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The accessor can look up and revoke the token; the login's internal data is the
+        // auth method's. Neither belongs in a log.
+        f.debug_struct("TokenEntry")
+            .field("id", &self.id)
+            .field("accessor", &"[REDACTED]")
+            .field("parent", &self.parent)
+            .field("policies", &self.policies)
+            .field("path", &self.path)
+            .field("num_uses", &self.num_uses)
+            .field("expire_time", &self.expire_time)
+            .finish_non_exhaustive()
+    }
 }
 
 impl TokenEntry {
@@ -365,7 +381,8 @@ impl TokenStore {
         policies.sort();
         policies.dedup();
         let secs = |d: Option<Duration>| d.map_or(0, |d| d.as_secs());
-        let period = secs(request.period);
+        // A period never passes the system maximum (Vault caps it, with a warning).
+        let period = secs(request.period).min(self.max_ttl.as_secs());
         let explicit_max = secs(request.explicit_max_ttl);
         // A root-policy token asked for without a TTL never expires, as in Vault.
         let root =
@@ -640,11 +657,26 @@ impl TokenStore {
                     } else {
                         increment.map_or(entry.ttl, |d| d.as_secs())
                     };
-                    ttl = ttl.min(max);
                     capped = false;
+                    // Vault's `CalculateTTL`: a token lives at most its maximum TTL from its
+                    // creation (the system maximum, or `explicit_max_ttl` when smaller); a
+                    // periodic token only by its `explicit_max_ttl`.
+                    let mut lifetime = if entry.period > 0 { 0 } else { max };
                     if entry.explicit_max_ttl > 0 {
-                        let limit = entry.creation_time.saturating_add(entry.explicit_max_ttl);
-                        let left = limit.saturating_sub(now_s);
+                        lifetime = if lifetime == 0 {
+                            entry.explicit_max_ttl
+                        } else {
+                            lifetime.min(entry.explicit_max_ttl)
+                        };
+                    }
+                    if entry.period > 0 {
+                        ttl = ttl.min(max);
+                    }
+                    if lifetime > 0 {
+                        let left = entry
+                            .creation_time
+                            .saturating_add(lifetime)
+                            .saturating_sub(now_s);
                         if ttl > left {
                             ttl = left;
                             capped = true;

@@ -788,12 +788,16 @@ pub(crate) fn audit_device(entry: AuditEntry) -> Result<Enabled> {
 }
 
 /// Where a request goes.
-enum Target {
+pub(crate) enum Target {
     Sys(String),
     Token(String),
     Engine(Arc<Mounted>, String),
     /// Nothing serves the path: a 404 once the token and the ACL have been checked.
     Nowhere,
+    /// A non-list operation on a path ending in `/` below a mount: nothing is there (a read
+    /// finds nothing, as KV answers; anything else is an unsupported path), and no engine is
+    /// asked, since engines read `x/` as `x`.
+    Vacant,
 }
 
 impl Active {
@@ -1920,9 +1924,9 @@ impl Vault {
     /// the ACL are checked first, as in Vault, so an unknown path tells a caller without a
     /// valid token nothing). Names the target engine folds are folded here, so the ACL decides
     /// on the path the handler acts on.
-    async fn route(active: &Active, path: &mut String) -> Target {
+    pub(crate) async fn route(active: &Active, operation: Operation, path: &mut String) -> Target {
         if let Some(rest) = path.strip_prefix("sys/") {
-            if let Some(folded) = crate::request_path::fold_sys_names(rest) {
+            if let Some(folded) = crate::request_path::fold_sys_names(operation, rest) {
                 *path = format!("sys/{folded}");
             }
             return Target::Sys(path.get("sys/".len()..).unwrap_or_default().to_owned());
@@ -1935,6 +1939,11 @@ impl Vault {
         let Some((mounted, rest)) = router.route(path) else {
             return Target::Nowhere;
         };
+        // Only a list may end in `/` below a mount: engines read `x/` as `x`, so any other
+        // operation on it would act on a path the ACL did not decide on. OpenBao answers 404.
+        if operation != Operation::List && rest.ends_with('/') {
+            return Target::Vacant;
+        }
         let mounted = Arc::clone(mounted);
         let rest = match mounted.backend.canonical_path(rest) {
             Some(folded) => {
@@ -1959,7 +1968,7 @@ impl Vault {
     ) -> Result<Prepared> {
         let mut path = crate::request_path::canonical(request.operation, &request.path)?;
         let now = active.clock.now();
-        let target = Self::route(active, &mut path).await;
+        let target = Self::route(active, request.operation, &mut path).await;
         // Logins (an auth method's unauthenticated paths) need no token; only auth mounts
         // have them.
         if let Target::Engine(mounted, rest) = &target
@@ -2056,7 +2065,7 @@ impl Vault {
             Target::Engine(mounted, rest) => {
                 crate::request_path::needs_sudo(mounted.backend.sudo_paths(), rest)
             }
-            Target::Nowhere => false,
+            Target::Nowhere | Target::Vacant => false,
         };
         if needs_sudo && !sudo {
             return Err(VaultError::PermissionDenied);
@@ -2114,6 +2123,8 @@ impl Vault {
                 sys::handle_token(active, &caller(entry)?, operation, &rest, data).await
             }
             Target::Nowhere => Err(VaultError::UnsupportedPath),
+            Target::Vacant if operation == Operation::Read => Ok(VaultResponse::empty()),
+            Target::Vacant => Err(VaultError::UnsupportedPath),
             Target::Engine(mounted, rest) => {
                 let ctx = context(&mounted, now);
                 let mut engine_request = Request::new(operation, rest)

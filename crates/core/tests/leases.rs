@@ -355,3 +355,39 @@ async fn background_expiry_revokes_due_leases() {
     }
     assert_eq!(engine.revoked.lock().unwrap().clone(), ["short-user"]);
 }
+
+/// Review finding: revoking a token stopped at the first lease whose revocation failed, leaving
+/// its other leases live. Now every lease is tried; a failed one stays queued for retry.
+#[tokio::test]
+async fn a_failing_lease_does_not_keep_a_revoked_tokens_other_leases() {
+    let f = fixture(Arc::new(MemoryStorage::new())).await;
+    let policy = r#"path "db/creds/*" { capabilities = ["read"] }"#;
+    f.vault
+        .write(&f.root, "sys/policies/acl/db", json!({"policy": policy}))
+        .await
+        .unwrap();
+    let app = f
+        .vault
+        .write(&f.root, "auth/token/create", json!({"policies": ["db"]}))
+        .await
+        .unwrap()
+        .auth
+        .unwrap()
+        .client_token;
+    for role in ["a", "b", "c", "d"] {
+        f.vault
+            .read(&app, &format!("db/creds/{role}"))
+            .await
+            .unwrap();
+    }
+    f.engine.fail_revokes.store(1, Ordering::SeqCst);
+    f.vault
+        .write(&app, "auth/token/revoke-self", json!({}))
+        .await
+        .unwrap();
+    assert_eq!(revoked(&f).len(), 3, "all but the failing one at once");
+    // The failed one is retried by the expiry pass.
+    f.clock.advance(Duration::from_secs(30));
+    assert_eq!(f.vault.expire_leases(100).await.unwrap(), 1);
+    assert_eq!(revoked(&f).len(), 4);
+}

@@ -17,6 +17,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod limits;
 mod metrics;
 
 use std::collections::BTreeMap;
@@ -36,7 +37,7 @@ use strongroom_logical::{ErrorKind, Operation};
 pub const MAX_REQUEST_SIZE: usize = 32 * 1024 * 1024;
 
 /// What a server opens beyond Vault's default API.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Options {
     /// Serve Vault's legacy rekey endpoints (`sys/rekey/init`, `update`, `verify`) without a
@@ -48,6 +49,38 @@ pub struct Options {
     /// without a token (OpenBao's `disable_unauthed_generate_root_endpoints = false`). Off by
     /// default, as in OpenBao 2.7.
     pub unauthenticated_generate_root: bool,
+    /// The largest request body (Vault's `max_request_size`): 32 MiB.
+    pub max_request_size: usize,
+    /// The most memory a request's JSON may be estimated to take once parsed (OpenBao's
+    /// `max_request_json_memory`, same estimate): 32 MiB + 512 KiB; `None`: unlimited.
+    pub max_request_json_memory: Option<usize>,
+    /// The most strings (object keys included) a request's JSON may hold (OpenBao's
+    /// `max_request_json_strings`): 1000; `None`: unlimited.
+    pub max_request_json_strings: Option<usize>,
+    /// How long a client may take to send the whole request body (Vault's
+    /// `http_read_timeout`): 30 s.
+    pub http_read_timeout: std::time::Duration,
+    /// Requests handled at once; beyond it the answer is 503 (`sys/health` and
+    /// `sys/seal-status` are exempt): 1024.
+    pub max_requests_in_flight: usize,
+    /// Request body bytes held at once by bodies larger than 64 KiB; beyond it such a request
+    /// is answered 503: 256 MiB.
+    pub max_request_body_memory: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            unauthenticated_rekey: false,
+            unauthenticated_generate_root: false,
+            max_request_size: MAX_REQUEST_SIZE,
+            max_request_json_memory: Some(32 * 1024 * 1024 + 512 * 1024),
+            max_request_json_strings: Some(1000),
+            http_read_timeout: limits::DEFAULT_READ_TIMEOUT,
+            max_requests_in_flight: 1024,
+            max_request_body_memory: 256 * 1024 * 1024,
+        }
+    }
 }
 
 /// The router serving Vault's API for `vault`, with the default [`Options`].
@@ -95,8 +128,14 @@ pub fn router_with(vault: Vault, options: Options) -> Router {
     for path in legacy {
         app = app.route(path, any(quorum_without_token));
     }
+    let limits = Arc::new(limits::Limits::new(options));
     app.route("/v1/{*path}", any(logical))
-        .layer(axum::extract::DefaultBodyLimit::max(MAX_REQUEST_SIZE))
+        // The limits read the body themselves (size, time, budget, JSON complexity).
+        .layer(axum::extract::DefaultBodyLimit::disable())
+        .layer(axum::middleware::from_fn_with_state(
+            limits,
+            limits::enforce,
+        ))
         .layer(axum::middleware::from_fn(clean_paths))
         .layer(axum::middleware::from_fn_with_state(
             metrics,
@@ -538,8 +577,16 @@ async fn logical(
     };
     let list_query = query.get("list").is_some_and(|v| v == "true" || v == "1");
     let operation = match method.as_str() {
-        "GET" | "HEAD" if list_query => Operation::List,
-        "GET" | "HEAD" => Operation::Read,
+        // A read can have effects (issuing a credential); HEAD would run them and throw the
+        // answer away. OpenBao answers 405, before anything runs.
+        "HEAD" => {
+            return with_headers(
+                StatusCode::METHOD_NOT_ALLOWED,
+                Some(json!({"errors": ["1 error occurred:\n\t* unsupported operation\n\n"]})),
+            );
+        }
+        "GET" if list_query => Operation::List,
+        "GET" => Operation::Read,
         "LIST" => Operation::List,
         "POST" | "PUT" => Operation::Update,
         "PATCH" => Operation::Patch,

@@ -737,3 +737,259 @@ async fn lease_listing_needs_sudo() {
     let answer = s.root("LIST", "sys/leases/lookup/", None).await;
     assert!(answer.status == StatusCode::NOT_FOUND || answer.status == StatusCode::OK);
 }
+
+/// Review finding: the policy handler trimmed whitespace the ACL never saw, so
+/// `sys/policies/acl/admin%20` overwrote a denied `admin`.
+#[tokio::test]
+async fn policy_names_cannot_dodge_the_acl_with_whitespace() {
+    let s = Server::new().await;
+    s.policy("admin", r#"path "secret/*" { capabilities = ["read"] }"#)
+        .await;
+    s.policy(
+        "polmgr",
+        r#"
+path "sys/policies/acl/*" { capabilities = ["create", "read", "update", "delete"] }
+path "sys/policy/*" { capabilities = ["create", "read", "update", "delete"] }
+path "sys/policies/acl/admin" { capabilities = ["deny"] }
+path "sys/policy/admin" { capabilities = ["deny"] }
+"#,
+    )
+    .await;
+    let t = s.token(json!({"policies": ["polmgr"]})).await;
+    let evil = json!({"policy": r#"path "*" { capabilities = ["sudo", "read"] }"#});
+    for path in [
+        "sys/policies/acl/admin%20",
+        "sys/policies/acl/%20admin",
+        "sys/policy/%20admin",
+        "sys/policy/admin%C2%A0",
+        "sys/policies/acl/admin%09",
+        "sys/policies/acl/ADMIN",
+    ] {
+        let answer = s
+            .call("PUT", &format!("/v1/{path}"), Some(&t), Some(evil.clone()))
+            .await;
+        assert!(answer.status.is_client_error(), "{path}: {}", answer.status);
+    }
+    let answer = s.root("GET", "sys/policies/acl/admin", None).await;
+    assert!(
+        answer.body["data"]["policy"]
+            .as_str()
+            .unwrap()
+            .contains("secret/*"),
+        "admin is unchanged"
+    );
+}
+
+/// Review finding: engines read `x/` as `x` on reads and deletes, so a deny on the exact path
+/// was bypassed with a trailing slash (OpenBao answers 404).
+#[tokio::test]
+async fn engines_never_see_a_trailing_slash_the_acl_did_not() {
+    let s = Server::new().await;
+    s.root(
+        "POST",
+        "sys/auth/userpass",
+        Some(json!({"type": "userpass"})),
+    )
+    .await;
+    s.root(
+        "POST",
+        "sys/mounts/transit",
+        Some(json!({"type": "transit"})),
+    )
+    .await;
+    s.root(
+        "POST",
+        "auth/userpass/users/admin",
+        Some(json!({"password": "pw"})),
+    )
+    .await;
+    s.root(
+        "POST",
+        "transit/keys/prod",
+        Some(json!({"exportable": true})),
+    )
+    .await;
+    s.policy(
+        "ops",
+        r#"
+path "auth/userpass/users/*" { capabilities = ["read", "delete"] }
+path "auth/userpass/users/admin" { capabilities = ["deny"] }
+path "transit/*" { capabilities = ["read", "delete"] }
+path "transit/keys/prod" { capabilities = ["deny"] }
+path "transit/export/encryption-key/prod" { capabilities = ["deny"] }
+"#,
+    )
+    .await;
+    let t = s.token(json!({"policies": ["ops"]})).await;
+    for (method, path) in [
+        ("GET", "auth/userpass/users/admin/"),
+        ("DELETE", "auth/userpass/users/admin/"),
+        ("GET", "transit/export/encryption-key/prod/"),
+        ("DELETE", "transit/keys/prod/"),
+        ("GET", "transit/keys/prod/"),
+    ] {
+        let answer = s.call(method, &format!("/v1/{path}"), Some(&t), None).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::NOT_FOUND,
+            "{method} {path}: {:?}",
+            answer.body
+        );
+    }
+    assert_eq!(
+        s.root("GET", "auth/userpass/users/admin", None)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        s.root("GET", "transit/keys/prod", None).await.status,
+        StatusCode::OK
+    );
+    // A list keeps its slash and works.
+    s.policy(
+        "lister",
+        r#"path "auth/userpass/users/*" { capabilities = ["list"] }"#,
+    )
+    .await;
+    let t = s.token(json!({"policies": ["lister"]})).await;
+    let answer = s
+        .call("LIST", "/v1/auth/userpass/users/", Some(&t), None)
+        .await;
+    assert_eq!(answer.status, StatusCode::OK);
+    // The mount path of sys/mounts is folded before the ACL: a deny holds under `x/` too.
+    s.root("POST", "sys/mounts/prodkv", Some(json!({"type": "kv"})))
+        .await;
+    s.policy(
+        "mounts",
+        r#"
+path "sys/mounts/*" { capabilities = ["read", "update", "delete"] }
+path "sys/mounts/prodkv" { capabilities = ["deny"] }
+"#,
+    )
+    .await;
+    let t = s.token(json!({"policies": ["mounts"]})).await;
+    let answer = s
+        .call("DELETE", "/v1/sys/mounts/prodkv/", Some(&t), None)
+        .await;
+    assert_eq!(answer.status, StatusCode::FORBIDDEN);
+    assert!(s.root("GET", "sys/mounts", None).await.body["data"]["prodkv/"].is_object());
+}
+
+/// Review finding: the tune handler took a LIST (with query parameters) or a DELETE as a write.
+#[tokio::test]
+async fn tune_changes_only_with_a_write() {
+    let s = Server::new().await;
+    s.root("POST", "sys/mounts/devkv", Some(json!({"type": "kv"})))
+        .await;
+    s.policy(
+        "reader",
+        r#"path "sys/mounts/*" { capabilities = ["read", "list", "delete"] }"#,
+    )
+    .await;
+    let t = s.token(json!({"policies": ["reader"]})).await;
+    for (method, uri) in [
+        (
+            "LIST",
+            "/v1/sys/mounts/devkv/tune?description=pwned&max_lease_ttl=9",
+        ),
+        (
+            "GET",
+            "/v1/sys/mounts/devkv/tune?list=true&description=pwned",
+        ),
+        ("DELETE", "/v1/sys/mounts/devkv/tune"),
+    ] {
+        let answer = s
+            .call(
+                method,
+                uri,
+                Some(&t),
+                Some(json!({"description": "pwned", "max_lease_ttl": 9})),
+            )
+            .await;
+        assert!(
+            answer.status.is_client_error(),
+            "{method} {uri}: {}",
+            answer.status
+        );
+    }
+    let tune = s.root("GET", "sys/mounts/devkv/tune", None).await;
+    assert_eq!(tune.body["data"]["description"], "");
+    assert_eq!(tune.body["data"]["max_lease_ttl"], 0);
+    // Wrong types are refused, not defaulted.
+    for body in [
+        json!({"type": "kv", "config": "max_lease_ttl=60s"}),
+        json!({"type": "kv", "config": {"max_lease_ttl": "soon"}}),
+        json!({"type": ["kv"]}),
+        json!({"type": "kv", "options": "version=2"}),
+    ] {
+        let answer = s.root("POST", "sys/mounts/typed", Some(body.clone())).await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{body}");
+    }
+    assert!(s.root("GET", "sys/mounts", None).await.body["data"]["typed/"].is_null());
+}
+
+/// Review finding: renewals were not capped at creation plus the maximum TTL.
+#[tokio::test]
+async fn renewals_stop_at_the_maximum_lifetime() {
+    let s = Server::new().await;
+    let t = s.token(json!({"ttl": "768h"})).await;
+    s.clock.advance(Duration::from_secs(3));
+    let answer = s
+        .call(
+            "POST",
+            "/v1/auth/token/renew-self",
+            Some(&t),
+            Some(json!({"increment": "768h"})),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.body["auth"]["lease_duration"], 768 * 3600 - 3);
+    assert!(
+        answer.body["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("capped accordingly"),
+        "{:?}",
+        answer.body
+    );
+    let answer = s
+        .root(
+            "POST",
+            "auth/token/create",
+            Some(json!({"period": "87600h"})),
+        )
+        .await;
+    assert_eq!(answer.body["auth"]["lease_duration"], 768 * 3600);
+    assert!(
+        answer.body["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("period")
+    );
+}
+
+/// Issue item 12 (hardening): HEAD ran reads with effects and threw the answer away.
+#[tokio::test]
+async fn head_runs_nothing() {
+    let s = Server::new().await;
+    s.root(
+        "POST",
+        "sys/mounts/transit",
+        Some(json!({"type": "transit"})),
+    )
+    .await;
+    s.root("POST", "transit/keys/dev", None).await;
+    for uri in [
+        "/v1/transit/keys/dev",
+        "/v1/auth/token/lookup-self",
+        "/v1/nosuch/x",
+    ] {
+        let answer = s.call("HEAD", uri, Some(&s.root), None).await;
+        assert_eq!(answer.status, StatusCode::METHOD_NOT_ALLOWED, "{uri}");
+    }
+    assert_eq!(
+        s.call("HEAD", "/v1/sys/health", None, None).await.status,
+        StatusCode::OK
+    );
+}

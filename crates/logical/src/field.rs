@@ -325,6 +325,20 @@ pub fn comma_string_slice(data: &Map<String, Value>, name: &str) -> Result<Optio
     ))
 }
 
+/// A `TypeMap` field: a JSON object (`""` is the empty map).
+///
+/// # Errors
+///
+/// [`LogicalError::InvalidRequest`] for anything that is not an object.
+pub fn map(data: &Map<String, Value>, name: &str) -> Result<Option<Map<String, Value>>> {
+    match raw(data, name) {
+        None => Ok(None),
+        Some(Value::Object(map)) => Ok(Some(map.clone())),
+        Some(Value::String(s)) if s.is_empty() => Ok(Some(Map::new())),
+        Some(_) => Err(refuse(name, "expected a map")),
+    }
+}
+
 /// A `TypeKVPairs` field: an object whose values are scalars (converted as [`string`] does), or
 /// a list of `key=value` strings.
 ///
@@ -533,5 +547,11 @@ mod tests {
         assert!(kv_pairs(&one(json!(["a"])), "f").is_err());
         assert!(kv_pairs(&one(json!({"a": {"b": 1}})), "f").is_err());
         assert!(kv_pairs(&one(json!(3)), "f").is_err());
+        assert_eq!(
+            super::map(&one(json!({"a": 1})), "f").unwrap().unwrap()["a"],
+            1
+        );
+        assert!(super::map(&one(json!("a=1")), "f").is_err());
+        assert!(super::map(&one(json!([1])), "f").is_err());
     }
 }

@@ -65,7 +65,17 @@ pub struct Listener {
     /// `disable_unauthed_generate_root_endpoints = false` serve Vault's legacy quorum
     /// endpoints without a token (both default to true: closed).
     pub http: strongroom_http::Options,
+    /// How long a client may take to send a request's headers, counted from when the
+    /// connection opens or the previous response was sent, so it also bounds idle keep-alive
+    /// connections (Vault's `http_read_header_timeout`): 10 s.
+    pub http_read_header_timeout: std::time::Duration,
+    /// Connections open at once (`max_connections`); `None`: 4096, or three quarters of the
+    /// file-descriptor limit when lower.
+    pub max_connections: Option<usize>,
 }
+
+/// Vault's `http_read_header_timeout` default.
+pub const DEFAULT_READ_HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// A TLS listener's certificate chain and key (PEM files), read when the server starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -476,9 +486,19 @@ impl Parser<'_> {
                 "tls_min_version",
                 "disable_unauthed_rekey_endpoints",
                 "disable_unauthed_generate_root_endpoints",
+                "max_request_size",
+                "max_request_json_memory",
+                "max_request_json_strings",
+                "http_read_timeout",
+                "http_read_header_timeout",
+                "http_idle_timeout",
+                "max_connections",
+                "max_requests_in_flight",
             ],
         )?;
         let mut http = strongroom_http::Options::default();
+        let mut header_timeout = DEFAULT_READ_HEADER_TIMEOUT;
+        let mut max_connections = None;
         let mut address: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 8200));
         let mut tls_disable = false;
         let (mut cert_file, mut key_file, mut tls13_only) = (None, None, false);
@@ -504,6 +524,44 @@ impl Parser<'_> {
                 }
                 "disable_unauthed_generate_root_endpoints" => {
                     http.unauthenticated_generate_root = !self.boolean(a)?;
+                }
+                // Vault's and OpenBao's size limits: 0 is the default, negative unlimited.
+                "max_request_size" => {
+                    http.max_request_size = self.limit(a)?.map_or(usize::MAX, |n| {
+                        if n == 0 {
+                            strongroom_http::MAX_REQUEST_SIZE
+                        } else {
+                            n
+                        }
+                    });
+                }
+                "max_request_json_memory" => {
+                    let default = strongroom_http::Options::default().max_request_json_memory;
+                    http.max_request_json_memory = self
+                        .limit(a)?
+                        .and_then(|n| if n == 0 { default } else { Some(n) });
+                }
+                "max_request_json_strings" => {
+                    let default = strongroom_http::Options::default().max_request_json_strings;
+                    http.max_request_json_strings = self
+                        .limit(a)?
+                        .and_then(|n| if n == 0 { default } else { Some(n) });
+                }
+                "max_requests_in_flight" => {
+                    http.max_requests_in_flight = self.limit(a)?.unwrap_or(usize::MAX).max(1);
+                }
+                "max_connections" => {
+                    max_connections = Some(self.limit(a)?.unwrap_or(usize::MAX).max(1))
+                }
+                "http_read_timeout" => http.http_read_timeout = self.timeout(a)?,
+                "http_read_header_timeout" => header_timeout = self.timeout(a)?,
+                "http_idle_timeout" => {
+                    // Idle keep-alive connections close after `http_read_header_timeout`;
+                    // a longer idle time is not offered (it only holds sockets open).
+                    let idle = self.timeout(a)?;
+                    if idle < header_timeout {
+                        header_timeout = idle;
+                    }
                 }
                 _ => {
                     tls13_only = match self.string(a)?.as_str() {
@@ -539,6 +597,8 @@ impl Parser<'_> {
                 address,
                 tls: None,
                 http,
+                http_read_header_timeout: header_timeout,
+                max_connections,
             });
         }
         // Vault's default is TLS on: without certificate files that is an error, never a silent
@@ -547,6 +607,8 @@ impl Parser<'_> {
             (Some(cert_file), Some(key_file)) => Ok(Listener {
                 address,
                 http,
+                http_read_header_timeout: header_timeout,
+                max_connections,
                 tls: Some(TlsFiles {
                     cert_file,
                     key_file,
@@ -768,6 +830,50 @@ impl Parser<'_> {
     }
 
     /// A boolean as Vault accepts one: `true`, `"true"`, `1`, `"1"` (and their false forms).
+    /// A size or count limit: a non-negative integer (`Some`), or a negative one (`None`:
+    /// unlimited), as Vault's listener options read them.
+    fn limit(&self, a: &Attribute) -> Result<Option<usize>, ConfigError> {
+        let bad = || {
+            self.err(
+                a.value.span(),
+                format!("`{}` must be an integer", a.key.as_str()),
+            )
+        };
+        let n: i64 = match &a.value {
+            Expression::Number(n) => n.value().as_i64().ok_or_else(bad)?,
+            Expression::String(_) | Expression::StringTemplate(_) => {
+                self.string(a)?.trim().parse().map_err(|_| bad())?
+            }
+            _ => return Err(bad()),
+        };
+        Ok(usize::try_from(n).ok())
+    }
+
+    /// A timeout: seconds, or a duration such as `"30s"` or `"5m"`; `0` is none (a century).
+    fn timeout(&self, a: &Attribute) -> Result<std::time::Duration, ConfigError> {
+        let value = match &a.value {
+            Expression::Number(n) => {
+                serde_json::Value::from(n.value().as_u64().ok_or_else(|| {
+                    self.err(
+                        a.value.span(),
+                        format!("`{}` must not be negative", a.key.as_str()),
+                    )
+                })?)
+            }
+            _ => serde_json::Value::from(self.string(a)?),
+        };
+        let mut map = serde_json::Map::new();
+        map.insert(a.key.as_str().to_owned(), value);
+        let duration = strongroom_logical::field::duration(&map, a.key.as_str())
+            .map_err(|e| self.err(a.value.span(), e.to_string()))?
+            .unwrap_or_default();
+        Ok(if duration.is_zero() {
+            std::time::Duration::from_secs(100 * 365 * 24 * 3600)
+        } else {
+            duration
+        })
+    }
+
     fn boolean(&self, a: &Attribute) -> Result<bool, ConfigError> {
         let bad = || {
             self.err(
@@ -843,11 +949,15 @@ unsafe_allow_api_audit_creation = true
                     address: "127.0.0.1:8300".parse().unwrap(),
                     tls: None,
                     http: strongroom_http::Options::default(),
+                    http_read_header_timeout: DEFAULT_READ_HEADER_TIMEOUT,
+                    max_connections: None,
                 },
                 Listener {
                     address: "[::1]:8301".parse().unwrap(),
                     tls: None,
                     http: strongroom_http::Options::default(),
+                    http_read_header_timeout: DEFAULT_READ_HEADER_TIMEOUT,
+                    max_connections: None,
                 }
             ]
         );

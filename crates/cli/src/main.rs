@@ -12,6 +12,7 @@
 mod commands;
 mod input;
 mod kv;
+mod listen;
 mod operator;
 mod output;
 mod run;

@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
-use axum_server::tls_rustls::RustlsConfig;
 use serde_json::json;
 use strongroom_core::{FileAuditDevice, InitRequest, Vault, VaultBuilder};
 use strongroom_storage::{MemoryStorage, PostgresConfig, PostgresStorage, SqliteStorage};
@@ -19,10 +18,6 @@ use strongroom_cli::config::{
 
 /// How long in-flight requests get to finish once a shutdown is asked for.
 const GRACE: Duration = Duration::from_secs(30);
-
-/// How long a client may take to send a request's headers (Vault's `http_read_header_timeout`
-/// default): a connection trickling bytes cannot hold a slot for ever.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The `server` subcommand's arguments.
 #[derive(clap::Args, Debug)]
@@ -86,6 +81,8 @@ pub(crate) async fn run(args: ServerArgs) -> Result<()> {
                 address: args.dev_listen_address,
                 tls: None,
                 http: strongroom_http::Options::default(),
+                http_read_header_timeout: config::DEFAULT_READ_HEADER_TIMEOUT,
+                max_connections: None,
             }],
             api_addr: None,
             audit_dir: None,
@@ -110,7 +107,17 @@ pub(crate) async fn run(args: ServerArgs) -> Result<()> {
                 })?),
                 None => None,
             };
-        listeners.push((listener.address, tls, listener.http));
+        listeners.push(Serving {
+            address: listener.address,
+            tls,
+            http: listener.http,
+            connections: crate::listen::ConnectionLimits {
+                header_read_timeout: listener.http_read_header_timeout,
+                max_connections: listener
+                    .max_connections
+                    .unwrap_or_else(crate::listen::default_max_connections),
+            },
+        });
     }
     let mut builder = open_storage(&config.storage).await?;
     if config.unsafe_allow_api_audit_creation {
@@ -155,9 +162,13 @@ pub(crate) async fn run(args: ServerArgs) -> Result<()> {
     let vault = builder.build();
     let status = vault.seal_status().await?;
     println!("==> Strongroom server: {}", describe(&config.storage));
-    for (address, tls, _) in &listeners {
-        let scheme = if tls.is_some() { "https" } else { "http" };
-        println!("    Listener: {scheme}://{address}");
+    for serving in &listeners {
+        let scheme = if serving.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        println!("    Listener: {scheme}://{}", serving.address);
     }
     if let Some(api_addr) = &config.api_addr {
         println!("    Api Address: {api_addr}");
@@ -216,11 +227,15 @@ async fn dev(args: ServerArgs) -> Result<()> {
     println!("    export VAULT_ADDR='http://{}'", args.dev_listen_address);
     serve(
         vault,
-        vec![(
-            args.dev_listen_address,
-            None,
-            strongroom_http::Options::default(),
-        )],
+        vec![Serving {
+            address: args.dev_listen_address,
+            tls: None,
+            http: strongroom_http::Options::default(),
+            connections: crate::listen::ConnectionLimits {
+                header_read_timeout: config::DEFAULT_READ_HEADER_TIMEOUT,
+                max_connections: crate::listen::default_max_connections(),
+            },
+        }],
     )
     .await
 }
@@ -243,7 +258,7 @@ async fn keep_auto_unsealing(vault: Vault) {
 }
 
 /// A rustls server configuration (ring provider) from the listener's PEM files.
-async fn tls_config(files: &TlsFiles) -> Result<RustlsConfig> {
+async fn tls_config(files: &TlsFiles) -> Result<tokio_rustls::TlsAcceptor> {
     use rustls::pki_types::pem::PemObject as _;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
@@ -271,8 +286,9 @@ async fn tls_config(files: &TlsFiles) -> Result<RustlsConfig> {
     .with_no_client_auth()
     .with_single_cert(certs, key)
     .context("the certificate and key do not make a TLS identity")?;
+    // HTTP/1.1 only: the limits of every connection are those of the accept loop.
     server.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(RustlsConfig::from_config(Arc::new(server)))
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(server)))
 }
 
 /// Opens the configured storage and starts a vault builder over it.
@@ -314,56 +330,49 @@ fn describe(storage: &StorageConfig) -> String {
     }
 }
 
+/// A listener ready to serve: its address, TLS, router options and connection limits.
+struct Serving {
+    address: SocketAddr,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    http: strongroom_http::Options,
+    connections: crate::listen::ConnectionLimits,
+}
+
 /// Serves the API on every listener until Ctrl-C or SIGTERM; in-flight requests get
 /// [`GRACE`] to finish. Every address is bound before any is served, so a taken port stops
 /// the server at once rather than leaving it half up.
-async fn serve(
-    vault: Vault,
-    listeners: Vec<(SocketAddr, Option<RustlsConfig>, strongroom_http::Options)>,
-) -> Result<()> {
-    let handle = axum_server::Handle::<SocketAddr>::new();
-    let mut servers = tokio::task::JoinSet::new();
-    for (addr, tls, options) in listeners {
-        let app = strongroom_http::router_with(vault.clone(), options);
-        let listener =
-            std::net::TcpListener::bind(addr).with_context(|| format!("listening on {addr}"))?;
-        listener
-            .set_nonblocking(true)
+async fn serve(vault: Vault, listeners: Vec<Serving>) -> Result<()> {
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut bound = Vec::new();
+    for serving in listeners {
+        let addr = serving.address;
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
             .with_context(|| format!("listening on {addr}"))?;
-        // With the peer's address: token and secret-id CIDR bounds are checked against it.
-        let service = app.into_make_service_with_connect_info::<SocketAddr>();
-        let handle = handle.clone();
-        match tls {
-            Some(tls) => {
-                let mut server = axum_server::from_tcp_rustls(listener, tls)
-                    .with_context(|| format!("listening on {addr}"))?;
-                server
-                    .http_builder()
-                    .http1()
-                    .header_read_timeout(HEADER_READ_TIMEOUT);
-                servers.spawn(async move { server.handle(handle).serve(service).await });
-            }
-            None => {
-                let mut server = axum_server::from_tcp(listener)
-                    .with_context(|| format!("listening on {addr}"))?;
-                server
-                    .http_builder()
-                    .http1()
-                    .header_read_timeout(HEADER_READ_TIMEOUT);
-                servers.spawn(async move { server.handle(handle).serve(service).await });
-            }
-        }
-        tracing::info!(%addr, "listening");
+        bound.push((listener, serving));
+    }
+    let mut servers = tokio::task::JoinSet::new();
+    for (listener, serving) in bound {
+        let app = strongroom_http::router_with(vault.clone(), serving.http);
+        tracing::info!(addr = %serving.address, max_connections = serving.connections.max_connections, "listening");
+        servers.spawn(crate::listen::serve(
+            listener,
+            app,
+            serving.tls,
+            serving.connections,
+            stopped.clone(),
+            GRACE,
+        ));
     }
     tokio::select! {
         () = shutdown_signal() => tracing::info!("shutting down"),
         // A listener that fails stops the whole server rather than leaving it half up.
         Some(done) = servers.join_next() => {
-            handle.graceful_shutdown(Some(GRACE));
+            let _ = stop.send(true);
             done.context("listener task")?.context("serving")?;
         }
     }
-    handle.graceful_shutdown(Some(GRACE));
+    let _ = stop.send(true);
     while let Some(done) = servers.join_next().await {
         done.context("listener task")?.context("serving")?;
     }

@@ -76,8 +76,6 @@ fn object(value: Value) -> Map<String, Value> {
     }
 }
 
-
-
 /// A random UUID (v4) for mount ids and request ids.
 pub(crate) fn uuid() -> Result<String> {
     let mut b = ring::rand::generate::<[u8; 16]>(&ring::rand::SystemRandom::new())

@@ -344,7 +344,7 @@ impl Broker {
         now: u64,
         error: Option<&str>,
     ) -> Result<()> {
-        self.fan_out(|device| {
+        self.fan_out(map_weight(record.data), |device| {
             json!({
                 "time": crate::sys::rfc3339(now),
                 "type": "request",
@@ -364,7 +364,9 @@ impl Broker {
         response: Option<&crate::VaultResponse>,
         error: Option<&str>,
     ) -> Result<()> {
-        self.fan_out(|device| {
+        let weight =
+            map_weight(record.data) + response.and_then(|r| r.data.as_ref()).map_or(0, map_weight);
+        self.fan_out(weight, |device| {
             let response_json = response.map(|r| {
                 let mut out = Map::new();
                 if let Some(data) = &r.data {
@@ -402,15 +404,41 @@ impl Broker {
         .await
     }
 
-    async fn fan_out(&self, render: impl Fn(&Enabled) -> Value) -> Result<()> {
+    async fn fan_out(&self, weight: usize, render: impl Fn(&Enabled) -> Value) -> Result<()> {
         if self.devices.is_empty() {
             return Ok(());
         }
-        let writes = self.devices.iter().map(|device| {
-            let line = render(device).to_string();
+        // Hashing and encoding a large record is CPU work: off the async workers (the
+        // runtime moves their other tasks away meanwhile) when the runtime has more than one.
+        let render_all = || -> Vec<Option<String>> {
+            self.devices
+                .iter()
+                .map(|device| {
+                    let line = render(device).to_string();
+                    (line.len() <= MAX_LINE).then_some(line)
+                })
+                .collect()
+        };
+        let multi_thread = tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        let lines = if weight > HEAVY && multi_thread {
+            tokio::task::block_in_place(render_all)
+        } else {
+            render_all()
+        };
+        let writes = self.devices.iter().zip(lines).map(|(device, line)| {
             let device = Arc::clone(device);
             let timeout = self.timeout;
             async move {
+                // A line over the limit is not written: that device failed this record.
+                let Some(line) = line else {
+                    tracing::warn!(
+                        device = %device.entry.path,
+                        max = MAX_LINE,
+                        "an audit line exceeded the maximum line size; not written"
+                    );
+                    return false;
+                };
                 match tokio::time::timeout(timeout, device.device.write_line(line.as_bytes())).await
                 {
                     Ok(Ok(())) => true,
@@ -427,6 +455,27 @@ impl Broker {
             ))
         }
     }
+}
+
+/// The longest audit line written (16 MiB): a record whose line would be longer fails on that
+/// device (and the request is refused if no device recorded it: fail closed).
+pub(crate) const MAX_LINE: usize = 16 * 1024 * 1024;
+
+/// Records whose strings add up to more than this are rendered off the async workers.
+const HEAVY: usize = 64 * 1024;
+
+/// Roughly how much text `value` holds (keys and strings): cheap, no allocation.
+pub(crate) fn weight(value: &Value) -> usize {
+    match value {
+        Value::String(s) => s.len(),
+        Value::Array(items) => items.iter().map(weight).sum(),
+        Value::Object(map) => map.iter().map(|(k, v)| k.len() + weight(v)).sum(),
+        _ => 8,
+    }
+}
+
+fn map_weight(map: &Map<String, Value>) -> usize {
+    map.iter().map(|(k, v)| k.len() + weight(v)).sum()
 }
 
 /// Runs futures concurrently and collects their outputs (a tiny `join_all`, so that one slow

@@ -486,3 +486,57 @@ fn a_file_device_on_a_hung_disk_cannot_block_the_runtime() {
         }
     });
 }
+
+/// A record whose audit line would pass the maximum line size is refused (fail closed) rather
+/// than written, and nothing is stored; a large but acceptable record is rendered (off the
+/// async workers on a multi-threaded runtime) and written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_lines_are_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let (vault, root, _) =
+        unsealed(Vault::builder(MemoryStorage::new()).audit_dir(dir.path())).await;
+    let log = dir.path().join("audit.log");
+    vault
+        .write(
+            &root,
+            "sys/audit/file",
+            json!({"type": "file", "options": {"file_path": log.to_str().unwrap()}}),
+        )
+        .await
+        .unwrap();
+    vault
+        .write(&root, "sys/mounts/secret", json!({"type": "kv"}))
+        .await
+        .unwrap();
+    // Keys are not hashed in audit lines; one of 17 MiB makes a line over the limit.
+    let mut data = serde_json::Map::new();
+    data.insert("k".repeat(17 * 1024 * 1024), json!("v"));
+    let err = vault
+        .write(&root, "secret/huge", Value::Object(data))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, VaultError::Internal(_)), "{err}");
+    assert!(
+        vault
+            .read(&root, "secret/huge")
+            .await
+            .unwrap()
+            .data
+            .is_none()
+    );
+    // 200 KiB of values: rendered and written, every value hashed.
+    let mut data = serde_json::Map::new();
+    for i in 0..50 {
+        data.insert(format!("f{i}"), json!("x".repeat(4096)));
+    }
+    vault
+        .write(&root, "secret/large", Value::Object(data))
+        .await
+        .unwrap();
+    let written = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        written.len() < 1024 * 1024,
+        "values are hashed, lines stay small"
+    );
+    assert!(!written.contains(&"x".repeat(4096)));
+}

@@ -119,6 +119,16 @@ fn invalid(message: impl Into<String>) -> LogicalError {
 /// Fetches a JWKS document, bounded in time and size.
 async fn fetch_jwks(url: &str) -> Result<Vec<(Option<String>, PublicKey)>> {
     let client = reqwest::Client::builder()
+        // The keys decide who logs in: a redirect may not downgrade https to plain HTTP.
+        .redirect(reqwest::redirect::Policy::custom(|attempt| {
+            let downgrade = attempt.url().scheme() != "https"
+                && attempt.previous().iter().any(|u| u.scheme() == "https");
+            if downgrade || attempt.previous().len() > 10 {
+                attempt.stop()
+            } else {
+                attempt.follow()
+            }
+        }))
         .timeout(JWKS_TIMEOUT)
         .build()
         .map_err(|e| LogicalError::Internal(format!("HTTP client: {e}")))?;

@@ -46,6 +46,19 @@ pub enum Error {
         /// The server's `errors` array.
         errors: Vec<String>,
     },
+    /// The server redirected to another origin (scheme, host or port), which the client does not
+    /// follow: the token would go to a server nobody configured, or in clear after a downgrade.
+    #[error(
+        "{method} {path}: refusing to follow a redirect to another origin ({location}); set the address to it if it is trusted"
+    )]
+    Redirect {
+        /// The request's method.
+        method: String,
+        /// The API path (below `/v1/`).
+        path: String,
+        /// The redirect's target, without its query.
+        location: String,
+    },
     /// A success response was not the JSON expected.
     #[error("decoding the response to {method} {path}: {message}")]
     Decode {

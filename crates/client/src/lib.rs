@@ -175,6 +175,7 @@ impl ClientBuilder {
             })?);
         }
         let mut http = reqwest::Client::builder()
+            .redirect(same_origin_redirects())
             .timeout(self.timeout)
             .connect_timeout(self.timeout.min(Duration::from_secs(10)));
         for pem in &pems {
@@ -202,6 +203,33 @@ impl ClientBuilder {
             }),
         })
     }
+}
+
+/// How many redirects within one origin a request follows (reqwest's default).
+const MAX_REDIRECTS: usize = 10;
+
+/// Redirects are followed only within the origin (scheme, host and port) the request went to:
+/// the token header travels with a followed redirect, so a server, a proxy or anyone on the path
+/// of a plain-HTTP hop must not be able to send it elsewhere or downgrade it to plain HTTP. A
+/// redirect elsewhere ends the request with [`Error::Redirect`].
+fn same_origin_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let same = attempt
+            .previous()
+            .last()
+            .is_some_and(|from| same_origin(from, attempt.url()));
+        if same && attempt.previous().len() <= MAX_REDIRECTS {
+            attempt.follow()
+        } else {
+            attempt.stop()
+        }
+    })
+}
+
+fn same_origin(a: &Url, b: &Url) -> bool {
+    a.scheme() == b.scheme()
+        && a.host_str() == b.host_str()
+        && a.port_or_known_default() == b.port_or_known_default()
 }
 
 /// `token` as an `X-Vault-Token` value that the HTTP stack will not print.
@@ -365,6 +393,24 @@ impl Client {
         };
         let response = request.send().await.map_err(transport)?;
         let status = response.status();
+        if status.is_redirection() {
+            // Only a redirect the policy refused reaches here.
+            let location = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| response.url().join(v).ok())
+                .map(|mut url| {
+                    url.set_query(None);
+                    url.to_string()
+                })
+                .unwrap_or_default();
+            return Err(Error::Redirect {
+                method: method.to_string(),
+                path: path.into(),
+                location,
+            });
+        }
         let bytes = response.bytes().await.map_err(transport)?;
         let body = if bytes.iter().all(u8::is_ascii_whitespace) {
             Value::Null
@@ -581,6 +627,22 @@ fn error_list(body: &Value) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn origins_are_scheme_host_and_port() {
+        let url = |s: &str| Url::parse(s).unwrap();
+        let a = url("https://vault.example:8200/v1/a");
+        assert!(same_origin(&a, &url("https://vault.example:8200/v1/b?x=1")));
+        // A downgrade to plain HTTP, another port, another host: all other origins.
+        assert!(!same_origin(&a, &url("http://vault.example:8200/v1/a")));
+        assert!(!same_origin(&a, &url("https://vault.example:8201/v1/a")));
+        assert!(!same_origin(&a, &url("https://evil.example:8200/v1/a")));
+        // The default port spelled out is the same origin.
+        assert!(same_origin(
+            &url("https://vault.example/v1/a"),
+            &url("https://vault.example:443/v1/b")
+        ));
+    }
 
     #[test]
     fn urls_encode_each_segment() {

@@ -141,6 +141,9 @@ impl TransitSeal {
         let mut builder = reqwest::Client::builder()
             .timeout(config.timeout)
             .connect_timeout(config.timeout)
+            // The request carries the token and, for encrypt, the root key: a redirect could
+            // send both to any host (or in clear), so none is followed.
+            .redirect(reqwest::redirect::Policy::none())
             .https_only(address.starts_with("https://"));
         if let Some(pem) = &config.ca_pem {
             for cert in reqwest::Certificate::from_pem_bundle(pem)
@@ -177,6 +180,12 @@ impl TransitSeal {
         let response = sent
             .map_err(|e| service_error(format!("transit request failed: {}", e.without_url())))?;
         let status = response.status();
+        if status.is_redirection() {
+            return Err(service_error(format!(
+                "transit answered {status}: redirects are not followed (set the address to the \
+                 active node)"
+            )));
+        }
         let mut bytes = response
             .bytes()
             .await

@@ -193,3 +193,60 @@ async fn unreachable_server_is_a_bounded_error() {
         .unwrap_err();
     assert!(matches!(err, SealError::KeyService(_)), "{err}");
 }
+
+/// A server that answers every request with a redirect to another server, which counts the
+/// connections it gets: the seal must not follow (the request holds the token and the root key).
+#[tokio::test]
+async fn redirects_are_not_followed() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let other = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let other_addr = other.local_addr().unwrap();
+    let reached = Arc::new(AtomicUsize::new(0));
+    let counter = reached.clone();
+    tokio::spawn(async move {
+        while let Ok((_socket, _)) = other.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    let front = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let front_addr = front.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = front.accept().await {
+            tokio::spawn(async move {
+                let mut buf = vec![0; 64 * 1024];
+                // Bounded: one read of the request is enough to answer.
+                let _ = tokio::time::timeout(Duration::from_secs(2), socket.read(&mut buf)).await;
+                let answer = format!(
+                    "HTTP/1.1 307 Temporary Redirect\r\nLocation: http://{other_addr}/v1/transit/encrypt/k\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                );
+                let _ = socket.write_all(answer.as_bytes()).await;
+            });
+        }
+    });
+    let seal = TransitSeal::new(
+        TransitConfig::new(
+            format!("http://{front_addr}"),
+            SecretString::new("t".into()),
+            "k",
+        )
+        .timeout(Duration::from_secs(5)),
+    )
+    .unwrap();
+    let err = seal
+        .wrap(&SecretBytes::copy_from(&[1; 32]))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("redirects are not followed"),
+        "{err}"
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        reached.load(Ordering::SeqCst),
+        0,
+        "the redirect was followed"
+    );
+}

@@ -6,6 +6,13 @@
 //! way an operator writes it for `vault kv get`. Every key of the secret becomes a variable of
 //! the same name; with several paths a later path's key replaces an earlier one's. A key that is
 //! not a valid variable name is an error, not silently dropped, and values are never printed.
+//!
+//! Two rules keep the secret's writer from acting as whoever runs the command:
+//! * the caller's own token (`STRONGROOM_TOKEN`, `VAULT_TOKEN`) is not passed to the command:
+//!   it needs the secrets, not the right to read them (and everything else the token can do);
+//! * a secret may not set a variable that makes a loader, shell or interpreter run code or load
+//!   libraries from elsewhere (`LD_PRELOAD`, `PATH`, `BASH_ENV`, `NODE_OPTIONS`, `PYTHON*`, ...;
+//!   see [`RISKY_EXACT`] and [`RISKY_PREFIXES`]) unless the caller names it with `--allow-env`.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -22,6 +29,10 @@ pub(crate) struct RunArgs {
     /// A KV secret to inject, e.g. `secret/myapp` (repeatable; later paths win).
     #[arg(long = "path", required = true)]
     paths: Vec<String>,
+    /// A variable a secret may set although it changes how programs are loaded or interpreted
+    /// (`LD_PRELOAD`, `PATH`, `PYTHONPATH`, ...); repeatable. Without it such a key is an error.
+    #[arg(long = "allow-env", value_name = "NAME")]
+    allow_env: Vec<String>,
     /// The command and its arguments, after `--`.
     #[arg(last = true, required = true)]
     command: Vec<OsString>,
@@ -52,6 +63,73 @@ async fn kv_secret(client: &Client, path: &str) -> Result<serde_json::Map<String
     data.ok_or_else(|| anyhow!("{path}: no secret there"))
 }
 
+/// The caller's token variables, never passed to the command.
+const TOKEN_VARIABLES: &[&str] = &["STRONGROOM_TOKEN", "VAULT_TOKEN"];
+
+/// Variables that make the dynamic loader, a shell or an interpreter load or run code from a
+/// place the variable names (compared in ASCII upper case).
+const RISKY_EXACT: &[&str] = &[
+    "PATH",
+    "IFS",
+    "ENV",
+    "BASH_ENV",
+    "SHELLOPTS",
+    "BASHOPTS",
+    "PS4",
+    "PROMPT_COMMAND",
+    "CDPATH",
+    "GLOBIGNORE",
+    "GCONV_PATH",
+    "HOSTALIASES",
+    "NODE_OPTIONS",
+    "NODE_PATH",
+    "PERL5LIB",
+    "PERL5OPT",
+    "PERLLIB",
+    "RUBYOPT",
+    "RUBYLIB",
+    "JAVA_TOOL_OPTIONS",
+    "_JAVA_OPTIONS",
+    "JDK_JAVA_OPTIONS",
+    "CLASSPATH",
+    "PHPRC",
+    "PHP_INI_SCAN_DIR",
+    "TCLLIBPATH",
+    "LUA_INIT",
+    "LUA_PATH",
+    "LUA_CPATH",
+    "GEM_PATH",
+    "GEM_HOME",
+    "DOTNET_STARTUP_HOOKS",
+    "OPENSSL_CONF",
+    "OPENSSL_ENGINES",
+    "SSLKEYLOGFILE",
+];
+
+/// Prefixes of variable families with the same effect: the loader's (`LD_PRELOAD`,
+/// `LD_LIBRARY_PATH`, `LD_AUDIT`, macOS's `DYLD_*`), Python's, exported Bash functions, Git's
+/// (`GIT_SSH_COMMAND`, `GIT_EXEC_PATH`, ...), `MALLOC_*`/glibc tunables.
+const RISKY_PREFIXES: &[&str] = &[
+    "LD_",
+    "DYLD_",
+    "PYTHON",
+    "BASH_FUNC_",
+    "GIT_",
+    "GLIBC_",
+    "MALLOC_",
+    "NODE_",
+    "PERL",
+];
+
+/// Whether a secret setting `name` could make the command run someone else's code.
+fn risky(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    RISKY_EXACT.contains(&upper.as_str())
+        || RISKY_PREFIXES
+            .iter()
+            .any(|prefix| upper.starts_with(prefix))
+}
+
 /// Whether `name` is a portable environment variable name.
 fn valid_name(name: &str) -> bool {
     let mut chars = name.chars();
@@ -73,6 +151,7 @@ fn env_value(value: &Value) -> String {
 async fn variables(
     client: &Client,
     paths: &[String],
+    allowed: &[String],
 ) -> Result<BTreeMap<String, Zeroizing<String>>> {
     let mut vars = BTreeMap::new();
     for path in paths {
@@ -81,6 +160,12 @@ async fn variables(
                 bail!(
                     "{path}: key {key:?} is not a valid environment variable name \
                      (letters, digits and _, not starting with a digit)"
+                );
+            }
+            if risky(&key) && !allowed.iter().any(|a| a == &key) {
+                bail!(
+                    "{path}: key {key:?} would change how the command is loaded or interpreted; \
+                     pass --allow-env {key} if the secret is meant to set it"
                 );
             }
             vars.insert(key, Zeroizing::new(env_value(&value)));
@@ -95,12 +180,16 @@ pub(crate) async fn run(client: &Client, args: RunArgs) -> Result<i32> {
     if !client.has_token() {
         bail!("no token: set STRONGROOM_TOKEN (or VAULT_TOKEN)");
     }
-    let vars = variables(client, &args.paths).await?;
+    let vars = variables(client, &args.paths, &args.allow_env).await?;
     let (program, rest) = args
         .command
         .split_first()
         .context("no command given after --")?;
-    let mut child = tokio::process::Command::new(program)
+    let mut command = tokio::process::Command::new(program);
+    for name in TOKEN_VARIABLES {
+        command.env_remove(name);
+    }
+    let mut child = command
         .args(rest)
         .envs(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .spawn()
@@ -138,6 +227,30 @@ mod tests {
         }
         for bad in ["", "1A", "A-B", "A B", "A=B", "é"] {
             assert!(!valid_name(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn risky_variables() {
+        for bad in [
+            "LD_PRELOAD",
+            "ld_preload",
+            "LD_LIBRARY_PATH",
+            "DYLD_INSERT_LIBRARIES",
+            "PATH",
+            "BASH_ENV",
+            "BASH_FUNC_x%%",
+            "NODE_OPTIONS",
+            "PYTHONPATH",
+            "PYTHONSTARTUP",
+            "PERL5OPT",
+            "GIT_SSH_COMMAND",
+            "JAVA_TOOL_OPTIONS",
+        ] {
+            assert!(risky(bad), "{bad}");
+        }
+        for ok in ["DB_PASS", "PORT", "API_KEY", "PATHWAY_ID", "HOME_REGION"] {
+            assert!(!risky(ok), "{ok}");
         }
     }
 

@@ -315,6 +315,63 @@ fn run_injects_secrets_and_passes_the_exit_code_through() {
         "{stderr}"
     );
 
+    // The caller's token is not the command's: neither spelling reaches it.
+    let out = Command::new(env!("CARGO_BIN_EXE_strongroom"))
+        .args(["run", "--path", "secret/app", "--", "sh", "-c"])
+        .arg(r#"echo "${VAULT_TOKEN:-none} ${STRONGROOM_TOKEN:-none} $PORT""#)
+        .env("VAULT_ADDR", format!("http://{addr}"))
+        .env("VAULT_TOKEN", "root")
+        .env("STRONGROOM_TOKEN", "root")
+        .env_remove("STRONGROOM_ADDR")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "none none 5432"
+    );
+
+    // A secret may not point the loader or an interpreter elsewhere unless the caller allows it.
+    bao_at(
+        &addr,
+        "root",
+        &[
+            "kv",
+            "put",
+            "secret/loader",
+            "LD_PRELOAD=/tmp/evil.so",
+            "PORT=1",
+        ],
+    );
+    bao_at(
+        &addr,
+        "root",
+        &["kv", "put", "secret/path", "PATH=/tmp/evil"],
+    );
+    for secret in ["secret/loader", "secret/path"] {
+        let out = run("root", &["--path", secret, "--", "true"]);
+        assert!(!out.status.success(), "{secret}: {out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("--allow-env"), "{stderr}");
+        assert!(!stderr.contains("/tmp/evil"), "{stderr}");
+    }
+    let out = run(
+        "root",
+        &[
+            "--path",
+            "secret/loader",
+            "--allow-env",
+            "LD_PRELOAD",
+            "--",
+            "sh",
+            "-c",
+            r#"echo "$PORT""#,
+        ],
+    );
+    // The allowed variable is set (the loader then warns that the library is missing; the
+    // command still runs).
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "1", "{out:?}");
+
     let out = run("not-a-token", &["--path", "secret/app", "--", "true"]);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);

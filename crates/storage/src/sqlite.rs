@@ -308,6 +308,51 @@ impl Readers {
     }
 }
 
+/// Makes the database file readable by its owner alone before SQLite opens it. A new file is
+/// created with mode 0600 (SQLite gives the `-wal` and `-shm` files it creates the database
+/// file's mode). An existing file, and its `-wal`/`-shm` files, lose any access for other users
+/// (a vault's file is never meant for everyone; access for the file's group is left as the
+/// operator set it). On platforms without Unix modes, nothing is changed.
+fn restrict_files(path: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+        let failed = |source: std::io::Error| StorageError::Connection {
+            backend: BACKEND,
+            source: Box::new(source),
+        };
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+        {
+            Ok(_) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(failed(e)),
+        }
+        let mut names = vec![path.to_path_buf()];
+        for suffix in ["-wal", "-shm"] {
+            let mut name = path.as_os_str().to_owned();
+            name.push(suffix);
+            names.push(PathBuf::from(name));
+        }
+        for name in names {
+            let Ok(meta) = std::fs::metadata(&name) else {
+                continue;
+            };
+            let mode = meta.permissions().mode();
+            if mode & 0o007 != 0 {
+                std::fs::set_permissions(&name, std::fs::Permissions::from_mode(mode & !0o007))
+                    .map_err(failed)?;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
 /// Opens a connection to the existing (WAL-mode) database at `path`.
 fn open_connection(path: &Path, busy_timeout: Duration) -> rusqlite::Result<rusqlite::Connection> {
     let connection = rusqlite::Connection::open_with_flags(
@@ -368,6 +413,7 @@ impl SqliteStorage {
                 "a SQLite store needs at least one reader connection".into(),
             ));
         }
+        restrict_files(&config.path)?;
         let options = SqliteConnectOptions::from_str("sqlite:")
             .map_err(|e| map_err(BACKEND, e))?
             .filename(&config.path)

@@ -265,3 +265,45 @@ async fn close_during_writes_answers_each_truthfully() {
         }
     }
 }
+
+/// The mode bits of `path` and its `-wal`/`-shm` files (those that exist).
+#[cfg(unix)]
+fn modes(path: &std::path::Path) -> Vec<(String, u32)> {
+    use std::os::unix::fs::PermissionsExt as _;
+    ["", "-wal", "-shm"]
+        .iter()
+        .filter_map(|suffix| {
+            let name = format!("{}{suffix}", path.display());
+            let meta = std::fs::metadata(&name).ok()?;
+            Some((suffix.to_string(), meta.permissions().mode() & 0o777))
+        })
+        .collect()
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn files_are_readable_by_their_owner_only() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let path = fresh_path("modes");
+    let store = SqliteStorage::open(&path).await.unwrap();
+    store.put("k", b"v".to_vec()).await.unwrap();
+    let found = modes(&path);
+    assert_eq!(found.len(), 3, "{found:?}");
+    for (suffix, mode) in &found {
+        assert_eq!(*mode, 0o600, "store.db{suffix}");
+    }
+    store.close().await;
+    drop(store);
+
+    // A file an earlier version left world-readable loses the access of other users on open;
+    // its group's access is the operator's choice.
+    let old = fresh_path("loose");
+    std::fs::write(&old, b"").unwrap();
+    std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o664)).unwrap();
+    let store = SqliteStorage::open(&old).await.unwrap();
+    store.put("k", b"v".to_vec()).await.unwrap();
+    for (suffix, mode) in modes(&old) {
+        assert_eq!(mode & 0o007, 0, "store.db{suffix}: {mode:o}");
+    }
+    assert_eq!(modes(&old)[0].1, 0o660);
+}

@@ -52,4 +52,5 @@ if ! python3 -c 'import importlib.metadata as m, sys; sys.exit(m.version("hvac")
 fi
 
 export STRONGROOM_TEST_POSTGRES_URL=${STRONGROOM_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}
-export STRONGROOM_TEST_MYSQL_URL=${STRONGROOM_TEST_MYSQL_URL:-mysql://root@127.0.0.1:3306/test}
+# MariaDB here has no TLS: the URL says so (without ssl-mode, connections require TLS).
+export STRONGROOM_TEST_MYSQL_URL=${STRONGROOM_TEST_MYSQL_URL:-mysql://root@127.0.0.1:3306/test?ssl-mode=disabled}

@@ -1470,3 +1470,120 @@ async fn postgres_failed_creation_never_drops_an_existing_user() {
     }
     pg_exec(&admin, &format!("DROP ROLE IF EXISTS {victim}")).await;
 }
+
+/// A server that answers PostgreSQL's TLS request with "no TLS here" and records whether the
+/// client then goes on in plaintext (sends its startup message, user name included).
+async fn plaintext_only_postgres() -> (String, Arc<std::sync::atomic::AtomicBool>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let plaintext = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let seen = plaintext.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let seen = seen.clone();
+            tokio::spawn(async move {
+                let mut request = [0; 8];
+                if socket.read_exact(&mut request).await.is_err() {
+                    return;
+                }
+                // SSLRequest: length 8, code 80877103.
+                if request != [0, 0, 0, 8, 4, 210, 22, 47] {
+                    seen.store(true, std::sync::atomic::Ordering::SeqCst);
+                    return;
+                }
+                let _ = socket.write_all(b"N").await;
+                let mut more = [0; 1];
+                let next = tokio::time::timeout(Duration::from_secs(2), socket.read(&mut more));
+                if matches!(next.await, Ok(Ok(n)) if n > 0) {
+                    seen.store(true, std::sync::atomic::Ordering::SeqCst);
+                }
+            });
+        }
+    });
+    (format!("127.0.0.1:{}", addr.port()), plaintext)
+}
+
+/// Without `sslmode` the engine needs TLS (the driver's default, `prefer`, would go on in
+/// plaintext when TLS is refused); an explicit weak mode is honoured with a warning.
+#[tokio::test]
+async fn connections_need_tls_unless_the_url_says_otherwise() {
+    let Some(admin) = service("STRONGROOM_TEST_POSTGRES_URL") else {
+        return;
+    };
+    let Some(maria) = service("STRONGROOM_TEST_MYSQL_URL") else {
+        return;
+    };
+    let s = setup().await;
+    let (fake, plaintext) = plaintext_only_postgres().await;
+    let err = s
+        .vault
+        .write(
+            &s.root,
+            "database/config/strip",
+            json!({"plugin_name": "postgresql-database-plugin",
+                   "connection_url": format!("postgres://{{{{username}}}}:{{{{password}}}}@{fake}/test"),
+                   "username": "admin", "password": "pw"}),
+        )
+        .await
+        .unwrap_err();
+    assert!(!err.to_string().contains("pw"), "{err}");
+    assert!(
+        !plaintext.load(std::sync::atomic::Ordering::SeqCst),
+        "the client went on without TLS"
+    );
+
+    // The real PostgreSQL here speaks TLS: the default works, without a warning.
+    let tls_url = admin.split('?').next().unwrap().to_owned();
+    let response = s
+        .vault
+        .write(
+            &s.root,
+            "database/config/pg",
+            json!({"plugin_name": "postgresql-database-plugin", "connection_url": tls_url}),
+        )
+        .await
+        .unwrap();
+    assert!(response.warnings.is_empty(), "{:?}", response.warnings);
+    let response = s
+        .vault
+        .write(
+            &s.root,
+            "database/config/pg",
+            json!({"connection_url": format!("{tls_url}?sslmode=disable")}),
+        )
+        .await
+        .unwrap();
+    assert!(
+        response.warnings.iter().any(|w| w.contains("plaintext")),
+        "{:?}",
+        response.warnings
+    );
+
+    // The MariaDB here has no TLS: without ssl-mode the engine refuses to connect; the
+    // URL's explicit ssl-mode=disabled connects, with a warning.
+    let bare = maria.split('?').next().unwrap().to_owned();
+    let refused = s
+        .vault
+        .write(
+            &s.root,
+            "database/config/maria",
+            json!({"plugin_name": "mysql-database-plugin", "connection_url": bare}),
+        )
+        .await;
+    assert!(refused.is_err(), "{refused:?}");
+    let response = s
+        .vault
+        .write(
+            &s.root,
+            "database/config/maria",
+            json!({"plugin_name": "mysql-database-plugin", "connection_url": format!("{bare}?ssl-mode=disabled")}),
+        )
+        .await
+        .unwrap();
+    assert!(
+        response.warnings.iter().any(|w| w.contains("plaintext")),
+        "{:?}",
+        response.warnings
+    );
+}

@@ -269,18 +269,72 @@ pub(crate) enum Conn {
     My(sqlx::MySqlConnection),
 }
 
+/// MySQL connect options for `url` with the TLS rule of [`strongroom_storage::tls`]: the
+/// URL's `ssl-mode` if it names one (a warning for `DISABLED` and `PREFERRED`), else
+/// `VERIFY_IDENTITY` with `ssl-ca`, else `REQUIRED` (a Unix socket: the driver's default).
+fn mysql_options(
+    url: &str,
+) -> Result<(sqlx::mysql::MySqlConnectOptions, Option<String>), LogicalError> {
+    use sqlx::mysql::{MySqlConnectOptions, MySqlSslMode};
+    use std::str::FromStr as _;
+    let options = MySqlConnectOptions::from_str(url)
+        .map_err(|_| LogicalError::invalid("connection_url is not a valid MySQL URL"))?;
+    if strongroom_storage::tls::url_sets(url, &["ssl-mode", "sslmode"]) {
+        let warning = match options.get_ssl_mode() {
+            MySqlSslMode::Disabled | MySqlSslMode::Preferred => Some(
+                "the MySQL connection's ssl-mode allows plaintext: passwords and data can be \
+                 read and changed on the network (use ssl-mode=VERIFY_IDENTITY with ssl-ca)"
+                    .to_owned(),
+            ),
+            MySqlSslMode::Required | MySqlSslMode::VerifyCa | MySqlSslMode::VerifyIdentity => None,
+        };
+        return Ok((options, warning));
+    }
+    if options.get_socket().is_some() {
+        return Ok((options, None));
+    }
+    let mode = if strongroom_storage::tls::url_sets(url, &["ssl-ca", "sslca"]) {
+        MySqlSslMode::VerifyIdentity
+    } else {
+        MySqlSslMode::Required
+    };
+    Ok((options.ssl_mode(mode), None))
+}
+
+/// The warning to give for a connection URL whose TLS mode allows plaintext.
+pub(crate) fn tls_warning(kind: Kind, url: &str) -> Option<String> {
+    match kind {
+        Kind::Postgres => strongroom_storage::tls::postgres_options(url).ok()?.1,
+        Kind::Mysql => mysql_options(url).ok()?.1,
+    }
+}
+
 impl Conn {
-    /// Connects, bounded by [`CONNECT_TIMEOUT`].
+    /// Connects, bounded by [`CONNECT_TIMEOUT`], with TLS as [`strongroom_storage::tls`] says.
     pub(crate) async fn open(kind: Kind, url: &str) -> Result<Self, LogicalError> {
         let connect = async {
             match kind {
-                Kind::Postgres => sqlx::PgConnection::connect(url).await.map(Conn::Pg),
-                Kind::Mysql => sqlx::MySqlConnection::connect(url).await.map(Conn::My),
+                Kind::Postgres => {
+                    let (options, _) =
+                        strongroom_storage::tls::postgres_options(url).map_err(|_| {
+                            LogicalError::invalid("connection_url is not a valid PostgreSQL URL")
+                        })?;
+                    sqlx::PgConnection::connect_with(&options)
+                        .await
+                        .map(Conn::Pg)
+                        .map_err(|e| db_error("connecting to the database", &e))
+                }
+                Kind::Mysql => {
+                    let (options, _) = mysql_options(url)?;
+                    sqlx::MySqlConnection::connect_with(&options)
+                        .await
+                        .map(Conn::My)
+                        .map_err(|e| db_error("connecting to the database", &e))
+                }
             }
         };
         match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
-            Ok(Ok(conn)) => Ok(conn),
-            Ok(Err(err)) => Err(db_error("connecting to the database", &err)),
+            Ok(result) => result,
             Err(_) => Err(LogicalError::invalid(format!(
                 "connecting to the database: no answer within {} s",
                 CONNECT_TIMEOUT.as_secs()

@@ -540,7 +540,10 @@ impl Database {
             conn.close().await;
         }
         store(&ctx.storage, &format!("config/{name}"), &config).await?;
-        Ok(Response::empty())
+        Ok(match db::tls_warning(kind, &config.url()) {
+            Some(warning) => Response::empty().warn(warning),
+            None => Response::empty(),
+        })
     }
 
     async fn read_config(&self, ctx: &Context, name: &str) -> Result<Response> {

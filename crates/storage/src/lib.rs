@@ -53,6 +53,8 @@ mod postgres;
 mod sql;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+#[cfg(feature = "postgres")]
+pub mod tls;
 
 #[cfg(feature = "testing")]
 pub mod conformance;

@@ -1,7 +1,6 @@
-use std::str::FromStr as _;
 use std::time::Duration;
 
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::postgres::PgPoolOptions;
 use sqlx::{AssertSqlSafe, PgPool};
 
 use crate::Op;
@@ -15,7 +14,8 @@ const BACKEND: &str = "postgres";
 #[non_exhaustive]
 pub struct PostgresConfig {
     /// A `postgres://user:password@host:port/database?sslmode=…` URL. It may hold a password, so
-    /// it is never shown by `Debug` or in an error.
+    /// it is never shown by `Debug` or in an error. Without `sslmode` the connection needs TLS
+    /// (`require`, or `verify-full` when `sslrootcert` names a CA); see [`crate::tls`].
     pub url: String,
     /// The table to keep keys in: lower-case ASCII letters, digits and `_`, starting with a letter
     /// or `_`, at most 63 bytes. Created if missing. Default `strongroom_kv`.
@@ -149,8 +149,10 @@ impl PostgresStorage {
                 "a PostgreSQL store needs at least one connection".into(),
             ));
         }
-        let options = PgConnectOptions::from_str(&config.url)
-            .map_err(|e| StorageError::Config(format!("invalid PostgreSQL connection URL: {e}")))?;
+        let (options, warning) = crate::tls::postgres_options(&config.url)?;
+        if let Some(warning) = warning {
+            tracing::warn!("PostgreSQL storage: {warning}");
+        }
         let pool = PgPoolOptions::new()
             .max_connections(config.max_connections)
             .acquire_timeout(config.connect_timeout)

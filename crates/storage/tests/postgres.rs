@@ -120,3 +120,59 @@ async fn two_stores_share_one_table() {
     b.delete("node/a").await.unwrap();
     assert_eq!(a.list("node/").await.unwrap(), Vec::<String>::new());
 }
+
+/// Without `sslmode` in the URL a store needs TLS: against a server that refuses TLS (as an
+/// attacker on the path would) it does not go on in plaintext, where sqlx's own default
+/// (`prefer`) would send the startup message, user name included, and then the password.
+#[tokio::test]
+async fn no_plaintext_fallback_by_default() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let plaintext = Arc::new(AtomicBool::new(false));
+    let seen = plaintext.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let seen = seen.clone();
+            tokio::spawn(async move {
+                let mut request = [0; 8];
+                if socket.read_exact(&mut request).await.is_err() {
+                    return;
+                }
+                // Anything but an SSLRequest (length 8, code 80877103) is plaintext.
+                if request != [0, 0, 0, 8, 4, 210, 22, 47] {
+                    seen.store(true, Ordering::SeqCst);
+                    return;
+                }
+                let _ = socket.write_all(b"N").await;
+                let mut more = [0; 1];
+                let next = tokio::time::timeout(Duration::from_secs(2), socket.read(&mut more));
+                if matches!(next.await, Ok(Ok(n)) if n > 0) {
+                    seen.store(true, Ordering::SeqCst);
+                }
+            });
+        }
+    });
+    let url = format!("postgres://admin:pw@127.0.0.1:{port}/test");
+    let result = PostgresStorage::connect_with(
+        PostgresConfig::new(&url).connect_timeout(Duration::from_secs(3)),
+    )
+    .await;
+    assert!(result.is_err());
+    assert!(
+        !plaintext.load(Ordering::SeqCst),
+        "the store went on without TLS"
+    );
+    // The same server with the driver's old default: the fallback this test guards against.
+    let fallback = PostgresStorage::connect_with(
+        PostgresConfig::new(format!("{url}?sslmode=prefer"))
+            .connect_timeout(Duration::from_secs(3)),
+    )
+    .await;
+    assert!(fallback.is_err());
+    assert!(
+        plaintext.load(Ordering::SeqCst),
+        "the harness does not see plaintext"
+    );
+}

@@ -31,8 +31,12 @@ const CAS_ATTEMPTS: usize = 32;
 struct EngineConfig {
     max_versions: u64,
     cas_required: bool,
-    /// Seconds; 0 = never.
+    /// Seconds; 0 = not set (each key's own setting applies).
     delete_version_after: u64,
+    /// A negative `delete_version_after` was written: no version gets a scheduled deletion,
+    /// whatever its key says (Vault's `IsDeleteVersionAfterDisabled`).
+    #[serde(default)]
+    delete_version_after_disabled: bool,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -42,6 +46,45 @@ struct VersionMeta {
     /// Unix nanoseconds, when soft-deleted.
     deleted: Option<u128>,
     destroyed: bool,
+    /// The deletion `delete_version_after` scheduled for this version (Unix nanoseconds; inner
+    /// `None`: none), fixed when the version was written (or undeleted), as Vault does: changing
+    /// the settings later only affects versions written later.
+    ///
+    /// Outer `None`: a record written before the time was stored. Such a record gets the time the
+    /// old code computed at read time from the current settings, and keeps it once it is
+    /// rewritten. Treating it as "no scheduled deletion" instead would make versions that were
+    /// already expired under the old rule readable again after the upgrade; computing it keeps
+    /// exactly what the old code served at the moment of the upgrade.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    deletion_time: Option<Option<u128>>,
+}
+
+/// Deserializes a field that is present (possibly `null`) as `Some`, so that `#[serde(default)]`
+/// leaves only a missing field as `None`.
+fn present<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<Option<u128>>, D::Error> {
+    Option::<u128>::deserialize(d).map(Some)
+}
+
+/// When a version created (or undeleted) at `from` is deleted by `delete_version_after`: `from`
+/// plus the smaller of the key's and the engine's setting where both are set, the one that is set
+/// otherwise, never when neither is or the engine disabled it (Vault's `deletionTime`).
+fn scheduled_deletion(from: u128, key_after: u64, config: &EngineConfig) -> Option<u128> {
+    if config.delete_version_after_disabled {
+        return None;
+    }
+    let after = match (key_after, config.delete_version_after) {
+        (0, 0) => return None,
+        (0, mount) => mount,
+        (key, 0) => key,
+        (key, mount) => key.min(mount),
+    };
+    Some(from.saturating_add(u128::from(after).saturating_mul(1_000_000_000)))
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -156,6 +199,42 @@ fn duration_field(data: &Map<String, Value>, name: &str) -> Result<Option<u64>> 
         Some(value) => crate::parse_duration(value)
             .map(|d| Some(d.as_secs()))
             .ok_or_else(|| invalid(format!("invalid duration for {name}: {value}"))),
+    }
+}
+
+/// A signed duration (Vault's `TypeSignedDurationSecond`), as the engine config takes it.
+enum SignedDuration {
+    /// Below zero.
+    Negative,
+    /// Zero or more seconds.
+    Positive(u64),
+}
+
+fn signed_duration_field(data: &Map<String, Value>, name: &str) -> Result<Option<SignedDuration>> {
+    let negative = match data.get(name) {
+        Some(Value::Number(n)) => {
+            n.as_i64().is_some_and(|n| n < 0) || n.as_f64().is_some_and(|f| f < 0.0)
+        }
+        Some(Value::String(s)) => s.trim().starts_with('-'),
+        _ => false,
+    };
+    if !negative {
+        return duration_field(data, name).map(|d| d.map(SignedDuration::Positive));
+    }
+    let magnitude = match data.get(name) {
+        Some(Value::String(s)) => Value::String(s.trim().trim_start_matches('-').to_owned()),
+        Some(Value::Number(n)) => n
+            .as_i64()
+            .and_then(|n| n.checked_neg())
+            .map_or(Value::Null, Value::from),
+        _ => Value::Null,
+    };
+    match crate::parse_duration(&magnitude) {
+        Some(_) => Ok(Some(SignedDuration::Negative)),
+        None => Err(invalid(format!(
+            "invalid duration for {name}: {}",
+            data.get(name).unwrap_or(&Value::Null)
+        ))),
     }
 }
 
@@ -281,6 +360,14 @@ fn subkeys(value: &Value, depth: u64, level: u64) -> Value {
     }
 }
 
+/// A change of versions' state.
+#[derive(Clone, Copy, Debug)]
+enum Change {
+    Delete,
+    Undelete,
+    Destroy,
+}
+
 /// KV version 2.
 #[derive(Debug, Default)]
 pub struct KvV2;
@@ -305,19 +392,25 @@ impl KvV2 {
         }
     }
 
-    fn deleted_at(meta: &KeyMeta, config: &EngineConfig, version: &VersionMeta) -> Option<u128> {
-        version.deleted.or_else(|| {
-            let after = if meta.delete_version_after > 0 {
-                meta.delete_version_after
-            } else {
-                config.delete_version_after
-            };
-            (after > 0).then(|| version.created + u128::from(after) * 1_000_000_000)
+    /// The version's scheduled deletion: the stored one, or for a record written before it was
+    /// stored, the one computed from the current settings (see [`VersionMeta::deletion_time`]).
+    fn scheduled(meta: &KeyMeta, config: &EngineConfig, version: &VersionMeta) -> Option<u128> {
+        version.deletion_time.unwrap_or_else(|| {
+            scheduled_deletion(version.created, meta.delete_version_after, config)
         })
     }
 
+    /// When the version stops being readable: the earlier of its soft delete and its scheduled
+    /// deletion (as Vault's single `deletion_time`).
+    fn deleted_at(meta: &KeyMeta, config: &EngineConfig, version: &VersionMeta) -> Option<u128> {
+        match (version.deleted, Self::scheduled(meta, config, version)) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
     /// A version's metadata as the data endpoints return it. `deletion_time` is the soft delete,
-    /// or the scheduled one when `delete_version_after` applies (as Vault shows it).
+    /// or the stored scheduled one when `delete_version_after` applied (as Vault shows it).
     fn version_json(
         meta: &KeyMeta,
         config: &EngineConfig,
@@ -468,10 +561,12 @@ impl KvV2 {
                 meta.first_kept += 1;
                 meta.oldest_version = meta.first_kept;
             }
+            let deletion = scheduled_deletion(now, meta.delete_version_after, &config);
             let state = VersionMeta {
                 created: now,
                 deleted: None,
                 destroyed: false,
+                deletion_time: Some(deletion),
             };
             ops.push(Op::check(meta_key(path), old_bytes));
             ops.push(Op::put(meta_key(path), encode(&meta)?));
@@ -485,7 +580,7 @@ impl KvV2 {
                     return Ok(Response::with_data(object(json!({
                         "created_time": rfc3339_nanos(now),
                         "custom_metadata": custom_json(&meta),
-                        "deletion_time": "",
+                        "deletion_time": deletion.map_or(String::new(), rfc3339_nanos),
                         "destroyed": false,
                         "version": version,
                     }))));
@@ -499,15 +594,16 @@ impl KvV2 {
         ))
     }
 
-    /// Applies `change` to the state of the listed versions (delete, undelete, destroy); a change
-    /// that returns true also drops the version's data.
+    /// Applies `change` to the state of the listed versions; destroying also drops the version's
+    /// data.
     async fn change_versions(
         &self,
         ctx: &Context,
         path: &str,
         versions: &[u64],
-        change: fn(&mut VersionMeta, u128) -> bool,
+        change: Change,
     ) -> Result<Response> {
+        let config = self.config(ctx).await?;
         for _ in 0..CAS_ATTEMPTS {
             let now = nanos(ctx.now);
             let Some((meta, bytes)) = self.meta(ctx, path).await? else {
@@ -519,8 +615,29 @@ impl KvV2 {
                 let Some(mut state) = self.version_meta(ctx, path, &meta, number).await? else {
                     continue;
                 };
-                if change(&mut state, now) {
-                    ops.push(Op::delete(version_key(path, number)));
+                // A record from before the scheduled time was stored keeps the one it had.
+                if state.deletion_time.is_none() {
+                    state.deletion_time = Some(Self::scheduled(&meta, &config, &state));
+                }
+                match change {
+                    Change::Delete => {
+                        if state.deleted.is_none() && !state.destroyed {
+                            state.deleted = Some(now);
+                        }
+                    }
+                    // As Vault: the deletion time is cleared and scheduled afresh from now under
+                    // the current settings (undelete is the one way to move it).
+                    Change::Undelete => {
+                        if !state.destroyed {
+                            state.deleted = None;
+                            state.deletion_time =
+                                Some(scheduled_deletion(now, meta.delete_version_after, &config));
+                        }
+                    }
+                    Change::Destroy => {
+                        state.destroyed = true;
+                        ops.push(Op::delete(version_key(path, number)));
+                    }
                 }
                 ops.push(Op::put(vmeta_key(path, number), encode(&state)?));
             }
@@ -675,7 +792,11 @@ impl KvV2 {
                 Ok(Response::with_data(object(json!({
                     "max_versions": config.max_versions,
                     "cas_required": config.cas_required,
-                    "delete_version_after": duration_text(config.delete_version_after),
+                    "delete_version_after": if config.delete_version_after_disabled {
+                        "-1s".to_owned()
+                    } else {
+                        duration_text(config.delete_version_after)
+                    },
                     "metadata_cas_required": false,
                 }))))
             }
@@ -687,8 +808,17 @@ impl KvV2 {
                 if let Some(v) = bool_field(data, "cas_required")? {
                     config.cas_required = v;
                 }
-                if let Some(v) = duration_field(data, "delete_version_after")? {
-                    config.delete_version_after = v;
+                // Vault's signed duration: negative disables, zero clears, positive sets.
+                match signed_duration_field(data, "delete_version_after")? {
+                    None => {}
+                    Some(SignedDuration::Negative) => {
+                        config.delete_version_after = 0;
+                        config.delete_version_after_disabled = true;
+                    }
+                    Some(SignedDuration::Positive(v)) => {
+                        config.delete_version_after = v;
+                        config.delete_version_after_disabled = false;
+                    }
                 }
                 ctx.storage.put("config", encode(&config)?).await?;
                 Ok(Response::empty())
@@ -740,41 +870,23 @@ impl KvV2 {
                     return Ok(Response::empty());
                 };
                 let latest = [meta.current_version];
-                self.change_versions(ctx, key, &latest, |v, now| {
-                    if v.deleted.is_none() && !v.destroyed {
-                        v.deleted = Some(now);
-                    }
-                    false
-                })
-                .await
+                self.change_versions(ctx, key, &latest, Change::Delete)
+                    .await
             }
             ("delete", Operation::Create | Operation::Update) => {
                 let versions = versions_field(data)?;
-                self.change_versions(ctx, key, &versions, |v, now| {
-                    if v.deleted.is_none() && !v.destroyed {
-                        v.deleted = Some(now);
-                    }
-                    false
-                })
-                .await
+                self.change_versions(ctx, key, &versions, Change::Delete)
+                    .await
             }
             ("undelete", Operation::Create | Operation::Update) => {
                 let versions = versions_field(data)?;
-                self.change_versions(ctx, key, &versions, |v, _| {
-                    if !v.destroyed {
-                        v.deleted = None;
-                    }
-                    false
-                })
-                .await
+                self.change_versions(ctx, key, &versions, Change::Undelete)
+                    .await
             }
             ("destroy", Operation::Create | Operation::Update) => {
                 let versions = versions_field(data)?;
-                self.change_versions(ctx, key, &versions, |v, _| {
-                    v.destroyed = true;
-                    true
-                })
-                .await
+                self.change_versions(ctx, key, &versions, Change::Destroy)
+                    .await
             }
             ("metadata", Operation::Read) => {
                 let config = self.config(ctx).await?;
@@ -830,6 +942,7 @@ impl KvV2 {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "test code")]
 mod tests {
     use super::*;
 
@@ -846,6 +959,52 @@ mod tests {
             }
             assert_eq!(path_hash(path), format!("{hash:032x}"));
         }
+    }
+
+    proptest::proptest! {
+        /// Vault's `deletionTime`: the smaller non-zero setting wins; none when both are zero or
+        /// the engine disabled it; never before the start.
+        #[test]
+        fn scheduled_deletion_is_the_min_rule(
+            from in 0u128..(1u128 << 100),
+            key in proptest::prop_oneof![proptest::strategy::Just(0u64), 0u64..10_000_000],
+            mount in proptest::prop_oneof![proptest::strategy::Just(0u64), 0u64..10_000_000],
+            disabled: bool,
+        ) {
+            let config = EngineConfig {
+                delete_version_after: mount,
+                delete_version_after_disabled: disabled,
+                ..EngineConfig::default()
+            };
+            let got = scheduled_deletion(from, key, &config);
+            let expected = if disabled {
+                None
+            } else {
+                [key, mount].into_iter().filter(|&s| s > 0).min()
+            };
+            proptest::prop_assert_eq!(got, expected.map(|s| from + u128::from(s) * 1_000_000_000));
+        }
+    }
+
+    /// Records written before the scheduled deletion was stored decode with it missing (computed
+    /// from the settings), records written now keep an explicit "none".
+    #[test]
+    fn version_meta_tells_missing_from_none() {
+        let old: VersionMeta =
+            serde_json::from_str(r#"{"created":5,"deleted":null,"destroyed":false}"#).unwrap();
+        assert_eq!(old.deletion_time, None);
+        let none = VersionMeta {
+            deletion_time: Some(None),
+            ..VersionMeta::default()
+        };
+        let back: VersionMeta = serde_json::from_slice(&encode(&none).unwrap()).unwrap();
+        assert_eq!(back.deletion_time, Some(None));
+        let some = VersionMeta {
+            deletion_time: Some(Some(7)),
+            ..VersionMeta::default()
+        };
+        let back: VersionMeta = serde_json::from_slice(&encode(&some).unwrap()).unwrap();
+        assert_eq!(back.deletion_time, Some(Some(7)));
     }
 
     #[test]

@@ -1340,6 +1340,63 @@ mod tests {
         assert_eq!(back.deletion_time, Some(Some(7)));
     }
 
+    fn fixed_key() -> PathKey {
+        let mut key = Box::new(Zeroizing::new([0u8; 32]));
+        for (i, byte) in key.iter_mut().enumerate() {
+            *byte = u8::try_from(i).unwrap();
+        }
+        PathKey(key)
+    }
+
+    /// Known answer: HMAC-SHA256 with the key 00 01 .. 1f over "app/db" (Python's `hmac`).
+    #[test]
+    fn segment_is_hmac_sha256_hex() {
+        assert_eq!(
+            fixed_key().segment("app/db"),
+            "a473d970f0a68a5e92b9c192074a6e9df22b23f4dc6779a5b90f2bdb6426d490"
+        );
+        let key = PathKey::generate().unwrap();
+        assert_ne!(key.segment("a"), key.segment("b"));
+        assert_ne!(key.segment("a"), PathKey::generate().unwrap().segment("a"));
+    }
+
+    #[test]
+    fn salt_record_round_trips_and_refuses_nonsense() {
+        let key = fixed_key();
+        let bytes = key.encode().unwrap();
+        let text = std::str::from_utf8(&bytes).unwrap();
+        assert!(text.contains("\"layout\":1"), "{text}");
+        assert_eq!(
+            PathKey::decode(&bytes).unwrap().segment("x"),
+            key.segment("x")
+        );
+        let hex64 = "00".repeat(32);
+        for bad in [
+            format!(r#"{{"layout":2,"key":"{hex64}"}}"#),
+            format!(r#"{{"layout":1,"key":"{}"}}"#, "0".repeat(63)),
+            format!(r#"{{"layout":1,"key":"{}zz"}}"#, "00".repeat(31)),
+            "not json".to_owned(),
+        ] {
+            let err = PathKey::decode(bad.as_bytes()).unwrap_err();
+            assert!(!format!("{err}").contains(&hex64));
+        }
+    }
+
+    #[test]
+    fn path_keys_are_redacted() {
+        let key = fixed_key();
+        let shown = format!("{key:?}");
+        assert_eq!(shown, "PathKey([REDACTED])");
+        let engine = KvV2::new();
+        engine.cache_key("logical/x/", fixed_key());
+        let shown = format!("{engine:?}");
+        assert!(shown.contains("REDACTED"), "{shown}");
+        assert!(
+            !shown.contains("000102") && !shown.contains("[0, 1, 2"),
+            "{shown}"
+        );
+    }
+
     #[test]
     fn durations() {
         assert_eq!(duration_text(0), "0s");

@@ -36,7 +36,7 @@ pub fn factory(options: &Map<String, Value>) -> Result<Arc<dyn Backend>> {
     match options.get("version") {
         None => Ok(Arc::new(KvV1)),
         Some(v) if v == "1" || v == 1 => Ok(Arc::new(KvV1)),
-        Some(v) if v == "2" || v == 2 => Ok(Arc::new(KvV2)),
+        Some(v) if v == "2" || v == 2 => Ok(Arc::new(KvV2::new())),
         Some(other) => Err(LogicalError::invalid(format!(
             "unsupported kv version {other}: use 1 or 2"
         ))),

@@ -1,12 +1,27 @@
 //! KV version 2: versioned secrets with check-and-set, soft delete, undelete, destroy, metadata
 //! and sub-keys, with Vault's paths and JSON shapes.
 //!
-//! Storage, inside the mount's view:
+//! Storage, inside the mount's view (which the core places inside the barrier):
 //! * `config` — engine-wide settings;
+//! * `salt` — the mount's path key: 32 random bytes made on first use (one writer wins a
+//!   create-if-absent; everyone else reads the winner's), with the layout version of the keyed
+//!   segments (`{"layout": 1, "key": "<hex>"}`). It never changes, so engines cache it;
 //! * `metadata/<path>` — one small record per secret: settings, custom metadata, the current
-//!   version and the range of versions kept (constant size whatever the number of versions);
-//! * `vmeta/<hash(path)>/<version>` — each version's state (created, deleted, destroyed);
-//! * `versions/<hash(path)>/<version>` — each version's data.
+//!   version, the range of versions kept (constant size whatever the number of versions) and the
+//!   secret's record layout (`layout`);
+//! * `vmeta/<seg>/<version>` — each version's state (created, deleted, destroyed, the deletion
+//!   `delete_version_after` scheduled when it was written) and the path that owns it;
+//! * `versions/<seg>/<version>` — each version's data and the path that owns it.
+//!
+//! `<seg>` is HMAC-SHA256(path key, path) in lowercase hex (layout 2), so no one who does not
+//! hold the key can make two paths share version records, and every version record names its
+//! path: a record that names another path is an internal error, never data served.
+//!
+//! Secrets written before layout 2 (`layout` missing from their metadata) used an FNV-1a hash of
+//! the path for `<seg>` and records without their path. The first access to such a secret moves
+//! its records to the keyed segment (in one transaction with the metadata record, checked against
+//! it, when it fits in one; otherwise copies first, each batch checked against the old metadata,
+//! then the switch, then the clean-up), fixing each version's scheduled deletion as it goes.
 //!
 //! Reading a version therefore costs three lookups whatever the number of versions, and a write
 //! touches the metadata record, one version's two records and the ones it prunes, in one
@@ -14,8 +29,13 @@
 //! cannot both win a check-and-set). Only `metadata/` reads, which list every version, grow with
 //! the version count.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
+
+use ring::hmac;
+use ring::rand::{SecureRandom, SystemRandom};
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -26,13 +46,141 @@ use strongroom_storage::{Op, Storage, StorageError};
 const DEFAULT_MAX_VERSIONS: u64 = 10;
 /// Attempts at the metadata compare-and-swap under contention.
 const CAS_ATTEMPTS: usize = 32;
+/// Where the mount's path key lives in its view.
+const SALT_KEY: &str = "salt";
+/// The version of the `salt` record: HMAC-SHA256 under a 32-byte key, hex.
+const SALT_LAYOUT: u32 = 1;
+/// Secrets whose metadata has no `layout`: FNV-1a segments, records without their path.
+const LAYOUT_FNV: u32 = 1;
+/// Keyed segments ([`PathKey::segment`]), records naming their path.
+const LAYOUT_KEYED: u32 = 2;
+/// Ops per transaction when a batch may be large (the default storage limit is 1024).
+const BATCH_OPS: usize = 512;
+
+fn layout_fnv() -> u32 {
+    LAYOUT_FNV
+}
+
+/// The mount's key for version-record segments. Zeroed on drop, never printed, never cloned.
+struct PathKey(Box<Zeroizing<[u8; 32]>>);
+
+impl std::fmt::Debug for PathKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PathKey([REDACTED])")
+    }
+}
+
+/// The stored form of [`PathKey`] (only ever inside the barrier).
+#[derive(Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
+struct SaltRecord {
+    layout: u32,
+    /// 64 lowercase hex digits.
+    key: String,
+}
+
+impl PathKey {
+    fn generate() -> Result<Self> {
+        let mut key = Box::new(Zeroizing::new([0u8; 32]));
+        SystemRandom::new()
+            .fill(&mut key[..])
+            .map_err(|_| LogicalError::Internal("no randomness for the kv v2 path key".into()))?;
+        Ok(Self(key))
+    }
+
+    fn encode(&self) -> Result<Zeroizing<Vec<u8>>> {
+        let record = SaltRecord {
+            layout: SALT_LAYOUT,
+            key: hex(&self.0[..]),
+        };
+        serde_json::to_vec(&record)
+            .map(Zeroizing::new)
+            .map_err(|e| LogicalError::Internal(format!("encoding: {e}")))
+    }
+
+    fn decode(bytes: &[u8]) -> Result<Self> {
+        let broken = || LogicalError::Internal("the kv v2 path key does not decode".into());
+        let record: SaltRecord = serde_json::from_slice(bytes).map_err(|_| broken())?;
+        if record.layout != SALT_LAYOUT || record.key.len() != 64 {
+            return Err(broken());
+        }
+        let mut key = Box::new(Zeroizing::new([0u8; 32]));
+        for (out, pair) in key.iter_mut().zip(record.key.as_bytes().chunks_exact(2)) {
+            let digit = |c: u8| {
+                char::from(c)
+                    .to_digit(16)
+                    .and_then(|d| u8::try_from(d).ok())
+            };
+            match (
+                pair.first().copied().and_then(digit),
+                pair.get(1).copied().and_then(digit),
+            ) {
+                (Some(hi), Some(lo)) => *out = hi << 4 | lo,
+                _ => return Err(broken()),
+            }
+        }
+        Ok(Self(key))
+    }
+
+    /// HMAC-SHA256(key, path), lowercase hex: the path's segment under `versions/` and `vmeta/`.
+    fn segment(&self, path: &str) -> String {
+        // ring copies the key into its own (not zeroized) HMAC state for the call.
+        let key = hmac::Key::new(hmac::HMAC_SHA256, &self.0[..]);
+        hex(hmac::sign(&key, path.as_bytes()).as_ref())
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    bytes
+        .iter()
+        .flat_map(|byte| [byte >> 4, byte & 0x0f])
+        .map(|nibble| char::from(DIGITS.get(usize::from(nibble)).copied().unwrap_or(b'0')))
+        .collect()
+}
+
+/// The version records of one secret (layout 2).
+struct Records {
+    segment: String,
+}
+
+impl Records {
+    fn version(&self, number: u64) -> String {
+        format!("versions/{}/{number}", self.segment)
+    }
+
+    fn vmeta(&self, number: u64) -> String {
+        format!("vmeta/{}/{number}", self.segment)
+    }
+}
+
+/// A version's data record as written (layout 2).
+#[derive(Serialize)]
+struct VersionDataOut<'a> {
+    path: &'a str,
+    data: &'a Value,
+}
+
+/// A version's data record as read (layout 2).
+#[derive(Deserialize)]
+struct VersionData {
+    path: String,
+    data: Value,
+}
+
+fn not_owned() -> LogicalError {
+    LogicalError::Internal("a kv v2 version record does not belong to the path read".into())
+}
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 struct EngineConfig {
     max_versions: u64,
     cas_required: bool,
-    /// Seconds; 0 = never.
+    /// Seconds; 0 = not set (each key's own setting applies).
     delete_version_after: u64,
+    /// A negative `delete_version_after` was written: no version gets a scheduled deletion,
+    /// whatever its key says (Vault's `IsDeleteVersionAfterDisabled`).
+    #[serde(default)]
+    delete_version_after_disabled: bool,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -42,6 +190,48 @@ struct VersionMeta {
     /// Unix nanoseconds, when soft-deleted.
     deleted: Option<u128>,
     destroyed: bool,
+    /// The deletion `delete_version_after` scheduled for this version (Unix nanoseconds; inner
+    /// `None`: none), fixed when the version was written (or undeleted), as Vault does: changing
+    /// the settings later only affects versions written later.
+    ///
+    /// Outer `None`: a record written before the time was stored. Such a record gets the time the
+    /// old code computed at read time from the current settings, and keeps it once it is
+    /// rewritten. Treating it as "no scheduled deletion" instead would make versions that were
+    /// already expired under the old rule readable again after the upgrade; computing it keeps
+    /// exactly what the old code served at the moment of the upgrade.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    deletion_time: Option<Option<u128>>,
+    /// The secret's path (layout 2; empty in older records).
+    #[serde(default)]
+    path: String,
+}
+
+/// Deserializes a field that is present (possibly `null`) as `Some`, so that `#[serde(default)]`
+/// leaves only a missing field as `None`.
+fn present<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<Option<u128>>, D::Error> {
+    Option::<u128>::deserialize(d).map(Some)
+}
+
+/// When a version created (or undeleted) at `from` is deleted by `delete_version_after`: `from`
+/// plus the smaller of the key's and the engine's setting where both are set, the one that is set
+/// otherwise, never when neither is or the engine disabled it (Vault's `deletionTime`).
+fn scheduled_deletion(from: u128, key_after: u64, config: &EngineConfig) -> Option<u128> {
+    if config.delete_version_after_disabled {
+        return None;
+    }
+    let after = match (key_after, config.delete_version_after) {
+        (0, 0) => return None,
+        (0, mount) => mount,
+        (key, 0) => key,
+        (key, mount) => key.min(mount),
+    };
+    Some(from.saturating_add(u128::from(after).saturating_mul(1_000_000_000)))
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -61,6 +251,20 @@ struct KeyMeta {
     /// Writes to the metadata itself (OpenBao's `current_metadata_version`).
     #[serde(default)]
     metadata_version: u64,
+    /// How the secret's version records are stored ([`LAYOUT_FNV`] when missing).
+    #[serde(default = "layout_fnv")]
+    layout: u32,
+}
+
+impl KeyMeta {
+    /// A new secret's metadata, in the current layout.
+    fn new(now: u128) -> Self {
+        Self {
+            created: now,
+            layout: LAYOUT_KEYED,
+            ..Self::default()
+        }
+    }
 }
 
 fn nanos(time: SystemTime) -> u128 {
@@ -86,8 +290,8 @@ fn duration_text(secs: u64) -> String {
     out
 }
 
-/// FNV-1a (128 bit) of the path. Not a security boundary — the path is a storage key elsewhere —
-/// just one flat, fixed-length segment for version keys whatever the path holds.
+/// FNV-1a (128 bit) of the path: the segment of [`LAYOUT_FNV`] secrets, read only to move them
+/// to keyed segments. Not collision resistant, which is why it was replaced.
 fn path_hash(path: &str) -> String {
     let mut hash: u128 = 0x6c62_272e_07bb_0142_62b8_2175_6295_c58d;
     for byte in path.bytes() {
@@ -107,11 +311,11 @@ fn meta_key(path: &str) -> String {
     format!("metadata/{path}")
 }
 
-fn version_key(path: &str, version: u64) -> String {
+fn legacy_version_key(path: &str, version: u64) -> String {
     format!("versions/{}/{version}", path_hash(path))
 }
 
-fn vmeta_key(path: &str, version: u64) -> String {
+fn legacy_vmeta_key(path: &str, version: u64) -> String {
     format!("vmeta/{}/{version}", path_hash(path))
 }
 
@@ -156,6 +360,42 @@ fn duration_field(data: &Map<String, Value>, name: &str) -> Result<Option<u64>> 
         Some(value) => crate::parse_duration(value)
             .map(|d| Some(d.as_secs()))
             .ok_or_else(|| invalid(format!("invalid duration for {name}: {value}"))),
+    }
+}
+
+/// A signed duration (Vault's `TypeSignedDurationSecond`), as the engine config takes it.
+enum SignedDuration {
+    /// Below zero.
+    Negative,
+    /// Zero or more seconds.
+    Positive(u64),
+}
+
+fn signed_duration_field(data: &Map<String, Value>, name: &str) -> Result<Option<SignedDuration>> {
+    let negative = match data.get(name) {
+        Some(Value::Number(n)) => {
+            n.as_i64().is_some_and(|n| n < 0) || n.as_f64().is_some_and(|f| f < 0.0)
+        }
+        Some(Value::String(s)) => s.trim().starts_with('-'),
+        _ => false,
+    };
+    if !negative {
+        return duration_field(data, name).map(|d| d.map(SignedDuration::Positive));
+    }
+    let magnitude = match data.get(name) {
+        Some(Value::String(s)) => Value::String(s.trim().trim_start_matches('-').to_owned()),
+        Some(Value::Number(n)) => n
+            .as_i64()
+            .and_then(|n| n.checked_neg())
+            .map_or(Value::Null, Value::from),
+        _ => Value::Null,
+    };
+    match crate::parse_duration(&magnitude) {
+        Some(_) => Ok(Some(SignedDuration::Negative)),
+        None => Err(invalid(format!(
+            "invalid duration for {name}: {}",
+            data.get(name).unwrap_or(&Value::Null)
+        ))),
     }
 }
 
@@ -281,14 +521,76 @@ fn subkeys(value: &Value, depth: u64, level: u64) -> Value {
     }
 }
 
+/// A change of versions' state.
+#[derive(Clone, Copy, Debug)]
+enum Change {
+    Delete,
+    Undelete,
+    Destroy,
+}
+
 /// KV version 2.
+///
+/// One engine may serve several mounts (storage views); it caches each mount's path key by the
+/// view's prefix after the first load (the key never changes).
 #[derive(Debug, Default)]
-pub struct KvV2;
+pub struct KvV2 {
+    keys: Mutex<HashMap<String, Arc<PathKey>>>,
+}
 
 impl KvV2 {
     /// The engine.
     pub fn new() -> Self {
-        Self
+        Self::default()
+    }
+
+    fn cached_key(&self, prefix: &str) -> Option<Arc<PathKey>> {
+        self.keys
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(prefix)
+            .map(Arc::clone)
+    }
+
+    fn cache_key(&self, prefix: &str, key: PathKey) -> Arc<PathKey> {
+        let mut keys = self.keys.lock().unwrap_or_else(PoisonError::into_inner);
+        Arc::clone(
+            keys.entry(prefix.to_owned())
+                .or_insert_with(|| Arc::new(key)),
+        )
+    }
+
+    /// The mount's path key: cached, else read, else made and stored if still absent. Racing
+    /// first writers (on this node or another) all end with the one key that was stored first.
+    async fn path_key(&self, ctx: &Context) -> Result<Arc<PathKey>> {
+        let prefix = ctx.storage.prefix();
+        if let Some(key) = self.cached_key(prefix) {
+            return Ok(key);
+        }
+        for _ in 0..CAS_ATTEMPTS {
+            if let Some(bytes) = ctx.storage.get(SALT_KEY).await? {
+                let bytes = Zeroizing::new(bytes);
+                return Ok(self.cache_key(prefix, PathKey::decode(&bytes)?));
+            }
+            let key = PathKey::generate()?;
+            let bytes = key.encode()?;
+            let ops = vec![Op::check(SALT_KEY, None), Op::put(SALT_KEY, bytes.to_vec())];
+            match ctx.storage.transaction(ops).await {
+                Ok(()) => return Ok(self.cache_key(prefix, key)),
+                // Someone else stored one first: read theirs.
+                Err(StorageError::CheckFailed { .. } | StorageError::Conflict) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(LogicalError::Internal(
+            "kv v2 path key under heavy contention".into(),
+        ))
+    }
+
+    async fn records(&self, ctx: &Context, path: &str) -> Result<Records> {
+        Ok(Records {
+            segment: self.path_key(ctx).await?.segment(path),
+        })
     }
 
     async fn config(&self, ctx: &Context) -> Result<EngineConfig> {
@@ -298,26 +600,120 @@ impl KvV2 {
         }
     }
 
+    /// The secret's metadata (and its stored bytes, for compare-and-swap), in the current layout:
+    /// a secret still in the FNV layout is moved first.
     async fn meta(&self, ctx: &Context, path: &str) -> Result<Option<(KeyMeta, Vec<u8>)>> {
-        match ctx.storage.get(&meta_key(path)).await? {
-            Some(bytes) => Ok(Some((decode(&bytes)?, bytes))),
-            None => Ok(None),
+        for _ in 0..CAS_ATTEMPTS {
+            let Some(bytes) = ctx.storage.get(&meta_key(path)).await? else {
+                return Ok(None);
+            };
+            let meta: KeyMeta = decode(&bytes)?;
+            match meta.layout {
+                LAYOUT_KEYED => return Ok(Some((meta, bytes))),
+                LAYOUT_FNV => self.migrate(ctx, path, meta, bytes).await?,
+                _ => {
+                    return Err(LogicalError::Internal(
+                        "a kv v2 metadata record has an unknown layout".into(),
+                    ));
+                }
+            }
+        }
+        Err(LogicalError::Internal(
+            "kv v2 migration under heavy contention".into(),
+        ))
+    }
+
+    /// Moves a [`LAYOUT_FNV`] secret's version records to its keyed segment, naming the path in
+    /// each and fixing each version's scheduled deletion from the current settings (what the old
+    /// code computed at read time). Returns once the metadata record no longer holds `old`
+    /// (migrated here or by someone else, or changed: the caller reads it again).
+    ///
+    /// Crash safety: the new records are unreachable until the metadata record says
+    /// [`LAYOUT_KEYED`], and every batch that writes them checks it still holds `old`, so a late
+    /// copy cannot overwrite what happened after the switch. A secret that fits in one
+    /// transaction moves in one (copies, switch and removal of the old records together).
+    /// Otherwise a crash between the switch and the clean-up leaves old records no secret reads.
+    async fn migrate(
+        &self,
+        ctx: &Context,
+        path: &str,
+        mut meta: KeyMeta,
+        old: Vec<u8>,
+    ) -> Result<()> {
+        let config = self.config(ctx).await?;
+        let records = self.records(ctx, path).await?;
+        let mut copies = Vec::new();
+        let mut removals = Vec::new();
+        if meta.first_kept > 0 {
+            for n in meta.first_kept..=meta.current_version {
+                let (old_vmeta, old_data) =
+                    (legacy_vmeta_key(path, n), legacy_version_key(path, n));
+                if let Some(bytes) = ctx.storage.get(&old_vmeta).await? {
+                    let mut state: VersionMeta = decode(&bytes)?;
+                    if state.deletion_time.is_none() {
+                        state.deletion_time = Some(Self::scheduled(&meta, &config, &state));
+                    }
+                    state.path = path.to_owned();
+                    copies.push(Op::put(records.vmeta(n), encode(&state)?));
+                }
+                if let Some(bytes) = ctx.storage.get(&old_data).await? {
+                    let data: Value = decode(&bytes)?;
+                    let record = VersionDataOut { path, data: &data };
+                    copies.push(Op::put(records.version(n), encode(&record)?));
+                }
+                removals.push(Op::delete(old_vmeta));
+                removals.push(Op::delete(old_data));
+            }
+        }
+        meta.layout = LAYOUT_KEYED;
+        let check = Op::check(meta_key(path), Some(old));
+        let switch = Op::put(meta_key(path), encode(&meta)?);
+        let result = if copies.len() + removals.len() + 2 <= BATCH_OPS {
+            let mut ops = vec![check];
+            ops.append(&mut copies);
+            ops.push(switch);
+            ops.append(&mut removals);
+            ctx.storage.transaction(ops).await
+        } else {
+            async {
+                for chunk in copies.chunks(BATCH_OPS - 1) {
+                    let mut ops = vec![check.clone()];
+                    ops.extend_from_slice(chunk);
+                    ctx.storage.transaction(ops).await?;
+                }
+                ctx.storage.transaction(vec![check, switch]).await?;
+                for chunk in removals.chunks(BATCH_OPS) {
+                    ctx.storage.transaction(chunk.to_vec()).await?;
+                }
+                Ok(())
+            }
+            .await
+        };
+        match result {
+            Ok(()) | Err(StorageError::CheckFailed { .. } | StorageError::Conflict) => Ok(()),
+            Err(e) => Err(e.into()),
         }
     }
 
-    fn deleted_at(meta: &KeyMeta, config: &EngineConfig, version: &VersionMeta) -> Option<u128> {
-        version.deleted.or_else(|| {
-            let after = if meta.delete_version_after > 0 {
-                meta.delete_version_after
-            } else {
-                config.delete_version_after
-            };
-            (after > 0).then(|| version.created + u128::from(after) * 1_000_000_000)
+    /// The version's scheduled deletion: the stored one, or for a record written before it was
+    /// stored, the one computed from the current settings (see [`VersionMeta::deletion_time`]).
+    fn scheduled(meta: &KeyMeta, config: &EngineConfig, version: &VersionMeta) -> Option<u128> {
+        version.deletion_time.unwrap_or_else(|| {
+            scheduled_deletion(version.created, meta.delete_version_after, config)
         })
     }
 
+    /// When the version stops being readable: the earlier of its soft delete and its scheduled
+    /// deletion (as Vault's single `deletion_time`).
+    fn deleted_at(meta: &KeyMeta, config: &EngineConfig, version: &VersionMeta) -> Option<u128> {
+        match (version.deleted, Self::scheduled(meta, config, version)) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
     /// A version's metadata as the data endpoints return it. `deletion_time` is the soft delete,
-    /// or the scheduled one when `delete_version_after` applies (as Vault shows it).
+    /// or the stored scheduled one when `delete_version_after` applied (as Vault shows it).
     fn version_json(
         meta: &KeyMeta,
         config: &EngineConfig,
@@ -335,10 +731,11 @@ impl KvV2 {
         Value::Object(out)
     }
 
-    /// The state of version `number`, if it is kept.
+    /// The state of version `number`, if it is kept. A record naming another path is an error.
     async fn version_meta(
         &self,
         ctx: &Context,
+        records: &Records,
         path: &str,
         meta: &KeyMeta,
         number: u64,
@@ -346,8 +743,34 @@ impl KvV2 {
         if meta.first_kept == 0 || number < meta.first_kept || number > meta.current_version {
             return Ok(None);
         }
-        match ctx.storage.get(&vmeta_key(path, number)).await? {
-            Some(bytes) => decode(&bytes).map(Some),
+        match ctx.storage.get(&records.vmeta(number)).await? {
+            Some(bytes) => {
+                let state: VersionMeta = decode(&bytes)?;
+                if state.path != path {
+                    return Err(not_owned());
+                }
+                Ok(Some(state))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// The data of version `number`. A record naming another path is an error.
+    async fn version_data(
+        &self,
+        ctx: &Context,
+        records: &Records,
+        path: &str,
+        number: u64,
+    ) -> Result<Option<Value>> {
+        match ctx.storage.get(&records.version(number)).await? {
+            Some(bytes) => {
+                let record: VersionData = decode(&bytes)?;
+                if record.path != path {
+                    return Err(not_owned());
+                }
+                Ok(Some(record.data))
+            }
             None => Ok(None),
         }
     }
@@ -361,8 +784,9 @@ impl KvV2 {
     ) -> Result<Map<String, Value>> {
         let mut versions = Map::new();
         if meta.first_kept > 0 {
+            let records = self.records(ctx, path).await?;
             for n in meta.first_kept..=meta.current_version {
-                let Some(v) = self.version_meta(ctx, path, meta, n).await? else {
+                let Some(v) = self.version_meta(ctx, &records, path, meta, n).await? else {
                     continue;
                 };
                 let deletion =
@@ -403,18 +827,13 @@ impl KvV2 {
         data: Option<Map<String, Value>>,
     ) -> Result<Response> {
         let config = self.config(ctx).await?;
+        let records = self.records(ctx, path).await?;
         for _ in 0..CAS_ATTEMPTS {
             let now = nanos(ctx.now);
             let existing = self.meta(ctx, path).await?;
             let (mut meta, old_bytes) = match existing {
                 Some((meta, bytes)) => (meta, Some(bytes)),
-                None => (
-                    KeyMeta {
-                        created: now,
-                        ..KeyMeta::default()
-                    },
-                    None,
-                ),
+                None => (KeyMeta::new(now), None),
             };
             if (meta.cas_required || config.cas_required) && cas.is_none() {
                 return Err(invalid("check-and-set parameter required for this call"));
@@ -430,7 +849,7 @@ impl KvV2 {
                 (Some(patch), _) => {
                     let latest = meta.current_version;
                     let live = self
-                        .version_meta(ctx, path, &meta, latest)
+                        .version_meta(ctx, &records, path, &meta, latest)
                         .await?
                         .filter(|v| {
                             !v.destroyed
@@ -439,10 +858,10 @@ impl KvV2 {
                     if live.is_none() {
                         return Ok(Response::empty()); // 404: nothing to patch
                     }
-                    let Some(bytes) = ctx.storage.get(&version_key(path, latest)).await? else {
+                    let Some(mut current) = self.version_data(ctx, &records, path, latest).await?
+                    else {
                         return Ok(Response::empty());
                     };
-                    let mut current: Value = decode(&bytes)?;
                     merge_patch(&mut current, patch);
                     object(current)
                 }
@@ -463,29 +882,31 @@ impl KvV2 {
             };
             let mut ops = Vec::new();
             while version - meta.first_kept + 1 > max {
-                ops.push(Op::delete(version_key(path, meta.first_kept)));
-                ops.push(Op::delete(vmeta_key(path, meta.first_kept)));
+                ops.push(Op::delete(records.version(meta.first_kept)));
+                ops.push(Op::delete(records.vmeta(meta.first_kept)));
                 meta.first_kept += 1;
                 meta.oldest_version = meta.first_kept;
             }
+            let deletion = scheduled_deletion(now, meta.delete_version_after, &config);
             let state = VersionMeta {
                 created: now,
                 deleted: None,
                 destroyed: false,
+                deletion_time: Some(deletion),
+                path: path.to_owned(),
             };
             ops.push(Op::check(meta_key(path), old_bytes));
             ops.push(Op::put(meta_key(path), encode(&meta)?));
-            ops.push(Op::put(vmeta_key(path, version), encode(&state)?));
-            ops.push(Op::put(
-                version_key(path, version),
-                encode(&Value::Object(new_data))?,
-            ));
+            ops.push(Op::put(records.vmeta(version), encode(&state)?));
+            let data = Value::Object(new_data);
+            let record = VersionDataOut { path, data: &data };
+            ops.push(Op::put(records.version(version), encode(&record)?));
             match ctx.storage.transaction(ops).await {
                 Ok(()) => {
                     return Ok(Response::with_data(object(json!({
                         "created_time": rfc3339_nanos(now),
                         "custom_metadata": custom_json(&meta),
-                        "deletion_time": "",
+                        "deletion_time": deletion.map_or(String::new(), rfc3339_nanos),
                         "destroyed": false,
                         "version": version,
                     }))));
@@ -499,30 +920,56 @@ impl KvV2 {
         ))
     }
 
-    /// Applies `change` to the state of the listed versions (delete, undelete, destroy); a change
-    /// that returns true also drops the version's data.
+    /// Applies `change` to the state of the listed versions; destroying also drops the version's
+    /// data.
     async fn change_versions(
         &self,
         ctx: &Context,
         path: &str,
         versions: &[u64],
-        change: fn(&mut VersionMeta, u128) -> bool,
+        change: Change,
     ) -> Result<Response> {
+        let config = self.config(ctx).await?;
         for _ in 0..CAS_ATTEMPTS {
             let now = nanos(ctx.now);
             let Some((meta, bytes)) = self.meta(ctx, path).await? else {
                 return Ok(Response::empty());
             };
+            let records = self.records(ctx, path).await?;
             // Version state changes do not count as updates of the secret (as OpenBao).
             let mut ops = vec![Op::check(meta_key(path), Some(bytes))];
             for &number in versions {
-                let Some(mut state) = self.version_meta(ctx, path, &meta, number).await? else {
+                let Some(mut state) = self
+                    .version_meta(ctx, &records, path, &meta, number)
+                    .await?
+                else {
                     continue;
                 };
-                if change(&mut state, now) {
-                    ops.push(Op::delete(version_key(path, number)));
+                // A record from before the scheduled time was stored keeps the one it had.
+                if state.deletion_time.is_none() {
+                    state.deletion_time = Some(Self::scheduled(&meta, &config, &state));
                 }
-                ops.push(Op::put(vmeta_key(path, number), encode(&state)?));
+                match change {
+                    Change::Delete => {
+                        if state.deleted.is_none() && !state.destroyed {
+                            state.deleted = Some(now);
+                        }
+                    }
+                    // As Vault: the deletion time is cleared and scheduled afresh from now under
+                    // the current settings (undelete is the one way to move it).
+                    Change::Undelete => {
+                        if !state.destroyed {
+                            state.deleted = None;
+                            state.deletion_time =
+                                Some(scheduled_deletion(now, meta.delete_version_after, &config));
+                        }
+                    }
+                    Change::Destroy => {
+                        state.destroyed = true;
+                        ops.push(Op::delete(records.version(number)));
+                    }
+                }
+                ops.push(Op::put(records.vmeta(number), encode(&state)?));
             }
             match ctx.storage.transaction(ops).await {
                 Ok(()) => return Ok(Response::empty()),
@@ -544,7 +991,6 @@ impl KvV2 {
                 )
             })?
             .unwrap_or(0);
-        let config = self.config(ctx).await?;
         let Some((meta, _)) = self.meta(ctx, path).await? else {
             return Ok(Response::empty());
         };
@@ -553,10 +999,20 @@ impl KvV2 {
         } else {
             requested
         };
-        let Some(state) = self.version_meta(ctx, path, &meta, number).await? else {
+        let records = self.records(ctx, path).await?;
+        let Some(state) = self
+            .version_meta(ctx, &records, path, &meta, number)
+            .await?
+        else {
             return Ok(Response::empty());
         };
         let version = &state;
+        // Three lookups: every record of the current layout carries its scheduled deletion, so
+        // the engine config is only read for one that does not.
+        let config = match version.deletion_time {
+            Some(_) => EngineConfig::default(),
+            None => self.config(ctx).await?,
+        };
         let now = nanos(ctx.now);
         let metadata = Self::version_json(&meta, &config, number, version);
         let gone = version.destroyed
@@ -567,10 +1023,9 @@ impl KvV2 {
             response.not_found = true;
             return Ok(response);
         }
-        let Some(bytes) = ctx.storage.get(&version_key(path, number)).await? else {
+        let Some(value) = self.version_data(ctx, &records, path, number).await? else {
             return Ok(Response::empty());
         };
-        let value: Value = decode(&bytes)?;
         let mut out = Map::new();
         out.insert("data".into(), value);
         out.insert("metadata".into(), metadata);
@@ -599,13 +1054,7 @@ impl KvV2 {
             }
             let (mut meta, old) = match existing {
                 Some((meta, bytes)) => (meta, Some(bytes)),
-                None => (
-                    KeyMeta {
-                        created: now,
-                        ..KeyMeta::default()
-                    },
-                    None,
-                ),
+                None => (KeyMeta::new(now), None),
             };
             if let Some(v) = max_versions {
                 meta.max_versions = v;
@@ -646,9 +1095,10 @@ impl KvV2 {
         };
         let mut ops = Vec::new();
         if meta.first_kept > 0 {
+            let records = self.records(ctx, path).await?;
             for n in meta.first_kept..=meta.current_version {
-                ops.push(Op::delete(version_key(path, n)));
-                ops.push(Op::delete(vmeta_key(path, n)));
+                ops.push(Op::delete(records.version(n)));
+                ops.push(Op::delete(records.vmeta(n)));
             }
         }
         // The metadata record goes last, in the last batch: until then the secret still exists.
@@ -675,7 +1125,11 @@ impl KvV2 {
                 Ok(Response::with_data(object(json!({
                     "max_versions": config.max_versions,
                     "cas_required": config.cas_required,
-                    "delete_version_after": duration_text(config.delete_version_after),
+                    "delete_version_after": if config.delete_version_after_disabled {
+                        "-1s".to_owned()
+                    } else {
+                        duration_text(config.delete_version_after)
+                    },
                     "metadata_cas_required": false,
                 }))))
             }
@@ -687,8 +1141,17 @@ impl KvV2 {
                 if let Some(v) = bool_field(data, "cas_required")? {
                     config.cas_required = v;
                 }
-                if let Some(v) = duration_field(data, "delete_version_after")? {
-                    config.delete_version_after = v;
+                // Vault's signed duration: negative disables, zero clears, positive sets.
+                match signed_duration_field(data, "delete_version_after")? {
+                    None => {}
+                    Some(SignedDuration::Negative) => {
+                        config.delete_version_after = 0;
+                        config.delete_version_after_disabled = true;
+                    }
+                    Some(SignedDuration::Positive(v)) => {
+                        config.delete_version_after = v;
+                        config.delete_version_after_disabled = false;
+                    }
                 }
                 ctx.storage.put("config", encode(&config)?).await?;
                 Ok(Response::empty())
@@ -740,41 +1203,23 @@ impl KvV2 {
                     return Ok(Response::empty());
                 };
                 let latest = [meta.current_version];
-                self.change_versions(ctx, key, &latest, |v, now| {
-                    if v.deleted.is_none() && !v.destroyed {
-                        v.deleted = Some(now);
-                    }
-                    false
-                })
-                .await
+                self.change_versions(ctx, key, &latest, Change::Delete)
+                    .await
             }
             ("delete", Operation::Create | Operation::Update) => {
                 let versions = versions_field(data)?;
-                self.change_versions(ctx, key, &versions, |v, now| {
-                    if v.deleted.is_none() && !v.destroyed {
-                        v.deleted = Some(now);
-                    }
-                    false
-                })
-                .await
+                self.change_versions(ctx, key, &versions, Change::Delete)
+                    .await
             }
             ("undelete", Operation::Create | Operation::Update) => {
                 let versions = versions_field(data)?;
-                self.change_versions(ctx, key, &versions, |v, _| {
-                    if !v.destroyed {
-                        v.deleted = None;
-                    }
-                    false
-                })
-                .await
+                self.change_versions(ctx, key, &versions, Change::Undelete)
+                    .await
             }
             ("destroy", Operation::Create | Operation::Update) => {
                 let versions = versions_field(data)?;
-                self.change_versions(ctx, key, &versions, |v, _| {
-                    v.destroyed = true;
-                    true
-                })
-                .await
+                self.change_versions(ctx, key, &versions, Change::Destroy)
+                    .await
             }
             ("metadata", Operation::Read) => {
                 let config = self.config(ctx).await?;
@@ -830,6 +1275,7 @@ impl KvV2 {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "test code")]
 mod tests {
     use super::*;
 
@@ -846,6 +1292,109 @@ mod tests {
             }
             assert_eq!(path_hash(path), format!("{hash:032x}"));
         }
+    }
+
+    proptest::proptest! {
+        /// Vault's `deletionTime`: the smaller non-zero setting wins; none when both are zero or
+        /// the engine disabled it; never before the start.
+        #[test]
+        fn scheduled_deletion_is_the_min_rule(
+            from in 0u128..(1u128 << 100),
+            key in proptest::prop_oneof![proptest::strategy::Just(0u64), 0u64..10_000_000],
+            mount in proptest::prop_oneof![proptest::strategy::Just(0u64), 0u64..10_000_000],
+            disabled: bool,
+        ) {
+            let config = EngineConfig {
+                delete_version_after: mount,
+                delete_version_after_disabled: disabled,
+                ..EngineConfig::default()
+            };
+            let got = scheduled_deletion(from, key, &config);
+            let expected = if disabled {
+                None
+            } else {
+                [key, mount].into_iter().filter(|&s| s > 0).min()
+            };
+            proptest::prop_assert_eq!(got, expected.map(|s| from + u128::from(s) * 1_000_000_000));
+        }
+    }
+
+    /// Records written before the scheduled deletion was stored decode with it missing (computed
+    /// from the settings), records written now keep an explicit "none".
+    #[test]
+    fn version_meta_tells_missing_from_none() {
+        let old: VersionMeta =
+            serde_json::from_str(r#"{"created":5,"deleted":null,"destroyed":false}"#).unwrap();
+        assert_eq!(old.deletion_time, None);
+        let none = VersionMeta {
+            deletion_time: Some(None),
+            ..VersionMeta::default()
+        };
+        let back: VersionMeta = serde_json::from_slice(&encode(&none).unwrap()).unwrap();
+        assert_eq!(back.deletion_time, Some(None));
+        let some = VersionMeta {
+            deletion_time: Some(Some(7)),
+            ..VersionMeta::default()
+        };
+        let back: VersionMeta = serde_json::from_slice(&encode(&some).unwrap()).unwrap();
+        assert_eq!(back.deletion_time, Some(Some(7)));
+    }
+
+    fn fixed_key() -> PathKey {
+        let mut key = Box::new(Zeroizing::new([0u8; 32]));
+        for (i, byte) in key.iter_mut().enumerate() {
+            *byte = u8::try_from(i).unwrap();
+        }
+        PathKey(key)
+    }
+
+    /// Known answer: HMAC-SHA256 with the key 00 01 .. 1f over "app/db" (Python's `hmac`).
+    #[test]
+    fn segment_is_hmac_sha256_hex() {
+        assert_eq!(
+            fixed_key().segment("app/db"),
+            "a473d970f0a68a5e92b9c192074a6e9df22b23f4dc6779a5b90f2bdb6426d490"
+        );
+        let key = PathKey::generate().unwrap();
+        assert_ne!(key.segment("a"), key.segment("b"));
+        assert_ne!(key.segment("a"), PathKey::generate().unwrap().segment("a"));
+    }
+
+    #[test]
+    fn salt_record_round_trips_and_refuses_nonsense() {
+        let key = fixed_key();
+        let bytes = key.encode().unwrap();
+        let text = std::str::from_utf8(&bytes).unwrap();
+        assert!(text.contains("\"layout\":1"), "{text}");
+        assert_eq!(
+            PathKey::decode(&bytes).unwrap().segment("x"),
+            key.segment("x")
+        );
+        let hex64 = "00".repeat(32);
+        for bad in [
+            format!(r#"{{"layout":2,"key":"{hex64}"}}"#),
+            format!(r#"{{"layout":1,"key":"{}"}}"#, "0".repeat(63)),
+            format!(r#"{{"layout":1,"key":"{}zz"}}"#, "00".repeat(31)),
+            "not json".to_owned(),
+        ] {
+            let err = PathKey::decode(bad.as_bytes()).unwrap_err();
+            assert!(!format!("{err}").contains(&hex64));
+        }
+    }
+
+    #[test]
+    fn path_keys_are_redacted() {
+        let key = fixed_key();
+        let shown = format!("{key:?}");
+        assert_eq!(shown, "PathKey([REDACTED])");
+        let engine = KvV2::new();
+        engine.cache_key("logical/x/", fixed_key());
+        let shown = format!("{engine:?}");
+        assert!(shown.contains("REDACTED"), "{shown}");
+        assert!(
+            !shown.contains("000102") && !shown.contains("[0, 1, 2"),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -3,11 +3,19 @@
 //!
 //! Storage (inside the mount's view, so inside the barrier):
 //!
-//! - `keys/<name>` — the key's settings ([`KeyConfig`]): small, read on every request;
-//! - `keys/<name>/v/<n>` — version `n`'s material, loaded only when an operation needs it and
+//! - `keys/<name>` — the key's settings ([`KeyConfig`]): small, read on every request; they
+//!   name the key's random id, new for every created or restored key;
+//! - `material/<id>/v/<n>` — version `n`'s material, loaded only when an operation needs it and
 //!   cached by (key id, version);
-//! - `keys/<name>/i/<n / 1000>` — creation times (and public keys) of a thousand versions, read
+//! - `material/<id>/i/<n / 1000>` — creation times (and public keys) of a thousand versions, read
 //!   only to list the key's versions.
+//!
+//! (Keys stored before the material moved under the id keep it at `keys/<name>/v/<n>` and
+//! `keys/<name>/i/<chunk>`; their settings say so.) A key too large for one transaction (a
+//! restore of many versions) is written in full under its new id first, then made the key by one
+//! compare-and-swap of the settings: until then every request sees the old key whole, a request
+//! that changed the key meanwhile makes the switch fail instead of being overwritten, and a crash
+//! leaves only unreferenced material. The replaced key's material is removed after the switch.
 //!
 //! A rotation writes one version entry, one index chunk and the settings, in one transaction
 //! guarded by a compare-and-swap on the settings: its cost does not grow with the number of
@@ -46,6 +54,10 @@ const CACHE_LIMIT: usize = 4096;
 /// How often a write retries after losing a compare-and-swap race.
 const CAS_RETRIES: usize = 8;
 
+/// The most items one `batch_input` may hold. Over HTTP the JSON limits (1000 strings by
+/// default) stop a batch long before this; it bounds the work one embedded call can ask for.
+pub const MAX_BATCH_ITEMS: usize = 10_000;
+
 /// The largest `random` request, in bytes.
 const MAX_RANDOM_BYTES: u64 = 128 * 1024;
 
@@ -76,13 +88,31 @@ fn config_key(name: &str) -> String {
     format!("keys/{name}")
 }
 
-fn version_key(name: &str, version: u32) -> String {
-    format!("keys/{name}/v/{version}")
+/// The folder of a key's material: its versions (`v/`) and index chunks (`i/`).
+fn material(config: &KeyConfig) -> String {
+    if config.layout >= 1 {
+        format!("material/{}/", config.id)
+    } else {
+        format!("keys/{}/", config.name)
+    }
 }
 
-fn chunk_key(name: &str, version: u32) -> String {
-    format!("keys/{name}/i/{}", version / CHUNK)
+fn version_key(config: &KeyConfig, version: u32) -> String {
+    format!("{}v/{version}", material(config))
 }
+
+/// The index chunk numbered `chunk`.
+fn chunk_path(config: &KeyConfig, chunk: u32) -> String {
+    format!("{}i/{chunk}", material(config))
+}
+
+/// The index chunk holding `version`.
+fn chunk_key(config: &KeyConfig, version: u32) -> String {
+    chunk_path(config, version / CHUNK)
+}
+
+/// Operations per transaction when a write is split.
+const BATCH: usize = 200;
 
 fn internal(message: impl std::fmt::Display) -> LogicalError {
     LogicalError::Internal(message.to_string())
@@ -195,7 +225,7 @@ impl Transit {
                 None => {
                     let bytes = Zeroizing::new(
                         ctx.storage
-                            .get(&version_key(&config.name, v))
+                            .get(&version_key(&config, v))
                             .await?
                             .ok_or_else(|| internal("a key version is missing from storage"))?,
                     );
@@ -263,11 +293,7 @@ impl Transit {
         let mut out = BTreeMap::new();
         let (first, last) = (*range.start() / CHUNK, *range.end() / CHUNK);
         for chunk in first..=last {
-            if let Some(bytes) = ctx
-                .storage
-                .get(&format!("keys/{}/i/{chunk}", config.name))
-                .await?
-            {
+            if let Some(bytes) = ctx.storage.get(&chunk_path(config, chunk)).await? {
                 let entries: BTreeMap<u32, VersionInfo> = serde_json::from_slice(&bytes)
                     .map_err(|_| internal("a key index does not decode"))?;
                 out.extend(entries.into_iter().filter(|(v, _)| range.contains(v)));
@@ -305,7 +331,7 @@ impl Transit {
             versions: BTreeMap::from([(next, Arc::new(version.clone()))]),
         };
         let mut chunk: BTreeMap<u32, VersionInfo> =
-            match ctx.storage.get(&chunk_key(&config.name, next)).await? {
+            match ctx.storage.get(&chunk_key(&config, next)).await? {
                 Some(bytes) => serde_json::from_slice(&bytes)
                     .map_err(|_| internal("a key index does not decode"))?,
                 None => BTreeMap::new(),
@@ -314,11 +340,11 @@ impl Transit {
         let ops = vec![
             Op::check(config_key(&config.name), Some(raw.to_vec())),
             Op::put(
-                version_key(&config.name, next),
+                version_key(&config, next),
                 Zeroizing::new(serde_json::to_vec(&version).map_err(internal)?).to_vec(),
             ),
             Op::put(
-                chunk_key(&config.name, next),
+                chunk_key(&config, next),
                 serde_json::to_vec(&chunk).map_err(internal)?,
             ),
             Op::put(
@@ -330,14 +356,17 @@ impl Transit {
         Ok(config)
     }
 
-    /// Stores a newly created (or restored) key: settings, every version, the index.
+    /// Stores a newly created (or restored) key: every version and the index under the key's
+    /// id, then the settings, which must still be `replace` (`None`: no key of that name).
+    /// One transaction when it fits; otherwise the material is staged first and the settings'
+    /// compare-and-swap alone makes the key (the staged material is removed if it fails).
     async fn store_new(&self, ctx: &Context, key: &Key, replace: Option<Vec<u8>>) -> Result<()> {
-        let name = &key.config.name;
-        let mut ops = vec![Op::check(config_key(name), replace)];
+        let config = &key.config;
+        let mut material_ops = Vec::new();
         let mut chunks: BTreeMap<u32, BTreeMap<u32, VersionInfo>> = BTreeMap::new();
         for (v, version) in &key.versions {
-            ops.push(Op::put(
-                version_key(name, *v),
+            material_ops.push(Op::put(
+                version_key(config, *v),
                 Zeroizing::new(serde_json::to_vec(&**version).map_err(internal)?).to_vec(),
             ));
             chunks
@@ -346,33 +375,59 @@ impl Transit {
                 .insert(*v, Self::info(key, version)?);
         }
         for (chunk, entries) in chunks {
-            ops.push(Op::put(
-                format!("keys/{name}/i/{chunk}"),
+            material_ops.push(Op::put(
+                chunk_path(config, chunk),
                 serde_json::to_vec(&entries).map_err(internal)?,
             ));
         }
-        ops.push(Op::put(
-            config_key(name),
-            serde_json::to_vec(&key.config).map_err(internal)?,
-        ));
-        for batch in ops.chunks(200) {
+        let switch = [
+            Op::check(config_key(&config.name), replace),
+            Op::put(
+                config_key(&config.name),
+                serde_json::to_vec(config).map_err(internal)?,
+            ),
+        ];
+        if material_ops.len() + switch.len() <= BATCH {
+            material_ops.extend(switch);
+            return Ok(ctx.storage.transaction(material_ops).await?);
+        }
+        for batch in material_ops.chunks(BATCH) {
+            ctx.storage.transaction(batch.to_vec()).await?;
+        }
+        if let Err(err) = ctx.storage.transaction(switch.to_vec()).await {
+            // Nothing references the staged material; remove it (a failure here leaves only
+            // unreachable entries).
+            let _ = self.delete_material(ctx, config).await;
+            return Err(err.into());
+        }
+        Ok(())
+    }
+
+    /// Removes a key's versions and index (after its settings stopped naming them).
+    async fn delete_material(&self, ctx: &Context, config: &KeyConfig) -> Result<()> {
+        let prefix = material(config);
+        let mut ops = Vec::new();
+        for folder in ["v", "i"] {
+            for child in ctx.storage.list(&format!("{prefix}{folder}/")).await? {
+                ops.push(Op::delete(format!("{prefix}{folder}/{child}")));
+            }
+        }
+        for batch in ops.chunks(BATCH) {
             ctx.storage.transaction(batch.to_vec()).await?;
         }
         Ok(())
     }
 
-    /// Deletes a key and everything under it.
-    async fn delete_all(&self, ctx: &Context, name: &str) -> Result<()> {
-        let mut ops = vec![Op::delete(config_key(name))];
-        for folder in ["v", "i"] {
-            for child in ctx.storage.list(&format!("keys/{name}/{folder}/")).await? {
-                ops.push(Op::delete(format!("keys/{name}/{folder}/{child}")));
-            }
-        }
-        for batch in ops.chunks(200) {
-            ctx.storage.transaction(batch.to_vec()).await?;
-        }
-        Ok(())
+    /// Deletes a key: its settings in one compare-and-swap (so a concurrent change is not lost
+    /// silently), then its material.
+    async fn delete_all(&self, ctx: &Context, config: &KeyConfig, raw: Vec<u8>) -> Result<()> {
+        ctx.storage
+            .transaction(vec![
+                Op::check(config_key(&config.name), Some(raw)),
+                Op::delete(config_key(&config.name)),
+            ])
+            .await?;
+        self.delete_material(ctx, config).await
     }
 
     /// Applies `change` to the key's settings under compare-and-swap, retrying lost races.
@@ -512,6 +567,13 @@ fn items(data: &Map<String, Value>) -> Result<(bool, Vec<Map<String, Value>>)> {
         Some(Value::Array(items)) => {
             if items.is_empty() {
                 return Err(LogicalError::invalid("missing batch input to process"));
+            }
+            if items.len() > MAX_BATCH_ITEMS {
+                return Err(LogicalError::invalid(format!(
+                    "batch_input holds {} items; at most {MAX_BATCH_ITEMS} are processed in one \
+                     request",
+                    items.len()
+                )));
             }
             let items = items
                 .iter()
@@ -734,7 +796,7 @@ impl Transit {
     }
 
     async fn delete_key(&self, ctx: &Context, name: &str) -> Result<Response> {
-        let Some((config, _)) = self.load_config(ctx, name).await? else {
+        let Some((config, raw)) = self.load_config(ctx, name).await? else {
             return Ok(Response::empty());
         };
         if !config.deletion_allowed {
@@ -742,7 +804,7 @@ impl Transit {
                 "error deleting policy {name}: deletion is not allowed for this key"
             )));
         }
-        self.delete_all(ctx, name).await?;
+        self.delete_all(ctx, &config, raw).await?;
         Ok(Response::empty())
     }
 
@@ -877,7 +939,7 @@ impl Transit {
         // The versions below the floor are now unreachable; remove them and their index rows.
         let mut ops = Vec::new();
         for v in before.min_available_version..config.min_available_version {
-            ops.push(Op::delete(version_key(name, v)));
+            ops.push(Op::delete(version_key(&before, v)));
         }
         let old = self
             .index(
@@ -891,7 +953,7 @@ impl Transit {
             chunks.insert(v / CHUNK, ());
         }
         for chunk in chunks.keys() {
-            let key = format!("keys/{name}/i/{chunk}");
+            let key = chunk_path(&before, *chunk);
             if let Some(bytes) = ctx.storage.get(&key).await? {
                 let mut entries: BTreeMap<u32, VersionInfo> = serde_json::from_slice(&bytes)
                     .map_err(|_| internal("a key index does not decode"))?;
@@ -903,7 +965,7 @@ impl Transit {
                 });
             }
         }
-        for batch in ops.chunks(200) {
+        for batch in ops.chunks(BATCH) {
             ctx.storage.transaction(batch.to_vec()).await?;
         }
         self.read_key(ctx, name).await
@@ -1270,6 +1332,7 @@ impl Transit {
         let mut config = backup.config.clone();
         config.name.clone_from(&name);
         config.id = crate::key::random_id()?;
+        config.layout = 1;
         let mut versions = BTreeMap::new();
         for version in backup.versions {
             if version.version < config.min_available_version
@@ -1300,11 +1363,25 @@ impl Transit {
         if u32::try_from(versions.len()).ok() != Some(expected) {
             return Err(LogicalError::invalid("the backup is missing versions"));
         }
-        if existing.is_some() {
-            self.delete_all(ctx, &name).await?;
-        }
         let key = Key { config, versions };
-        self.store_new(ctx, &key, None).await?;
+        let (old, raw) = existing.map_or((None, None), |(config, raw)| (Some(config), Some(raw)));
+        // The old key serves every request until the switch; a request that changed it meanwhile
+        // (a rotation, a create by upsert) makes the restore fail rather than be overwritten.
+        match self.store_new(ctx, &key, raw).await {
+            Ok(()) => {}
+            Err(LogicalError::Storage(StorageError::CheckFailed { .. })) => {
+                return Err(LogicalError::invalid(if old.is_some() {
+                    "the key changed during the restore; try again"
+                } else {
+                    "key already exists; to force a restore, set force=true"
+                }));
+            }
+            Err(err) => return Err(err),
+        }
+        if let Some(old) = old {
+            // Unreferenced now; a failure leaves only unreachable entries.
+            let _ = self.delete_material(ctx, &old).await;
+        }
         Ok(Response::empty())
     }
 }

@@ -287,6 +287,11 @@ pub struct KeyConfig {
     /// When the latest version was made (Unix seconds; 0 in keys stored before it was kept).
     #[serde(default)]
     pub latest_created: u64,
+    /// Where the transit engine keeps the versions: 0 under the key's name (keys stored before
+    /// restores were staged), 1 under the key's id, so a key's material can be written in full
+    /// before one compare-and-swap of the settings makes it the key.
+    #[serde(default)]
+    pub(crate) layout: u32,
 }
 
 /// What a new key looks like.
@@ -611,6 +616,7 @@ impl Key {
                 min_decryption_version: 1,
                 min_encryption_version: 0,
                 auto_rotate_period: options.auto_rotate_period,
+                layout: 1,
             },
             versions: BTreeMap::from([(1, Arc::new(version))]),
         })

@@ -18,7 +18,7 @@ mod error;
 mod key;
 mod keyring;
 
-pub use engine::{Transit, factory};
+pub use engine::{MAX_BATCH_ITEMS, Transit, factory};
 pub use error::{Result, TransitError};
 pub use key::{
     HashAlgorithm, Key, KeyConfig, KeyOptions, KeyType, MAX_VERSIONS, MIN_AUTO_ROTATE_PERIOD,

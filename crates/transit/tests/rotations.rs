@@ -136,5 +136,8 @@ async fn ten_thousand_rotations() {
     )
     .await;
     assert_eq!(trimmed["keys"].as_object().unwrap().len(), 1_002);
-    assert_eq!(raw.list("transit/keys/big/v/").await.unwrap().len(), 1_002);
+    let config: Value =
+        serde_json::from_slice(&raw.get("transit/keys/big").await.unwrap().unwrap()).unwrap();
+    let versions = format!("transit/material/{}/v/", config["id"].as_str().unwrap());
+    assert_eq!(raw.list(&versions).await.unwrap().len(), 1_002);
 }

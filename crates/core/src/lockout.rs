@@ -202,7 +202,10 @@ impl MountLockout {
     /// # Errors
     ///
     /// [`VaultError::InvalidRequest`] for a value of the wrong type.
-    pub(crate) fn updated(&self, data: &serde_json::Map<String, serde_json::Value>) -> Result<Self> {
+    pub(crate) fn updated(
+        &self,
+        data: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Self> {
         use strongroom_logical::field;
         let mut out = self.clone();
         if let Some(threshold) = field::string(data, "lockout_threshold")?
@@ -305,8 +308,7 @@ impl Tracked {
     /// Forgets failures the counter reset (or an expired lock) has done with.
     fn settle(&mut self, config: &UserLockoutConfig, now: u64) {
         let since = now.saturating_sub(self.last_failure);
-        let expired_lock =
-            self.failures >= config.threshold && since >= config.duration.as_secs();
+        let expired_lock = self.failures >= config.threshold && since >= config.duration.as_secs();
         let reset = self.failures < config.threshold && since >= config.counter_reset.as_secs();
         if self.failures > 0 && (expired_lock || reset) {
             self.failures = 0;
@@ -592,7 +594,10 @@ mod tests {
     #[test]
     fn stanzas_fill_from_all_then_defaults() {
         let mut lockouts = UserLockouts::new();
-        assert_eq!(lockouts.for_method("userpass"), UserLockoutConfig::default());
+        assert_eq!(
+            lockouts.for_method("userpass"),
+            UserLockoutConfig::default()
+        );
         lockouts
             .set("all", UserLockout::new().threshold(7))
             .unwrap();

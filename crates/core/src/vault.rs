@@ -2196,8 +2196,10 @@ impl Vault {
                 let response = match mounted.backend.handle(&ctx, engine_request).await {
                     Ok(response) => response,
                     Err(err) => {
-                        if let (Some(ticket), strongroom_logical::LogicalError::InvalidCredentials(_)) =
-                            (ticket, &err)
+                        if let (
+                            Some(ticket),
+                            strongroom_logical::LogicalError::InvalidCredentials(_),
+                        ) = (ticket, &err)
                         {
                             ticket.failed(now).await?;
                         }

@@ -208,7 +208,10 @@ async fn a_success_resets_the_count_and_so_does_the_counter_reset() {
     wrong_logins(&s.app, "alice", 4).await;
     assert_logged_in(&login(&s.app, "alice", "right").await, "4 wrong then right");
     wrong_logins(&s.app, "alice", 4).await;
-    assert_logged_in(&login(&s.app, "alice", "right").await, "reset by the success");
+    assert_logged_in(
+        &login(&s.app, "alice", "right").await,
+        "reset by the success",
+    );
     // Four failures, a pause longer than lockout_counter_reset, four more: never five in a row.
     wrong_logins(&s.app, "alice", 4).await;
     tokio::time::sleep(Duration::from_millis(3100)).await;
@@ -216,7 +219,10 @@ async fn a_success_resets_the_count_and_so_does_the_counter_reset() {
     assert_logged_in(&login(&s.app, "alice", "right").await, "reset by time");
     // Five in a row lock.
     wrong_logins(&s.app, "alice", 5).await;
-    assert_refused(&login(&s.app, "alice", "right").await, "fifth failure locks");
+    assert_refused(
+        &login(&s.app, "alice", "right").await,
+        "fifth failure locks",
+    );
 }
 
 #[tokio::test]

@@ -7,7 +7,9 @@
 //! OpenBao 2.7.2, for comparison (recorded against `bao server -dev`): five wrong userpass
 //! passwords answer 400 `{"errors":["invalid username or password"]}`; the sixth login, right
 //! password or wrong, answers 403 `{"errors":["permission denied"]}`; an unknown user is never
-//! locked. Strongroom answers the locked login with the wrong-password 400 instead, and counts
+//! locked. Approle likewise: five wrong secret ids answer 400 `{"errors":["invalid role or secret
+//! ID"]}`, then the right one 403 `permission denied`; an unknown role id stays 400 forever.
+//! Strongroom answers the locked login with the wrong-password 400 instead, and counts
 //! unknown users, so neither the lock nor the user's existence shows.
 
 #![allow(

@@ -32,6 +32,9 @@ use crate::{
     text, uuid,
 };
 
+/// What every wrong role id or secret id answers (Vault's wording).
+const LOGIN_FAILED: &str = "invalid role or secret ID";
+
 /// How often spending a secret id's use is retried when concurrent logins race for it.
 const CAS_ATTEMPTS: usize = 32;
 
@@ -490,7 +493,7 @@ impl AppRole {
             .ok_or_else(|| LogicalError::invalid("missing role_id"))?;
         let key = self.key(ctx).await?;
         let index = format!("role-id/{}", keyed_hash(key, "role-id", &role_id));
-        let invalid_role = || LogicalError::invalid("invalid role or secret ID");
+        let invalid_role = || LogicalError::InvalidCredentials(LOGIN_FAILED.into());
         let name: String = load(&ctx.storage, &index).await?.ok_or_else(invalid_role)?;
         let role: Role = load(&ctx.storage, &role_key(&name))
             .await?
@@ -520,6 +523,28 @@ impl AppRole {
         Ok(Response::login(auth))
     }
 
+    /// A locked role id's login: the answer a wrong secret id gets, with the same checks of
+    /// the request before it (missing fields), and nothing spent.
+    async fn locked(&self, ctx: &Context, request: &Request) -> Result<LogicalError> {
+        let data = &request.data;
+        let Some(role_id) = text(data, "role_id")?.filter(|r| !r.is_empty()) else {
+            return Ok(LogicalError::invalid("missing role_id"));
+        };
+        let key = self.key(ctx).await?;
+        let index = format!("role-id/{}", keyed_hash(key, "role-id", &role_id));
+        let failed = LogicalError::InvalidCredentials(LOGIN_FAILED.into());
+        let Some(name) = load::<String>(&ctx.storage, &index).await? else {
+            return Ok(failed);
+        };
+        let Some(role) = load::<Role>(&ctx.storage, &role_key(&name)).await? else {
+            return Ok(failed);
+        };
+        if role.bind_secret_id && text(data, "secret_id")?.is_none_or(|s| s.is_empty()) {
+            return Ok(LogicalError::invalid("missing secret_id"));
+        }
+        Ok(failed)
+    }
+
     /// Checks a secret id and spends one of its uses (compare-and-swap: racing logins cannot
     /// spend more uses than it has).
     async fn spend(
@@ -530,7 +555,7 @@ impl AppRole {
         remote: Option<std::net::IpAddr>,
         role: &Role,
     ) -> Result<SecretId> {
-        let invalid = || LogicalError::invalid("invalid role or secret ID");
+        let invalid = || LogicalError::InvalidCredentials(LOGIN_FAILED.into());
         let path = format!("{}{hashed}", secret_folder(role_name));
         for _ in 0..CAS_ATTEMPTS {
             let (entry, bytes) = self
@@ -683,5 +708,22 @@ impl Backend for AppRole {
 
     fn unauthenticated_paths(&self) -> &[&str] {
         &["login"]
+    }
+
+    /// `login`: the role id as given (known or not: unknown role ids are counted too).
+    fn login_identity(&self, request: &Request) -> Option<String> {
+        if !matches!(request.operation, Operation::Create | Operation::Update)
+            || request.path.trim_end_matches('/') != "login"
+        {
+            return None;
+        }
+        request
+            .str_field("role_id")
+            .filter(|r| !r.is_empty())
+            .map(str::to_owned)
+    }
+
+    async fn locked_login(&self, ctx: &Context, request: &Request) -> LogicalError {
+        self.locked(ctx, request).await.unwrap_or_else(|err| err)
     }
 }

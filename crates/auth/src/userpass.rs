@@ -211,7 +211,7 @@ impl Userpass {
         name: &str,
         data: &Map<String, Value>,
     ) -> Result<Response> {
-        let failed = || LogicalError::invalid(LOGIN_FAILED);
+        let failed = || LogicalError::InvalidCredentials(LOGIN_FAILED.into());
         let password = password_field(data)
             .ok()
             .flatten()
@@ -234,6 +234,22 @@ impl Userpass {
         auth.metadata.insert("username".into(), name.to_owned());
         auth.internal.insert("username".into(), name.into());
         Ok(Response::login(auth))
+    }
+
+    /// A locked user's login: the same answer as a wrong password, after the same work (the
+    /// password is verified against the dummy hash), so neither the body nor the time tells a
+    /// locked account from a wrong password.
+    async fn locked(&self, data: &Map<String, Value>) -> LogicalError {
+        let Some(password) = password_field(data).ok().flatten() else {
+            return LogicalError::invalid("missing password");
+        };
+        match self.dummy_hash().await {
+            Ok(stored) => match verify(password, stored).await {
+                Ok(_) => LogicalError::InvalidCredentials(LOGIN_FAILED.into()),
+                Err(err) => err,
+            },
+            Err(err) => err,
+        }
     }
 
     async fn dummy_hash(&self) -> Result<String> {
@@ -307,6 +323,20 @@ impl Backend for Userpass {
 
     fn unauthenticated_paths(&self) -> &[&str] {
         &["login/*"]
+    }
+
+    /// `login/<name>`: the lower-cased user name (whether or not the user exists: unknown names
+    /// are counted too, so lockout tells nothing about which users exist).
+    fn login_identity(&self, request: &Request) -> Option<String> {
+        if !matches!(request.operation, Operation::Create | Operation::Update) {
+            return None;
+        }
+        let name = request.path.trim_end_matches('/').strip_prefix("login/")?;
+        (!name.is_empty() && !name.contains('/')).then(|| name.to_lowercase())
+    }
+
+    async fn locked_login(&self, _ctx: &Context, request: &Request) -> LogicalError {
+        self.locked(&request.data).await
     }
 
     /// User names are lower-cased (as Vault does) before the policy check.

@@ -6,7 +6,10 @@
 //! key_name, mount_path, namespace, tls_ca_cert }` (auto-unseal); OpenBao's declarative audit
 //! devices, `audit "file" "<path>" { description, options { file_path } }`; `api_addr`,
 //! `audit_dir` and `unsafe_allow_api_audit_creation` (who may enable file audit devices over the
-//! API); `log_level` and `log_format`. `ui`, `disable_mlock`, `cluster_addr` and the like are
+//! API); Vault's user lockout settings, `user_lockout "<all|userpass|approle|ldap>" {
+//! lockout_threshold, lockout_duration, lockout_counter_reset, disable_lockout }` (what a method's
+//! stanza leaves out comes from `"all"`, then Vault's defaults: 5, 15m, 15m, false); `log_level`
+//! and `log_format`. `ui`, `disable_mlock`, `cluster_addr` and the like are
 //! accepted and ignored with a warning, so existing Vault configs load. Anything else is an error
 //! naming the file, line and field, never silently dropped: a server that quietly ignored a
 //! setting such as an audit option would do something the operator did not ask for.
@@ -178,6 +181,8 @@ pub struct ServerConfig {
     pub audit: Vec<AuditConfig>,
     /// Logging.
     pub log: LogConfig,
+    /// The `user_lockout` stanzas.
+    pub user_lockouts: strongroom_core::UserLockouts,
     /// Accepted-but-ignored settings, for the operator to see at startup.
     pub warnings: Vec<String>,
 }
@@ -259,6 +264,8 @@ pub fn parse(file: &Path, text: &str) -> Result<ServerConfig, ConfigError> {
     let mut seal = None;
     let mut audit: Vec<AuditConfig> = Vec::new();
     let mut log = LogConfig::default();
+    let mut user_lockouts = strongroom_core::UserLockouts::new();
+    let mut lockout_methods: Vec<String> = Vec::new();
     let mut warnings = Vec::new();
     for s in body.iter() {
         match s {
@@ -287,6 +294,18 @@ pub fn parse(file: &Path, text: &str) -> Result<ServerConfig, ConfigError> {
                         );
                     }
                     audit.push(device);
+                }
+                "user_lockout" => {
+                    let (method, stanza) = p.user_lockout(b)?;
+                    if lockout_methods.contains(&method) {
+                        return Err(
+                            p.err(b.span(), format!("two `user_lockout \"{method}\"` stanzas"))
+                        );
+                    }
+                    user_lockouts
+                        .set(&method, stanza)
+                        .map_err(|e| p.err(b.span(), format!("user_lockout: {e}")))?;
+                    lockout_methods.push(method);
                 }
                 other => {
                     return Err(p.err(b.span(), format!("unknown stanza `{other}`")));
@@ -341,6 +360,7 @@ pub fn parse(file: &Path, text: &str) -> Result<ServerConfig, ConfigError> {
         seal: seal.unwrap_or(SealConfig::Shamir),
         audit,
         log,
+        user_lockouts,
         warnings,
     })
 }
@@ -804,6 +824,68 @@ impl Parser<'_> {
         })
     }
 
+    /// `user_lockout "<method>" { lockout_threshold, lockout_duration, lockout_counter_reset,
+    /// disable_lockout }` (Vault's field names; numbers or strings, durations as `"15m"` or
+    /// seconds).
+    fn user_lockout(
+        &self,
+        block: &Block,
+    ) -> Result<(String, strongroom_core::UserLockout), ConfigError> {
+        let method = match block.labels.as_slice() {
+            [method] => method.as_str().to_lowercase(),
+            _ => {
+                return Err(self.err(
+                    block.span(),
+                    "auth type for user lockout must be specified, if it applies to all auth \
+                     methods specify \"all\"",
+                ));
+            }
+        };
+        let mut stanza = strongroom_core::UserLockout::new();
+        for a in self.attributes(
+            block,
+            &[
+                "lockout_threshold",
+                "lockout_duration",
+                "lockout_counter_reset",
+                "disable_lockout",
+            ],
+        )? {
+            match a.key.as_str() {
+                "lockout_threshold" => {
+                    let n = self.limit(a)?.ok_or_else(|| {
+                        self.err(a.value.span(), "`lockout_threshold` must not be negative")
+                    })?;
+                    stanza = stanza.threshold(u64::try_from(n).unwrap_or(u64::MAX));
+                }
+                "lockout_duration" => stanza = stanza.duration(self.duration(a)?),
+                "lockout_counter_reset" => stanza = stanza.counter_reset(self.duration(a)?),
+                _ => stanza = stanza.disabled(self.boolean(a)?),
+            }
+        }
+        Ok((method, stanza))
+    }
+
+    /// A duration: seconds, or Vault's duration text (`"30s"`, `"15m"`); never negative.
+    fn duration(&self, a: &Attribute) -> Result<std::time::Duration, ConfigError> {
+        let value = match &a.value {
+            Expression::Number(n) => {
+                serde_json::Value::from(n.value().as_i64().ok_or_else(|| {
+                    self.err(
+                        a.value.span(),
+                        format!("`{}` must be a duration", a.key.as_str()),
+                    )
+                })?)
+            }
+            _ => serde_json::Value::from(self.string(a)?),
+        };
+        let mut map = serde_json::Map::new();
+        map.insert(a.key.as_str().to_owned(), value);
+        strongroom_logical::field::duration(&map, a.key.as_str())
+            .map_err(|e| self.err(a.value.span(), e.to_string()))
+            .map(Option::unwrap_or_default)
+    }
+
     fn string(&self, a: &Attribute) -> Result<String, ConfigError> {
         match &a.value {
             Expression::String(s) => Ok(s.as_str().to_owned()),
@@ -1204,6 +1286,64 @@ log_format = "json"
             }
         );
         assert!(config.warnings.is_empty(), "{:?}", config.warnings);
+    }
+
+    #[test]
+    fn user_lockout_stanzas() {
+        let config = parse_str(
+            r#"
+storage "inmem" {}
+listener "tcp" { tls_disable = true }
+user_lockout "all" {
+  lockout_threshold = "3"
+  lockout_duration = "10m"
+}
+user_lockout "userpass" {
+  lockout_counter_reset = 30
+  disable_lockout = "false"
+}
+user_lockout "approle" {
+  disable_lockout = true
+}
+"#,
+        )
+        .unwrap();
+        let userpass = config.user_lockouts.for_method("userpass");
+        assert_eq!(userpass.threshold, 3);
+        assert_eq!(userpass.duration, std::time::Duration::from_secs(600));
+        assert_eq!(userpass.counter_reset, std::time::Duration::from_secs(30));
+        assert!(!userpass.disabled);
+        assert!(config.user_lockouts.for_method("approle").disabled);
+        let defaults = parse_str("storage \"inmem\" {}\nlistener \"tcp\" { tls_disable = true }\n")
+            .unwrap()
+            .user_lockouts
+            .for_method("userpass");
+        assert_eq!(defaults, strongroom_core::UserLockoutConfig::default());
+        for (bad, needle) in [
+            ("user_lockout \"jwt\" {}", "unsupported auth type"),
+            (
+                "user_lockout {}",
+                "auth type for user lockout must be specified",
+            ),
+            (
+                "user_lockout \"all\" { lockout_treshold = 3 }",
+                "unknown field `lockout_treshold`",
+            ),
+            (
+                "user_lockout \"all\" { lockout_duration = \"-1s\" }",
+                "lockout_duration",
+            ),
+            (
+                "user_lockout \"all\" {}\nuser_lockout \"ALL\" {}",
+                "two `user_lockout",
+            ),
+        ] {
+            let text = format!(
+                "storage \"inmem\" {{}}\nlistener \"tcp\" {{ tls_disable = true }}\n{bad}\n"
+            );
+            let err = parse_str(&text).unwrap_err();
+            assert!(err.message.contains(needle), "{bad}: {}", err.message);
+        }
     }
 
     #[test]

@@ -90,6 +90,7 @@ pub(crate) async fn run(args: ServerArgs) -> Result<()> {
             seal: SealConfig::Shamir,
             audit: Vec::new(),
             log: LogConfig::default(),
+            user_lockouts: strongroom_core::UserLockouts::new(),
             warnings: Vec::new(),
         },
     };
@@ -119,7 +120,9 @@ pub(crate) async fn run(args: ServerArgs) -> Result<()> {
             },
         });
     }
-    let mut builder = open_storage(&config.storage).await?;
+    let mut builder = open_storage(&config.storage)
+        .await?
+        .user_lockouts(config.user_lockouts.clone());
     if config.unsafe_allow_api_audit_creation {
         builder = builder.audit_dir("/");
     } else if let Some(dir) = &config.audit_dir {

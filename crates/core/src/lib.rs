@@ -33,7 +33,11 @@
 //! mount (longest prefix) → tell `create` from `update` with the engine's existence check → the
 //! policy decision (with `sudo` on root-protected paths) → count the token's use → the engine.
 //!
-//! Storage layout inside the barrier: `core/mounts`, `sys/token/...` (keyed hashes of tokens and
+//! Logins through `userpass` and `approle` are subject to user lockout (see [`UserLockouts`]
+//! and [`VaultBuilder::user_lockouts`]): a locked login gets the same answer as a wrong one.
+//!
+//! Storage layout inside the barrier: `core/mounts`, `core/login/lockedUsers/...` (locked
+//! logins, keyed by HMAC), `sys/token/...` (keyed hashes of tokens and
 //! accessors), `sys/policy/...`, `logical/<mount uuid>/...` and `auth/<mount uuid>/...`; outside
 //! it only `core/seal-config` (seal configuration, share digests, the wrapped root key) and the
 //! barrier's own keyring.
@@ -43,6 +47,7 @@ mod audit;
 mod clock;
 mod error;
 mod leases;
+mod lockout;
 mod mounts;
 mod policies;
 mod quorum;
@@ -55,6 +60,10 @@ mod vault;
 pub use audit::{AuditDevice, FileAuditDevice};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Result, VaultError};
+pub use lockout::{
+    DEFAULT_LOCKOUT_COUNTER_RESET, DEFAULT_LOCKOUT_DURATION, DEFAULT_LOCKOUT_THRESHOLD,
+    LOCKOUT_METHODS, MountLockout, UserLockout, UserLockoutConfig, UserLockouts,
+};
 pub use mounts::{MountConfig, MountEntry};
 pub use strongroom_seal::{Progress, RekeyConfig};
 

@@ -15,6 +15,9 @@ pub struct MountConfig {
     pub default_lease_ttl: u64,
     /// Maximum lease TTL.
     pub max_lease_ttl: u64,
+    /// User lockout tuning (auth mounts of `userpass` and `approle`), when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_lockout_config: Option<crate::MountLockout>,
 }
 
 /// One mounted engine, as stored in the mount table.
@@ -40,7 +43,7 @@ pub struct MountEntry {
 impl MountEntry {
     /// Vault's JSON for `sys/mounts` listings.
     pub(crate) fn to_json(&self) -> Value {
-        serde_json::json!({
+        let mut json = serde_json::json!({
             "type": self.kind,
             "description": self.description,
             "accessor": self.accessor,
@@ -54,7 +57,16 @@ impl MountEntry {
             "local": false,
             "seal_wrap": false,
             "external_entropy_access": false,
-        })
+        });
+        if let (Some(tune), Some(config)) = (
+            &self.config.user_lockout_config,
+            json.get_mut("config").and_then(Value::as_object_mut),
+        ) {
+            let mut fields = Map::new();
+            tune.tune_fields(&mut fields);
+            config.insert("user_lockout_config".into(), Value::Object(fields));
+        }
+        json
     }
 
     /// The mount's default and maximum lease TTLs, resolved against the system's.

@@ -168,6 +168,13 @@ async fn enable(
         default_lease_ttl: field::duration(&config_in, "default_lease_ttl")?
             .map_or(0, |d| d.as_secs()),
         max_lease_ttl: field::duration(&config_in, "max_lease_ttl")?.map_or(0, |d| d.as_secs()),
+        user_lockout_config: match field::map(&config_in, "user_lockout_config")? {
+            Some(tune) if !tune.is_empty() => {
+                lockout_tunable(auth, &kind)?;
+                Some(crate::MountLockout::default().updated(&tune)?)
+            }
+            _ => None,
+        },
     };
     let mut options = field::map(data, "options")?.unwrap_or_default();
     let description = field::string(data, "description")?.unwrap_or_default();
@@ -262,15 +269,26 @@ async fn tune(
         .ok_or_else(|| VaultError::invalid(format!("no mount at {full:?}")))?;
     if operation == Operation::Read {
         let entry = &mounted.entry;
-        return Ok(VaultResponse::data(object(json!({
+        let mut out = object(json!({
             "default_lease_ttl": entry.config.default_lease_ttl,
             "max_lease_ttl": entry.config.max_lease_ttl,
             "description": entry.description,
             "force_no_cache": false,
             "options": entry.options,
-        }))));
+        }));
+        if let Some(tune) = &entry.config.user_lockout_config {
+            tune.tune_fields(&mut out);
+        }
+        return Ok(VaultResponse::data(out));
     }
     let mut entry = mounted.entry.clone();
+    if let Some(tune) = field::map(data, "user_lockout_config")?
+        && !tune.is_empty()
+    {
+        lockout_tunable(auth, &entry.kind)?;
+        let current = entry.config.user_lockout_config.clone().unwrap_or_default();
+        entry.config.user_lockout_config = Some(current.updated(&tune)?);
+    }
     if let Some(ttl) = field::duration(data, "default_lease_ttl")? {
         entry.config.default_lease_ttl = ttl.as_secs();
     }
@@ -287,6 +305,100 @@ async fn tune(
     });
     save_mounts(active, &router).await?;
     Ok(VaultResponse::empty())
+}
+
+/// Refuses `user_lockout_config` on mounts lockout does not apply to (Vault's wording).
+fn lockout_tunable(auth: bool, kind: &str) -> Result<()> {
+    if auth && crate::LOCKOUT_METHODS.contains(&kind.to_lowercase().as_str()) {
+        return Ok(());
+    }
+    Err(VaultError::invalid(format!(
+        "tuning of user lockout configuration for auth type {kind:?} not allowed"
+    )))
+}
+
+/// `sys/locked-users` (read; optional `mount_accessor`) in Vault's shape, and
+/// `sys/locked-users/<mount_accessor>/unlock/<alias_identifier>` (write).
+async fn locked_users(
+    active: &Active,
+    operation: Operation,
+    tail: &str,
+    data: &Map<String, Value>,
+) -> Result<VaultResponse> {
+    let writes = matches!(operation, Operation::Create | Operation::Update);
+    let router = active.router.read().await;
+    let by_accessor = |accessor: &str| {
+        router
+            .entries()
+            .find(|e| e.accessor == accessor && e.path.starts_with("auth/"))
+            .cloned()
+    };
+    if tail.is_empty() && operation == Operation::Read {
+        let wanted = field::string(data, "mount_accessor")?.filter(|a| !a.is_empty());
+        let locked = active.lockouts.locked(active.clock.now(), |accessor| {
+            by_accessor(accessor).map(|entry| {
+                crate::lockout::resolve(
+                    &active.user_lockouts,
+                    &entry.kind,
+                    entry.config.user_lockout_config.as_ref(),
+                )
+            })
+        });
+        let mut accessors: Vec<Value> = Vec::new();
+        let mut total = 0;
+        let mut listed: Vec<(String, Vec<String>)> = match &wanted {
+            Some(accessor) => vec![(
+                accessor.clone(),
+                locked.get(accessor).cloned().unwrap_or_default(),
+            )],
+            None => locked.into_iter().collect(),
+        };
+        // Vault's order: most locked first.
+        listed.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then_with(|| a.0.cmp(&b.0)));
+        for (accessor, identities) in listed {
+            total += identities.len();
+            accessors.push(json!({
+                "mount_accessor": accessor,
+                "counts": identities.len(),
+                "alias_identifiers": if identities.is_empty() { Value::Null } else { json!(identities) },
+            }));
+        }
+        return Ok(VaultResponse::data(object(json!({
+            "by_namespace": [{
+                "namespace_id": "root",
+                "namespace_path": "",
+                "counts": total,
+                "mount_accessors": accessors,
+            }],
+            "total": total,
+        }))));
+    }
+    let mut parts = tail.splitn(3, '/');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(accessor), Some("unlock"), Some(alias)) if writes => {
+            if accessor.is_empty() {
+                return Err(VaultError::invalid("missing mount_accessor"));
+            }
+            if alias.is_empty() {
+                return Err(VaultError::invalid("missing alias_identifier"));
+            }
+            // userpass names are folded, as its logins fold them.
+            let alias = match by_accessor(accessor) {
+                Some(entry) if entry.kind == "userpass" => alias.to_lowercase(),
+                _ => alias.to_owned(),
+            };
+            drop(router);
+            active.lockouts.unlock(accessor, &alias).await?;
+            Ok(VaultResponse::empty())
+        }
+        (Some(_), Some("unlock"), Some(_)) => Err(VaultError::Logical(
+            strongroom_logical::LogicalError::UnsupportedOperation,
+        )),
+        _ if tail.is_empty() => Err(VaultError::Logical(
+            strongroom_logical::LogicalError::UnsupportedOperation,
+        )),
+        _ => Err(VaultError::UnsupportedPath),
+    }
 }
 
 async fn capabilities(
@@ -682,6 +794,7 @@ pub(crate) async fn handle(
             out.insert("path".into(), json!(mounted.entry.path));
             Ok(VaultResponse::data(out))
         }
+        ("locked-users", _) => locked_users(active, operation, tail, &data).await,
         ("audit", _) => audit_endpoints(active, operation, tail, &data).await,
         ("leases", _) => lease_endpoints(active, operation, tail, &data).await,
         ("audit-hash", _) if writes => audit_hash(active, tail, &data).await,

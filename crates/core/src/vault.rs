@@ -159,6 +159,7 @@ pub struct VaultBuilder {
     declared_audit: Vec<DeclaredAudit>,
     barrier_rotation: Option<strongroom_rotation::Schedule>,
     alerts: Arc<dyn strongroom_rotation::AlertSink>,
+    user_lockouts: crate::UserLockouts,
 }
 
 /// An audit device declared on the builder: installed at every unseal.
@@ -200,7 +201,18 @@ impl VaultBuilder {
             declared_audit: Vec::new(),
             barrier_rotation: None,
             alerts: Arc::new(strongroom_rotation::LogSink),
+            user_lockouts: crate::UserLockouts::new(),
         }
+    }
+
+    /// The user lockout settings (the server configuration's `user_lockout` stanzas): how many
+    /// wrong credentials in a row lock a `userpass` user or an `approle` role id, for how long,
+    /// and when the count starts over. Without this, Vault's defaults apply (5 failures, 15
+    /// minutes, 15 minutes); a mount's `user_lockout_config` tuning overrides either.
+    #[must_use]
+    pub fn user_lockouts(mut self, lockouts: crate::UserLockouts) -> Self {
+        self.user_lockouts = lockouts;
+        self
     }
 
     /// Where scheduled-rotation alerts go (failed steps, parked or missed rotations): the
@@ -313,6 +325,7 @@ impl VaultBuilder {
                 declared_audit: self.declared_audit,
                 barrier_rotation: self.barrier_rotation,
                 alerts: self.alerts,
+                user_lockouts: self.user_lockouts,
                 auto_seal: self.seal.filter(|s| !s.needs_shares()),
                 active: std::sync::RwLock::new(None),
                 progress: Mutex::new(None),
@@ -347,6 +360,7 @@ struct Inner {
     declared_audit: Vec<DeclaredAudit>,
     barrier_rotation: Option<strongroom_rotation::Schedule>,
     alerts: Arc<dyn strongroom_rotation::AlertSink>,
+    user_lockouts: crate::UserLockouts,
     auto_seal: Option<Arc<dyn Seal>>,
     active: std::sync::RwLock<Option<Arc<Active>>>,
     progress: Mutex<Option<UnsealProgress>>,
@@ -401,6 +415,10 @@ pub(crate) struct Active {
     pub(crate) audit_timeout: Duration,
     /// The core's own scheduled rotations (the barrier keyring), when configured.
     pub(crate) rotations: Option<strongroom_rotation::Scheduler>,
+    /// The server's user lockout settings.
+    pub(crate) user_lockouts: crate::UserLockouts,
+    /// Failed login counters and locked logins.
+    pub(crate) lockouts: crate::lockout::Lockouts,
 }
 
 /// What `init` asks for.
@@ -1673,8 +1691,11 @@ impl Vault {
             Some(schedule) => Some(self.barrier_scheduler(&storage, schedule.clone()).await?),
             None => None,
         };
+        let lockouts = crate::lockout::Lockouts::load(Arc::clone(&storage), &salt).await?;
         Ok(Active {
             rotations,
+            user_lockouts: self.inner.user_lockouts.clone(),
+            lockouts,
             audit_lock: tokio::sync::Mutex::new(()),
             audit: std::sync::RwLock::new(Arc::new(Broker::new(devices, self.inner.audit_timeout))),
             audit_dir: self.inner.audit_dir.clone(),
@@ -2142,7 +2163,49 @@ impl Vault {
                     client.metadata = entry.meta;
                     engine_request = engine_request.with_client(client);
                 }
-                let response = mounted.backend.handle(&ctx, engine_request).await?;
+                // User lockout: a login (no token) naming an identity the method can lock.
+                let mut ticket = None;
+                if lease_owner.is_none()
+                    && mounted.entry.path.starts_with("auth/")
+                    && let Some(identity) = mounted.backend.login_identity(&engine_request)
+                {
+                    let config = crate::lockout::resolve(
+                        &active.user_lockouts,
+                        &mounted.entry.kind,
+                        mounted.entry.config.user_lockout_config.as_ref(),
+                    );
+                    if !config.disabled {
+                        match active
+                            .lockouts
+                            .admit(&mounted.entry.accessor, &identity, &config, now)
+                            .await?
+                        {
+                            crate::lockout::Admission::Locked => {
+                                return Err(mounted
+                                    .backend
+                                    .locked_login(&ctx, &engine_request)
+                                    .await
+                                    .into());
+                            }
+                            crate::lockout::Admission::Proceed(admitted) => {
+                                ticket = Some(admitted);
+                            }
+                        }
+                    }
+                }
+                let response = match mounted.backend.handle(&ctx, engine_request).await {
+                    Ok(response) => response,
+                    Err(err) => {
+                        if let (
+                            Some(ticket),
+                            strongroom_logical::LogicalError::InvalidCredentials(_),
+                        ) = (ticket, &err)
+                        {
+                            ticket.failed(now).await?;
+                        }
+                        return Err(err.into());
+                    }
+                };
                 let mut out = VaultResponse {
                     not_found: response.not_found,
                     failed: response.failed,
@@ -2197,6 +2260,9 @@ impl Vault {
                         return Err(VaultError::PermissionDenied);
                     }
                     out.auth = Some(login_token(active, &mounted, &ctx, login, &path, now).await?);
+                    if let Some(ticket) = ticket {
+                        ticket.succeeded().await?;
+                    }
                 }
                 Ok(out)
             }

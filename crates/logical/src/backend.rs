@@ -157,6 +157,24 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
         None
     }
 
+    /// The identity a login request names, before it is handled (Vault's alias lookahead), for
+    /// user lockout: userpass answers the folded user name, approle the role id. `None` (the
+    /// default): the request is not a login this method can lock out, and the core does not
+    /// count it. `request.path` is the canonical path below the mount.
+    fn login_identity(&self, request: &Request) -> Option<String> {
+        let _ = request;
+        None
+    }
+
+    /// The answer to a login refused because its identity is locked out. It must be exactly
+    /// what a wrong credential gets (a locked account must not be an oracle), and should cost
+    /// about the same time (userpass verifies the password against a dummy hash). Only called
+    /// for requests [`login_identity`](Self::login_identity) named; it must change nothing.
+    async fn locked_login(&self, ctx: &Context, request: &Request) -> LogicalError {
+        let _ = (ctx, request);
+        LogicalError::InvalidCredentials("invalid credentials".into())
+    }
+
     /// Paths below the mount that need no token (e.g. `login`, `login/*`): exact, or a prefix
     /// ending in `*`.
     fn unauthenticated_paths(&self) -> &[&str] {

@@ -41,6 +41,11 @@ pub enum LogicalError {
     /// The caller may not do this.
     #[error("permission denied")]
     PermissionDenied,
+    /// A login's credentials were wrong (Vault's `ErrInvalidCredentials`): the message is the
+    /// method's one answer for every wrong credential (`invalid username or password`). The core
+    /// counts these toward the login's lockout; HTTP 400 like an invalid request.
+    #[error("{0}")]
+    InvalidCredentials(String),
     /// A precondition (such as check-and-set) failed; the message says which.
     #[error("{0}")]
     PreconditionFailed(String),
@@ -69,7 +74,7 @@ impl LogicalError {
         match self {
             Self::UnsupportedPath => ErrorKind::UnsupportedPath,
             Self::UnsupportedOperation => ErrorKind::UnsupportedOperation,
-            Self::InvalidRequest(_) => ErrorKind::InvalidRequest,
+            Self::InvalidRequest(_) | Self::InvalidCredentials(_) => ErrorKind::InvalidRequest,
             Self::PermissionDenied => ErrorKind::PermissionDenied,
             Self::PreconditionFailed(_) => ErrorKind::PreconditionFailed,
             Self::Sealed => ErrorKind::Sealed,

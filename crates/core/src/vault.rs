@@ -1047,6 +1047,12 @@ impl Vault {
                 return Err(err.into());
             }
         }
+        tracing::info!(
+            seal = config.kind.as_str(),
+            shares = request.secret_shares,
+            threshold = request.secret_threshold,
+            "vault initialised"
+        );
         if auto {
             // An auto-unseal vault comes up unsealed after init, as Vault's does. The vault is
             // initialised whatever happens here, so the shares and the root token are returned
@@ -1112,6 +1118,10 @@ impl Vault {
                     .write()
                     .unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(active));
                 self.spawn_expiry();
+                // sys/init and sys/unseal cannot reach an audit device (the devices live
+                // inside the barrier, as in Vault), so the server log records them, without
+                // key material.
+                tracing::info!("vault unsealed");
                 Ok(())
             }
             Err(err) => {
@@ -1222,6 +1232,11 @@ impl Vault {
             let root = RootKey::from_bytes(root.expose_secret())?;
             self.finish_unseal(&root).await?;
             *lock(&self.inner.progress) = None;
+        } else {
+            tracing::info!(
+                threshold = config.secret_threshold,
+                "unseal key share accepted"
+            );
         }
         self.seal_status().await
     }
@@ -1650,6 +1665,7 @@ impl Vault {
         self.unseal_reset();
         self.rekey_cancel();
         *lock(&self.inner.generate_root) = None;
+        tracing::info!("vault sealed");
     }
 
     /// Loads what an unsealed vault serves from: token salt, policies, the mount table.

@@ -225,7 +225,7 @@ mod tests {
         };
         assert_eq!(
             format!("{run:?}"),
-            r#"RunArgs { paths: ["secret/a", "secret/b"], command: ["ls", "-lah", "--", "-x"] }"#
+            r#"RunArgs { paths: ["secret/a", "secret/b"], allow_env: [], command: ["ls", "-lah", "--", "-x"] }"#
         );
     }
 }

@@ -17,8 +17,13 @@
 //! - Storage keys hold an HMAC of the mount accessor and identity, never the identity itself
 //!   (Vault writes the alias name into the key); the identity is inside the encrypted value.
 //!
-//! Counters live in memory; a lock, once reached, is written under `core/login/lockedUsers/`
-//! before the refusal is answered, so it survives a restart or a seal and unseal.
+//! Counters live in memory (an HMAC and three integers per identity, at most
+//! [`MAX_TRACKED`]); a lock, once reached, is written under `core/login/lockedUsers/` before the
+//! refusal is answered, and every login reads its identity's record, so a lock survives a
+//! restart or a seal and unseal, and holds (and is lifted) for every process on the same
+//! storage. Below the threshold each process counts on its own: N processes behind one address
+//! give N times the threshold before the first lock (shared counters come with HA).
+//! Records of locks that ran out are removed by the background pass.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -44,9 +49,8 @@ pub const LOCKOUT_METHODS: &[&str] = &["userpass", "approle", "ldap"];
 /// Where locked users are kept inside the barrier.
 pub(crate) const LOCKED_USERS_PREFIX: &str = "core/login/lockedUsers/";
 
-/// How many identities the in-memory counters track at most: past it, the unlocked identity
-/// whose last failure is oldest is forgotten (locked ones never are), so a flood of made-up
-/// names cannot exhaust memory.
+/// How many identities the in-memory counters track at most (see [`evict`] for who is
+/// forgotten past it), so a flood of made-up names cannot exhaust memory.
 const MAX_TRACKED: usize = 65_536;
 
 /// The lockout settings in force for one mount, resolved from the server's `user_lockout`
@@ -152,12 +156,25 @@ impl UserLockouts {
     ///
     /// # Errors
     ///
-    /// [`VaultError::InvalidRequest`] for another method (Vault's `unsupported auth type`).
+    /// [`VaultError::InvalidRequest`] for another method (Vault's `unsupported auth type`), or a
+    /// zero threshold or duration.
     pub fn set(&mut self, method: &str, stanza: UserLockout) -> Result<()> {
         let method = method.to_lowercase();
         if method != "all" && !LOCKOUT_METHODS.contains(&method.as_str()) {
             return Err(VaultError::invalid(format!(
                 "unsupported auth type {method:?}"
+            )));
+        }
+        // A zero would switch lockout off without saying so (a lock of no time, a count that
+        // resets at once); turning it off is `disable_lockout`.
+        if stanza.lockout_threshold == Some(0)
+            || stanza.lockout_duration == Some(Duration::ZERO)
+            || stanza.lockout_counter_reset == Some(Duration::ZERO)
+        {
+            return Err(VaultError::invalid(format!(
+                "user_lockout {method:?}: lockout_threshold, lockout_duration and \
+                 lockout_counter_reset must be above zero (use disable_lockout = true to turn \
+                 lockout off)"
             )));
         }
         self.stanzas.insert(method, stanza);
@@ -287,24 +304,24 @@ pub(crate) struct LockedRecord {
     pub(crate) last_failed_login_time: u64,
 }
 
-#[derive(Debug)]
+impl LockedRecord {
+    fn locked(&self, config: &UserLockoutConfig, now: u64) -> bool {
+        self.failed_login_count >= config.threshold
+            && now.saturating_sub(self.last_failed_login_time) < config.duration.as_secs()
+    }
+}
+
+/// One identity's counter in memory: a few integers under the identity's HMAC (the identity
+/// itself is not kept, so made-up identities cost the same small amount whatever their size).
+#[derive(Debug, Clone, Copy)]
 struct Tracked {
-    accessor: String,
-    identity: String,
     failures: u64,
     last_failure: u64,
     /// Logins for this identity in flight (each counts as a failure until it is not one).
     pending: u64,
-    /// A lock record is in storage.
-    persisted: bool,
 }
 
 impl Tracked {
-    fn locked(&self, config: &UserLockoutConfig, now: u64) -> bool {
-        self.failures >= config.threshold
-            && now.saturating_sub(self.last_failure) < config.duration.as_secs()
-    }
-
     /// Forgets failures the counter reset (or an expired lock) has done with.
     fn settle(&mut self, config: &UserLockoutConfig, now: u64) {
         let since = now.saturating_sub(self.last_failure);
@@ -322,9 +339,19 @@ pub(crate) enum Admission {
     Locked,
     /// Go ahead; report the outcome on the ticket.
     Proceed(Ticket),
+    /// Go ahead uncounted: the identity is longer than any the methods accept
+    /// ([`MAX_IDENTITY_LEN`]), so the method refuses the login itself.
+    Uncounted,
 }
 
-/// The failure counters and lock records of every auth mount (one per unsealed vault).
+/// The longest identity counted: user names and role ids are at most this long, so a longer
+/// one is refused by the method whatever its credential.
+pub(crate) const MAX_IDENTITY_LEN: usize = 4096;
+
+/// The failure counters of every auth mount (one per unsealed vault), and the lock records in
+/// storage. The records decide whether an identity is locked, so a lock set or lifted through
+/// another process on the same storage holds here too; counters below the threshold are this
+/// process's own.
 pub(crate) struct Lockouts {
     inner: Arc<Shared>,
 }
@@ -346,43 +373,23 @@ fn unix(now: SystemTime) -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
+fn decode(bytes: &[u8]) -> Result<LockedRecord> {
+    serde_json::from_slice(bytes)
+        .map_err(|_| VaultError::Internal("a locked user record does not decode".into()))
+}
+
 impl Lockouts {
-    /// The counters over `storage` (the barrier), keyed with `salt`, with the stored locks
-    /// loaded.
-    pub(crate) async fn load(storage: Arc<dyn Storage>, salt: &[u8]) -> Result<Self> {
+    /// The counters over `storage` (the barrier), keyed with `salt`.
+    pub(crate) fn new(storage: Arc<dyn Storage>, salt: &[u8]) -> Self {
         let derived = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, salt), b"user-lockout");
         let key = hmac::Key::new(hmac::HMAC_SHA256, derived.as_ref());
-        let mut tracked = HashMap::new();
-        for accessor in storage.list(LOCKED_USERS_PREFIX).await? {
-            let folder = format!("{LOCKED_USERS_PREFIX}{accessor}");
-            for name in storage.list(&folder).await? {
-                let key = format!("{folder}{name}");
-                let Some(bytes) = storage.get(&key).await? else {
-                    continue;
-                };
-                let record: LockedRecord = serde_json::from_slice(&bytes).map_err(|_| {
-                    VaultError::Internal("a locked user record does not decode".into())
-                })?;
-                tracked.insert(
-                    key,
-                    Tracked {
-                        accessor: record.mount_accessor,
-                        identity: record.alias_identifier,
-                        failures: record.failed_login_count,
-                        last_failure: record.last_failed_login_time,
-                        pending: 0,
-                        persisted: true,
-                    },
-                );
-            }
-        }
-        Ok(Self {
+        Self {
             inner: Arc::new(Shared {
                 storage,
                 key,
-                tracked: Mutex::new(tracked),
+                tracked: Mutex::new(HashMap::new()),
             }),
-        })
+        }
     }
 
     /// The storage key of `identity` on the mount `accessor`: an HMAC, never the identity.
@@ -406,36 +413,47 @@ impl Lockouts {
         config: &UserLockoutConfig,
         now: SystemTime,
     ) -> Result<Admission> {
+        if identity.len() > MAX_IDENTITY_LEN {
+            return Ok(Admission::Uncounted);
+        }
         let now = unix(now);
         let key = self.storage_key(accessor, identity);
-        let mut expired_record = false;
+        let record = match self.inner.storage.get(&key).await? {
+            Some(bytes) => Some(decode(&bytes)?),
+            None => None,
+        };
+        let expired_record = record.as_ref().is_some_and(|r| !r.locked(config, now));
         let admitted = {
             let mut tracked = self.inner.lock();
             if !tracked.contains_key(&key) && tracked.len() >= MAX_TRACKED {
-                evict(&mut tracked);
+                evict(&mut tracked, config, now);
             }
-            let entry = tracked.entry(key.clone()).or_insert_with(|| Tracked {
-                accessor: accessor.to_owned(),
-                identity: identity.to_owned(),
+            let entry = tracked.entry(key.clone()).or_insert(Tracked {
                 failures: 0,
                 last_failure: now,
                 pending: 0,
-                persisted: false,
             });
-            if entry.locked(config, now) {
+            match &record {
+                Some(record) if record.locked(config, now) => {
+                    entry.failures = entry.failures.max(record.failed_login_count);
+                    entry.last_failure = entry.last_failure.max(record.last_failed_login_time);
+                }
+                // No lock in force: one this process counted was lifted (unlocked, here or
+                // elsewhere) or has run out.
+                // (Unless a login of it is still writing its lock: it is in flight, and
+                // refused below.)
+                _ if entry.failures >= config.threshold && entry.pending == 0 => {
+                    entry.failures = 0;
+                }
+                _ => {}
+            }
+            entry.settle(config, now);
+            let locked = record.as_ref().is_some_and(|r| r.locked(config, now));
+            if locked || entry.failures.saturating_add(entry.pending) >= config.threshold {
                 false
             } else {
-                entry.settle(config, now);
-                if entry.failures == 0 && entry.persisted {
-                    entry.persisted = false;
-                    expired_record = true;
-                }
-                if entry.failures.saturating_add(entry.pending) >= config.threshold {
-                    false
-                } else {
-                    entry.pending += 1;
-                    true
-                }
+                entry.pending += 1;
+                true
             }
         };
         if expired_record {
@@ -445,6 +463,8 @@ impl Lockouts {
             Admission::Proceed(Ticket {
                 shared: Arc::clone(&self.inner),
                 key,
+                accessor: accessor.to_owned(),
+                identity: identity.to_owned(),
                 config: *config,
                 done: false,
             })
@@ -460,7 +480,6 @@ impl Lockouts {
         let mut tracked = self.inner.lock();
         if let Some(entry) = tracked.get_mut(&key) {
             entry.failures = 0;
-            entry.persisted = false;
             if entry.pending == 0 {
                 tracked.remove(&key);
             }
@@ -468,39 +487,89 @@ impl Lockouts {
         Ok(())
     }
 
-    /// The identities locked now, by mount accessor (`config` gives each accessor's settings).
-    pub(crate) fn locked(
+    /// The identities locked now, by mount accessor, from the lock records (`configs` holds
+    /// the settings of each auth mount lockout applies to). Records of locks that have run out
+    /// are removed on the way (the same clean-up [`sweep`](Self::sweep) does).
+    pub(crate) async fn locked(
         &self,
         now: SystemTime,
-        config: impl Fn(&str) -> Option<UserLockoutConfig>,
-    ) -> BTreeMap<String, Vec<String>> {
+        configs: &HashMap<String, UserLockoutConfig>,
+    ) -> Result<BTreeMap<String, Vec<String>>> {
         let now = unix(now);
         let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for entry in self.inner.lock().values() {
-            let Some(config) = config(&entry.accessor) else {
-                continue;
-            };
-            if !config.disabled && entry.locked(&config, now) {
-                out.entry(entry.accessor.clone())
-                    .or_default()
-                    .push(entry.identity.clone());
-            }
+        for (accessor, record) in self.records(now, configs).await? {
+            out.entry(accessor)
+                .or_default()
+                .push(record.alias_identifier);
         }
         for identities in out.values_mut() {
             identities.sort();
         }
-        out
+        Ok(out)
+    }
+
+    /// Removes the records of locks that have run out (or whose mount is gone or no longer
+    /// locks); the vault's background pass calls it now and then, so records of made-up
+    /// identities do not pile up.
+    pub(crate) async fn sweep(
+        &self,
+        now: SystemTime,
+        configs: &HashMap<String, UserLockoutConfig>,
+    ) -> Result<()> {
+        self.records(unix(now), configs).await.map(|_| ())
+    }
+
+    /// The records in force, by accessor; the rest are deleted.
+    async fn records(
+        &self,
+        now: u64,
+        configs: &HashMap<String, UserLockoutConfig>,
+    ) -> Result<Vec<(String, LockedRecord)>> {
+        let storage = &self.inner.storage;
+        let mut out = Vec::new();
+        for folder in storage.list(LOCKED_USERS_PREFIX).await? {
+            let accessor = folder.trim_end_matches('/');
+            let config = configs.get(accessor).filter(|c| !c.disabled);
+            let folder = format!("{LOCKED_USERS_PREFIX}{folder}");
+            for name in storage.list(&folder).await? {
+                let key = format!("{folder}{name}");
+                let Some(bytes) = storage.get(&key).await? else {
+                    continue;
+                };
+                let record = decode(&bytes)?;
+                match config {
+                    Some(config) if record.locked(config, now) => {
+                        out.push((accessor.to_owned(), record));
+                    }
+                    _ => storage.delete(&key).await?,
+                }
+            }
+        }
+        Ok(out)
     }
 }
 
-/// Forgets the unlocked, idle identity with the oldest failure.
-fn evict(tracked: &mut HashMap<String, Tracked>) {
-    let oldest = tracked
+/// Makes room for a new identity: forgets every counter that holds nothing (no failure in
+/// force, nothing in flight), and, if that frees less than a tenth of the table, the tenth
+/// with the fewest failures (oldest first). An identity an attacker has nearly locked is
+/// therefore only forgotten after the flood's own identities carry as many failures each.
+fn evict(tracked: &mut HashMap<String, Tracked>, config: &UserLockoutConfig, now: u64) {
+    tracked.retain(|_, t| {
+        let mut settled = *t;
+        settled.settle(config, now);
+        t.pending > 0 || settled.failures > 0
+    });
+    let room = MAX_TRACKED / 10;
+    if tracked.len() + room <= MAX_TRACKED {
+        return;
+    }
+    let mut candidates: Vec<(u64, u64, String)> = tracked
         .iter()
-        .filter(|(_, t)| t.pending == 0 && !t.persisted)
-        .min_by_key(|(_, t)| t.last_failure)
-        .map(|(k, _)| k.clone());
-    if let Some(key) = oldest {
+        .filter(|(_, t)| t.pending == 0)
+        .map(|(k, t)| (t.failures, t.last_failure, k.clone()))
+        .collect();
+    candidates.sort_unstable();
+    for (_, _, key) in candidates.into_iter().take(room) {
         tracked.remove(&key);
     }
 }
@@ -510,77 +579,77 @@ fn evict(tracked: &mut HashMap<String, Tracked>) {
 pub(crate) struct Ticket {
     shared: Arc<Shared>,
     key: String,
+    accessor: String,
+    identity: String,
     config: UserLockoutConfig,
     done: bool,
 }
 
 impl Ticket {
     /// The login failed on its credentials: counted; a lock reached is stored before this
-    /// returns.
+    /// returns. The login stays in flight (counted as a failure) until the record is written,
+    /// so no concurrent login gets through in between.
     pub(crate) async fn failed(mut self, now: SystemTime) -> Result<()> {
-        self.done = true;
         let now = unix(now);
         let record = {
             let mut tracked = self.shared.lock();
-            let Some(entry) = tracked.get_mut(&self.key) else {
-                return Ok(());
-            };
-            entry.pending = entry.pending.saturating_sub(1);
+            let entry = tracked.entry(self.key.clone()).or_insert(Tracked {
+                failures: 0,
+                last_failure: now,
+                pending: 1,
+            });
             entry.settle(&self.config, now);
             entry.failures = entry.failures.saturating_add(1);
             entry.last_failure = now;
-            (entry.failures >= self.config.threshold).then(|| {
-                entry.persisted = true;
-                LockedRecord {
-                    mount_accessor: entry.accessor.clone(),
-                    alias_identifier: entry.identity.clone(),
-                    failed_login_count: entry.failures,
-                    last_failed_login_time: entry.last_failure,
-                }
+            (entry.failures >= self.config.threshold).then(|| LockedRecord {
+                mount_accessor: self.accessor.clone(),
+                alias_identifier: self.identity.clone(),
+                failed_login_count: entry.failures,
+                last_failed_login_time: entry.last_failure,
             })
         };
-        if let Some(record) = record {
-            let bytes = serde_json::to_vec(&record)
-                .map_err(|e| VaultError::Internal(format!("encoding a locked user: {e}")))?;
-            self.shared.storage.put(&self.key, bytes).await?;
-        }
-        Ok(())
+        let written = match record {
+            Some(record) => match serde_json::to_vec(&record) {
+                Ok(bytes) => self
+                    .shared
+                    .storage
+                    .put(&self.key, bytes)
+                    .await
+                    .map_err(Into::into),
+                Err(e) => Err(VaultError::Internal(format!("encoding a locked user: {e}"))),
+            },
+            None => Ok(()),
+        };
+        // Dropping the ticket now ends the login's time in flight.
+        self.release(false);
+        written
     }
 
     /// The login succeeded: the count starts over.
-    pub(crate) async fn succeeded(mut self) -> Result<()> {
+    pub(crate) fn succeeded(mut self) {
+        self.release(true);
+    }
+
+    /// Ends the login's time in flight; `reset` clears the failures.
+    fn release(&mut self, reset: bool) {
         self.done = true;
-        let persisted = {
-            let mut tracked = self.shared.lock();
-            let Some(entry) = tracked.get_mut(&self.key) else {
-                return Ok(());
-            };
+        let mut tracked = self.shared.lock();
+        if let Some(entry) = tracked.get_mut(&self.key) {
             entry.pending = entry.pending.saturating_sub(1);
-            entry.failures = 0;
-            let persisted = std::mem::take(&mut entry.persisted);
-            if entry.pending == 0 {
+            if reset {
+                entry.failures = 0;
+            }
+            if entry.pending == 0 && entry.failures == 0 {
                 tracked.remove(&self.key);
             }
-            persisted
-        };
-        if persisted {
-            self.shared.storage.delete(&self.key).await?;
         }
-        Ok(())
     }
 }
 
 impl Drop for Ticket {
     fn drop(&mut self) {
-        if self.done {
-            return;
-        }
-        let mut tracked = self.shared.lock();
-        if let Some(entry) = tracked.get_mut(&self.key) {
-            entry.pending = entry.pending.saturating_sub(1);
-            if entry.pending == 0 && entry.failures == 0 && !entry.persisted {
-                tracked.remove(&self.key);
-            }
+        if !self.done {
+            self.release(false);
         }
     }
 }
@@ -590,6 +659,63 @@ mod tests {
     #![allow(clippy::unwrap_used, reason = "test code")]
 
     use super::*;
+
+    /// A flood of made-up identities with one failure each cannot push out an identity with
+    /// more failures (an attacker's own guesses at a real user); settled counters go first.
+    #[test]
+    fn eviction_keeps_the_identities_closest_to_a_lock() {
+        let config = UserLockoutConfig::default();
+        let now = 1_000_000;
+        let mut tracked = HashMap::new();
+        tracked.insert(
+            "victim".to_owned(),
+            Tracked {
+                failures: 4,
+                last_failure: now - 600,
+                pending: 0,
+            },
+        );
+        for i in 0..MAX_TRACKED {
+            tracked.insert(
+                format!("flood-{i}"),
+                Tracked {
+                    failures: 1,
+                    last_failure: now - 1,
+                    pending: 0,
+                },
+            );
+        }
+        evict(&mut tracked, &config, now);
+        assert!(tracked.contains_key("victim"));
+        assert!(tracked.len() + MAX_TRACKED / 10 <= MAX_TRACKED + 1);
+        // Settled counters (past the counter reset) are all dropped first.
+        let mut settled: HashMap<String, Tracked> = (0..MAX_TRACKED)
+            .map(|i| {
+                (
+                    format!("old-{i}"),
+                    Tracked {
+                        failures: 2,
+                        last_failure: now - 3600,
+                        pending: 0,
+                    },
+                )
+            })
+            .collect();
+        evict(&mut settled, &config, now);
+        assert!(settled.is_empty());
+    }
+
+    #[test]
+    fn zero_settings_are_refused() {
+        let mut lockouts = UserLockouts::new();
+        for stanza in [
+            UserLockout::new().threshold(0),
+            UserLockout::new().duration(Duration::ZERO),
+            UserLockout::new().counter_reset(Duration::ZERO),
+        ] {
+            assert!(lockouts.set("all", stanza).is_err(), "{stanza:?}");
+        }
+    }
 
     #[test]
     fn stanzas_fill_from_all_then_defaults() {

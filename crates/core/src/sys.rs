@@ -307,6 +307,29 @@ async fn tune(
     Ok(VaultResponse::empty())
 }
 
+/// The lockout settings of every auth mount, by accessor.
+pub(crate) async fn lockout_configs(
+    active: &Active,
+) -> std::collections::HashMap<String, crate::UserLockoutConfig> {
+    active
+        .router
+        .read()
+        .await
+        .entries()
+        .filter(|e| e.path.starts_with("auth/"))
+        .map(|entry| {
+            (
+                entry.accessor.clone(),
+                crate::lockout::resolve(
+                    &active.user_lockouts,
+                    &entry.kind,
+                    entry.config.user_lockout_config.as_ref(),
+                ),
+            )
+        })
+        .collect()
+}
+
 /// Refuses `user_lockout_config` on mounts lockout does not apply to (Vault's wording).
 fn lockout_tunable(auth: bool, kind: &str) -> Result<()> {
     if auth && crate::LOCKOUT_METHODS.contains(&kind.to_lowercase().as_str()) {
@@ -335,15 +358,9 @@ async fn locked_users(
     };
     if tail.is_empty() && operation == Operation::Read {
         let wanted = field::string(data, "mount_accessor")?.filter(|a| !a.is_empty());
-        let locked = active.lockouts.locked(active.clock.now(), |accessor| {
-            by_accessor(accessor).map(|entry| {
-                crate::lockout::resolve(
-                    &active.user_lockouts,
-                    &entry.kind,
-                    entry.config.user_lockout_config.as_ref(),
-                )
-            })
-        });
+        drop(router);
+        let configs = lockout_configs(active).await;
+        let locked = active.lockouts.locked(active.clock.now(), &configs).await?;
         let mut accessors: Vec<Value> = Vec::new();
         let mut total = 0;
         let mut listed: Vec<(String, Vec<String>)> = match &wanted {
@@ -382,11 +399,19 @@ async fn locked_users(
             if alias.is_empty() {
                 return Err(VaultError::invalid("missing alias_identifier"));
             }
-            // userpass names are folded, as its logins fold them.
-            let alias = match by_accessor(accessor) {
-                Some(entry) if entry.kind == "userpass" => alias.to_lowercase(),
-                _ => alias.to_owned(),
-            };
+            // userpass names are folded by its logins; the policy check saw the alias as
+            // written, so only the folded spelling is accepted (`ADMIN` must not dodge a rule
+            // for `admin`).
+            if let Some(entry) = by_accessor(accessor)
+                && entry.kind == "userpass"
+                && alias != alias.to_lowercase()
+            {
+                return Err(VaultError::invalid(
+                    "userpass alias identifiers are lower case: unlock the user by its folded \
+                     name",
+                ));
+            }
+            let alias = alias.to_owned();
             drop(router);
             active.lockouts.unlock(accessor, &alias).await?;
             Ok(VaultResponse::empty())

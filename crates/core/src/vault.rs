@@ -1632,6 +1632,11 @@ impl Vault {
                 if let Err(err) = vault.run_rotations().await {
                     tracing::warn!(error = %err, "scheduled rotations failed; retrying");
                 }
+                if seconds % 60 == 59
+                    && let Err(err) = vault.sweep_lockouts().await
+                {
+                    tracing::warn!(error = %err, "removing expired login locks failed; retrying");
+                }
                 if !periodic_busy.swap(true, std::sync::atomic::Ordering::AcqRel) {
                     let busy = Arc::clone(&periodic_busy);
                     let since = std::mem::replace(&mut periodic_at, seconds);
@@ -1707,7 +1712,7 @@ impl Vault {
             Some(schedule) => Some(self.barrier_scheduler(&storage, schedule.clone()).await?),
             None => None,
         };
-        let lockouts = crate::lockout::Lockouts::load(Arc::clone(&storage), &salt).await?;
+        let lockouts = crate::lockout::Lockouts::new(Arc::clone(&storage), &salt);
         Ok(Active {
             rotations,
             user_lockouts: self.inner.user_lockouts.clone(),
@@ -2206,6 +2211,7 @@ impl Vault {
                             crate::lockout::Admission::Proceed(admitted) => {
                                 ticket = Some(admitted);
                             }
+                            crate::lockout::Admission::Uncounted => {}
                         }
                     }
                 }
@@ -2277,12 +2283,24 @@ impl Vault {
                     }
                     out.auth = Some(login_token(active, &mounted, &ctx, login, &path, now).await?);
                     if let Some(ticket) = ticket {
-                        ticket.succeeded().await?;
+                        ticket.succeeded();
                     }
                 }
                 Ok(out)
             }
         }
+    }
+
+    /// Removes the records of login locks that have run out (the background pass does this
+    /// once a minute), so locks of made-up identities do not pile up in storage.
+    ///
+    /// # Errors
+    ///
+    /// [`VaultError::Sealed`]; a storage failure.
+    pub async fn sweep_lockouts(&self) -> Result<()> {
+        let active = self.active().await?;
+        let configs = crate::sys::lockout_configs(&active).await;
+        active.lockouts.sweep(active.clock.now(), &configs).await
     }
 
     /// Runs one expiry pass now: revokes (through their engines) up to `limit` leases that are

@@ -471,3 +471,112 @@ async fn approle_role_ids_lock_without_spending_secret_ids() {
     assert_eq!(ok.0, StatusCode::OK, "{:?}", ok.1);
     assert!(ok.1.unwrap()["auth"]["client_token"].is_string());
 }
+
+/// Two processes on one storage (the PostgreSQL deployment): a lock set through one holds in
+/// the other, and an unlock through one lifts it in both.
+#[tokio::test]
+async fn locks_hold_and_lift_across_processes_on_one_storage() {
+    let s = server(short(600, 600)).await;
+    let other = strongroom_http::router(vault(&s.storage, short(600, 600)));
+    unseal(&other, &s.key).await;
+    // The other process has counted nothing for alice.
+    wrong_logins(&s.app, "alice", 5).await;
+    assert_refused(&login(&other, "alice", "right").await, "locked elsewhere");
+    let (_, auth) = call(&s.app, "GET", "/v1/sys/auth", Some(&s.root), None).await;
+    let accessor = auth.unwrap()["data"]["userpass/"]["accessor"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, _) = call(
+        &other,
+        "POST",
+        &format!("/v1/sys/locked-users/{accessor}/unlock/alice"),
+        Some(&s.root),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    // The process that counted the failures sees the lock gone too.
+    assert_logged_in(&login(&s.app, "alice", "right").await, "unlocked elsewhere");
+}
+
+/// The unlock alias of a userpass mount is accepted only folded: the policy check decided on
+/// the spelling as written, so `ADMIN` must not unlock `admin` past a rule for `admin`.
+#[tokio::test]
+async fn unlock_takes_the_folded_name_only() {
+    let s = server(short(600, 600)).await;
+    wrong_logins(&s.app, "alice", 5).await;
+    let (_, auth) = call(&s.app, "GET", "/v1/sys/auth", Some(&s.root), None).await;
+    let accessor = auth.unwrap()["data"]["userpass/"]["accessor"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, body) = call(
+        &s.app,
+        "POST",
+        &format!("/v1/sys/locked-users/{accessor}/unlock/ALICE"),
+        Some(&s.root),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body:?}");
+    assert_refused(&login(&s.app, "alice", "right").await, "still locked");
+}
+
+/// Identities longer than any user name or role id are not tracked (the method refuses them
+/// anyway), so huge made-up role ids cost no memory or storage; and records of locks that ran
+/// out are swept.
+#[tokio::test]
+async fn huge_identities_are_not_tracked_and_expired_locks_are_swept() {
+    let s = server(short(1, 600)).await;
+    let (status, _) = call(
+        &s.app,
+        "POST",
+        "/v1/sys/auth/approle",
+        Some(&s.root),
+        Some(json!({"type": "approle"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let huge = "r".repeat(64 * 1024);
+    for _ in 0..6 {
+        let (status, _) = call(
+            &s.app,
+            "POST",
+            "/v1/auth/approle/login",
+            None,
+            Some(json!({"role_id": huge, "secret_id": "x"})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+    }
+    assert!(
+        s.storage
+            .list("core/login/lockedUsers/")
+            .await
+            .unwrap()
+            .is_empty(),
+        "a lock record for an identity no method accepts"
+    );
+    // A real lock, run out, then swept.
+    wrong_logins(&s.app, "alice", 5).await;
+    assert_eq!(
+        s.storage
+            .list("core/login/lockedUsers/")
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let vault = vault(&s.storage, short(1, 600));
+    vault.unseal(&s.key).await.unwrap();
+    vault.sweep_lockouts().await.unwrap();
+    assert!(
+        s.storage
+            .list("core/login/lockedUsers/")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

@@ -75,7 +75,14 @@ pub struct Listener {
     /// Connections open at once (`max_connections`); `None`: 4096, or three quarters of the
     /// file-descriptor limit when lower.
     pub max_connections: Option<usize>,
+    /// How long writing a response may make no progress (the client stopped reading) before
+    /// the connection is closed (`http_write_stall_timeout`, Strongroom's own: Vault has no
+    /// equivalent): 30 s.
+    pub http_write_stall_timeout: std::time::Duration,
 }
+
+/// The default `http_write_stall_timeout`.
+pub const DEFAULT_WRITE_STALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Vault's `http_read_header_timeout` default.
 pub const DEFAULT_READ_HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -512,12 +519,14 @@ impl Parser<'_> {
                 "http_read_timeout",
                 "http_read_header_timeout",
                 "http_idle_timeout",
+                "http_write_stall_timeout",
                 "max_connections",
                 "max_requests_in_flight",
             ],
         )?;
         let mut http = strongroom_http::Options::default();
         let mut header_timeout = DEFAULT_READ_HEADER_TIMEOUT;
+        let mut write_stall = DEFAULT_WRITE_STALL_TIMEOUT;
         let mut max_connections = None;
         let mut address: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 8200));
         let mut tls_disable = false;
@@ -575,6 +584,7 @@ impl Parser<'_> {
                 }
                 "http_read_timeout" => http.http_read_timeout = self.timeout(a)?,
                 "http_read_header_timeout" => header_timeout = self.timeout(a)?,
+                "http_write_stall_timeout" => write_stall = self.timeout(a)?,
                 "http_idle_timeout" => {
                     // Idle keep-alive connections close after `http_read_header_timeout`;
                     // a longer idle time is not offered (it only holds sockets open).
@@ -619,6 +629,7 @@ impl Parser<'_> {
                 http,
                 http_read_header_timeout: header_timeout,
                 max_connections,
+                http_write_stall_timeout: write_stall,
             });
         }
         // Vault's default is TLS on: without certificate files that is an error, never a silent
@@ -629,6 +640,7 @@ impl Parser<'_> {
                 http,
                 http_read_header_timeout: header_timeout,
                 max_connections,
+                http_write_stall_timeout: write_stall,
                 tls: Some(TlsFiles {
                     cert_file,
                     key_file,
@@ -1033,6 +1045,7 @@ unsafe_allow_api_audit_creation = true
                     http: strongroom_http::Options::default(),
                     http_read_header_timeout: DEFAULT_READ_HEADER_TIMEOUT,
                     max_connections: None,
+                    http_write_stall_timeout: DEFAULT_WRITE_STALL_TIMEOUT,
                 },
                 Listener {
                     address: "[::1]:8301".parse().unwrap(),
@@ -1040,6 +1053,7 @@ unsafe_allow_api_audit_creation = true
                     http: strongroom_http::Options::default(),
                     http_read_header_timeout: DEFAULT_READ_HEADER_TIMEOUT,
                     max_connections: None,
+                    http_write_stall_timeout: DEFAULT_WRITE_STALL_TIMEOUT,
                 }
             ]
         );

@@ -83,6 +83,7 @@ pub(crate) async fn run(args: ServerArgs) -> Result<()> {
                 http: strongroom_http::Options::default(),
                 http_read_header_timeout: config::DEFAULT_READ_HEADER_TIMEOUT,
                 max_connections: None,
+                http_write_stall_timeout: config::DEFAULT_WRITE_STALL_TIMEOUT,
             }],
             api_addr: None,
             audit_dir: None,
@@ -114,6 +115,7 @@ pub(crate) async fn run(args: ServerArgs) -> Result<()> {
             http: listener.http,
             connections: crate::listen::ConnectionLimits {
                 header_read_timeout: listener.http_read_header_timeout,
+                write_stall_timeout: listener.http_write_stall_timeout,
                 max_connections: listener
                     .max_connections
                     .unwrap_or_else(crate::listen::default_max_connections),
@@ -236,6 +238,7 @@ async fn dev(args: ServerArgs) -> Result<()> {
             http: strongroom_http::Options::default(),
             connections: crate::listen::ConnectionLimits {
                 header_read_timeout: config::DEFAULT_READ_HEADER_TIMEOUT,
+                write_stall_timeout: config::DEFAULT_WRITE_STALL_TIMEOUT,
                 max_connections: crate::listen::default_max_connections(),
             },
         }],

@@ -41,7 +41,7 @@ fn server_with_limits() -> (Server, String, tempfile::TempDir) {
     std::fs::write(
         &config,
         format!(
-            "storage \"inmem\" {{}}\nlistener \"tcp\" {{\n  address = \"{addr}\"\n  tls_disable = true\n  http_read_header_timeout = \"2s\"\n  http_read_timeout = \"3s\"\n  max_connections = 16\n  max_request_json_strings = 100\n}}\n"
+            "storage \"inmem\" {{}}\nlistener \"tcp\" {{\n  address = \"{addr}\"\n  tls_disable = true\n  http_read_header_timeout = \"2s\"\n  http_read_timeout = \"3s\"\n  http_write_stall_timeout = \"2s\"\n  max_connections = 16\n  max_request_json_strings = 100\n}}\n"
         ),
     )
     .unwrap();
@@ -91,6 +91,33 @@ fn connections_and_requests_are_bounded() {
         String::from_utf8_lossy(&reply)
     );
     assert!(started.elapsed() < Duration::from_secs(6));
+
+    // A client that pipelines requests and never reads the answers: once the socket buffers
+    // are full the server's writes stall, and the connection is closed after the stall
+    // timeout (the header deadline does not run while a response is written).
+    let stalled = TcpStream::connect(&addr).unwrap();
+    stalled
+        .set_write_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let started = Instant::now();
+    let mut writer = stalled.try_clone().unwrap();
+    let request = b"GET /v1/sys/health HTTP/1.1\r\nHost: x\r\n\r\n".repeat(64);
+    let mut closed_after = None;
+    while started.elapsed() < Duration::from_secs(30) {
+        match writer.write(&request) {
+            Ok(_) => {}
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(_) => {
+                closed_after = Some(started.elapsed());
+                break;
+            }
+        }
+    }
+    let closed_after = closed_after.expect("a client that never reads is cut off");
+    assert!(closed_after >= Duration::from_secs(2), "{closed_after:?}");
+    drop(stalled);
 
     // No h2c: the HTTP/2 preface is not taken up.
     let mut h2 = TcpStream::connect(&addr).unwrap();

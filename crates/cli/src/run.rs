@@ -66,59 +66,115 @@ async fn kv_secret(client: &Client, path: &str) -> Result<serde_json::Map<String
 /// The caller's token variables, never passed to the command.
 const TOKEN_VARIABLES: &[&str] = &["STRONGROOM_TOKEN", "VAULT_TOKEN"];
 
-/// Variables that make the dynamic loader, a shell or an interpreter load or run code from a
-/// place the variable names (compared in ASCII upper case).
+/// Variables that make the dynamic loader, a shell, an interpreter or a common tool load or
+/// run code from a place the variable names, read configuration that does, or send traffic
+/// elsewhere (compared in ASCII upper case).
 const RISKY_EXACT: &[&str] = &[
+    // Shells and the programs they start.
     "PATH",
     "IFS",
     "ENV",
     "BASH_ENV",
     "SHELLOPTS",
     "BASHOPTS",
+    "PS0",
+    "PS1",
+    "PS2",
+    "PS3",
     "PS4",
     "PROMPT_COMMAND",
     "CDPATH",
     "GLOBIGNORE",
+    "SHELL",
+    "HOME",
+    "ZDOTDIR",
+    "XDG_CONFIG_HOME",
+    "XDG_CONFIG_DIRS",
+    "XDG_DATA_DIRS",
+    "COMSPEC",
+    "PATHEXT",
+    // Programs that tools run through a shell.
+    "PAGER",
+    "MANPAGER",
+    "EDITOR",
+    "VISUAL",
+    "BROWSER",
+    "LESSOPEN",
+    "LESSCLOSE",
+    "SSH_ASKPASS",
+    "SUDO_ASKPASS",
+    // The C library and OpenSSL.
     "GCONV_PATH",
     "HOSTALIASES",
+    "OPENSSL_CONF",
+    "OPENSSL_ENGINES",
+    "SSLKEYLOGFILE",
+    // Interpreters and build tools.
     "NODE_OPTIONS",
-    "NODE_PATH",
-    "PERL5LIB",
-    "PERL5OPT",
-    "PERLLIB",
     "RUBYOPT",
     "RUBYLIB",
     "JAVA_TOOL_OPTIONS",
     "_JAVA_OPTIONS",
     "JDK_JAVA_OPTIONS",
+    "JAVA_OPTS",
+    "MAVEN_OPTS",
+    "GRADLE_OPTS",
     "CLASSPATH",
     "PHPRC",
     "PHP_INI_SCAN_DIR",
     "TCLLIBPATH",
-    "LUA_INIT",
-    "LUA_PATH",
-    "LUA_CPATH",
     "GEM_PATH",
     "GEM_HOME",
-    "DOTNET_STARTUP_HOOKS",
-    "OPENSSL_CONF",
-    "OPENSSL_ENGINES",
-    "SSLKEYLOGFILE",
+    "GOFLAGS",
+    "RUSTFLAGS",
+    "RUSTDOCFLAGS",
+    "CC",
+    "CXX",
+    "LD",
+    "MAKEFLAGS",
+    "MFLAGS",
+    // Configuration files that name programs to run.
+    "AWS_CONFIG_FILE",
+    "DOCKER_CONFIG",
+    "KUBECONFIG",
+    // Where traffic goes and which certificates are trusted.
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "NO_PROXY",
+    "FTP_PROXY",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
 ];
 
 /// Prefixes of variable families with the same effect: the loader's (`LD_PRELOAD`,
-/// `LD_LIBRARY_PATH`, `LD_AUDIT`, macOS's `DYLD_*`), Python's, exported Bash functions, Git's
-/// (`GIT_SSH_COMMAND`, `GIT_EXEC_PATH`, ...), `MALLOC_*`/glibc tunables.
+/// `LD_LIBRARY_PATH`, `LD_AUDIT`, macOS's `DYLD_*`), glibc's tunables, exported Bash
+/// functions, Python's, Node's, Perl's, Lua's (`LUA_INIT_5_4`, ...), Git's (`GIT_SSH_COMMAND`,
+/// `GIT_PAGER`, ...), Cargo's and rustc's (`CARGO_TARGET_<triple>_RUNNER`, `RUSTC_WRAPPER`),
+/// npm's and pip's settings, .NET's profiler and startup hooks, and the Vault clients' own
+/// (`VAULT_ADDR` would send the command's next token elsewhere).
 const RISKY_PREFIXES: &[&str] = &[
     "LD_",
     "DYLD_",
-    "PYTHON",
-    "BASH_FUNC_",
-    "GIT_",
     "GLIBC_",
     "MALLOC_",
+    "BASH_FUNC_",
+    "PYTHON",
     "NODE_",
+    "NPM_CONFIG_",
     "PERL",
+    "LUA_",
+    "GIT_",
+    "CARGO_",
+    "RUSTC_",
+    "PIP_",
+    "DOTNET_",
+    "CORECLR_",
+    "COR_",
+    "VAULT_",
+    "STRONGROOM_",
 ];
 
 /// Whether a secret setting `name` could make the command run someone else's code.
@@ -246,10 +302,31 @@ mod tests {
             "PERL5OPT",
             "GIT_SSH_COMMAND",
             "JAVA_TOOL_OPTIONS",
+            "LUA_INIT_5_4",
+            "PAGER",
+            "LESSOPEN",
+            "CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER",
+            "RUSTC_WRAPPER",
+            "npm_config_script_shell",
+            "CORECLR_PROFILER_PATH",
+            "HTTPS_PROXY",
+            "SSL_CERT_FILE",
+            "VAULT_ADDR",
+            "HOME",
         ] {
             assert!(risky(bad), "{bad}");
         }
-        for ok in ["DB_PASS", "PORT", "API_KEY", "PATHWAY_ID", "HOME_REGION"] {
+        for ok in [
+            "DB_PASS",
+            "PORT",
+            "API_KEY",
+            "PATHWAY_ID",
+            "HOME_REGION",
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "DATABASE_URL",
+            "CCACHE",
+        ] {
             assert!(!risky(ok), "{ok}");
         }
     }

@@ -312,7 +312,8 @@ impl Readers {
 /// created with mode 0600 (SQLite gives the `-wal` and `-shm` files it creates the database
 /// file's mode). An existing file, and its `-wal`/`-shm` files, lose any access for other users
 /// (a vault's file is never meant for everyone; access for the file's group is left as the
-/// operator set it). On platforms without Unix modes, nothing is changed.
+/// operator set it). Symbolic links are left alone. On platforms without Unix modes, nothing is
+/// changed.
 fn restrict_files(path: &Path) -> Result<()> {
     #[cfg(unix)]
     {
@@ -338,9 +339,14 @@ fn restrict_files(path: &Path) -> Result<()> {
             names.push(PathBuf::from(name));
         }
         for name in names {
-            let Ok(meta) = std::fs::metadata(&name) else {
+            // Links are not followed: a planted `-wal` link must not make us change the mode
+            // of whatever it points at (a linked database keeps the mode its owner gave it).
+            let Ok(meta) = std::fs::symlink_metadata(&name) else {
                 continue;
             };
+            if !meta.file_type().is_file() {
+                continue;
+            }
             let mode = meta.permissions().mode();
             if mode & 0o007 != 0 {
                 std::fs::set_permissions(&name, std::fs::Permissions::from_mode(mode & !0o007))

@@ -18,10 +18,12 @@ use crate::{Result, StorageError};
 
 /// Whether the query string of `url` sets any of `keys` (percent-decoded, as drivers read it).
 pub fn url_sets(url: &str, keys: &[&str]) -> bool {
-    let Some((_, query)) = url.split_once('?') else {
+    // The query is what lies between the first `?` and the fragment (a `?` inside the
+    // fragment is not a query).
+    let before_fragment = url.split_once('#').map_or(url, |(u, _)| u);
+    let Some((_, query)) = before_fragment.split_once('?') else {
         return false;
     };
-    let query = query.split_once('#').map_or(query, |(q, _)| q);
     form_urlencoded::parse(query.as_bytes()).any(|(key, _)| keys.contains(&key.as_ref()))
 }
 
@@ -111,6 +113,14 @@ mod tests {
     fn url_keys() {
         assert!(url_sets("mysql://h/x?a=1&ssl-mode=DISABLED", &["ssl-mode"]));
         assert!(!url_sets("mysql://h/x#ssl-mode=x", &["ssl-mode"]));
+        assert!(!url_sets(
+            "postgres://db/x#?sslmode=verify-full",
+            &["sslmode"]
+        ));
+        assert!(url_sets(
+            "postgres://db/x?sslmode=require#frag",
+            &["sslmode"]
+        ));
         assert!(!url_sets("mysql://h/ssl-mode", &["ssl-mode"]));
     }
 }

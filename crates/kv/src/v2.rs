@@ -1090,23 +1090,43 @@ impl KvV2 {
     }
 
     async fn delete_metadata(&self, ctx: &Context, path: &str) -> Result<Response> {
-        let Some((meta, _)) = self.meta(ctx, path).await? else {
-            return Ok(Response::empty());
-        };
-        let mut ops = Vec::new();
-        if meta.first_kept > 0 {
-            let records = self.records(ctx, path).await?;
-            for n in meta.first_kept..=meta.current_version {
-                ops.push(Op::delete(records.version(n)));
-                ops.push(Op::delete(records.vmeta(n)));
+        for _ in 0..CAS_ATTEMPTS {
+            let Some((meta, bytes)) = self.meta(ctx, path).await? else {
+                return Ok(Response::empty());
+            };
+            let mut ops = Vec::new();
+            if meta.first_kept > 0 {
+                let records = self.records(ctx, path).await?;
+                for n in meta.first_kept..=meta.current_version {
+                    ops.push(Op::delete(records.version(n)));
+                    ops.push(Op::delete(records.vmeta(n)));
+                }
+            }
+            // The metadata record goes last, in the last batch, checked to be the one read: a
+            // version written meanwhile makes the delete start over (and go too), instead of
+            // surviving unreachable in storage.
+            let last = [
+                Op::check(meta_key(path), Some(bytes)),
+                Op::delete(meta_key(path)),
+            ];
+            let result = if ops.len() + last.len() <= 512 {
+                ops.extend(last);
+                ctx.storage.transaction(ops).await
+            } else {
+                for chunk in ops.chunks(512) {
+                    ctx.storage.transaction(chunk.to_vec()).await?;
+                }
+                ctx.storage.transaction(last.to_vec()).await
+            };
+            match result {
+                Ok(()) => return Ok(Response::empty()),
+                Err(StorageError::CheckFailed { .. }) => continue,
+                Err(err) => return Err(err.into()),
             }
         }
-        // The metadata record goes last, in the last batch: until then the secret still exists.
-        ops.push(Op::delete(meta_key(path)));
-        for chunk in ops.chunks(512) {
-            ctx.storage.transaction(chunk.to_vec()).await?;
-        }
-        Ok(Response::empty())
+        Err(LogicalError::Internal(
+            "the secret kept changing while it was deleted; try again".into(),
+        ))
     }
 
     /// Handles a request to a KV v2 mount.

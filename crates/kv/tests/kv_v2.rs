@@ -647,3 +647,79 @@ async fn the_loser_of_the_path_key_race_uses_the_winners_key() {
     let read = get(&loser, &loser_ctx, "a").await;
     assert_eq!(read.data.unwrap()["data"]["by"], "winner");
 }
+
+/// A store that, just before the first transaction deleting a metadata record, lets another
+/// writer add a version to that secret (what a concurrent write does between the delete's read
+/// and its commit).
+#[derive(Debug)]
+struct WriteDuringDelete {
+    inner: Arc<dyn Storage>,
+    fired: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl Storage for WriteDuringDelete {
+    async fn get(&self, key: &str) -> strongroom_storage::Result<Option<Vec<u8>>> {
+        self.inner.get(key).await
+    }
+    async fn put(&self, key: &str, value: Vec<u8>) -> strongroom_storage::Result<()> {
+        self.inner.put(key, value).await
+    }
+    async fn delete(&self, key: &str) -> strongroom_storage::Result<()> {
+        self.inner.delete(key).await
+    }
+    async fn list(&self, prefix: &str) -> strongroom_storage::Result<Vec<String>> {
+        self.inner.list(prefix).await
+    }
+    async fn transaction(
+        &self,
+        ops: Vec<strongroom_storage::Op>,
+    ) -> strongroom_storage::Result<()> {
+        let deletes_meta = ops.iter().any(
+            |op| matches!(op, strongroom_storage::Op::Delete { key } if key.contains("/metadata/")),
+        );
+        if deletes_meta && !self.fired.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            let other = KvV2::new();
+            put(&other, &ctx_on(&self.inner), "racy", json!({"v": "late"})).await;
+        }
+        self.inner.transaction(ops).await
+    }
+}
+
+/// Deleting a secret's metadata while a version is written leaves nothing of the secret in
+/// storage: the delete checks the metadata it read and starts over when it changed.
+#[tokio::test]
+async fn a_metadata_delete_racing_a_write_leaves_nothing_behind() {
+    let (ctx, inner) = fresh();
+    let kv = KvV2::new();
+    put(&kv, &ctx, "racy", json!({"v": 1})).await;
+    put(&kv, &ctx, "racy", json!({"v": 2})).await;
+    let racing: Arc<dyn Storage> = Arc::new(WriteDuringDelete {
+        inner: Arc::clone(&inner),
+        fired: std::sync::atomic::AtomicBool::new(false),
+    });
+    let racing_ctx = ctx_on(&racing);
+    call(
+        &kv,
+        &racing_ctx,
+        Operation::Delete,
+        "metadata/racy",
+        json!({}),
+    )
+    .await
+    .unwrap();
+    for folder in ["versions/", "vmeta/", "metadata/"] {
+        let mut left = Vec::new();
+        let mut folders = vec![format!("{PREFIX}{folder}")];
+        while let Some(f) = folders.pop() {
+            for child in inner.list(&f).await.unwrap() {
+                if child.ends_with('/') {
+                    folders.push(format!("{f}{child}"));
+                } else {
+                    left.push(format!("{f}{child}"));
+                }
+            }
+        }
+        assert!(left.is_empty(), "{folder}: {left:?}");
+    }
+}

@@ -61,7 +61,12 @@ fn slug(text: &str) -> String {
     out.trim_matches('-').to_owned()
 }
 
-fn operation(info: &EndpointInfo, method: &str, path: &str, extra: Vec<Value>) -> Value {
+fn operation(
+    info: &EndpointInfo,
+    method: &str,
+    path: &str,
+    extra: Vec<Value>,
+) -> Map<String, Value> {
     let mut op = Map::new();
     if !info.synopsis().is_empty() {
         op.insert("summary".into(), info.synopsis().into());
@@ -84,10 +89,10 @@ fn operation(info: &EndpointInfo, method: &str, path: &str, extra: Vec<Value>) -
         _ => json!({"200": {"description": "OK"}}),
     };
     op.insert("responses".into(), ok);
-    Value::Object(op)
+    op
 }
 
-fn body_fields<'a>(info: &'a EndpointInfo) -> impl Iterator<Item = &'a FieldSpec> {
+fn body_fields(info: &EndpointInfo) -> impl Iterator<Item = &FieldSpec> {
     info.fields().iter().filter(|f| !f.is_captured())
 }
 
@@ -116,12 +121,14 @@ fn request_body(info: &EndpointInfo, content_type: &str) -> Option<Value> {
     if properties.is_empty() && !info.takes_arbitrary_input() {
         return None;
     }
-    let mut object = json!({"type": "object", "properties": properties});
+    let mut object = Map::new();
+    object.insert("type".into(), "object".into());
+    object.insert("properties".into(), Value::Object(properties));
     if !required.is_empty() {
-        object["required"] = Value::Array(required);
+        object.insert("required".into(), Value::Array(required));
     }
     if info.takes_arbitrary_input() {
-        object["additionalProperties"] = Value::Bool(true);
+        object.insert("additionalProperties".into(), Value::Bool(true));
     }
     Some(json!({"content": {content_type: {"schema": object}}}))
 }
@@ -191,27 +198,27 @@ pub fn openapi_document(mounts: &[(&str, &[EndpointInfo])]) -> Value {
                 if ops.contains(&Operation::Read) {
                     item.insert(
                         "get".into(),
-                        operation(info, "get", &path, query_parameters(info)),
+                        Value::Object(operation(info, "get", &path, query_parameters(info))),
                     );
                 }
                 if ops.contains(&Operation::Create) || ops.contains(&Operation::Update) {
                     let mut op = operation(info, "post", &path, Vec::new());
                     if let Some(body) = request_body(info, "application/json") {
-                        op["requestBody"] = body;
+                        op.insert("requestBody".into(), body);
                     }
-                    item.insert("post".into(), op);
+                    item.insert("post".into(), Value::Object(op));
                 }
                 if ops.contains(&Operation::Patch) {
                     let mut op = operation(info, "patch", &path, Vec::new());
                     if let Some(body) = request_body(info, "application/merge-patch+json") {
-                        op["requestBody"] = body;
+                        op.insert("requestBody".into(), body);
                     }
-                    item.insert("patch".into(), op);
+                    item.insert("patch".into(), Value::Object(op));
                 }
                 if ops.contains(&Operation::Delete) {
                     item.insert(
                         "delete".into(),
-                        operation(info, "delete", &path, query_parameters(info)),
+                        Value::Object(operation(info, "delete", &path, query_parameters(info))),
                     );
                 }
                 let lists = ops.contains(&Operation::List);
@@ -240,7 +247,7 @@ pub fn openapi_document(mounts: &[(&str, &[EndpointInfo])]) -> Value {
                     })];
                     parameters.extend(query_parameters(info));
                     let op = operation(info, "get", &format!("{list_path}list"), parameters);
-                    list_item.insert("get".into(), op);
+                    list_item.insert("get".into(), Value::Object(op));
                     insert(&mut paths, list_path, list_item);
                 }
             }

@@ -51,6 +51,12 @@ if ! python3 -c 'import importlib.metadata as m, sys; sys.exit(m.version("hvac")
   python3 -m pip install --quiet --disable-pip-version-check hvac==2.4.0 || return 1
 fi
 
+# openapi-spec-validator, for the OpenAPI document test (crates/kv/tests/openapi.rs).
+if ! python3 -c 'import importlib.metadata as m, sys; sys.exit(m.version("openapi-spec-validator") != "0.9.0")' 2>/dev/null; then
+  echo "services: installing openapi-spec-validator 0.9.0" >&2
+  python3 -m pip install --quiet --disable-pip-version-check openapi-spec-validator==0.9.0 || return 1
+fi
+
 export STRONGROOM_TEST_POSTGRES_URL=${STRONGROOM_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}
 # MariaDB here has no TLS: the URL says so (without ssl-mode, connections require TLS).
 export STRONGROOM_TEST_MYSQL_URL=${STRONGROOM_TEST_MYSQL_URL:-mysql://root@127.0.0.1:3306/test?ssl-mode=disabled}

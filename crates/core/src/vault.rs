@@ -7,9 +7,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use strongroom_barrier::{Barrier, KEYRING_PATH, RootKey};
-use strongroom_logical::{
-    Connection, Context, Factory, Operation, Registry, Request, StorageView, path_matches,
-};
+use strongroom_logical::{Connection, Context, Factory, Operation, Registry, Request, StorageView};
 use strongroom_seal::{
     Progress, Rekey, RekeyConfig, RekeyStep, RootGeneration, RootStep, Seal, SecretBytes,
     SecretString, ShamirSeal, Share, ShareDigests, Submitted, UnsealProgress, WrappedKey,
@@ -2015,7 +2013,7 @@ impl Vault {
         // have them.
         if let Target::Engine(mounted, rest) = &target
             && mounted.entry.path.starts_with("auth/")
-            && path_matches(mounted.backend.unauthenticated_paths(), rest)
+            && mounted.backend.is_unauthenticated(rest)
         {
             return Ok(Prepared {
                 target,
@@ -2104,8 +2102,10 @@ impl Vault {
             Target::Token(rest) => {
                 crate::request_path::needs_sudo(crate::request_path::TOKEN_SUDO_PATHS, rest)
             }
+            // As written or without its trailing `/`, as for the core's own lists.
             Target::Engine(mounted, rest) => {
-                crate::request_path::needs_sudo(mounted.backend.sudo_paths(), rest)
+                mounted.backend.needs_sudo(rest)
+                    || mounted.backend.needs_sudo(rest.trim_end_matches('/'))
             }
             Target::Nowhere | Target::Vacant => false,
         };

@@ -39,7 +39,10 @@ use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
-use strongroom_logical::{Context, LogicalError, Operation, Request, Response, Result};
+use strongroom_logical::{
+    Context, Endpoint, Endpoints, Field, FieldType, Fields, LogicalError, Request, Response,
+    Result, field,
+};
 use strongroom_storage::{Op, Storage, StorageError};
 
 /// Vault's default for `max_versions` when neither the key nor the engine sets one.
@@ -353,133 +356,95 @@ fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T> {
         .map_err(|_| LogicalError::Internal("stored kv v2 record does not decode".into()))
 }
 
-/// A duration field as Vault accepts it.
-fn duration_field(data: &Map<String, Value>, name: &str) -> Result<Option<u64>> {
-    match data.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(value) => crate::parse_duration(value)
-            .map(|d| Some(d.as_secs()))
-            .ok_or_else(|| invalid(format!("invalid duration for {name}: {value}"))),
+/// What a metadata write sets (the fields a client sent, decoded).
+struct MetadataInput {
+    max_versions: Option<u64>,
+    cas_required: Option<bool>,
+    delete_version_after: Option<u64>,
+    /// Values `None`: a `null` (a patch removes the key; a write stores `""`, as Vault).
+    custom_metadata: Option<BTreeMap<String, Option<String>>>,
+}
+
+/// OpenBao's prefix for custom metadata refusals.
+const CUSTOM_METADATA_REFUSED: &str = "custom_metadata validation failed";
+/// OpenBao's limit on custom metadata keys.
+const MAX_CUSTOM_METADATA_KEYS: usize = 64;
+
+impl MetadataInput {
+    fn from_fields(fields: &Fields<'_>) -> Result<Self> {
+        let custom_metadata = match fields.get_ok::<&Map<String, Value>>("custom_metadata")? {
+            None => None,
+            Some(map) => {
+                if map.len() > MAX_CUSTOM_METADATA_KEYS {
+                    return Err(invalid(format!(
+                        "{CUSTOM_METADATA_REFUSED}: payload must contain at most \
+                         {MAX_CUSTOM_METADATA_KEYS} keys, provided {}",
+                        map.len()
+                    )));
+                }
+                let mut out = BTreeMap::new();
+                for (key, value) in map {
+                    let text = if value.is_null() {
+                        None
+                    } else {
+                        Some(
+                            field::weak_string(value)
+                                .map_err(|e| invalid(format!("{CUSTOM_METADATA_REFUSED}: {e}")))?,
+                        )
+                    };
+                    out.insert(key.clone(), text);
+                }
+                Some(out)
+            }
+        };
+        Ok(Self {
+            max_versions: fields.get_ok("max_versions")?,
+            cas_required: fields.get_ok("cas_required")?,
+            delete_version_after: fields.get_ok("delete_version_after")?,
+            custom_metadata,
+        })
     }
 }
 
-/// A signed duration (Vault's `TypeSignedDurationSecond`), as the engine config takes it.
-enum SignedDuration {
-    /// Below zero.
-    Negative,
-    /// Zero or more seconds.
-    Positive(u64),
-}
-
-fn signed_duration_field(data: &Map<String, Value>, name: &str) -> Result<Option<SignedDuration>> {
-    let negative = match data.get(name) {
-        Some(Value::Number(n)) => {
-            n.as_i64().is_some_and(|n| n < 0) || n.as_f64().is_some_and(|f| f < 0.0)
-        }
-        Some(Value::String(s)) => s.trim().starts_with('-'),
-        _ => false,
+/// The check-and-set version in a data write's `options` (`options.cas`), decoded as Vault's
+/// `validateCheckAndSetOption` does: weakly, refused with its message when it is not an integer.
+/// A negative number matches no version (Go's `uint64` of it).
+fn cas_option(fields: &Fields<'_>) -> Result<Option<u64>> {
+    let Some(options) = fields.get_ok::<&Map<String, Value>>("options")? else {
+        return Ok(None);
     };
-    if !negative {
-        return duration_field(data, name).map(|d| d.map(SignedDuration::Positive));
-    }
-    let magnitude = match data.get(name) {
-        Some(Value::String(s)) => Value::String(s.trim().trim_start_matches('-').to_owned()),
-        Some(Value::Number(n)) => n
-            .as_i64()
-            .and_then(|n| n.checked_neg())
-            .map_or(Value::Null, Value::from),
-        _ => Value::Null,
+    let Some(cas) = options.get("cas") else {
+        return Ok(None);
     };
-    match crate::parse_duration(&magnitude) {
-        Some(_) => Ok(Some(SignedDuration::Negative)),
-        None => Err(invalid(format!(
-            "invalid duration for {name}: {}",
-            data.get(name).unwrap_or(&Value::Null)
-        ))),
-    }
-}
-
-fn u64_field(data: &Map<String, Value>, name: &str) -> Result<Option<u64>> {
-    match data.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => n
-            .as_u64()
-            .map(Some)
-            .ok_or_else(|| invalid(format!("{name} must be a non-negative integer"))),
-        Some(Value::String(s)) => s
-            .parse::<u64>()
-            .map(Some)
-            .map_err(|_| invalid(format!("{name} must be a non-negative integer"))),
-        Some(_) => Err(invalid(format!("{name} must be a non-negative integer"))),
-    }
-}
-
-fn bool_field(data: &Map<String, Value>, name: &str) -> Result<Option<bool>> {
-    match data.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Bool(b)) => Ok(Some(*b)),
-        Some(Value::String(s)) => s
-            .parse()
-            .map(Some)
-            .map_err(|_| invalid(format!("{name} must be a boolean"))),
-        Some(_) => Err(invalid(format!("{name} must be a boolean"))),
-    }
-}
-
-fn string_map(value: Option<&Value>, name: &str) -> Result<Option<BTreeMap<String, String>>> {
-    match value {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Object(map)) => map
-            .iter()
-            .map(|(k, v)| match v {
-                Value::String(s) => Ok((k.clone(), s.clone())),
-                _ => Err(invalid(format!("{name} values must be strings"))),
-            })
-            .collect::<Result<_>>()
-            .map(Some),
-        Some(_) => Err(invalid(format!("{name} must be an object"))),
-    }
-}
-
-/// The versions listed in a `versions` field (array of numbers or a comma-separated string).
-fn versions_field(data: &Map<String, Value>) -> Result<Vec<u64>> {
-    let items: Vec<Value> = match data.get("versions") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(items)) => items.clone(),
-        Some(Value::String(s)) => s
-            .split(',')
-            .filter(|p| !p.trim().is_empty())
-            .map(|p| Value::String(p.trim().to_owned()))
-            .collect(),
-        Some(other) => vec![other.clone()],
+    let cas = if cas.is_null() {
+        0
+    } else {
+        field::weak_int(cas).map_err(|_| invalid("error parsing check-and-set parameter"))?
     };
-    if items.is_empty() {
+    Ok(Some(u64::try_from(cas).unwrap_or(u64::MAX)))
+}
+
+/// The versions a delete, undelete or destroy names (a `TypeCommaIntSlice`); negative numbers
+/// name no version.
+fn versions(fields: &Fields<'_>) -> Result<Vec<u64>> {
+    let versions: Vec<i64> = fields.get("versions")?;
+    if versions.is_empty() {
         return Err(invalid("No version number provided"));
     }
-    items
-        .iter()
-        .map(|v| match v {
-            Value::Number(n) => n.as_u64().ok_or_else(|| invalid("invalid version number")),
-            Value::String(s) => s.parse().map_err(|_| invalid("invalid version number")),
-            _ => Err(invalid("invalid version number")),
-        })
-        .collect()
+    Ok(versions
+        .into_iter()
+        .filter_map(|v| u64::try_from(v).ok())
+        .collect())
 }
 
-/// OpenBao's message for a field that should be an object (Go's mapstructure wording, kept so
-/// clients that match on it keep working).
-fn not_a_map(field: &str, value: &Value) -> LogicalError {
-    let go_type = match value {
-        Value::String(_) => "string",
-        Value::Number(_) => "float64",
-        Value::Bool(_) => "bool",
-        Value::Array(_) => "[]interface {}",
-        Value::Object(_) | Value::Null => "map[string]interface {}",
-    };
-    invalid(format!(
-        "error converting input for field \"{field}\": '' expected type 'map[string]interface {{}}', \
-         got unconvertible type '{go_type}'"
-    ))
+/// The secret a `metadata/` request names, for anything but a list: a folder (empty, or ending
+/// in `/`) names none.
+fn secret_path<'f>(fields: &'f Fields<'_>) -> Result<&'f str> {
+    let path: &str = fields.get("path")?;
+    if path.is_empty() || path.ends_with('/') {
+        return Err(LogicalError::UnsupportedPath);
+    }
+    Ok(path)
 }
 
 /// RFC 7396 merge patch.
@@ -533,15 +498,25 @@ enum Change {
 ///
 /// One engine may serve several mounts (storage views); it caches each mount's path key by the
 /// view's prefix after the first load (the key never changes).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct KvV2 {
     keys: Mutex<HashMap<String, Arc<PathKey>>>,
+    endpoints: Endpoints<KvV2>,
+}
+
+impl Default for KvV2 {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl KvV2 {
     /// The engine.
     pub fn new() -> Self {
-        Self::default()
+        Self {
+            keys: Mutex::default(),
+            endpoints: declarations(),
+        }
     }
 
     fn cached_key(&self, prefix: &str) -> Option<Arc<PathKey>> {
@@ -982,15 +957,9 @@ impl KvV2 {
         ))
     }
 
-    async fn read(&self, ctx: &Context, path: &str, data: &Map<String, Value>) -> Result<Response> {
-        let requested = u64_field(data, "version")
-            .map_err(|_| {
-                invalid(
-                    "Field validation failed: error converting input for field \"version\": '' \
-                     cannot parse value as 'int': strconv.ParseInt: invalid syntax",
-                )
-            })?
-            .unwrap_or(0);
+    /// Reads version `requested` (0 or less: the latest, as Vault) of the secret at `path`.
+    async fn read(&self, ctx: &Context, path: &str, requested: i64) -> Result<Response> {
+        let requested = u64::try_from(requested).unwrap_or(0);
         let Some((meta, _)) = self.meta(ctx, path).await? else {
             return Ok(Response::empty());
         };
@@ -1036,16 +1005,15 @@ impl KvV2 {
         &self,
         ctx: &Context,
         path: &str,
-        data: &Map<String, Value>,
+        input: MetadataInput,
         patch: bool,
     ) -> Result<Response> {
-        let max_versions = u64_field(data, "max_versions")?;
-        let cas_required = bool_field(data, "cas_required")?;
-        let delete_after = duration_field(data, "delete_version_after")?;
-        let custom = string_map(data.get("custom_metadata"), "custom_metadata")?;
-        if custom.as_ref().is_some_and(|c| c.len() > 64) {
-            return Err(invalid("custom_metadata may hold at most 64 keys"));
-        }
+        let MetadataInput {
+            max_versions,
+            cas_required,
+            delete_version_after: delete_after,
+            custom_metadata: custom,
+        } = input;
         for _ in 0..CAS_ATTEMPTS {
             let now = nanos(ctx.now);
             let existing = self.meta(ctx, path).await?;
@@ -1066,10 +1034,22 @@ impl KvV2 {
                 meta.delete_version_after = v;
             }
             if let Some(custom) = &custom {
-                if patch {
-                    meta.custom_metadata.extend(custom.clone());
-                } else {
-                    meta.custom_metadata = custom.clone();
+                if !patch {
+                    meta.custom_metadata.clear();
+                }
+                for (key, value) in custom {
+                    match value {
+                        Some(value) => {
+                            meta.custom_metadata.insert(key.clone(), value.clone());
+                        }
+                        // A merge patch removes a key set to null; a write stores "" (as Vault).
+                        None if patch => {
+                            meta.custom_metadata.remove(key);
+                        }
+                        None => {
+                            meta.custom_metadata.insert(key.clone(), String::new());
+                        }
+                    }
                 }
             }
             meta.updated = now;
@@ -1129,170 +1109,371 @@ impl KvV2 {
         ))
     }
 
+    /// The engine's endpoints (routing, existence checks, help, OpenAPI).
+    pub fn endpoint_declarations(&self) -> &Endpoints<Self> {
+        &self.endpoints
+    }
+
     /// Handles a request to a KV v2 mount.
     ///
     /// # Errors
     ///
     /// Vault's errors for KV v2 (invalid versions, non-object data, check-and-set mismatches).
     pub async fn handle(&self, ctx: &Context, request: Request) -> Result<Response> {
-        let path = request.path.as_str();
-        let (section, key) = path.split_once('/').unwrap_or((path, ""));
-        let data = &request.data;
-        let op = request.operation;
-        match (section, op) {
-            ("config", Operation::Read) if key.is_empty() => {
-                let config = self.config(ctx).await?;
-                Ok(Response::with_data(object(json!({
-                    "max_versions": config.max_versions,
-                    "cas_required": config.cas_required,
-                    "delete_version_after": if config.delete_version_after_disabled {
-                        "-1s".to_owned()
-                    } else {
-                        duration_text(config.delete_version_after)
-                    },
-                    "metadata_cas_required": false,
-                }))))
-            }
-            ("config", Operation::Create | Operation::Update) if key.is_empty() => {
-                let mut config = self.config(ctx).await?;
-                if let Some(v) = u64_field(data, "max_versions")? {
-                    config.max_versions = v;
-                }
-                if let Some(v) = bool_field(data, "cas_required")? {
-                    config.cas_required = v;
-                }
-                // Vault's signed duration: negative disables, zero clears, positive sets.
-                match signed_duration_field(data, "delete_version_after")? {
-                    None => {}
-                    Some(SignedDuration::Negative) => {
-                        config.delete_version_after = 0;
-                        config.delete_version_after_disabled = true;
-                    }
-                    Some(SignedDuration::Positive(v)) => {
-                        config.delete_version_after = v;
-                        config.delete_version_after_disabled = false;
-                    }
-                }
-                ctx.storage.put("config", encode(&config)?).await?;
-                Ok(Response::empty())
-            }
-            ("metadata", Operation::List) => {
-                let folder = if key.is_empty() || key.ends_with('/') {
-                    format!("metadata/{key}")
-                } else {
-                    format!("metadata/{key}/")
-                };
-                let keys = ctx.storage.list(&folder).await?;
-                if keys.is_empty() {
-                    return Ok(Response::empty());
-                }
-                Ok(Response::list(keys))
-            }
-            (_, _) if key.is_empty() || key.ends_with('/') => Err(LogicalError::UnsupportedPath),
-            ("data", Operation::Read) => self.read(ctx, key, data).await,
-            ("data", Operation::Create | Operation::Update) => {
-                let cas = match data.get("options") {
-                    Some(Value::Object(options)) => u64_field(options, "cas")?,
-                    Some(Value::Null) | None => None,
-                    Some(_) => return Err(invalid("options must be an object")),
-                };
-                match data.get("data") {
-                    Some(Value::Object(map)) => {
-                        self.write_version(ctx, key, cas, None, Some(map.clone()))
-                            .await
-                    }
-                    None | Some(Value::Null) => Err(invalid("no data provided")),
-                    Some(other) => Err(not_a_map("data", other)),
-                }
-            }
-            ("data", Operation::Patch) => {
-                let cas = match data.get("options") {
-                    Some(Value::Object(options)) => u64_field(options, "cas")?,
-                    _ => None,
-                };
-                match data.get("data") {
-                    Some(patch @ Value::Object(_)) => {
-                        self.write_version(ctx, key, cas, Some(patch), None).await
-                    }
-                    None | Some(Value::Null) => Err(invalid("no data provided")),
-                    Some(_) => Err(invalid("data must be an object")),
-                }
-            }
-            ("data", Operation::Delete) => {
-                let Some((meta, _)) = self.meta(ctx, key).await? else {
-                    return Ok(Response::empty());
-                };
-                let latest = [meta.current_version];
-                self.change_versions(ctx, key, &latest, Change::Delete)
-                    .await
-            }
-            ("delete", Operation::Create | Operation::Update) => {
-                let versions = versions_field(data)?;
-                self.change_versions(ctx, key, &versions, Change::Delete)
-                    .await
-            }
-            ("undelete", Operation::Create | Operation::Update) => {
-                let versions = versions_field(data)?;
-                self.change_versions(ctx, key, &versions, Change::Undelete)
-                    .await
-            }
-            ("destroy", Operation::Create | Operation::Update) => {
-                let versions = versions_field(data)?;
-                self.change_versions(ctx, key, &versions, Change::Destroy)
-                    .await
-            }
-            ("metadata", Operation::Read) => {
-                let config = self.config(ctx).await?;
-                match self.meta(ctx, key).await? {
-                    Some((meta, _)) => Ok(Response::with_data(
-                        self.metadata_json(ctx, key, &meta, &config).await?,
-                    )),
-                    None => Ok(Response::empty()),
-                }
-            }
-            ("metadata", Operation::Create | Operation::Update) => {
-                self.write_metadata(ctx, key, data, false).await
-            }
-            ("metadata", Operation::Patch) => self.write_metadata(ctx, key, data, true).await,
-            ("metadata", Operation::Delete) => self.delete_metadata(ctx, key).await,
-            ("subkeys", Operation::Read) => {
-                let depth = u64_field(data, "depth")?.unwrap_or(0);
-                let read = self.read(ctx, key, data).await?;
-                if read.not_found || read.data.is_none() {
-                    return Ok(read);
-                }
-                let mut body = read.data.unwrap_or_default();
-                let value = body.remove("data").unwrap_or(Value::Null);
-                let metadata = body.remove("metadata").unwrap_or(Value::Null);
-                Ok(Response::with_data(object(json!({
-                    "subkeys": subkeys(&value, depth, 0),
-                    "metadata": metadata,
-                }))))
-            }
-            ("config" | "data" | "metadata" | "delete" | "undelete" | "destroy" | "subkeys", _) => {
-                Err(LogicalError::UnsupportedOperation)
-            }
-            _ => Err(LogicalError::UnsupportedPath),
-        }
+        self.endpoints.handle(self, ctx, request).await
     }
 
-    /// Whether the write target exists (create vs update in policies): for `data/<path>` the
-    /// secret's metadata.
+    /// Whether the write target exists (create vs update in policies): for `data/<path>` and
+    /// `metadata/<path>` the secret's metadata; `config` declares no check (a write is an update).
     ///
     /// # Errors
     ///
-    /// A storage error.
+    /// A storage error; a field that does not convert.
     pub async fn exists(&self, ctx: &Context, request: &Request) -> Result<Option<bool>> {
-        let path = request.path.as_str();
-        match path.split_once('/') {
-            Some(("data" | "metadata", key)) if !key.is_empty() && !key.ends_with('/') => {
-                Ok(Some(ctx.storage.get(&meta_key(key)).await?.is_some()))
+        self.endpoints.exists(self, ctx, request).await
+    }
+
+    async fn secret_exists(&self, ctx: &Context, fields: Fields<'_>) -> Result<bool> {
+        let path: &str = fields.get("path")?;
+        if path.is_empty() || path.ends_with('/') {
+            return Ok(false);
+        }
+        Ok(ctx.storage.get(&meta_key(path)).await?.is_some())
+    }
+
+    async fn config_read(&self, ctx: &Context, _fields: Fields<'_>) -> Result<Response> {
+        let config = self.config(ctx).await?;
+        Ok(Response::with_data(object(json!({
+            "max_versions": config.max_versions,
+            "cas_required": config.cas_required,
+            "delete_version_after": if config.delete_version_after_disabled {
+                "-1s".to_owned()
+            } else {
+                duration_text(config.delete_version_after)
+            },
+            "metadata_cas_required": false,
+        }))))
+    }
+
+    async fn config_write(&self, ctx: &Context, fields: Fields<'_>) -> Result<Response> {
+        let mut config = self.config(ctx).await?;
+        if let Some(v) = fields.get_ok::<u64>("max_versions")? {
+            config.max_versions = v;
+        }
+        if let Some(v) = fields.get_ok::<bool>("cas_required")? {
+            config.cas_required = v;
+        }
+        // Vault's signed duration: negative disables, zero clears, positive sets.
+        if let Some(seconds) = fields.get_ok::<i64>("delete_version_after")? {
+            match u64::try_from(seconds) {
+                Err(_) => {
+                    config.delete_version_after = 0;
+                    config.delete_version_after_disabled = true;
+                }
+                Ok(v) => {
+                    config.delete_version_after = v;
+                    config.delete_version_after_disabled = false;
+                }
             }
-            _ if path == "config" => Ok(Some(true)),
-            _ => Ok(None),
+        }
+        ctx.storage.put("config", encode(&config)?).await?;
+        Ok(Response::empty())
+    }
+
+    async fn data_read(&self, ctx: &Context, fields: Fields<'_>) -> Result<Response> {
+        self.read(ctx, fields.get("path")?, fields.get("version")?)
+            .await
+    }
+
+    async fn data_write(&self, ctx: &Context, mut fields: Fields<'_>) -> Result<Response> {
+        let cas = cas_option(&fields)?;
+        let Some(data) = fields.take_map("data")? else {
+            return Err(invalid("no data provided"));
+        };
+        self.write_version(ctx, fields.get("path")?, cas, None, Some(data))
+            .await
+    }
+
+    async fn data_patch(&self, ctx: &Context, mut fields: Fields<'_>) -> Result<Response> {
+        let cas = cas_option(&fields)?;
+        let Some(patch) = fields.take_map("data")? else {
+            return Err(invalid("no data provided"));
+        };
+        let patch = Value::Object(patch);
+        self.write_version(ctx, fields.get("path")?, cas, Some(&patch), None)
+            .await
+    }
+
+    async fn data_delete(&self, ctx: &Context, fields: Fields<'_>) -> Result<Response> {
+        let path: &str = fields.get("path")?;
+        let Some((meta, _)) = self.meta(ctx, path).await? else {
+            return Ok(Response::empty());
+        };
+        let latest = [meta.current_version];
+        self.change_versions(ctx, path, &latest, Change::Delete)
+            .await
+    }
+
+    async fn versions_delete(&self, ctx: &Context, fields: Fields<'_>) -> Result<Response> {
+        let versions = versions(&fields)?;
+        self.change_versions(ctx, fields.get("path")?, &versions, Change::Delete)
+            .await
+    }
+
+    async fn versions_undelete(&self, ctx: &Context, fields: Fields<'_>) -> Result<Response> {
+        let versions = versions(&fields)?;
+        self.change_versions(ctx, fields.get("path")?, &versions, Change::Undelete)
+            .await
+    }
+
+    async fn versions_destroy(&self, ctx: &Context, fields: Fields<'_>) -> Result<Response> {
+        let versions = versions(&fields)?;
+        self.change_versions(ctx, fields.get("path")?, &versions, Change::Destroy)
+            .await
+    }
+
+    async fn metadata_list(&self, ctx: &Context, fields: Fields<'_>) -> Result<Response> {
+        let key: &str = fields.get("path")?;
+        let folder = if key.is_empty() || key.ends_with('/') {
+            format!("metadata/{key}")
+        } else {
+            format!("metadata/{key}/")
+        };
+        let keys = ctx.storage.list(&folder).await?;
+        if keys.is_empty() {
+            return Ok(Response::empty());
+        }
+        Ok(Response::list(keys))
+    }
+
+    async fn metadata_read(&self, ctx: &Context, fields: Fields<'_>) -> Result<Response> {
+        let key = secret_path(&fields)?;
+        let config = self.config(ctx).await?;
+        match self.meta(ctx, key).await? {
+            Some((meta, _)) => Ok(Response::with_data(
+                self.metadata_json(ctx, key, &meta, &config).await?,
+            )),
+            None => Ok(Response::empty()),
         }
     }
+
+    async fn metadata_write(&self, ctx: &Context, fields: Fields<'_>) -> Result<Response> {
+        let key = secret_path(&fields)?;
+        let input = MetadataInput::from_fields(&fields)?;
+        self.write_metadata(ctx, key, input, false).await
+    }
+
+    async fn metadata_patch(&self, ctx: &Context, fields: Fields<'_>) -> Result<Response> {
+        let key = secret_path(&fields)?;
+        let input = MetadataInput::from_fields(&fields)?;
+        self.write_metadata(ctx, key, input, true).await
+    }
+
+    async fn metadata_delete(&self, ctx: &Context, fields: Fields<'_>) -> Result<Response> {
+        let key = secret_path(&fields)?;
+        self.delete_metadata(ctx, key).await
+    }
+
+    async fn subkeys_read(&self, ctx: &Context, fields: Fields<'_>) -> Result<Response> {
+        let depth: u64 = fields.get("depth")?;
+        let read = self
+            .read(ctx, fields.get("path")?, fields.get("version")?)
+            .await?;
+        if read.not_found || read.data.is_none() {
+            return Ok(read);
+        }
+        let mut body = read.data.unwrap_or_default();
+        let value = body.remove("data").unwrap_or(Value::Null);
+        let metadata = body.remove("metadata").unwrap_or(Value::Null);
+        Ok(Response::with_data(object(json!({
+            "subkeys": subkeys(&value, depth, 0),
+            "metadata": metadata,
+        }))))
+    }
 }
+
+const SECRET_PATH: &str = "Location of the secret.";
+
+/// The engine's endpoints, as OpenBao's KV v2 plugin declares them (its fields, types and help).
+fn declarations() -> Endpoints<KvV2> {
+    let path = || Field::new(FieldType::String, SECRET_PATH);
+    let versions = |what: &str| Field::new(FieldType::CommaIntSlice, what);
+    Endpoints::new(
+        KV2_HELP,
+        vec![
+            Endpoint::<KvV2>::new("config")
+                .field(
+                    "max_versions",
+                    Field::new(
+                        FieldType::Int,
+                        "The number of versions to keep for each key. Defaults to 10",
+                    ),
+                )
+                .field(
+                    "cas_required",
+                    Field::new(
+                        FieldType::Bool,
+                        "If true, the backend will require the cas parameter to be set for \
+                         each write",
+                    ),
+                )
+                .field(
+                    "delete_version_after",
+                    Field::new(
+                        FieldType::SignedDurationSecond,
+                        "If set, the length of time before a version is deleted. A negative \
+                         duration disables the use of delete_version_after on all keys. A zero \
+                         duration clears the current setting. Accepts a Go duration format \
+                         string.",
+                    ),
+                )
+                .read(|kv, ctx, f| Box::pin(kv.config_read(ctx, f)))
+                .write(|kv, ctx, f| Box::pin(kv.config_write(ctx, f)))
+                .synopsis("Configures settings for the KV store")
+                .description(
+                    "This path configures backend level settings that are applied to every key \
+                     in the key-value store.",
+                ),
+            Endpoint::<KvV2>::new("data/{path+}")
+                .field("path", path())
+                .field(
+                    "version",
+                    Field::new(
+                        FieldType::Int,
+                        "If provided during a read, the value at the version number will be \
+                         returned",
+                    ),
+                )
+                .field(
+                    "options",
+                    Field::new(
+                        FieldType::Map,
+                        "Options for writing a KV entry. Set the \"cas\" value to use a \
+                         Check-And-Set operation. If not set the write will be allowed. If set \
+                         to 0 a write will only be allowed if the key doesn't exist. If the \
+                         index is non-zero the write will only be allowed if the key's current \
+                         version matches the version specified in the cas parameter.",
+                    ),
+                )
+                .field(
+                    "data",
+                    Field::new(
+                        FieldType::Map,
+                        "The contents of the data map will be stored and returned on read.",
+                    ),
+                )
+                .read(|kv, ctx, f| Box::pin(kv.data_read(ctx, f)))
+                .write(|kv, ctx, f| Box::pin(kv.data_write(ctx, f)))
+                .patch(|kv, ctx, f| Box::pin(kv.data_patch(ctx, f)))
+                .delete(|kv, ctx, f| Box::pin(kv.data_delete(ctx, f)))
+                .exists(|kv, ctx, f| Box::pin(kv.secret_exists(ctx, f)))
+                .synopsis("Write, Patch, Read, and Delete data in the Key-Value Store.")
+                .description(
+                    "This path takes a key name and based on the operation stores, retrieves or \
+                     deletes versions of data. If a write operation is used the endpoint takes \
+                     an options object and a data object.",
+                ),
+            Endpoint::<KvV2>::new("metadata/{path*}")
+                .field("path", path())
+                .field(
+                    "cas_required",
+                    Field::new(
+                        FieldType::Bool,
+                        "If true the key will require the cas parameter to be set on all write \
+                         requests. If false, the backend's configuration will be used.",
+                    ),
+                )
+                .field(
+                    "max_versions",
+                    Field::new(
+                        FieldType::Int,
+                        "The number of versions to keep. If not set, the backend's configured \
+                         max version is used.",
+                    ),
+                )
+                .field(
+                    "delete_version_after",
+                    Field::new(
+                        FieldType::DurationSecond,
+                        "The length of time before a version is deleted. If not set, the \
+                         backend's configured delete_version_after is used. A zero duration \
+                         clears the current setting. A negative duration will cause an error.",
+                    ),
+                )
+                .field(
+                    "custom_metadata",
+                    Field::new(
+                        FieldType::Map,
+                        "User-provided key-value pairs that are used to describe arbitrary and \
+                         version-agnostic information about a secret.",
+                    ),
+                )
+                .read(|kv, ctx, f| Box::pin(kv.metadata_read(ctx, f)))
+                .write(|kv, ctx, f| Box::pin(kv.metadata_write(ctx, f)))
+                .patch(|kv, ctx, f| Box::pin(kv.metadata_patch(ctx, f)))
+                .delete(|kv, ctx, f| Box::pin(kv.metadata_delete(ctx, f)))
+                .list(|kv, ctx, f| Box::pin(kv.metadata_list(ctx, f)))
+                .exists(|kv, ctx, f| Box::pin(kv.secret_exists(ctx, f)))
+                .synopsis("Allows interaction with key metadata and settings in the KV store.")
+                .description(
+                    "This endpoint allows for reading, information about a key in the key-value \
+                     store, writing key settings, and permanently deleting a key and all \
+                     versions.",
+                ),
+            Endpoint::<KvV2>::new("delete/{path+}")
+                .field("path", path())
+                .field(
+                    "versions",
+                    versions(
+                        "The versions to be archived. The versioned data will not be deleted, \
+                         but it will no longer be returned in normal get requests.",
+                    ),
+                )
+                .write(|kv, ctx, f| Box::pin(kv.versions_delete(ctx, f)))
+                .synopsis("Marks one or more versions as deleted in the KV store."),
+            Endpoint::<KvV2>::new("undelete/{path+}")
+                .field("path", path())
+                .field(
+                    "versions",
+                    versions(
+                        "The versions to unarchive. The versions will be restored and their \
+                         data will be returned on normal get requests.",
+                    ),
+                )
+                .write(|kv, ctx, f| Box::pin(kv.versions_undelete(ctx, f)))
+                .synopsis("Undeletes one or more versions from the KV store."),
+            Endpoint::<KvV2>::new("destroy/{path+}")
+                .field("path", path())
+                .field("versions", versions("The versions to destroy. Their data will be permanently deleted."))
+                .write(|kv, ctx, f| Box::pin(kv.versions_destroy(ctx, f)))
+                .synopsis("Permanently removes one or more versions in the KV store"),
+            Endpoint::<KvV2>::new("subkeys/{path+}")
+                .field("path", path())
+                .field(
+                    "version",
+                    Field::new(
+                        FieldType::Int,
+                        "Specifies which version to retrieve. If not provided, the current \
+                         version will be used.",
+                    ),
+                )
+                .field(
+                    "depth",
+                    Field::new(
+                        FieldType::Int,
+                        "Specifies the depth of keys to retrieve; 0 (the default) means all \
+                         levels.",
+                    ),
+                )
+                .read(|kv, ctx, f| Box::pin(kv.subkeys_read(ctx, f)))
+                .synopsis("Read the structure of a secret entry from the Key-Value store with the values removed."),
+        ],
+    )
+}
+
+const KV2_HELP: &str = "The kv backend reads and writes versioned secrets: each write makes a new \
+                        version, kept up to max_versions, with check-and-set, soft delete, \
+                        undelete and destroy.";
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, reason = "test code")]

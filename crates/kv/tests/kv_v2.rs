@@ -723,3 +723,152 @@ async fn a_metadata_delete_racing_a_write_leaves_nothing_behind() {
         assert!(left.is_empty(), "{folder}: {left:?}");
     }
 }
+
+/// Fields decode as Vault's field types: text converts weakly (`"3"`, `"false"`), and a value of
+/// the wrong type is a 400 in OpenBao's words that changes nothing.
+#[tokio::test]
+async fn fields_decode_as_vaults_types_and_wrong_types_are_refused_in_its_words() {
+    let (ctx, _inner) = fresh();
+    let kv = KvV2::new();
+    put(&kv, &ctx, "app", json!({"k": "v"})).await;
+
+    // Weak decoding: text for numbers and booleans.
+    call(
+        &kv,
+        &ctx,
+        Operation::Update,
+        "metadata/app",
+        json!({"max_versions": "3", "cas_required": "false", "delete_version_after": "1h"}),
+    )
+    .await
+    .unwrap();
+    let meta = call(&kv, &ctx, Operation::Read, "metadata/app", json!({}))
+        .await
+        .unwrap()
+        .data
+        .unwrap();
+    assert_eq!(meta["max_versions"], 3);
+    assert_eq!(meta["cas_required"], false);
+    assert_eq!(meta["delete_version_after"], "1h0m0s");
+
+    let refused = |field: &str, detail: &str| {
+        format!("Field validation failed: error converting input for field \"{field}\": {detail}")
+    };
+    let bad_int = "'' cannot parse value as 'int': strconv.ParseInt: invalid syntax";
+    let bad_bool = "'' cannot parse value as 'bool': strconv.ParseBool: invalid syntax";
+    for (op, path, body, message) in [
+        (
+            Operation::Update,
+            "config",
+            json!({"max_versions": "abc"}),
+            refused("max_versions", bad_int),
+        ),
+        (
+            Operation::Update,
+            "config",
+            json!({"cas_required": "yes"}),
+            refused("cas_required", bad_bool),
+        ),
+        (
+            Operation::Update,
+            "metadata/app",
+            json!({"max_versions": "abc"}),
+            refused("max_versions", bad_int),
+        ),
+        (
+            Operation::Patch,
+            "metadata/app",
+            json!({"cas_required": "yes"}),
+            refused("cas_required", bad_bool),
+        ),
+        (
+            Operation::Update,
+            "metadata/app",
+            json!({"delete_version_after": "-1h"}),
+            refused(
+                "delete_version_after",
+                "cannot provide negative value '-3600'",
+            ),
+        ),
+        (
+            Operation::Update,
+            "metadata/app",
+            json!({"custom_metadata": {"a": {"b": 1}}}),
+            "custom_metadata validation failed: '' expected type 'string', got unconvertible \
+             type 'map[string]interface {}'"
+                .to_owned(),
+        ),
+        (
+            Operation::Update,
+            "data/app",
+            json!({"data": {"k": 1}, "options": {"cas": "x"}}),
+            "error parsing check-and-set parameter".to_owned(),
+        ),
+        (
+            Operation::Update,
+            "data/app",
+            json!({"data": {"k": 1}, "options": "x"}),
+            refused(
+                "options",
+                "'' expected type 'map[string]interface {}', got unconvertible type 'string'",
+            ),
+        ),
+        (
+            Operation::Read,
+            "data/app",
+            json!({"version": "x"}),
+            refused("version", bad_int),
+        ),
+        (
+            Operation::Update,
+            "destroy/app",
+            json!({"versions": "1,x"}),
+            refused(
+                "versions",
+                "'[1]' cannot parse value as 'int': strconv.ParseInt: invalid syntax",
+            ),
+        ),
+    ] {
+        let err = call(&kv, &ctx, op, path, body.clone()).await.unwrap_err();
+        assert!(
+            matches!(err, LogicalError::InvalidRequest(_)),
+            "{path} {body}: {err:?}"
+        );
+        assert_eq!(err.to_string(), message, "{path} {body}");
+    }
+    // Nothing changed.
+    let meta = call(&kv, &ctx, Operation::Read, "metadata/app", json!({}))
+        .await
+        .unwrap()
+        .data
+        .unwrap();
+    assert_eq!(meta["max_versions"], 3);
+    assert_eq!(meta["current_version"], 1);
+    assert_eq!(meta["custom_metadata"], Value::Null);
+
+    // Before the policy check (the existence check), a field that does not convert is refused
+    // in the words Vault uses there.
+    let probe = Request::new(Operation::Update, "data/app")
+        .with_data(json!({"data": "x"}).as_object().cloned().unwrap());
+    let err = kv.exists(&ctx, &probe).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "error converting input for field \"data\": '' expected type 'map[string]interface {}', \
+         got unconvertible type 'string'"
+    );
+
+    // Undeclared fields are ignored with Vault's warning.
+    let written = call(
+        &kv,
+        &ctx,
+        Operation::Update,
+        "data/app",
+        json!({"data": {"k": 2}, "colour": "red", "another": 1}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        written.warnings,
+        ["Endpoint ignored these unrecognized parameters: [another colour]"]
+    );
+}

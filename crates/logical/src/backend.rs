@@ -176,14 +176,36 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     }
 
     /// Paths below the mount that need no token (e.g. `login`, `login/*`): exact, or a prefix
-    /// ending in `*`.
+    /// ending in `*`. Only read by the default [`is_unauthenticated`](Self::is_unauthenticated):
+    /// engines on the path framework declare it per endpoint instead.
     fn unauthenticated_paths(&self) -> &[&str] {
         &[]
     }
 
     /// Paths below the mount that need `sudo` in addition to the operation's capability: exact,
-    /// or a prefix ending in `*`.
+    /// or a prefix ending in `*`. Only read by the default [`needs_sudo`](Self::needs_sudo):
+    /// engines on the path framework declare it per endpoint instead.
     fn sudo_paths(&self) -> &[&str] {
+        &[]
+    }
+
+    /// Whether `path` (below the mount) needs no token. The core asks this, never the list.
+    /// The default matches [`unauthenticated_paths`](Self::unauthenticated_paths); an engine on
+    /// the path framework answers [`Endpoints::is_unauthenticated`](crate::Endpoints::is_unauthenticated).
+    fn is_unauthenticated(&self, path: &str) -> bool {
+        path_matches(self.unauthenticated_paths(), path)
+    }
+
+    /// Whether `path` (below the mount) needs `sudo`. The core asks this, never the list. The
+    /// default matches [`sudo_paths`](Self::sudo_paths); an engine on the path framework answers
+    /// [`Endpoints::needs_sudo`](crate::Endpoints::needs_sudo).
+    fn needs_sudo(&self, path: &str) -> bool {
+        path_matches(self.sudo_paths(), path)
+    }
+
+    /// The engine's declared endpoints (for help and the OpenAPI document); empty for engines
+    /// not on the path framework.
+    fn endpoints(&self) -> &[crate::EndpointInfo] {
         &[]
     }
 }

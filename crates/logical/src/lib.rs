@@ -7,6 +7,11 @@
 //! never on `strongroom-core`. Errors are [`LogicalError`]s in Vault's categories ([`ErrorKind`]);
 //! only the HTTP layer knows status codes.
 //!
+//! Declare an engine's endpoints with the path framework ([`Endpoint`], [`Endpoints`]): routing,
+//! field decoding, the sudo and unauthenticated lists, existence checks, help and the OpenAPI
+//! document ([`openapi_document`]) all come from the declarations (see the [`Endpoints`] docs
+//! for an example). The hand-written [`Backend::handle`] below is the low-level form.
+//!
 //! ```
 //! use async_trait::async_trait;
 //! use strongroom_logical::{Backend, Context, LogicalError, Operation, Request, Response};
@@ -36,6 +41,7 @@ mod backend;
 pub mod cidr;
 mod error;
 pub mod field;
+mod framework;
 mod registry;
 mod request;
 mod response;
@@ -44,6 +50,10 @@ mod view;
 
 pub use backend::{Backend, Context, Lease, fold_segment, path_matches};
 pub use error::{ErrorKind, LogicalError, Result};
+pub use framework::{
+    Endpoint, EndpointInfo, Endpoints, ExistenceCheck, ExistsFuture, Field, FieldSpec, FieldType,
+    Fields, FromField, Handler, HandlerFuture, SecretText, openapi_document,
+};
 pub use registry::{Factory, Registry};
 pub use request::{ClientInfo, Connection, Operation, Request};
 pub use response::{AuthDescriptor, Response, SecretDescriptor, WrapInfo};

@@ -1,0 +1,532 @@
+//! Endpoint declarations and the router built from them.
+
+use std::future::Future;
+use std::ops::Range;
+use std::pin::Pin;
+
+use serde_json::{Map, Value};
+
+use super::fields::{Field, FieldSpec, FieldType, Fields, validation_failed};
+use super::pattern::Pattern;
+use crate::{Context, LogicalError, Operation, Request, Response, Result};
+
+/// The future an operation handler returns.
+pub type HandlerFuture<'a> = Pin<Box<dyn Future<Output = Result<Response>> + Send + 'a>>;
+
+/// The future an existence check returns.
+pub type ExistsFuture<'a> = Pin<Box<dyn Future<Output = Result<bool>> + Send + 'a>>;
+
+/// An operation's handler: given the engine, the mount's context and the decoded fields, the
+/// answer. Write it as a closure that boxes an async method:
+/// `|engine, ctx, fields| Box::pin(engine.read(ctx, fields))`.
+pub type Handler<B> = for<'a> fn(&'a B, &'a Context, Fields<'a>) -> HandlerFuture<'a>;
+
+/// An existence check: whether the write's target exists (create vs update in policies).
+pub type ExistenceCheck<B> = for<'a> fn(&'a B, &'a Context, Fields<'a>) -> ExistsFuture<'a>;
+
+/// The operations in the order the framework keeps their handlers.
+const OPERATIONS: [Operation; 6] = [
+    Operation::Read,
+    Operation::Create,
+    Operation::Update,
+    Operation::Patch,
+    Operation::Delete,
+    Operation::List,
+];
+
+fn slot(operation: Operation) -> Option<usize> {
+    OPERATIONS.iter().position(|&op| op == operation)
+}
+
+/// What an endpoint is, apart from its handlers: pattern, fields, operations, security flags
+/// and help. The OpenAPI document is made from these.
+#[derive(Clone, Debug)]
+pub struct EndpointInfo {
+    pub(crate) text: String,
+    pub(crate) pattern: Pattern,
+    pub(crate) fields: Vec<FieldSpec>,
+    pub(crate) operations: Vec<Operation>,
+    pub(crate) sudo: bool,
+    pub(crate) unauthenticated: bool,
+    pub(crate) arbitrary_input: bool,
+    pub(crate) exists: bool,
+    pub(crate) synopsis: String,
+    pub(crate) description: String,
+}
+
+impl EndpointInfo {
+    /// The pattern as declared (`keys/{name}`).
+    pub fn pattern(&self) -> &str {
+        &self.text
+    }
+
+    /// The declared fields (path captures first, then in declaration order).
+    pub fn fields(&self) -> &[FieldSpec] {
+        &self.fields
+    }
+
+    /// The operations served.
+    pub fn operations(&self) -> &[Operation] {
+        &self.operations
+    }
+
+    /// Whether the endpoint needs `sudo` on top of the operation's capability.
+    pub fn is_sudo(&self) -> bool {
+        self.sudo
+    }
+
+    /// Whether the endpoint needs no token (a login).
+    pub fn is_unauthenticated(&self) -> bool {
+        self.unauthenticated
+    }
+
+    /// Whether the endpoint takes fields it does not declare (and so warns about none).
+    pub fn takes_arbitrary_input(&self) -> bool {
+        self.arbitrary_input
+    }
+
+    /// Whether the endpoint declares an existence check.
+    pub fn has_existence_check(&self) -> bool {
+        self.exists
+    }
+
+    /// One line of help.
+    pub fn synopsis(&self) -> &str {
+        &self.synopsis
+    }
+
+    /// The longer help.
+    pub fn description(&self) -> &str {
+        &self.description
+    }
+}
+
+/// One endpoint, declared: build it with [`Endpoint::new`] and the builder methods, then hand a
+/// list of them to [`Endpoints::new`].
+pub struct Endpoint<B> {
+    info: EndpointInfo,
+    declared: Vec<(String, Field)>,
+    handlers: [Option<Handler<B>>; 6],
+    exists: Option<ExistenceCheck<B>>,
+}
+
+impl<B> std::fmt::Debug for Endpoint<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("pattern", &self.info.text)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<B> Endpoint<B> {
+    /// An endpoint at `pattern`, relative to the mount. A pattern is `/`-separated segments:
+    ///
+    /// * `keys` — that segment exactly;
+    /// * `{name}` — one non-empty segment, captured as the string field `name`;
+    /// * `{name?}` — an optional last segment (Vault's `OptionalParamRegex`);
+    /// * `{path*}` — the rest of the path, possibly empty (Vault's `MatchAllRegex`);
+    /// * `{path+}` — the rest of the path, not empty and not ending in `/` (a secret's path);
+    /// * a trailing `/?` — the path may end in `/` (list endpoints: `keys/?`).
+    ///
+    /// Captures are string fields; declare them with [`field`](Self::field) to describe them
+    /// (undeclared ones are declared as plain strings).
+    pub fn new(pattern: &str) -> Self {
+        Self {
+            info: EndpointInfo {
+                text: pattern.to_owned(),
+                pattern: Pattern::compile(pattern),
+                fields: Vec::new(),
+                operations: Vec::new(),
+                sudo: false,
+                unauthenticated: false,
+                arbitrary_input: false,
+                exists: false,
+                synopsis: String::new(),
+                description: String::new(),
+            },
+            declared: Vec::new(),
+            handlers: [None; 6],
+            exists: None,
+        }
+    }
+
+    /// Declares a field.
+    #[must_use]
+    pub fn field(mut self, name: &str, field: Field) -> Self {
+        self.declared.push((name.to_owned(), field));
+        self
+    }
+
+    /// Serves `operation` with `handler`.
+    #[must_use]
+    pub fn operation(mut self, operation: Operation, handler: Handler<B>) -> Self {
+        if let Some(slot) = slot(operation).and_then(|i| self.handlers.get_mut(i)) {
+            *slot = Some(handler);
+        }
+        self
+    }
+
+    /// Serves reads.
+    #[must_use]
+    pub fn read(self, handler: Handler<B>) -> Self {
+        self.operation(Operation::Read, handler)
+    }
+
+    /// Serves creates and updates with one handler (a write, whichever the existence check made
+    /// it).
+    #[must_use]
+    pub fn write(self, handler: Handler<B>) -> Self {
+        self.operation(Operation::Create, handler)
+            .operation(Operation::Update, handler)
+    }
+
+    /// Serves patches.
+    #[must_use]
+    pub fn patch(self, handler: Handler<B>) -> Self {
+        self.operation(Operation::Patch, handler)
+    }
+
+    /// Serves deletes.
+    #[must_use]
+    pub fn delete(self, handler: Handler<B>) -> Self {
+        self.operation(Operation::Delete, handler)
+    }
+
+    /// Serves lists.
+    #[must_use]
+    pub fn list(self, handler: Handler<B>) -> Self {
+        self.operation(Operation::List, handler)
+    }
+
+    /// The existence check for writes (Vault's `ExistenceCheck`). Without one, the core counts
+    /// every write as an update.
+    #[must_use]
+    pub fn exists(mut self, check: ExistenceCheck<B>) -> Self {
+        self.exists = Some(check);
+        self
+    }
+
+    /// Requires `sudo` on top of the operation's capability (Vault's `PathsSpecial.Root`).
+    #[must_use]
+    pub fn sudo(mut self) -> Self {
+        self.info.sudo = true;
+        self
+    }
+
+    /// Needs no token (Vault's `PathsSpecial.Unauthenticated`: logins).
+    #[must_use]
+    pub fn unauthenticated(mut self) -> Self {
+        self.info.unauthenticated = true;
+        self
+    }
+
+    /// Takes fields it does not declare (Vault's `TakesArbitraryInput`): no "ignored these
+    /// unrecognized parameters" warning, and the undeclared fields reach the handler through
+    /// [`Fields::unrecognized`].
+    #[must_use]
+    pub fn arbitrary_input(mut self) -> Self {
+        self.info.arbitrary_input = true;
+        self
+    }
+
+    /// One line of help (Vault's `HelpSynopsis`; the OpenAPI summary).
+    #[must_use]
+    pub fn synopsis(mut self, text: &str) -> Self {
+        text.trim().clone_into(&mut self.info.synopsis);
+        self
+    }
+
+    /// The longer help (Vault's `HelpDescription`; the OpenAPI description).
+    #[must_use]
+    pub fn description(mut self, text: &str) -> Self {
+        text.trim().clone_into(&mut self.info.description);
+        self
+    }
+}
+
+/// A request matched to an endpoint: which one, and the byte ranges of its captures.
+struct Matched {
+    index: usize,
+    spans: Vec<Option<Range<usize>>>,
+}
+
+/// The engine's endpoints, compiled: the router, the security lists, the existence checks and
+/// the help all come from here.
+///
+/// Routing is Vault's: endpoints are tried in the order declared and **the first whose pattern
+/// matches wins** (even when it does not serve the operation: that is `unsupported operation`,
+/// never a fall-through to a later endpoint). No match is `unsupported path`.
+pub struct Endpoints<B> {
+    infos: Vec<EndpointInfo>,
+    handlers: Vec<[Option<Handler<B>>; 6]>,
+    checks: Vec<Option<ExistenceCheck<B>>>,
+    help: String,
+    problems: Vec<String>,
+}
+
+impl<B> std::fmt::Debug for Endpoints<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.infos.iter().map(EndpointInfo::pattern))
+            .finish()
+    }
+}
+
+impl<B> Endpoints<B> {
+    /// Compiles the declarations (patterns, field defaults). Never fails: what is wrong with a
+    /// declaration is listed by [`problems`](Self::problems), which every engine's tests check
+    /// is empty.
+    pub fn new(help: &str, endpoints: Vec<Endpoint<B>>) -> Self {
+        let mut problems = Vec::new();
+        let mut infos = Vec::with_capacity(endpoints.len());
+        let mut handlers = Vec::with_capacity(endpoints.len());
+        let mut checks = Vec::with_capacity(endpoints.len());
+        for endpoint in endpoints {
+            let Endpoint {
+                mut info,
+                mut declared,
+                handlers: ops,
+                exists,
+            } = endpoint;
+            problems.extend(info.pattern.problems().iter().cloned());
+            let mut fields = Vec::new();
+            for capture in info.pattern.captures() {
+                let field = match declared.iter().position(|(n, _)| n == capture) {
+                    Some(at) => declared.remove(at).1,
+                    None => Field::new(FieldType::String, ""),
+                };
+                if !matches!(field.ty, FieldType::String | FieldType::LowerCaseString) {
+                    problems.push(format!(
+                        "{}: the captured field {capture:?} must be a string",
+                        info.text
+                    ));
+                }
+                fields.push(FieldSpec::new(capture.clone(), field, true, &mut problems));
+            }
+            for (name, field) in declared {
+                if fields.iter().any(|f| f.name == name) {
+                    problems.push(format!("{}: field {name:?} declared twice", info.text));
+                    continue;
+                }
+                fields.push(FieldSpec::new(name, field, false, &mut problems));
+            }
+            info.fields = fields;
+            info.operations = OPERATIONS
+                .iter()
+                .zip(&ops)
+                .filter(|(_, h)| h.is_some())
+                .map(|(op, _)| *op)
+                .collect();
+            if info.operations.is_empty() {
+                problems.push(format!("{}: serves no operation", info.text));
+            }
+            if infos.iter().any(|i: &EndpointInfo| i.text == info.text) {
+                problems.push(format!(
+                    "{}: declared twice (the second is never reached)",
+                    info.text
+                ));
+            }
+            info.exists = exists.is_some();
+            infos.push(info);
+            handlers.push(ops);
+            checks.push(exists);
+        }
+        Self {
+            infos,
+            handlers,
+            checks,
+            help: help.trim().to_owned(),
+            problems,
+        }
+    }
+
+    /// What is wrong with the declarations: malformed patterns, captures that are not strings,
+    /// defaults that do not decode, fields or patterns declared twice, endpoints without
+    /// operations. Empty when all is well.
+    pub fn problems(&self) -> &[String] {
+        &self.problems
+    }
+
+    /// The declarations, in routing order (for help and the OpenAPI document).
+    pub fn infos(&self) -> &[EndpointInfo] {
+        &self.infos
+    }
+
+    /// The engine's help text.
+    pub fn help(&self) -> &str {
+        &self.help
+    }
+
+    fn route(&self, path: &str) -> Option<Matched> {
+        let mut spans = Vec::new();
+        self.infos
+            .iter()
+            .position(|info| info.pattern.matches(path, &mut spans))
+            .map(|index| Matched { index, spans })
+    }
+
+    /// The endpoint that serves `path` (first match), if any.
+    pub fn endpoint(&self, path: &str) -> Option<&EndpointInfo> {
+        self.route(path).and_then(|m| self.infos.get(m.index))
+    }
+
+    /// Whether `path` needs `sudo`: its endpoint is declared [`Endpoint::sudo`].
+    pub fn needs_sudo(&self, path: &str) -> bool {
+        self.endpoint(path).is_some_and(|info| info.sudo)
+    }
+
+    /// Whether `path` needs no token: its endpoint is declared [`Endpoint::unauthenticated`].
+    pub fn is_unauthenticated(&self, path: &str) -> bool {
+        self.endpoint(path).is_some_and(|info| info.unauthenticated)
+    }
+
+    /// Routes and handles a request: matches the path, finds the operation's handler, decodes
+    /// and validates every declared field, calls the handler, and adds Vault's warnings about
+    /// ignored fields to a non-empty answer. The body is moved into the fields, never copied.
+    ///
+    /// # Errors
+    ///
+    /// [`LogicalError::UnsupportedPath`] when no endpoint matches;
+    /// [`LogicalError::UnsupportedOperation`] when the matching endpoint does not serve the
+    /// operation; [`LogicalError::InvalidRequest`] (`Field validation failed: ...`) for a field
+    /// that does not convert; else the handler's error.
+    pub async fn handle(
+        &self,
+        backend: &B,
+        ctx: &Context,
+        mut request: Request,
+    ) -> Result<Response> {
+        let matched = self
+            .route(&request.path)
+            .ok_or(LogicalError::UnsupportedPath)?;
+        let (Some(info), Some(ops)) = (
+            self.infos.get(matched.index),
+            self.handlers.get(matched.index),
+        ) else {
+            return Err(LogicalError::UnsupportedPath);
+        };
+        let handler = slot(request.operation)
+            .and_then(|i| ops.get(i).copied().flatten())
+            .ok_or(LogicalError::UnsupportedOperation)?;
+        let mut body = std::mem::take(&mut request.data);
+        let mut values = Vec::with_capacity(info.fields.len());
+        let mut replaced = Vec::new();
+        let mut captures = matched.spans.iter();
+        for spec in &info.fields {
+            if spec.capture {
+                let value = captures
+                    .next()
+                    .cloned()
+                    .flatten()
+                    .and_then(|span| request.path.get(span))
+                    .map(|text| Value::String(text.to_owned()));
+                let sent = if info.arbitrary_input {
+                    body.get(&spec.name).is_some_and(|v| !v.is_null())
+                } else {
+                    body.remove(&spec.name).is_some_and(|v| !v.is_null())
+                };
+                if sent {
+                    replaced.push(spec.name.clone());
+                }
+                values.push(value);
+                continue;
+            }
+            let value = match body.remove(&spec.name) {
+                None | Some(Value::Null) => None,
+                Some(raw) => Some(
+                    spec.field
+                        .ty
+                        .decode(raw)
+                        .map_err(|detail| validation_failed(&spec.name, &detail))?,
+                ),
+            };
+            values.push(value);
+        }
+        let ignored: Vec<String> = if info.arbitrary_input {
+            Vec::new()
+        } else {
+            body.keys().cloned().collect()
+        };
+        let fields = Fields::new(&request, &info.fields, values, body);
+        let mut response = handler(backend, ctx, fields).await?;
+        // Vault adds these to a response, never to an empty answer (a 204 has no body).
+        if response.data.is_some() || response.auth.is_some() || response.secret.is_some() {
+            if !ignored.is_empty() {
+                response.warnings.push(format!(
+                    "Endpoint ignored these unrecognized parameters: [{}]",
+                    sorted(ignored)
+                ));
+            }
+            if !replaced.is_empty() {
+                response.warnings.push(format!(
+                    "Endpoint replaced the value of these parameters with the values captured \
+                     from the endpoint's path: [{}]",
+                    sorted(replaced)
+                ));
+            }
+        }
+        Ok(response)
+    }
+
+    /// The existence check for a write (Vault's `HandleExistenceCheck`): `None` when the
+    /// operation is not a create or update, no endpoint matches, or the endpoint declares no
+    /// check. The declared body fields are validated first (without copying them), so a write
+    /// with a field that does not convert is refused here, before the policy check, with the
+    /// message Vault gives at this stage (`error converting input for field ...`, without the
+    /// request handler's `Field validation failed:`). The check sees the path's captures only.
+    ///
+    /// # Errors
+    ///
+    /// [`LogicalError::InvalidRequest`] for a field that does not convert; the check's error.
+    pub async fn exists(
+        &self,
+        backend: &B,
+        ctx: &Context,
+        request: &Request,
+    ) -> Result<Option<bool>> {
+        if !matches!(request.operation, Operation::Create | Operation::Update) {
+            return Ok(None);
+        }
+        let Some(matched) = self.route(&request.path) else {
+            return Ok(None);
+        };
+        let (Some(info), Some(Some(check))) = (
+            self.infos.get(matched.index),
+            self.checks.get(matched.index),
+        ) else {
+            return Ok(None);
+        };
+        let mut values = Vec::with_capacity(info.fields.len());
+        let mut captures = matched.spans.iter();
+        for spec in &info.fields {
+            if spec.capture {
+                values.push(
+                    captures
+                        .next()
+                        .cloned()
+                        .flatten()
+                        .and_then(|span| request.path.get(span))
+                        .map(|text| Value::String(text.to_owned())),
+                );
+                continue;
+            }
+            if let Some(raw) = request.data.get(&spec.name).filter(|v| !v.is_null()) {
+                spec.field.ty.check(raw).map_err(|detail| {
+                    LogicalError::invalid(format!(
+                        "error converting input for field {:?}: {detail}",
+                        spec.name
+                    ))
+                })?;
+            }
+            values.push(None);
+        }
+        let fields = Fields::new(request, &info.fields, values, Map::new());
+        check(backend, ctx, fields).await.map(Some)
+    }
+}
+
+/// Names sorted and joined as Go's `%v` prints a `[]string` (inside the brackets).
+fn sorted(mut names: Vec<String>) -> String {
+    names.sort();
+    names.join(" ")
+}

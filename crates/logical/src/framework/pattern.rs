@@ -1,0 +1,270 @@
+//! Path patterns, compiled once into segments and matched without allocating.
+
+use std::ops::Range;
+
+/// One piece of a compiled pattern.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Segment {
+    /// A fixed segment (`keys`).
+    Literal(String),
+    /// `{name}`: exactly one non-empty segment.
+    One(usize),
+    /// `{name?}`: one segment or nothing (only at the end, after the fixed part).
+    Optional(usize),
+    /// `{name*}` (may be empty) or `{name+}` (non-empty, not ending in `/`): the rest of the path.
+    Rest { capture: usize, non_empty: bool },
+}
+
+/// A compiled pattern: segments, the names it captures (in order) and whether a trailing `/` is
+/// optional (`/?` at the end).
+#[derive(Clone, Debug)]
+pub(crate) struct Pattern {
+    segments: Vec<Segment>,
+    captures: Vec<String>,
+    optional_slash: bool,
+    problems: Vec<String>,
+}
+
+impl Pattern {
+    /// Compiles `text`. Never fails: what does not parse is reported by [`Pattern::problems`]
+    /// (checked by each engine's tests) and matches nothing it should not.
+    pub(crate) fn compile(text: &str) -> Self {
+        let mut problems = Vec::new();
+        let (body, optional_slash) = match text.strip_suffix("/?") {
+            Some(body) => (body, true),
+            None => (text, false),
+        };
+        let mut segments = Vec::new();
+        let mut captures: Vec<String> = Vec::new();
+        if !body.is_empty() {
+            for part in body.split('/') {
+                let segment = match part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+                    None => {
+                        if part.is_empty() || part.contains(['{', '}']) {
+                            problems.push(format!("pattern {text:?}: bad segment {part:?}"));
+                        }
+                        Segment::Literal(part.to_owned())
+                    }
+                    Some(inner) => {
+                        let (name, kind) = match inner.char_indices().last() {
+                            Some((at, c @ ('*' | '+' | '?'))) => {
+                                (inner.get(..at).unwrap_or(""), Some(c))
+                            }
+                            _ => (inner, None),
+                        };
+                        if name.is_empty()
+                            || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                        {
+                            problems.push(format!("pattern {text:?}: bad capture name {name:?}"));
+                        }
+                        if captures.iter().any(|c| c == name) {
+                            problems.push(format!("pattern {text:?}: {name:?} captured twice"));
+                        }
+                        let index = captures.len();
+                        captures.push(name.to_owned());
+                        match kind {
+                            Some('*') => Segment::Rest {
+                                capture: index,
+                                non_empty: false,
+                            },
+                            Some('+') => Segment::Rest {
+                                capture: index,
+                                non_empty: true,
+                            },
+                            Some(_) => Segment::Optional(index),
+                            None => Segment::One(index),
+                        }
+                    }
+                };
+                if let Some(last) = segments.last() {
+                    match (last, &segment) {
+                        (Segment::Rest { .. }, _) => problems
+                            .push(format!("pattern {text:?}: a rest capture must come last")),
+                        (Segment::Optional(_), s) if !matches!(s, Segment::Optional(_)) => problems
+                            .push(format!(
+                                "pattern {text:?}: only optional captures may follow one"
+                            )),
+                        _ => {}
+                    }
+                }
+                segments.push(segment);
+            }
+        }
+        Self {
+            segments,
+            captures,
+            optional_slash,
+            problems,
+        }
+    }
+
+    /// The names the pattern captures, in order.
+    pub(crate) fn captures(&self) -> &[String] {
+        &self.captures
+    }
+
+    /// What is wrong with the pattern (empty when it is well formed).
+    pub(crate) fn problems(&self) -> &[String] {
+        &self.problems
+    }
+
+    /// Matches `path`, filling `spans` (one per capture, `None` for an absent optional one)
+    /// with byte ranges into `path`. First segment first, no backtracking: patterns are
+    /// prefix-free per segment, so one pass decides.
+    pub(crate) fn matches(&self, path: &str, spans: &mut Vec<Option<Range<usize>>>) -> bool {
+        spans.clear();
+        spans.resize(self.captures.len(), None);
+        let mut at = 0;
+        for (i, segment) in self.segments.iter().enumerate() {
+            let optional = matches!(segment, Segment::Optional(_));
+            let rest = path.get(at..).unwrap_or("");
+            if i > 0 {
+                match rest.strip_prefix('/') {
+                    Some(after) if !(optional && after.is_empty()) => at += 1,
+                    _ if optional => continue,
+                    _ => return false,
+                }
+            } else if optional && rest.is_empty() {
+                continue;
+            }
+            let rest = path.get(at..).unwrap_or("");
+            if let Segment::Rest { capture, non_empty } = segment {
+                if *non_empty && (rest.is_empty() || rest.ends_with('/')) {
+                    return false;
+                }
+                if let Some(slot) = spans.get_mut(*capture) {
+                    *slot = Some(at..path.len());
+                }
+                return true;
+            }
+            let len = rest.find('/').unwrap_or(rest.len());
+            let head = rest.get(..len).unwrap_or("");
+            match segment {
+                Segment::Literal(literal) if head != literal => return false,
+                Segment::One(capture) | Segment::Optional(capture) => {
+                    if head.is_empty() {
+                        return false;
+                    }
+                    if let Some(slot) = spans.get_mut(*capture) {
+                        *slot = Some(at..at + len);
+                    }
+                }
+                _ => {}
+            }
+            at += len;
+        }
+        let rest = path.get(at..).unwrap_or("");
+        rest.is_empty() || (self.optional_slash && rest == "/")
+    }
+
+    /// The OpenAPI path(s) for the pattern below `prefix` (ending in `/`): `{name}` for every
+    /// capture; a pattern with optional captures gives one path per number of them present.
+    pub(crate) fn openapi_paths(&self, prefix: &str) -> Vec<(String, Vec<String>)> {
+        let optional = self
+            .segments
+            .iter()
+            .filter(|s| matches!(s, Segment::Optional(_)))
+            .count();
+        let fixed = self.segments.len() - optional;
+        (0..=optional)
+            .map(|present| {
+                let mut path = String::from("/");
+                path.push_str(prefix);
+                let mut params = Vec::new();
+                for (i, segment) in self.segments.iter().take(fixed + present).enumerate() {
+                    if i > 0 {
+                        path.push('/');
+                    }
+                    match segment {
+                        Segment::Literal(literal) => path.push_str(literal),
+                        Segment::One(c)
+                        | Segment::Optional(c)
+                        | Segment::Rest { capture: c, .. } => {
+                            let name = self.captures.get(*c).map_or("", String::as_str);
+                            path.push('{');
+                            path.push_str(name);
+                            path.push('}');
+                            params.push(name.to_owned());
+                        }
+                    }
+                }
+                (path, params)
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(pattern: &str, path: &str) -> Option<Vec<Option<String>>> {
+        let pattern = Pattern::compile(pattern);
+        assert!(pattern.problems().is_empty(), "{:?}", pattern.problems());
+        let mut spans = Vec::new();
+        pattern.matches(path, &mut spans).then(|| {
+            spans
+                .iter()
+                .map(|s| s.clone().map(|r| path[r].to_owned()))
+                .collect()
+        })
+    }
+
+    fn some(values: &[&str]) -> Option<Vec<Option<String>>> {
+        Some(values.iter().map(|v| Some((*v).to_owned())).collect())
+    }
+
+    #[test]
+    fn segments_match_as_documented() {
+        assert_eq!(run("config", "config"), some(&[]));
+        assert_eq!(run("config", "config/"), None);
+        assert_eq!(run("config", "configs"), None);
+        assert_eq!(run("config", "config/x"), None);
+        assert_eq!(run("keys/?", "keys/"), some(&[]));
+        assert_eq!(run("keys/?", "keys"), some(&[]));
+        assert_eq!(run("keys/{name}", "keys/a"), some(&["a"]));
+        assert_eq!(run("keys/{name}", "keys/"), None);
+        assert_eq!(run("keys/{name}", "keys/a/b"), None);
+        assert_eq!(run("keys/{name}/rotate", "keys/a/rotate"), some(&["a"]));
+        assert_eq!(run("keys/{name}/rotate", "keys/a/rotatex"), None);
+        assert_eq!(run("data/{path*}", "data/a/b/"), some(&["a/b/"]));
+        assert_eq!(run("data/{path*}", "data/"), some(&[""]));
+        assert_eq!(run("data/{path*}", "data"), None);
+        assert_eq!(run("data/{path+}", "data/a/b"), some(&["a/b"]));
+        assert_eq!(run("data/{path+}", "data/"), None);
+        assert_eq!(run("data/{path+}", "data/a/"), None);
+        assert_eq!(run("{path*}", ""), some(&[""]));
+        assert_eq!(run("{path*}", "a/b"), some(&["a/b"]));
+        assert_eq!(run("", ""), some(&[]));
+        assert_eq!(run("", "a"), None);
+        let export = "export/{type}/{name}/{version?}";
+        assert_eq!(
+            run(export, "export/k/n"),
+            Some(vec![Some("k".into()), Some("n".into()), None])
+        );
+        assert_eq!(run(export, "export/k/n/3"), some(&["k", "n", "3"]));
+        assert_eq!(run(export, "export/k/n/"), None);
+        assert_eq!(run(export, "export/k/n/3/4"), None);
+    }
+
+    #[test]
+    fn malformed_patterns_are_reported() {
+        for bad in ["a/{x*}/b", "a//b", "{}", "a/{x}/{x}", "a/{v?}/b", "a{b}"] {
+            assert!(!Pattern::compile(bad).problems().is_empty(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn openapi_paths_expand_optional_captures() {
+        let p = Pattern::compile("export/{type}/{version?}");
+        let paths: Vec<String> = p
+            .openapi_paths("transit/")
+            .into_iter()
+            .map(|(p, _)| p)
+            .collect();
+        assert_eq!(
+            paths,
+            ["/transit/export/{type}", "/transit/export/{type}/{version}"]
+        );
+    }
+}

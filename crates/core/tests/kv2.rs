@@ -429,7 +429,9 @@ async fn bad_input_changes_nothing() {
     }
     for bad in [
         json!({"max_versions": -3}),
-        json!({"custom_metadata": {"a": 1}}),
+        // (A number in custom_metadata is text to Vault's key-value pairs: `{"a": 1}` is
+        // accepted as "1", so the wrong type here is a string.)
+        json!({"custom_metadata": "not pairs"}),
         json!({"delete_version_after": "soon"}),
     ] {
         assert!(k.write("secret/metadata/app", bad).await.is_err());

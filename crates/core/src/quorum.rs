@@ -20,7 +20,7 @@ use strongroom_storage::{Op, StorageError};
 
 use crate::request::VaultResponse;
 use crate::seal_config::{SEAL_CONFIG_PATH, SealConfig, recovery_check};
-use crate::util::{hex, lock};
+use crate::util::{hex, lock, object};
 use crate::vault::{RekeyState, Vault};
 use crate::{Result, VaultError};
 
@@ -51,13 +51,6 @@ impl Endpoint {
             "generate-root-token/update" => (Self::RootUpdate, false),
             _ => return None,
         })
-    }
-}
-
-fn object(value: Value) -> Map<String, Value> {
-    match value {
-        Value::Object(map) => map,
-        _ => Map::new(),
     }
 }
 

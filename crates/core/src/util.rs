@@ -2,6 +2,8 @@
 
 use std::sync::{Mutex, PoisonError};
 
+use serde_json::{Map, Value};
+
 use crate::{Result, VaultError};
 
 /// Locks a mutex whose data stays consistent across a panic (every update is one assignment).
@@ -47,6 +49,14 @@ pub(crate) fn uuid() -> Result<String> {
 }
 
 pub(crate) use strongroom_logical::time::rfc3339;
+
+/// The map of a JSON object (an empty map for anything else).
+pub(crate) fn object(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
 
 #[cfg(test)]
 mod tests {

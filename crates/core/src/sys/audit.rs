@@ -6,12 +6,11 @@ use std::sync::Arc;
 use serde_json::{Map, Value, json};
 use strongroom_logical::Operation;
 
-use super::object;
 use crate::active::Active;
 use crate::audit::{AUDIT_PATH, AuditEntry, Broker, Enabled, FileAuditDevice, check_file_path};
 use crate::mounts::normalize_mount_path;
 use crate::request::VaultResponse;
-use crate::util::hex;
+use crate::util::{hex, object};
 use crate::{Result, Vault, VaultError};
 
 /// Installs an audit device (copy-on-write), persisting the table when asked.

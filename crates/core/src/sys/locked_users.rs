@@ -3,9 +3,9 @@
 use serde_json::{Map, Value, json};
 use strongroom_logical::{Operation, field};
 
-use super::object;
 use crate::active::{Active, lockout_configs};
 use crate::request::VaultResponse;
+use crate::util::object;
 use crate::{Result, VaultError};
 
 /// `sys/locked-users` (read; optional `mount_accessor`) in Vault's shape, and

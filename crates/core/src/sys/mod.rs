@@ -2,6 +2,7 @@
 //! Vault's paths and JSON shapes, one module per topic.
 
 mod audit;
+mod caller;
 mod leases;
 mod locked_users;
 mod mounts;
@@ -13,34 +14,16 @@ use strongroom_logical::Operation;
 
 use crate::active::Active;
 use crate::request::VaultResponse;
-use crate::tokens::TokenEntry;
+use crate::util::object;
 use crate::{Result, Vault, VaultError};
 
 use audit::{audit_endpoints, audit_hash};
+pub(crate) use caller::Caller;
 use leases::lease_endpoints;
 use locked_users::locked_users;
 use mounts::{disable, enable, list_mounts, mount_target, tune};
 use policies::{capabilities, policy_endpoints};
 pub(crate) use tokens::handle_token;
-
-/// Who is asking, as the pipeline established it.
-pub(crate) struct Caller {
-    /// The token, after this request's use was counted.
-    pub(crate) entry: TokenEntry,
-    /// The token as presented.
-    pub(crate) token: String,
-    /// This request took the token's last use.
-    pub(crate) last_use: bool,
-    /// The token holds `sudo` (or root) on the request path.
-    pub(crate) sudo: bool,
-}
-
-fn object(value: Value) -> Map<String, Value> {
-    match value {
-        Value::Object(map) => map,
-        _ => Map::new(),
-    }
-}
 
 /// `sys/...` requests (already authorised), at their canonical path below `sys/`.
 pub(crate) async fn handle(

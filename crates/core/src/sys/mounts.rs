@@ -5,12 +5,12 @@ use std::sync::Arc;
 use serde_json::{Map, Value, json};
 use strongroom_logical::{Operation, StorageView, field};
 
-use super::object;
 use crate::active::Active;
 use crate::mounts::{
     MOUNTS_PATH, MountConfig, MountEntry, Mounted, normalize_mount_path, storage_root,
 };
 use crate::request::VaultResponse;
+use crate::util::object;
 use crate::util::uuid;
 use crate::{Result, Vault, VaultError};
 

@@ -3,9 +3,9 @@
 use serde_json::{Map, Value, json};
 use strongroom_logical::{Operation, field};
 
-use super::object;
 use crate::active::Active;
 use crate::request::VaultResponse;
+use crate::util::object;
 use crate::{Result, Vault, VaultError};
 
 pub(super) async fn capabilities(

@@ -3,11 +3,11 @@
 use serde_json::{Map, Value, json};
 use strongroom_logical::{Operation, field};
 
-use super::{Caller, object};
+use super::caller::Caller;
 use crate::active::Active;
 use crate::request::{AuthInfo, VaultResponse};
 use crate::tokens::{Creation, TokenEntry, TokenRequest};
-use crate::util::rfc3339;
+use crate::util::{object, rfc3339};
 use crate::{Result, VaultError};
 
 /// Vault's `lookup` answer for `entry`. `last_use`: this request took the token's last use

@@ -80,7 +80,8 @@ impl Vault {
     }
 
     /// Runs the core's scheduled rotations that are due (the barrier keyring, when configured
-    /// with [`VaultBuilder::barrier_rotation`]); the background task calls this every second.
+    /// with [`VaultBuilder::barrier_rotation`](crate::VaultBuilder::barrier_rotation)); the
+    /// background task calls this every second.
     ///
     /// # Errors
     ///

@@ -14,6 +14,7 @@ use ring::hmac;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
+use crate::util::unhex;
 use crate::{Result, VaultError};
 
 /// Where audit lines go. Implement it to ship audit lines elsewhere (a socket, a queue).
@@ -222,7 +223,7 @@ impl Enabled {
     /// `hmac-sha256:<hex>` of `value` under this device's salt (what `sys/audit-hash` returns).
     pub(crate) fn hash(&self, value: &str) -> String {
         let tag = hmac::sign(&self.key, value.as_bytes());
-        let hex = crate::vault::hex(tag.as_ref());
+        let hex = crate::util::hex(tag.as_ref());
         format!("hmac-sha256:{hex}")
     }
 
@@ -346,7 +347,7 @@ impl Broker {
     ) -> Result<()> {
         self.fan_out(map_weight(record.data), |device| {
             json!({
-                "time": crate::sys::rfc3339(now),
+                "time": crate::util::rfc3339(now),
                 "type": "request",
                 "auth": Self::auth_json(device, record.auth),
                 "request": Self::request_json(device, record),
@@ -393,7 +394,7 @@ impl Broker {
                 Value::Object(out)
             });
             json!({
-                "time": crate::sys::rfc3339(now),
+                "time": crate::util::rfc3339(now),
                 "type": "response",
                 "auth": Self::auth_json(device, record.auth),
                 "request": Self::request_json(device, record),
@@ -537,6 +538,31 @@ pub(crate) fn check_file_path(allowed: Option<&Path>, requested: &str) -> Result
         )));
     }
     Ok(path.to_path_buf())
+}
+
+pub(crate) const AUDIT_PATH: &str = "core/audit";
+
+/// Where the HMAC salt of each declared audit device is kept (inside the barrier).
+pub(crate) const DECLARED_AUDIT_SALT_PREFIX: &str = "core/audit-declared-salt/";
+
+/// Rebuilds a persisted audit device.
+pub(crate) fn audit_device(entry: AuditEntry) -> Result<Enabled> {
+    let salt = unhex(&entry.salt)
+        .ok_or_else(|| VaultError::Internal("stored audit salt is not hex".into()))?;
+    let device: Arc<dyn crate::AuditDevice> = match entry.kind.as_str() {
+        "file" => {
+            let path = entry.options.get("file_path").ok_or_else(|| {
+                VaultError::Internal("stored file audit device has no path".into())
+            })?;
+            Arc::new(FileAuditDevice::new(path))
+        }
+        other => {
+            return Err(VaultError::Internal(format!(
+                "stored audit device of unknown type {other:?}"
+            )));
+        }
+    };
+    Ok(Enabled::new(entry, device, &salt))
 }
 
 #[cfg(test)]

@@ -65,7 +65,7 @@ impl LeaseEntry {
 
 fn lease_key(lease_id: &str) -> String {
     let digest = ring::digest::digest(&ring::digest::SHA256, lease_id.as_bytes());
-    crate::vault::hex(digest.as_ref())
+    crate::util::hex(digest.as_ref())
 }
 
 fn bucket(unix_secs: u64) -> String {
@@ -144,7 +144,7 @@ impl LeaseManager {
             ttl = ttl.min(token_expire.saturating_sub(now));
             max_expire = max_expire.min(token_expire);
         }
-        let uuid = crate::sys::uuid()?;
+        let uuid = crate::util::uuid()?;
         let path = new.path.trim_end_matches('/');
         let lease_id = format!("{}{path}/{uuid}", new.mount.entry.path);
         let entry = LeaseEntry {
@@ -204,7 +204,7 @@ impl LeaseManager {
             .ok_or_else(|| VaultError::invalid("the lease's mount no longer exists"))?;
         let mut lease = entry.as_lease();
         lease.increment = increment;
-        let ctx = crate::vault::context(mounted, now);
+        let ctx = crate::mounts::context(mounted, now);
         let response = mounted.backend.renew(&ctx, &lease).await?;
         let now_s = unix(now);
         let wanted = increment
@@ -242,7 +242,7 @@ impl LeaseManager {
         };
         let outcome = match router.get(&entry.mount) {
             Some(mounted) => {
-                let ctx = crate::vault::context(mounted, now);
+                let ctx = crate::mounts::context(mounted, now);
                 mounted.backend.revoke(&ctx, &entry.as_lease()).await
             }
             // The mount is gone (and its data with it): nothing left to revoke.

@@ -43,18 +43,28 @@
 //! barrier's own keyring.
 #![forbid(unsafe_code)]
 
+mod active;
 mod audit;
+mod background;
+mod builder;
 mod clock;
 mod error;
 mod leases;
+mod lifecycle;
+mod load;
 mod lockout;
 mod mounts;
+mod pipeline;
 mod policies;
 mod quorum;
+mod request;
 mod request_path;
 mod rotation;
+mod route;
+mod seal_config;
 mod sys;
 mod tokens;
+mod util;
 mod vault;
 
 pub use audit::{AuditDevice, FileAuditDevice};
@@ -69,7 +79,7 @@ pub use strongroom_seal::{Progress, RekeyConfig};
 
 /// A fresh request id (a random UUID), as Vault puts in every response envelope.
 pub fn new_request_id() -> String {
-    sys::uuid().unwrap_or_default()
+    util::uuid().unwrap_or_default()
 }
 pub use tokens::TokenRequest;
 
@@ -80,7 +90,8 @@ pub const SYS_SUDO_PATHS: &[&str] = request_path::SYS_SUDO_PATHS;
 
 /// The token store's paths (below `auth/token/`) that need `sudo`.
 pub const TOKEN_SUDO_PATHS: &[&str] = request_path::TOKEN_SUDO_PATHS;
-pub use vault::{
-    AuthInfo, GenerateRootStarted, GenerateRootUpdate, InitRequest, InitResponse, RekeyStatus,
-    RekeyUpdate, SealStatus, Vault, VaultBuilder, VaultRequest, VaultResponse,
-};
+pub use builder::VaultBuilder;
+pub use lifecycle::{InitRequest, InitResponse, SealStatus};
+pub use quorum::{GenerateRootStarted, GenerateRootUpdate, RekeyStatus, RekeyUpdate};
+pub use request::{AuthInfo, VaultRequest, VaultResponse};
+pub use vault::Vault;

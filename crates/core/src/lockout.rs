@@ -401,7 +401,7 @@ impl Lockouts {
         let tag = context.sign();
         format!(
             "{LOCKED_USERS_PREFIX}{accessor}/{}",
-            crate::vault::hex(tag.as_ref())
+            crate::util::hex(tag.as_ref())
         )
     }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use strongroom_logical::{Backend, StorageView};
+use strongroom_logical::{Backend, Context, StorageView};
 
 /// Lease TTL settings of a mount (seconds; 0 = the system's).
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
@@ -163,6 +163,30 @@ pub(crate) fn normalize_mount_path(path: &str) -> Option<String> {
                     .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
         });
     ok.then(|| format!("{trimmed}/"))
+}
+
+pub(crate) const MOUNTS_PATH: &str = "core/mounts";
+
+/// Vault's defaults: 32 days for both the default and the maximum lease TTL.
+pub(crate) const SYSTEM_TTL: Duration = Duration::from_secs(32 * 24 * 3600);
+
+/// Where a mount's data lives: `logical/<uuid>/` for secret engines, `auth/<uuid>/` for auth
+/// methods.
+pub(crate) fn storage_root(mount_path: &str) -> &'static str {
+    if mount_path.starts_with("auth/") {
+        "auth"
+    } else {
+        "logical"
+    }
+}
+
+pub(crate) fn context(mounted: &Mounted, now: std::time::SystemTime) -> Context {
+    let (default_ttl, max_ttl) = mounted.entry.ttls(SYSTEM_TTL, SYSTEM_TTL);
+    let mut ctx = Context::new(mounted.view.clone(), mounted.entry.path.clone());
+    ctx.default_lease_ttl = default_ttl;
+    ctx.max_lease_ttl = max_ttl;
+    ctx.now = now;
+    ctx
 }
 
 #[cfg(test)]

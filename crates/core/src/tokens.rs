@@ -31,7 +31,7 @@ const PARENT_PREFIX: &str = "sys/token/parent/";
 const MOUNT_PREFIX: &str = "sys/token/mount/";
 
 fn mount_index(mount: &str) -> String {
-    format!("{MOUNT_PREFIX}{}/", crate::vault::hex(mount.as_bytes()))
+    format!("{MOUNT_PREFIX}{}/", crate::util::hex(mount.as_bytes()))
 }
 
 /// A token as stored (inside the barrier). The token itself is never stored.
@@ -205,7 +205,7 @@ impl TokenStore {
         for piece in [kind.as_bytes(), b":", value.as_bytes()] {
             context.update(piece);
         }
-        crate::vault::hex(context.sign().as_ref())
+        crate::util::hex(context.sign().as_ref())
     }
 
     /// The keyed hash of a token, as used in storage keys and the audit log's correlation.

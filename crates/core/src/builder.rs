@@ -1,0 +1,202 @@
+//! Configuring a vault: storage, engines, seal, audit devices, clock, rotations, lockouts.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use strongroom_barrier::Barrier;
+use strongroom_logical::{Factory, Registry};
+use strongroom_seal::Seal;
+use strongroom_storage::Storage;
+
+use crate::clock::{Clock, SystemClock};
+use crate::vault::{DeclaredAudit, Inner, Vault};
+
+/// Builds a [`Vault`]: storage first, then optional engines and clock.
+pub struct VaultBuilder {
+    storage: Arc<dyn Storage>,
+    registry: Registry,
+    clock: Arc<dyn Clock>,
+    audit_dir: Option<PathBuf>,
+    audit_timeout: Duration,
+    background_expiry: bool,
+    seal: Option<Arc<dyn Seal>>,
+    declared_audit: Vec<DeclaredAudit>,
+    barrier_rotation: Option<strongroom_rotation::Schedule>,
+    alerts: Arc<dyn strongroom_rotation::AlertSink>,
+    user_lockouts: crate::UserLockouts,
+}
+
+impl std::fmt::Debug for VaultBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VaultBuilder")
+            .field("engines", &self.registry)
+            .finish_non_exhaustive()
+    }
+}
+
+impl VaultBuilder {
+    /// A vault over `storage` (any [`Storage`]: SQLite, PostgreSQL, memory...), with the built-in
+    /// engines registered (`kv`, `transit`, `database`) and auth methods (`userpass`,
+    /// `approle`, `jwt`).
+    pub fn new(storage: impl Storage + 'static) -> Self {
+        let mut registry = Registry::new();
+        registry.register("kv", strongroom_kv::factory);
+        registry.register("transit", strongroom_transit::factory);
+        registry.register("database", strongroom_database::factory);
+        registry.register("userpass", strongroom_auth::userpass::factory);
+        registry.register("approle", strongroom_auth::approle::factory);
+        registry.register("jwt", strongroom_auth::jwt::factory);
+        Self {
+            storage: Arc::new(storage),
+            registry,
+            clock: Arc::new(SystemClock),
+            audit_dir: None,
+            audit_timeout: Duration::from_secs(5),
+            background_expiry: true,
+            seal: None,
+            declared_audit: Vec::new(),
+            barrier_rotation: None,
+            alerts: Arc::new(strongroom_rotation::LogSink),
+            user_lockouts: crate::UserLockouts::new(),
+        }
+    }
+
+    /// The user lockout settings (the server configuration's `user_lockout` stanzas): how many
+    /// wrong credentials in a row lock a `userpass` user or an `approle` role id, for how long,
+    /// and when the count starts over. Without this, Vault's defaults apply (5 failures, 15
+    /// minutes, 15 minutes); a mount's `user_lockout_config` tuning overrides either.
+    #[must_use]
+    pub fn user_lockouts(mut self, lockouts: crate::UserLockouts) -> Self {
+        self.user_lockouts = lockouts;
+        self
+    }
+
+    /// Where scheduled-rotation alerts go (failed steps, parked or missed rotations): the
+    /// barrier keyring's rotation and the `database` engine's static roles. Default: `tracing`
+    /// warnings. This re-registers the built-in `database` engine; register your own
+    /// `database` engine after calling it.
+    #[must_use]
+    pub fn rotation_alerts(mut self, alerts: Arc<dyn strongroom_rotation::AlertSink>) -> Self {
+        self.registry.register(
+            "database",
+            strongroom_database::factory_with_alerts(Arc::clone(&alerts)),
+        );
+        self.alerts = alerts;
+        self
+    }
+
+    /// Rotates the barrier's encryption key (a new keyring term) on `schedule`, through the
+    /// rotation scheduler: each rotation is recorded inside the barrier step by step, tested
+    /// (the new term must seal and open) before it counts, retried with backoff and alerted on
+    /// failure (see [`rotation_alerts`](Self::rotation_alerts)). The background task runs it while unsealed; or drive it
+    /// with [`Vault::run_rotations`].
+    #[must_use]
+    pub fn barrier_rotation(mut self, schedule: strongroom_rotation::Schedule) -> Self {
+        self.barrier_rotation = Some(schedule);
+        self
+    }
+
+    /// Declares an audit device (OpenBao's declarative `audit` stanza): installed at `path`
+    /// each time the vault unseals, before any request is served, listed by `sys/audit`, and
+    /// neither stored in the audit table nor removable over the API. Its HMAC salt is created
+    /// once and kept in storage, so `sys/audit-hash` stays stable across restarts.
+    ///
+    /// Unsealing fails if a device enabled over the API already holds `path`.
+    #[must_use]
+    pub fn declared_audit_device(
+        mut self,
+        path: impl Into<String>,
+        description: impl Into<String>,
+        device: Arc<dyn crate::AuditDevice>,
+    ) -> Self {
+        self.declared_audit.push(DeclaredAudit {
+            path: path.into(),
+            description: description.into(),
+            device,
+        });
+        self
+    }
+
+    /// Protects the root key with an auto-unseal seal (a key service such as `TransitSeal`, or
+    /// `StaticKeySeal` for development) instead of Shamir shares. The vault then unseals with
+    /// [`Vault::auto_unseal`], and the shares `init` hands out are *recovery* shares, needed
+    /// only for quorum operations (rekey, root generation), as in Vault.
+    #[must_use]
+    pub fn seal(mut self, seal: Arc<dyn Seal>) -> Self {
+        self.seal = Some(seal);
+        self
+    }
+
+    /// Whether a background task expires due leases every second while unsealed (default
+    /// true). Turn it off to drive expiry yourself with [`Vault::expire_leases`] (tests with a
+    /// manual clock do).
+    #[must_use]
+    pub fn background_expiry(mut self, on: bool) -> Self {
+        self.background_expiry = on;
+        self
+    }
+
+    /// The only directory under which file audit devices may be enabled over the API. Without
+    /// it, `sys/audit` cannot enable file devices (the embedder can still add devices in code
+    /// with [`Vault::add_audit_device`]).
+    #[must_use]
+    pub fn audit_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.audit_dir = Some(dir.into());
+        self
+    }
+
+    /// How long one audit write may take before it counts as failed. Default 5 s.
+    #[must_use]
+    pub fn audit_timeout(mut self, timeout: Duration) -> Self {
+        self.audit_timeout = timeout;
+        self
+    }
+
+    /// Registers an engine type, so `sys/mounts` can enable it.
+    #[must_use]
+    pub fn engine(mut self, kind: impl Into<String>, factory: impl Factory + 'static) -> Self {
+        self.registry.register(kind, factory);
+        self
+    }
+
+    /// Uses `clock` for token expiry (tests move time with [`ManualClock`](crate::ManualClock)).
+    #[must_use]
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The vault, sealed.
+    pub fn build(self) -> Vault {
+        let barrier = Barrier::new(Arc::clone(&self.storage));
+        Vault {
+            inner: Arc::new(Inner {
+                raw: self.storage,
+                barrier: Arc::new(barrier),
+                registry: self.registry,
+                clock: self.clock,
+                audit_dir: self.audit_dir,
+                audit_timeout: self.audit_timeout,
+                background_expiry: self.background_expiry,
+                declared_audit: self.declared_audit,
+                barrier_rotation: self.barrier_rotation,
+                alerts: self.alerts,
+                user_lockouts: self.user_lockouts,
+                auto_seal: self.seal.filter(|s| !s.needs_shares()),
+                active: std::sync::RwLock::new(None),
+                progress: Mutex::new(None),
+                rekey: Mutex::new(None),
+                generate_root: Mutex::new(None),
+                epoch: std::sync::atomic::AtomicU64::new(0),
+            }),
+        }
+    }
+}
+
+impl Vault {
+    /// Starts building a vault over `storage`.
+    pub fn builder(storage: impl Storage + 'static) -> VaultBuilder {
+        VaultBuilder::new(storage)
+    }
+}

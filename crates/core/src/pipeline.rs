@@ -1,0 +1,577 @@
+//! The request pipeline every entry point shares: canonical path, token, use count, route,
+//! existence check, policy, sudo, audit, dispatch, lease registration, login tokens.
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+use strongroom_logical::{Context, Operation, Request};
+
+use crate::active::Active;
+use crate::audit::{AuditAuth, AuditRecord, Broker};
+use crate::clock::unix;
+use crate::leases::NewLease;
+use crate::mounts::{Mounted, context};
+use crate::request::{AuthInfo, VaultRequest, VaultResponse};
+use crate::route::Target;
+use crate::vault::Vault;
+use crate::{Result, VaultError, sys};
+
+/// Converts a JSON request field for the policy engine's parameter checks.
+fn policy_value(value: &Value) -> strongroom_policy::Value {
+    use strongroom_policy::Value as P;
+    match value {
+        Value::Null => P::Null,
+        Value::Bool(b) => P::Bool(*b),
+        Value::Number(n) => P::Number(n.as_f64().unwrap_or(0.0)),
+        Value::String(s) => P::String(s.clone()),
+        Value::Array(items) => P::List(items.iter().map(policy_value).collect()),
+        Value::Object(map) => P::Map(
+            map.iter()
+                .map(|(k, v)| (k.clone(), policy_value(v)))
+                .collect(),
+        ),
+    }
+}
+
+fn policy_operation(op: Operation) -> strongroom_policy::Operation {
+    use strongroom_policy::Operation as P;
+    match op {
+        Operation::Read => P::Read,
+        Operation::Create => P::Create,
+        Operation::Update => P::Update,
+        Operation::Patch => P::Patch,
+        Operation::Delete => P::Delete,
+        Operation::List => P::List,
+        // `Operation` is non-exhaustive; anything new is treated as the most demanding write.
+        _ => P::Update,
+    }
+}
+
+/// An authorised request, ready to dispatch.
+struct Prepared {
+    target: Target,
+    operation: Operation,
+    /// The canonical path (see [`crate::request_path`]).
+    path: String,
+    /// The caller's token as it stands after this request's use was counted; `None` on an auth
+    /// method's login paths.
+    entry: Option<crate::tokens::TokenEntry>,
+    /// This request took the token's last use.
+    last_use: bool,
+    /// The caller holds `sudo` (or root) on the path.
+    sudo: bool,
+}
+
+impl Vault {
+    /// Handles a request: canonical path -> token -> use count -> route -> existence check ->
+    /// policy -> sudo -> audit -> engine -> audit, the same pipeline for every entry point.
+    ///
+    /// # Errors
+    ///
+    /// [`VaultError::Sealed`]; [`VaultError::PermissionDenied`] for a missing, malformed, unknown,
+    /// expired or used-up token, or a policy refusal; [`VaultError::UnsupportedPath`]; the
+    /// engine's errors; [`VaultError::Internal`] when no audit device could record the request
+    /// (fail closed: nothing was done).
+    pub async fn handle(&self, request: VaultRequest) -> Result<VaultResponse> {
+        let active = self.active().await?;
+        let broker = active.audit_snapshot();
+        let now = active.clock.now();
+        // Set once this request has taken the token's last use: whatever happens next, the
+        // token's children and leases go when the request ends.
+        let mut spent = None;
+        let result = if broker.devices().is_empty() {
+            // No audit device enabled: nothing to record, so skip building the records.
+            match self.prepare(&active, &request, None, &mut spent).await {
+                Ok(prepared) => self.dispatch(&active, prepared, &request, now).await,
+                Err(err) => Err(err),
+            }
+        } else {
+            self.handle_audited(&active, &broker, &request, now, &mut spent)
+                .await
+        };
+        if let Some(id) = spent {
+            active.revoke_token_tree(&id, now).await?;
+        }
+        result
+    }
+
+    async fn handle_audited(
+        &self,
+        active: &Arc<Active>,
+        broker: &Broker,
+        request: &VaultRequest,
+        now: std::time::SystemTime,
+        spent: &mut Option<String>,
+    ) -> Result<VaultResponse> {
+        let id = crate::util::uuid()?;
+        let mut auth = AuditAuth {
+            client_token: request.token.clone().unwrap_or_default(),
+            ..AuditAuth::default()
+        };
+        let prepared = self.prepare(active, request, Some(&mut auth), spent).await;
+        let remote_address = request.connection.remote_addr.map(|a| a.to_string());
+        let path = match &prepared {
+            Ok(prepared) => prepared.path.clone(),
+            Err(_) => request.path.trim_start_matches('/').to_owned(),
+        };
+        let record = AuditRecord {
+            id: &id,
+            operation: request.operation.capability(),
+            path: &path,
+            data: &request.data,
+            remote_address,
+            auth: &auth,
+        };
+        let prepared = match prepared {
+            Ok(prepared) => prepared,
+            Err(err) => {
+                broker
+                    .log_request(&record, unix(now), Some(&err.to_string()))
+                    .await?;
+                return Err(err);
+            }
+        };
+        broker.log_request(&record, unix(now), None).await?;
+        let result = self.dispatch(active, prepared, request, now).await;
+        match &result {
+            Ok(response) => {
+                broker
+                    .log_response(&record, unix(now), Some(response), None)
+                    .await?;
+            }
+            Err(err) => {
+                broker
+                    .log_response(&record, unix(now), None, Some(&err.to_string()))
+                    .await?;
+            }
+        }
+        result
+    }
+
+    /// Authenticates, routes and authorises a request; fills in `auth` for the audit line as
+    /// soon as the token is known. When the request takes the token's last use, `spent` is set
+    /// to the token's hash (even if the request is then refused: a use is counted before the
+    /// policy check, as Vault counts it).
+    async fn prepare(
+        &self,
+        active: &Arc<Active>,
+        request: &VaultRequest,
+        auth: Option<&mut AuditAuth>,
+        spent: &mut Option<String>,
+    ) -> Result<Prepared> {
+        let mut path = crate::request_path::canonical(request.operation, &request.path)?;
+        let now = active.clock.now();
+        let target = Self::route(active, request.operation, &mut path).await;
+        // Logins (an auth method's unauthenticated paths) need no token; only auth mounts
+        // have them.
+        if let Target::Engine(mounted, rest) = &target
+            && mounted.entry.path.starts_with("auth/")
+            && mounted.backend.is_unauthenticated(rest)
+        {
+            return Ok(Prepared {
+                target,
+                operation: request.operation,
+                path,
+                entry: None,
+                last_use: false,
+                sudo: false,
+            });
+        }
+        if request.quorum_without_token
+            && let Target::Sys(rest) = &target
+            && crate::quorum::Endpoint::parse(rest).is_some_and(|(_, legacy)| legacy)
+        {
+            return Ok(Prepared {
+                target,
+                operation: request.operation,
+                path,
+                entry: None,
+                last_use: false,
+                sudo: false,
+            });
+        }
+        let token = request
+            .token
+            .as_deref()
+            .ok_or(VaultError::PermissionDenied)?;
+        let entry = active
+            .lookup_token(token, now)
+            .await?
+            .ok_or(VaultError::PermissionDenied)?;
+        if !entry.bound_cidrs.is_empty() {
+            let blocks = strongroom_logical::cidr::Cidr::parse_all(&entry.bound_cidrs)?;
+            if !strongroom_logical::cidr::allowed(&blocks, request.connection.remote_addr) {
+                return Err(VaultError::PermissionDenied);
+            }
+        }
+        // The use is counted before anything else can refuse the request, so a refused request
+        // spends a use too (Vault's order); the entry the rest of the pipeline sees is the one
+        // after the count.
+        let used = active
+            .tokens
+            .use_once(entry)
+            .await?
+            .ok_or(VaultError::PermissionDenied)?;
+        if used.last {
+            *spent = Some(used.entry.id.clone());
+        }
+        let entry = used.entry;
+        if let Some(auth) = auth {
+            auth.accessor = entry.accessor.clone();
+            auth.display_name = entry.display_name.clone();
+            auth.policies = entry.policies.clone();
+            auth.metadata = entry.meta.clone();
+        }
+
+        let mut operation = request.operation;
+        if let Target::Engine(mounted, rest) = &target
+            && matches!(operation, Operation::Create | Operation::Update)
+        {
+            let probe = Request::new(operation, rest.clone()).with_data(request.data.clone());
+            let ctx = context(mounted, now);
+            operation = match mounted.backend.exists(&ctx, &probe).await? {
+                Some(false) => Operation::Create,
+                _ => Operation::Update,
+            };
+        }
+
+        let acl = active.policies.acl(&entry.policies).await?;
+        let mut policy_request =
+            strongroom_policy::Request::new(policy_operation(operation), path.clone());
+        for (name, value) in &request.data {
+            policy_request = policy_request.with_parameter(name.clone(), policy_value(value));
+        }
+        let decision = acl.decide(&policy_request);
+        if !decision.allowed {
+            return Err(VaultError::PermissionDenied);
+        }
+        let caps = decision.capabilities;
+        let sudo = caps.contains(strongroom_policy::Capabilities::SUDO)
+            || caps.contains(strongroom_policy::Capabilities::ROOT);
+        let needs_sudo = match &target {
+            Target::Sys(rest) => {
+                crate::request_path::needs_sudo(crate::request_path::SYS_SUDO_PATHS, rest)
+            }
+            Target::Token(rest) => {
+                crate::request_path::needs_sudo(crate::request_path::TOKEN_SUDO_PATHS, rest)
+            }
+            Target::Engine(mounted, rest) => {
+                // As written or without its trailing `/`, as for the core's own lists.
+                mounted.backend.needs_sudo(rest)
+                    || mounted.backend.needs_sudo(rest.trim_end_matches('/'))
+            }
+            Target::Nowhere | Target::Vacant => false,
+        };
+        if needs_sudo && !sudo {
+            return Err(VaultError::PermissionDenied);
+        }
+        if let Target::Nowhere = target {
+            return Err(VaultError::UnsupportedPath);
+        }
+        Ok(Prepared {
+            target,
+            operation,
+            path,
+            entry: Some(entry),
+            last_use: used.last,
+            sudo,
+        })
+    }
+
+    async fn dispatch(
+        &self,
+        active: &Arc<Active>,
+        prepared: Prepared,
+        request: &VaultRequest,
+        now: std::time::SystemTime,
+    ) -> Result<VaultResponse> {
+        let Prepared {
+            target,
+            operation,
+            path,
+            entry,
+            last_use,
+            sudo,
+        } = prepared;
+        let token = request.token.as_deref().unwrap_or_default();
+        let data = request.data.clone();
+        let caller = |entry: Option<crate::tokens::TokenEntry>| {
+            entry
+                .map(|entry| sys::Caller {
+                    entry,
+                    token: token.to_owned(),
+                    last_use,
+                    sudo,
+                })
+                .ok_or(VaultError::PermissionDenied)
+        };
+        match target {
+            Target::Sys(rest) => match crate::quorum::Endpoint::parse(&rest) {
+                // Authorised by the ACL, or opened without a token by the server (see
+                // `prepare`).
+                Some((endpoint, _)) => {
+                    crate::quorum::handle(self, endpoint, operation, &data).await
+                }
+                None => sys::handle(self, active, &caller(entry)?, operation, &rest, data).await,
+            },
+            Target::Token(rest) => {
+                sys::handle_token(active, &caller(entry)?, operation, &rest, data).await
+            }
+            Target::Nowhere => Err(VaultError::UnsupportedPath),
+            Target::Vacant if operation == Operation::Read => Ok(VaultResponse::empty()),
+            Target::Vacant => Err(VaultError::UnsupportedPath),
+            Target::Engine(mounted, rest) => {
+                let ctx = context(&mounted, now);
+                let mut engine_request = Request::new(operation, rest)
+                    .with_data(data)
+                    .with_connection(request.connection.clone());
+                // The token's details move into the engine's view of the caller (no copies on
+                // the hot path); what a lease needs of the token is kept aside.
+                let mut lease_owner = None;
+                if let Some(entry) = entry {
+                    lease_owner = Some((entry.id, entry.expire_time));
+                    let mut client = strongroom_logical::ClientInfo::default();
+                    client.accessor = entry.accessor;
+                    client.policies = entry.policies;
+                    client.display_name = entry.display_name;
+                    client.metadata = entry.meta;
+                    engine_request = engine_request.with_client(client);
+                }
+                // User lockout: a login (no token) naming an identity the method can lock.
+                let mut ticket = None;
+                if lease_owner.is_none()
+                    && mounted.entry.path.starts_with("auth/")
+                    && let Some(identity) = mounted.backend.login_identity(&engine_request)
+                {
+                    let config = crate::lockout::resolve(
+                        &active.user_lockouts,
+                        &mounted.entry.kind,
+                        mounted.entry.config.user_lockout_config.as_ref(),
+                    );
+                    if !config.disabled {
+                        match active
+                            .lockouts
+                            .admit(&mounted.entry.accessor, &identity, &config, now)
+                            .await?
+                        {
+                            crate::lockout::Admission::Locked => {
+                                return Err(mounted
+                                    .backend
+                                    .locked_login(&ctx, &engine_request)
+                                    .await
+                                    .into());
+                            }
+                            crate::lockout::Admission::Proceed(admitted) => {
+                                ticket = Some(admitted);
+                            }
+                            crate::lockout::Admission::Uncounted => {}
+                        }
+                    }
+                }
+                let response = match mounted.backend.handle(&ctx, engine_request).await {
+                    Ok(response) => response,
+                    Err(err) => {
+                        if let (
+                            Some(ticket),
+                            strongroom_logical::LogicalError::InvalidCredentials(_),
+                        ) = (ticket, &err)
+                        {
+                            ticket.failed(now).await?;
+                        }
+                        return Err(err.into());
+                    }
+                };
+                let mut out = VaultResponse {
+                    not_found: response.not_found,
+                    failed: response.failed,
+                    lease_duration: response.lease_duration_hint.map_or(0, |d| d.as_secs()),
+                    data: response.data,
+                    warnings: response.warnings,
+                    ..VaultResponse::default()
+                };
+                if let Some(secret) = response.secret {
+                    // A secret is tracked under the token that asked for it; a login path has
+                    // none to tie it to.
+                    let (token_hash, token_expire) = lease_owner.as_ref().ok_or_else(|| {
+                        VaultError::Internal("a secret was issued without a token".into())
+                    })?;
+                    let below = path
+                        .strip_prefix(mounted.entry.path.as_str())
+                        .unwrap_or(&path);
+                    let (lease_id, ttl, renewable) = active
+                        .leases
+                        .register(NewLease {
+                            mount: &mounted,
+                            path: below,
+                            secret,
+                            token_hash,
+                            token_expire: *token_expire,
+                            default_ttl: ctx.default_lease_ttl,
+                            max_ttl: ctx.max_lease_ttl,
+                            now,
+                        })
+                        .await?;
+                    if last_use {
+                        // The lease goes with the token when this request ends; the secret
+                        // must not leave (Vault's rule and wording).
+                        return Err(VaultError::invalid(
+                            "Secret cannot be returned; token had one use left, so leased \
+                             credentials were immediately revoked.",
+                        ));
+                    }
+                    out.lease_id = lease_id;
+                    out.lease_duration = ttl;
+                    out.renewable = renewable;
+                }
+                if let Some(login) = response.auth {
+                    if !mounted.entry.path.starts_with("auth/") {
+                        return Err(VaultError::Internal(
+                            "a secrets engine answered with a login".into(),
+                        ));
+                    }
+                    // As in Vault: a login whose token could not be used from here fails.
+                    let blocks = strongroom_logical::cidr::Cidr::parse_all(&login.bound_cidrs)?;
+                    if !strongroom_logical::cidr::allowed(&blocks, request.connection.remote_addr) {
+                        return Err(VaultError::PermissionDenied);
+                    }
+                    out.auth = Some(login_token(active, &mounted, &ctx, login, &path, now).await?);
+                    if let Some(ticket) = ticket {
+                        ticket.succeeded();
+                    }
+                }
+                Ok(out)
+            }
+        }
+    }
+
+    /// Logs in through an auth method (`auth/userpass/login/alice`, `auth/approle/login`):
+    /// no token needed; the answer's `auth` holds the new one.
+    ///
+    /// # Errors
+    ///
+    /// The method's refusal ([`VaultError::Logical`] with an invalid-request error), or
+    /// [`VaultError::PermissionDenied`] for a path that is not a login path.
+    pub async fn login(&self, path: &str, data: Value) -> Result<VaultResponse> {
+        let data = match data {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        };
+        self.handle(VaultRequest::new(Operation::Update, path).with_data(data))
+            .await
+    }
+
+    /// Reads `path` with `token`.
+    ///
+    /// # Errors
+    ///
+    /// As [`handle`](Self::handle).
+    pub async fn read(&self, token: &str, path: &str) -> Result<VaultResponse> {
+        self.handle(VaultRequest::new(Operation::Read, path).with_token(token))
+            .await
+    }
+
+    /// Writes `data` to `path` with `token`.
+    ///
+    /// # Errors
+    ///
+    /// As [`handle`](Self::handle).
+    pub async fn write(&self, token: &str, path: &str, data: Value) -> Result<VaultResponse> {
+        let data = match data {
+            Value::Object(map) => map,
+            Value::Null => Map::new(),
+            _ => return Err(VaultError::invalid("request data must be a JSON object")),
+        };
+        self.handle(
+            VaultRequest::new(Operation::Update, path)
+                .with_token(token)
+                .with_data(data),
+        )
+        .await
+    }
+
+    /// Lists `path` with `token`.
+    ///
+    /// # Errors
+    ///
+    /// As [`handle`](Self::handle).
+    pub async fn list(&self, token: &str, path: &str) -> Result<VaultResponse> {
+        self.handle(VaultRequest::new(Operation::List, path).with_token(token))
+            .await
+    }
+
+    /// Deletes `path` with `token`.
+    ///
+    /// # Errors
+    ///
+    /// As [`handle`](Self::handle).
+    pub async fn delete(&self, token: &str, path: &str) -> Result<VaultResponse> {
+        self.handle(VaultRequest::new(Operation::Delete, path).with_token(token))
+            .await
+    }
+}
+
+/// The token of a login an auth method accepted: its TTL within the auth mount's default and
+/// maximum, its display name prefixed with the mount (`userpass-alice`), an orphan.
+async fn login_token(
+    active: &Active,
+    mounted: &Mounted,
+    ctx: &Context,
+    login: strongroom_logical::AuthDescriptor,
+    path: &str,
+    now: std::time::SystemTime,
+) -> Result<AuthInfo> {
+    let source = mounted
+        .entry
+        .path
+        .trim_start_matches("auth/")
+        .replace('/', "-");
+    let max = login
+        .max_ttl
+        .filter(|d| !d.is_zero())
+        .map_or(ctx.max_lease_ttl, |d| d.min(ctx.max_lease_ttl));
+    let ttl = if login.ttl.is_zero() {
+        ctx.default_lease_ttl
+    } else {
+        login.ttl
+    }
+    .min(max);
+    let periodic = login.period.is_some_and(|p| !p.is_zero());
+    // Policy names as Vault sanitises them: trimmed, lower-cased, without duplicates.
+    let mut policies: Vec<String> = login
+        .policies
+        .iter()
+        .map(|p| p.trim().to_lowercase())
+        .filter(|p| !p.is_empty())
+        .collect();
+    policies.sort();
+    policies.dedup();
+    let request = crate::tokens::TokenRequest {
+        policies,
+        no_default_policy: login.no_default_policy,
+        ttl: Some(ttl),
+        explicit_max_ttl: (!periodic || login.max_ttl.is_some()).then_some(max),
+        // A period never exceeds the mount's maximum.
+        period: login.period.filter(|p| !p.is_zero()).map(|p| p.min(max)),
+        num_uses: login.num_uses,
+        renewable: Some(login.renewable),
+        no_parent: true,
+        display_name: format!("{source}{}", login.display_name)
+            .trim_end_matches('-')
+            .to_owned(),
+        meta: login.metadata,
+        bound_cidrs: login.bound_cidrs,
+        mount: Some(mounted.entry.path.clone()),
+        internal: login.internal,
+    };
+    let (token, entry) = active.tokens.create_login(request, path, now).await?;
+    Ok(AuthInfo {
+        client_token: token,
+        accessor: entry.accessor,
+        policies: entry.policies,
+        metadata: entry.meta,
+        lease_duration: entry.ttl,
+        renewable: entry.renewable,
+        orphan: true,
+        num_uses: entry.num_uses,
+    })
+}

@@ -1,0 +1,268 @@
+//! `sys/mounts` and `sys/auth`: enabling, disabling, reading and tuning mounts.
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value, json};
+use strongroom_logical::{Operation, StorageView, field};
+
+use crate::active::Active;
+use crate::mounts::{
+    MOUNTS_PATH, MountConfig, MountEntry, Mounted, normalize_mount_path, storage_root,
+};
+use crate::request::VaultResponse;
+use crate::util::object;
+use crate::util::uuid;
+use crate::{Result, Vault, VaultError};
+
+/// The built-in auth methods (mounted under `sys/auth` only) and secrets engines (under
+/// `sys/mounts` only): a login method mounted as a secrets engine must not mint tokens.
+const AUTH_KINDS: &[&str] = &["userpass", "approle", "jwt"];
+
+const SECRET_KINDS: &[&str] = &["kv", "kv-v2", "transit", "database"];
+
+/// Mount paths no engine may take.
+const RESERVED: &[&str] = &["sys/", "auth/", "cubbyhole/", "identity/", "auth/token/"];
+
+/// The full mount path `path` names below `sys/mounts` (`auth == false`) or `sys/auth`, for
+/// every operation on it: `sys/mounts` refuses the reserved prefixes (an auth method is
+/// managed through `sys/auth` only, where sudo is required), `sys/auth` refuses the token
+/// store. `what` words the refusal ("mount at", "unmount", "tune").
+pub(super) fn mount_target(path: &str, auth: bool, what: &str) -> Result<String> {
+    let relative = normalize_mount_path(path)
+        .ok_or_else(|| VaultError::invalid(format!("invalid mount path {path:?}")))?;
+    let full = if auth {
+        format!("auth/{relative}")
+    } else {
+        relative
+    };
+    if RESERVED
+        .iter()
+        .any(|r| full.starts_with(r) && !(auth && *r == "auth/"))
+    {
+        return Err(VaultError::invalid(format!(
+            "cannot {what} reserved path {full:?}"
+        )));
+    }
+    Ok(full)
+}
+
+/// The built-in entries `sys/mounts` and `sys/auth` always show.
+fn builtin_mounts() -> Vec<MountEntry> {
+    let entry = |path: &str, kind: &str, description: &str| MountEntry {
+        path: path.into(),
+        kind: kind.into(),
+        uuid: String::new(),
+        accessor: format!("{kind}_builtin"),
+        description: description.into(),
+        config: MountConfig::default(),
+        options: Map::new(),
+    };
+    vec![
+        entry(
+            "sys/",
+            "system",
+            "system endpoints used for control, policy and debugging",
+        ),
+        entry("auth/token/", "token", "token based credentials"),
+    ]
+}
+
+async fn save_mounts(active: &Active, router: &crate::mounts::Router) -> Result<()> {
+    let entries: Vec<&MountEntry> = router.entries().collect();
+    let bytes = serde_json::to_vec(&entries)
+        .map_err(|e| VaultError::Internal(format!("encoding the mount table: {e}")))?;
+    active.storage.put(MOUNTS_PATH, bytes).await?;
+    Ok(())
+}
+
+pub(super) fn list_mounts(active_router: &crate::mounts::Router, auth: bool) -> VaultResponse {
+    let mut data = Map::new();
+    for entry in builtin_mounts()
+        .iter()
+        .chain(active_router.entries())
+        .filter(|e| e.path.starts_with("auth/") == auth)
+    {
+        let key = if auth {
+            entry.path.trim_start_matches("auth/").to_owned()
+        } else {
+            entry.path.clone()
+        };
+        data.insert(key, entry.to_json());
+    }
+    VaultResponse::data(data)
+}
+
+pub(super) async fn enable(
+    vault: &Vault,
+    active: &Active,
+    path: &str,
+    data: &Map<String, Value>,
+    auth: bool,
+) -> Result<VaultResponse> {
+    let full = mount_target(path, auth, "mount at")?;
+    let kind = field::string(data, "type")?
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| VaultError::invalid("missing mount type"))?;
+    if auth && SECRET_KINDS.contains(&kind.as_str()) {
+        return Err(VaultError::invalid(format!(
+            "{kind:?} is a secrets engine: enable it with sys/mounts"
+        )));
+    }
+    if !auth && AUTH_KINDS.contains(&kind.as_str()) {
+        return Err(VaultError::invalid(format!(
+            "{kind:?} is an auth method: enable it with sys/auth"
+        )));
+    }
+    let config_in = field::map(data, "config")?.unwrap_or_default();
+    let config = MountConfig {
+        default_lease_ttl: field::duration(&config_in, "default_lease_ttl")?
+            .map_or(0, |d| d.as_secs()),
+        max_lease_ttl: field::duration(&config_in, "max_lease_ttl")?.map_or(0, |d| d.as_secs()),
+        user_lockout_config: match field::map(&config_in, "user_lockout_config")? {
+            Some(tune) if !tune.is_empty() => {
+                lockout_tunable(auth, &kind)?;
+                Some(crate::MountLockout::default().updated(&tune)?)
+            }
+            _ => None,
+        },
+    };
+    let mut options = field::map(data, "options")?.unwrap_or_default();
+    let description = field::string(data, "description")?.unwrap_or_default();
+    // Vault accepts `kv-v2` as a type; it means kv with version 2.
+    let kind = if kind == "kv-v2" {
+        options.insert("version".into(), "2".into());
+        "kv".to_owned()
+    } else {
+        kind
+    };
+    let backend = vault.registry().create(&kind, &options)?;
+    let _guard = active.mount_lock.lock().await;
+    let mut router = active.router.write().await;
+    if let Some(existing) = router
+        .entries()
+        .find(|e| e.path.starts_with(&full) || full.starts_with(&e.path))
+    {
+        return Err(VaultError::invalid(format!(
+            "path is already in use at {}",
+            existing.path
+        )));
+    }
+    let uuid = uuid()?;
+    let view = StorageView::new(
+        Arc::clone(&active.storage),
+        format!("{}/{uuid}/", storage_root(&full)),
+    )?;
+    let entry = MountEntry {
+        path: full,
+        accessor: format!(
+            "{}{kind}_{}",
+            if auth { "auth_" } else { "" },
+            uuid.get(..8).unwrap_or_default()
+        ),
+        kind,
+        uuid,
+        description,
+        config,
+        options,
+    };
+    router.insert(Mounted {
+        entry,
+        backend,
+        view,
+    });
+    save_mounts(active, &router).await?;
+    Ok(VaultResponse::empty())
+}
+
+pub(super) async fn disable(active: &Active, path: &str, auth: bool) -> Result<VaultResponse> {
+    let full = mount_target(path, auth, "unmount")?;
+    let _guard = active.mount_lock.lock().await;
+    if active.router.read().await.get(&full).is_none() {
+        // Vault answers success for a path that is not mounted.
+        return Ok(VaultResponse::empty());
+    }
+    // Revoke the mount's leases through its engine while it is still mounted (forced: a lease
+    // whose secret cannot be revoked still goes, as the mount does).
+    active
+        .leases
+        .revoke_prefix(&active.router, &full, active.clock.now(), true)
+        .await?;
+    // An auth method's logins go with it: their tokens, and the leases those tokens hold.
+    if auth {
+        let gone = active.tokens.revoke_mount(&full).await?;
+        active.revoke_leases_of(&gone, active.clock.now()).await?;
+    }
+    let mut router = active.router.write().await;
+    let Some(mounted) = router.remove(&full) else {
+        return Ok(VaultResponse::empty());
+    };
+    save_mounts(active, &router).await?;
+    drop(router);
+    // The mount is gone from the table first, so nothing new is written while its data goes.
+    mounted.view.clear().await?;
+    Ok(VaultResponse::empty())
+}
+
+pub(super) async fn tune(
+    active: &Active,
+    path: &str,
+    auth: bool,
+    operation: Operation,
+    data: &Map<String, Value>,
+) -> Result<VaultResponse> {
+    let full = mount_target(path, auth, "tune")?;
+    let _guard = active.mount_lock.lock().await;
+    let mut router = active.router.write().await;
+    let mounted = router
+        .get(&full)
+        .cloned()
+        .ok_or_else(|| VaultError::invalid(format!("no mount at {full:?}")))?;
+    if operation == Operation::Read {
+        let entry = &mounted.entry;
+        let mut out = object(json!({
+            "default_lease_ttl": entry.config.default_lease_ttl,
+            "max_lease_ttl": entry.config.max_lease_ttl,
+            "description": entry.description,
+            "force_no_cache": false,
+            "options": entry.options,
+        }));
+        if let Some(tune) = &entry.config.user_lockout_config {
+            tune.tune_fields(&mut out);
+        }
+        return Ok(VaultResponse::data(out));
+    }
+    let mut entry = mounted.entry.clone();
+    if let Some(tune) = field::map(data, "user_lockout_config")?
+        && !tune.is_empty()
+    {
+        lockout_tunable(auth, &entry.kind)?;
+        let current = entry.config.user_lockout_config.clone().unwrap_or_default();
+        entry.config.user_lockout_config = Some(current.updated(&tune)?);
+    }
+    if let Some(ttl) = field::duration(data, "default_lease_ttl")? {
+        entry.config.default_lease_ttl = ttl.as_secs();
+    }
+    if let Some(ttl) = field::duration(data, "max_lease_ttl")? {
+        entry.config.max_lease_ttl = ttl.as_secs();
+    }
+    if let Some(description) = field::string(data, "description")? {
+        entry.description = description;
+    }
+    router.insert(Mounted {
+        entry,
+        backend: Arc::clone(&mounted.backend),
+        view: mounted.view.clone(),
+    });
+    save_mounts(active, &router).await?;
+    Ok(VaultResponse::empty())
+}
+
+/// Refuses `user_lockout_config` on mounts lockout does not apply to (Vault's wording).
+fn lockout_tunable(auth: bool, kind: &str) -> Result<()> {
+    if auth && crate::LOCKOUT_METHODS.contains(&kind.to_lowercase().as_str()) {
+        return Ok(());
+    }
+    Err(VaultError::invalid(format!(
+        "tuning of user lockout configuration for auth type {kind:?} not allowed"
+    )))
+}

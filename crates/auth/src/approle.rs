@@ -493,7 +493,7 @@ impl AppRole {
         let index = format!("role-id/{}", keyed_hash(key, "role-id", &role.role_id));
         let holder = ctx.storage.get(&index).await?;
         if let Some(bytes) = &holder
-            && serde_json::from_slice::<String>(bytes).ok().as_deref() != Some(name)
+            && decode::<String>("role-id", bytes).ok().as_deref() != Some(name)
         {
             return Err(LogicalError::invalid("role_id already in use"));
         }

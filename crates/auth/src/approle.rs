@@ -24,13 +24,14 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use strongroom_logical::cidr::{self, Cidr};
-use strongroom_logical::{Backend, Context, LogicalError, Operation, Request, Response, Result};
+use strongroom_logical::json::{decode, encode};
+use strongroom_logical::{
+    Backend, Context, Endpoint, EndpointInfo, Endpoints, Field, FieldType, Fields, LogicalError,
+    Operation, Request, Response, Result, SecretText,
+};
 use strongroom_storage::{Op, Storage as _};
 
-use crate::{
-    TokenFields, check_name, duration, encode, flag, keyed_hash, load, mount_key, number, strings,
-    text, uuid,
-};
+use crate::{TokenFields, check_name, cidr_list, keyed_hash, mount_key, token_fields, uuid};
 
 /// What every wrong role id or secret id answers (Vault's wording).
 const LOGIN_FAILED: &str = "invalid role or secret ID";
@@ -39,10 +40,17 @@ const LOGIN_FAILED: &str = "invalid role or secret ID";
 const CAS_ATTEMPTS: usize = 32;
 
 /// The approle auth method. Mount it with `sys/auth/<path>` type `approle`.
-#[derive(Default)]
 pub struct AppRole {
     /// The mount's HMAC key for role and secret ids (read once from the mount's storage).
     key: tokio::sync::OnceCell<ring::hmac::Key>,
+    /// The paths, declared (routing, fields, existence checks, help).
+    endpoints: Endpoints<AppRole>,
+}
+
+impl Default for AppRole {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl std::fmt::Debug for AppRole {
@@ -57,7 +65,245 @@ impl std::fmt::Debug for AppRole {
 ///
 /// None; the signature is the registry's.
 pub fn factory(_options: &Map<String, Value>) -> Result<Arc<dyn Backend>> {
-    Ok(Arc::new(AppRole::default()))
+    Ok(Arc::new(AppRole::new()))
+}
+
+const ROLE_NAME: &str = "Name of the role. Must be less than 4096 bytes.";
+const SECRET_ID: &str = "SecretID attached to the role.";
+const ACCESSOR: &str = "Accessor of the SecretID";
+
+/// The fields a new secret id takes (`secret-id` and `custom-secret-id`).
+fn secret_id_fields(endpoint: Endpoint<AppRole>) -> Endpoint<AppRole> {
+    endpoint
+        .field(
+            "metadata",
+            Field::new(
+                FieldType::String,
+                "Metadata to be tied to the SecretID. This should be a JSON formatted string \
+                 containing metadata in key value pairs.",
+            ),
+        )
+        .field(
+            "cidr_list",
+            Field::new(
+                FieldType::CommaStringSlice,
+                "Comma separated string or list of CIDR blocks enforcing secret IDs to be used \
+                 from specific set of IP addresses. If 'bound_cidr_list' is set on the role, \
+                 then the list of CIDR blocks listed here should be a subset of the CIDR blocks \
+                 listed on the role.",
+            ),
+        )
+        .field(
+            "token_bound_cidrs",
+            Field::new(
+                FieldType::CommaStringSlice,
+                "Comma separated string or list of CIDR blocks. If set, specifies the blocks of \
+                 IP addresses which can use the returned token. Should be a subset of the token \
+                 CIDR blocks listed on the role, if any.",
+            ),
+        )
+        .field(
+            "num_uses",
+            Field::new(
+                FieldType::Int,
+                "Number of times this SecretID can be used, after which the SecretID expires. \
+                 Overrides secret_id_num_uses role option when supplied. May not be higher than \
+                 role's secret_id_num_uses.",
+            ),
+        )
+        .field(
+            "ttl",
+            Field::new(
+                FieldType::DurationSecond,
+                "Duration in seconds after which this SecretID expires. Overrides secret_id_ttl \
+                 role option when supplied. May not be longer than role's secret_id_ttl.",
+            ),
+        )
+}
+
+/// The paths as OpenBao's approle declares them (fields, types, help), plus the `token_*`
+/// fields of `tokenutil` on roles.
+fn declarations() -> Endpoints<AppRole> {
+    let role_name = || Field::new(FieldType::String, ROLE_NAME);
+    let role = |rest: &str| {
+        Endpoint::<AppRole>::new(&format!("role/{{role_name}}{rest}"))
+            .field("role_name", role_name())
+    };
+    Endpoints::new(
+        APPROLE_HELP,
+        vec![
+            Endpoint::<AppRole>::new("login")
+                .field(
+                    "role_id",
+                    Field::new(FieldType::String, "Unique identifier of the Role. Required to be supplied when the 'bind_secret_id' constraint is set."),
+                )
+                .field(
+                    "secret_id",
+                    Field::new(
+                        FieldType::SecretString,
+                        "SecretID belong to the App role",
+                    )
+                    .default(""),
+                )
+                .write(|ar, ctx, f| Box::pin(ar.login(ctx, f)))
+                .unauthenticated()
+                .synopsis("Issue a token based on the credentials supplied")
+                .description(
+                    "While the credential 'role_id' is required at all times, other credentials \
+                     required depends on the properties App role to which the 'role_id' belongs \
+                     to. The 'bind_secret_id' constraint (enabled by default) on the App role \
+                     requires the 'secret_id' credential to be presented.",
+                ),
+            Endpoint::<AppRole>::new("role/?")
+                .list(|ar, ctx, f| Box::pin(ar.list_roles(ctx, f)))
+                .synopsis("Lists all the roles registered with the backend.")
+                .description("The list will contain the names of the roles."),
+            token_fields(
+                role("")
+                    .field(
+                        "bind_secret_id",
+                        Field::new(
+                            FieldType::Bool,
+                            "Impose secret_id to be presented when logging in using this role. \
+                             Defaults to 'true'.",
+                        )
+                        .default(true),
+                    )
+                    .field(
+                        "bound_cidr_list",
+                        Field::new(FieldType::CommaStringSlice, "Use \"secret_id_bound_cidrs\" instead."),
+                    )
+                    .field(
+                        "secret_id_bound_cidrs",
+                        Field::new(
+                            FieldType::CommaStringSlice,
+                            "Comma separated string or list of CIDR blocks. If set, specifies the \
+                             blocks of IP addresses which can perform the login operation.",
+                        ),
+                    )
+                    .field(
+                        "secret_id_num_uses",
+                        Field::new(
+                            FieldType::Int,
+                            "Number of times a SecretID can access the role, after which the \
+                             SecretID will expire. Defaults to 0 meaning that the the secret_id is \
+                             of unlimited use.",
+                        ),
+                    )
+                    .field(
+                        "secret_id_ttl",
+                        Field::new(
+                            FieldType::DurationSecond,
+                            "Duration in seconds after which the issued SecretID should expire. \
+                             Defaults to 0, meaning no expiration.",
+                        ),
+                    )
+                    .field(
+                        "role_id",
+                        Field::new(FieldType::String, "Identifier of the role. Defaults to a UUID."),
+                    ),
+            )
+            .write(|ar, ctx, f| Box::pin(ar.write_role(ctx, f)))
+            .read(|ar, ctx, f| Box::pin(ar.read_role(ctx, f)))
+            .delete(|ar, ctx, f| Box::pin(ar.delete_role(ctx, f)))
+            .exists(|ar, ctx, f| Box::pin(ar.role_exists(ctx, f)))
+            .synopsis("Register an role with the backend.")
+            .description(
+                "A role can represent a service, a machine or anything that can be IDed. The set \
+                 of policies on the role defines access to the role, meaning, any Vault token \
+                 with a policy set that is a superset of the policies on the role registered \
+                 here will have access to the role.",
+            ),
+            role("/role-id")
+                .field(
+                    "role_id",
+                    Field::new(FieldType::String, "Identifier of the role. Defaults to a UUID."),
+                )
+                .read(|ar, ctx, f| Box::pin(ar.read_role_id(ctx, f)))
+                .write(|ar, ctx, f| Box::pin(ar.write_role_id(ctx, f)))
+                .synopsis("Returns the 'role_id' of the role.")
+                .description(
+                    "If login is performed from an role, then its 'role_id' should be presented \
+                     as a credential during the login. This 'role_id' can be retrieved using this \
+                     endpoint.",
+                ),
+            secret_id_fields(role("/secret-id/?"))
+                .write(|ar, ctx, f| Box::pin(ar.issue_secret_id(ctx, f)))
+                .list(|ar, ctx, f| Box::pin(ar.list_secret_ids(ctx, f)))
+                .synopsis("Generate a SecretID against this role.")
+                .description(
+                    "The SecretID generated using this endpoint will be scoped to access just \
+                     this role and none else.",
+                ),
+            secret_id_fields(role("/custom-secret-id").field(
+                "secret_id",
+                Field::new(FieldType::SecretString, "SecretID to be attached to the role."),
+            ))
+            .write(|ar, ctx, f| Box::pin(ar.issue_custom_secret_id(ctx, f)))
+            .synopsis("Assign a SecretID of choice against the role.")
+            .description(
+                "This option is not recommended unless there is a specific need to do so. This \
+                 will assign a client supplied SecretID to be used to access the role. This \
+                 SecretID will behave similarly to the SecretIDs generated by the backend.",
+            ),
+            role("/secret-id/lookup/?")
+                .field("secret_id", Field::new(FieldType::SecretString, SECRET_ID))
+                .write(|ar, ctx, f| Box::pin(ar.lookup_secret(ctx, f)))
+                .synopsis("Read the properties of an issued secret_id")
+                .description("This endpoint is used to read the properties of a secret_id associated to a role."),
+            role("/secret-id/destroy/?")
+                .field("secret_id", Field::new(FieldType::SecretString, SECRET_ID))
+                .write(|ar, ctx, f| Box::pin(ar.destroy_secret(ctx, f)))
+                .delete(|ar, ctx, f| Box::pin(ar.destroy_secret(ctx, f)))
+                .synopsis("Invalidate an issued secret_id")
+                .description("This endpoint is used to delete the properties of a secret_id associated to a role."),
+            role("/secret-id-accessor/lookup/?")
+                .field("secret_id_accessor", Field::new(FieldType::String, ACCESSOR))
+                .write(|ar, ctx, f| Box::pin(ar.lookup_secret(ctx, f)))
+                .synopsis("Read an issued secret_id, using its accessor")
+                .description(
+                    "This is particularly useful to lookup the non-expiring 'secret_id's. The \
+                     list operation on the 'role/<role_name>/secret-id' endpoint will return the \
+                     'secret_id_accessor's. This endpoint can be used to read the properties of \
+                     the secret. If the 'secret_id_num_uses' field in the response is 0, it \
+                     represents a non-expiring 'secret_id'.",
+                ),
+            role("/secret-id-accessor/destroy/?")
+                .field("secret_id_accessor", Field::new(FieldType::String, ACCESSOR))
+                .write(|ar, ctx, f| Box::pin(ar.destroy_secret(ctx, f)))
+                .delete(|ar, ctx, f| Box::pin(ar.destroy_secret(ctx, f)))
+                .synopsis("Delete an issued secret_id, using its accessor")
+                .description(
+                    "This is particularly useful to clean-up the non-expiring 'secret_id's. The \
+                     list operation on the 'role/<role_name>/secret-id' endpoint will return the \
+                     'secret_id_accessor's. This endpoint can be used to delete the properties \
+                     of the secret.",
+                ),
+        ],
+    )
+}
+
+const APPROLE_HELP: &str = "Any registered Role can authenticate itself with Vault. The \
+                            credentials depends on the constraints that are set on the Role. One \
+                            common required credential is the 'role_id' which is a unique \
+                            identifier of the Role. It can be retrieved from the \
+                            'role/<appname>/role-id' endpoint. The default constraint \
+                            configuration is 'bind_secret_id', which requires a credential \
+                            'secret_id' to be presented during login. Refer to the documentation \
+                            for other types of constraints.";
+
+/// The (lower-cased, checked) role name a path captured.
+fn role_name(fields: &Fields<'_>) -> Result<String> {
+    let name = fields.get::<&str>("role_name")?.to_lowercase();
+    check_name("role", &name)?;
+    Ok(name)
+}
+
+/// A secret id field: `None` when missing or empty.
+fn secret_id(fields: &Fields<'_>) -> Result<Option<SecretText>> {
+    Ok(fields
+        .get_ok::<SecretText>("secret_id")?
+        .filter(|s| !s.expose().is_empty()))
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -113,19 +359,14 @@ fn accessor_key(role: &str, accessor: &str) -> String {
     format!("accessor/{role}/{accessor}")
 }
 
-/// Vault's `metadata`: a JSON object of strings, given as a JSON string (or an object).
-fn metadata(data: &Map<String, Value>) -> Result<BTreeMap<String, String>> {
+/// Vault's secret id `metadata`: a JSON object of strings, given as a JSON string.
+fn metadata(text: Option<&str>) -> Result<BTreeMap<String, String>> {
     let bad = || LogicalError::invalid("'metadata' must be a JSON object of strings");
-    let object = match data.get("metadata") {
-        None | Some(Value::Null) => return Ok(BTreeMap::new()),
-        Some(Value::String(s)) if s.trim().is_empty() => return Ok(BTreeMap::new()),
-        Some(Value::String(s)) => {
-            serde_json::from_str::<Map<String, Value>>(s).map_err(|_| bad())?
-        }
-        Some(Value::Object(map)) => map.clone(),
-        Some(_) => return Err(bad()),
+    let Some(text) = text.filter(|t| !t.trim().is_empty()) else {
+        return Ok(BTreeMap::new());
     };
-    object
+    serde_json::from_str::<Map<String, Value>>(text)
+        .map_err(|_| bad())?
         .into_iter()
         .map(|(k, v)| v.as_str().map(|s| (k, s.to_owned())).ok_or_else(bad))
         .collect()
@@ -136,25 +377,63 @@ fn rfc3339(secs: u64) -> Value {
 }
 
 impl AppRole {
+    /// The method, with its paths declared.
+    pub fn new() -> Self {
+        Self {
+            key: tokio::sync::OnceCell::new(),
+            endpoints: declarations(),
+        }
+    }
+
+    /// The method's endpoints (routing, existence checks, help, OpenAPI).
+    pub fn endpoint_declarations(&self) -> &Endpoints<Self> {
+        &self.endpoints
+    }
+
+    async fn list_roles(&self, ctx: &Context, _fields: Fields<'_>) -> Result<Response> {
+        Ok(Response::list(ctx.storage.list("role/").await?))
+    }
+
+    /// `role/<name>` exists or not (a policy's `create` and `update` tell them apart).
+    async fn role_exists(&self, ctx: &Context, fields: Fields<'_>) -> Result<bool> {
+        let name = fields.get::<&str>("role_name")?.to_lowercase();
+        Ok(ctx.storage.get(&role_key(&name)).await?.is_some())
+    }
+
+    async fn read_role_id(&self, ctx: &Context, fields: Fields<'_>) -> Result<Response> {
+        let role = self.load_role(ctx, &role_name(&fields)?).await?;
+        let mut out = Map::new();
+        out.insert("role_id".into(), role.role_id.into());
+        Ok(Response::with_data(out))
+    }
+
+    async fn write_role_id(&self, ctx: &Context, fields: Fields<'_>) -> Result<Response> {
+        let name = role_name(&fields)?;
+        let old = self.load_role(ctx, &name).await?;
+        let mut role = old.clone();
+        role.role_id = fields
+            .get_ok::<String>("role_id")?
+            .ok_or_else(|| LogicalError::invalid("missing role_id"))?;
+        self.save_role(ctx, &name, Some(&old), &role).await?;
+        Ok(Response::empty())
+    }
+
     /// The mount's HMAC key, made or read on first use.
     async fn key(&self, ctx: &Context) -> Result<&ring::hmac::Key> {
         self.key.get_or_try_init(|| mount_key(&ctx.storage)).await
     }
 
     async fn load_role(&self, ctx: &Context, name: &str) -> Result<Role> {
-        load(&ctx.storage, &role_key(name))
+        ctx.storage
+            .get_json(&role_key(name))
             .await?
             .ok_or_else(|| LogicalError::invalid(format!("role {name:?} does not exist")))
     }
 
-    async fn write_role(
-        &self,
-        ctx: &Context,
-        name: &str,
-        data: &Map<String, Value>,
-    ) -> Result<Response> {
+    async fn write_role(&self, ctx: &Context, fields: Fields<'_>) -> Result<Response> {
+        let name = &role_name(&fields)?;
         let key = role_key(name);
-        let existing: Option<Role> = load(&ctx.storage, &key).await?;
+        let existing: Option<Role> = ctx.storage.get_json(&key).await?;
         let mut role = match existing.clone() {
             Some(role) => role,
             None => Role {
@@ -166,23 +445,25 @@ impl AppRole {
                 token: TokenFields::default(),
             },
         };
-        if let Some(b) = flag(data, "bind_secret_id")? {
-            role.bind_secret_id = b;
+        if fields.is_set("bind_secret_id") {
+            role.bind_secret_id = fields.get("bind_secret_id")?;
         }
-        if let Some(c) =
-            strings(data, "secret_id_bound_cidrs")?.or(strings(data, "bound_cidr_list")?)
-        {
-            Cidr::parse_all(&c)?;
-            role.secret_id_bound_cidrs = c;
+        let bounds = if fields.is_set("secret_id_bound_cidrs") {
+            "secret_id_bound_cidrs"
+        } else {
+            "bound_cidr_list"
+        };
+        if let Some(c) = fields.get_ok::<Vec<String>>(bounds)? {
+            role.secret_id_bound_cidrs = cidr_list(c)?;
         }
-        if let Some(n) = number(data, "secret_id_num_uses")? {
+        if let Some(n) = fields.get_ok::<u32>("secret_id_num_uses")? {
             role.secret_id_num_uses = n;
         }
-        if let Some(d) = duration(data, "secret_id_ttl")? {
+        if let Some(d) = fields.get_ok::<u64>("secret_id_ttl")? {
             role.secret_id_ttl = d;
         }
-        role.token = role.token.update(data)?;
-        if let Some(custom) = text(data, "role_id")? {
+        role.token = role.token.update(&fields)?;
+        if let Some(custom) = fields.get_ok::<String>("role_id")? {
             role.role_id = custom;
         }
         if !role.bind_secret_id
@@ -212,7 +493,7 @@ impl AppRole {
         let index = format!("role-id/{}", keyed_hash(key, "role-id", &role.role_id));
         let holder = ctx.storage.get(&index).await?;
         if let Some(bytes) = &holder
-            && serde_json::from_slice::<String>(bytes).ok().as_deref() != Some(name)
+            && decode::<String>("role-id", bytes).ok().as_deref() != Some(name)
         {
             return Err(LogicalError::invalid("role_id already in use"));
         }
@@ -237,8 +518,12 @@ impl AppRole {
         Ok(())
     }
 
-    async fn read_role(&self, ctx: &Context, name: &str) -> Result<Response> {
-        let Some(role) = load::<Role>(&ctx.storage, &role_key(name)).await? else {
+    async fn read_role(&self, ctx: &Context, fields: Fields<'_>) -> Result<Response> {
+        let Some(role) = ctx
+            .storage
+            .get_json::<Role>(&role_key(&role_name(&fields)?))
+            .await?
+        else {
             return Ok(Response::empty());
         };
         let mut out = Map::new();
@@ -258,8 +543,9 @@ impl AppRole {
         Ok(Response::with_data(out))
     }
 
-    async fn delete_role(&self, ctx: &Context, name: &str) -> Result<Response> {
-        let Some(role) = load::<Role>(&ctx.storage, &role_key(name)).await? else {
+    async fn delete_role(&self, ctx: &Context, fields: Fields<'_>) -> Result<Response> {
+        let name = &role_name(&fields)?;
+        let Some(role) = ctx.storage.get_json::<Role>(&role_key(name)).await? else {
             return Ok(Response::empty());
         };
         for hashed in ctx.storage.list(&secret_folder(name)).await? {
@@ -278,27 +564,40 @@ impl AppRole {
         Ok(Response::empty())
     }
 
-    /// `role/<name>/secret-id` or `custom-secret-id`: a new secret id for the role.
-    async fn issue_secret_id(
+    /// `role/<name>/secret-id`: a new secret id for the role.
+    async fn issue_secret_id(&self, ctx: &Context, fields: Fields<'_>) -> Result<Response> {
+        self.issue(ctx, &fields, None).await
+    }
+
+    /// `role/<name>/custom-secret-id`: the client's secret id for the role.
+    async fn issue_custom_secret_id(&self, ctx: &Context, fields: Fields<'_>) -> Result<Response> {
+        let custom = fields
+            .get_ok::<SecretText>("secret_id")?
+            .ok_or_else(|| LogicalError::invalid("missing secret_id"))?;
+        self.issue(ctx, &fields, Some(custom)).await
+    }
+
+    /// A new secret id for the role (`custom`, or a fresh UUID).
+    async fn issue(
         &self,
         ctx: &Context,
-        name: &str,
-        data: &Map<String, Value>,
-        custom: Option<String>,
+        fields: &Fields<'_>,
+        custom: Option<SecretText>,
     ) -> Result<Response> {
+        let name = &role_name(fields)?;
         let role = self.load_role(ctx, name).await?;
         if !role.bind_secret_id {
             return Err(LogicalError::invalid(
                 "bind_secret_id is not set on the role: it takes no secret ids",
             ));
         }
-        let secret_id = match custom {
-            Some(s) if !s.is_empty() && s.len() <= 4096 => s,
+        let secret_id = match custom.as_ref().map(SecretText::expose) {
+            Some(s) if !s.is_empty() && s.len() <= 4096 => s.to_owned(),
             Some(_) => return Err(LogicalError::invalid("secret_id must be 1 to 4096 bytes")),
             None => uuid()?,
         };
         // A secret id may narrow the role's CIDR bounds, never widen them.
-        let cidr_list = strings(data, "cidr_list")?.unwrap_or_default();
+        let cidr_list = cidr_list(fields.get_ok("cidr_list")?.unwrap_or_default())?;
         if !cidr::all_within(
             &Cidr::parse_all(&cidr_list)?,
             &Cidr::parse_all(&role.secret_id_bound_cidrs)?,
@@ -307,7 +606,8 @@ impl AppRole {
                 "cidr_list must lie within the role's secret_id_bound_cidrs",
             ));
         }
-        let token_bound_cidrs = strings(data, "token_bound_cidrs")?.unwrap_or_default();
+        let token_bound_cidrs =
+            crate::cidr_list(fields.get_ok("token_bound_cidrs")?.unwrap_or_default())?;
         if !cidr::all_within(
             &Cidr::parse_all(&token_bound_cidrs)?,
             &Cidr::parse_all(&role.token.bound_cidrs)?,
@@ -317,7 +617,7 @@ impl AppRole {
             ));
         }
         // The role's limits are ceilings a secret id may tighten, never loosen.
-        let ttl = match (duration(data, "ttl")?, role.secret_id_ttl) {
+        let ttl = match (fields.get_ok::<u64>("ttl")?, role.secret_id_ttl) {
             (Some(t), 0) => t,
             (Some(t), max) if t > 0 && t <= max => t,
             (Some(0) | None, max) => max,
@@ -327,7 +627,7 @@ impl AppRole {
                 )));
             }
         };
-        let num_uses = match (number(data, "num_uses")?, role.secret_id_num_uses) {
+        let num_uses = match (fields.get_ok::<u32>("num_uses")?, role.secret_id_num_uses) {
             (Some(n), 0) => n,
             (Some(n), max) if n > 0 && n <= max => n,
             (Some(0) | None, max) => max,
@@ -342,7 +642,7 @@ impl AppRole {
             accessor: uuid()?,
             cidr_list,
             token_bound_cidrs,
-            metadata: metadata(data)?,
+            metadata: metadata(fields.get_ok::<&str>("metadata")?)?,
             num_uses,
             ttl,
             creation_time: now,
@@ -379,8 +679,7 @@ impl AppRole {
         let Some(bytes) = ctx.storage.get(&path).await? else {
             return Ok(None);
         };
-        let entry: SecretId = serde_json::from_slice(&bytes)
-            .map_err(|_| LogicalError::Internal("a stored secret id does not decode".into()))?;
+        let entry: SecretId = decode("secret id", &bytes)?;
         if entry.expiration_time != 0 && now(ctx) >= entry.expiration_time {
             self.destroy_hashed(ctx, role, hashed).await?;
             return Ok(None);
@@ -392,7 +691,7 @@ impl AppRole {
         let path = format!("{}{hashed}", secret_folder(role));
         let mut ops = vec![Op::delete(path.clone())];
         if let Some(bytes) = ctx.storage.get(&path).await?
-            && let Ok(entry) = serde_json::from_slice::<SecretId>(&bytes)
+            && let Ok(entry) = decode::<SecretId>("secret id", &bytes)
         {
             ops.push(Op::delete(accessor_key(role, &entry.accessor)));
         }
@@ -400,16 +699,17 @@ impl AppRole {
         Ok(())
     }
 
-    /// The hash a request names: by `secret_id`, or by `secret_id_accessor`.
+    /// The hash a request names: by `secret_id_accessor` when the endpoint declares it, else
+    /// by `secret_id`.
     async fn hashed_from(
         &self,
         ctx: &Context,
         role: &str,
-        data: &Map<String, Value>,
-        by_accessor: bool,
+        fields: &Fields<'_>,
     ) -> Result<Option<String>> {
-        if by_accessor {
-            let accessor = text(data, "secret_id_accessor")?
+        if fields.is_declared("secret_id_accessor") {
+            let accessor = fields
+                .get_ok::<String>("secret_id_accessor")?
                 .filter(|a| !a.is_empty())
                 .ok_or_else(|| LogicalError::invalid("missing secret_id_accessor"))?;
             if check_name("accessor", &accessor).is_err() {
@@ -421,22 +721,16 @@ impl AppRole {
                 .await?
                 .and_then(|b| String::from_utf8(b).ok()));
         }
-        let secret_id = text(data, "secret_id")?
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| LogicalError::invalid("missing secret_id"))?;
+        let secret_id =
+            secret_id(fields)?.ok_or_else(|| LogicalError::invalid("missing secret_id"))?;
         let key = self.key(ctx).await?;
-        Ok(Some(keyed_hash(key, "secret-id", &secret_id)))
+        Ok(Some(keyed_hash(key, "secret-id", secret_id.expose())))
     }
 
-    async fn lookup_secret(
-        &self,
-        ctx: &Context,
-        role: &str,
-        data: &Map<String, Value>,
-        by_accessor: bool,
-    ) -> Result<Response> {
+    async fn lookup_secret(&self, ctx: &Context, fields: Fields<'_>) -> Result<Response> {
+        let role = &role_name(&fields)?;
         self.load_role(ctx, role).await?;
-        let Some(hashed) = self.hashed_from(ctx, role, data, by_accessor).await? else {
+        let Some(hashed) = self.hashed_from(ctx, role, &fields).await? else {
             return Ok(Response::empty());
         };
         let Some((entry, _)) = self.live_secret(ctx, role, &hashed).await? else {
@@ -465,47 +759,48 @@ impl AppRole {
         Ok(Response::with_data(out))
     }
 
-    async fn destroy_secret(
-        &self,
-        ctx: &Context,
-        role: &str,
-        data: &Map<String, Value>,
-        by_accessor: bool,
-    ) -> Result<Response> {
+    async fn destroy_secret(&self, ctx: &Context, fields: Fields<'_>) -> Result<Response> {
+        let role = &role_name(&fields)?;
         self.load_role(ctx, role).await?;
-        if let Some(hashed) = self.hashed_from(ctx, role, data, by_accessor).await? {
+        if let Some(hashed) = self.hashed_from(ctx, role, &fields).await? {
             self.destroy_hashed(ctx, role, &hashed).await?;
         }
         Ok(Response::empty())
     }
 
-    async fn list_secret_ids(&self, ctx: &Context, role: &str) -> Result<Response> {
+    async fn list_secret_ids(&self, ctx: &Context, fields: Fields<'_>) -> Result<Response> {
+        let role = &role_name(&fields)?;
         self.load_role(ctx, role).await?;
         let keys = ctx.storage.list(&format!("accessor/{role}/")).await?;
         Ok(Response::list(keys))
     }
 
     /// `login`: the role by its role id, then the secret id (bounds, expiry, uses).
-    async fn login(&self, ctx: &Context, request: &Request) -> Result<Response> {
-        let data = &request.data;
-        let role_id = text(data, "role_id")?
+    async fn login(&self, ctx: &Context, fields: Fields<'_>) -> Result<Response> {
+        let role_id = fields
+            .get_ok::<String>("role_id")?
             .filter(|r| !r.is_empty())
             .ok_or_else(|| LogicalError::invalid("missing role_id"))?;
         let key = self.key(ctx).await?;
         let index = format!("role-id/{}", keyed_hash(key, "role-id", &role_id));
         let invalid_role = || LogicalError::InvalidCredentials(LOGIN_FAILED.into());
-        let name: String = load(&ctx.storage, &index).await?.ok_or_else(invalid_role)?;
-        let role: Role = load(&ctx.storage, &role_key(&name))
+        let name: String = ctx
+            .storage
+            .get_json(&index)
             .await?
             .ok_or_else(invalid_role)?;
-        let remote = request.connection.remote_addr;
+        let role: Role = ctx
+            .storage
+            .get_json(&role_key(&name))
+            .await?
+            .ok_or_else(invalid_role)?;
+        let remote = fields.request().connection.remote_addr;
         let mut metadata = BTreeMap::new();
         let mut token_cidrs = Vec::new();
         if role.bind_secret_id {
-            let secret_id = text(data, "secret_id")?
-                .filter(|s| !s.is_empty())
-                .ok_or_else(|| LogicalError::invalid("missing secret_id"))?;
-            let hashed = keyed_hash(key, "secret-id", &secret_id);
+            let secret_id =
+                secret_id(&fields)?.ok_or_else(|| LogicalError::invalid("missing secret_id"))?;
+            let hashed = keyed_hash(key, "secret-id", secret_id.expose());
             let entry = self.spend(ctx, &name, &hashed, remote, &role).await?;
             metadata = entry.metadata;
             token_cidrs = entry.token_bound_cidrs;
@@ -526,20 +821,24 @@ impl AppRole {
     /// A locked role id's login: the answer a wrong secret id gets, with the same checks of
     /// the request before it (missing fields), and nothing spent.
     async fn locked(&self, ctx: &Context, request: &Request) -> Result<LogicalError> {
-        let data = &request.data;
-        let Some(role_id) = text(data, "role_id")?.filter(|r| !r.is_empty()) else {
+        // Decoded as the login decodes it: the same refusals, in the same words.
+        let fields = self.endpoints.decode(request)?;
+        let Some(role_id) = fields
+            .get_ok::<String>("role_id")?
+            .filter(|r| !r.is_empty())
+        else {
             return Ok(LogicalError::invalid("missing role_id"));
         };
         let key = self.key(ctx).await?;
         let index = format!("role-id/{}", keyed_hash(key, "role-id", &role_id));
         let failed = LogicalError::InvalidCredentials(LOGIN_FAILED.into());
-        let Some(name) = load::<String>(&ctx.storage, &index).await? else {
+        let Some(name) = ctx.storage.get_json::<String>(&index).await? else {
             return Ok(failed);
         };
-        let Some(role) = load::<Role>(&ctx.storage, &role_key(&name)).await? else {
+        let Some(role) = ctx.storage.get_json::<Role>(&role_key(&name)).await? else {
             return Ok(failed);
         };
-        if role.bind_secret_id && text(data, "secret_id")?.is_none_or(|s| s.is_empty()) {
+        if role.bind_secret_id && secret_id(&fields)?.is_none() {
             return Ok(LogicalError::invalid("missing secret_id"));
         }
         Ok(failed)
@@ -612,70 +911,7 @@ impl AppRole {
 #[async_trait]
 impl Backend for AppRole {
     async fn handle(&self, ctx: &Context, request: Request) -> Result<Response> {
-        let path = request.path.trim_end_matches('/').to_owned();
-        let op = request.operation;
-        let writes = matches!(op, Operation::Create | Operation::Update);
-        let segments: Vec<&str> = path.split('/').collect();
-        match segments.as_slice() {
-            ["login"] if writes => self.login(ctx, &request).await,
-            ["role"] if op == Operation::List => {
-                Ok(Response::list(ctx.storage.list("role/").await?))
-            }
-            ["role", name, rest @ ..] => {
-                let name = name.to_lowercase();
-                check_name("role", &name)?;
-                let data = &request.data;
-                match (rest, op) {
-                    ([], _) if writes => self.write_role(ctx, &name, data).await,
-                    ([], Operation::Read) => self.read_role(ctx, &name).await,
-                    ([], Operation::Delete) => self.delete_role(ctx, &name).await,
-                    (["role-id"], Operation::Read) => {
-                        let role = self.load_role(ctx, &name).await?;
-                        let mut out = Map::new();
-                        out.insert("role_id".into(), role.role_id.into());
-                        Ok(Response::with_data(out))
-                    }
-                    (["role-id"], _) if writes => {
-                        let old = self.load_role(ctx, &name).await?;
-                        let mut role = old.clone();
-                        role.role_id = text(data, "role_id")?
-                            .ok_or_else(|| LogicalError::invalid("missing role_id"))?;
-                        self.save_role(ctx, &name, Some(&old), &role).await?;
-                        Ok(Response::empty())
-                    }
-                    (["secret-id"], Operation::List) => self.list_secret_ids(ctx, &name).await,
-                    (["secret-id"], _) if writes => {
-                        self.issue_secret_id(ctx, &name, data, None).await
-                    }
-                    (["custom-secret-id"], _) if writes => {
-                        let custom = text(data, "secret_id")?
-                            .ok_or_else(|| LogicalError::invalid("missing secret_id"))?;
-                        self.issue_secret_id(ctx, &name, data, Some(custom)).await
-                    }
-                    (["secret-id", "lookup"], _) if writes => {
-                        self.lookup_secret(ctx, &name, data, false).await
-                    }
-                    (["secret-id-accessor", "lookup"], _) if writes => {
-                        self.lookup_secret(ctx, &name, data, true).await
-                    }
-                    (["secret-id", "destroy"], _) if writes || op == Operation::Delete => {
-                        self.destroy_secret(ctx, &name, data, false).await
-                    }
-                    (["secret-id-accessor", "destroy"], _) if writes || op == Operation::Delete => {
-                        self.destroy_secret(ctx, &name, data, true).await
-                    }
-                    (
-                        []
-                        | ["role-id" | "secret-id" | "custom-secret-id"]
-                        | ["secret-id" | "secret-id-accessor", "lookup" | "destroy"],
-                        _,
-                    ) => Err(LogicalError::UnsupportedOperation),
-                    _ => Err(LogicalError::UnsupportedPath),
-                }
-            }
-            ["login" | "role", ..] => Err(LogicalError::UnsupportedOperation),
-            _ => Err(LogicalError::UnsupportedPath),
-        }
+        self.endpoints.handle(self, ctx, request).await
     }
 
     /// A token renews while its role exists with the same policies.
@@ -703,11 +939,19 @@ impl Backend for AppRole {
 
     /// `role/<name>` exists or not (a policy's `create` and `update` tell them apart).
     async fn exists(&self, ctx: &Context, request: &Request) -> Result<Option<bool>> {
-        crate::exists_named(ctx, request, "role").await
+        self.endpoints.exists(self, ctx, request).await
     }
 
-    fn unauthenticated_paths(&self) -> &[&str] {
-        &["login"]
+    fn is_unauthenticated(&self, path: &str) -> bool {
+        self.endpoints.is_unauthenticated(path)
+    }
+
+    fn needs_sudo(&self, path: &str) -> bool {
+        self.endpoints.needs_sudo(path)
+    }
+
+    fn endpoints(&self) -> &[EndpointInfo] {
+        self.endpoints.infos()
     }
 
     /// `login`: the role id as given (known or not: unknown role ids are counted too).

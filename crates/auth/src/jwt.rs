@@ -21,11 +21,14 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use strongroom_logical::{Backend, Context, LogicalError, Operation, Request, Response, Result};
+use strongroom_logical::{
+    Backend, Context, Endpoint, EndpointInfo, Endpoints, Field, FieldType, Fields, LogicalError,
+    Request, Response, Result, SecretText,
+};
 use strongroom_storage::Storage as _;
 
 use crate::jose::{self, PublicKey};
-use crate::{TokenFields, check_name, duration, load, store, strings, text};
+use crate::{TokenFields, check_name, token_fields};
 
 /// How long fetched keys are trusted before they are fetched again.
 const JWKS_TTL: Duration = Duration::from_secs(3600);
@@ -41,12 +44,19 @@ const JWKS_TIMEOUT: Duration = Duration::from_secs(10);
 const LOGIN_FAILED: &str = "error validating token";
 
 /// The jwt auth method. Mount it with `sys/auth/<path>` type `jwt`.
-#[derive(Default)]
 pub struct Jwt {
     /// The fetched keys; logins read them concurrently.
     keys: tokio::sync::RwLock<KeyCache>,
     /// Held while fetching: one fetch at a time, and no lock on the keys meanwhile.
     fetching: tokio::sync::Mutex<()>,
+    /// The paths, declared (routing, fields, existence checks, help).
+    endpoints: Endpoints<Jwt>,
+}
+
+impl Default for Jwt {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl std::fmt::Debug for Jwt {
@@ -61,7 +71,186 @@ impl std::fmt::Debug for Jwt {
 ///
 /// None; the signature is the registry's.
 pub fn factory(_options: &Map<String, Value>) -> Result<Arc<dyn Backend>> {
-    Ok(Arc::new(Jwt::default()))
+    Ok(Arc::new(Jwt::new()))
+}
+
+/// The paths as OpenBao's jwt plugin declares them (the fields this method serves, their types,
+/// defaults and help), plus the `token_*` fields of `tokenutil` on roles.
+fn declarations() -> Endpoints<Jwt> {
+    let text = |help: &str| Field::new(FieldType::String, help);
+    let list = |help: &str| Field::new(FieldType::CommaStringSlice, help);
+    let leeway = |help: &str, default: i64| {
+        Field::new(FieldType::SignedDurationSecond, help).default(default)
+    };
+    Endpoints::new(
+        JWT_HELP,
+        vec![
+            Endpoint::<Jwt>::new("login")
+                .field("role", text("The role to log in against."))
+                .field(
+                    "jwt",
+                    Field::new(FieldType::SecretString, "The signed JWT to validate."),
+                )
+                .write(|jwt, ctx, f| Box::pin(jwt.login(ctx, f)))
+                .unauthenticated()
+                .synopsis("Authenticates to OpenBao using a JWT (or OIDC) token.")
+                .description(
+                    "Authenticates JWTs. The role named must exist, or the default_role be set, \
+                     and the token's claims must satisfy the role's bounds.",
+                ),
+            Endpoint::<Jwt>::new("config")
+                .field(
+                    "oidc_discovery_url",
+                    text(
+                        "Either the base URL of the OIDC Discovery endpoint or the full URL with \
+                         \".well-known/openid-configuration\" path suffix. Cannot be used with \
+                         \"jwks_url\" or \"jwt_validation_pubkeys\". (Not supported here: \
+                         refused when set.)",
+                    ),
+                )
+                .field(
+                    "jwks_url",
+                    text(
+                        "JWKS URL to use to authenticate signatures. Cannot be used with \
+                         \"oidc_discovery_url\" or \"jwt_validation_pubkeys\".",
+                    ),
+                )
+                .field(
+                    "default_role",
+                    Field::new(
+                        FieldType::LowerCaseString,
+                        "The default role to use if none is provided during login. If not set, \
+                         a role is required during login.",
+                    ),
+                )
+                .field(
+                    "jwt_validation_pubkeys",
+                    list(
+                        "A list of PEM-encoded public keys to use to authenticate signatures \
+                         locally. Cannot be used with \"jwks_url\" or \"oidc_discovery_url\".",
+                    ),
+                )
+                .field(
+                    "jwt_supported_algs",
+                    list("A list of supported signing algorithms. Defaults to RS256."),
+                )
+                .field(
+                    "bound_issuer",
+                    text("The value against which to match the 'iss' claim in a JWT. Optional."),
+                )
+                .read(|jwt, ctx, f| Box::pin(jwt.read_config(ctx, f)))
+                .write(|jwt, ctx, f| Box::pin(jwt.write_config(ctx, f)))
+                .synopsis("Configure the JWT authentication backend.")
+                .description(
+                    "The JWT authentication backend validates JWTs against the keys of a JWKS \
+                     URL or against the PEM public keys configured here.",
+                ),
+            Endpoint::<Jwt>::new("role/?")
+                .list(|jwt, ctx, f| Box::pin(jwt.list_roles(ctx, f)))
+                .synopsis("Lists all the roles registered with the backend.")
+                .description("The list will contain the names of the roles."),
+            token_fields(
+                Endpoint::<Jwt>::new("role/{name}")
+                    .field(
+                        "name",
+                        Field::new(FieldType::LowerCaseString, "Name of the role."),
+                    )
+                    .field(
+                        "role_type",
+                        text("Type of the role, either 'jwt' or 'oidc'."),
+                    )
+                    .field(
+                        "expiration_leeway",
+                        leeway(
+                            "Duration in seconds of leeway when validating expiration of a token \
+                             to account for clock skew. Defaults to 150 (2.5 minutes) if set to 0 \
+                             and can be disabled if set to -1.",
+                            150,
+                        ),
+                    )
+                    .field(
+                        "not_before_leeway",
+                        leeway(
+                            "Duration in seconds of leeway when validating not before values of \
+                             a token to account for clock skew. Defaults to 150 (2.5 minutes) if \
+                             set to 0 and can be disabled if set to -1.",
+                            150,
+                        ),
+                    )
+                    .field(
+                        "clock_skew_leeway",
+                        leeway(
+                            "Duration in seconds of leeway when validating all claims to account \
+                             for clock skew. Defaults to 60 (1 minute) if set to 0 and can be \
+                             disabled if set to -1.",
+                            60,
+                        ),
+                    )
+                    .field(
+                        "bound_subject",
+                        text("The 'sub' claim that is valid for login. Optional."),
+                    )
+                    .field(
+                        "bound_audiences",
+                        list(
+                            "Comma-separated list of 'aud' claims that are valid for login; any \
+                             match is sufficient",
+                        ),
+                    )
+                    .field(
+                        "bound_claims_type",
+                        text(
+                            "How to interpret values in the map of claims/values (which must \
+                             match for login): allowed values are 'string' or 'glob'",
+                        )
+                        .default("string"),
+                    )
+                    .field(
+                        "bound_claims",
+                        Field::new(
+                            FieldType::Map,
+                            "Map of claims/values which must match for login",
+                        ),
+                    )
+                    .field(
+                        "claim_mappings",
+                        Field::new(
+                            FieldType::KvPairs,
+                            "Mappings of claims (key) that will be copied to a metadata field \
+                             (value)",
+                        ),
+                    )
+                    .field(
+                        "user_claim",
+                        text("The claim to use for the Identity entity alias name"),
+                    ),
+            )
+            .write(|jwt, ctx, f| Box::pin(jwt.write_role(ctx, f)))
+            .read(|jwt, ctx, f| Box::pin(jwt.read_role(ctx, f)))
+            .delete(|jwt, ctx, f| Box::pin(jwt.delete_role(ctx, f)))
+            .exists(|jwt, ctx, f| Box::pin(jwt.role_exists(ctx, f)))
+            .synopsis("Register an role with the backend.")
+            .description(
+                "A role is required to authenticate with this backend. The role binds JWT token \
+                 information with token policies and settings.",
+            ),
+        ],
+    )
+}
+
+const JWT_HELP: &str = "The JWT backend plugin allows authentication using JWTs (including OIDC \
+                        ID tokens), verified against a JWKS URL or PEM public keys.";
+
+/// The (lower-cased, checked) role name a path captured.
+fn role_name(fields: &Fields<'_>) -> Result<String> {
+    let name: String = fields.get("name")?;
+    check_name("role", &name)?;
+    Ok(name)
+}
+
+/// A list as given, without its empty items.
+fn non_empty(items: Vec<String>) -> Vec<String> {
+    items.into_iter().filter(|i| !i.is_empty()).collect()
 }
 
 #[derive(Default)]
@@ -231,25 +420,34 @@ fn date(claims: &Map<String, Value>, name: &str) -> Result<Option<i64>> {
 }
 
 impl Jwt {
+    /// The method, with its paths declared.
+    pub fn new() -> Self {
+        Self {
+            keys: tokio::sync::RwLock::new(KeyCache::default()),
+            fetching: tokio::sync::Mutex::new(()),
+            endpoints: declarations(),
+        }
+    }
+
+    /// The method's endpoints (routing, existence checks, help, OpenAPI).
+    pub fn endpoint_declarations(&self) -> &Endpoints<Self> {
+        &self.endpoints
+    }
+
     /// `config` is replaced whole on each write, as in Vault.
-    async fn write_config(&self, ctx: &Context, data: &Map<String, Value>) -> Result<Response> {
-        let mut config = Config {
-            jwks_url: text(data, "jwks_url")?.unwrap_or_default(),
-            jwt_validation_pubkeys: strings(data, "jwt_validation_pubkeys")?.unwrap_or_default(),
-            bound_issuer: text(data, "bound_issuer")?.unwrap_or_default(),
-            jwt_supported_algs: strings(data, "jwt_supported_algs")?.unwrap_or_default(),
-            default_role: text(data, "default_role")?.unwrap_or_default(),
+    async fn write_config(&self, ctx: &Context, fields: Fields<'_>) -> Result<Response> {
+        let config = Config {
+            jwks_url: fields.get("jwks_url")?,
+            jwt_validation_pubkeys: non_empty(fields.get("jwt_validation_pubkeys")?),
+            bound_issuer: fields.get("bound_issuer")?,
+            jwt_supported_algs: non_empty(fields.get("jwt_supported_algs")?),
+            default_role: fields.get("default_role")?,
         };
-        if text(data, "oidc_discovery_url")?.is_some_and(|u| !u.is_empty()) {
+        if !fields.get::<&str>("oidc_discovery_url")?.is_empty() {
             return Err(invalid(
                 "oidc_discovery_url is not supported: set jwks_url or jwt_validation_pubkeys",
             ));
         }
-        // PEM keys arrive as one string with several blocks too.
-        config.jwt_validation_pubkeys = match data.get("jwt_validation_pubkeys") {
-            Some(Value::String(s)) => vec![s.clone()],
-            _ => config.jwt_validation_pubkeys,
-        };
         match (
             config.jwks_url.is_empty(),
             config.jwt_validation_pubkeys.is_empty(),
@@ -288,11 +486,44 @@ impl Jwt {
                 attempted: Some(now),
             };
         }
-        store(&ctx.storage, "config", &config).await?;
+        ctx.storage.put_json("config", &config).await?;
         Ok(Response::empty())
     }
 
-    fn read_config(config: Config) -> Response {
+    async fn read_config(&self, ctx: &Context, _fields: Fields<'_>) -> Result<Response> {
+        Ok(ctx
+            .storage
+            .get_json::<Config>("config")
+            .await?
+            .map_or_else(Response::empty, Self::config_data))
+    }
+
+    async fn list_roles(&self, ctx: &Context, _fields: Fields<'_>) -> Result<Response> {
+        Ok(Response::list(ctx.storage.list("role/").await?))
+    }
+
+    /// `role/<name>` exists or not (a policy's `create` and `update` tell them apart).
+    async fn role_exists(&self, ctx: &Context, fields: Fields<'_>) -> Result<bool> {
+        let name: &str = fields.get("name")?;
+        Ok(ctx.storage.get(&format!("role/{name}")).await?.is_some())
+    }
+
+    async fn read_role(&self, ctx: &Context, fields: Fields<'_>) -> Result<Response> {
+        let name = role_name(&fields)?;
+        Ok(ctx
+            .storage
+            .get_json::<Role>(&format!("role/{name}"))
+            .await?
+            .map_or_else(Response::empty, Self::role_data))
+    }
+
+    async fn delete_role(&self, ctx: &Context, fields: Fields<'_>) -> Result<Response> {
+        let name = role_name(&fields)?;
+        ctx.storage.delete(&format!("role/{name}")).await?;
+        Ok(Response::empty())
+    }
+
+    fn config_data(config: Config) -> Response {
         let mut out = Map::new();
         out.insert("jwks_url".into(), config.jwks_url.clone().into());
         out.insert(
@@ -310,36 +541,29 @@ impl Jwt {
         Response::with_data(out)
     }
 
-    async fn write_role(
-        &self,
-        ctx: &Context,
-        name: &str,
-        data: &Map<String, Value>,
-    ) -> Result<Response> {
-        let key = format!("role/{name}");
-        let old: Option<Role> = load(&ctx.storage, &key).await?;
-        if let Some(kind) = text(data, "role_type")?
+    async fn write_role(&self, ctx: &Context, fields: Fields<'_>) -> Result<Response> {
+        let key = format!("role/{}", role_name(&fields)?);
+        let old: Option<Role> = ctx.storage.get_json(&key).await?;
+        if let Some(kind) = fields.get_ok::<&str>("role_type")?
             && kind != "jwt"
         {
             return Err(invalid(format!(
                 "role_type {kind:?} is not supported: jwt only"
             )));
         }
-        let leeway = |key: &str, default: i64| -> Result<i64> {
-            match data.get(key) {
-                None | Some(Value::Null) => Ok(default),
-                Some(Value::Number(n)) if n.as_i64() == Some(-1) => Ok(-1),
-                Some(_) => duration(data, key)?
-                    .and_then(|d| i64::try_from(d).ok())
-                    .ok_or_else(|| invalid(format!("invalid {key}"))),
+        // Unset fields keep the role's values (or, for a new role, the declared defaults).
+        let leeway = |key: &str, kept: Option<i64>| -> Result<i64> {
+            match kept {
+                Some(kept) if !fields.is_set(key) => Ok(kept),
+                _ => fields.get(key),
             }
         };
-        let bound_claims = match data.get("bound_claims") {
-            None | Some(Value::Null) => old
+        let bound_claims = match fields.get_ok::<&Map<String, Value>>("bound_claims")? {
+            None => old
                 .as_ref()
                 .map(|r| r.bound_claims.clone())
                 .unwrap_or_default(),
-            Some(Value::Object(map)) => {
+            Some(map) => {
                 for (claim, value) in map {
                     let ok = match value {
                         Value::String(_) | Value::Number(_) | Value::Bool(_) => true,
@@ -354,71 +578,71 @@ impl Jwt {
                 }
                 map.clone()
             }
-            Some(_) => return Err(invalid("bound_claims must be an object")),
         };
-        let claim_mappings = match data.get("claim_mappings") {
-            None | Some(Value::Null) => old
+        let claim_mappings = match fields.get_ok::<BTreeMap<String, String>>("claim_mappings")? {
+            None => old
                 .as_ref()
                 .map(|r| r.claim_mappings.clone())
                 .unwrap_or_default(),
-            Some(Value::Object(map)) => {
-                let mut mappings = BTreeMap::new();
+            Some(mappings) => {
                 let mut targets = std::collections::BTreeSet::new();
-                for (from, to) in map {
-                    let to = to
-                        .as_str()
-                        .ok_or_else(|| invalid("claim_mappings values must be strings"))?;
+                for to in mappings.values() {
                     if to == "role" {
                         return Err(invalid("claim_mappings: metadata key \"role\" is reserved"));
                     }
-                    if !targets.insert(to.to_owned()) {
+                    if !targets.insert(to.as_str()) {
                         return Err(invalid(format!(
                             "claim_mappings: metadata key {to:?} is mapped twice"
                         )));
                     }
-                    mappings.insert(from.clone(), to.to_owned());
                 }
                 mappings
             }
-            Some(_) => return Err(invalid("claim_mappings must be an object")),
         };
-        let bound_claims_type = text(data, "bound_claims_type")?
-            .or_else(|| old.as_ref().map(|r| r.bound_claims_type.clone()))
-            .unwrap_or_else(|| "string".into());
+        let bound_claims_type = match &old {
+            Some(old) if !fields.is_set("bound_claims_type") => old.bound_claims_type.clone(),
+            _ => fields.get("bound_claims_type")?,
+        };
         if !matches!(bound_claims_type.as_str(), "string" | "glob") {
             return Err(invalid("bound_claims_type must be string or glob"));
         }
         let role = Role {
-            bound_audiences: strings(data, "bound_audiences")?
-                .or_else(|| old.as_ref().map(|r| r.bound_audiences.clone()))
-                .unwrap_or_default(),
-            bound_subject: text(data, "bound_subject")?
+            bound_audiences: match fields.get_ok::<Vec<String>>("bound_audiences")? {
+                Some(audiences) => non_empty(audiences),
+                None => old
+                    .as_ref()
+                    .map(|r| r.bound_audiences.clone())
+                    .unwrap_or_default(),
+            },
+            bound_subject: fields
+                .get_ok::<String>("bound_subject")?
                 .or_else(|| old.as_ref().map(|r| r.bound_subject.clone()))
                 .unwrap_or_default(),
             bound_claims,
             bound_claims_type,
             claim_mappings,
-            user_claim: text(data, "user_claim")?
+            user_claim: fields
+                .get_ok::<String>("user_claim")?
                 .or_else(|| old.as_ref().map(|r| r.user_claim.clone()))
                 .filter(|c| !c.is_empty())
                 .unwrap_or_else(|| "sub".into()),
             clock_skew_leeway: leeway(
                 "clock_skew_leeway",
-                old.as_ref().map_or(60, |r| r.clock_skew_leeway),
+                old.as_ref().map(|r| r.clock_skew_leeway),
             )?,
             expiration_leeway: leeway(
                 "expiration_leeway",
-                old.as_ref().map_or(150, |r| r.expiration_leeway),
+                old.as_ref().map(|r| r.expiration_leeway),
             )?,
             not_before_leeway: leeway(
                 "not_before_leeway",
-                old.as_ref().map_or(150, |r| r.not_before_leeway),
+                old.as_ref().map(|r| r.not_before_leeway),
             )?,
             token: old
                 .as_ref()
                 .map(|r| r.token.clone())
                 .unwrap_or_default()
-                .update(data)?,
+                .update(&fields)?,
         };
         if role.bound_audiences.is_empty()
             && role.bound_subject.is_empty()
@@ -429,11 +653,11 @@ impl Jwt {
                 "must have at least one bound constraint when creating a role",
             ));
         }
-        store(&ctx.storage, &key, &role).await?;
+        ctx.storage.put_json(&key, &role).await?;
         Ok(Response::empty())
     }
 
-    fn read_role(role: Role) -> Response {
+    fn role_data(role: Role) -> Response {
         let mut out = Map::new();
         out.insert("role_type".into(), "jwt".into());
         out.insert("bound_audiences".into(), role.bound_audiences.into());
@@ -515,11 +739,14 @@ impl Jwt {
         Ok(matching(&cache))
     }
 
-    async fn login(&self, ctx: &Context, data: &Map<String, Value>) -> Result<Response> {
-        let config: Config = load(&ctx.storage, "config")
+    async fn login(&self, ctx: &Context, fields: Fields<'_>) -> Result<Response> {
+        let config: Config = ctx
+            .storage
+            .get_json("config")
             .await?
             .ok_or_else(|| invalid("could not load configuration"))?;
-        let role_name = text(data, "role")?
+        let role_name = fields
+            .get_ok::<String>("role")?
             .filter(|r| !r.is_empty())
             .unwrap_or_else(|| config.default_role.clone())
             .to_lowercase();
@@ -527,13 +754,17 @@ impl Jwt {
             return Err(invalid("missing role"));
         }
         check_name("role", &role_name)?;
-        let role: Role = load(&ctx.storage, &format!("role/{role_name}"))
+        let role: Role = ctx
+            .storage
+            .get_json(&format!("role/{role_name}"))
             .await?
             .ok_or_else(|| invalid(format!("role {role_name:?} could not be found")))?;
-        let jwt = text(data, "jwt")?
-            .filter(|j| !j.is_empty())
+        let jwt = fields
+            .get_ok::<SecretText>("jwt")?
+            .filter(|j| !j.expose().is_empty())
             .ok_or_else(|| invalid("missing token"))?;
-        let token = jose::decode(&jwt).map_err(|e| invalid(format!("{LOGIN_FAILED}: {e}")))?;
+        let token =
+            jose::decode(jwt.expose()).map_err(|e| invalid(format!("{LOGIN_FAILED}: {e}")))?;
         if !config.algs().contains(&token.alg) {
             return Err(invalid(format!(
                 "{LOGIN_FAILED}: the algorithm {:?} is not allowed",
@@ -673,36 +904,7 @@ impl Jwt {
 #[async_trait]
 impl Backend for Jwt {
     async fn handle(&self, ctx: &Context, request: Request) -> Result<Response> {
-        let path = request.path.trim_end_matches('/').to_owned();
-        let op = request.operation;
-        let writes = matches!(op, Operation::Create | Operation::Update);
-        match path.split('/').collect::<Vec<_>>().as_slice() {
-            ["login"] if writes => self.login(ctx, &request.data).await,
-            ["config"] if writes => self.write_config(ctx, &request.data).await,
-            ["config"] if op == Operation::Read => Ok(load::<Config>(&ctx.storage, "config")
-                .await?
-                .map_or_else(Response::empty, Self::read_config)),
-            ["role"] if op == Operation::List => {
-                Ok(Response::list(ctx.storage.list("role/").await?))
-            }
-            ["role", name] => {
-                let name = name.to_lowercase();
-                check_name("role", &name)?;
-                match op {
-                    _ if writes => self.write_role(ctx, &name, &request.data).await,
-                    Operation::Read => Ok(load::<Role>(&ctx.storage, &format!("role/{name}"))
-                        .await?
-                        .map_or_else(Response::empty, Self::read_role)),
-                    Operation::Delete => {
-                        ctx.storage.delete(&format!("role/{name}")).await?;
-                        Ok(Response::empty())
-                    }
-                    _ => Err(LogicalError::UnsupportedOperation),
-                }
-            }
-            ["login" | "config" | "role", ..] => Err(LogicalError::UnsupportedOperation),
-            _ => Err(LogicalError::UnsupportedPath),
-        }
+        self.endpoints.handle(self, ctx, request).await
     }
 
     /// Role names are lower-cased (as Vault does) before the policy check.
@@ -712,7 +914,19 @@ impl Backend for Jwt {
 
     /// `role/<name>` exists or not (a policy's `create` and `update` tell them apart).
     async fn exists(&self, ctx: &Context, request: &Request) -> Result<Option<bool>> {
-        crate::exists_named(ctx, request, "role").await
+        self.endpoints.exists(self, ctx, request).await
+    }
+
+    fn is_unauthenticated(&self, path: &str) -> bool {
+        self.endpoints.is_unauthenticated(path)
+    }
+
+    fn needs_sudo(&self, path: &str) -> bool {
+        self.endpoints.needs_sudo(path)
+    }
+
+    fn endpoints(&self) -> &[EndpointInfo] {
+        self.endpoints.infos()
     }
 
     /// A token renews while its role exists with the same policies.
@@ -723,10 +937,6 @@ impl Backend for Jwt {
         policies: &[String],
     ) -> Result<()> {
         crate::renew_named(ctx, internal, "role", "role", |r: &Role| &r.token, policies).await
-    }
-
-    fn unauthenticated_paths(&self) -> &[&str] {
-        &["login"]
     }
 }
 

@@ -18,12 +18,17 @@ pub mod jose;
 pub mod jwt;
 pub mod userpass;
 
+#[cfg(test)]
+mod tests;
+
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use strongroom_logical::cidr::Cidr;
-use strongroom_logical::{AuthDescriptor, LogicalError, Result, StorageView};
+use strongroom_logical::{
+    AuthDescriptor, Endpoint, Field, FieldType, Fields, LogicalError, Result, StorageView,
+};
 use strongroom_storage::Storage as _;
 
 /// The token settings every role or user carries (Vault's `token_*` fields).
@@ -42,40 +47,43 @@ pub(crate) struct TokenFields {
 
 impl TokenFields {
     /// `self` updated from a request's `token_*` fields (and Vault's older names: `policies`,
-    /// `period`, `bound_cidrs`).
-    pub(crate) fn update(&self, data: &Map<String, Value>) -> Result<Self> {
+    /// `ttl`, `max_ttl`, `period`, `bound_cidrs`; the newer name wins when both are sent). The
+    /// endpoint declares them with [`token_fields`].
+    pub(crate) fn update(&self, fields: &Fields<'_>) -> Result<Self> {
         let mut out = self.clone();
-        if let Some(p) = strings(data, "token_policies")?.or(strings(data, "policies")?) {
+        let newer = |new: &str, old: &str| {
+            if fields.is_set(new) {
+                new.to_owned()
+            } else {
+                old.to_owned()
+            }
+        };
+        if let Some(p) = fields.get_ok::<Vec<String>>(&newer("token_policies", "policies"))? {
             out.policies = policy_names(p)?;
         }
-        if let Some(d) = duration(data, "token_ttl")?.or(duration(data, "ttl")?) {
+        if let Some(d) = fields.get_ok::<u64>(&newer("token_ttl", "ttl"))? {
             out.ttl = d;
         }
-        if let Some(d) = duration(data, "token_max_ttl")?.or(duration(data, "max_ttl")?) {
+        if let Some(d) = fields.get_ok::<u64>(&newer("token_max_ttl", "max_ttl"))? {
             out.max_ttl = d;
         }
-        if let Some(d) = duration(data, "token_explicit_max_ttl")? {
+        if let Some(d) = fields.get_ok::<u64>("token_explicit_max_ttl")? {
             out.explicit_max_ttl = d;
         }
-        if let Some(d) = duration(data, "token_period")?.or(duration(data, "period")?) {
+        if let Some(d) = fields.get_ok::<u64>(&newer("token_period", "period"))? {
             out.period = d;
         }
-        if let Some(n) = number(data, "token_num_uses")? {
+        if let Some(n) = fields.get_ok::<u32>("token_num_uses")? {
             out.num_uses = n;
         }
-        if let Some(c) = strings(data, "token_bound_cidrs")?.or(strings(data, "bound_cidrs")?) {
-            Cidr::parse_all(&c)?;
-            out.bound_cidrs = c;
+        if let Some(c) = fields.get_ok::<Vec<String>>(&newer("token_bound_cidrs", "bound_cidrs"))? {
+            out.bound_cidrs = cidr_list(c)?;
         }
-        if let Some(b) = flag(data, "token_no_default_policy")? {
+        if let Some(b) = fields.get_ok::<bool>("token_no_default_policy")? {
             out.no_default_policy = b;
         }
-        if let Some(kind) = text(data, "token_type")?
-            && !matches!(
-                kind.as_str(),
-                "" | "default" | "service" | "default-service"
-            )
-        {
+        let kind: &str = fields.get("token_type")?;
+        if !matches!(kind, "" | "default" | "service" | "default-service") {
             return Err(LogicalError::invalid(format!(
                 "token_type {kind:?} is not supported: service tokens only"
             )));
@@ -158,12 +166,128 @@ impl TokenFields {
     }
 }
 
+/// A list of CIDR blocks as given (trimmed, empty items dropped), each checked.
+pub(crate) fn cidr_list(blocks: Vec<String>) -> Result<Vec<String>> {
+    let blocks: Vec<String> = blocks.into_iter().filter(|b| !b.is_empty()).collect();
+    Cidr::parse_all(&blocks)?;
+    Ok(blocks)
+}
+
+/// Vault's `tokenutil.DeprecationText`.
+pub(crate) fn deprecated(newer: &str) -> String {
+    format!(
+        "Use {newer:?} instead. If this and {newer:?} are both specified, only {newer:?} will be used."
+    )
+}
+
+/// Declares Vault's `token_*` fields (`tokenutil.TokenFields`, with their types and help) and
+/// the older names this method still takes (`policies`, `ttl`, `max_ttl`, `period`,
+/// `bound_cidrs`: deprecated in Vault), as [`TokenFields::update`] reads them.
+pub(crate) fn token_fields<B>(endpoint: Endpoint<B>) -> Endpoint<B> {
+    endpoint
+        .field(
+            "token_bound_cidrs",
+            Field::new(
+                FieldType::CommaStringSlice,
+                "Comma separated string or JSON list of CIDR blocks. If set, specifies the blocks \
+                 of IP addresses which are allowed to use the generated token.",
+            ),
+        )
+        .field(
+            "token_explicit_max_ttl",
+            Field::new(
+                FieldType::DurationSecond,
+                "If set, tokens created via this role carry an explicit maximum TTL. During \
+                 renewal, the current maximum TTL values of the role and the mount are not \
+                 checked for changes, and any updates to these values will have no effect on \
+                 the token being renewed.",
+            ),
+        )
+        .field(
+            "token_max_ttl",
+            Field::new(
+                FieldType::DurationSecond,
+                "The maximum lifetime of the generated token",
+            ),
+        )
+        .field(
+            "token_no_default_policy",
+            Field::new(
+                FieldType::Bool,
+                "If true, the 'default' policy will not automatically be added to generated \
+                 tokens",
+            ),
+        )
+        .field(
+            "token_period",
+            Field::new(
+                FieldType::DurationSecond,
+                "If set, tokens created via this role will have no max lifetime; instead, their \
+                 renewal period will be fixed to this value. This takes an integer number of \
+                 seconds, or a string duration (e.g. \"24h\").",
+            ),
+        )
+        .field(
+            "token_policies",
+            Field::new(
+                FieldType::CommaStringSlice,
+                "Comma-separated list of policies",
+            ),
+        )
+        .field(
+            "token_type",
+            Field::new(
+                FieldType::String,
+                "The type of token to generate, service or batch",
+            )
+            .default("default-service"),
+        )
+        .field(
+            "token_ttl",
+            Field::new(
+                FieldType::DurationSecond,
+                "The initial ttl of the token to generate",
+            ),
+        )
+        .field(
+            "token_num_uses",
+            Field::new(
+                FieldType::Int,
+                "The maximum number of times a token may be used, a value of zero means \
+                 unlimited",
+            ),
+        )
+        .field(
+            "policies",
+            Field::new(FieldType::CommaStringSlice, deprecated("token_policies")),
+        )
+        .field(
+            "ttl",
+            Field::new(FieldType::DurationSecond, deprecated("token_ttl")),
+        )
+        .field(
+            "max_ttl",
+            Field::new(FieldType::DurationSecond, deprecated("token_max_ttl")),
+        )
+        .field(
+            "period",
+            Field::new(FieldType::DurationSecond, deprecated("token_period")),
+        )
+        .field(
+            "bound_cidrs",
+            Field::new(FieldType::CommaStringSlice, deprecated("token_bound_cidrs")),
+        )
+}
+
 /// Policy names as the core stores them (trimmed, lower-cased, deduplicated); `root` is refused:
 /// no login may carry it.
-fn policy_names(names: Vec<String>) -> Result<Vec<String>> {
+pub(crate) fn policy_names(names: Vec<String>) -> Result<Vec<String>> {
     let mut out = Vec::with_capacity(names.len());
     for name in names {
         let name = name.trim().to_lowercase();
+        if name.is_empty() {
+            continue;
+        }
         if name == "root" {
             return Err(LogicalError::invalid(
                 "the root policy cannot be given through an auth method",
@@ -204,29 +328,6 @@ pub(crate) fn check_name(kind: &str, name: &str) -> Result<()> {
     Ok(())
 }
 
-/// `exists()` for `<folder>/<name>` paths: whether the (lower-cased) name is stored there.
-pub(crate) async fn exists_named(
-    ctx: &strongroom_logical::Context,
-    request: &strongroom_logical::Request,
-    folder: &str,
-) -> Result<Option<bool>> {
-    match request
-        .path
-        .trim_end_matches('/')
-        .split('/')
-        .collect::<Vec<_>>()
-        .as_slice()
-    {
-        [first, name] if *first == folder => Ok(Some(
-            ctx.storage
-                .get(&format!("{folder}/{}", name.to_lowercase()))
-                .await?
-                .is_some(),
-        )),
-        _ => Ok(None),
-    }
-}
-
 /// `renew_login()` for a method whose logins carry the name of a stored user or role
 /// (`internal[key]`) under `folder`: the renewal stands while it exists with the same policies.
 pub(crate) async fn renew_named<T: for<'de> Deserialize<'de>>(
@@ -238,7 +339,9 @@ pub(crate) async fn renew_named<T: for<'de> Deserialize<'de>>(
     policies: &[String],
 ) -> Result<()> {
     let name = internal_name(internal, key)?;
-    let stored: T = load(&ctx.storage, &format!("{folder}/{name}"))
+    let stored: T = ctx
+        .storage
+        .get_json(&format!("{folder}/{name}"))
         .await?
         .ok_or_else(|| LogicalError::invalid(format!("the {key} no longer exists")))?;
     token(&stored).renewable(policies)
@@ -251,96 +354,6 @@ pub(crate) fn internal_name(internal: &Map<String, Value>, key: &str) -> Result<
         .and_then(Value::as_str)
         .map(str::to_owned)
         .ok_or_else(|| LogicalError::invalid("the token was not made by this auth method"))
-}
-
-pub(crate) fn text(data: &Map<String, Value>, key: &str) -> Result<Option<String>> {
-    match data.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(LogicalError::invalid(format!("'{key}' must be a string"))),
-    }
-}
-
-/// A list: JSON strings, or one comma-separated string (Vault takes both).
-pub(crate) fn strings(data: &Map<String, Value>, key: &str) -> Result<Option<Vec<String>>> {
-    let list = match data.get(key) {
-        None | Some(Value::Null) => return Ok(None),
-        Some(Value::String(s)) => s.split(',').map(str::to_owned).collect::<Vec<_>>(),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|i| {
-                i.as_str()
-                    .map(str::to_owned)
-                    .ok_or_else(|| LogicalError::invalid(format!("'{key}' must be strings")))
-            })
-            .collect::<Result<Vec<_>>>()?,
-        Some(_) => {
-            return Err(LogicalError::invalid(format!(
-                "'{key}' must be a list or a comma-separated string"
-            )));
-        }
-    };
-    Ok(Some(
-        list.into_iter()
-            .map(|s| s.trim().to_owned())
-            .filter(|s| !s.is_empty())
-            .collect(),
-    ))
-}
-
-pub(crate) fn duration(data: &Map<String, Value>, key: &str) -> Result<Option<u64>> {
-    match data.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) if s.is_empty() => Ok(None),
-        Some(value) => strongroom_logical::time::parse_duration(value)
-            .map(|d| Some(d.as_secs()))
-            .ok_or_else(|| LogicalError::invalid(format!("invalid duration for '{key}'"))),
-    }
-}
-
-pub(crate) fn number(data: &Map<String, Value>, key: &str) -> Result<Option<u32>> {
-    let bad = || LogicalError::invalid(format!("'{key}' must be a number from 0 to 2^32-1"));
-    match data.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => n
-            .as_u64()
-            .and_then(|n| u32::try_from(n).ok())
-            .map(Some)
-            .ok_or_else(bad),
-        Some(Value::String(s)) => s.trim().parse::<u32>().map(Some).map_err(|_| bad()),
-        Some(_) => Err(bad()),
-    }
-}
-
-pub(crate) fn flag(data: &Map<String, Value>, key: &str) -> Result<Option<bool>> {
-    match data.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Bool(b)) => Ok(Some(*b)),
-        Some(Value::String(s)) if s == "true" => Ok(Some(true)),
-        Some(Value::String(s)) if s == "false" => Ok(Some(false)),
-        Some(_) => Err(LogicalError::invalid(format!("'{key}' must be a boolean"))),
-    }
-}
-
-pub(crate) async fn load<T: for<'de> Deserialize<'de>>(
-    storage: &StorageView,
-    key: &str,
-) -> Result<Option<T>> {
-    match storage.get(key).await? {
-        Some(bytes) => serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|_| LogicalError::Internal(format!("stored {key} does not decode"))),
-        None => Ok(None),
-    }
-}
-
-pub(crate) fn encode<T: Serialize>(key: &str, value: &T) -> Result<Vec<u8>> {
-    serde_json::to_vec(value).map_err(|e| LogicalError::Internal(format!("encoding {key}: {e}")))
-}
-
-pub(crate) async fn store<T: Serialize>(storage: &StorageView, key: &str, value: &T) -> Result<()> {
-    storage.put(key, encode(key, value)?).await?;
-    Ok(())
 }
 
 pub(crate) fn random_bytes<const N: usize>() -> Result<[u8; N]> {

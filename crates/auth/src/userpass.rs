@@ -20,11 +20,14 @@ use argon2::{Algorithm, Argon2, Params, Version};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use strongroom_logical::{Backend, Context, LogicalError, Operation, Request, Response, Result};
+use strongroom_logical::{
+    Backend, Context, Endpoint, EndpointInfo, Endpoints, Field, FieldType, Fields, LogicalError,
+    Operation, Request, Response, Result, SecretText,
+};
 use strongroom_storage::Storage as _;
 use zeroize::Zeroizing;
 
-use crate::{TokenFields, check_name, load, random_bytes, store, text};
+use crate::{TokenFields, check_name, random_bytes, token_fields};
 
 /// argon2id memory cost in KiB (19 MiB).
 pub const ARGON2_MEMORY_KIB: u32 = 19 * 1024;
@@ -40,10 +43,17 @@ const MAX_PASSWORD: usize = 4096;
 const LOGIN_FAILED: &str = "invalid username or password";
 
 /// The userpass auth method. Mount it with `sys/auth/<path>` type `userpass`.
-#[derive(Default)]
 pub struct Userpass {
     /// A hash of a random password: what a login for an unknown user is verified against.
     dummy: tokio::sync::OnceCell<String>,
+    /// The paths, declared (routing, fields, existence checks, help).
+    endpoints: Endpoints<Userpass>,
+}
+
+impl Default for Userpass {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl std::fmt::Debug for Userpass {
@@ -58,8 +68,83 @@ impl std::fmt::Debug for Userpass {
 ///
 /// None; the signature is the registry's.
 pub fn factory(_options: &Map<String, Value>) -> Result<Arc<dyn Backend>> {
-    Ok(Arc::new(Userpass::default()))
+    Ok(Arc::new(Userpass::new()))
 }
+
+const USERNAME: &str = "Username for this user.";
+const PASSWORD: &str = "Password for this user.";
+
+/// The paths as OpenBao's userpass declares them (fields, types, help), plus the `token_*`
+/// fields of `tokenutil`.
+fn declarations() -> Endpoints<Userpass> {
+    let username = || Field::new(FieldType::String, USERNAME);
+    let password = || Field::new(FieldType::SecretString, PASSWORD);
+    Endpoints::new(
+        USERPASS_HELP,
+        vec![
+            Endpoint::<Userpass>::new("users/?")
+                .list(|up, ctx, f| Box::pin(up.list_users(ctx, f)))
+                .synopsis(USERS_SYNOPSIS)
+                .description(USERS_DESCRIPTION),
+            token_fields(
+                Endpoint::<Userpass>::new("users/{username}")
+                    .field("username", username())
+                    .field("password", password()),
+            )
+            .write(|up, ctx, f| Box::pin(up.write_user(ctx, f)))
+            .read(|up, ctx, f| Box::pin(up.read_user(ctx, f)))
+            .delete(|up, ctx, f| Box::pin(up.delete_user(ctx, f)))
+            .exists(|up, ctx, f| Box::pin(up.user_exists(ctx, f)))
+            .synopsis(USERS_SYNOPSIS)
+            .description(USERS_DESCRIPTION),
+            Endpoint::<Userpass>::new("users/{username}/password")
+                .field("username", username())
+                .field("password", password())
+                .write(|up, ctx, f| Box::pin(up.update_password(ctx, f)))
+                .synopsis("Reset user's password.")
+                .description("This endpoint allows resetting the user's password."),
+            Endpoint::<Userpass>::new("users/{username}/policies")
+                .field("username", username())
+                .field(
+                    "token_policies",
+                    Field::new(
+                        FieldType::CommaStringSlice,
+                        "Comma-separated list of policies",
+                    ),
+                )
+                .field(
+                    "policies",
+                    Field::new(
+                        FieldType::CommaStringSlice,
+                        crate::deprecated("token_policies"),
+                    ),
+                )
+                .write(|up, ctx, f| Box::pin(up.update_policies(ctx, f)))
+                .synopsis("Update the policies associated with the username.")
+                .description(
+                    "This endpoint allows updating the policies associated with the username.",
+                ),
+            Endpoint::<Userpass>::new("login/{username}")
+                .field(
+                    "username",
+                    Field::new(FieldType::String, "Username of the user."),
+                )
+                .field("password", password())
+                .write(|up, ctx, f| Box::pin(up.login(ctx, f)))
+                .unauthenticated()
+                .synopsis("Log in with a username and password.")
+                .description("This endpoint authenticates using a username and password."),
+        ],
+    )
+}
+
+const USERPASS_HELP: &str = "The \"userpass\" credential provider allows authentication using a \
+                             combination of a username and password. No additional factors are \
+                             supported.";
+const USERS_SYNOPSIS: &str = "Manage users allowed to authenticate.";
+const USERS_DESCRIPTION: &str = "This endpoint allows you to create, read, update, and delete \
+                                 users that are allowed to authenticate. Deleting a user will \
+                                 not revoke auth for prior authenticated users with that name.";
 
 #[derive(Serialize, Deserialize)]
 struct User {
@@ -119,16 +204,36 @@ async fn verify(password: Zeroizing<String>, stored: String) -> Result<bool> {
     .map_err(|_| LogicalError::Internal("the password verification task failed".into()))?
 }
 
-fn password_field(data: &Map<String, Value>) -> Result<Option<Zeroizing<String>>> {
-    let password = text(data, "password")?.map(Zeroizing::new);
-    if let Some(p) = &password
-        && (p.is_empty() || p.len() > MAX_PASSWORD)
-    {
+/// A password as sent (a declared [`FieldType::SecretString`]): `None` when not sent; refused
+/// when empty or longer than [`MAX_PASSWORD`].
+fn password(fields: &Fields<'_>) -> Result<Option<Zeroizing<String>>> {
+    let Some(secret) = fields.get_ok::<SecretText>("password")? else {
+        return Ok(None);
+    };
+    let password = secret.expose();
+    if password.is_empty() || password.len() > MAX_PASSWORD {
         return Err(LogicalError::invalid(format!(
             "the password must be 1 to {MAX_PASSWORD} bytes"
         )));
     }
-    Ok(password)
+    Ok(Some(Zeroizing::new(password.to_owned())))
+}
+
+/// A login's password: one that does not convert is refused in Vault's words; one missing,
+/// empty or too long is `missing password`.
+fn login_password(fields: &Fields<'_>) -> Result<Zeroizing<String>> {
+    match password(fields) {
+        Ok(Some(password)) => Ok(password),
+        Err(err @ LogicalError::Internal(_)) => Err(err),
+        Ok(None) | Err(_) => Err(LogicalError::invalid("missing password")),
+    }
+}
+
+/// The (lower-cased, checked) user name a path captured.
+fn username(fields: &Fields<'_>) -> Result<String> {
+    let name = fields.get::<&str>("username")?.to_lowercase();
+    check_name("user", &name)?;
+    Ok(name)
 }
 
 fn user_key(name: &str) -> String {
@@ -136,15 +241,34 @@ fn user_key(name: &str) -> String {
 }
 
 impl Userpass {
-    async fn write_user(
-        &self,
-        ctx: &Context,
-        name: &str,
-        data: &Map<String, Value>,
-    ) -> Result<Response> {
-        let key = user_key(name);
-        let existing: Option<User> = load(&ctx.storage, &key).await?;
-        let password = password_field(data)?;
+    /// The method, with its paths declared.
+    pub fn new() -> Self {
+        Self {
+            dummy: tokio::sync::OnceCell::new(),
+            endpoints: declarations(),
+        }
+    }
+
+    /// The method's endpoints (routing, existence checks, help, OpenAPI).
+    pub fn endpoint_declarations(&self) -> &Endpoints<Self> {
+        &self.endpoints
+    }
+
+    async fn list_users(&self, ctx: &Context, _fields: Fields<'_>) -> Result<Response> {
+        Ok(Response::list(ctx.storage.list("users/").await?))
+    }
+
+    /// `users/<name>` exists or not (a policy's `create` and `update` tell them apart).
+    async fn user_exists(&self, ctx: &Context, fields: Fields<'_>) -> Result<bool> {
+        let name = fields.get::<&str>("username")?.to_lowercase();
+        Ok(ctx.storage.get(&user_key(&name)).await?.is_some())
+    }
+
+    async fn write_user(&self, ctx: &Context, fields: Fields<'_>) -> Result<Response> {
+        let name = username(&fields)?;
+        let key = user_key(&name);
+        let existing: Option<User> = ctx.storage.get_json(&key).await?;
+        let password = password(&fields)?;
         let password_hash = match (password, &existing) {
             (Some(p), _) => hash(p).await?,
             (None, Some(user)) => user.password_hash.clone(),
@@ -154,50 +278,54 @@ impl Userpass {
             .as_ref()
             .map(|u| u.token.clone())
             .unwrap_or_default()
-            .update(data)?;
-        store(
-            &ctx.storage,
-            &key,
-            &User {
-                password_hash,
-                token,
-            },
-        )
-        .await?;
+            .update(&fields)?;
+        ctx.storage
+            .put_json(
+                &key,
+                &User {
+                    password_hash,
+                    token,
+                },
+            )
+            .await?;
         Ok(Response::empty())
     }
 
-    async fn update_user(
-        &self,
-        ctx: &Context,
-        name: &str,
-        data: &Map<String, Value>,
-        field: &str,
-    ) -> Result<Response> {
-        let key = user_key(name);
-        let mut user: User = load(&ctx.storage, &key)
+    /// The stored user a path names, or `username does not exist`.
+    async fn existing_user(&self, ctx: &Context, name: &str) -> Result<User> {
+        ctx.storage
+            .get_json(&user_key(name))
             .await?
-            .ok_or_else(|| LogicalError::invalid("username does not exist"))?;
-        if field == "password" {
-            let password =
-                password_field(data)?.ok_or_else(|| LogicalError::invalid("missing password"))?;
-            user.password_hash = hash(password).await?;
-        } else {
-            let mut policies = Map::new();
-            let value = data
-                .get("token_policies")
-                .or_else(|| data.get("policies"))
-                .cloned()
-                .ok_or_else(|| LogicalError::invalid("missing token_policies"))?;
-            policies.insert("token_policies".into(), value);
-            user.token = user.token.update(&policies)?;
-        }
-        store(&ctx.storage, &key, &user).await?;
+            .ok_or_else(|| LogicalError::invalid("username does not exist"))
+    }
+
+    async fn update_password(&self, ctx: &Context, fields: Fields<'_>) -> Result<Response> {
+        let name = username(&fields)?;
+        let mut user = self.existing_user(ctx, &name).await?;
+        let password =
+            password(&fields)?.ok_or_else(|| LogicalError::invalid("missing password"))?;
+        user.password_hash = hash(password).await?;
+        ctx.storage.put_json(&user_key(&name), &user).await?;
         Ok(Response::empty())
     }
 
-    async fn read_user(&self, ctx: &Context, name: &str) -> Result<Response> {
-        let Some(user) = load::<User>(&ctx.storage, &user_key(name)).await? else {
+    async fn update_policies(&self, ctx: &Context, fields: Fields<'_>) -> Result<Response> {
+        let name = username(&fields)?;
+        let mut user = self.existing_user(ctx, &name).await?;
+        let policies = match fields.get_ok::<Vec<String>>("token_policies")? {
+            Some(policies) => policies,
+            None => fields
+                .get_ok::<Vec<String>>("policies")?
+                .ok_or_else(|| LogicalError::invalid("missing token_policies"))?,
+        };
+        user.token.policies = crate::policy_names(policies)?;
+        ctx.storage.put_json(&user_key(&name), &user).await?;
+        Ok(Response::empty())
+    }
+
+    async fn read_user(&self, ctx: &Context, fields: Fields<'_>) -> Result<Response> {
+        let name = username(&fields)?;
+        let Some(user) = ctx.storage.get_json::<User>(&user_key(&name)).await? else {
             return Ok(Response::empty());
         };
         let mut out = Map::new();
@@ -205,19 +333,18 @@ impl Userpass {
         Ok(Response::with_data(out))
     }
 
-    async fn login(
-        &self,
-        ctx: &Context,
-        name: &str,
-        data: &Map<String, Value>,
-    ) -> Result<Response> {
+    async fn delete_user(&self, ctx: &Context, fields: Fields<'_>) -> Result<Response> {
+        let name = username(&fields)?;
+        ctx.storage.delete(&user_key(&name)).await?;
+        Ok(Response::empty())
+    }
+
+    async fn login(&self, ctx: &Context, fields: Fields<'_>) -> Result<Response> {
         let failed = || LogicalError::InvalidCredentials(LOGIN_FAILED.into());
-        let password = password_field(data)
-            .ok()
-            .flatten()
-            .ok_or_else(|| LogicalError::invalid("missing password"))?;
-        let user = if check_name("user", name).is_ok() {
-            load::<User>(&ctx.storage, &user_key(name)).await?
+        let name = fields.get::<&str>("username")?.to_lowercase();
+        let password = login_password(&fields)?;
+        let user = if check_name("user", &name).is_ok() {
+            ctx.storage.get_json::<User>(&user_key(&name)).await?
         } else {
             None
         };
@@ -230,8 +357,8 @@ impl Userpass {
         let Some(user) = user.filter(|_| known && matches) else {
             return Err(failed());
         };
-        let mut auth = user.token.login(name, &[]);
-        auth.metadata.insert("username".into(), name.to_owned());
+        let mut auth = user.token.login(&name, &[]);
+        auth.metadata.insert("username".into(), name.clone());
         auth.internal.insert("username".into(), name.into());
         Ok(Response::login(auth))
     }
@@ -239,9 +366,15 @@ impl Userpass {
     /// A locked user's login: the same answer as a wrong password, after the same work (the
     /// password is verified against the dummy hash), so neither the body nor the time tells a
     /// locked account from a wrong password.
-    async fn locked(&self, data: &Map<String, Value>) -> LogicalError {
-        let Some(password) = password_field(data).ok().flatten() else {
-            return LogicalError::invalid("missing password");
+    async fn locked(&self, request: &Request) -> LogicalError {
+        // Decoded as the login decodes it: the same refusals, in the same words.
+        let fields = match self.endpoints.decode(request) {
+            Ok(fields) => fields,
+            Err(err) => return err,
+        };
+        let password = match login_password(&fields) {
+            Ok(password) => password,
+            Err(err) => return err,
         };
         match self.dummy_hash().await {
             Ok(stored) => match verify(password, stored).await {
@@ -266,36 +399,7 @@ impl Userpass {
 #[async_trait]
 impl Backend for Userpass {
     async fn handle(&self, ctx: &Context, request: Request) -> Result<Response> {
-        let path = request.path.trim_end_matches('/').to_owned();
-        let op = request.operation;
-        let writes = matches!(op, Operation::Create | Operation::Update);
-        let segments: Vec<&str> = path.split('/').collect();
-        match segments.as_slice() {
-            ["users"] if op == Operation::List => {
-                let keys = ctx.storage.list("users/").await?;
-                Ok(Response::list(keys))
-            }
-            ["login", name] if writes => self.login(ctx, &name.to_lowercase(), &request.data).await,
-            ["users", name, rest @ ..] => {
-                let name = name.to_lowercase();
-                check_name("user", &name)?;
-                match (rest, op) {
-                    ([], _) if writes => self.write_user(ctx, &name, &request.data).await,
-                    ([], Operation::Read) => self.read_user(ctx, &name).await,
-                    ([], Operation::Delete) => {
-                        ctx.storage.delete(&user_key(&name)).await?;
-                        Ok(Response::empty())
-                    }
-                    ([field @ ("password" | "policies")], _) if writes => {
-                        self.update_user(ctx, &name, &request.data, field).await
-                    }
-                    ([] | ["password" | "policies"], _) => Err(LogicalError::UnsupportedOperation),
-                    _ => Err(LogicalError::UnsupportedPath),
-                }
-            }
-            ["login" | "users", ..] => Err(LogicalError::UnsupportedOperation),
-            _ => Err(LogicalError::UnsupportedPath),
-        }
+        self.endpoints.handle(self, ctx, request).await
     }
 
     /// A token renews while its user exists with the same policies.
@@ -318,11 +422,19 @@ impl Backend for Userpass {
 
     /// `users/<name>` exists or not (a policy's `create` and `update` tell them apart).
     async fn exists(&self, ctx: &Context, request: &Request) -> Result<Option<bool>> {
-        crate::exists_named(ctx, request, "users").await
+        self.endpoints.exists(self, ctx, request).await
     }
 
-    fn unauthenticated_paths(&self) -> &[&str] {
-        &["login/*"]
+    fn is_unauthenticated(&self, path: &str) -> bool {
+        self.endpoints.is_unauthenticated(path)
+    }
+
+    fn needs_sudo(&self, path: &str) -> bool {
+        self.endpoints.needs_sudo(path)
+    }
+
+    fn endpoints(&self) -> &[EndpointInfo] {
+        self.endpoints.infos()
     }
 
     /// `login/<name>`: the lower-cased user name (whether or not the user exists: unknown names
@@ -336,7 +448,7 @@ impl Backend for Userpass {
     }
 
     async fn locked_login(&self, _ctx: &Context, request: &Request) -> LogicalError {
-        self.locked(&request.data).await
+        self.locked(request).await
     }
 
     /// User names are lower-cased (as Vault does) before the policy check.

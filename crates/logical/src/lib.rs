@@ -42,6 +42,7 @@ pub mod cidr;
 mod error;
 pub mod field;
 mod framework;
+pub mod json;
 mod registry;
 mod request;
 mod response;

@@ -244,6 +244,14 @@ impl<B> Endpoint<B> {
     }
 }
 
+/// A request decoded for its endpoint: the handler, the fields, and the names Vault warns about.
+struct Decoded<'a, B> {
+    handler: Handler<B>,
+    fields: Fields<'a>,
+    ignored: Vec<String>,
+    replaced: Vec<String>,
+}
+
 /// A request matched to an endpoint: which one, and the byte ranges of its captures.
 struct Matched {
     index: usize,
@@ -396,6 +404,48 @@ impl<B> Endpoints<B> {
         ctx: &Context,
         mut request: Request,
     ) -> Result<Response> {
+        let body = std::mem::take(&mut request.data);
+        let decoded = self.decode_body(&request, body)?;
+        let mut response = (decoded.handler)(backend, ctx, decoded.fields).await?;
+        // Vault adds these to a response, never to an empty answer (a 204 has no body).
+        if response.data.is_some() || response.auth.is_some() || response.secret.is_some() {
+            if !decoded.ignored.is_empty() {
+                response.warnings.push(format!(
+                    "Endpoint ignored these unrecognized parameters: [{}]",
+                    sorted(decoded.ignored)
+                ));
+            }
+            if !decoded.replaced.is_empty() {
+                response.warnings.push(format!(
+                    "Endpoint replaced the value of these parameters with the values captured \
+                     from the endpoint's path: [{}]",
+                    sorted(decoded.replaced)
+                ));
+            }
+        }
+        Ok(response)
+    }
+
+    /// The fields the request's handler would get, decoded exactly as
+    /// [`handle`](Self::handle) decodes them (same routing, same refusals, same wording), without
+    /// calling the handler. For answers that must not differ from the handler's on the same
+    /// input, such as a locked-out login ([`Backend::locked_login`](crate::Backend::locked_login)),
+    /// which must fail as a wrong credential does. The body is copied (the request is borrowed).
+    ///
+    /// # Errors
+    ///
+    /// As [`handle`](Self::handle) before its handler runs.
+    pub fn decode<'a>(&'a self, request: &'a Request) -> Result<Fields<'a>> {
+        self.decode_body(request, request.data.clone())
+            .map(|decoded| decoded.fields)
+    }
+
+    /// Matches `request` and decodes `body` (its data, taken out) into the endpoint's fields.
+    fn decode_body<'a>(
+        &'a self,
+        request: &'a Request,
+        mut body: Map<String, Value>,
+    ) -> Result<Decoded<'a, B>> {
         let matched = self
             .route(&request.path)
             .ok_or(LogicalError::UnsupportedPath)?;
@@ -408,7 +458,6 @@ impl<B> Endpoints<B> {
         let handler = slot(request.operation)
             .and_then(|i| ops.get(i).copied().flatten())
             .ok_or(LogicalError::UnsupportedOperation)?;
-        let mut body = std::mem::take(&mut request.data);
         let mut values = Vec::with_capacity(info.fields.len());
         let mut replaced = Vec::new();
         let mut captures = matched.spans.iter();
@@ -447,25 +496,12 @@ impl<B> Endpoints<B> {
         } else {
             body.keys().cloned().collect()
         };
-        let fields = Fields::new(&request, &info.fields, values, body);
-        let mut response = handler(backend, ctx, fields).await?;
-        // Vault adds these to a response, never to an empty answer (a 204 has no body).
-        if response.data.is_some() || response.auth.is_some() || response.secret.is_some() {
-            if !ignored.is_empty() {
-                response.warnings.push(format!(
-                    "Endpoint ignored these unrecognized parameters: [{}]",
-                    sorted(ignored)
-                ));
-            }
-            if !replaced.is_empty() {
-                response.warnings.push(format!(
-                    "Endpoint replaced the value of these parameters with the values captured \
-                     from the endpoint's path: [{}]",
-                    sorted(replaced)
-                ));
-            }
-        }
-        Ok(response)
+        Ok(Decoded {
+            handler,
+            fields: Fields::new(request, &info.fields, values, body),
+            ignored,
+            replaced,
+        })
     }
 
     /// The existence check for a write (Vault's `HandleExistenceCheck`): `None` when the

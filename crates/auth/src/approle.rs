@@ -961,10 +961,15 @@ impl Backend for AppRole {
         {
             return None;
         }
-        request
-            .str_field("role_id")
+        // The role id as the login handler will read it (Vault's weak string conversion: a JSON
+        // number is its text), so no spelling of an id logs in uncounted. A body that does not
+        // decode fails the login before any credential is checked.
+        let fields = self.endpoints.decode(request).ok()?;
+        fields
+            .get_ok::<String>("role_id")
+            .ok()
+            .flatten()
             .filter(|r| !r.is_empty())
-            .map(str::to_owned)
     }
 
     async fn locked_login(&self, ctx: &Context, request: &Request) -> LogicalError {

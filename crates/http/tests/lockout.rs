@@ -580,3 +580,71 @@ async fn huge_identities_are_not_tracked_and_expired_locks_are_swept() {
             .is_empty()
     );
 }
+
+/// A role id sent as a JSON number is the same role id to the login (Vault's weak string
+/// conversion), so it is counted and locked like its text: no spelling logs in uncounted.
+#[tokio::test]
+async fn numeric_role_ids_are_counted_as_their_text() {
+    let s = server(short(600, 600)).await;
+    let root = Some(s.root.as_str());
+    call(
+        &s.app,
+        "POST",
+        "/v1/sys/auth/approle",
+        root,
+        Some(json!({"type": "approle"})),
+    )
+    .await;
+    call(
+        &s.app,
+        "POST",
+        "/v1/auth/approle/role/app",
+        root,
+        Some(json!({})),
+    )
+    .await;
+    let (status, _) = call(
+        &s.app,
+        "POST",
+        "/v1/auth/approle/role/app/role-id",
+        root,
+        Some(json!({"role_id": "12345"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, secret) = call(
+        &s.app,
+        "POST",
+        "/v1/auth/approle/role/app/secret-id",
+        root,
+        None,
+    )
+    .await;
+    let secret_id = secret.unwrap()["data"]["secret_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for _ in 0..5 {
+        let (status, _) = call(
+            &s.app,
+            "POST",
+            "/v1/auth/approle/login",
+            None,
+            Some(json!({"role_id": 12345, "secret_id": "wrong"})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+    }
+    // Locked, in either spelling, with the right secret id.
+    for role_id in [json!(12345), json!("12345")] {
+        let (status, body) = call(
+            &s.app,
+            "POST",
+            "/v1/auth/approle/login",
+            None,
+            Some(json!({"role_id": role_id, "secret_id": secret_id})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{role_id}: {body:?}");
+    }
+}

@@ -510,8 +510,9 @@ async fn policies_auto_rotation_persistence_and_bad_input() {
         ),
         (
             "transit/decrypt/app",
+            // TypeString, as in Vault: the number is taken as its text.
             json!({"ciphertext": 5}),
-            "must be a string",
+            "invalid ciphertext: no prefix",
         ),
         (
             "transit/decrypt/nokey",
@@ -536,8 +537,9 @@ async fn policies_auto_rotation_persistence_and_bad_input() {
         ),
         (
             "transit/encrypt/app",
+            // TypeSlice, as in Vault: a lone value is a one-item list, and its item no object.
             json!({"batch_input": "nope"}),
-            "must be an array",
+            "batch_input items must be objects",
         ),
         (
             "transit/encrypt/app",

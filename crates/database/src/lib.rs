@@ -38,6 +38,7 @@
 #![forbid(unsafe_code)]
 
 mod db;
+mod paths;
 mod statics;
 mod template;
 
@@ -48,8 +49,8 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use strongroom_logical::{
-    Backend, Context, Lease, LogicalError, Operation, Request, Response, Result, SecretDescriptor,
-    StorageView,
+    Backend, Context, EndpointInfo, Endpoints, Fields, Lease, LogicalError, Request, Response,
+    Result, SecretDescriptor, SecretText,
 };
 use strongroom_rotation::{AlertSink, LogSink, Scheduler};
 use strongroom_storage::Storage as _;
@@ -66,6 +67,8 @@ pub struct Database {
     clock: Arc<EngineClock>,
     /// The static roles' scheduler, made on first use (it needs the mount's storage).
     statics: tokio::sync::OnceCell<Scheduler>,
+    /// The paths, declared once: routing, fields, existence checks, help, OpenAPI.
+    endpoints: Endpoints<Database>,
 }
 
 impl std::fmt::Debug for Database {
@@ -81,7 +84,13 @@ impl Database {
             alerts,
             clock: Arc::default(),
             statics: tokio::sync::OnceCell::new(),
+            endpoints: paths::declarations(),
         }
+    }
+
+    /// The engine's endpoints (for help, the OpenAPI document and the declarations' checks).
+    pub fn endpoint_declarations(&self) -> &Endpoints<Self> {
+        &self.endpoints
     }
 }
 
@@ -205,59 +214,6 @@ fn check_name(kind: &str, name: &str) -> Result<()> {
         )));
     }
     Ok(())
-}
-
-fn text(data: &Map<String, Value>, key: &str) -> Result<Option<String>> {
-    match data.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(LogicalError::invalid(format!("'{key}' must be a string"))),
-    }
-}
-
-/// A list of strings, or one string (Vault accepts both, and a comma list for roles).
-fn strings(data: &Map<String, Value>, key: &str, comma: bool) -> Result<Option<Vec<String>>> {
-    match data.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) if comma => Ok(Some(
-            s.split(',')
-                .map(|p| p.trim().to_owned())
-                .filter(|p| !p.is_empty())
-                .collect(),
-        )),
-        Some(Value::String(s)) => Ok(Some(vec![s.clone()])),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|i| {
-                i.as_str()
-                    .map(str::to_owned)
-                    .ok_or_else(|| LogicalError::invalid(format!("'{key}' must be strings")))
-            })
-            .collect::<Result<Vec<_>>>()
-            .map(Some),
-        Some(_) => Err(LogicalError::invalid(format!(
-            "'{key}' must be a string or a list of strings"
-        ))),
-    }
-}
-
-fn duration(data: &Map<String, Value>, key: &str) -> Result<Option<u64>> {
-    match data.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(value) => strongroom_logical::time::parse_duration(value)
-            .map(|d| Some(d.as_secs()))
-            .ok_or_else(|| LogicalError::invalid(format!("invalid duration for '{key}'"))),
-    }
-}
-
-fn flag(data: &Map<String, Value>, key: &str) -> Result<Option<bool>> {
-    match data.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Bool(b)) => Ok(Some(*b)),
-        Some(Value::String(s)) if s == "true" => Ok(Some(true)),
-        Some(Value::String(s)) if s == "false" => Ok(Some(false)),
-        Some(_) => Err(LogicalError::invalid(format!("'{key}' must be a boolean"))),
-    }
 }
 
 const ALPHANUMERIC: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
@@ -458,96 +414,89 @@ fn now_secs(ctx: &Context) -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// Reads and decodes `key`.
-async fn load<T: for<'de> Deserialize<'de>>(storage: &StorageView, key: &str) -> Result<Option<T>> {
-    match storage.get(key).await? {
-        Some(bytes) => serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|_| LogicalError::Internal(format!("stored {key} does not decode"))),
-        None => Ok(None),
-    }
-}
-
-/// Encodes and writes `value` at `key`.
-async fn store<T: Serialize + ?Sized>(storage: &StorageView, key: &str, value: &T) -> Result<()> {
-    let bytes = serde_json::to_vec(value)
-        .map_err(|e| LogicalError::Internal(format!("encoding {key}: {e}")))?;
-    storage.put(key, bytes).await?;
-    Ok(())
-}
-
 impl Database {
-    async fn write_config(
-        &self,
-        ctx: &Context,
-        name: &str,
-        data: &Map<String, Value>,
-    ) -> Result<Response> {
+    async fn write_config(&self, ctx: &Context, fields: Fields<'_>) -> Result<Response> {
+        let name: &str = fields.get("name")?;
         check_name("connection", name)?;
-        let existing: Option<DbConfig> = load(&ctx.storage, &format!("config/{name}")).await?;
+        let existing: Option<DbConfig> = ctx.storage.get_json(&format!("config/{name}")).await?;
         let pick = |key: &str, old: Option<&String>| -> Result<String> {
-            text(data, key)?
+            fields
+                .get_ok::<String>(key)?
                 .or_else(|| old.cloned())
                 .ok_or_else(|| LogicalError::invalid(format!("'{key}' is required")))
         };
+        let password = fields.get_ok::<SecretText>("password")?;
         let config = DbConfig {
             plugin_name: pick("plugin_name", existing.as_ref().map(|c| &c.plugin_name))?,
             connection_url: pick(
                 "connection_url",
                 existing.as_ref().map(|c| &c.connection_url),
             )?,
-            username: text(data, "username")?
+            username: fields
+                .get_ok::<String>("username")?
                 .or_else(|| existing.as_ref().map(|c| c.username.clone()))
                 .unwrap_or_default(),
-            password: text(data, "password")?
+            password: password
+                .as_ref()
+                .map(|p| p.expose().to_owned())
                 .or_else(|| existing.as_ref().map(|c| c.password.clone()))
                 .unwrap_or_default(),
-            allowed_roles: strings(data, "allowed_roles", true)?
+            allowed_roles: fields
+                .get_ok::<Vec<String>>("allowed_roles")?
                 .or_else(|| existing.as_ref().map(|c| c.allowed_roles.clone()))
                 .unwrap_or_default(),
-            password_length: match data.get("password_length").and_then(Value::as_u64) {
+            password_length: match fields.get_ok::<i64>("password_length")? {
                 Some(n) if (20..=128).contains(&n) => usize::try_from(n).unwrap_or(20),
                 Some(_) => return Err(LogicalError::invalid("password_length must be 20 to 128")),
                 None => existing.as_ref().map_or(24, |c| c.password_length),
             },
             // An interrupted rotate-root's pending password survives a config update, unless
             // the operator sets the password anew.
-            pending_password: if data.contains_key("password") {
+            pending_password: if password.is_some() {
                 None
             } else {
                 existing.as_ref().and_then(|c| c.pending_password.clone())
             },
-            root_rotation_statements: strings(data, "root_rotation_statements", false)?
+            root_rotation_statements: fields
+                .get_ok::<Vec<String>>("root_rotation_statements")?
                 .or_else(|| {
                     existing
                         .as_ref()
                         .map(|c| c.root_rotation_statements.clone())
                 })
                 .unwrap_or_default(),
-            username_template: text(data, "username_template")?
+            username_template: fields
+                .get_ok::<String>("username_template")?
                 .or_else(|| existing.as_ref().and_then(|c| c.username_template.clone()))
                 .filter(|t| !t.is_empty()),
         };
         if let Some(old) = &existing {
-            check_target_kept(old, &config, text(data, "password")?.is_some())?;
+            check_target_kept(old, &config, password.is_some())?;
         }
         let kind = config.kind()?;
         if let Some(template) = &config.username_template {
             check_template(kind, template, "role", ctx.now)?;
         }
-        if flag(data, "verify_connection")?.unwrap_or(true) {
+        if fields.get::<bool>("verify_connection")? {
             let conn = config.connect().await?;
             conn.close().await;
         }
-        store(&ctx.storage, &format!("config/{name}"), &config).await?;
+        ctx.storage
+            .put_json(&format!("config/{name}"), &config)
+            .await?;
         Ok(match db::tls_warning(kind, &config.url()) {
             Some(warning) => Response::empty().warn(warning),
             None => Response::empty(),
         })
     }
 
-    async fn read_config(&self, ctx: &Context, name: &str) -> Result<Response> {
-        let Some(config) = load::<DbConfig>(&ctx.storage, &format!("config/{name}")).await? else {
+    async fn read_config(&self, ctx: &Context, fields: Fields<'_>) -> Result<Response> {
+        let name: &str = fields.get("name")?;
+        let Some(config) = ctx
+            .storage
+            .get_json::<DbConfig>(&format!("config/{name}"))
+            .await?
+        else {
             return Ok(Response::empty());
         };
         let mut details = Map::new();
@@ -574,20 +523,18 @@ impl Database {
         Ok(Response::with_data(out))
     }
 
-    async fn write_role(
-        &self,
-        ctx: &Context,
-        name: &str,
-        data: &Map<String, Value>,
-    ) -> Result<Response> {
+    async fn write_role(&self, ctx: &Context, fields: Fields<'_>) -> Result<Response> {
+        let name: &str = fields.get("name")?;
         check_name("role", name)?;
-        let existing: Option<Role> = load(&ctx.storage, &format!("roles/{name}")).await?;
-        let db_name = text(data, "db_name")?
+        let existing: Option<Role> = ctx.storage.get_json(&format!("roles/{name}")).await?;
+        let db_name = fields
+            .get_ok::<String>("db_name")?
             .or_else(|| existing.as_ref().map(|r| r.db_name.clone()))
             .ok_or_else(|| LogicalError::invalid("'db_name' is required"))?;
         check_name("connection", &db_name)?;
         let list = |key: &str, old: Option<&Vec<String>>| -> Result<Vec<String>> {
-            Ok(strings(data, key, false)?
+            Ok(fields
+                .get_ok::<Vec<String>>(key)?
                 .or_else(|| old.cloned())
                 .unwrap_or_default())
         };
@@ -608,13 +555,16 @@ impl Database {
                 "renew_statements",
                 existing.as_ref().map(|r| &r.renew_statements),
             )?,
-            default_ttl: duration(data, "default_ttl")?
+            default_ttl: fields
+                .get_ok::<u64>("default_ttl")?
                 .or(existing.as_ref().map(|r| r.default_ttl))
                 .unwrap_or(0),
-            max_ttl: duration(data, "max_ttl")?
+            max_ttl: fields
+                .get_ok::<u64>("max_ttl")?
                 .or(existing.as_ref().map(|r| r.max_ttl))
                 .unwrap_or(0),
-            username_template: text(data, "username_template")?
+            username_template: fields
+                .get_ok::<String>("username_template")?
                 .or_else(|| existing.as_ref().and_then(|r| r.username_template.clone()))
                 .filter(|t| !t.is_empty()),
             db_name,
@@ -630,19 +580,29 @@ impl Database {
         if let Some(template) = &role.username_template {
             // Checked against the connection's name limit when it exists, else for syntax and
             // the tighter limit of the two databases.
-            let kind =
-                match load::<DbConfig>(&ctx.storage, &format!("config/{}", role.db_name)).await? {
-                    Some(config) => config.kind()?,
-                    None => Kind::Mysql,
-                };
+            let kind = match ctx
+                .storage
+                .get_json::<DbConfig>(&format!("config/{}", role.db_name))
+                .await?
+            {
+                Some(config) => config.kind()?,
+                None => Kind::Mysql,
+            };
             check_template(kind, template, name, ctx.now)?;
         }
-        store(&ctx.storage, &format!("roles/{name}"), &role).await?;
+        ctx.storage
+            .put_json(&format!("roles/{name}"), &role)
+            .await?;
         Ok(Response::empty())
     }
 
-    async fn read_role(&self, ctx: &Context, name: &str) -> Result<Response> {
-        let Some(role) = load::<Role>(&ctx.storage, &format!("roles/{name}")).await? else {
+    async fn read_role(&self, ctx: &Context, fields: Fields<'_>) -> Result<Response> {
+        let name: &str = fields.get("name")?;
+        let Some(role) = ctx
+            .storage
+            .get_json::<Role>(&format!("roles/{name}"))
+            .await?
+        else {
             return Ok(Response::empty());
         };
         let mut out = Map::new();
@@ -682,10 +642,13 @@ impl Database {
 
     /// `rotate-root/<name>`: a new admin password, known only to the engine from now on. The
     /// new password is recorded (as pending) before the database is told, then promoted.
-    async fn rotate_root(&self, ctx: &Context, name: &str) -> Result<Response> {
+    async fn rotate_root(&self, ctx: &Context, fields: Fields<'_>) -> Result<Response> {
+        let name: &str = fields.get("name")?;
         check_name("connection", name)?;
         let key = format!("config/{name}");
-        let mut config: DbConfig = load(&ctx.storage, &key)
+        let mut config: DbConfig = ctx
+            .storage
+            .get_json(&key)
             .await?
             .ok_or_else(|| LogicalError::invalid(format!("unknown database {name:?}")))?;
         if config.username.is_empty() {
@@ -702,11 +665,11 @@ impl Database {
                 config.password = pending;
             }
             config.pending_password = None;
-            store(&ctx.storage, &key, &config).await?;
+            ctx.storage.put_json(&key, &config).await?;
         }
         let new = password(config.password_length)?;
         config.pending_password = Some(new.to_string());
-        store(&ctx.storage, &key, &config).await?;
+        ctx.storage.put_json(&key, &config).await?;
         let templates = if config.root_rotation_statements.is_empty() {
             vec![kind.default_rotation().to_owned()]
         } else {
@@ -725,7 +688,7 @@ impl Database {
             Ok(()) => {
                 config.password = new.to_string();
                 config.pending_password = None;
-                store(&ctx.storage, &key, &config).await?;
+                ctx.storage.put_json(&key, &config).await?;
                 Ok(Response::empty())
             }
             Err(err) => {
@@ -738,19 +701,29 @@ impl Database {
                     config.password = new.to_string();
                 }
                 config.pending_password = None;
-                store(&ctx.storage, &key, &config).await?;
+                ctx.storage.put_json(&key, &config).await?;
                 Err(scrub(err, &new))
             }
         }
     }
 
     /// `creds/<role>`: a new user with a lease.
-    async fn creds(&self, ctx: &Context, role_name: &str, display_name: &str) -> Result<Response> {
+    async fn creds(&self, ctx: &Context, fields: Fields<'_>) -> Result<Response> {
+        let role_name: &str = fields.get("name")?;
+        let display_name = fields
+            .request()
+            .client
+            .as_ref()
+            .map_or("", |c| c.display_name.as_str());
         check_name("role", role_name)?;
-        let role: Role = load(&ctx.storage, &format!("roles/{role_name}"))
+        let role: Role = ctx
+            .storage
+            .get_json(&format!("roles/{role_name}"))
             .await?
             .ok_or_else(|| LogicalError::invalid(format!("unknown role: {role_name}")))?;
-        let config: DbConfig = load(&ctx.storage, &format!("config/{}", role.db_name))
+        let config: DbConfig = ctx
+            .storage
+            .get_json(&format!("config/{}", role.db_name))
             .await?
             .ok_or_else(|| LogicalError::invalid(format!("unknown database {:?}", role.db_name)))?;
         if !config.allows(role_name) {
@@ -841,11 +814,16 @@ impl Database {
         let username = field("username")?;
         let db_name = field("db_name")?;
         let role_name = field("role")?;
-        let config: DbConfig = load(&ctx.storage, &format!("config/{db_name}"))
+        let config: DbConfig = ctx
+            .storage
+            .get_json(&format!("config/{db_name}"))
             .await?
             .ok_or_else(|| LogicalError::invalid(format!("unknown database {db_name:?}")))?;
         let kind = config.kind()?;
-        let role = load::<Role>(&ctx.storage, &format!("roles/{role_name}")).await?;
+        let role = ctx
+            .storage
+            .get_json::<Role>(&format!("roles/{role_name}"))
+            .await?;
         Ok((config, kind, role, username))
     }
 }
@@ -882,72 +860,23 @@ impl Backend for Database {
     }
 
     async fn handle(&self, ctx: &Context, request: Request) -> Result<Response> {
-        let path = request.path.trim_end_matches('/').to_owned();
-        let op = request.operation;
-        let writes = matches!(op, Operation::Create | Operation::Update);
-        match path.split('/').collect::<Vec<_>>().as_slice() {
-            ["config"] if op == Operation::List => self.list(ctx, "config/").await,
-            ["roles"] if op == Operation::List => self.list(ctx, "roles/").await,
-            ["config", name] => match op {
-                _ if writes => self.write_config(ctx, name, &request.data).await,
-                Operation::Read => self.read_config(ctx, name).await,
-                Operation::Delete => {
-                    check_name("connection", name)?;
-                    ctx.storage.delete(&format!("config/{name}")).await?;
-                    Ok(Response::empty())
-                }
-                _ => Err(LogicalError::UnsupportedOperation),
-            },
-            ["reset", name] if writes => {
-                // Connections are opened per operation: nothing cached to reset.
-                check_name("connection", name)?;
-                Ok(Response::empty())
-            }
-            ["rotate-root", name] if writes => self.rotate_root(ctx, name).await,
-            ["roles", name] => match op {
-                _ if writes => self.write_role(ctx, name, &request.data).await,
-                Operation::Read => self.read_role(ctx, name).await,
-                Operation::Delete => {
-                    check_name("role", name)?;
-                    ctx.storage.delete(&format!("roles/{name}")).await?;
-                    Ok(Response::empty())
-                }
-                _ => Err(LogicalError::UnsupportedOperation),
-            },
-            ["creds", role] if op == Operation::Read => {
-                let display = request
-                    .client
-                    .as_ref()
-                    .map_or("", |c| c.display_name.as_str());
-                self.creds(ctx, role, display).await
-            }
-            ["static-roles"] if op == Operation::List => self.list(ctx, statics::ROLES).await,
-            ["static-roles", name] => {
-                let scheduler = self.scheduler(ctx).await?;
-                match op {
-                    _ if writes => statics::write_role(ctx, scheduler, name, &request.data).await,
-                    Operation::Read => statics::read_role(ctx, scheduler, name).await,
-                    Operation::Delete => {
-                        check_name("role", name)?;
-                        statics::forget(ctx, scheduler, name).await?;
-                        Ok(Response::empty())
-                    }
-                    _ => Err(LogicalError::UnsupportedOperation),
-                }
-            }
-            ["static-creds", name] if op == Operation::Read => {
-                statics::creds(ctx, self.scheduler(ctx).await?, name).await
-            }
-            ["rotate-role", name] if writes => {
-                statics::rotate(ctx, self.scheduler(ctx).await?, name).await
-            }
-            [
-                "config" | "roles" | "creds" | "reset" | "rotate-root" | "static-roles"
-                | "static-creds" | "rotate-role",
-                ..,
-            ] => Err(LogicalError::UnsupportedOperation),
-            _ => Err(LogicalError::UnsupportedPath),
-        }
+        self.endpoints.handle(self, ctx, request).await
+    }
+
+    async fn exists(&self, ctx: &Context, request: &Request) -> Result<Option<bool>> {
+        self.endpoints.exists(self, ctx, request).await
+    }
+
+    fn is_unauthenticated(&self, path: &str) -> bool {
+        self.endpoints.is_unauthenticated(path)
+    }
+
+    fn needs_sudo(&self, path: &str) -> bool {
+        self.endpoints.needs_sudo(path)
+    }
+
+    fn endpoints(&self) -> &[EndpointInfo] {
+        self.endpoints.infos()
     }
 
     async fn renew(&self, ctx: &Context, lease: &Lease) -> Result<Response> {

@@ -15,7 +15,9 @@ use std::time::{Duration, Instant, SystemTime};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use strongroom_logical::{Context, LogicalError, Response, Result, StorageView};
+use strongroom_logical::{
+    Context, Fields, LogicalError, Response, Result, SecretText, StorageView,
+};
 use strongroom_rotation::{
     AlertSink, Backoff, Clock, Rotator, Schedule, Scheduler, SchedulerConfig, Step, StepContext,
     StepError, StepResult,
@@ -24,7 +26,7 @@ use strongroom_storage::Storage as _;
 use zeroize::Zeroizing;
 
 use crate::db::{self, Conn};
-use crate::{DbConfig, check_name, duration, flag, load, now_secs, scrub, store, strings, text};
+use crate::{DbConfig, check_name, now_secs, scrub};
 
 /// Where static roles are stored.
 pub(crate) const ROLES: &str = "static-roles/";
@@ -166,7 +168,11 @@ pub(crate) async fn scheduler(
     let scheduler =
         Scheduler::new(Arc::new(ctx.storage.clone()), clock, alerts, config).map_err(internal)?;
     for name in ctx.storage.list(ROLES).await? {
-        let Some(role) = load::<StaticRole>(&ctx.storage, &format!("{ROLES}{name}")).await? else {
+        let Some(role) = ctx
+            .storage
+            .get_json::<StaticRole>(&format!("{ROLES}{name}"))
+            .await?
+        else {
             continue;
         };
         // Validated when written; a role that no longer builds a schedule must not stop the
@@ -202,13 +208,14 @@ fn password_key(role: &str, version: &str) -> String {
 pub(crate) async fn write_role(
     ctx: &Context,
     scheduler: &Scheduler,
-    name: &str,
-    data: &Map<String, Value>,
+    fields: &Fields<'_>,
 ) -> Result<Response> {
+    let name: &str = fields.get("name")?;
     check_name("role", name)?;
     let key = format!("{ROLES}{name}");
-    let existing: Option<StaticRole> = load(&ctx.storage, &key).await?;
-    let db_name = text(data, "db_name")?
+    let existing: Option<StaticRole> = ctx.storage.get_json(&key).await?;
+    let db_name = fields
+        .get_ok::<String>("db_name")?
         .or_else(|| existing.as_ref().map(|r| r.db_name.clone()))
         .ok_or_else(|| LogicalError::invalid("'db_name' is required"))?;
     check_name("connection", &db_name)?;
@@ -217,7 +224,9 @@ pub(crate) async fn write_role(
             "the db_name of a static role cannot change: delete it and create it anew",
         ));
     }
-    let config: DbConfig = load(&ctx.storage, &format!("config/{db_name}"))
+    let config: DbConfig = ctx
+        .storage
+        .get_json(&format!("config/{db_name}"))
         .await?
         .ok_or_else(|| LogicalError::invalid(format!("unknown database {db_name:?}")))?;
     if !config.allows(name) {
@@ -226,7 +235,7 @@ pub(crate) async fn write_role(
         )));
     }
     let kind = config.kind()?;
-    let username = match (text(data, "username")?, &existing) {
+    let username = match (fields.get_ok::<String>("username")?, &existing) {
         (Some(new), Some(old)) if new != old.username => {
             return Err(LogicalError::invalid(
                 "the username of a static role cannot change",
@@ -239,7 +248,10 @@ pub(crate) async fn write_role(
     check_username(&username, kind.max_username())?;
     if existing.is_none() {
         for other in ctx.storage.list(ROLES).await? {
-            if let Some(role) = load::<StaticRole>(&ctx.storage, &format!("{ROLES}{other}")).await?
+            if let Some(role) = ctx
+                .storage
+                .get_json::<StaticRole>(&format!("{ROLES}{other}"))
+                .await?
                 && role.db_name == db_name
                 && role.username == username
             {
@@ -249,10 +261,12 @@ pub(crate) async fn write_role(
             }
         }
     }
-    let period = duration(data, "rotation_period")?;
-    let cron = text(data, "rotation_schedule")?.filter(|s| !s.trim().is_empty());
+    let period = fields.get_ok::<u64>("rotation_period")?;
+    let cron = fields
+        .get_ok::<String>("rotation_schedule")?
+        .filter(|s| !s.trim().is_empty());
     // 0 is what a read shows for "no window": writing it back means none.
-    let window = duration(data, "rotation_window")?.filter(|w| *w > 0);
+    let window = fields.get_ok::<u64>("rotation_window")?.filter(|w| *w > 0);
     if period.is_some() && cron.is_some() {
         return Err(LogicalError::invalid(
             "rotation_period and rotation_schedule are mutually exclusive",
@@ -285,12 +299,14 @@ pub(crate) async fn write_role(
             "rotation_window must be 3600 seconds (1h) or more",
         ));
     }
-    let skip = flag(data, "skip_import_rotation")?
+    let skip = fields
+        .get_ok::<bool>("skip_import_rotation")?
         .unwrap_or_else(|| existing.as_ref().is_some_and(|r| r.skip_import_rotation));
     let role = StaticRole {
         db_name,
         username,
-        rotation_statements: strings(data, "rotation_statements", false)?
+        rotation_statements: fields
+            .get_ok::<Vec<String>>("rotation_statements")?
             .or_else(|| existing.as_ref().map(|r| r.rotation_statements.clone()))
             .unwrap_or_default(),
         rotation_period,
@@ -299,7 +315,9 @@ pub(crate) async fn write_role(
         skip_import_rotation: skip,
     };
     let schedule = role.schedule()?;
-    let imported = text(data, "password")?.map(Zeroizing::new);
+    let imported = fields
+        .get_ok::<SecretText>("password")?
+        .map(|p| Zeroizing::new(p.expose().to_owned()));
     if let Some(password) = &imported
         && (password.is_empty()
             || password.len() > 1024
@@ -318,7 +336,7 @@ pub(crate) async fn write_role(
             "'password' is only accepted when a role is created with skip_import_rotation",
         ));
     }
-    store(&ctx.storage, &key, &role).await?;
+    ctx.storage.put_json(&key, &role).await?;
     if existing.is_some() {
         // The state (labels, last rotation) stays; only the schedule changes.
         scheduler
@@ -330,12 +348,9 @@ pub(crate) async fn write_role(
     let current = match &imported {
         Some(password) => {
             let version = format!("{name}-import");
-            store(
-                &ctx.storage,
-                &password_key(name, &version),
-                &password.as_str(),
-            )
-            .await?;
+            ctx.storage
+                .put_json(&password_key(name, &version), &password.as_str())
+                .await?;
             Some(version)
         }
         None => None,
@@ -393,7 +408,11 @@ pub(crate) async fn read_role(
     name: &str,
 ) -> Result<Response> {
     check_name("role", name)?;
-    let Some(role) = load::<StaticRole>(&ctx.storage, &format!("{ROLES}{name}")).await? else {
+    let Some(role) = ctx
+        .storage
+        .get_json::<StaticRole>(&format!("{ROLES}{name}"))
+        .await?
+    else {
         return Ok(Response::empty());
     };
     let state = scheduler.state(name).await.map_err(internal)?;
@@ -444,7 +463,9 @@ fn last_rotation(state: &strongroom_rotation::SecretState, out: &mut Map<String,
 /// next rotation.
 pub(crate) async fn creds(ctx: &Context, scheduler: &Scheduler, name: &str) -> Result<Response> {
     check_name("role", name)?;
-    let role: StaticRole = load(&ctx.storage, &format!("{ROLES}{name}"))
+    let role: StaticRole = ctx
+        .storage
+        .get_json(&format!("{ROLES}{name}"))
         .await?
         .ok_or_else(|| LogicalError::invalid(format!("unknown role: {name}")))?;
     let state = scheduler
@@ -479,7 +500,8 @@ async fn current_password(
     state: &strongroom_rotation::SecretState,
 ) -> Result<(Zeroizing<String>, Option<String>)> {
     let stored = |version: String| async move {
-        load::<String>(&ctx.storage, &password_key(name, &version))
+        ctx.storage
+            .get_json::<String>(&password_key(name, &version))
             .await
             .map(|p| p.map(Zeroizing::new))
     };
@@ -488,14 +510,16 @@ async fn current_password(
         None => None,
     };
     let marker = format!("{UNRESTORED}{name}");
-    let Some(doubt) = load::<String>(&ctx.storage, &marker).await? else {
+    let Some(doubt) = ctx.storage.get_json::<String>(&marker).await? else {
         return current.map(|p| (p, None)).ok_or_else(|| {
             LogicalError::invalid(format!(
                 "static role {name:?} has no password yet: its first rotation has not succeeded"
             ))
         });
     };
-    let config: DbConfig = load(&ctx.storage, &format!("config/{}", role.db_name))
+    let config: DbConfig = ctx
+        .storage
+        .get_json(&format!("config/{}", role.db_name))
         .await?
         .ok_or_else(|| LogicalError::invalid(format!("unknown database {:?}", role.db_name)))?;
     let logs_in = |password: Zeroizing<String>| {
@@ -550,7 +574,9 @@ async fn current_password(
 /// `rotate-role/<name>`: rotates now and reports the outcome.
 pub(crate) async fn rotate(ctx: &Context, scheduler: &Scheduler, name: &str) -> Result<Response> {
     check_name("role", name)?;
-    if load::<StaticRole>(&ctx.storage, &format!("{ROLES}{name}"))
+    if ctx
+        .storage
+        .get_json::<StaticRole>(&format!("{ROLES}{name}"))
         .await?
         .is_none()
     {
@@ -586,11 +612,15 @@ fn step_error(err: LogicalError) -> StepError {
 
 impl StaticRotator {
     async fn target(&self) -> std::result::Result<(StaticRole, DbConfig), StepError> {
-        let role: StaticRole = load(&self.storage, &format!("{ROLES}{}", self.role))
+        let role: StaticRole = self
+            .storage
+            .get_json(&format!("{ROLES}{}", self.role))
             .await
             .map_err(step_error)?
             .ok_or_else(|| StepError::new(format!("static role {:?} is gone", self.role)))?;
-        let config: DbConfig = load(&self.storage, &format!("config/{}", role.db_name))
+        let config: DbConfig = self
+            .storage
+            .get_json(&format!("config/{}", role.db_name))
             .await
             .map_err(step_error)?
             .ok_or_else(|| StepError::new(format!("unknown database {:?}", role.db_name)))?;
@@ -602,7 +632,8 @@ impl StaticRotator {
         version: Option<&str>,
     ) -> std::result::Result<Zeroizing<String>, StepError> {
         let version = version.ok_or_else(|| StepError::new("no version to act on"))?;
-        load::<String>(&self.storage, &password_key(&self.role, version))
+        self.storage
+            .get_json::<String>(&password_key(&self.role, version))
             .await
             .map_err(step_error)?
             .map(Zeroizing::new)
@@ -662,7 +693,8 @@ impl Rotator for StaticRotator {
         }
         let (_, config) = self.target().await?;
         let password = crate::password(config.password_length).map_err(step_error)?;
-        store(&self.storage, &key, &password.as_str())
+        self.storage
+            .put_json(&key, &password.as_str())
             .await
             .map_err(step_error)
     }
@@ -694,7 +726,9 @@ impl Rotator for StaticRotator {
         // The labels move in the scheduler: static-creds reads the current one. A doubt left
         // by an earlier failed rotation is settled: the database holds this password now.
         let marker = format!("{UNRESTORED}{}", self.role);
-        if let Some(doubt) = load::<String>(&self.storage, &marker)
+        if let Some(doubt) = self
+            .storage
+            .get_json::<String>(&marker)
             .await
             .map_err(step_error)?
         {
@@ -733,7 +767,8 @@ impl Rotator for StaticRotator {
             return Ok(());
         }
         let marker = format!("{UNRESTORED}{}", self.role);
-        store(&self.storage, &marker, &pending)
+        self.storage
+            .put_json(&marker, &pending)
             .await
             .map_err(step_error)?;
         let Some(current) = ctx.current.as_deref() else {

@@ -34,7 +34,10 @@ use async_trait::async_trait;
 use base64ct::{Base64, Encoding};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
-use strongroom_logical::{Backend, Context, LogicalError, Operation, Request, Response};
+use strongroom_logical::{
+    Backend, Context, Endpoint, EndpointInfo, Endpoints, Field, FieldType, Fields, LogicalError,
+    Request, Response,
+};
 use strongroom_storage::{Op, Storage, StorageError};
 use zeroize::Zeroizing;
 
@@ -62,9 +65,35 @@ pub const MAX_BATCH_ITEMS: usize = 10_000;
 const MAX_RANDOM_BYTES: u64 = 128 * 1024;
 
 /// The transit engine. Register it with `VaultBuilder::engine("transit", factory)`.
-#[derive(Debug, Default)]
+///
+/// Its paths are declared once on the path framework ([`Endpoints`]): routing, field types and
+/// defaults (Vault's), the existence checks of `keys/<name>` and `encrypt/<name>`, help and the
+/// OpenAPI document all come from those declarations.
+#[derive(Debug)]
 pub struct Transit {
     cache: Mutex<HashMap<(String, u32), Arc<Version>>>,
+    endpoints: Endpoints<Transit>,
+}
+
+impl Default for Transit {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Transit {
+    /// The engine, with an empty version cache.
+    pub fn new() -> Self {
+        Self {
+            cache: Mutex::default(),
+            endpoints: declarations(),
+        }
+    }
+
+    /// The engine's endpoints (for help, the OpenAPI document and the declarations' checks).
+    pub fn endpoint_declarations(&self) -> &Endpoints<Self> {
+        &self.endpoints
+    }
 }
 
 /// The engine factory (no mount options).
@@ -73,7 +102,7 @@ pub struct Transit {
 ///
 /// None today; the signature is the registry's.
 pub fn factory(_options: &Map<String, Value>) -> Result<Arc<dyn Backend>> {
-    Ok(Arc::new(Transit::default()))
+    Ok(Arc::new(Transit::new()))
 }
 
 /// One entry of an index chunk.
@@ -122,72 +151,6 @@ fn now_secs(ctx: &Context) -> u64 {
     ctx.now
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
-}
-
-/// A request field as a string.
-fn text<'a>(data: &'a Map<String, Value>, key: &str) -> Result<Option<&'a str>> {
-    match data.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.as_str())),
-        Some(_) => Err(LogicalError::invalid(format!("'{key}' must be a string"))),
-    }
-}
-
-/// A request field as a boolean (Vault accepts `true`, `"true"`, `1`...).
-fn flag(data: &Map<String, Value>, key: &str) -> Result<Option<bool>> {
-    match data.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Bool(b)) => Ok(Some(*b)),
-        Some(Value::String(s)) if s == "true" || s == "1" => Ok(Some(true)),
-        Some(Value::String(s)) if s == "false" || s == "0" || s.is_empty() => Ok(Some(false)),
-        Some(Value::Number(n)) if n.as_u64() == Some(1) => Ok(Some(true)),
-        Some(Value::Number(n)) if n.as_u64() == Some(0) => Ok(Some(false)),
-        Some(_) => Err(LogicalError::invalid(format!("'{key}' must be a boolean"))),
-    }
-}
-
-/// A request field as a non-negative integer.
-fn number(data: &Map<String, Value>, key: &str) -> Result<Option<u64>> {
-    match data.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => n.as_u64().map(Some).ok_or_else(|| {
-            LogicalError::invalid(format!("'{key}' must be a non-negative integer"))
-        }),
-        Some(Value::String(s)) if s.is_empty() => Ok(None),
-        Some(Value::String(s)) => s
-            .parse()
-            .map(Some)
-            .map_err(|_| LogicalError::invalid(format!("'{key}' must be a non-negative integer"))),
-        Some(_) => Err(LogicalError::invalid(format!(
-            "'{key}' must be a non-negative integer"
-        ))),
-    }
-}
-
-fn version_field(data: &Map<String, Value>, key: &str) -> Result<Option<u32>> {
-    number(data, key)?
-        .map(|v| u32::try_from(v).map_err(|_| LogicalError::invalid("invalid key version")))
-        .transpose()
-}
-
-/// A base64 field, decoded (into a zeroizing buffer: it is often plaintext).
-fn base64_field(data: &Map<String, Value>, key: &str) -> Result<Option<Zeroizing<Vec<u8>>>> {
-    text(data, key)?
-        .map(|s| {
-            Base64::decode_vec(s)
-                .map(Zeroizing::new)
-                .map_err(|_| LogicalError::invalid(format!("failed to base64-decode {key}")))
-        })
-        .transpose()
-}
-
-fn duration_field(data: &Map<String, Value>, key: &str) -> Result<Option<u64>> {
-    match data.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(value) => strongroom_logical::time::parse_duration(value)
-            .map(|d| Some(d.as_secs()))
-            .ok_or_else(|| LogicalError::invalid(format!("invalid duration for '{key}'"))),
-    }
 }
 
 impl Transit {
@@ -463,54 +426,7 @@ impl Transit {
 #[async_trait]
 impl Backend for Transit {
     async fn handle(&self, ctx: &Context, request: Request) -> Result<Response> {
-        let path = request.path.trim_end_matches('/').to_owned();
-        let segments: Vec<&str> = path.split('/').collect();
-        let op = request.operation;
-        let data = &request.data;
-        let writes = matches!(op, Operation::Create | Operation::Update);
-        match segments.as_slice() {
-            ["keys"] if op == Operation::List => self.list_keys(ctx).await,
-            ["keys", name] => match op {
-                Operation::Create | Operation::Update => self.create_key(ctx, name, data).await,
-                Operation::Read => self.read_key(ctx, name).await,
-                Operation::Delete => self.delete_key(ctx, name).await,
-                _ => Err(LogicalError::UnsupportedOperation),
-            },
-            ["keys", name, "config"] if writes => self.configure(ctx, name, data).await,
-            ["keys", name, "rotate"] if writes => self.rotate(ctx, name).await,
-            ["keys", name, "trim"] if writes => self.trim(ctx, name, data).await,
-            ["encrypt", name] if writes => self.encrypt(ctx, name, data).await,
-            ["decrypt", name] if writes => self.decrypt(ctx, name, data).await,
-            ["rewrap", name] if writes => self.rewrap(ctx, name, data).await,
-            ["datakey", kind, name] if writes => self.datakey(ctx, kind, name, None, data).await,
-            ["datakey", kind, name, bits] if writes => {
-                self.datakey(ctx, kind, name, Some(bits), data).await
-            }
-            ["sign", name] if writes => self.sign(ctx, name, None, data).await,
-            ["sign", name, hash] if writes => self.sign(ctx, name, Some(hash), data).await,
-            ["verify", name] if writes => self.verify(ctx, name, None, data).await,
-            ["verify", name, hash] if writes => self.verify(ctx, name, Some(hash), data).await,
-            ["hmac", name] if writes => self.hmac(ctx, name, None, data).await,
-            ["hmac", name, algo] if writes => self.hmac(ctx, name, Some(algo), data).await,
-            ["random", rest @ ..] if writes && rest.len() <= 2 => random(rest, data),
-            ["hash"] if writes => hash(None, data),
-            ["hash", algo] if writes => hash(Some(algo), data),
-            ["export", kind, name] if op == Operation::Read => {
-                self.export(ctx, kind, name, None).await
-            }
-            ["export", kind, name, version] if op == Operation::Read => {
-                self.export(ctx, kind, name, Some(version)).await
-            }
-            ["backup", name] if op == Operation::Read => self.backup(ctx, name).await,
-            ["restore"] if writes => self.restore(ctx, None, data).await,
-            ["restore", name] if writes => self.restore(ctx, Some(name), data).await,
-            [
-                "keys" | "encrypt" | "decrypt" | "rewrap" | "datakey" | "sign" | "verify" | "hmac"
-                | "random" | "hash" | "export" | "backup" | "restore",
-                ..,
-            ] => Err(LogicalError::UnsupportedOperation),
-            _ => Err(LogicalError::UnsupportedPath),
-        }
+        self.endpoints.handle(self, ctx, request).await
     }
 
     /// Rotates every key whose `auto_rotate_period` has passed since its latest version, so
@@ -547,61 +463,803 @@ impl Backend for Transit {
     }
 
     async fn exists(&self, ctx: &Context, request: &Request) -> Result<Option<bool>> {
-        let path = request.path.trim_end_matches('/');
-        match path.split('/').collect::<Vec<_>>().as_slice() {
-            ["keys" | "encrypt", name] => {
-                if check_name(name).is_err() {
-                    return Ok(Some(false));
-                }
-                Ok(Some(ctx.storage.get(&config_key(name)).await?.is_some()))
-            }
-            _ => Ok(None),
-        }
+        self.endpoints.exists(self, ctx, request).await
+    }
+
+    fn is_unauthenticated(&self, path: &str) -> bool {
+        self.endpoints.is_unauthenticated(path)
+    }
+
+    fn needs_sudo(&self, path: &str) -> bool {
+        self.endpoints.needs_sudo(path)
+    }
+
+    fn endpoints(&self) -> &[EndpointInfo] {
+        self.endpoints.infos()
     }
 }
 
-/// Splits a request into its batch items, or one item made of the request itself.
-fn items(data: &Map<String, Value>) -> Result<(bool, Vec<Map<String, Value>>)> {
-    match data.get("batch_input") {
-        None | Some(Value::Null) => Ok((false, vec![data.clone()])),
-        Some(Value::Array(items)) => {
-            if items.is_empty() {
-                return Err(LogicalError::invalid("missing batch input to process"));
-            }
-            if items.len() > MAX_BATCH_ITEMS {
-                return Err(LogicalError::invalid(format!(
-                    "batch_input holds {} items; at most {MAX_BATCH_ITEMS} are processed in one \
-                     request",
-                    items.len()
-                )));
-            }
-            let items = items
-                .iter()
-                .map(|item| match item {
-                    Value::Object(map) => Ok(map.clone()),
-                    _ => Err(LogicalError::invalid("batch_input items must be objects")),
-                })
-                .collect::<Result<Vec<_>>>()?;
-            Ok((true, items))
-        }
-        Some(_) => Err(LogicalError::invalid("batch_input must be an array")),
+const HELP: &str = "The transit backend provides encryption as a service: it encrypts and \
+                    decrypts data, signs and verifies it, computes HMACs and hashes, and \
+                    generates data keys and random bytes, with named keys that never leave it.";
+
+fn name_field() -> Field {
+    Field::new(FieldType::String, "Name of the key")
+}
+
+fn context_field() -> Field {
+    Field::new(
+        FieldType::String,
+        "Base64 encoded context for key derivation. Required if key derivation is enabled",
+    )
+}
+
+fn key_version_field(what: &str) -> Field {
+    Field::new(
+        FieldType::Int,
+        format!(
+            "The version of the key to use for {what}. Must be 0 (for latest) or a value \
+             greater than or equal to the min_encryption_version configured on the key."
+        ),
+    )
+}
+
+fn associated_data_field() -> Field {
+    Field::new(
+        FieldType::String,
+        "When using an AEAD cipher mode, such as AES-GCM, this parameter allows passing \
+         associated data (AD/AAD) into the encryption function; this data must be passed on \
+         subsequent decryption requests but can be transited in plaintext.",
+    )
+}
+
+fn batch_field(what: &str) -> Field {
+    Field::new(
+        FieldType::Slice,
+        format!(
+            "Specifies a list of items to be {what} in a single batch. When this parameter is \
+             set, the single-item parameters are ignored. Any batch output will preserve the \
+             order of the batch input. At most {MAX_BATCH_ITEMS} items."
+        ),
+    )
+}
+
+fn url_algorithm_field() -> Field {
+    Field::new(
+        FieldType::String,
+        "Hash algorithm to use (POST URL parameter)",
+    )
+}
+
+fn hash_algorithm_field() -> Field {
+    Field::new(
+        FieldType::String,
+        "Hash algorithm to use (POST body parameter): sha2-256, sha2-384 or sha2-512. Defaults \
+         to \"sha2-256\".",
+    )
+}
+
+fn input_field() -> Field {
+    Field::new(FieldType::String, "The base64-encoded input data")
+}
+
+fn datakey_kind_field() -> Field {
+    Field::new(
+        FieldType::String,
+        "\"plaintext\" will return the key in both plaintext and ciphertext; \"wrapped\" will \
+         return the ciphertext only.",
+    )
+}
+
+fn datakey_name_field() -> Field {
+    Field::new(
+        FieldType::String,
+        "The backend key used for encrypting the data key",
+    )
+}
+
+/// Every transit endpoint, in routing order (first match wins).
+fn declarations() -> Endpoints<Transit> {
+    type E = Endpoint<Transit>;
+    Endpoints::new(
+        HELP,
+        vec![
+            E::new("keys/?")
+                .list(|t, ctx, _| Box::pin(t.list_keys(ctx)))
+                .synopsis("Managed named encryption keys")
+                .description("This path lists the named keys that are available."),
+            E::new("keys/{name}")
+                .field("name", name_field())
+                .field(
+                    "type",
+                    Field::new(
+                        FieldType::String,
+                        "The type of key to create: \"aes128-gcm96\", \"aes256-gcm96\", \
+                         \"chacha20-poly1305\" (symmetric), \"ecdsa-p256\", \"ecdsa-p384\", \
+                         \"ed25519\" (asymmetric) or \"hmac\". Defaults to \"aes256-gcm96\".",
+                    )
+                    .default("aes256-gcm96"),
+                )
+                .field(
+                    "derived",
+                    Field::new(
+                        FieldType::Bool,
+                        "Enables key derivation mode. This allows for per-transaction unique \
+                         keys for encryption operations.",
+                    ),
+                )
+                .field(
+                    "convergent_encryption",
+                    Field::new(
+                        FieldType::Bool,
+                        "Whether to support convergent encryption. This is only supported when \
+                         using a key with key derivation enabled and will require all requests \
+                         to carry a context.",
+                    ),
+                )
+                .field(
+                    "exportable",
+                    Field::new(
+                        FieldType::Bool,
+                        "Enables keys to be exportable. This allows for all the valid keys in \
+                         the key ring to be exported.",
+                    ),
+                )
+                .field(
+                    "allow_plaintext_backup",
+                    Field::new(
+                        FieldType::Bool,
+                        "Enables taking a backup of the named key in plaintext format. Once \
+                         set, this cannot be disabled.",
+                    ),
+                )
+                .field(
+                    "auto_rotate_period",
+                    Field::new(
+                        FieldType::DurationSecond,
+                        "Amount of time the key should live before being automatically \
+                         rotated. A value of 0 (default) disables automatic rotation for the \
+                         key.",
+                    )
+                    .default(0),
+                )
+                .read(|t, ctx, f| Box::pin(t.read_key_at(ctx, f)))
+                .write(|t, ctx, f| Box::pin(t.write_key(ctx, f)))
+                .delete(|t, ctx, f| Box::pin(t.delete_key(ctx, f)))
+                .exists(|t, ctx, f| Box::pin(t.key_exists(ctx, f)))
+                .synopsis("Managed named encryption keys")
+                .description(
+                    "This path is used to manage the named keys that are available. Doing a \
+                     write with no value against a new named key will create it using a \
+                     randomly generated key.",
+                ),
+            E::new("keys/{name}/config")
+                .field("name", name_field())
+                .field(
+                    "min_decryption_version",
+                    Field::new(
+                        FieldType::Int,
+                        "If set, the minimum version of the key allowed to be decrypted. For \
+                         signing keys, the minimum version allowed to be used for verification.",
+                    ),
+                )
+                .field(
+                    "min_encryption_version",
+                    Field::new(
+                        FieldType::Int,
+                        "If set, the minimum version of the key allowed to be used for \
+                         encryption; or for signing keys, to be used for signing. If set to \
+                         zero, only the latest version of the key is allowed.",
+                    ),
+                )
+                .field(
+                    "deletion_allowed",
+                    Field::new(FieldType::Bool, "Whether to allow deletion of the key"),
+                )
+                .field(
+                    "exportable",
+                    Field::new(
+                        FieldType::Bool,
+                        "Enables export of the key. Once set, this cannot be disabled.",
+                    ),
+                )
+                .field(
+                    "allow_plaintext_backup",
+                    Field::new(
+                        FieldType::Bool,
+                        "Enables taking a backup of the named key in plaintext format. Once \
+                         set, this cannot be disabled.",
+                    ),
+                )
+                .field(
+                    "auto_rotate_period",
+                    Field::new(
+                        FieldType::DurationSecond,
+                        "Amount of time the key should live before being automatically \
+                         rotated. A value of 0 disables automatic rotation for the key.",
+                    ),
+                )
+                .write(|t, ctx, f| Box::pin(t.configure(ctx, f)))
+                .synopsis("Configure a named encryption key")
+                .description(
+                    "This path is used to configure the named key: the minimum versions \
+                     allowed for decryption and encryption, deletion, exportability, \
+                     plaintext backup and automatic rotation.",
+                ),
+            E::new("keys/{name}/rotate")
+                .field("name", name_field())
+                .write(|t, ctx, f| Box::pin(t.rotate(ctx, f)))
+                .synopsis("Rotate named encryption key")
+                .description(
+                    "This path is used to rotate the named key. After rotation, new \
+                     encryption requests using this name will use the new key, but decryption \
+                     will still be supported for older versions.",
+                ),
+            E::new("keys/{name}/trim")
+                .field("name", name_field())
+                .field(
+                    "min_available_version",
+                    Field::new(
+                        FieldType::Int,
+                        "The minimum available version for the key ring. All versions before \
+                         this version will be permanently deleted. This value can at most be \
+                         equal to the lesser of min_decryption_version and \
+                         min_encryption_version.",
+                    ),
+                )
+                .write(|t, ctx, f| Box::pin(t.trim(ctx, f)))
+                .synopsis("Trim key versions of a named key")
+                .description(
+                    "This path is used to trim key versions of a named key. Trimming only \
+                     happens from the lower end of version numbers.",
+                ),
+            E::new("encrypt/{name}")
+                .field("name", name_field())
+                .field(
+                    "plaintext",
+                    Field::new(
+                        FieldType::String,
+                        "Base64 encoded plaintext value to be encrypted",
+                    ),
+                )
+                .field("context", context_field())
+                .field(
+                    "type",
+                    Field::new(
+                        FieldType::String,
+                        "This parameter is required when encryption key is expected to be \
+                         created. When performing an upsert operation, the type of key to \
+                         create. Defaults to \"aes256-gcm96\".",
+                    )
+                    .default("aes256-gcm96"),
+                )
+                .field(
+                    "convergent_encryption",
+                    Field::new(
+                        FieldType::Bool,
+                        "This parameter will only be used when a key is expected to be \
+                         created. Whether to support convergent encryption. This is only \
+                         supported when using a key with key derivation enabled.",
+                    ),
+                )
+                .field("key_version", key_version_field("encryption"))
+                .field("associated_data", associated_data_field())
+                .field("batch_input", batch_field("encrypted"))
+                .write(|t, ctx, f| Box::pin(t.encrypt(ctx, f)))
+                .exists(|t, ctx, f| Box::pin(t.key_exists(ctx, f)))
+                .synopsis(
+                    "Encrypt a plaintext value or a batch of plaintext blocks using a named key",
+                )
+                .description(
+                    "This path uses the named key from the request path to encrypt a user \
+                     provided plaintext or a batch of plaintext blocks. The plaintext must be \
+                     base64 encoded.",
+                ),
+            E::new("decrypt/{name}")
+                .field("name", name_field())
+                .field(
+                    "ciphertext",
+                    Field::new(
+                        FieldType::String,
+                        "The ciphertext to decrypt, provided as returned by encrypt.",
+                    ),
+                )
+                .field("context", context_field())
+                .field("associated_data", associated_data_field())
+                .field("batch_input", batch_field("decrypted"))
+                .write(|t, ctx, f| Box::pin(t.decrypt(ctx, f)))
+                .synopsis("Decrypt a ciphertext value using a named key")
+                .description(
+                    "This path uses the named key from the request path to decrypt a user \
+                     provided ciphertext. The plaintext is returned base64 encoded.",
+                ),
+            E::new("rewrap/{name}")
+                .field("name", name_field())
+                .field(
+                    "ciphertext",
+                    Field::new(FieldType::String, "Ciphertext value to rewrap"),
+                )
+                .field("context", context_field())
+                .field("associated_data", associated_data_field())
+                .field("key_version", key_version_field("encryption"))
+                .field("batch_input", batch_field("rewrapped"))
+                .write(|t, ctx, f| Box::pin(t.rewrap(ctx, f)))
+                .synopsis("Rewrap ciphertext")
+                .description(
+                    "After key rotation, this function can be used to rewrap the given \
+                     ciphertext or a batch of given ciphertext blocks with the latest version \
+                     of the named key.",
+                ),
+            E::new("datakey/{plaintext}/{name}")
+                .field("plaintext", datakey_kind_field())
+                .field("name", datakey_name_field())
+                .field("context", context_field())
+                .field("associated_data", associated_data_field())
+                .field(
+                    "bits",
+                    Field::new(
+                        FieldType::Int,
+                        "Number of bits for the key; currently 128, 256, and 512 bits are \
+                         supported. Defaults to 256.",
+                    )
+                    .default(256),
+                )
+                .field(
+                    "key_version",
+                    key_version_field("encryption of the data key"),
+                )
+                .write(|t, ctx, f| Box::pin(t.datakey(ctx, f, false)))
+                .synopsis("Generate a data key")
+                .description(
+                    "This path can be used to generate a data key: a random key of a certain \
+                     length that can be used for encryption and decryption, protected by the \
+                     named backend key.",
+                ),
+            E::new("datakey/{plaintext}/{name}/{bits}")
+                .field("plaintext", datakey_kind_field())
+                .field("name", datakey_name_field())
+                .field(
+                    "bits",
+                    Field::new(
+                        FieldType::String,
+                        "Number of bits for the key (URL parameter): 128, 256 or 512.",
+                    ),
+                )
+                .field("context", context_field())
+                .field("associated_data", associated_data_field())
+                .field(
+                    "key_version",
+                    key_version_field("encryption of the data key"),
+                )
+                .write(|t, ctx, f| Box::pin(t.datakey(ctx, f, true)))
+                .synopsis("Generate a data key")
+                .description(
+                    "This path can be used to generate a data key of the number of bits the \
+                     path names, protected by the named backend key.",
+                ),
+            E::new("sign/{name}/{urlalgorithm?}")
+                .field("name", Field::new(FieldType::String, "The key to use"))
+                .field("urlalgorithm", url_algorithm_field())
+                .field("input", input_field())
+                .field("context", context_field())
+                .field("hash_algorithm", hash_algorithm_field())
+                .field("key_version", key_version_field("signing"))
+                .field(
+                    "prehashed",
+                    Field::new(
+                        FieldType::Bool,
+                        "Set to 'true' when the input is already hashed (refused: Strongroom \
+                         signs messages, not digests).",
+                    ),
+                )
+                .field(
+                    "marshaling_algorithm",
+                    Field::new(
+                        FieldType::String,
+                        "The method by which to marshal the signature: 'asn1' (the default) \
+                         or 'jws'.",
+                    )
+                    .default("asn1"),
+                )
+                .field("batch_input", batch_field("signed"))
+                .write(|t, ctx, f| Box::pin(t.sign(ctx, f)))
+                .synopsis("Generate a signature for input data using the named key")
+                .description(
+                    "Generates a signature of the input data using the named key and the \
+                     given hash algorithm.",
+                ),
+            E::new("verify/{name}/{urlalgorithm?}")
+                .field("name", Field::new(FieldType::String, "The key to use"))
+                .field("urlalgorithm", url_algorithm_field())
+                .field("context", context_field())
+                .field(
+                    "signature",
+                    Field::new(
+                        FieldType::String,
+                        "The signature, including the vault header/key version",
+                    ),
+                )
+                .field(
+                    "hmac",
+                    Field::new(
+                        FieldType::String,
+                        "The HMAC, including the vault header/key version",
+                    ),
+                )
+                .field(
+                    "input",
+                    Field::new(FieldType::String, "The base64-encoded input data to verify"),
+                )
+                .field("hash_algorithm", hash_algorithm_field())
+                .field(
+                    "algorithm",
+                    Field::new(
+                        FieldType::String,
+                        "Deprecated: use \"hash_algorithm\" instead.",
+                    ),
+                )
+                .field(
+                    "marshaling_algorithm",
+                    Field::new(
+                        FieldType::String,
+                        "The method by which to unmarshal the signature when verifying: \
+                         'asn1' (the default) or 'jws'.",
+                    )
+                    .default("asn1"),
+                )
+                .field("batch_input", batch_field("verified"))
+                .write(|t, ctx, f| Box::pin(t.verify(ctx, f)))
+                .synopsis("Verify a signature or HMAC for input data created using the named key")
+                .description(
+                    "Verifies a signature or HMAC of the input data using the named key and \
+                     the given hash algorithm.",
+                ),
+            E::new("hmac/{name}/{urlalgorithm?}")
+                .field(
+                    "name",
+                    Field::new(FieldType::String, "The key to use for the HMAC function"),
+                )
+                .field("urlalgorithm", url_algorithm_field())
+                .field("input", input_field())
+                .field(
+                    "algorithm",
+                    Field::new(
+                        FieldType::String,
+                        "Algorithm to use (POST body parameter): sha2-256, sha2-384 or \
+                         sha2-512. Defaults to \"sha2-256\".",
+                    )
+                    .default("sha2-256"),
+                )
+                .field("key_version", key_version_field("the HMAC function"))
+                .field("batch_input", batch_field("HMACed"))
+                .write(|t, ctx, f| Box::pin(t.hmac(ctx, f)))
+                .synopsis("Generate an HMAC for input data using the named key")
+                .description(
+                    "Generates an HMAC sum of the given algorithm and key for the input data.",
+                ),
+            E::new("random/{source?}/{urlbytes?}")
+                .field(
+                    "source",
+                    Field::new(
+                        FieldType::String,
+                        "Which system to source random data from: \"platform\", \"seal\" or \
+                         \"all\" (a number here is the byte count).",
+                    ),
+                )
+                .field(
+                    "urlbytes",
+                    Field::new(
+                        FieldType::String,
+                        "The number of bytes to generate (POST URL parameter)",
+                    ),
+                )
+                .field(
+                    "bytes",
+                    Field::new(
+                        FieldType::Int,
+                        "The number of bytes to generate (POST body parameter). Defaults to \
+                         32 (256 bits).",
+                    )
+                    .default(32),
+                )
+                .field(
+                    "format",
+                    Field::new(
+                        FieldType::String,
+                        "Encoding format to use. Can be \"hex\" or \"base64\". Defaults to \
+                         \"base64\".",
+                    )
+                    .default("base64"),
+                )
+                .write(|t, _, f| Box::pin(t.random(f)))
+                .synopsis("Generate random bytes")
+                .description("This function can be used to generate high-entropy random bytes."),
+            E::new("hash/{urlalgorithm?}")
+                .field("urlalgorithm", url_algorithm_field())
+                .field("input", input_field())
+                .field(
+                    "algorithm",
+                    Field::new(
+                        FieldType::String,
+                        "Algorithm to use (POST body parameter): sha2-256, sha2-384 or \
+                         sha2-512. Defaults to \"sha2-256\".",
+                    )
+                    .default("sha2-256"),
+                )
+                .field(
+                    "format",
+                    Field::new(
+                        FieldType::String,
+                        "Encoding format to use. Can be \"hex\" or \"base64\". Defaults to \
+                         \"hex\".",
+                    )
+                    .default("hex"),
+                )
+                .write(|t, _, f| Box::pin(t.hash(f)))
+                .synopsis("Generate a hash sum for input data")
+                .description(
+                    "Generates a hash sum of the given algorithm against the given input data.",
+                ),
+            E::new("export/{type}/{name}/{version?}")
+                .field(
+                    "type",
+                    Field::new(
+                        FieldType::String,
+                        "Type of key to export (encryption-key, signing-key, hmac-key, \
+                         public-key)",
+                    ),
+                )
+                .field("name", name_field())
+                .field(
+                    "version",
+                    Field::new(FieldType::String, "Version of the key"),
+                )
+                .read(|t, ctx, f| Box::pin(t.export(ctx, f)))
+                .synopsis("Export named encryption or signing key")
+                .description(
+                    "This path is used to export the named keys that are configured as \
+                     exportable.",
+                ),
+            E::new("backup/{name}")
+                .field("name", name_field())
+                .read(|t, ctx, f| Box::pin(t.backup(ctx, f)))
+                .synopsis("Backup the named key")
+                .description("This path is used to backup the named key (Strongroom's format)."),
+            E::new("restore/{name?}")
+                .field(
+                    "name",
+                    Field::new(
+                        FieldType::String,
+                        "If set, this will be the name of the restored key.",
+                    ),
+                )
+                .field(
+                    "backup",
+                    Field::new(
+                        FieldType::String,
+                        "Backed up key data to be restored. This should be the output from the \
+                         'backup/' endpoint.",
+                    ),
+                )
+                .field(
+                    "force",
+                    Field::new(
+                        FieldType::Bool,
+                        "If set and a key by the given name exists, force the restore \
+                         operation and override the key.",
+                    )
+                    .default(false),
+                )
+                .write(|t, ctx, f| Box::pin(t.restore(ctx, f)))
+                .synopsis("Restore the named key")
+                .description("This path is used to restore the named key from a backup."),
+        ],
+    )
+}
+
+/// One item of a request: a `batch_input` entry, or the request's own fields. These are the
+/// values transit reads per item, typed as Vault's batch decoder types them.
+#[derive(Default)]
+struct Item<'a> {
+    plaintext: Option<&'a str>,
+    ciphertext: Option<&'a str>,
+    context: Option<&'a str>,
+    associated_data: Option<&'a str>,
+    input: Option<&'a str>,
+    signature: Option<&'a str>,
+    hmac: Option<&'a str>,
+    key_version: Option<u32>,
+    /// Echoed in the item's result (batches only).
+    reference: Option<&'a Value>,
+}
+
+/// The text members of an item.
+const ITEM_TEXT: [&str; 7] = [
+    "plaintext",
+    "ciphertext",
+    "context",
+    "associated_data",
+    "input",
+    "signature",
+    "hmac",
+];
+
+/// The Go type Vault's JSON decoding gives a value, as its batch decoder names it.
+fn go_type(value: &Value) -> &'static str {
+    match value {
+        Value::String(_) => "string",
+        Value::Number(_) => "json.Number",
+        Value::Bool(_) => "bool",
+        Value::Array(_) => "[]interface {}",
+        Value::Object(_) => "map[string]interface {}",
+        Value::Null => "<nil>",
     }
+}
+
+/// A key version as a client gave it: 0 or more, and small enough.
+fn key_version(value: Option<i64>) -> Result<Option<u32>> {
+    value
+        .map(|v| u32::try_from(v).map_err(|_| LogicalError::invalid("invalid key version")))
+        .transpose()
+}
+
+impl<'a> Item<'a> {
+    fn text_mut(&mut self, name: &str) -> Option<&mut Option<&'a str>> {
+        Some(match name {
+            "plaintext" => &mut self.plaintext,
+            "ciphertext" => &mut self.ciphertext,
+            "context" => &mut self.context,
+            "associated_data" => &mut self.associated_data,
+            "input" => &mut self.input,
+            "signature" => &mut self.signature,
+            "hmac" => &mut self.hmac,
+            _ => return None,
+        })
+    }
+
+    /// The request's own fields as its one item (those the endpoint declares).
+    fn from_fields(fields: &'a Fields<'_>) -> Result<Self> {
+        let mut item = Self::default();
+        for name in ITEM_TEXT {
+            if fields.is_declared(name) {
+                let value = fields.get_ok::<&str>(name)?;
+                if let Some(slot) = item.text_mut(name) {
+                    *slot = value;
+                }
+            }
+        }
+        if fields.is_declared("key_version") {
+            item.key_version = key_version(fields.get_ok::<i64>("key_version")?)?;
+        }
+        Ok(item)
+    }
+
+    /// Entry `index` of `batch_input`; what does not decode is added to `errors` in the words
+    /// of Vault's batch decoder.
+    fn from_entry(index: usize, entry: &'a Map<String, Value>, errors: &mut Vec<String>) -> Self {
+        let mut item = Self {
+            reference: entry.get("reference"),
+            ..Self::default()
+        };
+        for name in ITEM_TEXT {
+            match entry.get(name) {
+                None | Some(Value::Null) => {}
+                Some(Value::String(text)) => {
+                    if let Some(slot) = item.text_mut(name) {
+                        *slot = Some(text);
+                    }
+                }
+                Some(other) => errors.push(format!(
+                    "'[{index}].{name}' expected type 'string', got unconvertible type '{}'",
+                    go_type(other)
+                )),
+            }
+        }
+        match entry.get("key_version") {
+            None | Some(Value::Null) => {}
+            Some(value @ (Value::Number(_) | Value::String(_))) => {
+                match strongroom_logical::field::weak_int(value) {
+                    Ok(n) => match key_version(Some(n)) {
+                        Ok(v) => item.key_version = v,
+                        Err(err) => errors.push(format!("'[{index}].key_version' {err}")),
+                    },
+                    Err(_) => errors.push(format!(
+                        "error decoding {} into [{index}].key_version: strconv.ParseInt: \
+                         parsing \"{}\": invalid syntax",
+                        go_type(value),
+                        value
+                            .as_str()
+                            .map_or_else(|| value.to_string(), str::to_owned)
+                    )),
+                }
+            }
+            Some(other) => errors.push(format!(
+                "'[{index}].key_version' expected type 'int', got unconvertible type '{}'",
+                go_type(other)
+            )),
+        }
+        item
+    }
+
+    fn context(&self) -> Result<Option<Zeroizing<Vec<u8>>>> {
+        self.context.map(|c| unbase64(c, "context")).transpose()
+    }
+
+    fn associated_data(&self) -> Result<Zeroizing<Vec<u8>>> {
+        Ok(self
+            .associated_data
+            .map(|a| unbase64(a, "associated_data"))
+            .transpose()?
+            .unwrap_or_default())
+    }
+}
+
+/// Decodes base64 text (into a zeroizing buffer: it is often plaintext).
+fn unbase64(text: &str, what: &str) -> Result<Zeroizing<Vec<u8>>> {
+    Base64::decode_vec(text)
+        .map(Zeroizing::new)
+        .map_err(|_| LogicalError::invalid(format!("failed to base64-decode {what}")))
+}
+
+/// A request's items: `batch_input`'s entries, or one item made of the request itself.
+struct Items<'a> {
+    batch: bool,
+    items: Vec<Item<'a>>,
+}
+
+/// Splits a request into its batch items, or one item made of the request itself.
+fn items<'a>(fields: &'a Fields<'_>) -> Result<Items<'a>> {
+    let Some(entries) = fields.get_ok::<&[Value]>("batch_input")? else {
+        return Ok(Items {
+            batch: false,
+            items: vec![Item::from_fields(fields)?],
+        });
+    };
+    if entries.is_empty() {
+        return Err(LogicalError::invalid("missing batch input to process"));
+    }
+    if entries.len() > MAX_BATCH_ITEMS {
+        return Err(LogicalError::invalid(format!(
+            "batch_input holds {} items; at most {MAX_BATCH_ITEMS} are processed in one \
+             request",
+            entries.len()
+        )));
+    }
+    let mut errors = Vec::new();
+    let items = entries
+        .iter()
+        .enumerate()
+        .map(|(index, entry)| match entry {
+            Value::Object(map) => Ok(Item::from_entry(index, map, &mut errors)),
+            _ => Err(LogicalError::invalid("batch_input items must be objects")),
+        })
+        .collect::<Result<Vec<_>>>()?;
+    if !errors.is_empty() {
+        // mapstructure's summary of several decoding errors.
+        let mut points: Vec<String> = errors.iter().map(|e| format!("* {e}")).collect();
+        points.sort();
+        return Err(LogicalError::invalid(format!(
+            "failed to parse batch input: {} error(s) decoding:\n\n{}",
+            points.len(),
+            points.join("\n")
+        )));
+    }
+    Ok(Items { batch: true, items })
 }
 
 /// Runs `each` over the items: one result as the response's data, or `batch_results` in input
 /// order with per-item errors and each item's `reference` echoed (empty when not given).
 fn run_batch(
-    data: &Map<String, Value>,
-    mut each: impl FnMut(&Map<String, Value>) -> Result<Map<String, Value>>,
+    items: &Items<'_>,
+    mut each: impl FnMut(&Item<'_>) -> Result<Map<String, Value>>,
 ) -> Result<Response> {
-    let (batch, items) = items(data)?;
-    if !batch {
-        let item = items.first().ok_or_else(|| internal("no item"))?;
+    if !items.batch {
+        let item = items.items.first().ok_or_else(|| internal("no item"))?;
         return Ok(Response::with_data(each(item)?));
     }
-    let mut results = Vec::with_capacity(items.len());
+    let mut results = Vec::with_capacity(items.items.len());
     let mut first_error: Option<LogicalError> = None;
-    for item in &items {
+    for item in &items.items {
         let mut result = match each(item) {
             Ok(result) => result,
             Err(err) => {
@@ -614,7 +1272,7 @@ fn run_batch(
         };
         result.insert(
             "reference".into(),
-            item.get("reference").cloned().unwrap_or_else(|| "".into()),
+            item.reference.cloned().unwrap_or_else(|| "".into()),
         );
         results.push(Value::Object(result));
     }
@@ -639,51 +1297,48 @@ fn ciphertext_result(
     Ok(out)
 }
 
-fn context_of(item: &Map<String, Value>) -> Result<Option<Zeroizing<Vec<u8>>>> {
-    base64_field(item, "context")
-}
-
-fn aad_of(item: &Map<String, Value>) -> Result<Zeroizing<Vec<u8>>> {
-    Ok(base64_field(item, "associated_data")?.unwrap_or_default())
-}
-
-/// The versions named by the ciphertexts (or signatures, HMACs) in `field` of the items.
-fn framed_versions(data: &Map<String, Value>, field: &str) -> Result<Vec<u32>> {
-    let (_, items) = items(data)?;
-    Ok(items
+/// The versions named by the ciphertexts (or signatures, HMACs) `framed` picks from the items.
+fn framed_versions<'i>(
+    items: &'i Items<'_>,
+    framed: impl Fn(&'i Item<'_>) -> Option<&'i str>,
+) -> Vec<u32> {
+    items
+        .items
         .iter()
-        .filter_map(|item| item.get(field).and_then(Value::as_str))
+        .filter_map(framed)
         .filter_map(|text| crate::key::parse_framed(text).ok().map(|(v, _)| v))
-        .collect())
+        .collect()
 }
 
-/// The versions the items ask to write with (or the latest).
-fn write_versions(config: &KeyConfig, data: &Map<String, Value>) -> Result<Vec<u32>> {
-    let (_, items) = items(data)?;
+/// The versions the items ask to write with (or the latest), and the request's own.
+fn write_versions(config: &KeyConfig, items: &Items<'_>, default: Option<u32>) -> Vec<u32> {
     let mut out = vec![config.latest_version];
-    for item in &items {
-        if let Some(v) = version_field(item, "key_version")? {
-            out.push(v);
-        }
-    }
-    if let Some(v) = version_field(data, "key_version")? {
-        out.push(v);
-    }
-    Ok(out)
+    out.extend(items.items.iter().filter_map(|item| item.key_version));
+    out.extend(default);
+    out
 }
 
 impl Transit {
-    /// The key with the versions a write needs (the latest and any asked for), and the
-    /// request-level `key_version`.
+    /// The key with the versions a write needs (the latest and any asked for: by the items or
+    /// the request's `default` version).
     async fn for_writing(
         &self,
         ctx: &Context,
         config: KeyConfig,
-        data: &Map<String, Value>,
-    ) -> Result<(Key, Option<u32>)> {
-        let versions = write_versions(&config, data)?;
-        let key = self.with_versions(ctx, config, &versions).await?;
-        Ok((key, version_field(data, "key_version")?))
+        items: &Items<'_>,
+        default: Option<u32>,
+    ) -> Result<Key> {
+        let versions = write_versions(&config, items, default);
+        self.with_versions(ctx, config, &versions).await
+    }
+
+    /// Whether key `name` exists (the existence check of `keys/<name>` and `encrypt/<name>`).
+    async fn key_exists(&self, ctx: &Context, fields: Fields<'_>) -> Result<bool> {
+        let name: &str = fields.get("name")?;
+        if check_name(name).is_err() {
+            return Ok(false);
+        }
+        Ok(ctx.storage.get(&config_key(name)).await?.is_some())
     }
 
     async fn list_keys(&self, ctx: &Context) -> Result<Response> {
@@ -697,21 +1352,23 @@ impl Transit {
         Ok(Response::list(keys))
     }
 
-    async fn create_key(
-        &self,
-        ctx: &Context,
-        name: &str,
-        data: &Map<String, Value>,
-    ) -> Result<Response> {
+    /// `keys/<name>` written: creates the key (a write to an existing key changes nothing).
+    async fn write_key(&self, ctx: &Context, fields: Fields<'_>) -> Result<Response> {
+        let name: &str = fields.get("name")?;
         check_name(name)?;
         let options = KeyOptions {
-            key_type: KeyType::parse(text(data, "type")?.unwrap_or("aes256-gcm96"))?,
-            derived: flag(data, "derived")?.unwrap_or(false),
-            convergent_encryption: flag(data, "convergent_encryption")?.unwrap_or(false),
-            exportable: flag(data, "exportable")?.unwrap_or(false),
-            allow_plaintext_backup: flag(data, "allow_plaintext_backup")?.unwrap_or(false),
-            auto_rotate_period: duration_field(data, "auto_rotate_period")?.unwrap_or(0),
+            key_type: KeyType::parse(fields.get("type")?)?,
+            derived: fields.get("derived")?,
+            convergent_encryption: fields.get("convergent_encryption")?,
+            exportable: fields.get("exportable")?,
+            allow_plaintext_backup: fields.get("allow_plaintext_backup")?,
+            auto_rotate_period: fields.get("auto_rotate_period")?,
         };
+        self.create_key(ctx, name, options).await
+    }
+
+    async fn create_key(&self, ctx: &Context, name: &str, options: KeyOptions) -> Result<Response> {
+        check_name(name)?;
         if self.load_config(ctx, name).await?.is_some() {
             // Vault answers a create of an existing key with success and changes nothing.
             return self.read_key(ctx, name).await;
@@ -722,6 +1379,10 @@ impl Transit {
             Err(err) => return Err(err),
         }
         self.read_key(ctx, name).await
+    }
+
+    async fn read_key_at(&self, ctx: &Context, fields: Fields<'_>) -> Result<Response> {
+        self.read_key(ctx, fields.get("name")?).await
     }
 
     async fn read_key(&self, ctx: &Context, name: &str) -> Result<Response> {
@@ -795,7 +1456,8 @@ impl Transit {
         }
     }
 
-    async fn delete_key(&self, ctx: &Context, name: &str) -> Result<Response> {
+    async fn delete_key(&self, ctx: &Context, fields: Fields<'_>) -> Result<Response> {
+        let name: &str = fields.get("name")?;
         let Some((config, raw)) = self.load_config(ctx, name).await? else {
             return Ok(Response::empty());
         };
@@ -808,18 +1470,14 @@ impl Transit {
         Ok(Response::empty())
     }
 
-    async fn configure(
-        &self,
-        ctx: &Context,
-        name: &str,
-        data: &Map<String, Value>,
-    ) -> Result<Response> {
-        let min_dec = version_field(data, "min_decryption_version")?;
-        let min_enc = version_field(data, "min_encryption_version")?;
-        let deletion = flag(data, "deletion_allowed")?;
-        let exportable = flag(data, "exportable")?;
-        let backup = flag(data, "allow_plaintext_backup")?;
-        let period = duration_field(data, "auto_rotate_period")?;
+    async fn configure(&self, ctx: &Context, fields: Fields<'_>) -> Result<Response> {
+        let name: &str = fields.get("name")?;
+        let min_dec = key_version(fields.get_ok::<i64>("min_decryption_version")?)?;
+        let min_enc = key_version(fields.get_ok::<i64>("min_encryption_version")?)?;
+        let deletion = fields.get_ok::<bool>("deletion_allowed")?;
+        let exportable = fields.get_ok::<bool>("exportable")?;
+        let backup = fields.get_ok::<bool>("allow_plaintext_backup")?;
+        let period = fields.get_ok::<u64>("auto_rotate_period")?;
         if let Some(period) = period {
             check_rotate_period(period)?;
         }
@@ -877,7 +1535,8 @@ impl Transit {
 
     /// `keys/<name>/rotate`: rotates, then answers with the key as a read does (OpenBao's
     /// response; it lists every version, so its size grows with them).
-    async fn rotate(&self, ctx: &Context, name: &str) -> Result<Response> {
+    async fn rotate(&self, ctx: &Context, fields: Fields<'_>) -> Result<Response> {
+        let name: &str = fields.get("name")?;
         self.rotate_key(ctx, name).await?;
         self.read_key(ctx, name).await
     }
@@ -904,8 +1563,9 @@ impl Transit {
         Err(internal("the key kept changing; try again"))
     }
 
-    async fn trim(&self, ctx: &Context, name: &str, data: &Map<String, Value>) -> Result<Response> {
-        let target = version_field(data, "min_available_version")?
+    async fn trim(&self, ctx: &Context, fields: Fields<'_>) -> Result<Response> {
+        let name: &str = fields.get("name")?;
+        let target = key_version(fields.get_ok::<i64>("min_available_version")?)?
             .ok_or_else(|| LogicalError::invalid("missing min_available_version"))?;
         let before = self
             .load_config(ctx, name)
@@ -971,63 +1631,61 @@ impl Transit {
         self.read_key(ctx, name).await
     }
 
-    async fn encrypt(
-        &self,
-        ctx: &Context,
-        name: &str,
-        data: &Map<String, Value>,
-    ) -> Result<Response> {
+    async fn encrypt(&self, ctx: &Context, fields: Fields<'_>) -> Result<Response> {
+        let name: &str = fields.get("name")?;
+        let items = items(&fields)?;
         // Upsert, as Vault: encrypting with a key that does not exist creates it.
         if self.load_config(ctx, name).await?.is_none() {
-            let (_, items) = items(data)?;
             let derived = items
+                .items
                 .first()
-                .and_then(|i| i.get("context"))
-                .is_some_and(|c| c.as_str().is_some_and(|s| !s.is_empty()));
-            let mut create = Map::new();
-            create.insert(
-                "type".into(),
-                text(data, "type")?.unwrap_or("aes256-gcm96").into(),
-            );
-            create.insert("derived".into(), derived.into());
-            if let Some(convergent) = flag(data, "convergent_encryption")? {
-                create.insert("convergent_encryption".into(), convergent.into());
-            }
-            self.create_key(ctx, name, &create).await?;
+                .and_then(|i| i.context)
+                .is_some_and(|c| !c.is_empty());
+            let options = KeyOptions {
+                key_type: KeyType::parse(fields.get("type")?)?,
+                derived,
+                convergent_encryption: fields.get("convergent_encryption")?,
+                ..KeyOptions::default()
+            };
+            self.create_key(ctx, name, options).await?;
         }
         let config = self.config(ctx, name).await?;
-        let (key, default_version) = self.for_writing(ctx, config, data).await?;
-        run_batch(data, |item| {
-            let plaintext = base64_field(item, "plaintext")?
+        let default_version = key_version(fields.get_ok::<i64>("key_version")?)?;
+        let key = self
+            .for_writing(ctx, config, &items, default_version)
+            .await?;
+        run_batch(&items, |item| {
+            let plaintext = item
+                .plaintext
+                .map(|p| unbase64(p, "plaintext"))
+                .transpose()?
                 .ok_or_else(|| LogicalError::invalid("missing plaintext to encrypt"))?;
-            let version = version_field(item, "key_version")?.or(default_version);
+            let version = item.key_version.or(default_version);
             let ciphertext = key.encrypt(
                 &plaintext,
-                context_of(item)?.as_deref().map(Vec::as_slice),
-                &aad_of(item)?,
+                item.context()?.as_deref().map(Vec::as_slice),
+                &item.associated_data()?,
                 version,
             )?;
             ciphertext_result(&key, ciphertext, version)
         })
     }
 
-    async fn decrypt(
-        &self,
-        ctx: &Context,
-        name: &str,
-        data: &Map<String, Value>,
-    ) -> Result<Response> {
+    async fn decrypt(&self, ctx: &Context, fields: Fields<'_>) -> Result<Response> {
+        let name: &str = fields.get("name")?;
         let config = self.config(ctx, name).await?;
-        let versions = framed_versions(data, "ciphertext")?;
+        let items = items(&fields)?;
+        let versions = framed_versions(&items, |item| item.ciphertext);
         let key = self.with_versions(ctx, config, &versions).await?;
-        run_batch(data, |item| {
-            let ciphertext = text(item, "ciphertext")?
+        run_batch(&items, |item| {
+            let ciphertext = item
+                .ciphertext
                 .filter(|c| !c.is_empty())
                 .ok_or_else(|| LogicalError::invalid("missing ciphertext to decrypt"))?;
             let plaintext = key.decrypt(
                 ciphertext,
-                context_of(item)?.as_deref().map(Vec::as_slice),
-                &aad_of(item)?,
+                item.context()?.as_deref().map(Vec::as_slice),
+                &item.associated_data()?,
             )?;
             let mut out = Map::new();
             out.insert("plaintext".into(), Base64::encode_string(&plaintext).into());
@@ -1035,40 +1693,39 @@ impl Transit {
         })
     }
 
-    async fn rewrap(
-        &self,
-        ctx: &Context,
-        name: &str,
-        data: &Map<String, Value>,
-    ) -> Result<Response> {
+    async fn rewrap(&self, ctx: &Context, fields: Fields<'_>) -> Result<Response> {
+        let name: &str = fields.get("name")?;
         let config = self.config(ctx, name).await?;
-        let mut versions = framed_versions(data, "ciphertext")?;
-        versions.extend(write_versions(&config, data)?);
+        let items = items(&fields)?;
+        let default_version = key_version(fields.get_ok::<i64>("key_version")?)?;
+        let mut versions = framed_versions(&items, |item| item.ciphertext);
+        versions.extend(write_versions(&config, &items, default_version));
         let key = self.with_versions(ctx, config, &versions).await?;
-        let default_version = version_field(data, "key_version")?;
-        run_batch(data, |item| {
-            let ciphertext = text(item, "ciphertext")?
+        run_batch(&items, |item| {
+            let ciphertext = item
+                .ciphertext
                 .filter(|c| !c.is_empty())
                 .ok_or_else(|| LogicalError::invalid("missing ciphertext to rewrap"))?;
-            let version = version_field(item, "key_version")?.or(default_version);
+            let version = item.key_version.or(default_version);
             let rewrapped = key.rewrap(
                 ciphertext,
-                context_of(item)?.as_deref().map(Vec::as_slice),
-                &aad_of(item)?,
+                item.context()?.as_deref().map(Vec::as_slice),
+                &item.associated_data()?,
                 version,
             )?;
             ciphertext_result(&key, rewrapped, version)
         })
     }
 
+    /// `datakey/<plaintext|wrapped>/<name>[/<bits>]`: `bits_in_path` for the second form.
     async fn datakey(
         &self,
         ctx: &Context,
-        kind: &str,
-        name: &str,
-        bits_segment: Option<&str>,
-        data: &Map<String, Value>,
+        fields: Fields<'_>,
+        bits_in_path: bool,
     ) -> Result<Response> {
+        let kind: &str = fields.get("plaintext")?;
+        let name: &str = fields.get("name")?;
         let include_plaintext = match kind {
             "plaintext" => true,
             "wrapped" => false,
@@ -1078,23 +1735,37 @@ impl Transit {
                 )));
             }
         };
-        let bits = match bits_segment {
-            Some(segment) => segment
+        let bits = if bits_in_path {
+            fields
+                .get::<&str>("bits")?
                 .parse::<u64>()
-                .map_err(|_| LogicalError::invalid("invalid bits"))?,
-            None => number(data, "bits")?.unwrap_or(256),
+                .map_err(|_| LogicalError::invalid("invalid bits"))?
+        } else {
+            fields.get::<u64>("bits")?
         };
         if !matches!(bits, 128 | 256 | 512) {
             return Err(LogicalError::invalid("invalid bits"));
         }
         let config = self.config(ctx, name).await?;
-        let (key, version) = self.for_writing(ctx, config, data).await?;
+        let item = Item::from_fields(&fields)?;
+        let version = item.key_version;
+        let key = self
+            .for_writing(
+                ctx,
+                config,
+                &Items {
+                    batch: false,
+                    items: Vec::new(),
+                },
+                version,
+            )
+            .await?;
         let len = usize::try_from(bits / 8).map_err(internal)?;
         let new_key = random_bytes(len)?;
         let ciphertext = key.encrypt(
             &new_key,
-            base64_field(data, "context")?.as_deref().map(Vec::as_slice),
-            &base64_field(data, "associated_data")?.unwrap_or_default(),
+            item.context()?.as_deref().map(Vec::as_slice),
+            &item.associated_data()?,
             version,
         )?;
         let mut out = Map::new();
@@ -1106,30 +1777,37 @@ impl Transit {
         Ok(Response::with_data(out))
     }
 
-    async fn sign(
-        &self,
-        ctx: &Context,
-        name: &str,
-        hash_segment: Option<&str>,
-        data: &Map<String, Value>,
-    ) -> Result<Response> {
+    async fn sign(&self, ctx: &Context, fields: Fields<'_>) -> Result<Response> {
+        let name: &str = fields.get("name")?;
+        let hash_segment = fields.get_ok::<&str>("urlalgorithm")?;
         let config = self.config(ctx, name).await?;
-        check_sign_hash(&config, hash_segment, data)?;
-        if flag(data, "prehashed")? == Some(true) {
+        check_sign_hash(
+            &config,
+            hash_segment,
+            fields.get_ok::<&str>("hash_algorithm")?,
+        )?;
+        if fields.get::<bool>("prehashed")? {
             return Err(LogicalError::invalid(
                 "prehashed input is not supported by Strongroom's transit (ring signs messages, \
                  not digests); send the message itself",
             ));
         }
-        let marshaling = Marshaling::parse(text(data, "marshaling_algorithm")?.unwrap_or(""))?;
-        let (key, default_version) = self.for_writing(ctx, config, data).await?;
-        run_batch(data, |item| {
-            let input = base64_field(item, "input")?
+        let marshaling = Marshaling::parse(fields.get("marshaling_algorithm")?)?;
+        let items = items(&fields)?;
+        let default_version = key_version(fields.get_ok::<i64>("key_version")?)?;
+        let key = self
+            .for_writing(ctx, config, &items, default_version)
+            .await?;
+        run_batch(&items, |item| {
+            let input = item
+                .input
+                .map(|i| unbase64(i, "input"))
+                .transpose()?
                 .ok_or_else(|| LogicalError::invalid("missing input to sign"))?;
-            let version = version_field(item, "key_version")?.or(default_version);
+            let version = item.key_version.or(default_version);
             let signature = key.sign(
                 &input,
-                context_of(item)?.as_deref().map(Vec::as_slice),
+                item.context()?.as_deref().map(Vec::as_slice),
                 marshaling,
                 version,
             )?;
@@ -1140,32 +1818,30 @@ impl Transit {
         })
     }
 
-    async fn verify(
-        &self,
-        ctx: &Context,
-        name: &str,
-        hash_segment: Option<&str>,
-        data: &Map<String, Value>,
-    ) -> Result<Response> {
+    async fn verify(&self, ctx: &Context, fields: Fields<'_>) -> Result<Response> {
+        let name: &str = fields.get("name")?;
+        let hash_segment = fields.get_ok::<&str>("urlalgorithm")?;
         let config = self.config(ctx, name).await?;
-        let (_, items) = items(data)?;
-        let hmac_mode = items
-            .iter()
-            .any(|i| i.get("hmac").is_some_and(|h| !h.is_null()));
+        let items = items(&fields)?;
+        let hmac_mode = items.items.iter().any(|i| i.hmac.is_some());
         if hmac_mode {
             let algorithm = HashAlgorithm::parse(
                 hash_segment
-                    .or(text(data, "algorithm")?)
-                    .or(text(data, "hash_algorithm")?)
+                    .or(fields.get_ok::<&str>("algorithm")?)
+                    .or(fields.get_ok::<&str>("hash_algorithm")?)
                     .unwrap_or(""),
             )?;
-            let versions = framed_versions(data, "hmac")?;
+            let versions = framed_versions(&items, |item| item.hmac);
             let key = self.with_versions(ctx, config, &versions).await?;
-            return run_batch(data, |item| {
-                let input = base64_field(item, "input")?
+            return run_batch(&items, |item| {
+                let input = item
+                    .input
+                    .map(|i| unbase64(i, "input"))
+                    .transpose()?
                     .ok_or_else(|| LogicalError::invalid("missing input"))?;
-                let mac =
-                    text(item, "hmac")?.ok_or_else(|| LogicalError::invalid("missing hmac"))?;
+                let mac = item
+                    .hmac
+                    .ok_or_else(|| LogicalError::invalid("missing hmac"))?;
                 let mut out = Map::new();
                 out.insert(
                     "valid".into(),
@@ -1174,14 +1850,22 @@ impl Transit {
                 Ok(out)
             });
         }
-        check_sign_hash(&config, hash_segment, data)?;
-        let marshaling = Marshaling::parse(text(data, "marshaling_algorithm")?.unwrap_or(""))?;
-        let versions = framed_versions(data, "signature")?;
+        check_sign_hash(
+            &config,
+            hash_segment,
+            fields.get_ok::<&str>("hash_algorithm")?,
+        )?;
+        let marshaling = Marshaling::parse(fields.get("marshaling_algorithm")?)?;
+        let versions = framed_versions(&items, |item| item.signature);
         let key = self.with_versions(ctx, config, &versions).await?;
-        run_batch(data, |item| {
-            let input = base64_field(item, "input")?
+        run_batch(&items, |item| {
+            let input = item
+                .input
+                .map(|i| unbase64(i, "input"))
+                .transpose()?
                 .ok_or_else(|| LogicalError::invalid("missing input"))?;
-            let signature = text(item, "signature")?
+            let signature = item
+                .signature
                 .ok_or_else(|| LogicalError::invalid("missing signature"))?;
             let mut out = Map::new();
             out.insert(
@@ -1189,7 +1873,7 @@ impl Transit {
                 key.verify(
                     &input,
                     signature,
-                    context_of(item)?.as_deref().map(Vec::as_slice),
+                    item.context()?.as_deref().map(Vec::as_slice),
                     marshaling,
                 )?
                 .into(),
@@ -1198,34 +1882,36 @@ impl Transit {
         })
     }
 
-    async fn hmac(
-        &self,
-        ctx: &Context,
-        name: &str,
-        algo_segment: Option<&str>,
-        data: &Map<String, Value>,
-    ) -> Result<Response> {
-        let algorithm =
-            HashAlgorithm::parse(algo_segment.or(text(data, "algorithm")?).unwrap_or(""))?;
+    async fn hmac(&self, ctx: &Context, fields: Fields<'_>) -> Result<Response> {
+        let name: &str = fields.get("name")?;
+        let algorithm = HashAlgorithm::parse(
+            fields
+                .get_ok::<&str>("urlalgorithm")?
+                .map_or_else(|| fields.get::<&str>("algorithm"), Ok)?,
+        )?;
         let config = self.config(ctx, name).await?;
-        let (key, default_version) = self.for_writing(ctx, config, data).await?;
-        run_batch(data, |item| {
-            let input = base64_field(item, "input")?
+        let items = items(&fields)?;
+        let default_version = key_version(fields.get_ok::<i64>("key_version")?)?;
+        let key = self
+            .for_writing(ctx, config, &items, default_version)
+            .await?;
+        run_batch(&items, |item| {
+            let input = item
+                .input
+                .map(|i| unbase64(i, "input"))
+                .transpose()?
                 .ok_or_else(|| LogicalError::invalid("missing input for HMAC"))?;
-            let version = version_field(item, "key_version")?.or(default_version);
+            let version = item.key_version.or(default_version);
             let mut out = Map::new();
             out.insert("hmac".into(), key.hmac(&input, algorithm, version)?.into());
             Ok(out)
         })
     }
 
-    async fn export(
-        &self,
-        ctx: &Context,
-        kind: &str,
-        name: &str,
-        version: Option<&str>,
-    ) -> Result<Response> {
+    async fn export(&self, ctx: &Context, fields: Fields<'_>) -> Result<Response> {
+        let kind: &str = fields.get("type")?;
+        let name: &str = fields.get("name")?;
+        let version = fields.get_ok::<&str>("version")?;
         let config = self.config(ctx, name).await?;
         if kind != "public-key" && !config.exportable {
             return Err(LogicalError::invalid(
@@ -1289,7 +1975,8 @@ impl Transit {
         Ok(Response::with_data(out))
     }
 
-    async fn backup(&self, ctx: &Context, name: &str) -> Result<Response> {
+    async fn backup(&self, ctx: &Context, fields: Fields<'_>) -> Result<Response> {
+        let name: &str = fields.get("name")?;
         let config = self.config(ctx, name).await?;
         if !config.allow_plaintext_backup || !config.exportable {
             return Err(LogicalError::invalid(
@@ -1310,19 +1997,18 @@ impl Transit {
         Ok(Response::with_data(out))
     }
 
-    async fn restore(
-        &self,
-        ctx: &Context,
-        name: Option<&str>,
-        data: &Map<String, Value>,
-    ) -> Result<Response> {
-        let blob = base64_field(data, "backup")?
+    async fn restore(&self, ctx: &Context, fields: Fields<'_>) -> Result<Response> {
+        let name = fields.get_ok::<&str>("name")?;
+        let blob = fields
+            .get_ok::<&str>("backup")?
+            .map(|b| unbase64(b, "backup"))
+            .transpose()?
             .ok_or_else(|| LogicalError::invalid("'backup' must be supplied"))?;
         let backup: Backup = serde_json::from_slice(&blob)
             .map_err(|_| LogicalError::invalid("the backup does not decode"))?;
         let name = name.unwrap_or(&backup.config.name).to_owned();
         check_name(&name)?;
-        let force = flag(data, "force")?.unwrap_or(false);
+        let force: bool = fields.get("force")?;
         let existing = self.load_config(ctx, &name).await?;
         if existing.is_some() && !force {
             return Err(LogicalError::invalid(
@@ -1399,7 +2085,7 @@ struct Backup {
 fn check_sign_hash(
     config: &KeyConfig,
     segment: Option<&str>,
-    data: &Map<String, Value>,
+    hash_algorithm: Option<&str>,
 ) -> Result<()> {
     if !config.key_type.signs() {
         return Err(LogicalError::invalid(format!(
@@ -1407,7 +2093,7 @@ fn check_sign_hash(
             config.key_type.name()
         )));
     }
-    let asked = segment.or(text(data, "hash_algorithm")?.filter(|h| !h.is_empty()));
+    let asked = segment.or(hash_algorithm.filter(|h| !h.is_empty()));
     let Some(asked) = asked else {
         return Ok(());
     };
@@ -1427,48 +2113,57 @@ fn check_sign_hash(
     }
 }
 
-/// `random[/<source>][/<bytes>]`.
-fn random(rest: &[&str], data: &Map<String, Value>) -> Result<Response> {
-    let mut bytes = number(data, "bytes")?.unwrap_or(32);
-    for segment in rest {
-        match *segment {
-            "platform" | "seal" | "all" => {}
-            n => {
-                bytes = n.parse().map_err(|_| {
-                    LogicalError::invalid(format!("unsupported source or byte count {n:?}"))
-                })?;
+impl Transit {
+    /// `random[/<source>][/<bytes>]`: each path segment names a source or the byte count.
+    async fn random(&self, fields: Fields<'_>) -> Result<Response> {
+        let mut bytes: u64 = fields.get("bytes")?;
+        let segments = [
+            fields.get_ok::<&str>("source")?,
+            fields.get_ok::<&str>("urlbytes")?,
+        ];
+        for segment in segments.into_iter().flatten() {
+            match segment {
+                "platform" | "seal" | "all" => {}
+                n => {
+                    bytes = n.parse().map_err(|_| {
+                        LogicalError::invalid(format!("unsupported source or byte count {n:?}"))
+                    })?;
+                }
             }
         }
+        if bytes == 0 || bytes > MAX_RANDOM_BYTES {
+            return Err(LogicalError::invalid(format!(
+                "bytes must be between 1 and {MAX_RANDOM_BYTES}"
+            )));
+        }
+        let random = random_bytes(usize::try_from(bytes).map_err(internal)?)?;
+        let mut out = Map::new();
+        out.insert(
+            "random_bytes".into(),
+            encode(&random, fields.get("format")?)?.into(),
+        );
+        Ok(Response::with_data(out))
     }
-    if bytes == 0 || bytes > MAX_RANDOM_BYTES {
-        return Err(LogicalError::invalid(format!(
-            "bytes must be between 1 and {MAX_RANDOM_BYTES}"
-        )));
-    }
-    let random = random_bytes(usize::try_from(bytes).map_err(internal)?)?;
-    let mut out = Map::new();
-    out.insert(
-        "random_bytes".into(),
-        encode(&random, text(data, "format")?.unwrap_or("base64"))?.into(),
-    );
-    Ok(Response::with_data(out))
-}
 
-/// `hash[/<algorithm>]`.
-fn hash(segment: Option<&str>, data: &Map<String, Value>) -> Result<Response> {
-    let algorithm = HashAlgorithm::parse(segment.or(text(data, "algorithm")?).unwrap_or(""))?;
-    let input =
-        base64_field(data, "input")?.ok_or_else(|| LogicalError::invalid("missing input"))?;
-    let mut out = Map::new();
-    out.insert(
-        "sum".into(),
-        encode(
-            &algorithm.digest(&input),
-            text(data, "format")?.unwrap_or("hex"),
-        )?
-        .into(),
-    );
-    Ok(Response::with_data(out))
+    /// `hash[/<algorithm>]`.
+    async fn hash(&self, fields: Fields<'_>) -> Result<Response> {
+        let algorithm = HashAlgorithm::parse(
+            fields
+                .get_ok::<&str>("urlalgorithm")?
+                .map_or_else(|| fields.get::<&str>("algorithm"), Ok)?,
+        )?;
+        let input = fields
+            .get_ok::<&str>("input")?
+            .map(|i| unbase64(i, "input"))
+            .transpose()?
+            .ok_or_else(|| LogicalError::invalid("missing input"))?;
+        let mut out = Map::new();
+        out.insert(
+            "sum".into(),
+            encode(&algorithm.digest(&input), fields.get("format")?)?.into(),
+        );
+        Ok(Response::with_data(out))
+    }
 }
 
 fn encode(bytes: &[u8], format: &str) -> Result<String> {

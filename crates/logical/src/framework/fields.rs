@@ -39,6 +39,10 @@ pub enum FieldType {
     Map,
     /// `TypeKVPairs`: a map of strings, or a list of `key=value` strings.
     KvPairs,
+    /// `TypeSlice`: a list of any JSON values, kept as they are (transit's `batch_input`). As
+    /// mapstructure's weak decoding does, an empty object is the empty list and any other
+    /// value that is not a list is a one-item list.
+    Slice,
 }
 
 impl FieldType {
@@ -56,6 +60,7 @@ impl FieldType {
             Self::CommaIntSlice => "TypeCommaIntSlice",
             Self::Map => "TypeMap",
             Self::KvPairs => "TypeKVPairs",
+            Self::Slice => "TypeSlice",
         }
     }
 
@@ -67,7 +72,7 @@ impl FieldType {
             }
             Self::Int | Self::DurationSecond | Self::SignedDurationSecond => Value::from(0),
             Self::Bool => Value::Bool(false),
-            Self::StringSlice | Self::CommaStringSlice | Self::CommaIntSlice => {
+            Self::StringSlice | Self::CommaStringSlice | Self::CommaIntSlice | Self::Slice => {
                 Value::Array(Vec::new())
             }
             Self::Map | Self::KvPairs => Value::Object(Map::new()),
@@ -100,6 +105,11 @@ impl FieldType {
                     .map(|(k, v)| (k, Value::String(v)))
                     .collect(),
             ),
+            Self::Slice => match value {
+                Value::Array(items) => Value::Array(items),
+                Value::Object(map) if map.is_empty() => Value::Array(Vec::new()),
+                other => Value::Array(vec![other]),
+            },
         })
     }
 
@@ -108,6 +118,8 @@ impl FieldType {
     pub(crate) fn check(self, value: &Value) -> std::result::Result<(), String> {
         match self {
             Self::Map => conv::check_map(value),
+            // Every value is a list or becomes one; nothing to check (and nothing to copy).
+            Self::Slice => Ok(()),
             _ => self.decode(value.clone()).map(drop),
         }
     }
@@ -388,6 +400,15 @@ impl<'a> FromField<'a> for &'a Map<String, Value> {
     }
     fn from_canonical(value: &'a Value) -> std::result::Result<Self, String> {
         value.as_object().ok_or_else(wrong_shape)
+    }
+}
+
+impl<'a> FromField<'a> for &'a [Value] {
+    fn accepts(ty: FieldType) -> bool {
+        ty == FieldType::Slice
+    }
+    fn from_canonical(value: &'a Value) -> std::result::Result<Self, String> {
+        value.as_array().map(Vec::as_slice).ok_or_else(wrong_shape)
     }
 }
 

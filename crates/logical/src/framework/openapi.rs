@@ -27,6 +27,7 @@ fn schema(spec: &FieldSpec) -> Value {
         }
         FieldType::CommaIntSlice => json!({"type": "array", "items": {"type": "integer"}}),
         FieldType::Map => json!({"type": "object"}),
+        FieldType::Slice => json!({"type": "array", "items": {"type": "object"}}),
         FieldType::KvPairs => {
             json!({"type": "object", "additionalProperties": {"type": "string"}})
         }

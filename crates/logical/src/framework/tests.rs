@@ -169,6 +169,11 @@ fn conversion_rules() {
             Err("'[0]' cannot parse value as 'int'"),
         ),
         // TypeMap: an object ("" is the empty one).
+        // TypeSlice: lists as they are; anything else lifted into a one-item list.
+        (T::Slice, json!([{"a": 1}, 2]), Ok(json!([{"a": 1}, 2]))),
+        (T::Slice, json!({}), Ok(json!([]))),
+        (T::Slice, json!({"a": 1}), Ok(json!([{"a": 1}]))),
+        (T::Slice, json!("x"), Ok(json!(["x"]))),
         (T::Map, json!({"a": 1}), Ok(json!({"a": 1}))),
         (T::Map, json!(""), Ok(json!({}))),
         (

@@ -97,42 +97,6 @@ impl StorageView {
         }
     }
 
-    /// Reads the JSON record at `key` and decodes it (engines keep their settings and roles as
-    /// JSON inside the barrier). `None` when there is no record.
-    ///
-    /// # Errors
-    ///
-    /// The storage's error; [`LogicalError::Internal`](crate::LogicalError::Internal)
-    /// (`stored <key> does not decode`) for a record that is not a `T`.
-    pub async fn get_json<T: serde::de::DeserializeOwned>(
-        &self,
-        key: &str,
-    ) -> crate::Result<Option<T>> {
-        match self.get(key).await? {
-            Some(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|_| {
-                crate::LogicalError::Internal(format!("stored {key} does not decode"))
-            }),
-            None => Ok(None),
-        }
-    }
-
-    /// Encodes `value` as JSON and writes it at `key`.
-    ///
-    /// # Errors
-    ///
-    /// The storage's error; [`LogicalError::Internal`](crate::LogicalError::Internal) when
-    /// `value` does not encode.
-    pub async fn put_json<T: serde::Serialize + ?Sized>(
-        &self,
-        key: &str,
-        value: &T,
-    ) -> crate::Result<()> {
-        let bytes = serde_json::to_vec(value)
-            .map_err(|e| crate::LogicalError::Internal(format!("encoding {key}: {e}")))?;
-        self.put(key, bytes).await?;
-        Ok(())
-    }
-
     /// Deletes everything under the view (used when a mount is disabled), in batches.
     ///
     /// # Errors

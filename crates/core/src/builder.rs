@@ -37,16 +37,24 @@ impl std::fmt::Debug for VaultBuilder {
 
 impl VaultBuilder {
     /// A vault over `storage` (any [`Storage`]: SQLite, PostgreSQL, memory...), with the built-in
-    /// engines registered (`kv`, `transit`, `database`) and auth methods (`userpass`,
-    /// `approle`, `jwt`).
+    /// engines this crate was built with registered: `kv` and `transit` (default features),
+    /// `database` (feature `database`), the auth methods `userpass`, `approle` and `jwt`
+    /// (feature `auth`). Register others with [`engine`](Self::engine).
     pub fn new(storage: impl Storage + 'static) -> Self {
+        #[allow(unused_mut, reason = "nothing to register without the engine features")]
         let mut registry = Registry::new();
+        #[cfg(feature = "kv")]
         registry.register("kv", strongroom_kv::factory);
+        #[cfg(feature = "transit")]
         registry.register("transit", strongroom_transit::factory);
+        #[cfg(feature = "database")]
         registry.register("database", strongroom_database::factory);
-        registry.register("userpass", strongroom_auth::userpass::factory);
-        registry.register("approle", strongroom_auth::approle::factory);
-        registry.register("jwt", strongroom_auth::jwt::factory);
+        #[cfg(feature = "auth")]
+        {
+            registry.register("userpass", strongroom_auth::userpass::factory);
+            registry.register("approle", strongroom_auth::approle::factory);
+            registry.register("jwt", strongroom_auth::jwt::factory);
+        }
         Self {
             storage: Arc::new(storage),
             registry,
@@ -78,6 +86,7 @@ impl VaultBuilder {
     /// `database` engine after calling it.
     #[must_use]
     pub fn rotation_alerts(mut self, alerts: Arc<dyn strongroom_rotation::AlertSink>) -> Self {
+        #[cfg(feature = "database")]
         self.registry.register(
             "database",
             strongroom_database::factory_with_alerts(Arc::clone(&alerts)),

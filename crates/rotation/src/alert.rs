@@ -77,12 +77,14 @@ impl AlertSink for LogSink {
 /// Posts each alert as JSON to a URL (Slack-style incoming webhooks, PagerDuty proxies, ...),
 /// with a bounded timeout; a delivery failure is logged, never retried forever, and never
 /// stops a rotation.
+#[cfg(feature = "webhook")]
 #[derive(Debug, Clone)]
 pub struct WebhookSink {
     client: reqwest::Client,
     url: String,
 }
 
+#[cfg(feature = "webhook")]
 impl WebhookSink {
     /// Posts to `url`, each delivery bounded by `timeout`.
     ///
@@ -107,6 +109,7 @@ impl WebhookSink {
     }
 }
 
+#[cfg(feature = "webhook")]
 #[async_trait]
 impl AlertSink for WebhookSink {
     async fn alert(&self, alert: &Alert) {

@@ -17,7 +17,9 @@ mod error;
 mod schedule;
 pub mod scheduler;
 
-pub use alert::{Alert, AlertKind, AlertSink, LogSink, MemorySink, WebhookSink};
+#[cfg(feature = "webhook")]
+pub use alert::WebhookSink;
+pub use alert::{Alert, AlertKind, AlertSink, LogSink, MemorySink};
 pub use error::{Result, RotationError, StepError};
 pub use schedule::{Cadence, Schedule, Window};
 pub use scheduler::{

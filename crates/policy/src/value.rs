@@ -129,19 +129,139 @@ pub(crate) fn allowed_by(v: &Value, list: &[Value]) -> bool {
 
 /// Vault's `valueInDeniedParameterList`: an empty list denies anything; a list value is denied
 /// when any element is; a comma-separated string when any part is.
+///
+/// Stricter than Vault in one way: engines read fields with Vault's weak conversions (`"t"`,
+/// `"1"` and `1` are `true` to a boolean field, `"0x0"` and `""` are `0` to an integer field),
+/// so a denied value is also matched in those spellings ([`weakly_equal`]); otherwise a deny
+/// list would have to name every spelling to hold. Allow lists keep exact matching, where an
+/// unlisted spelling is refused.
 pub(crate) fn denied_by(v: &Value, list: &[Value]) -> bool {
-    if list.is_empty() || in_list(v, list) {
+    let hit = |e: &Value| in_list(e, list) || list.iter().any(|d| weakly_equal(d, e));
+    if list.is_empty() || hit(v) {
         return true;
     }
     match elements(v) {
-        Some(items) => items.iter().any(|e| in_list(e, list)),
+        Some(items) => items.iter().any(hit),
         None => false,
     }
+}
+
+/// Whether `a` and `b` read as the same boolean, or as the same integer, under Vault's weak
+/// conversions (mapstructure's `WeaklyTypedInput` with Go's `strconv` parsers).
+fn weakly_equal(a: &Value, b: &Value) -> bool {
+    let same_bool = matches!((weak_bool(a), weak_bool(b)), (Some(x), Some(y)) if x == y);
+    let same_int = matches!((weak_int(a), weak_int(b)), (Some(x), Some(y)) if x == y);
+    same_bool || same_int
+}
+
+/// A value as a boolean field reads it: Go's `strconv.ParseBool` spellings, `""` as false,
+/// numbers as non-zero.
+fn weak_bool(v: &Value) -> Option<bool> {
+    match v {
+        Value::Bool(b) => Some(*b),
+        Value::Number(n) => Some(*n != 0.0),
+        Value::String(s) => match s.as_str() {
+            "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+            "" | "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// A value as an integer field reads it: whole numbers, booleans as 1 and 0, text as Go's
+/// `strconv.ParseInt(s, 0, 64)` reads it (sign, `0x`/`0o`/`0b`/leading-`0` bases, `_` between
+/// digits with a base prefix), `""` as 0.
+fn weak_int(v: &Value) -> Option<i128> {
+    match v {
+        Value::Bool(b) => Some(i128::from(*b)),
+        #[allow(
+            clippy::cast_possible_truncation,
+            reason = "checked to be whole and in range"
+        )]
+        Value::Number(n) if n.fract() == 0.0 && n.abs() < 9.2e18 => Some(*n as i128),
+        Value::String(s) if s.is_empty() => Some(0),
+        Value::String(s) => parse_go_int(s),
+        _ => None,
+    }
+}
+
+fn parse_go_int(text: &str) -> Option<i128> {
+    let (negative, digits) = match text.as_bytes().first() {
+        Some(b'-') => (true, text.get(1..)?),
+        Some(b'+') => (false, text.get(1..)?),
+        _ => (false, text),
+    };
+    let lower = digits.to_ascii_lowercase();
+    let (radix, body, prefixed) = if let Some(rest) = lower.strip_prefix("0x") {
+        (16, rest.to_owned(), true)
+    } else if let Some(rest) = lower.strip_prefix("0o") {
+        (8, rest.to_owned(), true)
+    } else if let Some(rest) = lower.strip_prefix("0b") {
+        (2, rest.to_owned(), true)
+    } else if lower.len() > 1 && lower.starts_with('0') {
+        (8, lower.get(1..)?.to_owned(), true)
+    } else {
+        (10, lower.clone(), false)
+    };
+    let body = if prefixed {
+        let trimmed = body.trim_start_matches('_');
+        if body.ends_with('_') || body.contains("__") {
+            return None;
+        }
+        trimmed.replace('_', "")
+    } else {
+        body
+    };
+    if body.is_empty() || !body.chars().all(|c| c.is_digit(radix)) {
+        return None;
+    }
+    let magnitude = i128::from_str_radix(&body, radix).ok()?;
+    Some(if negative { -magnitude } else { magnitude })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A deny list holds against the spellings an engine's weak decoding reads as the denied
+    /// value (review finding: `"f"` slipped past `[false, "false"]`).
+    #[test]
+    fn denials_match_weak_spellings() {
+        let denied_false = [Value::Bool(false), Value::from("false")];
+        for spelling in ["f", "F", "0", "", "FALSE", "False"] {
+            assert!(
+                denied_by(&Value::from(spelling), &denied_false),
+                "{spelling:?}"
+            );
+        }
+        assert!(denied_by(&Value::Number(0.0), &denied_false));
+        assert!(!denied_by(&Value::from("t"), &denied_false));
+        let denied_true = [Value::Bool(true)];
+        for spelling in ["t", "1", "TRUE", "True"] {
+            assert!(
+                denied_by(&Value::from(spelling), &denied_true),
+                "{spelling:?}"
+            );
+        }
+        assert!(denied_by(&Value::Number(1.0), &denied_true));
+        let denied_zero = [Value::Number(0.0)];
+        for spelling in ["0x0", "00", "-0", "", "0b0", "0o0", "+0"] {
+            assert!(
+                denied_by(&Value::from(spelling), &denied_zero),
+                "{spelling:?}"
+            );
+        }
+        assert!(denied_by(&Value::Bool(false), &denied_zero));
+        assert!(!denied_by(&Value::from("0x1"), &denied_zero));
+        // Comma-separated lists: any part.
+        assert!(denied_by(&Value::from("5,0x0"), &denied_zero));
+        // Allow lists stay exact: an unlisted spelling is refused.
+        assert!(!allowed_by(&Value::from("t"), &[Value::Bool(true)]));
+        assert_eq!(parse_go_int("0x_1f"), Some(31));
+        assert_eq!(parse_go_int("1_000"), None);
+        assert_eq!(parse_go_int("0x"), None);
+    }
 
     #[test]
     fn globs_as_vault() {

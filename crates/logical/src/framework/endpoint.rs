@@ -468,7 +468,7 @@ impl<B> Endpoints<B> {
                     .cloned()
                     .flatten()
                     .and_then(|span| request.path.get(span))
-                    .map(|text| Value::String(text.to_owned()));
+                    .map(|text| capture_value(spec, text));
                 let sent = if info.arbitrary_input {
                     body.get(&spec.name).is_some_and(|v| !v.is_null())
                 } else {
@@ -542,7 +542,7 @@ impl<B> Endpoints<B> {
                         .cloned()
                         .flatten()
                         .and_then(|span| request.path.get(span))
-                        .map(|text| Value::String(text.to_owned())),
+                        .map(|text| capture_value(spec, text)),
                 );
                 continue;
             }
@@ -565,4 +565,14 @@ impl<B> Endpoints<B> {
 fn sorted(mut names: Vec<String>) -> String {
     names.sort();
     names.join(" ")
+}
+
+/// A path capture as its field's type reads it: a `LowerCaseString` capture is lower-cased, as
+/// Vault's `FieldData` does (the core folds names before the policy check too, but an engine
+/// driven directly must not see `role/Admin` and `role/admin` as two roles).
+fn capture_value(spec: &crate::framework::FieldSpec, text: &str) -> Value {
+    match spec.field.ty {
+        crate::framework::FieldType::LowerCaseString => Value::String(text.to_lowercase()),
+        _ => Value::String(text.to_owned()),
+    }
 }

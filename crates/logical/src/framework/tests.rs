@@ -312,6 +312,10 @@ impl Probe {
                 Endpoint::new("admin/{name}").read(echo).sudo(),
                 Endpoint::new("login").write(echo).unauthenticated(),
                 Endpoint::new("raw/{path*}").arbitrary_input().write(echo),
+                Endpoint::new("roles/{name}")
+                    .field("name", Field::new(FieldType::LowerCaseString, "folded"))
+                    .read(echo)
+                    .exists(yes),
             ],
         );
         Self { endpoints }
@@ -576,4 +580,30 @@ fn openapi_document_describes_every_declaration() {
     assert_eq!(paths["/p/admin/{name}"]["x-vault-sudo"], true);
     assert_eq!(paths["/p/login"]["x-vault-unauthenticated"], true);
     assert!(paths.contains_key("/p/items/{name}/{rest}"));
+}
+
+/// A `LowerCaseString` capture reaches the handler and the existence check lower-cased, as
+/// Vault's `FieldData` reads it (review finding: captures were handed over as written).
+#[tokio::test]
+async fn lower_case_captures_are_folded() {
+    let probe = Probe::new();
+    assert!(
+        probe.endpoints.problems().is_empty(),
+        "{:?}",
+        probe.endpoints.problems()
+    );
+    let read = probe
+        .call(Operation::Read, "roles/AdMiN", json!({}))
+        .await
+        .unwrap();
+    assert_eq!(read.data.unwrap()["name"], "admin");
+    let request = Request::new(Operation::Update, "roles/THERE");
+    assert_eq!(
+        probe
+            .endpoints
+            .exists(&probe, &ctx(), &request)
+            .await
+            .unwrap(),
+        Some(true)
+    );
 }

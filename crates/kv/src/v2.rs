@@ -431,10 +431,12 @@ fn versions(fields: &Fields<'_>) -> Result<Vec<u64>> {
     if versions.is_empty() {
         return Err(invalid("No version number provided"));
     }
-    Ok(versions
+    // Each version once, in order: a request repeating a version must not repeat the work.
+    let distinct: std::collections::BTreeSet<u64> = versions
         .into_iter()
         .filter_map(|v| u64::try_from(v).ok())
-        .collect())
+        .collect();
+    Ok(distinct.into_iter().collect())
 }
 
 /// The secret a `metadata/` request names, for anything but a list: a folder (empty, or ending
@@ -913,7 +915,9 @@ impl KvV2 {
             let records = self.records(ctx, path).await?;
             // Version state changes do not count as updates of the secret (as OpenBao).
             let mut ops = vec![Op::check(meta_key(path), Some(bytes))];
-            for &number in versions {
+            // Only versions the secret keeps can change: the rest are skipped without a read.
+            let kept = meta.first_kept.max(1)..=meta.current_version;
+            for &number in versions.iter().filter(|n| kept.contains(n)) {
                 let Some(mut state) = self
                     .version_meta(ctx, &records, path, &meta, number)
                     .await?

@@ -46,6 +46,8 @@ pub mod json;
 mod registry;
 mod request;
 mod response;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod time;
 mod view;
 

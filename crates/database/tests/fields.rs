@@ -10,36 +10,16 @@
     reason = "test code"
 )]
 
-use std::sync::Arc;
-
-use serde_json::{Value, json};
+use serde_json::json;
 use strongroom_database::Database;
-use strongroom_logical::{
-    Backend, Context, ErrorKind, LogicalError, Operation, Request, Response, StorageView,
-};
-use strongroom_storage::{MemoryStorage, Storage};
+use strongroom_logical::testing::{call, request};
+use strongroom_logical::{Backend, Context, ErrorKind, LogicalError, Operation, Request};
 
 fn setup() -> (Database, Context) {
-    let storage: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
-    let view = StorageView::new(storage, "database/").unwrap();
-    (Database::default(), Context::new(view, "database/"))
-}
-
-fn request(op: Operation, path: &str, body: Value) -> Request {
-    let Value::Object(data) = body else {
-        panic!("not an object")
-    };
-    Request::new(op, path).with_data(data)
-}
-
-async fn call(
-    db: &Database,
-    ctx: &Context,
-    op: Operation,
-    path: &str,
-    body: Value,
-) -> Result<Response, LogicalError> {
-    db.handle(ctx, request(op, path, body)).await
+    (
+        Database::default(),
+        strongroom_logical::testing::context("database/"),
+    )
 }
 
 #[test]

@@ -172,6 +172,15 @@ fn assert_logged_in(answer: &(StatusCode, Option<Value>), what: &str) {
     );
 }
 
+/// The accessor of the `userpass/` mount.
+async fn userpass_accessor(s: &Server) -> String {
+    let (_, auth) = call(&s.app, "GET", "/v1/sys/auth", Some(&s.root), None).await;
+    auth.unwrap()["data"]["userpass/"]["accessor"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 async fn wrong_logins(app: &Router, user: &str, n: usize) {
     for i in 0..n {
         assert_refused(&login(app, user, "wrong").await, &format!("wrong #{i}"));
@@ -306,11 +315,7 @@ async fn mount_tuning_overrides_the_server_settings_and_can_disable() {
 async fn locked_users_are_listed_and_unlocked() {
     let s = server(short(600, 600)).await;
     wrong_logins(&s.app, "alice", 5).await;
-    let (_, auth) = call(&s.app, "GET", "/v1/sys/auth", Some(&s.root), None).await;
-    let accessor = auth.unwrap()["data"]["userpass/"]["accessor"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let accessor = userpass_accessor(&s).await;
     let (status, body) = call(&s.app, "GET", "/v1/sys/locked-users", Some(&s.root), None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
@@ -482,11 +487,7 @@ async fn locks_hold_and_lift_across_processes_on_one_storage() {
     // The other process has counted nothing for alice.
     wrong_logins(&s.app, "alice", 5).await;
     assert_refused(&login(&other, "alice", "right").await, "locked elsewhere");
-    let (_, auth) = call(&s.app, "GET", "/v1/sys/auth", Some(&s.root), None).await;
-    let accessor = auth.unwrap()["data"]["userpass/"]["accessor"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let accessor = userpass_accessor(&s).await;
     let (status, _) = call(
         &other,
         "POST",
@@ -506,11 +507,7 @@ async fn locks_hold_and_lift_across_processes_on_one_storage() {
 async fn unlock_takes_the_folded_name_only() {
     let s = server(short(600, 600)).await;
     wrong_logins(&s.app, "alice", 5).await;
-    let (_, auth) = call(&s.app, "GET", "/v1/sys/auth", Some(&s.root), None).await;
-    let accessor = auth.unwrap()["data"]["userpass/"]["accessor"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let accessor = userpass_accessor(&s).await;
     let (status, body) = call(
         &s.app,
         "POST",

@@ -9,10 +9,52 @@
 )]
 
 use std::process::Command;
+use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::{EndpointInfo, FieldSpec, Operation, openapi_document};
+use crate::{
+    Backend, Context, EndpointInfo, FieldSpec, Operation, Request, Response, Result, StorageView,
+    openapi_document,
+};
+
+/// A context for an engine mounted at `mount` (e.g. `"transit/"`) over fresh in-memory storage.
+///
+/// # Panics
+///
+/// When `mount` is not a valid storage prefix.
+pub fn context(mount: &str) -> Context {
+    let storage = Arc::new(strongroom_storage::MemoryStorage::new());
+    let view = StorageView::new(storage, mount).expect("a valid mount prefix");
+    Context::new(view, mount)
+}
+
+/// A request for `path` carrying `body` (a JSON object).
+///
+/// # Panics
+///
+/// When `body` is not a JSON object.
+pub fn request(op: Operation, path: &str, body: Value) -> Request {
+    let Value::Object(data) = body else {
+        panic!("the body must be a JSON object: {body}")
+    };
+    Request::new(op, path).with_data(data)
+}
+
+/// Hands `backend` the request [`request`] builds.
+///
+/// # Errors
+///
+/// The engine's.
+pub async fn call(
+    backend: &dyn Backend,
+    ctx: &Context,
+    op: Operation,
+    path: &str,
+    body: Value,
+) -> Result<Response> {
+    backend.handle(ctx, request(op, path, body)).await
+}
 
 /// Whether `STRONGROOM_REQUIRE_SERVICES=1`: a missing tool then fails the test.
 fn required() -> bool {

@@ -10,36 +10,16 @@
     reason = "test code"
 )]
 
-use std::sync::Arc;
-
 use serde_json::{Value, json};
-use strongroom_logical::{
-    Backend, Context, ErrorKind, LogicalError, Operation, Request, Response, StorageView,
-};
-use strongroom_storage::{MemoryStorage, Storage};
+use strongroom_logical::testing::{call, request};
+use strongroom_logical::{Backend, Context, ErrorKind, LogicalError, Operation, Request};
 use strongroom_transit::Transit;
 
 fn setup() -> (Transit, Context) {
-    let storage: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
-    let view = StorageView::new(storage, "transit/").unwrap();
-    (Transit::new(), Context::new(view, "transit/"))
-}
-
-fn request(op: Operation, path: &str, body: Value) -> Request {
-    let Value::Object(data) = body else {
-        panic!("not an object")
-    };
-    Request::new(op, path).with_data(data)
-}
-
-async fn call(
-    t: &Transit,
-    ctx: &Context,
-    op: Operation,
-    path: &str,
-    body: Value,
-) -> Result<Response, LogicalError> {
-    t.handle(ctx, request(op, path, body)).await
+    (
+        Transit::new(),
+        strongroom_logical::testing::context("transit/"),
+    )
 }
 
 async fn refused(t: &Transit, ctx: &Context, path: &str, body: Value) -> String {

@@ -10,14 +10,15 @@ use crate::Result;
 use crate::audit::Broker;
 use crate::clock::Clock;
 use crate::leases::LeaseManager;
-use crate::mounts::Router;
+use crate::mounts::RouterCell;
 use crate::policies::PolicyStore;
 use crate::tokens::TokenStore;
 
 /// Everything that exists only while unsealed.
 pub(crate) struct Active {
     pub(crate) storage: Arc<dyn Storage>,
-    pub(crate) router: tokio::sync::RwLock<Router>,
+    /// The mounted engines (copy-on-write: requests route on a snapshot).
+    pub(crate) router: RouterCell,
     pub(crate) tokens: TokenStore,
     pub(crate) policies: PolicyStore,
     pub(crate) clock: Arc<dyn Clock>,
@@ -114,9 +115,8 @@ impl Active {
         token_hashes: &[String],
         now: std::time::SystemTime,
     ) -> Result<()> {
-        let router = self.router.read().await;
         self.leases
-            .revoke_for_tokens(&router, token_hashes, now)
+            .revoke_for_tokens(&self.router.snapshot(), token_hashes, now)
             .await
     }
 }
@@ -127,8 +127,7 @@ pub(crate) async fn lockout_configs(
 ) -> std::collections::HashMap<String, crate::UserLockoutConfig> {
     active
         .router
-        .read()
-        .await
+        .snapshot()
         .entries()
         .filter(|e| e.path.starts_with("auth/"))
         .map(|entry| {

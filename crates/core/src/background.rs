@@ -125,7 +125,7 @@ impl Vault {
     ) -> Result<usize> {
         let active = self.active().await?;
         let mounted: Vec<Arc<crate::mounts::Mounted>> =
-            active.router.read().await.mounted().cloned().collect();
+            active.router.snapshot().mounted().cloned().collect();
         let now = active.clock.now();
         let mut failed = 0;
         for mount in mounted.into_iter().filter(|m| due(m.backend.as_ref())) {

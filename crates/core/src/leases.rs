@@ -321,7 +321,7 @@ impl LeaseManager {
     /// requests keep being served. Returns how many were revoked.
     pub(crate) async fn revoke_prefix(
         &self,
-        router: &tokio::sync::RwLock<Router>,
+        router: &crate::mounts::RouterCell,
         prefix: &str,
         now: SystemTime,
         force: bool,
@@ -330,12 +330,11 @@ impl LeaseManager {
         let ids = self.walk_ids(prefix).await?;
         let mut revoked = 0;
         for chunk in ids.chunks(BATCH) {
-            let router = router.read().await;
+            let router = router.snapshot();
             for id in chunk {
                 self.revoke(&router, id, now, force).await?;
                 revoked += 1;
             }
-            drop(router);
             tokio::task::yield_now().await;
         }
         Ok(revoked)
@@ -371,7 +370,7 @@ impl LeaseManager {
     /// were revoked.
     pub(crate) async fn expire_due(
         &self,
-        router: &tokio::sync::RwLock<Router>,
+        router: &crate::mounts::RouterCell,
         now: SystemTime,
         limit: usize,
     ) -> Result<usize> {
@@ -401,11 +400,13 @@ impl LeaseManager {
                 if entry.expire_time > now_s {
                     continue; // due later within this minute
                 }
-                let router = router.read().await;
-                if self.revoke(&router, &id, now, false).await.is_ok() {
+                if self
+                    .revoke(&router.snapshot(), &id, now, false)
+                    .await
+                    .is_ok()
+                {
                     revoked += 1;
                 }
-                drop(router);
                 if revoked % BATCH == 0 {
                     tokio::task::yield_now().await;
                 }

@@ -70,7 +70,7 @@ impl Vault {
             tokens: TokenStore::new(Arc::clone(&storage), &salt, SYSTEM_TTL, SYSTEM_TTL),
             leases: LeaseManager::new(Arc::clone(&storage)),
             policies: PolicyStore::new(Arc::clone(&storage)),
-            router: tokio::sync::RwLock::new(router),
+            router: crate::mounts::RouterCell::new(router),
             clock: Arc::clone(&self.inner.clock),
             mount_lock: tokio::sync::Mutex::new(()),
             storage,

@@ -1,7 +1,7 @@
 //! The mount table and the router.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -93,6 +93,30 @@ pub(crate) struct Mounted {
     pub(crate) entry: MountEntry,
     pub(crate) backend: Arc<dyn Backend>,
     pub(crate) view: StorageView,
+}
+
+/// The router as requests see it: copy-on-write. A request takes a [`snapshot`](Self::snapshot)
+/// (an `Arc` clone under a lock held for no longer than that) and routes on it for as long as it
+/// runs, so no lock is held across engine I/O; a mount table change builds a new router and
+/// [`replace`](Self::replace)s the old one whole, after the new table is stored. Changes are
+/// serialised by the caller (`Active::mount_lock`).
+#[derive(Debug, Default)]
+pub(crate) struct RouterCell(std::sync::RwLock<Arc<Router>>);
+
+impl RouterCell {
+    pub(crate) fn new(router: Router) -> Self {
+        Self(std::sync::RwLock::new(Arc::new(router)))
+    }
+
+    /// The router as it is now.
+    pub(crate) fn snapshot(&self) -> Arc<Router> {
+        Arc::clone(&self.0.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Installs `router` for every request that starts from now on.
+    pub(crate) fn replace(&self, router: Router) {
+        *self.0.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(router);
+    }
 }
 
 /// Longest-prefix routing over mount paths.

@@ -17,9 +17,22 @@ struct Stored {
     policy: String,
 }
 
+/// The most policy sets whose compiled ACLs are kept; past it the cache starts over (tokens
+/// share a few policy sets in practice, so this is only reached by churn or abuse).
+const CACHE_LIMIT: usize = 4096;
+
 pub(crate) struct PolicyStore {
     storage: Arc<dyn Storage>,
-    cache: Mutex<HashMap<Vec<String>, Arc<Acl>>>,
+    cache: Mutex<AclCache>,
+}
+
+/// Compiled ACLs by policy set, with the generation of the policies they were compiled from.
+#[derive(Default)]
+struct AclCache {
+    /// Bumped by every policy change, under the same lock as the map: an ACL compiled from
+    /// policies read before a change is never inserted after it.
+    generation: u64,
+    acls: HashMap<Vec<String>, Arc<Acl>>,
 }
 
 /// Policy names: what Vault accepts (letters, digits, `-`, `_`, `.`, `/`... we keep it to a safe
@@ -48,15 +61,20 @@ impl PolicyStore {
     pub(crate) fn new(storage: Arc<dyn Storage>) -> Self {
         Self {
             storage,
-            cache: Mutex::new(HashMap::new()),
+            cache: Mutex::new(AclCache::default()),
         }
     }
 
+    fn cache(&self) -> std::sync::MutexGuard<'_, AclCache> {
+        self.cache.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Drops every compiled ACL and moves to a new generation. Called after a policy change is
+    /// stored, so a lookup that read the old text cannot put its ACL back.
     fn invalidate(&self) {
-        self.cache
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clear();
+        let mut cache = self.cache();
+        cache.generation = cache.generation.wrapping_add(1);
+        cache.acls.clear();
     }
 
     /// The text of a policy; `root` has none.
@@ -117,14 +135,13 @@ impl PolicyStore {
     pub(crate) async fn acl(&self, policies: &[String]) -> Result<Arc<Acl>> {
         // Token entries keep their policies sorted and deduplicated, so the hot path looks the
         // slice up as it is, without allocating.
-        if let Some(acl) = self
-            .cache
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(policies)
-        {
-            return Ok(Arc::clone(acl));
-        }
+        let generation = {
+            let cache = self.cache();
+            if let Some(acl) = cache.acls.get(policies) {
+                return Ok(Arc::clone(acl));
+            }
+            cache.generation
+        };
         let mut key = policies.to_vec();
         key.sort();
         key.dedup();
@@ -141,10 +158,108 @@ impl PolicyStore {
             }
         }
         let acl = Arc::new(Acl::new(&parsed));
-        self.cache
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(key, Arc::clone(&acl));
+        let mut cache = self.cache();
+        // A policy changed while this one was compiled: the ACL answers this request (which
+        // began before the change) but is not kept for later ones.
+        if cache.generation == generation {
+            if cache.acls.len() >= CACHE_LIMIT {
+                cache.acls.clear();
+            }
+            cache.acls.insert(key, Arc::clone(&acl));
+        }
         Ok(acl)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code")]
+
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use async_trait::async_trait;
+    use strongroom_policy::Capabilities;
+    use strongroom_storage::{MemoryStorage, Op};
+    use tokio::sync::Notify;
+
+    use super::*;
+
+    /// Storage whose policy reads, once armed, take their value and then wait: the read has
+    /// seen the old text when a change lands.
+    #[derive(Debug, Default)]
+    struct SlowRead {
+        inner: MemoryStorage,
+        armed: AtomicBool,
+        read_done: Notify,
+        release: Notify,
+    }
+
+    #[async_trait]
+    impl Storage for SlowRead {
+        async fn get(&self, key: &str) -> strongroom_storage::Result<Option<Vec<u8>>> {
+            let value = self.inner.get(key).await?;
+            if key.starts_with(PREFIX) && self.armed.swap(false, Ordering::SeqCst) {
+                self.read_done.notify_one();
+                self.release.notified().await;
+            }
+            Ok(value)
+        }
+        async fn put(&self, key: &str, value: Vec<u8>) -> strongroom_storage::Result<()> {
+            self.inner.put(key, value).await
+        }
+        async fn delete(&self, key: &str) -> strongroom_storage::Result<()> {
+            self.inner.delete(key).await
+        }
+        async fn list(&self, prefix: &str) -> strongroom_storage::Result<Vec<String>> {
+            self.inner.list(prefix).await
+        }
+        async fn transaction(&self, ops: Vec<Op>) -> strongroom_storage::Result<()> {
+            self.inner.transaction(ops).await
+        }
+    }
+
+    const READ: &str = r#"path "secret/*" { capabilities = ["read"] }"#;
+    const DENY: &str = r#"path "secret/*" { capabilities = ["deny"] }"#;
+
+    #[tokio::test]
+    async fn an_acl_compiled_from_text_read_before_a_change_is_not_kept() {
+        let storage = Arc::new(SlowRead::default());
+        let store = Arc::new(PolicyStore::new(storage.clone()));
+        store.set("app", READ).await.unwrap();
+        let names = vec!["app".to_owned()];
+
+        storage.armed.store(true, Ordering::SeqCst);
+        let lookup = tokio::spawn({
+            let store = Arc::clone(&store);
+            let names = names.clone();
+            async move { store.acl(&names).await.unwrap() }
+        });
+        storage.read_done.notified().await;
+        // The lookup holds the old text; the policy now changes to deny.
+        store.set("app", DENY).await.unwrap();
+        storage.release.notify_one();
+        let raced = lookup.await.unwrap();
+        assert!(raced.capabilities("secret/x").contains(Capabilities::READ));
+
+        let fresh = store.acl(&names).await.unwrap();
+        assert!(
+            !fresh.capabilities("secret/x").contains(Capabilities::READ),
+            "the ACL compiled from the old text was cached"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_cache_is_bounded() {
+        let store = PolicyStore::new(Arc::new(MemoryStorage::new()));
+        store.set("app", READ).await.unwrap();
+        for i in 0..CACHE_LIMIT + 10 {
+            let names = vec!["app".to_owned(), format!("unknown-{i}")];
+            store.acl(&names).await.unwrap();
+            assert!(store.cache().acls.len() <= CACHE_LIMIT);
+        }
+        let names = vec!["app".to_owned()];
+        let first = store.acl(&names).await.unwrap();
+        let second = store.acl(&names).await.unwrap();
+        assert!(Arc::ptr_eq(&first, &second), "a cached ACL is reused");
     }
 }

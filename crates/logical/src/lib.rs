@@ -55,7 +55,7 @@ pub use backend::{Backend, Context, Lease, fold_segment, path_matches};
 pub use error::{ErrorKind, LogicalError, Result};
 pub use framework::{
     Endpoint, EndpointInfo, Endpoints, ExistenceCheck, ExistsFuture, Field, FieldSpec, FieldType,
-    Fields, FromField, Handler, HandlerFuture, SecretText, openapi_document,
+    Fields, FromField, Handler, HandlerFuture, Reply, SecretText, openapi_document,
 };
 pub use registry::{Factory, Registry};
 pub use request::{ClientInfo, Connection, Operation, Request};

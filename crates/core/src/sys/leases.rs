@@ -58,7 +58,7 @@ pub(super) async fn lease_endpoints(
                 rest.to_owned()
             };
             let increment = field::duration(data, "increment")?.filter(|d| !d.is_zero());
-            let router = active.router.read().await;
+            let router = active.router.snapshot();
             let entry = active.leases.renew(&router, &id, increment, now).await?;
             Ok(VaultResponse {
                 lease_id: entry.lease_id.clone(),
@@ -74,7 +74,7 @@ pub(super) async fn lease_endpoints(
                 rest.to_owned()
             };
             crate::leases::check_lease_path(&id)?;
-            let router = active.router.read().await;
+            let router = active.router.snapshot();
             active.leases.revoke(&router, &id, now, false).await?;
             Ok(VaultResponse::empty())
         }

@@ -17,7 +17,7 @@ pub(super) async fn locked_users(
     data: &Map<String, Value>,
 ) -> Result<VaultResponse> {
     let writes = matches!(operation, Operation::Create | Operation::Update);
-    let router = active.router.read().await;
+    let router = active.router.snapshot();
     let by_accessor = |accessor: &str| {
         router
             .entries()
@@ -26,7 +26,6 @@ pub(super) async fn locked_users(
     };
     if tail.is_empty() && operation == Operation::Read {
         let wanted = field::string(data, "mount_accessor")?.filter(|a| !a.is_empty());
-        drop(router);
         let configs = lockout_configs(active).await;
         let locked = active.lockouts.locked(active.clock.now(), &configs).await?;
         let mut accessors: Vec<Value> = Vec::new();
@@ -80,7 +79,6 @@ pub(super) async fn locked_users(
                 ));
             }
             let alias = alias.to_owned();
-            drop(router);
             active.lockouts.unlock(accessor, &alias).await?;
             Ok(VaultResponse::empty())
         }

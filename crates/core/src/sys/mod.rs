@@ -44,7 +44,7 @@ pub(crate) async fn handle(
         // core authorises and audits the read like any other.
         ("metrics", Operation::Read) if tail.is_empty() => Ok(VaultResponse::data(Map::new())),
         ("mounts" | "auth", Operation::Read | Operation::List) if tail.is_empty() => {
-            Ok(list_mounts(&*active.router.read().await, head == "auth"))
+            Ok(list_mounts(&active.router.snapshot(), head == "auth"))
         }
         ("mounts" | "auth", Operation::Read | Operation::Create | Operation::Update)
             if tail.ends_with("/tune") =>
@@ -61,7 +61,7 @@ pub(crate) async fn handle(
         ("mounts" | "auth", Operation::Delete) => disable(active, tail, head == "auth").await,
         ("mounts", Operation::Read) => {
             let full = mount_target(tail, false, "read")?;
-            let router = active.router.read().await;
+            let router = active.router.snapshot();
             let entry = router
                 .get(&full)
                 .ok_or_else(|| VaultError::invalid(format!("no mount at {full:?}")))?;
@@ -90,7 +90,7 @@ pub(crate) async fn handle(
         ("internal", Operation::Read) if tail.starts_with("ui/mounts/") => {
             // What `vault kv` asks to find a mount and its KV version.
             let target = tail.trim_start_matches("ui/mounts/");
-            let router = active.router.read().await;
+            let router = active.router.snapshot();
             let Some((mounted, _)) = router.route(target) else {
                 return Err(VaultError::invalid(format!(
                     "preflight capability check returned 403, please ensure client's policies grant access to path \"{target}\""

@@ -7,7 +7,7 @@ use strongroom_logical::{Operation, StorageView, field};
 
 use crate::active::Active;
 use crate::mounts::{
-    MOUNTS_PATH, MountConfig, MountEntry, Mounted, normalize_mount_path, storage_root,
+    MOUNTS_PATH, MountConfig, MountEntry, Mounted, Router, normalize_mount_path, storage_root,
 };
 use crate::request::VaultResponse;
 use crate::util::object;
@@ -67,15 +67,19 @@ fn builtin_mounts() -> Vec<MountEntry> {
     ]
 }
 
-async fn save_mounts(active: &Active, router: &crate::mounts::Router) -> Result<()> {
+/// Stores the mount table of `router`, then routes new requests with it. A failed write changes
+/// nothing: the running router and the stored table stay as they were. The caller holds
+/// `mount_lock`.
+async fn commit(active: &Active, router: Router) -> Result<()> {
     let entries: Vec<&MountEntry> = router.entries().collect();
     let bytes = serde_json::to_vec(&entries)
         .map_err(|e| VaultError::Internal(format!("encoding the mount table: {e}")))?;
     active.storage.put(MOUNTS_PATH, bytes).await?;
+    active.router.replace(router);
     Ok(())
 }
 
-pub(super) fn list_mounts(active_router: &crate::mounts::Router, auth: bool) -> VaultResponse {
+pub(super) fn list_mounts(active_router: &Router, auth: bool) -> VaultResponse {
     let mut data = Map::new();
     for entry in builtin_mounts()
         .iter()
@@ -137,7 +141,7 @@ pub(super) async fn enable(
     };
     let backend = vault.registry().create(&kind, &options)?;
     let _guard = active.mount_lock.lock().await;
-    let mut router = active.router.write().await;
+    let mut router = Router::clone(&active.router.snapshot());
     if let Some(existing) = router
         .entries()
         .find(|e| e.path.starts_with(&full) || full.starts_with(&e.path))
@@ -170,14 +174,14 @@ pub(super) async fn enable(
         backend,
         view,
     });
-    save_mounts(active, &router).await?;
+    commit(active, router).await?;
     Ok(VaultResponse::empty())
 }
 
 pub(super) async fn disable(active: &Active, path: &str, auth: bool) -> Result<VaultResponse> {
     let full = mount_target(path, auth, "unmount")?;
     let _guard = active.mount_lock.lock().await;
-    if active.router.read().await.get(&full).is_none() {
+    if active.router.snapshot().get(&full).is_none() {
         // Vault answers success for a path that is not mounted.
         return Ok(VaultResponse::empty());
     }
@@ -192,12 +196,11 @@ pub(super) async fn disable(active: &Active, path: &str, auth: bool) -> Result<V
         let gone = active.tokens.revoke_mount(&full).await?;
         active.revoke_leases_of(&gone, active.clock.now()).await?;
     }
-    let mut router = active.router.write().await;
+    let mut router = Router::clone(&active.router.snapshot());
     let Some(mounted) = router.remove(&full) else {
         return Ok(VaultResponse::empty());
     };
-    save_mounts(active, &router).await?;
-    drop(router);
+    commit(active, router).await?;
     // The mount is gone from the table first, so nothing new is written while its data goes.
     mounted.view.clear().await?;
     Ok(VaultResponse::empty())
@@ -212,7 +215,7 @@ pub(super) async fn tune(
 ) -> Result<VaultResponse> {
     let full = mount_target(path, auth, "tune")?;
     let _guard = active.mount_lock.lock().await;
-    let mut router = active.router.write().await;
+    let mut router = Router::clone(&active.router.snapshot());
     let mounted = router
         .get(&full)
         .cloned()
@@ -253,7 +256,7 @@ pub(super) async fn tune(
         backend: Arc::clone(&mounted.backend),
         view: mounted.view.clone(),
     });
-    save_mounts(active, &router).await?;
+    commit(active, router).await?;
     Ok(VaultResponse::empty())
 }
 

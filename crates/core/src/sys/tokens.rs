@@ -213,8 +213,7 @@ pub(crate) async fn handle_token(
             if let Some(mount) = &entry.mount {
                 let mounted = active
                     .router
-                    .read()
-                    .await
+                    .snapshot()
                     .get(mount)
                     .cloned()
                     .ok_or_else(|| VaultError::invalid("the token's auth method is gone"))?;

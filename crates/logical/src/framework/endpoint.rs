@@ -11,18 +11,45 @@ use super::pattern::Pattern;
 use crate::{Context, LogicalError, Operation, Request, Response, Result};
 
 /// The future an operation handler returns.
-pub type HandlerFuture<'a> = Pin<Box<dyn Future<Output = Result<Response>> + Send + 'a>>;
+pub type HandlerFuture<'a, R = Response, E = LogicalError> =
+    Pin<Box<dyn Future<Output = std::result::Result<R, E>> + Send + 'a>>;
 
 /// The future an existence check returns.
-pub type ExistsFuture<'a> = Pin<Box<dyn Future<Output = Result<bool>> + Send + 'a>>;
+pub type ExistsFuture<'a, E = LogicalError> =
+    Pin<Box<dyn Future<Output = std::result::Result<bool, E>> + Send + 'a>>;
 
 /// An operation's handler: given the engine, the mount's context and the decoded fields, the
 /// answer. Write it as a closure that boxes an async method:
 /// `|engine, ctx, fields| Box::pin(engine.read(ctx, fields))`.
-pub type Handler<B> = for<'a> fn(&'a B, &'a Context, Fields<'a>) -> HandlerFuture<'a>;
+///
+/// Engines answer a [`Response`] or a [`LogicalError`]; a host with answers of its own (the
+/// core's system backend answers with token and lease details no engine gives) names its reply
+/// and error types `R` and `E`.
+pub type Handler<B, R = Response, E = LogicalError> =
+    for<'a> fn(&'a B, &'a Context, Fields<'a>) -> HandlerFuture<'a, R, E>;
 
 /// An existence check: whether the write's target exists (create vs update in policies).
-pub type ExistenceCheck<B> = for<'a> fn(&'a B, &'a Context, Fields<'a>) -> ExistsFuture<'a>;
+pub type ExistenceCheck<B, E = LogicalError> =
+    for<'a> fn(&'a B, &'a Context, Fields<'a>) -> ExistsFuture<'a, E>;
+
+/// What the framework needs of a handler's answer: whether it has a body (Vault adds its
+/// warnings about ignored fields only to an answer with one), and where warnings go.
+pub trait Reply {
+    /// Whether the answer has a body (data, auth or a secret); a 204 has none.
+    fn has_body(&self) -> bool;
+    /// Adds a warning.
+    fn warn(&mut self, warning: String);
+}
+
+impl Reply for Response {
+    fn has_body(&self) -> bool {
+        self.data.is_some() || self.auth.is_some() || self.secret.is_some()
+    }
+
+    fn warn(&mut self, warning: String) {
+        self.warnings.push(warning);
+    }
+}
 
 /// The operations in the order the framework keeps their handlers.
 const OPERATIONS: [Operation; 6] = [
@@ -103,14 +130,14 @@ impl EndpointInfo {
 
 /// One endpoint, declared: build it with [`Endpoint::new`] and the builder methods, then hand a
 /// list of them to [`Endpoints::new`].
-pub struct Endpoint<B> {
+pub struct Endpoint<B, R = Response, E = LogicalError> {
     info: EndpointInfo,
     declared: Vec<(String, Field)>,
-    handlers: [Option<Handler<B>>; 6],
-    exists: Option<ExistenceCheck<B>>,
+    handlers: [Option<Handler<B, R, E>>; 6],
+    exists: Option<ExistenceCheck<B, E>>,
 }
 
-impl<B> std::fmt::Debug for Endpoint<B> {
+impl<B, R, E> std::fmt::Debug for Endpoint<B, R, E> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Endpoint")
             .field("pattern", &self.info.text)
@@ -118,7 +145,7 @@ impl<B> std::fmt::Debug for Endpoint<B> {
     }
 }
 
-impl<B> Endpoint<B> {
+impl<B, R, E> Endpoint<B, R, E> {
     /// An endpoint at `pattern`, relative to the mount. A pattern is `/`-separated segments:
     ///
     /// * `keys` — that segment exactly;
@@ -159,7 +186,7 @@ impl<B> Endpoint<B> {
 
     /// Serves `operation` with `handler`.
     #[must_use]
-    pub fn operation(mut self, operation: Operation, handler: Handler<B>) -> Self {
+    pub fn operation(mut self, operation: Operation, handler: Handler<B, R, E>) -> Self {
         if let Some(slot) = slot(operation).and_then(|i| self.handlers.get_mut(i)) {
             *slot = Some(handler);
         }
@@ -168,40 +195,40 @@ impl<B> Endpoint<B> {
 
     /// Serves reads.
     #[must_use]
-    pub fn read(self, handler: Handler<B>) -> Self {
+    pub fn read(self, handler: Handler<B, R, E>) -> Self {
         self.operation(Operation::Read, handler)
     }
 
     /// Serves creates and updates with one handler (a write, whichever the existence check made
     /// it).
     #[must_use]
-    pub fn write(self, handler: Handler<B>) -> Self {
+    pub fn write(self, handler: Handler<B, R, E>) -> Self {
         self.operation(Operation::Create, handler)
             .operation(Operation::Update, handler)
     }
 
     /// Serves patches.
     #[must_use]
-    pub fn patch(self, handler: Handler<B>) -> Self {
+    pub fn patch(self, handler: Handler<B, R, E>) -> Self {
         self.operation(Operation::Patch, handler)
     }
 
     /// Serves deletes.
     #[must_use]
-    pub fn delete(self, handler: Handler<B>) -> Self {
+    pub fn delete(self, handler: Handler<B, R, E>) -> Self {
         self.operation(Operation::Delete, handler)
     }
 
     /// Serves lists.
     #[must_use]
-    pub fn list(self, handler: Handler<B>) -> Self {
+    pub fn list(self, handler: Handler<B, R, E>) -> Self {
         self.operation(Operation::List, handler)
     }
 
     /// The existence check for writes (Vault's `ExistenceCheck`). Without one, the core counts
     /// every write as an update.
     #[must_use]
-    pub fn exists(mut self, check: ExistenceCheck<B>) -> Self {
+    pub fn exists(mut self, check: ExistenceCheck<B, E>) -> Self {
         self.exists = Some(check);
         self
     }
@@ -245,8 +272,8 @@ impl<B> Endpoint<B> {
 }
 
 /// A request decoded for its endpoint: the handler, the fields, and the names Vault warns about.
-struct Decoded<'a, B> {
-    handler: Handler<B>,
+struct Decoded<'a, B, R, E> {
+    handler: Handler<B, R, E>,
     fields: Fields<'a>,
     ignored: Vec<String>,
     replaced: Vec<String>,
@@ -264,15 +291,15 @@ struct Matched {
 /// Routing is Vault's: endpoints are tried in the order declared and **the first whose pattern
 /// matches wins** (even when it does not serve the operation: that is `unsupported operation`,
 /// never a fall-through to a later endpoint). No match is `unsupported path`.
-pub struct Endpoints<B> {
+pub struct Endpoints<B, R = Response, E = LogicalError> {
     infos: Vec<EndpointInfo>,
-    handlers: Vec<[Option<Handler<B>>; 6]>,
-    checks: Vec<Option<ExistenceCheck<B>>>,
+    handlers: Vec<[Option<Handler<B, R, E>>; 6]>,
+    checks: Vec<Option<ExistenceCheck<B, E>>>,
     help: String,
     problems: Vec<String>,
 }
 
-impl<B> std::fmt::Debug for Endpoints<B> {
+impl<B, R, E> std::fmt::Debug for Endpoints<B, R, E> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_list()
             .entries(self.infos.iter().map(EndpointInfo::pattern))
@@ -280,11 +307,11 @@ impl<B> std::fmt::Debug for Endpoints<B> {
     }
 }
 
-impl<B> Endpoints<B> {
+impl<B, R: Reply, E: From<LogicalError>> Endpoints<B, R, E> {
     /// Compiles the declarations (patterns, field defaults). Never fails: what is wrong with a
     /// declaration is listed by [`problems`](Self::problems), which every engine's tests check
     /// is empty.
-    pub fn new(help: &str, endpoints: Vec<Endpoint<B>>) -> Self {
+    pub fn new(help: &str, endpoints: Vec<Endpoint<B, R, E>>) -> Self {
         let mut problems = Vec::new();
         let mut infos = Vec::with_capacity(endpoints.len());
         let mut handlers = Vec::with_capacity(endpoints.len());
@@ -403,20 +430,20 @@ impl<B> Endpoints<B> {
         backend: &B,
         ctx: &Context,
         mut request: Request,
-    ) -> Result<Response> {
+    ) -> std::result::Result<R, E> {
         let body = std::mem::take(&mut request.data);
         let decoded = self.decode_body(&request, body)?;
         let mut response = (decoded.handler)(backend, ctx, decoded.fields).await?;
         // Vault adds these to a response, never to an empty answer (a 204 has no body).
-        if response.data.is_some() || response.auth.is_some() || response.secret.is_some() {
+        if response.has_body() {
             if !decoded.ignored.is_empty() {
-                response.warnings.push(format!(
+                response.warn(format!(
                     "Endpoint ignored these unrecognized parameters: [{}]",
                     sorted(decoded.ignored)
                 ));
             }
             if !decoded.replaced.is_empty() {
-                response.warnings.push(format!(
+                response.warn(format!(
                     "Endpoint replaced the value of these parameters with the values captured \
                      from the endpoint's path: [{}]",
                     sorted(decoded.replaced)
@@ -445,7 +472,7 @@ impl<B> Endpoints<B> {
         &'a self,
         request: &'a Request,
         mut body: Map<String, Value>,
-    ) -> Result<Decoded<'a, B>> {
+    ) -> Result<Decoded<'a, B, R, E>> {
         let matched = self
             .route(&request.path)
             .ok_or(LogicalError::UnsupportedPath)?;
@@ -519,7 +546,7 @@ impl<B> Endpoints<B> {
         backend: &B,
         ctx: &Context,
         request: &Request,
-    ) -> Result<Option<bool>> {
+    ) -> std::result::Result<Option<bool>, E> {
         if !matches!(request.operation, Operation::Create | Operation::Update) {
             return Ok(None);
         }

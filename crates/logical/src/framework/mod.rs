@@ -102,7 +102,7 @@ mod openapi;
 mod pattern;
 
 pub use endpoint::{
-    Endpoint, EndpointInfo, Endpoints, ExistenceCheck, ExistsFuture, Handler, HandlerFuture,
+    Endpoint, EndpointInfo, Endpoints, ExistenceCheck, ExistsFuture, Handler, HandlerFuture, Reply,
 };
 pub use fields::{Field, FieldSpec, FieldType, Fields, FromField, SecretText};
 pub use openapi::openapi_document;

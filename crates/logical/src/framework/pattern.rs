@@ -77,9 +77,25 @@ impl Pattern {
                     }
                 };
                 if let Some(last) = segments.last() {
+                    let after_rest = segments.iter().any(|s| matches!(s, Segment::Rest { .. }));
                     match (last, &segment) {
-                        (Segment::Rest { .. }, _) => problems
-                            .push(format!("pattern {text:?}: a rest capture must come last")),
+                        // `mounts/{path+}/tune`: fixed segments may end the path after a
+                        // non-empty rest capture (Vault's `mounts/(?P<path>.+?)/tune$`).
+                        (_, Segment::Literal(_))
+                            if after_rest
+                                && segments.iter().any(|s| {
+                                    matches!(
+                                        s,
+                                        Segment::Rest {
+                                            non_empty: true,
+                                            ..
+                                        }
+                                    )
+                                }) => {}
+                        _ if after_rest => problems.push(format!(
+                            "pattern {text:?}: only fixed segments may follow a rest capture, \
+                             and only a non-empty one ({{name+}})"
+                        )),
                         (Segment::Optional(_), s) if !matches!(s, Segment::Optional(_)) => problems
                             .push(format!(
                                 "pattern {text:?}: only optional captures may follow one"
@@ -129,11 +145,15 @@ impl Pattern {
             }
             let rest = path.get(at..).unwrap_or("");
             if let Segment::Rest { capture, non_empty } = segment {
-                if *non_empty && (rest.is_empty() || rest.ends_with('/')) {
+                let Some(end) = self.rest_end(i, rest) else {
+                    return false;
+                };
+                let captured = rest.get(..end).unwrap_or("");
+                if *non_empty && (captured.is_empty() || captured.ends_with('/')) {
                     return false;
                 }
                 if let Some(slot) = spans.get_mut(*capture) {
-                    *slot = Some(at..path.len());
+                    *slot = Some(at..at + end);
                 }
                 return true;
             }
@@ -155,6 +175,31 @@ impl Pattern {
         }
         let rest = path.get(at..).unwrap_or("");
         rest.is_empty() || (self.optional_slash && rest == "/")
+    }
+
+    /// Where the rest capture at segment `index` ends in `rest` (the path from the capture on):
+    /// at the end, or before the fixed segments that follow it, which must then end the path
+    /// (with one optional `/` after them when the pattern allows it). `None`: they do not.
+    fn rest_end(&self, index: usize, rest: &str) -> Option<usize> {
+        let suffix: Vec<&str> = self
+            .segments
+            .get(index + 1..)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|s| match s {
+                Segment::Literal(literal) => Some(literal.as_str()),
+                _ => None,
+            })
+            .collect();
+        if suffix.is_empty() {
+            return Some(rest.len());
+        }
+        let body = match rest.strip_suffix('/') {
+            Some(body) if self.optional_slash => body,
+            _ => rest,
+        };
+        let tail = format!("/{}", suffix.join("/"));
+        body.strip_suffix(tail.as_str()).map(str::len)
     }
 
     /// The OpenAPI path(s) for the pattern below `prefix` (ending in `/`): `{name}` for every
@@ -228,6 +273,21 @@ mod tests {
         assert_eq!(run("keys/{name}/rotate", "keys/a/rotate"), some(&["a"]));
         assert_eq!(run("keys/{name}/rotate", "keys/a/rotatex"), None);
         assert_eq!(run("data/{path*}", "data/a/b/"), some(&["a/b/"]));
+        assert_eq!(
+            run("mounts/{path+}/tune", "mounts/a/b/tune"),
+            some(&["a/b"])
+        );
+        assert_eq!(
+            run("mounts/{path+}/tune", "mounts/a/tune/tune"),
+            some(&["a/tune"])
+        );
+        assert_eq!(run("mounts/{path+}/tune", "mounts/tune"), None);
+        assert_eq!(run("mounts/{path+}/tune", "mounts//tune"), None);
+        assert_eq!(run("mounts/{path+}/tune", "mounts/a/tune/"), None);
+        assert_eq!(run("mounts/{path+}/tune", "mounts/a/tunes"), None);
+        assert_eq!(run("mounts/{path+}/tune/?", "mounts/a/tune/"), some(&["a"]));
+        assert_eq!(run("a/{p+}/x/y", "a/q/x/y"), some(&["q"]));
+        assert_eq!(run("a/{p+}/x/y", "a/q/y"), None);
         assert_eq!(run("data/{path*}", "data/"), some(&[""]));
         assert_eq!(run("data/{path*}", "data"), None);
         assert_eq!(run("data/{path+}", "data/a/b"), some(&["a/b"]));
@@ -249,7 +309,16 @@ mod tests {
 
     #[test]
     fn malformed_patterns_are_reported() {
-        for bad in ["a/{x*}/b", "a//b", "{}", "a/{x}/{x}", "a/{v?}/b", "a{b}"] {
+        for bad in [
+            "a/{x*}/b",
+            "a/{x+}/{y}",
+            "a/{x+}/b/{y?}",
+            "a//b",
+            "{}",
+            "a/{x}/{x}",
+            "a/{v?}/b",
+            "a{b}",
+        ] {
             assert!(!Pattern::compile(bad).problems().is_empty(), "{bad}");
         }
     }

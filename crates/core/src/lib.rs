@@ -83,13 +83,16 @@ pub fn new_request_id() -> String {
 }
 pub use tokens::TokenRequest;
 
-/// The `sys/...` paths (below `sys/`) that need `sudo` on top of the operation's capability:
-/// OpenBao 2.7's list, plus `seal` and `step-down` (sudo in code there). Exact, or a prefix
-/// ending in `*`; matched against the canonical request path, with and without its final `/`.
-pub const SYS_SUDO_PATHS: &[&str] = request_path::SYS_SUDO_PATHS;
+/// The system backend's endpoints (below `sys/`) as declared: patterns, fields, operations,
+/// which need `sudo`. Routing, the sudo check and the OpenAPI document come from these.
+pub fn system_endpoints() -> &'static [strongroom_logical::EndpointInfo] {
+    sys::system().infos()
+}
 
-/// The token store's paths (below `auth/token/`) that need `sudo`.
-pub const TOKEN_SUDO_PATHS: &[&str] = request_path::TOKEN_SUDO_PATHS;
+/// The token store's endpoints (below `auth/token/`) as declared.
+pub fn token_store_endpoints() -> &'static [strongroom_logical::EndpointInfo] {
+    sys::token_store().infos()
+}
 pub use builder::VaultBuilder;
 pub use lifecycle::{InitRequest, InitResponse, SealStatus};
 pub use quorum::{GenerateRootStarted, GenerateRootUpdate, RekeyStatus, RekeyUpdate};

@@ -179,7 +179,7 @@ impl Vault {
         }
         if request.quorum_without_token
             && let Target::Sys(rest) = &target
-            && crate::quorum::Endpoint::parse(rest).is_some_and(|(_, legacy)| legacy)
+            && sys::is_tokenless_quorum(rest)
         {
             return Ok(Prepared {
                 target,
@@ -249,12 +249,8 @@ impl Vault {
         let sudo = caps.contains(strongroom_policy::Capabilities::SUDO)
             || caps.contains(strongroom_policy::Capabilities::ROOT);
         let needs_sudo = match &target {
-            Target::Sys(rest) => {
-                crate::request_path::needs_sudo(crate::request_path::SYS_SUDO_PATHS, rest)
-            }
-            Target::Token(rest) => {
-                crate::request_path::needs_sudo(crate::request_path::TOKEN_SUDO_PATHS, rest)
-            }
+            Target::Sys(rest) => sys::needs_sudo(sys::system(), rest),
+            Target::Token(rest) => sys::needs_sudo(sys::token_store(), rest),
             Target::Engine(mounted, rest) => {
                 // As written or without its trailing `/`, as for the core's own lists.
                 mounted.backend.needs_sudo(rest)
@@ -295,27 +291,39 @@ impl Vault {
         } = prepared;
         let token = request.token.as_deref().unwrap_or_default();
         let data = request.data.clone();
+        // `None` only for the quorum endpoints a server opens without a token (see `prepare`).
         let caller = |entry: Option<crate::tokens::TokenEntry>| {
-            entry
-                .map(|entry| sys::Caller {
-                    entry,
-                    token: token.to_owned(),
-                    last_use,
-                    sudo,
-                })
-                .ok_or(VaultError::PermissionDenied)
+            entry.map(|entry| sys::Caller {
+                entry,
+                token: token.to_owned(),
+                last_use,
+                sudo,
+            })
         };
         match target {
-            Target::Sys(rest) => match crate::quorum::Endpoint::parse(&rest) {
-                // Authorised by the ACL, or opened without a token by the server (see
-                // `prepare`).
-                Some((endpoint, _)) => {
-                    crate::quorum::handle(self, endpoint, operation, &data).await
-                }
-                None => sys::handle(self, active, &caller(entry)?, operation, &rest, data).await,
-            },
+            Target::Sys(rest) => {
+                sys::handle(
+                    sys::system(),
+                    self,
+                    active,
+                    caller(entry),
+                    operation,
+                    &rest,
+                    data,
+                )
+                .await
+            }
             Target::Token(rest) => {
-                sys::handle_token(active, &caller(entry)?, operation, &rest, data).await
+                sys::handle(
+                    sys::token_store(),
+                    self,
+                    active,
+                    caller(entry),
+                    operation,
+                    &rest,
+                    data,
+                )
+                .await
             }
             Target::Nowhere => Err(VaultError::UnsupportedPath),
             Target::Vacant if operation == Operation::Read => Ok(VaultResponse::empty()),

@@ -136,6 +136,9 @@ pub struct VaultResponse {
     /// The request failed in this category, yet `data` still answers it (a transit batch whose
     /// items failed): the HTTP layer sends the category's status with the envelope.
     pub failed: Option<strongroom_logical::ErrorKind>,
+    /// `data` is the whole answer: the HTTP layer sends it as the body, without the envelope
+    /// (Vault's `HTTPRawBody`; the OpenAPI document of `sys/internal/specs/openapi`).
+    pub raw: bool,
 }
 
 impl std::fmt::Debug for VaultResponse {
@@ -166,5 +169,20 @@ impl VaultResponse {
 
     pub(crate) fn empty() -> Self {
         Self::default()
+    }
+
+    /// Whether there is anything to send (an empty answer is a 204, or a 404 for a read).
+    pub fn has_body(&self) -> bool {
+        self.data.is_some() || self.auth.is_some() || !self.lease_id.is_empty()
+    }
+}
+
+impl strongroom_logical::Reply for VaultResponse {
+    fn has_body(&self) -> bool {
+        VaultResponse::has_body(self)
+    }
+
+    fn warn(&mut self, warning: String) {
+        self.warnings.push(warning);
     }
 }

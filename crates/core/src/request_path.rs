@@ -14,51 +14,12 @@
 //!   (users, roles, policies) are folded before the ACL decision, by the engine's
 //!   [`canonical_path`](strongroom_logical::Backend::canonical_path) and here for `sys/policy`.
 
-use strongroom_logical::{Operation, path_matches};
+use strongroom_logical::Operation;
 
 use crate::{Result, VaultError};
 
 /// The longest path accepted.
 const MAX_PATH_LEN: usize = 4096;
-
-/// System paths (below `sys/`) that need `sudo` besides the operation's capability: OpenBao
-/// 2.7's `PathsSpecial.Root` of the system backend, plus `seal` and `step-down`, whose sudo
-/// requirement Vault enforces in code (`RootPrivsRequired`).
-pub(crate) const SYS_SUDO_PATHS: &[&str] = &[
-    "auth/*",
-    "remount",
-    "audit",
-    "audit/*",
-    "raw",
-    "raw/*",
-    "rotate",
-    "rotate/keyring",
-    "rotate/root",
-    "config/cors",
-    "config/auditing/*",
-    "config/ui/headers/*",
-    "plugins/catalog/*",
-    "revoke-prefix/*",
-    "revoke-force/*",
-    "leases/revoke-prefix/*",
-    "leases/revoke-force/*",
-    "leases/lookup/*",
-    "leases",
-    "internal/inspect/*",
-    "seal",
-    "step-down",
-];
-
-/// Token store paths (below `auth/token/`) that need `sudo`: Vault's `PathsSpecial.Root` of the
-/// token store, plus `revoke-orphan`, whose sudo requirement Vault checks in its handler
-/// ("root or sudo privileges required to revoke and orphan").
-pub(crate) const TOKEN_SUDO_PATHS: &[&str] = &["revoke-orphan", "revoke-orphan/*", "accessors*"];
-
-/// Whether `path` (below its mount) matches a sudo pattern, as written or without its trailing
-/// `/` (so no spelling a handler might read the same way slips past an exact pattern).
-pub(crate) fn needs_sudo(patterns: &[&str], path: &str) -> bool {
-    path_matches(patterns, path) || path_matches(patterns, path.trim_end_matches('/'))
-}
 
 /// The canonical form of `raw` for `operation`, or the 4xx that refuses it.
 ///
@@ -102,33 +63,13 @@ pub(crate) fn canonical(operation: Operation, raw: &str) -> Result<String> {
     }
 }
 
-/// The path a system handler dispatches on: a `list` loses the `/` that [`canonical`] gave it,
-/// nothing else changes.
-pub(crate) fn handler_path(operation: Operation, rest: &str) -> &str {
-    if operation == Operation::List {
-        rest.strip_suffix('/').unwrap_or(rest)
-    } else {
-        rest
-    }
-}
-
 /// `sys/...` paths (below `sys/`) as their handlers read them, for the ACL to decide on the
 /// same string: policy names lower-cased (`policy/<name>`, `policies/acl/<name>`), and the
 /// mount path of `mounts/<path>/`, `auth/<path>/` and `audit/<path>/` without its final `/`
 /// (those handlers take `x` and `x/` for the same mount, as Vault's do). `None`: unchanged.
 pub(crate) fn fold_sys_names(operation: Operation, rest: &str) -> Option<String> {
-    let policy = rest
-        .strip_prefix("policy/")
-        .map(|name| ("policy/", name))
-        .or_else(|| {
-            rest.strip_prefix("policies/acl/")
-                .map(|name| ("policies/acl/", name))
-        });
-    if let Some((prefix, name)) = policy {
-        return name
-            .chars()
-            .any(char::is_uppercase)
-            .then(|| format!("{prefix}{}", name.to_lowercase()));
+    if let Some(folded) = crate::sys::fold_sys_names(rest) {
+        return Some(folded);
     }
     let mount = ["mounts/", "auth/", "audit/"]
         .iter()
@@ -183,20 +124,6 @@ mod tests {
             "sys/%2e",
             "percent-decoding is the transport's job"
         );
-    }
-
-    #[test]
-    fn sudo_matches_every_spelling_a_handler_reads_alike() {
-        assert!(needs_sudo(SYS_SUDO_PATHS, "seal"));
-        assert!(needs_sudo(SYS_SUDO_PATHS, "seal/"));
-        assert!(needs_sudo(SYS_SUDO_PATHS, "audit/"));
-        assert!(needs_sudo(SYS_SUDO_PATHS, "leases/lookup/"));
-        assert!(needs_sudo(SYS_SUDO_PATHS, "leases/lookup/a/"));
-        assert!(!needs_sudo(SYS_SUDO_PATHS, "leases/lookup"));
-        assert!(!needs_sudo(SYS_SUDO_PATHS, "mounts/x"));
-        assert!(needs_sudo(TOKEN_SUDO_PATHS, "revoke-orphan"));
-        assert!(needs_sudo(TOKEN_SUDO_PATHS, "accessors/"));
-        assert!(!needs_sudo(TOKEN_SUDO_PATHS, "create-orphan"));
     }
 
     #[test]

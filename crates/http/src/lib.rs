@@ -619,11 +619,11 @@ async fn logical(
             response.failed.map_or(StatusCode::BAD_REQUEST, status_of),
             Some(envelope(&response, &path)),
         ),
-        Ok(response)
-            if response.data.is_none()
-                && response.auth.is_none()
-                && response.lease_id.is_empty() =>
-        {
+        Ok(response) if response.raw => with_headers(
+            StatusCode::OK,
+            Some(response.data.map_or(Value::Null, Value::Object)),
+        ),
+        Ok(response) if !response.has_body() => {
             if matches!(operation, Operation::Read | Operation::List) {
                 with_headers(StatusCode::NOT_FOUND, Some(json!({"errors": []})))
             } else {

@@ -1,4 +1,5 @@
-//! Property: for every path in the sudo tables and every spelling a client can send (trailing
+//! Property: for every endpoint declared `sudo` (and every path of Vault's sudo list that we
+//! serve), and every spelling a client can send (trailing
 //! `/`, `//`, `./`, `../`, percent-encoding of any character or of a `/`, case changes), a token
 //! holding every capability except `sudo` is refused, and nothing in storage changes. Every
 //! table entry and every spelling is tried exhaustively, then proptest mixes spellings at random.
@@ -20,7 +21,7 @@ use axum::http::{Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use proptest::prelude::*;
 use serde_json::{Value, json};
-use strongroom_core::{SYS_SUDO_PATHS, TOKEN_SUDO_PATHS, Vault};
+use strongroom_core::Vault;
 use strongroom_storage::{MemoryStorage, Storage};
 use tower::ServiceExt;
 
@@ -125,23 +126,55 @@ async fn snapshot(storage: &MemoryStorage) -> BTreeMap<String, Vec<u8>> {
     out
 }
 
-/// Concrete paths for every entry of the sudo tables (a `*` filled in, and left empty).
+/// Vault's sudo paths (its system backend's and token store's `PathsSpecial.Root`, plus
+/// `seal`) that we serve, as concrete paths: every one must be declared `sudo`.
+const VAULT_SUDO: &[&str] = &[
+    "sys/auth/userpass",
+    "sys/auth/userpass/tune",
+    "sys/audit",
+    "sys/audit/userpass",
+    "sys/leases/lookup/",
+    "sys/leases/lookup/userpass/",
+    "sys/leases/revoke-prefix/userpass",
+    "sys/leases/revoke-force/userpass",
+    "sys/seal",
+    "auth/token/revoke-orphan",
+];
+
+/// A concrete path for a declared pattern: every capture filled in with `userpass`.
+fn concrete(prefix: &str, pattern: &str) -> String {
+    let pattern = pattern.strip_suffix("/?").unwrap_or(pattern);
+    let segments: Vec<&str> = pattern
+        .split('/')
+        .map(|s| if s.starts_with('{') { "userpass" } else { s })
+        .collect();
+    format!("{prefix}{}", segments.join("/"))
+}
+
+/// Concrete paths for every endpoint declared `sudo`, and Vault's list (each checked to be
+/// among them: the declarations cannot drop a sudo path Vault has).
 fn sudo_paths() -> Vec<String> {
     let mut out = Vec::new();
-    for (prefix, table) in [("sys/", SYS_SUDO_PATHS), ("auth/token/", TOKEN_SUDO_PATHS)] {
-        for pattern in table {
-            match pattern.strip_suffix('*') {
-                Some(stem) => {
-                    out.push(format!("{prefix}{stem}userpass"));
-                    out.push(format!("{prefix}{stem}userpass/tune"));
-                    if !stem.is_empty() && !stem.ends_with('/') {
-                        out.push(format!("{prefix}{stem}"));
-                    }
-                }
-                None => out.push(format!("{prefix}{pattern}")),
-            }
+    for (prefix, infos) in [
+        ("sys/", strongroom_core::system_endpoints()),
+        ("auth/token/", strongroom_core::token_store_endpoints()),
+    ] {
+        for info in infos.iter().filter(|i| i.is_sudo()) {
+            out.push(concrete(prefix, info.pattern()));
         }
     }
+    for path in VAULT_SUDO {
+        let declared =
+            out.iter().any(|p| p == path.trim_end_matches('/')) || out.iter().any(|p| p == path);
+        let listing = path.ends_with('/');
+        assert!(
+            declared || listing,
+            "{path} is sudo in Vault but not declared sudo"
+        );
+        out.push((*path).to_owned());
+    }
+    out.sort();
+    out.dedup();
     out
 }
 

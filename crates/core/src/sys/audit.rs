@@ -3,9 +3,10 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use serde_json::{Map, Value, json};
-use strongroom_logical::Operation;
+use serde_json::{Map, json};
+use strongroom_logical::{Context, Field, FieldType, Fields, SecretText};
 
+use super::{Declared, System};
 use crate::active::Active;
 use crate::audit::{AUDIT_PATH, AuditEntry, Broker, Enabled, FileAuditDevice, check_file_path};
 use crate::mounts::normalize_mount_path;
@@ -45,125 +46,147 @@ async fn save_audit(active: &Active, broker: &Broker) -> Result<()> {
     Ok(())
 }
 
-pub(super) async fn audit_endpoints(
-    active: &Active,
-    operation: Operation,
-    tail: &str,
-    data: &Map<String, Value>,
-) -> Result<VaultResponse> {
-    if tail.is_empty() {
-        let broker = active.audit_snapshot();
-        let mut out = Map::new();
-        for entry in broker.entries() {
-            out.insert(
-                entry.path.clone(),
-                json!({
-                    "type": entry.kind,
-                    "description": entry.description,
-                    "options": entry.options,
-                    "path": entry.path,
-                    "local": false,
-                }),
-            );
-        }
-        return Ok(VaultResponse::data(out));
-    }
-    let path = normalize_mount_path(tail)
-        .ok_or_else(|| VaultError::invalid(format!("invalid audit path {tail:?}")))?;
-    match operation {
-        Operation::Create | Operation::Update => {
-            let kind = data
-                .get("type")
-                .and_then(Value::as_str)
-                .ok_or_else(|| VaultError::invalid("missing audit device type"))?;
-            if kind != "file" {
-                return Err(VaultError::invalid(format!(
-                    "unknown audit device type {kind:?}: only \"file\" can be enabled over the API"
-                )));
-            }
-            let options: BTreeMap<String, String> = data
-                .get("options")
-                .cloned()
-                .map(object)
-                .unwrap_or_default()
-                .into_iter()
-                .filter_map(|(k, v)| v.as_str().map(|s| (k, s.to_owned())))
-                .collect();
-            let requested = options
-                .get("file_path")
-                .ok_or_else(|| VaultError::invalid("missing options.file_path"))?;
-            let file = check_file_path(active.audit_dir.as_deref(), requested)?;
-            let salt = ring::rand::generate::<[u8; 32]>(&ring::rand::SystemRandom::new())
-                .map_err(|_| VaultError::Internal("system random source failed".into()))?
-                .expose();
-            let entry = AuditEntry {
-                path,
-                kind: "file".into(),
-                description: data
-                    .get("description")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_owned(),
-                options,
-                salt: crate::util::hex(&salt),
-                declared: false,
-            };
-            let device: Arc<dyn crate::AuditDevice> = Arc::new(FileAuditDevice::new(file));
-            // Prove the device can write before counting on it (Vault does the same).
-            device
-                .write_line(b"{\"type\":\"test\"}")
-                .await
-                .map_err(|e| VaultError::invalid(format!("audit device cannot write: {e}")))?;
-            install_audit(active, Enabled::new(entry, device, &salt), true).await?;
-            Ok(VaultResponse::empty())
-        }
-        Operation::Delete => {
-            let _changing = active.audit_lock.lock().await;
-            if active
-                .audit_snapshot()
-                .entries()
-                .any(|e| e.path == path && e.declared)
-            {
-                return Err(VaultError::invalid(format!(
-                    "the audit device at {path} is declared in the server configuration; \
-                     remove it there"
-                )));
-            }
-            let devices: Vec<Arc<Enabled>> = active
-                .audit_snapshot()
-                .devices()
-                .iter()
-                .filter(|d| d.entry.path != path)
-                .cloned()
-                .collect();
-            let next = Broker::new(devices, active.audit_timeout);
-            save_audit(active, &next).await?;
-            active.set_audit(next);
-            Ok(VaultResponse::empty())
-        }
-        _ => Err(VaultError::Logical(
-            strongroom_logical::LogicalError::UnsupportedOperation,
-        )),
-    }
+/// `sys/audit` and `sys/audit-hash`.
+pub(super) fn endpoints() -> Vec<Declared> {
+    let path = || Field::new(FieldType::String, "The device's path.");
+    vec![
+        Declared::new("audit/?")
+            .read(|s, c, f| Box::pin(list(s, c, f)))
+            .sudo()
+            .synopsis("List the audit devices."),
+        Declared::new("audit/{path+}")
+            .field("path", path())
+            .field(
+                "type",
+                Field::new(FieldType::String, "The device type (`file`)."),
+            )
+            .field(
+                "description",
+                Field::new(FieldType::String, "A description."),
+            )
+            .field(
+                "options",
+                Field::new(FieldType::KvPairs, "Device options (`file_path`)."),
+            )
+            .write(|s, c, f| Box::pin(enable(s, c, f)))
+            .delete(|s, c, f| Box::pin(disable(s, c, f)))
+            .sudo()
+            .synopsis("Enable or disable an audit device."),
+        Declared::new("audit-hash/{path+}")
+            .field("path", path())
+            .field(
+                "input",
+                Field::new(
+                    FieldType::SecretString,
+                    "The text to hash as the device does.",
+                ),
+            )
+            .write(|s, c, f| Box::pin(hash(s, c, f)))
+            .synopsis("Hash a text with an audit device's salt."),
+    ]
 }
 
-pub(super) async fn audit_hash(
-    active: &Active,
-    tail: &str,
-    data: &Map<String, Value>,
-) -> Result<VaultResponse> {
-    let path = normalize_mount_path(tail)
-        .ok_or_else(|| VaultError::invalid(format!("invalid audit path {tail:?}")))?;
-    let input = data
-        .get("input")
-        .and_then(Value::as_str)
-        .ok_or_else(|| VaultError::invalid("missing input"))?;
-    let broker = active.audit_snapshot();
+/// The device path a request names, checked and ending in `/`.
+fn device_path(fields: &Fields<'_>) -> Result<String> {
+    let path: &str = fields.get("path")?;
+    normalize_mount_path(path)
+        .ok_or_else(|| VaultError::invalid(format!("invalid audit path {path:?}")))
+}
+
+async fn list(sys: &System, _ctx: &Context, _fields: Fields<'_>) -> Result<VaultResponse> {
+    let broker = sys.active.audit_snapshot();
+    let mut out = Map::new();
+    for entry in broker.entries() {
+        out.insert(
+            entry.path.clone(),
+            json!({
+                "type": entry.kind,
+                "description": entry.description,
+                "options": entry.options,
+                "path": entry.path,
+                "local": false,
+            }),
+        );
+    }
+    Ok(VaultResponse::data(out))
+}
+
+async fn enable(sys: &System, _ctx: &Context, fields: Fields<'_>) -> Result<VaultResponse> {
+    let active = &sys.active;
+    let path = device_path(&fields)?;
+    let kind: &str = fields.get("type")?;
+    if kind.is_empty() {
+        return Err(VaultError::invalid("missing audit device type"));
+    }
+    if kind != "file" {
+        return Err(VaultError::invalid(format!(
+            "unknown audit device type {kind:?}: only \"file\" can be enabled over the API"
+        )));
+    }
+    let options: BTreeMap<String, String> = fields.get("options")?;
+    let requested = options
+        .get("file_path")
+        .ok_or_else(|| VaultError::invalid("missing options.file_path"))?;
+    let file = check_file_path(active.audit_dir.as_deref(), requested)?;
+    let salt = ring::rand::generate::<[u8; 32]>(&ring::rand::SystemRandom::new())
+        .map_err(|_| VaultError::Internal("system random source failed".into()))?
+        .expose();
+    let entry = AuditEntry {
+        path,
+        kind: "file".into(),
+        description: fields.get("description")?,
+        options,
+        salt: crate::util::hex(&salt),
+        declared: false,
+    };
+    let device: Arc<dyn crate::AuditDevice> = Arc::new(FileAuditDevice::new(file));
+    // Prove the device can write before counting on it (Vault does the same).
+    device
+        .write_line(b"{\"type\":\"test\"}")
+        .await
+        .map_err(|e| VaultError::invalid(format!("audit device cannot write: {e}")))?;
+    install_audit(active, Enabled::new(entry, device, &salt), true).await?;
+    Ok(VaultResponse::empty())
+}
+
+async fn disable(sys: &System, _ctx: &Context, fields: Fields<'_>) -> Result<VaultResponse> {
+    let active = &sys.active;
+    let path = device_path(&fields)?;
+    let _changing = active.audit_lock.lock().await;
+    if active
+        .audit_snapshot()
+        .entries()
+        .any(|e| e.path == path && e.declared)
+    {
+        return Err(VaultError::invalid(format!(
+            "the audit device at {path} is declared in the server configuration; remove it there"
+        )));
+    }
+    let devices: Vec<Arc<Enabled>> = active
+        .audit_snapshot()
+        .devices()
+        .iter()
+        .filter(|d| d.entry.path != path)
+        .cloned()
+        .collect();
+    let next = Broker::new(devices, active.audit_timeout);
+    save_audit(active, &next).await?;
+    active.set_audit(next);
+    Ok(VaultResponse::empty())
+}
+
+async fn hash(sys: &System, _ctx: &Context, fields: Fields<'_>) -> Result<VaultResponse> {
+    let path = device_path(&fields)?;
+    if !fields.is_set("input") {
+        return Err(VaultError::invalid("missing input"));
+    }
+    let input: SecretText = fields.get("input")?;
+    let broker = sys.active.audit_snapshot();
     let device = broker
         .get(&path)
         .ok_or_else(|| VaultError::invalid(format!("unknown audit backend {path:?}")))?;
     Ok(VaultResponse::data(object(
-        json!({"hash": device.hash(input)}),
+        json!({"hash": device.hash(input.expose())}),
     )))
 }
 

@@ -1,120 +1,233 @@
 //! The system backend (`sys/...`) and the token store's endpoints (`auth/token/...`), with
-//! Vault's paths and JSON shapes, one module per topic.
+//! Vault's paths and JSON shapes, declared on the path framework like every engine: one module
+//! per topic, each listing its endpoints. Routing, field decoding, the sudo paths, the paths a
+//! server may open without a token, name folding before the ACL decision and the OpenAPI
+//! document all come from these declarations.
 
 mod audit;
 mod caller;
+mod internal;
 mod leases;
 mod locked_users;
 mod mounts;
 mod policies;
+mod quorum;
+mod status;
 mod tokens;
 
-use serde_json::{Map, Value, json};
-use strongroom_logical::Operation;
+use std::sync::{Arc, LazyLock};
+
+use serde_json::{Map, Value};
+use strongroom_logical::{Context, Endpoint, EndpointInfo, Endpoints, Operation, Request};
 
 use crate::active::Active;
 use crate::request::VaultResponse;
-use crate::util::object;
 use crate::{Result, Vault, VaultError};
 
-use audit::{audit_endpoints, audit_hash};
 pub(crate) use caller::Caller;
-use leases::lease_endpoints;
-use locked_users::locked_users;
-use mounts::{disable, enable, list_mounts, mount_target, tune};
-use policies::{capabilities, policy_endpoints};
-pub(crate) use tokens::handle_token;
 
-/// `sys/...` requests (already authorised), at their canonical path below `sys/`.
+/// One system endpoint, declared.
+type Declared = Endpoint<System, VaultResponse, VaultError>;
+
+/// The compiled endpoints of the system backend or the token store.
+pub(crate) type Table = Endpoints<System, VaultResponse, VaultError>;
+
+/// What a system handler works with: the vault, its unsealed state, and who is asking.
+pub(crate) struct System {
+    vault: Vault,
+    active: Arc<Active>,
+    /// `None` only on the quorum endpoints a server opens without a token.
+    caller: Option<Caller>,
+}
+
+impl System {
+    /// Who is asking.
+    ///
+    /// # Errors
+    ///
+    /// [`VaultError::PermissionDenied`] where no token was presented (never reached: only the
+    /// quorum endpoints, which do not ask, are served without one).
+    fn caller(&self) -> Result<&Caller> {
+        self.caller.as_ref().ok_or(VaultError::PermissionDenied)
+    }
+}
+
+static SYSTEM: LazyLock<Table> = LazyLock::new(|| {
+    Endpoints::new(
+        "The system backend: mounts, auth methods, policies, leases, audit devices, the seal \
+         and the quorum ceremonies.",
+        [
+            mounts::endpoints(),
+            policies::endpoints(),
+            leases::endpoints(),
+            audit::endpoints(),
+            locked_users::endpoints(),
+            internal::endpoints(),
+            status::endpoints(),
+            quorum::endpoints(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect(),
+    )
+});
+
+static TOKEN_STORE: LazyLock<Table> = LazyLock::new(|| {
+    Endpoints::new(
+        "The token store: create, look up, renew and revoke tokens.",
+        tokens::endpoints(),
+    )
+});
+
+/// The system backend's endpoints (below `sys/`).
+pub(crate) fn system() -> &'static Table {
+    &SYSTEM
+}
+
+/// The token store's endpoints (below `auth/token/`).
+pub(crate) fn token_store() -> &'static Table {
+    &TOKEN_STORE
+}
+
+/// Whether `rest` (below `sys/` or `auth/token/`) needs `sudo`: as written or without its
+/// trailing `/`, so no spelling a handler reads alike slips past (`seal/` is `seal`).
+pub(crate) fn needs_sudo(table: &Table, rest: &str) -> bool {
+    table.needs_sudo(rest) || table.needs_sudo(rest.trim_end_matches('/'))
+}
+
+/// Whether `rest` (below `sys/`) is a quorum endpoint a server may open without a token
+/// (Vault's legacy spellings `rekey/*` and `generate-root/*`).
+pub(crate) fn is_tokenless_quorum(rest: &str) -> bool {
+    system()
+        .endpoint(rest)
+        .is_some_and(|info| quorum::TOKENLESS.contains(&info.pattern()))
+}
+
+/// `sys/...` names folded as their handlers read them (policy names lower-cased), for the ACL
+/// to decide on the path acted on. `None`: unchanged.
+pub(crate) fn fold_sys_names(rest: &str) -> Option<String> {
+    system().canonical_path(rest)
+}
+
+/// Every declaration: the system backend's and the token store's, for the OpenAPI document.
+pub(crate) fn builtin_infos() -> [(&'static str, &'static [EndpointInfo]); 2] {
+    [
+        ("sys/", system().infos()),
+        ("auth/token/", token_store().infos()),
+    ]
+}
+
+/// Serves an authorised request to `table` at `rest` (below `sys/` or `auth/token/`).
 pub(crate) async fn handle(
+    table: &'static Table,
     vault: &Vault,
-    active: &Active,
-    caller: &Caller,
+    active: &Arc<Active>,
+    caller: Option<Caller>,
     operation: Operation,
     rest: &str,
     data: Map<String, Value>,
 ) -> Result<VaultResponse> {
-    // The path exactly as the ACL and the sudo check saw it (a list without its final `/`):
-    // no handler normalises it further.
-    let rest = crate::request_path::handler_path(operation, rest);
-    let (head, tail) = rest.split_once('/').unwrap_or((rest, ""));
-    let writes = matches!(operation, Operation::Create | Operation::Update);
-    match (head, operation) {
-        // The metrics themselves are rendered by the HTTP layer, which counts requests; the
-        // core authorises and audits the read like any other.
-        ("metrics", Operation::Read) if tail.is_empty() => Ok(VaultResponse::data(Map::new())),
-        ("mounts" | "auth", Operation::Read | Operation::List) if tail.is_empty() => {
-            Ok(list_mounts(&active.router.snapshot(), head == "auth"))
+    let system = System {
+        vault: vault.clone(),
+        active: Arc::clone(active),
+        caller,
+    };
+    let mut ctx = Context::new(
+        strongroom_logical::StorageView::new(Arc::clone(&active.storage), "sys/")?,
+        "sys/",
+    );
+    ctx.now = active.clock.now();
+    table
+        .handle(
+            &system,
+            &ctx,
+            Request::new(operation, rest.to_owned()).with_data(data),
+        )
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_declarations_are_sound() {
+        assert!(system().problems().is_empty(), "{:?}", system().problems());
+        assert!(
+            token_store().problems().is_empty(),
+            "{:?}",
+            token_store().problems()
+        );
+    }
+
+    #[test]
+    fn sudo_comes_from_the_declarations_for_every_spelling() {
+        let sys = system();
+        for path in [
+            "seal",
+            "seal/",
+            "audit",
+            "audit/",
+            "audit/file",
+            "auth/userpass",
+            "auth/userpass/tune",
+            "leases/lookup/",
+            "leases/lookup/a/",
+            "leases/revoke-prefix/db",
+            "leases/revoke-force/db",
+        ] {
+            assert!(needs_sudo(sys, path), "{path} needs sudo");
         }
-        ("mounts" | "auth", Operation::Read | Operation::Create | Operation::Update)
-            if tail.ends_with("/tune") =>
-        {
-            let mount = tail.strip_suffix("tune").unwrap_or(tail);
-            tune(active, mount, head == "auth", operation, &data).await
+        for path in [
+            "leases/lookup",
+            "mounts",
+            "mounts/secret",
+            "mounts/secret/tune",
+            "policy/app",
+            "auth",
+            "seal-status",
+            "capabilities-self",
+        ] {
+            assert!(!needs_sudo(sys, path), "{path} needs no sudo");
         }
-        ("mounts" | "auth", _) if tail.ends_with("/tune") => Err(VaultError::Logical(
-            strongroom_logical::LogicalError::UnsupportedOperation,
-        )),
-        ("mounts" | "auth", _) if writes => {
-            enable(vault, active, tail, &data, head == "auth").await
+        assert!(needs_sudo(token_store(), "revoke-orphan"));
+        assert!(!needs_sudo(token_store(), "revoke"));
+        assert!(!needs_sudo(token_store(), "create-orphan"));
+    }
+
+    #[test]
+    fn only_the_legacy_quorum_spellings_may_go_without_a_token() {
+        for path in [
+            "rekey/init",
+            "rekey/update",
+            "rekey/verify",
+            "generate-root/attempt",
+            "generate-root/update",
+        ] {
+            assert!(is_tokenless_quorum(path), "{path}");
         }
-        ("mounts" | "auth", Operation::Delete) => disable(active, tail, head == "auth").await,
-        ("mounts", Operation::Read) => {
-            let full = mount_target(tail, false, "read")?;
-            let router = active.router.snapshot();
-            let entry = router
-                .get(&full)
-                .ok_or_else(|| VaultError::invalid(format!("no mount at {full:?}")))?;
-            Ok(VaultResponse::data(object(entry.entry.to_json())))
+        for path in [
+            "rotate/root/init",
+            "generate-root-token/attempt",
+            "rekey/init/",
+            "seal",
+            "mounts",
+        ] {
+            assert!(!is_tokenless_quorum(path), "{path}");
         }
-        ("policy", _) => policy_endpoints(active, operation, tail, &data, true).await,
-        ("policies", _) => match tail.split_once('/') {
-            Some(("acl", name)) => policy_endpoints(active, operation, name, &data, false).await,
-            None if tail == "acl" => policy_endpoints(active, operation, "", &data, false).await,
-            _ => Err(VaultError::UnsupportedPath),
-        },
-        ("capabilities-self", _) if writes && tail.is_empty() => {
-            capabilities(active, &caller.entry.policies, &data).await
-        }
-        ("capabilities", _) if writes && tail.is_empty() => {
-            let token = data
-                .get("token")
-                .and_then(Value::as_str)
-                .ok_or_else(|| VaultError::invalid("missing token"))?;
-            let entry = active
-                .lookup_token(token, active.clock.now())
-                .await?
-                .ok_or_else(|| VaultError::invalid("invalid token"))?;
-            capabilities(active, &entry.policies, &data).await
-        }
-        ("internal", Operation::Read) if tail.starts_with("ui/mounts/") => {
-            // What `vault kv` asks to find a mount and its KV version.
-            let target = tail.trim_start_matches("ui/mounts/");
-            let router = active.router.snapshot();
-            let Some((mounted, _)) = router.route(target) else {
-                return Err(VaultError::invalid(format!(
-                    "preflight capability check returned 403, please ensure client's policies grant access to path \"{target}\""
-                )));
-            };
-            let mut out = object(mounted.entry.to_json());
-            out.insert("path".into(), json!(mounted.entry.path));
-            Ok(VaultResponse::data(out))
-        }
-        ("locked-users", _) => locked_users(active, operation, tail, &data).await,
-        ("audit", _) => audit_endpoints(active, operation, tail, &data).await,
-        ("leases", _) => lease_endpoints(active, operation, tail, &data).await,
-        ("audit-hash", _) if writes => audit_hash(active, tail, &data).await,
-        ("seal-status", Operation::Read) if tail.is_empty() => {
-            let status = vault.seal_status().await?;
-            Ok(VaultResponse::data(object(
-                serde_json::to_value(status)
-                    .map_err(|e| VaultError::Internal(format!("encoding seal status: {e}")))?,
-            )))
-        }
-        ("seal", _) if writes && tail.is_empty() => {
-            vault.seal().await;
-            Ok(VaultResponse::empty())
-        }
-        _ => Err(VaultError::UnsupportedPath),
+    }
+
+    #[test]
+    fn policy_names_fold_before_the_acl_decides() {
+        assert_eq!(
+            fold_sys_names("policy/Admin").as_deref(),
+            Some("policy/admin")
+        );
+        assert_eq!(
+            fold_sys_names("policies/acl/ADMIN").as_deref(),
+            Some("policies/acl/admin")
+        );
+        assert_eq!(fold_sys_names("policy/admin"), None);
+        assert_eq!(fold_sys_names("mounts/Secret"), None);
     }
 }

@@ -3,8 +3,9 @@
 use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
-use strongroom_logical::{Operation, StorageView, field};
+use strongroom_logical::{Context, Field, FieldType, Fields, StorageView, field};
 
+use super::{Declared, System};
 use crate::active::Active;
 use crate::mounts::{
     MOUNTS_PATH, MountConfig, MountEntry, Mounted, Router, normalize_mount_path, storage_root,
@@ -12,7 +13,7 @@ use crate::mounts::{
 use crate::request::VaultResponse;
 use crate::util::object;
 use crate::util::uuid;
-use crate::{Result, Vault, VaultError};
+use crate::{Result, VaultError};
 
 /// The built-in auth methods (mounted under `sys/auth` only) and secrets engines (under
 /// `sys/mounts` only): a login method mounted as a secrets engine must not mint tokens.
@@ -79,11 +80,99 @@ async fn commit(active: &Active, router: Router) -> Result<()> {
     Ok(())
 }
 
-pub(super) fn list_mounts(active_router: &Router, auth: bool) -> VaultResponse {
+/// `sys/mounts` and `sys/auth`, in Vault's order (`.../tune` before the mount itself).
+pub(super) fn endpoints() -> Vec<Declared> {
+    let mut out = Vec::new();
+    for (prefix, auth) in [("mounts", false), ("auth", true)] {
+        let what = if auth {
+            "auth method"
+        } else {
+            "secrets engine"
+        };
+        let tune = Declared::new(&format!("{prefix}/{{path+}}/tune"))
+            .field("path", Field::new(FieldType::String, "The mount path."))
+            .field(
+                "default_lease_ttl",
+                Field::new(FieldType::DurationSecond, "The default lease TTL."),
+            )
+            .field(
+                "max_lease_ttl",
+                Field::new(FieldType::DurationSecond, "The maximum lease TTL."),
+            )
+            .field(
+                "description",
+                Field::new(FieldType::String, "A description."),
+            )
+            .field(
+                "user_lockout_config",
+                Field::new(FieldType::Map, "User lockout settings (userpass, approle)."),
+            )
+            .synopsis(&format!("Read or tune the settings of a mounted {what}."));
+        let mount = Declared::new(&format!("{prefix}/{{path+}}"))
+            .field("path", Field::new(FieldType::String, "The mount path."))
+            .field("type", Field::new(FieldType::String, "The engine type."))
+            .field(
+                "description",
+                Field::new(FieldType::String, "A description."),
+            )
+            .field(
+                "config",
+                Field::new(FieldType::Map, "Lease TTLs (and user lockout settings)."),
+            )
+            .field(
+                "options",
+                Field::new(FieldType::Map, "Engine options (`version` for kv)."),
+            )
+            .synopsis(&format!("Enable, read or disable a {what}."));
+        let list =
+            Declared::new(&format!("{prefix}/?")).synopsis(&format!("List the mounted {what}s."));
+        if auth {
+            out.push(
+                tune.read(|s, c, f| Box::pin(tune_read(s, c, f, true)))
+                    .write(|s, c, f| Box::pin(tune_write(s, c, f, true)))
+                    .sudo(),
+            );
+            out.push(
+                mount
+                    .write(|s, c, f| Box::pin(enable(s, c, f, true)))
+                    .delete(|s, c, f| Box::pin(disable(s, c, f, true)))
+                    .sudo(),
+            );
+            out.push(
+                list.read(|s, c, f| Box::pin(list_mounts(s, c, f, true)))
+                    .list(|s, c, f| Box::pin(list_mounts(s, c, f, true))),
+            );
+        } else {
+            out.push(
+                tune.read(|s, c, f| Box::pin(tune_read(s, c, f, false)))
+                    .write(|s, c, f| Box::pin(tune_write(s, c, f, false))),
+            );
+            out.push(
+                mount
+                    .read(|s, c, f| Box::pin(read_mount(s, c, f)))
+                    .write(|s, c, f| Box::pin(enable(s, c, f, false)))
+                    .delete(|s, c, f| Box::pin(disable(s, c, f, false))),
+            );
+            out.push(
+                list.read(|s, c, f| Box::pin(list_mounts(s, c, f, false)))
+                    .list(|s, c, f| Box::pin(list_mounts(s, c, f, false))),
+            );
+        }
+    }
+    out
+}
+
+async fn list_mounts(
+    sys: &System,
+    _ctx: &Context,
+    _fields: Fields<'_>,
+    auth: bool,
+) -> Result<VaultResponse> {
+    let router = sys.active.router.snapshot();
     let mut data = Map::new();
     for entry in builtin_mounts()
         .iter()
-        .chain(active_router.entries())
+        .chain(router.entries())
         .filter(|e| e.path.starts_with("auth/") == auth)
     {
         let key = if auth {
@@ -93,20 +182,30 @@ pub(super) fn list_mounts(active_router: &Router, auth: bool) -> VaultResponse {
         };
         data.insert(key, entry.to_json());
     }
-    VaultResponse::data(data)
+    Ok(VaultResponse::data(data))
 }
 
-pub(super) async fn enable(
-    vault: &Vault,
-    active: &Active,
-    path: &str,
-    data: &Map<String, Value>,
+async fn read_mount(sys: &System, _ctx: &Context, fields: Fields<'_>) -> Result<VaultResponse> {
+    let full = mount_target(fields.get("path")?, false, "read")?;
+    let router = sys.active.router.snapshot();
+    let entry = router
+        .get(&full)
+        .ok_or_else(|| VaultError::invalid(format!("no mount at {full:?}")))?;
+    Ok(VaultResponse::data(object(entry.entry.to_json())))
+}
+
+async fn enable(
+    sys: &System,
+    _ctx: &Context,
+    fields: Fields<'_>,
     auth: bool,
 ) -> Result<VaultResponse> {
-    let full = mount_target(path, auth, "mount at")?;
-    let kind = field::string(data, "type")?
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| VaultError::invalid("missing mount type"))?;
+    let active = &sys.active;
+    let full = mount_target(fields.get("path")?, auth, "mount at")?;
+    let kind: String = fields.get("type")?;
+    if kind.is_empty() {
+        return Err(VaultError::invalid("missing mount type"));
+    }
     if auth && SECRET_KINDS.contains(&kind.as_str()) {
         return Err(VaultError::invalid(format!(
             "{kind:?} is a secrets engine: enable it with sys/mounts"
@@ -117,12 +216,13 @@ pub(super) async fn enable(
             "{kind:?} is an auth method: enable it with sys/auth"
         )));
     }
-    let config_in = field::map(data, "config")?.unwrap_or_default();
+    let empty = Map::new();
+    let config_in: &Map<String, Value> = fields.get_ok("config")?.unwrap_or(&empty);
     let config = MountConfig {
-        default_lease_ttl: field::duration(&config_in, "default_lease_ttl")?
+        default_lease_ttl: field::duration(config_in, "default_lease_ttl")?
             .map_or(0, |d| d.as_secs()),
-        max_lease_ttl: field::duration(&config_in, "max_lease_ttl")?.map_or(0, |d| d.as_secs()),
-        user_lockout_config: match field::map(&config_in, "user_lockout_config")? {
+        max_lease_ttl: field::duration(config_in, "max_lease_ttl")?.map_or(0, |d| d.as_secs()),
+        user_lockout_config: match field::map(config_in, "user_lockout_config")? {
             Some(tune) if !tune.is_empty() => {
                 lockout_tunable(auth, &kind)?;
                 Some(crate::MountLockout::default().updated(&tune)?)
@@ -130,8 +230,11 @@ pub(super) async fn enable(
             _ => None,
         },
     };
-    let mut options = field::map(data, "options")?.unwrap_or_default();
-    let description = field::string(data, "description")?.unwrap_or_default();
+    let mut options: Map<String, Value> = fields
+        .get_ok::<&Map<String, Value>>("options")?
+        .cloned()
+        .unwrap_or_default();
+    let description: String = fields.get("description")?;
     // Vault accepts `kv-v2` as a type; it means kv with version 2.
     let kind = if kind == "kv-v2" {
         options.insert("version".into(), "2".into());
@@ -139,7 +242,7 @@ pub(super) async fn enable(
     } else {
         kind
     };
-    let backend = vault.registry().create(&kind, &options)?;
+    let backend = sys.vault.registry().create(&kind, &options)?;
     let _guard = active.mount_lock.lock().await;
     let mut router = Router::clone(&active.router.snapshot());
     if let Some(existing) = router
@@ -178,8 +281,14 @@ pub(super) async fn enable(
     Ok(VaultResponse::empty())
 }
 
-pub(super) async fn disable(active: &Active, path: &str, auth: bool) -> Result<VaultResponse> {
-    let full = mount_target(path, auth, "unmount")?;
+async fn disable(
+    sys: &System,
+    _ctx: &Context,
+    fields: Fields<'_>,
+    auth: bool,
+) -> Result<VaultResponse> {
+    let active = &sys.active;
+    let full = mount_target(fields.get("path")?, auth, "unmount")?;
     let _guard = active.mount_lock.lock().await;
     if active.router.snapshot().get(&full).is_none() {
         // Vault answers success for a path that is not mounted.
@@ -206,49 +315,60 @@ pub(super) async fn disable(active: &Active, path: &str, auth: bool) -> Result<V
     Ok(VaultResponse::empty())
 }
 
-pub(super) async fn tune(
-    active: &Active,
-    path: &str,
+async fn tune_read(
+    sys: &System,
+    _ctx: &Context,
+    fields: Fields<'_>,
     auth: bool,
-    operation: Operation,
-    data: &Map<String, Value>,
 ) -> Result<VaultResponse> {
-    let full = mount_target(path, auth, "tune")?;
+    let full = mount_target(fields.get("path")?, auth, "tune")?;
+    let router = sys.active.router.snapshot();
+    let entry = &router
+        .get(&full)
+        .ok_or_else(|| VaultError::invalid(format!("no mount at {full:?}")))?
+        .entry;
+    let mut out = object(json!({
+        "default_lease_ttl": entry.config.default_lease_ttl,
+        "max_lease_ttl": entry.config.max_lease_ttl,
+        "description": entry.description,
+        "force_no_cache": false,
+        "options": entry.options,
+    }));
+    if let Some(tune) = &entry.config.user_lockout_config {
+        tune.tune_fields(&mut out);
+    }
+    Ok(VaultResponse::data(out))
+}
+
+async fn tune_write(
+    sys: &System,
+    _ctx: &Context,
+    fields: Fields<'_>,
+    auth: bool,
+) -> Result<VaultResponse> {
+    let active = &sys.active;
+    let full = mount_target(fields.get("path")?, auth, "tune")?;
     let _guard = active.mount_lock.lock().await;
     let mut router = Router::clone(&active.router.snapshot());
     let mounted = router
         .get(&full)
         .cloned()
         .ok_or_else(|| VaultError::invalid(format!("no mount at {full:?}")))?;
-    if operation == Operation::Read {
-        let entry = &mounted.entry;
-        let mut out = object(json!({
-            "default_lease_ttl": entry.config.default_lease_ttl,
-            "max_lease_ttl": entry.config.max_lease_ttl,
-            "description": entry.description,
-            "force_no_cache": false,
-            "options": entry.options,
-        }));
-        if let Some(tune) = &entry.config.user_lockout_config {
-            tune.tune_fields(&mut out);
-        }
-        return Ok(VaultResponse::data(out));
-    }
     let mut entry = mounted.entry.clone();
-    if let Some(tune) = field::map(data, "user_lockout_config")?
+    if let Some(tune) = fields.get_ok::<&Map<String, Value>>("user_lockout_config")?
         && !tune.is_empty()
     {
         lockout_tunable(auth, &entry.kind)?;
         let current = entry.config.user_lockout_config.clone().unwrap_or_default();
-        entry.config.user_lockout_config = Some(current.updated(&tune)?);
+        entry.config.user_lockout_config = Some(current.updated(tune)?);
     }
-    if let Some(ttl) = field::duration(data, "default_lease_ttl")? {
+    if let Some(ttl) = fields.get_ok::<std::time::Duration>("default_lease_ttl")? {
         entry.config.default_lease_ttl = ttl.as_secs();
     }
-    if let Some(ttl) = field::duration(data, "max_lease_ttl")? {
+    if let Some(ttl) = fields.get_ok::<std::time::Duration>("max_lease_ttl")? {
         entry.config.max_lease_ttl = ttl.as_secs();
     }
-    if let Some(description) = field::string(data, "description")? {
+    if let Some(description) = fields.get_ok::<String>("description")? {
         entry.description = description;
     }
     router.insert(Mounted {

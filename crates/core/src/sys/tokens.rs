@@ -1,10 +1,11 @@
 //! The token store's endpoints (`auth/token/...`).
 
-use serde_json::{Map, Value, json};
-use strongroom_logical::{Operation, field};
+use std::time::Duration;
 
-use super::caller::Caller;
-use crate::active::Active;
+use serde_json::{Map, Value, json};
+use strongroom_logical::{Context, Field, FieldType, Fields, SecretText};
+
+use super::{Declared, System};
 use crate::request::{AuthInfo, VaultResponse};
 use crate::tokens::{Creation, TokenEntry, TokenRequest};
 use crate::util::{object, rfc3339};
@@ -66,52 +67,194 @@ fn auth_response(token: String, entry: &TokenEntry) -> VaultResponse {
     }
 }
 
+/// The token store's endpoints.
+pub(super) fn endpoints() -> Vec<Declared> {
+    let token = || Field::new(FieldType::SecretString, "The token.");
+    let accessor = || Field::new(FieldType::String, "The token's accessor.");
+    let increment = || {
+        Field::new(
+            FieldType::DurationSecond,
+            "The TTL asked for, from now (the token's own when 0).",
+        )
+    };
+    let create = |pattern: &str| {
+        Declared::new(pattern)
+            .field(
+                "policies",
+                Field::new(
+                    FieldType::CommaStringSlice,
+                    "Policies (a subset of the caller's unless it is root).",
+                ),
+            )
+            .field(
+                "no_default_policy",
+                Field::new(FieldType::Bool, "Leave out the `default` policy."),
+            )
+            .field("ttl", Field::new(FieldType::DurationSecond, "The TTL."))
+            .field(
+                "lease",
+                Field::new(FieldType::DurationSecond, "The TTL (Vault's older name)."),
+            )
+            .field(
+                "explicit_max_ttl",
+                Field::new(
+                    FieldType::DurationSecond,
+                    "A hard limit renewals cannot pass.",
+                ),
+            )
+            .field(
+                "period",
+                Field::new(
+                    FieldType::DurationSecond,
+                    "A periodic token: each renewal resets the TTL to this.",
+                ),
+            )
+            .field(
+                "num_uses",
+                Field::new(
+                    FieldType::Int,
+                    "Uses before the token is revoked (0: unlimited).",
+                ),
+            )
+            .field(
+                "renewable",
+                Field::new(FieldType::Bool, "Whether the token can be renewed.").default(true),
+            )
+            .field(
+                "no_parent",
+                Field::new(
+                    FieldType::Bool,
+                    "No parent: the token outlives its creator (needs sudo).",
+                ),
+            )
+            .field(
+                "display_name",
+                Field::new(
+                    FieldType::String,
+                    "A name shown in lookups and audit lines.",
+                ),
+            )
+            .field("meta", Field::new(FieldType::KvPairs, "Metadata."))
+            .field(
+                "bound_cidrs",
+                Field::new(
+                    FieldType::CommaStringSlice,
+                    "CIDR blocks the token may be used from.",
+                ),
+            )
+            .field(
+                "type",
+                Field::new(FieldType::String, "The token type (`service`)."),
+            )
+            .field(
+                "id",
+                Field::new(FieldType::String, "Not supported: tokens are random."),
+            )
+    };
+    vec![
+        create("create")
+            .write(|s, c, f| Box::pin(create_token(s, c, f, false)))
+            .synopsis("Create a child token."),
+        create("create-orphan")
+            .write(|s, c, f| Box::pin(create_token(s, c, f, true)))
+            .synopsis("Create a token without a parent."),
+        Declared::new("lookup-self")
+            .field("token", token())
+            .read(|s, c, f| Box::pin(lookup_self(s, c, f)))
+            .write(|s, c, f| Box::pin(lookup_self(s, c, f)))
+            .synopsis("Look the caller's token up."),
+        Declared::new("lookup")
+            .field("token", token())
+            .read(|s, c, f| Box::pin(lookup(s, c, f)))
+            .write(|s, c, f| Box::pin(lookup(s, c, f)))
+            .synopsis("Look a token up."),
+        Declared::new("lookup-accessor")
+            .field("accessor", accessor())
+            .write(|s, c, f| Box::pin(lookup_accessor(s, c, f)))
+            .synopsis("Look a token up by its accessor."),
+        Declared::new("renew-self")
+            .field("token", token())
+            .field("increment", increment())
+            .write(|s, c, f| Box::pin(renew(s, c, f, Renewed::Caller)))
+            .synopsis("Renew the caller's token."),
+        Declared::new("renew")
+            .field("token", token())
+            .field("increment", increment())
+            .write(|s, c, f| Box::pin(renew(s, c, f, Renewed::Token)))
+            .synopsis("Renew a token."),
+        Declared::new("renew-accessor")
+            .field("accessor", accessor())
+            .field("increment", increment())
+            .write(|s, c, f| Box::pin(renew(s, c, f, Renewed::Accessor)))
+            .synopsis("Renew a token by its accessor."),
+        Declared::new("revoke-self")
+            .write(|s, c, f| Box::pin(revoke_self(s, c, f)))
+            .synopsis("Revoke the caller's token and its children."),
+        Declared::new("revoke")
+            .field("token", token())
+            .write(|s, c, f| Box::pin(revoke(s, c, f, false)))
+            .synopsis("Revoke a token and its children."),
+        Declared::new("revoke-orphan")
+            .field("token", token())
+            .write(|s, c, f| Box::pin(revoke(s, c, f, true)))
+            .sudo()
+            .synopsis("Revoke a token, leaving its children as orphans."),
+        Declared::new("revoke-accessor")
+            .field("accessor", accessor())
+            .write(|s, c, f| Box::pin(revoke_accessor(s, c, f)))
+            .synopsis("Revoke a token by its accessor, with its children."),
+    ]
+}
+
 /// The fields of `auth/token/create` and `create-orphan`, decoded as Vault's field types (a
 /// value of the wrong type is a 400, never a default).
-fn token_request(data: &Map<String, Value>) -> Result<TokenRequest> {
-    let num_uses = field::int(data, "num_uses")?.unwrap_or(0);
+fn token_request(fields: &Fields<'_>) -> Result<TokenRequest> {
+    let num_uses: i64 = fields.get("num_uses")?;
     if num_uses < 0 {
         return Err(VaultError::invalid("number of uses cannot be negative"));
     }
     let num_uses =
         u32::try_from(num_uses).map_err(|_| VaultError::invalid("number of uses is too large"))?;
-    match field::string(data, "type")?.as_deref() {
-        None | Some("" | "service" | "default") => {}
-        Some(other) => {
+    match fields.get::<&str>("type")? {
+        "" | "service" | "default" => {}
+        other => {
             return Err(VaultError::invalid(format!(
                 "unsupported token type {other:?}: only service tokens can be created"
             )));
         }
     }
-    if field::string(data, "id")?.is_some_and(|id| !id.is_empty()) {
+    if !fields.get::<&str>("id")?.is_empty() {
         return Err(VaultError::invalid(
             "token ids cannot be chosen: tokens are random",
         ));
     }
-    // A positive `lease` is Vault's older spelling of `ttl`.
-    let ttl = match field::duration(data, "ttl")?.filter(|d| !d.is_zero()) {
-        Some(ttl) => Some(ttl),
-        None => field::duration(data, "lease")?.filter(|d| !d.is_zero()),
+    let nonzero = |name: &str| -> Result<Option<Duration>> {
+        Ok(fields.get_ok::<Duration>(name)?.filter(|d| !d.is_zero()))
     };
-    let policies = field::string_slice(data, "policies")?
-        .unwrap_or_default()
+    // A positive `lease` is Vault's older spelling of `ttl`.
+    let ttl = match nonzero("ttl")? {
+        Some(ttl) => Some(ttl),
+        None => nonzero("lease")?,
+    };
+    let policies = fields
+        .get::<Vec<String>>("policies")?
         .into_iter()
         .map(|p| p.to_lowercase())
         .filter(|p| !p.is_empty())
         .collect();
     Ok(TokenRequest {
         policies,
-        no_default_policy: field::bool(data, "no_default_policy")?.unwrap_or(false),
+        no_default_policy: fields.get("no_default_policy")?,
         ttl,
-        explicit_max_ttl: field::duration(data, "explicit_max_ttl")?.filter(|d| !d.is_zero()),
-        period: field::duration(data, "period")?.filter(|d| !d.is_zero()),
+        explicit_max_ttl: nonzero("explicit_max_ttl")?,
+        period: nonzero("period")?,
         num_uses,
-        renewable: field::bool(data, "renewable")?,
-        no_parent: field::bool(data, "no_parent")?.unwrap_or(false),
-        display_name: field::string(data, "display_name")?.unwrap_or_default(),
-        meta: field::kv_pairs(data, "meta")?.unwrap_or_default(),
-        bound_cidrs: field::comma_string_slice(data, "bound_cidrs")?
-            .unwrap_or_default()
+        renewable: Some(fields.get("renewable")?),
+        no_parent: fields.get("no_parent")?,
+        display_name: fields.get("display_name")?,
+        meta: fields.get("meta")?,
+        bound_cidrs: fields
+            .get::<Vec<String>>("bound_cidrs")?
             .into_iter()
             .filter(|c| !c.is_empty())
             .collect(),
@@ -120,163 +263,213 @@ fn token_request(data: &Map<String, Value>) -> Result<TokenRequest> {
     })
 }
 
-/// A required string field of the token endpoints (`token`, `accessor`).
-fn required(data: &Map<String, Value>, name: &str) -> Result<String> {
-    field::string(data, name)?
-        .filter(|v| !v.is_empty())
-        .ok_or_else(|| VaultError::invalid(format!("missing {name}")))
+/// A required secret field of the token endpoints (`token`).
+fn required_token(fields: &Fields<'_>) -> Result<SecretText> {
+    let token: SecretText = fields.get("token")?;
+    if token.expose().is_empty() {
+        return Err(VaultError::invalid("missing token"));
+    }
+    Ok(token)
 }
 
-/// `auth/token/...` requests (already authorised), at their canonical path below the store.
-pub(crate) async fn handle_token(
-    active: &Active,
-    caller: &Caller,
-    operation: Operation,
-    rest: &str,
-    data: Map<String, Value>,
+/// A required accessor.
+fn required_accessor(fields: &Fields<'_>) -> Result<String> {
+    let accessor: String = fields.get("accessor")?;
+    if accessor.is_empty() {
+        return Err(VaultError::invalid("missing accessor"));
+    }
+    Ok(accessor)
+}
+
+async fn create_token(
+    sys: &System,
+    ctx: &Context,
+    fields: Fields<'_>,
+    orphan: bool,
 ) -> Result<VaultResponse> {
-    let now = active.clock.now();
-    let tokens = &active.tokens;
-    let rest = crate::request_path::handler_path(operation, rest);
-    let writes = matches!(operation, Operation::Create | Operation::Update);
-    match rest {
-        "create" | "create-orphan" if writes => {
-            let request = token_request(&data)?;
-            let asked_period = request.period;
-            let path = format!("auth/token/{rest}");
-            let creation = Creation {
-                sudo: caller.sudo,
-                orphan: rest == "create-orphan",
-                path: &path,
-            };
-            let (new_token, entry) = tokens.create(&caller.entry, request, creation, now).await?;
-            let mut response = auth_response(new_token, &entry);
-            if let Some(asked) = asked_period.filter(|p| p.as_secs() > entry.period) {
-                response.warnings.push(format!(
-                    "period of \"{}\" exceeded the effective max_ttl of \"{}\"; period value is \
-                     capped accordingly",
-                    humantime(asked.as_secs()),
-                    humantime(entry.period)
-                ));
-            }
-            Ok(response)
-        }
-        "lookup-self" if matches!(operation, Operation::Read) || writes => Ok(VaultResponse::data(
-            lookup_data(&caller.entry, now, Some(&caller.token), caller.last_use),
-        )),
-        "lookup" if matches!(operation, Operation::Read) || writes => {
-            let target = required(&data, "token")?;
+    let caller = sys.caller()?;
+    let request = token_request(&fields)?;
+    let asked_period = request.period;
+    let path = format!(
+        "auth/token/{}",
+        if orphan { "create-orphan" } else { "create" }
+    );
+    let creation = Creation {
+        sudo: caller.sudo,
+        orphan,
+        path: &path,
+    };
+    let (new_token, entry) = sys
+        .active
+        .tokens
+        .create(&caller.entry, request, creation, ctx.now)
+        .await?;
+    let mut response = auth_response(new_token, &entry);
+    if let Some(asked) = asked_period.filter(|p| p.as_secs() > entry.period) {
+        response.warnings.push(format!(
+            "period of \"{}\" exceeded the effective max_ttl of \"{}\"; period value is \
+             capped accordingly",
+            humantime(asked.as_secs()),
+            humantime(entry.period)
+        ));
+    }
+    Ok(response)
+}
+
+async fn lookup_self(sys: &System, ctx: &Context, _fields: Fields<'_>) -> Result<VaultResponse> {
+    let caller = sys.caller()?;
+    Ok(VaultResponse::data(lookup_data(
+        &caller.entry,
+        ctx.now,
+        Some(&caller.token),
+        caller.last_use,
+    )))
+}
+
+async fn lookup(sys: &System, ctx: &Context, fields: Fields<'_>) -> Result<VaultResponse> {
+    let caller = sys.caller()?;
+    let target = required_token(&fields)?;
+    let entry = sys
+        .active
+        .lookup_token(target.expose(), ctx.now)
+        .await?
+        .ok_or_else(|| VaultError::invalid("bad token"))?;
+    // Looking up one's own token reports this request's use, as lookup-self does.
+    let own = entry.id == caller.entry.id;
+    let entry = if own { &caller.entry } else { &entry };
+    Ok(VaultResponse::data(lookup_data(
+        entry,
+        ctx.now,
+        Some(target.expose()),
+        own && caller.last_use,
+    )))
+}
+
+async fn lookup_accessor(sys: &System, ctx: &Context, fields: Fields<'_>) -> Result<VaultResponse> {
+    let accessor = required_accessor(&fields)?;
+    let entry = sys
+        .active
+        .lookup_accessor(&accessor, ctx.now)
+        .await?
+        .ok_or_else(|| VaultError::invalid("invalid accessor"))?;
+    Ok(VaultResponse::data(lookup_data(
+        &entry, ctx.now, None, false,
+    )))
+}
+
+/// Whose token a renewal renews.
+#[derive(Clone, Copy)]
+enum Renewed {
+    Caller,
+    Token,
+    Accessor,
+}
+
+async fn renew(
+    sys: &System,
+    ctx: &Context,
+    fields: Fields<'_>,
+    which: Renewed,
+) -> Result<VaultResponse> {
+    let active = &sys.active;
+    let now = ctx.now;
+    let (entry, shown) = match which {
+        Renewed::Token => {
+            let target = required_token(&fields)?;
             let entry = active
-                .lookup_token(&target, now)
+                .lookup_token(target.expose(), now)
                 .await?
                 .ok_or_else(|| VaultError::invalid("bad token"))?;
-            // Looking up one's own token reports this request's use, as lookup-self does.
-            let own = entry.id == caller.entry.id;
-            let entry = if own { &caller.entry } else { &entry };
-            Ok(VaultResponse::data(lookup_data(
-                entry,
-                now,
-                Some(&target),
-                own && caller.last_use,
-            )))
+            (entry, target.expose().to_owned())
         }
-        "lookup-accessor" if writes => {
-            let accessor = required(&data, "accessor")?;
+        Renewed::Accessor => {
+            let accessor = required_accessor(&fields)?;
             let entry = active
                 .lookup_accessor(&accessor, now)
                 .await?
                 .ok_or_else(|| VaultError::invalid("invalid accessor"))?;
-            Ok(VaultResponse::data(lookup_data(&entry, now, None, false)))
+            (entry, String::new())
         }
-        "renew-self" | "renew" | "renew-accessor" if writes => {
-            let (entry, shown) = match rest {
-                "renew" => {
-                    let target = required(&data, "token")?;
-                    let entry = active
-                        .lookup_token(&target, now)
-                        .await?
-                        .ok_or_else(|| VaultError::invalid("bad token"))?;
-                    (entry, target)
-                }
-                "renew-accessor" => {
-                    let accessor = required(&data, "accessor")?;
-                    let entry = active
-                        .lookup_accessor(&accessor, now)
-                        .await?
-                        .ok_or_else(|| VaultError::invalid("invalid accessor"))?;
-                    (entry, String::new())
-                }
-                _ => (caller.entry.clone(), caller.token.clone()),
-            };
-            // A login's token renews only while its auth method agrees (user or role still
-            // there, same policies), as in Vault.
-            if let Some(mount) = &entry.mount {
-                let mounted = active
-                    .router
-                    .snapshot()
-                    .get(mount)
-                    .cloned()
-                    .ok_or_else(|| VaultError::invalid("the token's auth method is gone"))?;
-                mounted
-                    .backend
-                    .renew_login(
-                        &crate::mounts::context(&mounted, now),
-                        &entry.internal,
-                        &entry.policies,
-                    )
-                    .await?;
-            }
-            let increment = field::duration(&data, "increment")?.filter(|d| !d.is_zero());
-            // The renewal applies to the entry as stored now: a use counted meanwhile (or
-            // the token's revocation) is never undone by writing back an older copy.
-            // A token whose last use was this request is gone already (OpenBao's answer).
-            let (renewed, capped) = tokens
-                .renew(&entry.id, increment, now)
-                .await?
-                .ok_or_else(|| VaultError::invalid("token not found"))?;
-            let mut response = auth_response(shown, &renewed);
-            if capped {
-                response.warnings.push(format!(
-                    "TTL of \"{}\" exceeded the effective max_ttl of \"{}\"; TTL value is capped \
-                     accordingly",
-                    humantime(increment.map_or(renewed.ttl, |d| d.as_secs())),
-                    humantime(renewed.ttl)
-                ));
-            }
-            Ok(response)
+        Renewed::Caller => {
+            let caller = sys.caller()?;
+            (caller.entry.clone(), caller.token.clone())
         }
-        "revoke-self" if writes => {
-            active.revoke_token_tree(&caller.entry.id, now).await?;
-            Ok(VaultResponse::empty())
-        }
-        "revoke" | "revoke-orphan" if writes => {
-            let target = required(&data, "token")?;
-            if let Some(entry) = active.lookup_token(&target, now).await? {
-                if rest == "revoke" {
-                    active.revoke_token_tree(&entry.id, now).await?;
-                } else {
-                    tokens.revoke_orphan(&entry.id).await?;
-                    active
-                        .revoke_leases_of(std::slice::from_ref(&entry.id), now)
-                        .await?;
-                }
-            }
-            Ok(VaultResponse::empty())
-        }
-        "revoke-accessor" if writes => {
-            let accessor = required(&data, "accessor")?;
-            if let Some(entry) = active.lookup_accessor(&accessor, now).await? {
-                active.revoke_token_tree(&entry.id, now).await?;
-            }
-            Ok(VaultResponse::empty())
-        }
-        "create" | "create-orphan" | "lookup-self" | "lookup" | "lookup-accessor"
-        | "renew-self" | "renew" | "renew-accessor" | "revoke-self" | "revoke"
-        | "revoke-orphan" | "revoke-accessor" => Err(VaultError::Logical(
-            strongroom_logical::LogicalError::UnsupportedOperation,
-        )),
-        _ => Err(VaultError::UnsupportedPath),
+    };
+    // A login's token renews only while its auth method agrees (user or role still there, same
+    // policies), as in Vault.
+    if let Some(mount) = &entry.mount {
+        let mounted = active
+            .router
+            .snapshot()
+            .get(mount)
+            .cloned()
+            .ok_or_else(|| VaultError::invalid("the token's auth method is gone"))?;
+        mounted
+            .backend
+            .renew_login(
+                &crate::mounts::context(&mounted, now),
+                &entry.internal,
+                &entry.policies,
+            )
+            .await?;
     }
+    let increment = fields
+        .get_ok::<Duration>("increment")?
+        .filter(|d| !d.is_zero());
+    // The renewal applies to the entry as stored now: a use counted meanwhile (or the token's
+    // revocation) is never undone by writing back an older copy. A token whose last use was
+    // this request is gone already (OpenBao's answer).
+    let (renewed, capped) = active
+        .tokens
+        .renew(&entry.id, increment, now)
+        .await?
+        .ok_or_else(|| VaultError::invalid("token not found"))?;
+    let mut response = auth_response(shown, &renewed);
+    if capped {
+        response.warnings.push(format!(
+            "TTL of \"{}\" exceeded the effective max_ttl of \"{}\"; TTL value is capped \
+             accordingly",
+            humantime(increment.map_or(renewed.ttl, |d| d.as_secs())),
+            humantime(renewed.ttl)
+        ));
+    }
+    Ok(response)
+}
+
+async fn revoke_self(sys: &System, ctx: &Context, _fields: Fields<'_>) -> Result<VaultResponse> {
+    sys.active
+        .revoke_token_tree(&sys.caller()?.entry.id, ctx.now)
+        .await?;
+    Ok(VaultResponse::empty())
+}
+
+async fn revoke(
+    sys: &System,
+    ctx: &Context,
+    fields: Fields<'_>,
+    orphan: bool,
+) -> Result<VaultResponse> {
+    let active = &sys.active;
+    let target = required_token(&fields)?;
+    if let Some(entry) = active.lookup_token(target.expose(), ctx.now).await? {
+        if orphan {
+            active.tokens.revoke_orphan(&entry.id).await?;
+            active
+                .revoke_leases_of(std::slice::from_ref(&entry.id), ctx.now)
+                .await?;
+        } else {
+            active.revoke_token_tree(&entry.id, ctx.now).await?;
+        }
+    }
+    Ok(VaultResponse::empty())
+}
+
+async fn revoke_accessor(sys: &System, ctx: &Context, fields: Fields<'_>) -> Result<VaultResponse> {
+    let accessor = required_accessor(&fields)?;
+    if let Some(entry) = sys.active.lookup_accessor(&accessor, ctx.now).await? {
+        sys.active.revoke_token_tree(&entry.id, ctx.now).await?;
+    }
+    Ok(VaultResponse::empty())
 }
 
 /// Seconds as Go prints a `time.Duration` (`1h0m0s`, `2m30s`, `45s`), for Vault's warnings.

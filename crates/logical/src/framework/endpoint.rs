@@ -405,6 +405,35 @@ impl<B, R: Reply, E: From<LogicalError>> Endpoints<B, R, E> {
         self.route(path).and_then(|m| self.infos.get(m.index))
     }
 
+    /// `path` with the captures its endpoint declares as [`FieldType::LowerCaseString`]
+    /// lower-cased, as the handler will read them (`policy/Admin` -> `policy/admin`), for a host
+    /// to decide access on the path acted on. `None` when nothing changes or nothing matches.
+    pub fn canonical_path(&self, path: &str) -> Option<String> {
+        let matched = self.route(path)?;
+        let info = self.infos.get(matched.index)?;
+        let mut out = String::new();
+        let mut copied = 0;
+        let captures = info.fields.iter().filter(|spec| spec.capture);
+        for (spec, span) in captures.zip(&matched.spans) {
+            let Some(span) = span.clone() else {
+                continue;
+            };
+            let text = path.get(span.clone())?;
+            if spec.field.ty != FieldType::LowerCaseString || !text.chars().any(char::is_uppercase)
+            {
+                continue;
+            }
+            out.push_str(path.get(copied..span.start)?);
+            out.push_str(&text.to_lowercase());
+            copied = span.end;
+        }
+        if copied == 0 {
+            return None;
+        }
+        out.push_str(path.get(copied..)?);
+        Some(out)
+    }
+
     /// Whether `path` needs `sudo`: its endpoint is declared [`Endpoint::sudo`].
     pub fn needs_sudo(&self, path: &str) -> bool {
         self.endpoint(path).is_some_and(|info| info.sudo)

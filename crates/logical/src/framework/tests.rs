@@ -607,3 +607,18 @@ async fn lower_case_captures_are_folded() {
         Some(true)
     );
 }
+
+/// The path a host decides access on folds the same captures the handler reads folded, and
+/// nothing else.
+#[test]
+fn canonical_paths_fold_declared_lower_case_captures_only() {
+    let probe = Probe::new();
+    let endpoints = &probe.endpoints;
+    assert_eq!(
+        endpoints.canonical_path("roles/AdMiN").as_deref(),
+        Some("roles/admin")
+    );
+    assert_eq!(endpoints.canonical_path("roles/admin"), None);
+    assert_eq!(endpoints.canonical_path("items/ABC"), None);
+    assert_eq!(endpoints.canonical_path("nowhere/ABC"), None);
+}

@@ -1,0 +1,112 @@
+//! `sys/internal/...`: what Vault's own clients ask before they act (the mount a path is in,
+//! for `vault kv`) and the OpenAPI document of every mounted path.
+
+use serde_json::json;
+use strongroom_logical::{Context, EndpointInfo, Field, FieldType, Fields, Operation};
+use strongroom_policy::{Acl, Capabilities};
+
+use super::{Declared, System};
+use crate::request::VaultResponse;
+use crate::util::object;
+use crate::{Result, Vault, VaultError};
+
+pub(super) fn endpoints() -> Vec<Declared> {
+    vec![
+        Declared::new("internal/ui/mounts/{path*}")
+            .field(
+                "path",
+                Field::new(FieldType::String, "A path; its mount is answered."),
+            )
+            .read(|s, c, f| Box::pin(mount_of(s, c, f)))
+            .synopsis("The mount serving a path, and its type and options."),
+        Declared::new("internal/specs/openapi")
+            .read(|s, c, f| Box::pin(openapi(s, c, f)))
+            .synopsis(
+                "The OpenAPI 3 document of every path the caller's token can reach a mount of.",
+            ),
+    ]
+}
+
+/// What `vault kv` asks to find a mount and its KV version.
+async fn mount_of(sys: &System, _ctx: &Context, fields: Fields<'_>) -> Result<VaultResponse> {
+    let target: &str = fields.get("path")?;
+    let router = sys.active.router.snapshot();
+    let Some((mounted, _)) = router.route(target) else {
+        return Err(VaultError::invalid(format!(
+            "preflight capability check returned 403, please ensure client's policies grant \
+             access to path \"{target}\""
+        )));
+    };
+    let mut out = object(mounted.entry.to_json());
+    out.insert("path".into(), json!(mounted.entry.path));
+    Ok(VaultResponse::data(out))
+}
+
+/// The OpenAPI document (Vault's raw body): the system backend, the token store and every
+/// mounted engine, each mount only when the caller's ACL reaches into it, as Vault filters.
+async fn openapi(sys: &System, _ctx: &Context, _fields: Fields<'_>) -> Result<VaultResponse> {
+    let acl = sys
+        .active
+        .policies
+        .acl(&sys.caller()?.entry.policies)
+        .await?;
+    let router = sys.active.router.snapshot();
+    let mut mounts: Vec<(&str, &[EndpointInfo])> = super::builtin_infos()
+        .into_iter()
+        .filter(|(path, _)| reaches(&acl, path))
+        .collect();
+    for mounted in router.mounted() {
+        if reaches(&acl, &mounted.entry.path) {
+            mounts.push((mounted.entry.path.as_str(), mounted.backend.endpoints()));
+        }
+    }
+    let document = strongroom_logical::openapi_document(&mounts);
+    let mut out = object(document);
+    if let Some(info) = out.get_mut("info").and_then(|v| v.as_object_mut()) {
+        info.insert("title".into(), json!("Strongroom"));
+        info.insert("version".into(), json!(env!("CARGO_PKG_VERSION")));
+    }
+    Ok(VaultResponse {
+        raw: true,
+        ..VaultResponse::data(out)
+    })
+}
+
+/// Whether `acl` grants anything on the mount at `mount` or below it (Vault's
+/// `hasMountAccess`): a capability on the mount path, or a rule that is not a denial whose
+/// fixed part lies inside the mount or contains it.
+fn reaches(acl: &Acl, mount: &str) -> bool {
+    if acl.is_root() {
+        return true;
+    }
+    let granted = |caps: Capabilities| !caps.is_empty() && !caps.contains(Capabilities::DENY);
+    if granted(acl.capabilities(mount)) {
+        return true;
+    }
+    acl.rules().iter().any(|rule| {
+        let text = rule.pattern().as_str();
+        let fixed = text.split(['*', '+']).next().unwrap_or_default();
+        granted(rule.capabilities()) && (fixed.starts_with(mount) || mount.starts_with(fixed))
+    })
+}
+
+impl Vault {
+    /// The OpenAPI 3 document of the paths `token` can reach, as `GET
+    /// sys/internal/specs/openapi` answers it (through the request pipeline: authorised and
+    /// audited).
+    ///
+    /// # Errors
+    ///
+    /// As [`Vault::handle`].
+    pub async fn openapi(&self, token: &str) -> Result<serde_json::Value> {
+        let response = self
+            .handle(
+                crate::VaultRequest::new(Operation::Read, "sys/internal/specs/openapi")
+                    .with_token(token),
+            )
+            .await?;
+        Ok(response
+            .data
+            .map_or(serde_json::Value::Null, serde_json::Value::Object))
+    }
+}

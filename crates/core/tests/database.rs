@@ -26,7 +26,7 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::{Value, json};
 use sqlx::Connection as _;
-use strongroom_core::{ManualClock, Vault, VaultError};
+use strongroom_core::{ManualClock, Vault};
 use strongroom_rotation::{AlertKind, MemorySink, Step};
 use strongroom_storage::{MemoryStorage, Storage};
 

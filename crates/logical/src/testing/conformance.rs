@@ -1,35 +1,4 @@
-//! The backend conformance suite: what an engine declares is what it serves.
-//!
-//! [`Conformance`] drives a [`Backend`] from its declarations alone
-//! ([`Backend::endpoints`]) and checks, for every declared endpoint:
-//!
-//! * **routing**: each of its example paths ([`EndpointInfo::example_paths`], the captures
-//!   filled with sample values) is matched by it and by no earlier endpoint (the router hands a
-//!   path to the first match); an endpoint an earlier one shadows must be named with
-//!   [`Conformance::shadowed`], and is still reached by at least one of its paths;
-//! * **security flags**: [`Backend::needs_sudo`] and [`Backend::is_unauthenticated`] answer
-//!   the endpoint's declaration for each of its paths;
-//! * **operations**: every declared operation is served (the answer may be an engine error,
-//!   such as "not found" or an invalid request, but never `unsupported path` or
-//!   `unsupported operation`), and every operation not declared is `unsupported operation`;
-//! * **existence checks**: [`Backend::exists`] answers `Some` for a write exactly when the
-//!   endpoint declares a check;
-//! * **field types**: for every body field (not captured by the path) and every operation, each
-//!   value of the wrong JSON type that the field's decoder refuses (an object for an `Int`, a
-//!   non-numeric string for an `Int`, a list for a `String`, ...; see the
-//!   [`field`](crate::field) rules) is a 400 `InvalidRequest` worded exactly as Vault words it
-//!   (`Field validation failed: error converting input for field "ttl": ...`), storage is left
-//!   exactly as it was (every key and value compared), and the existence check, where there is
-//!   one, refuses it too (`error converting input for field "ttl": ...`);
-//!
-//! and for the mount as a whole that **unknown paths** — `no-such-path-xyz`, the example paths
-//! with junk appended, their parents, `<path>/../x` — are `unsupported path` for every
-//! operation, whenever no declared pattern matches them (an engine with a catch-all pattern, such
-//! as KV version 1's `{path*}`, has none), and change nothing.
-//!
-//! Requests carry an empty body unless a check says otherwise, no client and no connection.
-//! Handlers do run (a write to `keys/sample` may create a key), so give the suite a fresh
-//! [`Context`] ([`context`](super::context)).
+//! The backend conformance suite ([`Conformance`]): what an engine declares is what it serves.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -76,9 +45,40 @@ pub struct Report {
     pub unknown_paths: usize,
 }
 
-/// The conformance suite for one backend (see the [module docs](self)): build it with
-/// [`new`](Self::new), give captures that need them other samples, then [`run`](Self::run).
-/// [`assert_conformance`] runs it with the defaults.
+/// The conformance suite for one backend: build it with [`new`](Self::new), give captures that
+/// need them other samples, then [`run`](Self::run). [`assert_conformance`] runs it with the
+/// defaults.
+///
+/// The suite drives a [`Backend`] from its declarations alone
+/// ([`Backend::endpoints`]) and checks, for every declared endpoint:
+///
+/// * **routing**: each of its example paths ([`EndpointInfo::example_paths`], the captures
+///   filled with sample values) is matched by it and by no earlier endpoint (the router hands a
+///   path to the first match); an endpoint an earlier one shadows must be named with
+///   [`Conformance::shadowed`], and is still reached by at least one of its paths;
+/// * **security flags**: [`Backend::needs_sudo`] and [`Backend::is_unauthenticated`] answer
+///   the endpoint's declaration for each of its paths;
+/// * **operations**: every declared operation is served (the answer may be an engine error,
+///   such as "not found" or an invalid request, but never `unsupported path` or
+///   `unsupported operation`), and every operation not declared is `unsupported operation`;
+/// * **existence checks**: [`Backend::exists`] answers `Some` for a write exactly when the
+///   endpoint declares a check;
+/// * **field types**: for every body field (not captured by the path) and every operation, each
+///   value of the wrong JSON type that the field's decoder refuses (an object for an `Int`, a
+///   non-numeric string for an `Int`, a list for a `String`, ...; see the
+///   [`field`](crate::field) rules) is a 400 `InvalidRequest` worded exactly as Vault words it
+///   (`Field validation failed: error converting input for field "ttl": ...`), storage is left
+///   exactly as it was (every key and value compared), and the existence check, where there is
+///   one, refuses it too (`error converting input for field "ttl": ...`);
+///
+/// and for the mount as a whole that **unknown paths** — `no-such-path-xyz`, the example paths
+/// with junk appended, their parents, `<path>/../x` — are `unsupported path` for every
+/// operation, whenever no declared pattern matches them (an engine with a catch-all pattern, such
+/// as KV version 1's `{path*}`, has none), and change nothing.
+///
+/// Requests carry an empty body unless a check says otherwise, no client and no connection.
+/// Handlers do run (a write to `keys/sample` may create a key), so give the suite a fresh
+/// [`Context`] ([`context`](crate::testing::context)).
 ///
 /// ```
 /// # async fn doc(backend: &dyn strongroom_logical::Backend) {
@@ -130,7 +130,7 @@ impl<'a> Conformance<'a> {
         self
     }
 
-    /// Runs every check (see the [module docs](self)).
+    /// Runs every check (listed in the [`Conformance`] docs).
     ///
     /// # Panics
     ///

@@ -126,6 +126,36 @@ impl EndpointInfo {
     pub fn description(&self) -> &str {
         &self.description
     }
+
+    /// Whether `path` (below the mount) matches this endpoint's pattern, on its own: the router
+    /// ([`Endpoints::endpoint`]) hands a path to the *first* endpoint that matches, which may
+    /// be an earlier one.
+    pub fn matches(&self, path: &str) -> bool {
+        self.pattern.matches(path, &mut Vec::new())
+    }
+
+    /// Concrete paths (below the mount) that this endpoint's pattern matches, for tests and
+    /// examples: each capture replaced by `value(name)` (a `{path*}` or `{path+}` capture takes
+    /// the value as it is, so it may hold `/`). A pattern with optional captures
+    /// (`random/{source?}/{bytes?}`) gives one path per number of them present, none first;
+    /// a trailing `/?` gives each path with and without the `/`.
+    ///
+    /// ```
+    /// use strongroom_logical::{Endpoint, Endpoints, Response};
+    ///
+    /// struct Engine;
+    /// let endpoints = Endpoints::<Engine>::new("", vec![
+    ///     Endpoint::new("export/{type}/{name}/{version?}")
+    ///         .read(|_, _, _| Box::pin(async { Ok(Response::empty()) })),
+    /// ]);
+    /// let info = &endpoints.infos()[0];
+    /// let paths = info.example_paths(|name| format!("my-{name}"));
+    /// assert_eq!(paths, ["export/my-type/my-name", "export/my-type/my-name/my-version"]);
+    /// assert!(paths.iter().all(|path| info.matches(path)));
+    /// ```
+    pub fn example_paths(&self, mut value: impl FnMut(&str) -> String) -> Vec<String> {
+        self.pattern.example_paths(&mut value)
+    }
 }
 
 /// One endpoint, declared: build it with [`Endpoint::new`] and the builder methods, then hand a

@@ -202,6 +202,39 @@ impl Pattern {
         body.strip_suffix(tail.as_str()).map(str::len)
     }
 
+    /// Concrete paths this pattern matches, for tests: every capture replaced by `value(name)`
+    /// (a rest capture takes the value as it is, so it may hold `/`). A pattern with optional
+    /// captures gives one path per number of them present (none first), and one with a trailing
+    /// `/?` each of those with and without the `/`.
+    pub(crate) fn example_paths(&self, value: &mut dyn FnMut(&str) -> String) -> Vec<String> {
+        let optional = self
+            .segments
+            .iter()
+            .filter(|s| matches!(s, Segment::Optional(_)))
+            .count();
+        let fixed = self.segments.len() - optional;
+        let mut paths = Vec::new();
+        for present in 0..=optional {
+            let mut path = String::new();
+            for (i, segment) in self.segments.iter().take(fixed + present).enumerate() {
+                if i > 0 {
+                    path.push('/');
+                }
+                match segment {
+                    Segment::Literal(literal) => path.push_str(literal),
+                    Segment::One(c) | Segment::Optional(c) | Segment::Rest { capture: c, .. } => {
+                        path.push_str(&value(self.captures.get(*c).map_or("", String::as_str)));
+                    }
+                }
+            }
+            if self.optional_slash {
+                paths.push(format!("{path}/"));
+            }
+            paths.push(path);
+        }
+        paths
+    }
+
     /// The OpenAPI path(s) for the pattern below `prefix` (ending in `/`): `{name}` for every
     /// capture; a pattern with optional captures gives one path per number of them present.
     pub(crate) fn openapi_paths(&self, prefix: &str) -> Vec<(String, Vec<String>)> {
@@ -320,6 +353,31 @@ mod tests {
             "a{b}",
         ] {
             assert!(!Pattern::compile(bad).problems().is_empty(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn example_paths_match_their_pattern() {
+        let mut sample = |name: &str| format!("<{name}>");
+        let cases: [(&str, &[&str]); 7] = [
+            ("config", &["config"]),
+            ("mounts/{path+}/tune", &["mounts/<path>/tune"]),
+            ("keys/?", &["keys/", "keys"]),
+            ("keys/{name}/rotate", &["keys/<name>/rotate"]),
+            ("data/{path+}", &["data/<path>"]),
+            (
+                "random/{source?}/{bytes?}",
+                &["random", "random/<source>", "random/<source>/<bytes>"],
+            ),
+            ("", &[""]),
+        ];
+        for (text, expected) in cases {
+            let pattern = Pattern::compile(text);
+            let paths = pattern.example_paths(&mut sample);
+            assert_eq!(paths, expected, "{text}");
+            for path in &paths {
+                assert!(pattern.matches(path, &mut Vec::new()), "{text}: {path}");
+            }
         }
     }
 

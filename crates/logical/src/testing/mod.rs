@@ -1,4 +1,7 @@
-//! Test helpers for engines built on the path framework (feature `testing`).
+//! Test helpers for engines built on the path framework (feature `testing`): an in-memory
+//! [`context`], [`request`] and [`call`] to drive an engine directly, the backend conformance
+//! suite ([`assert_conformance`], [`Conformance`]: what an engine declares is what it serves),
+//! and the OpenAPI check ([`assert_openapi_valid_and_complete`]).
 
 #![allow(
     clippy::panic,
@@ -7,6 +10,10 @@
     clippy::indexing_slicing,
     reason = "test helpers: a failed check is a failed test"
 )]
+
+mod conformance;
+
+pub use conformance::{Conformance, Report, assert_conformance, refused_values};
 
 use std::process::Command;
 use std::sync::Arc;

@@ -234,13 +234,19 @@ impl Enabled {
             Value::Array(items) => {
                 Value::Array(items.iter().map(|v| self.hash_strings(v)).collect())
             }
-            Value::Object(map) => Value::Object(
-                map.iter()
-                    .map(|(k, v)| (k.clone(), self.hash_strings(v)))
-                    .collect(),
-            ),
+            Value::Object(map) => self.hash_map(map),
             other => other.clone(),
         }
+    }
+
+    /// An object with every string in it hashed, built straight from the borrowed map (the
+    /// body is not copied first).
+    fn hash_map(&self, map: &Map<String, Value>) -> Value {
+        Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), self.hash_strings(v)))
+                .collect(),
+        )
     }
 }
 
@@ -333,7 +339,7 @@ impl Broker {
             "client_token_accessor": hash_opt(&record.auth.accessor),
             "namespace": {"id": "root"},
             "path": record.path,
-            "data": if record.data.is_empty() { Value::Null } else { device.hash_strings(&Value::Object(record.data.clone())) },
+            "data": if record.data.is_empty() { Value::Null } else { device.hash_map(record.data) },
             "remote_address": record.remote_address,
         })
     }
@@ -371,10 +377,7 @@ impl Broker {
             let response_json = response.map(|r| {
                 let mut out = Map::new();
                 if let Some(data) = &r.data {
-                    out.insert(
-                        "data".into(),
-                        device.hash_strings(&Value::Object(data.clone())),
-                    );
+                    out.insert("data".into(), device.hash_map(data));
                 }
                 if let Some(auth) = &r.auth {
                     out.insert(

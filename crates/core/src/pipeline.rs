@@ -72,7 +72,7 @@ impl Vault {
     /// expired or used-up token, or a policy refusal; [`VaultError::UnsupportedPath`]; the
     /// engine's errors; [`VaultError::Internal`] when no audit device could record the request
     /// (fail closed: nothing was done).
-    pub async fn handle(&self, request: VaultRequest) -> Result<VaultResponse> {
+    pub async fn handle(&self, mut request: VaultRequest) -> Result<VaultResponse> {
         let active = self.active().await?;
         let broker = active.audit_snapshot();
         let now = active.clock.now();
@@ -80,13 +80,17 @@ impl Vault {
         // token's children and leases go when the request ends.
         let mut spent = None;
         let result = if broker.devices().is_empty() {
-            // No audit device enabled: nothing to record, so skip building the records.
-            match self.prepare(&active, &request, None, &mut spent).await {
-                Ok(prepared) => self.dispatch(&active, prepared, &request, now).await,
+            // No audit device enabled: nothing to record, so skip building the records, and the
+            // body moves to the handler without a copy.
+            match self.prepare(&active, &mut request, None, &mut spent).await {
+                Ok(prepared) => {
+                    let data = std::mem::take(&mut request.data);
+                    self.dispatch(&active, prepared, &request, data, now).await
+                }
                 Err(err) => Err(err),
             }
         } else {
-            self.handle_audited(&active, &broker, &request, now, &mut spent)
+            self.handle_audited(&active, &broker, &mut request, now, &mut spent)
                 .await
         };
         if let Some(id) = spent {
@@ -99,7 +103,7 @@ impl Vault {
         &self,
         active: &Arc<Active>,
         broker: &Broker,
-        request: &VaultRequest,
+        request: &mut VaultRequest,
         now: std::time::SystemTime,
         spent: &mut Option<String>,
     ) -> Result<VaultResponse> {
@@ -132,7 +136,11 @@ impl Vault {
             }
         };
         broker.log_request(&record, unix(now), None).await?;
-        let result = self.dispatch(active, prepared, request, now).await;
+        // The one copy of the body: the handler takes it, the response's audit line still
+        // shows the request as it came.
+        let result = self
+            .dispatch(active, prepared, request, request.data.clone(), now)
+            .await;
         match &result {
             Ok(response) => {
                 broker
@@ -155,7 +163,7 @@ impl Vault {
     async fn prepare(
         &self,
         active: &Arc<Active>,
-        request: &VaultRequest,
+        request: &mut VaultRequest,
         auth: Option<&mut AuditAuth>,
         spent: &mut Option<String>,
     ) -> Result<Prepared> {
@@ -227,19 +235,27 @@ impl Vault {
         if let Target::Engine(mounted, rest) = &target
             && matches!(operation, Operation::Create | Operation::Update)
         {
-            let probe = Request::new(operation, rest.clone()).with_data(request.data.clone());
+            // The body moves into the probe and back: the check reads it, nothing copies it.
+            let mut probe =
+                Request::new(operation, rest.clone()).with_data(std::mem::take(&mut request.data));
             let ctx = context(mounted, now);
-            operation = match mounted.backend.exists(&ctx, &probe).await? {
+            let exists = mounted.backend.exists(&ctx, &probe).await;
+            request.data = std::mem::take(&mut probe.data);
+            operation = match exists? {
                 Some(false) => Operation::Create,
                 _ => Operation::Update,
             };
         }
 
         let acl = active.policies.acl(&entry.policies).await?;
-        let mut policy_request =
-            strongroom_policy::Request::new(policy_operation(operation), path.clone());
-        for (name, value) in &request.data {
-            policy_request = policy_request.with_parameter(name.clone(), policy_value(value));
+        let policy_operation = policy_operation(operation);
+        let mut policy_request = strongroom_policy::Request::new(policy_operation, path.clone());
+        // The body is converted for the policy only when the rule that decides looks at
+        // parameters (allowed, denied or required ones); otherwise it is not copied.
+        if acl.reads_parameters(policy_operation, &path) {
+            for (name, value) in &request.data {
+                policy_request = policy_request.with_parameter(name.clone(), policy_value(value));
+            }
         }
         let decision = acl.decide(&policy_request);
         if !decision.allowed {
@@ -279,6 +295,7 @@ impl Vault {
         active: &Arc<Active>,
         prepared: Prepared,
         request: &VaultRequest,
+        data: Map<String, Value>,
         now: std::time::SystemTime,
     ) -> Result<VaultResponse> {
         let Prepared {
@@ -290,7 +307,6 @@ impl Vault {
             sudo,
         } = prepared;
         let token = request.token.as_deref().unwrap_or_default();
-        let data = request.data.clone();
         // `None` only for the quorum endpoints a server opens without a token (see `prepare`).
         let caller = |entry: Option<crate::tokens::TokenEntry>| {
             entry.map(|entry| sys::Caller {

@@ -212,6 +212,17 @@ impl Acl {
         decide_with(self.find(path, request.operation), request)
     }
 
+    /// Whether deciding `operation` on `path` looks at the request's parameters: the rule Vault
+    /// would apply allows, denies or requires some. When it does not, [`decide`](Self::decide)
+    /// answers the same with or without them, so a host need not convert the body.
+    pub fn reads_parameters(&self, operation: Operation, path: &str) -> bool {
+        if self.root {
+            return false;
+        }
+        self.find(path.trim_start_matches('/'), operation)
+            .is_some_and(|rule| rule.permissions.reads_parameters())
+    }
+
     /// The capabilities this ACL grants on `path`, as `sys/capabilities-self` reports them
     /// (use [`Capabilities::to_vault_list`] for Vault's list of names). Looked up as a `list`
     /// would be, as Vault does; parameters are not considered.

@@ -173,6 +173,13 @@ pub(crate) struct Permissions {
     pub(crate) max_wrap: Duration,
 }
 
+impl Permissions {
+    /// Whether [`check`](Self::check) looks at the request's parameters.
+    pub(crate) fn reads_parameters(&self) -> bool {
+        self.allowed.is_some() || self.denied.is_some() || !self.required.is_empty()
+    }
+}
+
 fn lower(name: &str) -> Cow<'_, str> {
     if name.bytes().any(|b| b.is_ascii_uppercase()) || !name.is_ascii() {
         Cow::Owned(name.to_lowercase())

@@ -10,45 +10,212 @@ use crate::Result;
 use crate::audit::Broker;
 use crate::clock::Clock;
 use crate::leases::LeaseManager;
-use crate::mounts::RouterCell;
+use crate::mounts::{Router, RouterCell};
 use crate::policies::PolicyStore;
 use crate::tokens::TokenStore;
 
-/// Everything that exists only while unsealed.
+/// Everything that exists only while unsealed. Its parts are private: the rest of the core
+/// reaches the stores through accessors, and changes the mount and audit tables only through
+/// [`change_mounts`](Self::change_mounts) and [`change_audit`](Self::change_audit), which
+/// serialise changes and swap the new table in whole once it is stored.
 pub(crate) struct Active {
+    storage: Arc<dyn Storage>,
+    router: RouterCell,
+    tokens: TokenStore,
+    policies: PolicyStore,
+    clock: Arc<dyn Clock>,
+    /// Serialises mount table changes.
+    mount_lock: tokio::sync::Mutex<()>,
+    /// Leases of the secrets engines issued.
+    leases: LeaseManager,
+    /// The audit devices (copy-on-write: requests take a snapshot).
+    audit: std::sync::RwLock<Arc<Broker>>,
+    /// Serialises audit table changes (the table is swapped whole under `audit`).
+    audit_lock: tokio::sync::Mutex<()>,
+    audit_dir: Option<PathBuf>,
+    audit_timeout: Duration,
+    /// The core's own scheduled rotations (the barrier keyring), when configured.
+    rotations: Option<strongroom_rotation::Scheduler>,
+    /// The server's user lockout settings.
+    user_lockouts: crate::UserLockouts,
+    /// Failed login counters and locked logins.
+    lockouts: crate::lockout::Lockouts,
+}
+
+/// What an unsealed state is made of (see [`Vault::load`](crate::Vault)).
+pub(crate) struct Parts {
     pub(crate) storage: Arc<dyn Storage>,
-    /// The mounted engines (copy-on-write: requests route on a snapshot).
-    pub(crate) router: RouterCell,
+    pub(crate) router: Router,
     pub(crate) tokens: TokenStore,
     pub(crate) policies: PolicyStore,
     pub(crate) clock: Arc<dyn Clock>,
-    /// Serialises mount table changes.
-    pub(crate) mount_lock: tokio::sync::Mutex<()>,
-    /// Leases of the secrets engines issued.
     pub(crate) leases: LeaseManager,
-    /// The audit devices (copy-on-write: requests take a snapshot).
-    pub(crate) audit: std::sync::RwLock<Arc<Broker>>,
-    /// Serialises audit table changes (the table is swapped whole under `audit`).
-    pub(crate) audit_lock: tokio::sync::Mutex<()>,
+    pub(crate) audit: Broker,
     pub(crate) audit_dir: Option<PathBuf>,
     pub(crate) audit_timeout: Duration,
-    /// The core's own scheduled rotations (the barrier keyring), when configured.
     pub(crate) rotations: Option<strongroom_rotation::Scheduler>,
-    /// The server's user lockout settings.
     pub(crate) user_lockouts: crate::UserLockouts,
-    /// Failed login counters and locked logins.
     pub(crate) lockouts: crate::lockout::Lockouts,
 }
 
+/// A mount table change in progress: holds the change lock, and a copy of the router to edit.
+/// Dropped without [`commit`](Self::commit), it changes nothing.
+pub(crate) struct MountChange<'a> {
+    active: &'a Active,
+    _serialised: tokio::sync::MutexGuard<'a, ()>,
+    /// The router as it will be: edit it, then commit.
+    pub(crate) router: Router,
+}
+
+impl MountChange<'_> {
+    /// Stores the new mount table, then routes new requests with it. A failed write changes
+    /// nothing: the running router and the stored table stay as they were.
+    pub(crate) async fn commit(self) -> Result<()> {
+        let entries: Vec<&crate::MountEntry> = self.router.entries().collect();
+        let bytes = serde_json::to_vec(&entries)
+            .map_err(|e| crate::VaultError::Internal(format!("encoding the mount table: {e}")))?;
+        self.active
+            .storage
+            .put(crate::mounts::MOUNTS_PATH, bytes)
+            .await?;
+        self.active.router.replace(self.router);
+        Ok(())
+    }
+}
+
+/// An audit table change in progress: holds the change lock, and the devices as they are.
+pub(crate) struct AuditChange<'a> {
+    active: &'a Active,
+    _serialised: tokio::sync::MutexGuard<'a, ()>,
+    /// The devices as they will be: edit them, then commit.
+    pub(crate) devices: Vec<Arc<crate::audit::Enabled>>,
+}
+
+impl AuditChange<'_> {
+    /// Installs the devices; with `persist`, stores the table first (only the devices that can
+    /// be rebuilt from it: file devices not declared in the configuration).
+    pub(crate) async fn commit(self, persist: bool) -> Result<()> {
+        let next = Broker::new(self.devices, self.active.audit_timeout);
+        if persist {
+            let entries: Vec<&crate::audit::AuditEntry> = next
+                .entries()
+                .filter(|e| e.kind == "file" && !e.declared)
+                .collect();
+            let bytes = serde_json::to_vec(&entries).map_err(|e| {
+                crate::VaultError::Internal(format!("encoding the audit table: {e}"))
+            })?;
+            self.active
+                .storage
+                .put(crate::audit::AUDIT_PATH, bytes)
+                .await?;
+        }
+        *self
+            .active
+            .audit
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Arc::new(next);
+        Ok(())
+    }
+}
+
 impl Active {
+    pub(crate) fn new(parts: Parts) -> Self {
+        Self {
+            storage: parts.storage,
+            router: RouterCell::new(parts.router),
+            tokens: parts.tokens,
+            policies: parts.policies,
+            clock: parts.clock,
+            mount_lock: tokio::sync::Mutex::new(()),
+            leases: parts.leases,
+            audit: std::sync::RwLock::new(Arc::new(parts.audit)),
+            audit_lock: tokio::sync::Mutex::new(()),
+            audit_dir: parts.audit_dir,
+            audit_timeout: parts.audit_timeout,
+            rotations: parts.rotations,
+            user_lockouts: parts.user_lockouts,
+            lockouts: parts.lockouts,
+        }
+    }
+
+    /// The storage under the barrier.
+    pub(crate) fn storage(&self) -> &Arc<dyn Storage> {
+        &self.storage
+    }
+
+    /// The router as it is now (a snapshot: route on it for the whole request).
+    pub(crate) fn router(&self) -> Arc<Router> {
+        self.router.snapshot()
+    }
+
+    /// The router cell, for long passes that take a fresh snapshot per batch.
+    pub(crate) fn routes(&self) -> &RouterCell {
+        &self.router
+    }
+
+    /// Starts a mount table change (waits for any other to finish).
+    pub(crate) async fn change_mounts(&self) -> MountChange<'_> {
+        let serialised = self.mount_lock.lock().await;
+        MountChange {
+            active: self,
+            _serialised: serialised,
+            router: Router::clone(&self.router.snapshot()),
+        }
+    }
+
+    /// Starts an audit table change (waits for any other to finish).
+    pub(crate) async fn change_audit(&self) -> AuditChange<'_> {
+        let serialised = self.audit_lock.lock().await;
+        AuditChange {
+            active: self,
+            _serialised: serialised,
+            devices: self.audit_snapshot().devices().to_vec(),
+        }
+    }
+
+    /// The token store.
+    pub(crate) fn tokens(&self) -> &TokenStore {
+        &self.tokens
+    }
+
+    /// The policy store.
+    pub(crate) fn policies(&self) -> &PolicyStore {
+        &self.policies
+    }
+
+    /// The leases of issued secrets.
+    pub(crate) fn leases(&self) -> &LeaseManager {
+        &self.leases
+    }
+
+    /// The clock.
+    pub(crate) fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// Where file audit devices may write, when confined.
+    pub(crate) fn audit_dir(&self) -> Option<&std::path::Path> {
+        self.audit_dir.as_deref()
+    }
+
+    /// The core's scheduled rotations, when configured.
+    pub(crate) fn rotations(&self) -> Option<&strongroom_rotation::Scheduler> {
+        self.rotations.as_ref()
+    }
+
+    /// The server's user lockout settings.
+    pub(crate) fn user_lockouts(&self) -> &crate::UserLockouts {
+        &self.user_lockouts
+    }
+
+    /// Failed login counters and locked logins.
+    pub(crate) fn lockouts(&self) -> &crate::lockout::Lockouts {
+        &self.lockouts
+    }
+
     /// The audit devices as they are now (a cheap `Arc` clone; changes swap the whole table).
     pub(crate) fn audit_snapshot(&self) -> Arc<Broker> {
         Arc::clone(&*self.audit.read().unwrap_or_else(PoisonError::into_inner))
-    }
-
-    /// Replaces the audit devices.
-    pub(crate) fn set_audit(&self, broker: Broker) {
-        *self.audit.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(broker);
     }
 
     /// Looks a token up. A token past its expiry, or below an ancestor past its expiry, is

@@ -88,7 +88,7 @@ impl Vault {
     /// [`VaultError::Sealed`]; storage errors from the rotation state.
     pub async fn run_rotations(&self) -> Result<strongroom_rotation::TickReport> {
         let active = self.active().await?;
-        match &active.rotations {
+        match &active.rotations() {
             Some(scheduler) => scheduler
                 .tick()
                 .await
@@ -125,8 +125,8 @@ impl Vault {
     ) -> Result<usize> {
         let active = self.active().await?;
         let mounted: Vec<Arc<crate::mounts::Mounted>> =
-            active.router.snapshot().mounted().cloned().collect();
-        let now = active.clock.now();
+            active.router().mounted().cloned().collect();
+        let now = active.clock().now();
         let mut failed = 0;
         for mount in mounted.into_iter().filter(|m| due(m.backend.as_ref())) {
             if let Err(err) = mount.backend.periodic(&context(&mount, now)).await {
@@ -146,7 +146,10 @@ impl Vault {
     pub async fn sweep_lockouts(&self) -> Result<()> {
         let active = self.active().await?;
         let configs = lockout_configs(&active).await;
-        active.lockouts.sweep(active.clock.now(), &configs).await
+        active
+            .lockouts()
+            .sweep(active.clock().now(), &configs)
+            .await
     }
 
     /// Runs one expiry pass now: revokes (through their engines) up to `limit` leases that are
@@ -159,8 +162,8 @@ impl Vault {
     pub async fn expire_leases(&self, limit: usize) -> Result<usize> {
         let active = self.active().await?;
         active
-            .leases
-            .expire_due(&active.router, active.clock.now(), limit)
+            .leases()
+            .expire_due(active.routes(), active.clock().now(), limit)
             .await
     }
 
@@ -174,8 +177,8 @@ impl Vault {
     /// [`VaultError::Sealed`]; storage errors.
     pub async fn expire_tokens(&self, limit: usize) -> Result<usize> {
         let active = self.active().await?;
-        let now = active.clock.now();
-        let due = active.tokens.due(now, limit).await?;
+        let now = active.clock().now();
+        let due = active.tokens().due(now, limit).await?;
         for id in &due {
             active.revoke_token_tree(id, now).await?;
         }

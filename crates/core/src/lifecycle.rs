@@ -438,8 +438,8 @@ impl Vault {
     pub async fn dev_root_token(&self, id: &str) -> Result<()> {
         let active = self.active().await?;
         active
-            .tokens
-            .create_root_with_id(id, active.clock.now())
+            .tokens()
+            .create_root_with_id(id, active.clock().now())
             .await
             .map_err(|e| match e {
                 VaultError::Storage(strongroom_storage::StorageError::CheckFailed { .. }) => {

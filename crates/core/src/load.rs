@@ -59,22 +59,20 @@ impl Vault {
             None => None,
         };
         let lockouts = crate::lockout::Lockouts::new(Arc::clone(&storage), &salt);
-        Ok(Active {
+        Ok(Active::new(crate::active::Parts {
             rotations,
             user_lockouts: self.inner.user_lockouts.clone(),
             lockouts,
-            audit_lock: tokio::sync::Mutex::new(()),
-            audit: std::sync::RwLock::new(Arc::new(Broker::new(devices, self.inner.audit_timeout))),
+            audit: Broker::new(devices, self.inner.audit_timeout),
             audit_dir: self.inner.audit_dir.clone(),
             audit_timeout: self.inner.audit_timeout,
             tokens: TokenStore::new(Arc::clone(&storage), &salt, SYSTEM_TTL, SYSTEM_TTL),
             leases: LeaseManager::new(Arc::clone(&storage)),
             policies: PolicyStore::new(Arc::clone(&storage)),
-            router: crate::mounts::RouterCell::new(router),
+            router,
             clock: Arc::clone(&self.inner.clock),
-            mount_lock: tokio::sync::Mutex::new(()),
             storage,
-        })
+        }))
     }
 
     /// A declared audit device, ready to install: its path checked against `installed`, its

@@ -75,7 +75,7 @@ impl Vault {
     pub async fn handle(&self, mut request: VaultRequest) -> Result<VaultResponse> {
         let active = self.active().await?;
         let broker = active.audit_snapshot();
-        let now = active.clock.now();
+        let now = active.clock().now();
         // Set once this request has taken the token's last use: whatever happens next, the
         // token's children and leases go when the request ends.
         let mut spent = None;
@@ -168,7 +168,7 @@ impl Vault {
         spent: &mut Option<String>,
     ) -> Result<Prepared> {
         let mut path = crate::request_path::canonical(request.operation, &request.path)?;
-        let now = active.clock.now();
+        let now = active.clock().now();
         let target = Self::route(active, request.operation, &mut path).await;
         // Logins (an auth method's unauthenticated paths) need no token; only auth mounts
         // have them.
@@ -216,7 +216,7 @@ impl Vault {
         // spends a use too (Vault's order); the entry the rest of the pipeline sees is the one
         // after the count.
         let used = active
-            .tokens
+            .tokens()
             .use_once(entry)
             .await?
             .ok_or(VaultError::PermissionDenied)?;
@@ -247,7 +247,7 @@ impl Vault {
             };
         }
 
-        let acl = active.policies.acl(&entry.policies).await?;
+        let acl = active.policies().acl(&entry.policies).await?;
         let policy_operation = policy_operation(operation);
         let mut policy_request = strongroom_policy::Request::new(policy_operation, path.clone());
         // The body is converted for the policy only when the rule that decides looks at
@@ -368,13 +368,13 @@ impl Vault {
                     && let Some(identity) = mounted.backend.login_identity(&engine_request)
                 {
                     let config = crate::lockout::resolve(
-                        &active.user_lockouts,
+                        active.user_lockouts(),
                         &mounted.entry.kind,
                         mounted.entry.config.user_lockout_config.as_ref(),
                     );
                     if !config.disabled {
                         match active
-                            .lockouts
+                            .lockouts()
                             .admit(&mounted.entry.accessor, &identity, &config, now)
                             .await?
                         {
@@ -423,7 +423,7 @@ impl Vault {
                         .strip_prefix(mounted.entry.path.as_str())
                         .unwrap_or(&path);
                     let (lease_id, ttl, renewable) = active
-                        .leases
+                        .leases()
                         .register(NewLease {
                             mount: &mounted,
                             path: below,
@@ -587,7 +587,7 @@ async fn login_token(
         mount: Some(mounted.entry.path.clone()),
         internal: login.internal,
     };
-    let (token, entry) = active.tokens.create_login(request, path, now).await?;
+    let (token, entry) = active.tokens().create_login(request, path, now).await?;
     Ok(AuthInfo {
         client_token: token,
         accessor: entry.accessor,

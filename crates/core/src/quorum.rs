@@ -412,7 +412,7 @@ impl Vault {
         match step {
             RootStep::Pending(progress) => Ok(GenerateRootUpdate::Pending(progress)),
             RootStep::Ready(quorum) => {
-                let token = active.tokens.create_root(active.clock.now()).await?;
+                let token = active.tokens().create_root(active.clock().now()).await?;
                 let encoded_token = quorum.encode(token.as_bytes())?;
                 Ok(GenerateRootUpdate::Complete { encoded_token })
             }

@@ -37,7 +37,7 @@ impl Vault {
             let rest = path.get("auth/token".len()..).unwrap_or_default();
             return Target::Token(rest.trim_start_matches('/').to_owned());
         }
-        let router = active.router.snapshot();
+        let router = active.router();
         let Some((mounted, rest)) = router.route(path) else {
             return Target::Nowhere;
         };

@@ -8,7 +8,7 @@ use strongroom_logical::{Context, Field, FieldType, Fields, SecretText};
 
 use super::{Declared, System};
 use crate::active::Active;
-use crate::audit::{AUDIT_PATH, AuditEntry, Broker, Enabled, FileAuditDevice, check_file_path};
+use crate::audit::{AuditEntry, Enabled, FileAuditDevice, check_file_path};
 use crate::mounts::normalize_mount_path;
 use crate::request::VaultResponse;
 use crate::util::{hex, object};
@@ -16,34 +16,19 @@ use crate::{Result, Vault, VaultError};
 
 /// Installs an audit device (copy-on-write), persisting the table when asked.
 pub(crate) async fn install_audit(active: &Active, enabled: Enabled, persist: bool) -> Result<()> {
-    let _changing = active.audit_lock.lock().await;
-    let current = active.audit_snapshot();
-    if current.get(&enabled.entry.path).is_some() {
+    let mut change = active.change_audit().await;
+    if change
+        .devices
+        .iter()
+        .any(|d| d.entry.path == enabled.entry.path)
+    {
         return Err(VaultError::invalid(format!(
             "path already in use: {}",
             enabled.entry.path
         )));
     }
-    let mut devices: Vec<Arc<Enabled>> = current.devices().to_vec();
-    devices.push(Arc::new(enabled));
-    let next = Broker::new(devices, active.audit_timeout);
-    if persist {
-        save_audit(active, &next).await?;
-    }
-    active.set_audit(next);
-    Ok(())
-}
-
-async fn save_audit(active: &Active, broker: &Broker) -> Result<()> {
-    // Only devices that can be rebuilt from the table are persisted (file devices).
-    let entries: Vec<&AuditEntry> = broker
-        .entries()
-        .filter(|e| e.kind == "file" && !e.declared)
-        .collect();
-    let bytes = serde_json::to_vec(&entries)
-        .map_err(|e| VaultError::Internal(format!("encoding the audit table: {e}")))?;
-    active.storage.put(AUDIT_PATH, bytes).await?;
-    Ok(())
+    change.devices.push(Arc::new(enabled));
+    change.commit(persist).await
 }
 
 /// `sys/audit` and `sys/audit-hash`.
@@ -127,7 +112,7 @@ async fn enable(sys: &System, _ctx: &Context, fields: Fields<'_>) -> Result<Vaul
     let requested = options
         .get("file_path")
         .ok_or_else(|| VaultError::invalid("missing options.file_path"))?;
-    let file = check_file_path(active.audit_dir.as_deref(), requested)?;
+    let file = check_file_path(active.audit_dir(), requested)?;
     let salt = ring::rand::generate::<[u8; 32]>(&ring::rand::SystemRandom::new())
         .map_err(|_| VaultError::Internal("system random source failed".into()))?
         .expose();
@@ -152,26 +137,18 @@ async fn enable(sys: &System, _ctx: &Context, fields: Fields<'_>) -> Result<Vaul
 async fn disable(sys: &System, _ctx: &Context, fields: Fields<'_>) -> Result<VaultResponse> {
     let active = &sys.active;
     let path = device_path(&fields)?;
-    let _changing = active.audit_lock.lock().await;
-    if active
-        .audit_snapshot()
-        .entries()
-        .any(|e| e.path == path && e.declared)
+    let mut change = active.change_audit().await;
+    if change
+        .devices
+        .iter()
+        .any(|d| d.entry.path == path && d.entry.declared)
     {
         return Err(VaultError::invalid(format!(
             "the audit device at {path} is declared in the server configuration; remove it there"
         )));
     }
-    let devices: Vec<Arc<Enabled>> = active
-        .audit_snapshot()
-        .devices()
-        .iter()
-        .filter(|d| d.entry.path != path)
-        .cloned()
-        .collect();
-    let next = Broker::new(devices, active.audit_timeout);
-    save_audit(active, &next).await?;
-    active.set_audit(next);
+    change.devices.retain(|d| d.entry.path != path);
+    change.commit(true).await?;
     Ok(VaultResponse::empty())
 }
 

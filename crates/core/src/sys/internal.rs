@@ -30,7 +30,7 @@ pub(super) fn endpoints() -> Vec<Declared> {
 /// What `vault kv` asks to find a mount and its KV version.
 async fn mount_of(sys: &System, _ctx: &Context, fields: Fields<'_>) -> Result<VaultResponse> {
     let target: &str = fields.get("path")?;
-    let router = sys.active.router.snapshot();
+    let router = sys.active.router();
     let Some((mounted, _)) = router.route(target) else {
         return Err(VaultError::invalid(format!(
             "preflight capability check returned 403, please ensure client's policies grant \
@@ -47,10 +47,10 @@ async fn mount_of(sys: &System, _ctx: &Context, fields: Fields<'_>) -> Result<Va
 async fn openapi(sys: &System, _ctx: &Context, _fields: Fields<'_>) -> Result<VaultResponse> {
     let acl = sys
         .active
-        .policies
+        .policies()
         .acl(&sys.caller()?.entry.policies)
         .await?;
-    let router = sys.active.router.snapshot();
+    let router = sys.active.router();
     let mut mounts: Vec<(&str, &[EndpointInfo])> = super::builtin_infos()
         .into_iter()
         .filter(|(path, _)| reaches(&acl, path))

@@ -96,7 +96,7 @@ fn named_lease(fields: &Fields<'_>) -> Result<String> {
 }
 
 async fn list(sys: &System, _ctx: &Context, fields: Fields<'_>) -> Result<VaultResponse> {
-    let keys = sys.active.leases.list(fields.get("prefix")?).await?;
+    let keys = sys.active.leases().list(fields.get("prefix")?).await?;
     if keys.is_empty() {
         return Ok(VaultResponse::empty());
     }
@@ -107,7 +107,7 @@ async fn lookup(sys: &System, ctx: &Context, fields: Fields<'_>) -> Result<Vault
     let id = named_lease(&fields)?;
     let entry = sys
         .active
-        .leases
+        .leases()
         .lookup(&id)
         .await?
         .ok_or_else(|| VaultError::invalid("invalid lease"))?;
@@ -122,10 +122,10 @@ async fn renew(sys: &System, ctx: &Context, fields: Fields<'_>) -> Result<VaultR
     let increment = fields
         .get_ok::<Duration>("increment")?
         .filter(|d| !d.is_zero());
-    let router = sys.active.router.snapshot();
+    let router = sys.active.router();
     let entry = sys
         .active
-        .leases
+        .leases()
         .renew(&router, &id, increment, ctx.now)
         .await?;
     Ok(VaultResponse {
@@ -141,9 +141,9 @@ async fn renew(sys: &System, ctx: &Context, fields: Fields<'_>) -> Result<VaultR
 async fn revoke(sys: &System, ctx: &Context, fields: Fields<'_>) -> Result<VaultResponse> {
     let id = named_lease(&fields)?;
     crate::leases::check_lease_path(&id)?;
-    let router = sys.active.router.snapshot();
+    let router = sys.active.router();
     sys.active
-        .leases
+        .leases()
         .revoke(&router, &id, ctx.now, false)
         .await?;
     Ok(VaultResponse::empty())
@@ -157,8 +157,8 @@ async fn revoke_prefix(
 ) -> Result<VaultResponse> {
     let active = &sys.active;
     active
-        .leases
-        .revoke_prefix(&active.router, fields.get("prefix")?, ctx.now, force)
+        .leases()
+        .revoke_prefix(active.routes(), fields.get("prefix")?, ctx.now, force)
         .await?;
     Ok(VaultResponse::empty())
 }

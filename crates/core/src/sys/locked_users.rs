@@ -38,7 +38,7 @@ async fn list(sys: &System, ctx: &Context, fields: Fields<'_>) -> Result<VaultRe
         .get_ok::<String>("mount_accessor")?
         .filter(|a| !a.is_empty());
     let configs = lockout_configs(active).await;
-    let locked = active.lockouts.locked(ctx.now, &configs).await?;
+    let locked = active.lockouts().locked(ctx.now, &configs).await?;
     let mut accessors: Vec<Value> = Vec::new();
     let mut total = 0;
     let mut listed: Vec<(String, Vec<String>)> = match &wanted {
@@ -74,8 +74,7 @@ async fn unlock(sys: &System, _ctx: &Context, fields: Fields<'_>) -> Result<Vaul
     let alias: &str = fields.get("alias_identifier")?;
     let mount = sys
         .active
-        .router
-        .snapshot()
+        .router()
         .entries()
         .find(|e| e.accessor == accessor && e.path.starts_with("auth/"))
         .cloned();
@@ -89,6 +88,6 @@ async fn unlock(sys: &System, _ctx: &Context, fields: Fields<'_>) -> Result<Vaul
             "userpass alias identifiers are lower case: unlock the user by its folded name",
         ));
     }
-    sys.active.lockouts.unlock(accessor, alias).await?;
+    sys.active.lockouts().unlock(accessor, alias).await?;
     Ok(VaultResponse::empty())
 }

@@ -133,10 +133,10 @@ pub(crate) async fn handle(
         caller,
     };
     let mut ctx = Context::new(
-        strongroom_logical::StorageView::new(Arc::clone(&active.storage), "sys/")?,
+        strongroom_logical::StorageView::new(Arc::clone(active.storage()), "sys/")?,
         "sys/",
     );
-    ctx.now = active.clock.now();
+    ctx.now = active.clock().now();
     table
         .handle(
             &system,

@@ -6,10 +6,7 @@ use serde_json::{Map, Value, json};
 use strongroom_logical::{Context, Field, FieldType, Fields, StorageView, field};
 
 use super::{Declared, System};
-use crate::active::Active;
-use crate::mounts::{
-    MOUNTS_PATH, MountConfig, MountEntry, Mounted, Router, normalize_mount_path, storage_root,
-};
+use crate::mounts::{MountConfig, MountEntry, Mounted, normalize_mount_path, storage_root};
 use crate::request::VaultResponse;
 use crate::util::object;
 use crate::util::uuid;
@@ -66,18 +63,6 @@ fn builtin_mounts() -> Vec<MountEntry> {
         ),
         entry("auth/token/", "token", "token based credentials"),
     ]
-}
-
-/// Stores the mount table of `router`, then routes new requests with it. A failed write changes
-/// nothing: the running router and the stored table stay as they were. The caller holds
-/// `mount_lock`.
-async fn commit(active: &Active, router: Router) -> Result<()> {
-    let entries: Vec<&MountEntry> = router.entries().collect();
-    let bytes = serde_json::to_vec(&entries)
-        .map_err(|e| VaultError::Internal(format!("encoding the mount table: {e}")))?;
-    active.storage.put(MOUNTS_PATH, bytes).await?;
-    active.router.replace(router);
-    Ok(())
 }
 
 /// `sys/mounts` and `sys/auth`, in Vault's order (`.../tune` before the mount itself).
@@ -168,7 +153,7 @@ async fn list_mounts(
     _fields: Fields<'_>,
     auth: bool,
 ) -> Result<VaultResponse> {
-    let router = sys.active.router.snapshot();
+    let router = sys.active.router();
     let mut data = Map::new();
     for entry in builtin_mounts()
         .iter()
@@ -187,7 +172,7 @@ async fn list_mounts(
 
 async fn read_mount(sys: &System, _ctx: &Context, fields: Fields<'_>) -> Result<VaultResponse> {
     let full = mount_target(fields.get("path")?, false, "read")?;
-    let router = sys.active.router.snapshot();
+    let router = sys.active.router();
     let entry = router
         .get(&full)
         .ok_or_else(|| VaultError::invalid(format!("no mount at {full:?}")))?;
@@ -243,9 +228,9 @@ async fn enable(
         kind
     };
     let backend = sys.vault.registry().create(&kind, &options)?;
-    let _guard = active.mount_lock.lock().await;
-    let mut router = Router::clone(&active.router.snapshot());
-    if let Some(existing) = router
+    let mut change = active.change_mounts().await;
+    if let Some(existing) = change
+        .router
         .entries()
         .find(|e| e.path.starts_with(&full) || full.starts_with(&e.path))
     {
@@ -256,7 +241,7 @@ async fn enable(
     }
     let uuid = uuid()?;
     let view = StorageView::new(
-        Arc::clone(&active.storage),
+        Arc::clone(active.storage()),
         format!("{}/{uuid}/", storage_root(&full)),
     )?;
     let entry = MountEntry {
@@ -272,12 +257,12 @@ async fn enable(
         config,
         options,
     };
-    router.insert(Mounted {
+    change.router.insert(Mounted {
         entry,
         backend,
         view,
     });
-    commit(active, router).await?;
+    change.commit().await?;
     Ok(VaultResponse::empty())
 }
 
@@ -289,27 +274,26 @@ async fn disable(
 ) -> Result<VaultResponse> {
     let active = &sys.active;
     let full = mount_target(fields.get("path")?, auth, "unmount")?;
-    let _guard = active.mount_lock.lock().await;
-    if active.router.snapshot().get(&full).is_none() {
+    let mut change = active.change_mounts().await;
+    if change.router.get(&full).is_none() {
         // Vault answers success for a path that is not mounted.
         return Ok(VaultResponse::empty());
     }
     // Revoke the mount's leases through its engine while it is still mounted (forced: a lease
     // whose secret cannot be revoked still goes, as the mount does).
     active
-        .leases
-        .revoke_prefix(&active.router, &full, active.clock.now(), true)
+        .leases()
+        .revoke_prefix(active.routes(), &full, active.clock().now(), true)
         .await?;
     // An auth method's logins go with it: their tokens, and the leases those tokens hold.
     if auth {
-        let gone = active.tokens.revoke_mount(&full).await?;
-        active.revoke_leases_of(&gone, active.clock.now()).await?;
+        let gone = active.tokens().revoke_mount(&full).await?;
+        active.revoke_leases_of(&gone, active.clock().now()).await?;
     }
-    let mut router = Router::clone(&active.router.snapshot());
-    let Some(mounted) = router.remove(&full) else {
+    let Some(mounted) = change.router.remove(&full) else {
         return Ok(VaultResponse::empty());
     };
-    commit(active, router).await?;
+    change.commit().await?;
     // The mount is gone from the table first, so nothing new is written while its data goes.
     mounted.view.clear().await?;
     Ok(VaultResponse::empty())
@@ -322,7 +306,7 @@ async fn tune_read(
     auth: bool,
 ) -> Result<VaultResponse> {
     let full = mount_target(fields.get("path")?, auth, "tune")?;
-    let router = sys.active.router.snapshot();
+    let router = sys.active.router();
     let entry = &router
         .get(&full)
         .ok_or_else(|| VaultError::invalid(format!("no mount at {full:?}")))?
@@ -348,9 +332,9 @@ async fn tune_write(
 ) -> Result<VaultResponse> {
     let active = &sys.active;
     let full = mount_target(fields.get("path")?, auth, "tune")?;
-    let _guard = active.mount_lock.lock().await;
-    let mut router = Router::clone(&active.router.snapshot());
-    let mounted = router
+    let mut change = active.change_mounts().await;
+    let mounted = change
+        .router
         .get(&full)
         .cloned()
         .ok_or_else(|| VaultError::invalid(format!("no mount at {full:?}")))?;
@@ -371,12 +355,12 @@ async fn tune_write(
     if let Some(description) = fields.get_ok::<String>("description")? {
         entry.description = description;
     }
-    router.insert(Mounted {
+    change.router.insert(Mounted {
         entry,
         backend: Arc::clone(&mounted.backend),
         view: mounted.view.clone(),
     });
-    commit(active, router).await?;
+    change.commit().await?;
     Ok(VaultResponse::empty())
 }
 

@@ -75,7 +75,7 @@ async fn list(
     _fields: Fields<'_>,
     legacy: bool,
 ) -> Result<VaultResponse> {
-    let names = sys.active.policies.list().await?;
+    let names = sys.active.policies().list().await?;
     let mut out = Map::new();
     out.insert("keys".into(), json!(names));
     if legacy {
@@ -91,7 +91,7 @@ async fn read(
     legacy: bool,
 ) -> Result<VaultResponse> {
     let name: &str = fields.get("name")?;
-    let Some(text) = sys.active.policies.get(name).await? else {
+    let Some(text) = sys.active.policies().get(name).await? else {
         return Ok(VaultResponse::empty());
     };
     let field = if legacy { "rules" } else { "policy" };
@@ -109,12 +109,12 @@ async fn write(sys: &System, _ctx: &Context, fields: Fields<'_>) -> Result<Vault
     }
     .filter(|text| !text.is_empty())
     .ok_or_else(|| VaultError::invalid("'policy' parameter not supplied or empty"))?;
-    sys.active.policies.set(name, text).await?;
+    sys.active.policies().set(name, text).await?;
     Ok(VaultResponse::empty())
 }
 
 async fn delete(sys: &System, _ctx: &Context, fields: Fields<'_>) -> Result<VaultResponse> {
-    sys.active.policies.delete(fields.get("name")?).await?;
+    sys.active.policies().delete(fields.get("name")?).await?;
     Ok(VaultResponse::empty())
 }
 
@@ -137,7 +137,7 @@ async fn capabilities_of_token(
     }
     let entry = sys
         .active
-        .lookup_token(token.expose(), sys.active.clock.now())
+        .lookup_token(token.expose(), sys.active.clock().now())
         .await?
         .ok_or_else(|| VaultError::invalid("invalid token"))?;
     capabilities(&sys.active, &entry.policies, &fields).await
@@ -159,7 +159,7 @@ async fn capabilities(
     if paths.is_empty() {
         return Err(VaultError::invalid("missing path"));
     }
-    let acl = active.policies.acl(policies).await?;
+    let acl = active.policies().acl(policies).await?;
     let mut out = Map::new();
     let mut all: Vec<String> = Vec::new();
     for path in &paths {

@@ -301,7 +301,7 @@ async fn create_token(
     };
     let (new_token, entry) = sys
         .active
-        .tokens
+        .tokens()
         .create(&caller.entry, request, creation, ctx.now)
         .await?;
     let mut response = auth_response(new_token, &entry);
@@ -399,8 +399,7 @@ async fn renew(
     // policies), as in Vault.
     if let Some(mount) = &entry.mount {
         let mounted = active
-            .router
-            .snapshot()
+            .router()
             .get(mount)
             .cloned()
             .ok_or_else(|| VaultError::invalid("the token's auth method is gone"))?;
@@ -420,7 +419,7 @@ async fn renew(
     // revocation) is never undone by writing back an older copy. A token whose last use was
     // this request is gone already (OpenBao's answer).
     let (renewed, capped) = active
-        .tokens
+        .tokens()
         .renew(&entry.id, increment, now)
         .await?
         .ok_or_else(|| VaultError::invalid("token not found"))?;
@@ -453,7 +452,7 @@ async fn revoke(
     let target = required_token(&fields)?;
     if let Some(entry) = active.lookup_token(target.expose(), ctx.now).await? {
         if orphan {
-            active.tokens.revoke_orphan(&entry.id).await?;
+            active.tokens().revoke_orphan(&entry.id).await?;
             active
                 .revoke_leases_of(std::slice::from_ref(&entry.id), ctx.now)
                 .await?;

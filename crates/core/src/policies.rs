@@ -38,7 +38,7 @@ struct AclCache {
 /// Policy names: what Vault accepts (letters, digits, `-`, `_`, `.`, `/`... we keep it to a safe
 /// subset that is also a valid storage key segment), lower-cased. Nothing else is changed: a
 /// name with surrounding whitespace is refused rather than trimmed, so the name the ACL decided
-/// on (the request path, lower-cased by `request_path::fold_sys_names`) is the one acted on.
+/// on (the request path, lower-cased by `sys::fold_sys_names`) is the one acted on.
 fn check_name(name: &str) -> Result<String> {
     let name = name.to_lowercase();
     let ok = !name.is_empty()

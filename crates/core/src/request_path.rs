@@ -63,23 +63,6 @@ pub(crate) fn canonical(operation: Operation, raw: &str) -> Result<String> {
     }
 }
 
-/// `sys/...` paths (below `sys/`) as their handlers read them, for the ACL to decide on the
-/// same string: policy names lower-cased (`policy/<name>`, `policies/acl/<name>`), and the
-/// mount path of `mounts/<path>/`, `auth/<path>/` and `audit/<path>/` without its final `/`
-/// (those handlers take `x` and `x/` for the same mount, as Vault's do). `None`: unchanged.
-pub(crate) fn fold_sys_names(operation: Operation, rest: &str) -> Option<String> {
-    if let Some(folded) = crate::sys::fold_sys_names(rest) {
-        return Some(folded);
-    }
-    let mount = ["mounts/", "auth/", "audit/"]
-        .iter()
-        .any(|p| rest.starts_with(p) && rest.len() > p.len());
-    if mount && operation != Operation::List && rest.ends_with('/') {
-        return Some(rest.trim_end_matches('/').to_owned());
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, reason = "test code")]
@@ -124,34 +107,5 @@ mod tests {
             "sys/%2e",
             "percent-decoding is the transport's job"
         );
-    }
-
-    #[test]
-    fn sys_names_fold() {
-        use Operation::{Delete, List, Read, Update};
-        assert_eq!(
-            fold_sys_names(Update, "policy/ADMIN").as_deref(),
-            Some("policy/admin")
-        );
-        assert_eq!(
-            fold_sys_names(Read, "policies/acl/Ops").as_deref(),
-            Some("policies/acl/ops")
-        );
-        assert_eq!(fold_sys_names(Read, "policy/admin"), None);
-        assert_eq!(fold_sys_names(Read, "mounts/ABC"), None);
-        assert_eq!(
-            fold_sys_names(Delete, "mounts/prodkv/").as_deref(),
-            Some("mounts/prodkv")
-        );
-        assert_eq!(
-            fold_sys_names(Read, "auth/userpass/").as_deref(),
-            Some("auth/userpass")
-        );
-        assert_eq!(
-            fold_sys_names(Delete, "audit/file//").as_deref(),
-            Some("audit/file")
-        );
-        assert_eq!(fold_sys_names(List, "mounts/x/"), None);
-        assert_eq!(fold_sys_names(Read, "mounts/"), None);
     }
 }

@@ -28,7 +28,7 @@ impl Vault {
     /// on the path the handler acts on.
     pub(crate) async fn route(active: &Active, operation: Operation, path: &mut String) -> Target {
         if let Some(rest) = path.strip_prefix("sys/") {
-            if let Some(folded) = crate::request_path::fold_sys_names(operation, rest) {
+            if let Some(folded) = crate::sys::fold_sys_names(operation, rest) {
                 *path = format!("sys/{folded}");
             }
             return Target::Sys(path.get("sys/".len()..).unwrap_or_default().to_owned());

@@ -103,10 +103,22 @@ pub(crate) fn is_tokenless_quorum(rest: &str) -> bool {
         .is_some_and(|info| quorum::TOKENLESS.contains(&info.pattern()))
 }
 
-/// `sys/...` names folded as their handlers read them (policy names lower-cased), for the ACL
-/// to decide on the path acted on. `None`: unchanged.
-pub(crate) fn fold_sys_names(rest: &str) -> Option<String> {
-    system().canonical_path(rest)
+/// `sys/...` paths (below `sys/`) as their handlers read them, for the ACL to decide on the
+/// same string: the captures declared lower case folded (policy names: `policy/<name>`,
+/// `policies/acl/<name>`), and the
+/// mount path of `mounts/<path>/`, `auth/<path>/` and `audit/<path>/` without its final `/`
+/// (those handlers take `x` and `x/` for the same mount, as Vault's do). `None`: unchanged.
+pub(crate) fn fold_sys_names(operation: Operation, rest: &str) -> Option<String> {
+    if let Some(folded) = system().canonical_path(rest) {
+        return Some(folded);
+    }
+    let mount = ["mounts/", "auth/", "audit/"]
+        .iter()
+        .any(|p| rest.starts_with(p) && rest.len() > p.len());
+    if mount && operation != Operation::List && rest.ends_with('/') {
+        return Some(rest.trim_end_matches('/').to_owned());
+    }
+    None
 }
 
 /// Every declaration: the system backend's and the token store's, for the OpenAPI document.
@@ -218,16 +230,31 @@ mod tests {
     }
 
     #[test]
-    fn policy_names_fold_before_the_acl_decides() {
+    fn sys_names_fold() {
+        use Operation::{Delete, List, Read, Update};
         assert_eq!(
-            fold_sys_names("policy/Admin").as_deref(),
+            fold_sys_names(Update, "policy/ADMIN").as_deref(),
             Some("policy/admin")
         );
         assert_eq!(
-            fold_sys_names("policies/acl/ADMIN").as_deref(),
-            Some("policies/acl/admin")
+            fold_sys_names(Read, "policies/acl/Ops").as_deref(),
+            Some("policies/acl/ops")
         );
-        assert_eq!(fold_sys_names("policy/admin"), None);
-        assert_eq!(fold_sys_names("mounts/Secret"), None);
+        assert_eq!(fold_sys_names(Read, "policy/admin"), None);
+        assert_eq!(fold_sys_names(Read, "mounts/ABC"), None);
+        assert_eq!(
+            fold_sys_names(Delete, "mounts/prodkv/").as_deref(),
+            Some("mounts/prodkv")
+        );
+        assert_eq!(
+            fold_sys_names(Read, "auth/userpass/").as_deref(),
+            Some("auth/userpass")
+        );
+        assert_eq!(
+            fold_sys_names(Delete, "audit/file//").as_deref(),
+            Some("audit/file")
+        );
+        assert_eq!(fold_sys_names(List, "mounts/x/"), None);
+        assert_eq!(fold_sys_names(Read, "mounts/"), None);
     }
 }

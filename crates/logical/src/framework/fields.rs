@@ -84,7 +84,12 @@ impl FieldType {
     /// is mapstructure's detail, without the field name.
     pub(crate) fn decode(self, value: Value) -> std::result::Result<Value, String> {
         Ok(match self {
-            Self::String | Self::SecretString => Value::String(conv::convert_string(&value)?),
+            // A secret is moved, never copied (a copy would be freed without being wiped).
+            Self::SecretString => match value {
+                Value::String(text) => Value::String(text),
+                other => Value::String(conv::convert_string(&other)?),
+            },
+            Self::String => Value::String(conv::convert_string(&value)?),
             Self::LowerCaseString => Value::String(conv::convert_string(&value)?.to_lowercase()),
             Self::Int => Value::from(conv::convert_int(&value)?),
             Self::Bool => Value::Bool(conv::convert_bool(&value)?),
@@ -120,6 +125,10 @@ impl FieldType {
             Self::Map => conv::check_map(value),
             // Every value is a list or becomes one; nothing to check (and nothing to copy).
             Self::Slice => Ok(()),
+            // Text always converts; checking it must not copy it (it may be a secret).
+            Self::String | Self::SecretString | Self::LowerCaseString if value.is_string() => {
+                Ok(())
+            }
             _ => self.decode(value.clone()).map(drop),
         }
     }
@@ -457,6 +466,20 @@ impl std::fmt::Debug for Fields<'_> {
             )
             .field("unrecognized", &crate::Redacted(&self.unrecognized))
             .finish()
+    }
+}
+
+/// The decoded values of secret fields are wiped when the fields go.
+impl Drop for Fields<'_> {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        for (spec, value) in self.specs.iter().zip(&mut self.values) {
+            if spec.field.ty == FieldType::SecretString
+                && let Some(Value::String(text)) = value
+            {
+                text.zeroize();
+            }
+        }
     }
 }
 

@@ -316,30 +316,13 @@ impl Vault {
                 sudo,
             })
         };
+        let builtin = match &target {
+            Target::Token(_) => sys::token_store(),
+            _ => sys::system(),
+        };
         match target {
-            Target::Sys(rest) => {
-                sys::handle(
-                    sys::system(),
-                    self,
-                    active,
-                    caller(entry),
-                    operation,
-                    &rest,
-                    data,
-                )
-                .await
-            }
-            Target::Token(rest) => {
-                sys::handle(
-                    sys::token_store(),
-                    self,
-                    active,
-                    caller(entry),
-                    operation,
-                    &rest,
-                    data,
-                )
-                .await
+            Target::Sys(rest) | Target::Token(rest) => {
+                sys::handle(builtin, self, active, caller(entry), operation, &rest, data).await
             }
             Target::Nowhere => Err(VaultError::UnsupportedPath),
             Target::Vacant if operation == Operation::Read => Ok(VaultResponse::empty()),

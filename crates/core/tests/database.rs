@@ -27,22 +27,11 @@ use std::time::{Duration, SystemTime};
 use serde_json::{Value, json};
 use sqlx::Connection as _;
 use strongroom_core::{ManualClock, Vault};
+use strongroom_database::testing::{
+    PG_CREATE, pg_exec, pg_login, pg_roles_like, pg_static_user, service,
+};
 use strongroom_rotation::{AlertKind, MemorySink, Step};
 use strongroom_storage::{MemoryStorage, Storage};
-
-fn service(var: &str) -> Option<String> {
-    match std::env::var(var) {
-        Ok(url) => Some(url),
-        Err(_) => {
-            assert!(
-                std::env::var("STRONGROOM_REQUIRE_SERVICES").as_deref() != Ok("1"),
-                "STRONGROOM_REQUIRE_SERVICES=1 but {var} is not set"
-            );
-            eprintln!("skipped: {var} is not set");
-            None
-        }
-    }
-}
 
 struct Setup {
     vault: Vault,
@@ -81,37 +70,6 @@ async fn setup() -> Setup {
     }
 }
 
-/// The user URL for PostgreSQL: the admin URL with the user's name and password.
-fn pg_user_url(admin: &str, user: &str, password: &str) -> String {
-    let rest = admin.split_once('@').map_or(admin, |(_, rest)| rest);
-    format!("postgres://{user}:{password}@{rest}")
-}
-
-async fn pg_login(admin: &str, user: &str, password: &str) -> bool {
-    match sqlx::PgConnection::connect(&pg_user_url(admin, user, password)).await {
-        Ok(mut conn) => {
-            let one: (i32,) = sqlx::query_as("SELECT 1")
-                .fetch_one(&mut conn)
-                .await
-                .unwrap();
-            assert_eq!(one.0, 1);
-            true
-        }
-        Err(_) => false,
-    }
-}
-
-async fn pg_roles_like(admin: &str, prefix: &str) -> Vec<(String, Option<String>)> {
-    let mut conn = sqlx::PgConnection::connect(admin).await.unwrap();
-    sqlx::query_as(
-        "SELECT rolname::text, rolvaliduntil::text FROM pg_roles WHERE rolname LIKE $1 ORDER BY 1",
-    )
-    .bind(format!("{prefix}%"))
-    .fetch_all(&mut conn)
-    .await
-    .unwrap()
-}
-
 async fn creds(s: &Setup, role: &str) -> (String, String, String) {
     let response = s
         .vault
@@ -125,10 +83,6 @@ async fn creds(s: &Setup, role: &str) -> (String, String, String) {
         response.lease_id,
     )
 }
-
-/// Members of `strongroom_password_auth` must log in with their password (`scripts/services.sh`
-/// sets that up: the machine's PostgreSQL otherwise trusts loopback logins).
-const PG_CREATE: &str = r#"CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}' IN ROLE strongroom_password_auth; GRANT CONNECT ON DATABASE test TO "{{name}}";"#;
 
 async fn pg_setup(admin: &str, role: &str, ttl: &str) -> Setup {
     // Leftovers of an earlier, interrupted run of this role.
@@ -509,28 +463,6 @@ async fn mariadb_rotate_root() {
     .execute(&mut root)
     .await
     .unwrap();
-}
-
-async fn pg_exec(admin: &str, statements: &str) {
-    let mut conn = sqlx::PgConnection::connect(admin).await.unwrap();
-    sqlx::raw_sql(sqlx::AssertSqlSafe(statements.to_owned()))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-}
-
-/// A fresh existing user `<prefix>_<pid>` with the password `Initial-Pass1`.
-async fn pg_static_user(admin: &str, prefix: &str) -> String {
-    let user = format!("{prefix}_{}", std::process::id());
-    pg_exec(
-        admin,
-        &format!(
-            "DROP ROLE IF EXISTS {user}; CREATE ROLE {user} WITH LOGIN PASSWORD 'Initial-Pass1' \
-             IN ROLE strongroom_password_auth"
-        ),
-    )
-    .await;
-    user
 }
 
 async fn static_creds(s: &Setup, role: &str) -> serde_json::Map<String, Value> {

@@ -41,6 +41,8 @@ mod db;
 mod paths;
 mod statics;
 mod template;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};

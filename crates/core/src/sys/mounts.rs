@@ -65,6 +65,12 @@ fn builtin_mounts() -> Vec<MountEntry> {
     ]
 }
 
+/// Whether the request is to `sys/auth/...` (else `sys/mounts/...`): one handler serves both.
+fn is_auth(fields: &Fields<'_>) -> bool {
+    let path = &fields.request().path;
+    path == "auth" || path.starts_with("auth/")
+}
+
 /// `sys/mounts` and `sys/auth`, in Vault's order (`.../tune` before the mount itself).
 pub(super) fn endpoints() -> Vec<Declared> {
     let mut out = Vec::new();
@@ -111,48 +117,31 @@ pub(super) fn endpoints() -> Vec<Declared> {
             .synopsis(&format!("Enable, read or disable a {what}."));
         let list =
             Declared::new(&format!("{prefix}/?")).synopsis(&format!("List the mounted {what}s."));
+        let tune = tune
+            .read(|s, c, f| Box::pin(tune_read(s, c, f)))
+            .write(|s, c, f| Box::pin(tune_write(s, c, f)));
+        let mount = mount
+            .write(|s, c, f| Box::pin(enable(s, c, f)))
+            .delete(|s, c, f| Box::pin(disable(s, c, f)));
+        let list = list
+            .read(|s, c, f| Box::pin(list_mounts(s, c, f)))
+            .list(|s, c, f| Box::pin(list_mounts(s, c, f)));
+        // Vault's `auth/*` is a sudo path: enabling, disabling and tuning auth methods.
         if auth {
-            out.push(
-                tune.read(|s, c, f| Box::pin(tune_read(s, c, f, true)))
-                    .write(|s, c, f| Box::pin(tune_write(s, c, f, true)))
-                    .sudo(),
-            );
-            out.push(
-                mount
-                    .write(|s, c, f| Box::pin(enable(s, c, f, true)))
-                    .delete(|s, c, f| Box::pin(disable(s, c, f, true)))
-                    .sudo(),
-            );
-            out.push(
-                list.read(|s, c, f| Box::pin(list_mounts(s, c, f, true)))
-                    .list(|s, c, f| Box::pin(list_mounts(s, c, f, true))),
-            );
+            out.extend([tune.sudo(), mount.sudo(), list]);
         } else {
-            out.push(
-                tune.read(|s, c, f| Box::pin(tune_read(s, c, f, false)))
-                    .write(|s, c, f| Box::pin(tune_write(s, c, f, false))),
-            );
-            out.push(
-                mount
-                    .read(|s, c, f| Box::pin(read_mount(s, c, f)))
-                    .write(|s, c, f| Box::pin(enable(s, c, f, false)))
-                    .delete(|s, c, f| Box::pin(disable(s, c, f, false))),
-            );
-            out.push(
-                list.read(|s, c, f| Box::pin(list_mounts(s, c, f, false)))
-                    .list(|s, c, f| Box::pin(list_mounts(s, c, f, false))),
-            );
+            out.extend([
+                tune,
+                mount.read(|s, c, f| Box::pin(read_mount(s, c, f))),
+                list,
+            ]);
         }
     }
     out
 }
 
-async fn list_mounts(
-    sys: &System,
-    _ctx: &Context,
-    _fields: Fields<'_>,
-    auth: bool,
-) -> Result<VaultResponse> {
+async fn list_mounts(sys: &System, _ctx: &Context, fields: Fields<'_>) -> Result<VaultResponse> {
+    let auth = is_auth(&fields);
     let router = sys.active.router();
     let mut data = Map::new();
     for entry in builtin_mounts()
@@ -179,12 +168,8 @@ async fn read_mount(sys: &System, _ctx: &Context, fields: Fields<'_>) -> Result<
     Ok(VaultResponse::data(object(entry.entry.to_json())))
 }
 
-async fn enable(
-    sys: &System,
-    _ctx: &Context,
-    fields: Fields<'_>,
-    auth: bool,
-) -> Result<VaultResponse> {
+async fn enable(sys: &System, _ctx: &Context, fields: Fields<'_>) -> Result<VaultResponse> {
+    let auth = is_auth(&fields);
     let active = &sys.active;
     let full = mount_target(fields.get("path")?, auth, "mount at")?;
     let kind: String = fields.get("type")?;
@@ -266,12 +251,8 @@ async fn enable(
     Ok(VaultResponse::empty())
 }
 
-async fn disable(
-    sys: &System,
-    _ctx: &Context,
-    fields: Fields<'_>,
-    auth: bool,
-) -> Result<VaultResponse> {
+async fn disable(sys: &System, _ctx: &Context, fields: Fields<'_>) -> Result<VaultResponse> {
+    let auth = is_auth(&fields);
     let active = &sys.active;
     let full = mount_target(fields.get("path")?, auth, "unmount")?;
     let mut change = active.change_mounts().await;
@@ -299,12 +280,8 @@ async fn disable(
     Ok(VaultResponse::empty())
 }
 
-async fn tune_read(
-    sys: &System,
-    _ctx: &Context,
-    fields: Fields<'_>,
-    auth: bool,
-) -> Result<VaultResponse> {
+async fn tune_read(sys: &System, _ctx: &Context, fields: Fields<'_>) -> Result<VaultResponse> {
+    let auth = is_auth(&fields);
     let full = mount_target(fields.get("path")?, auth, "tune")?;
     let router = sys.active.router();
     let entry = &router
@@ -324,12 +301,8 @@ async fn tune_read(
     Ok(VaultResponse::data(out))
 }
 
-async fn tune_write(
-    sys: &System,
-    _ctx: &Context,
-    fields: Fields<'_>,
-    auth: bool,
-) -> Result<VaultResponse> {
+async fn tune_write(sys: &System, _ctx: &Context, fields: Fields<'_>) -> Result<VaultResponse> {
+    let auth = is_auth(&fields);
     let active = &sys.active;
     let full = mount_target(fields.get("path")?, auth, "tune")?;
     let mut change = active.change_mounts().await;

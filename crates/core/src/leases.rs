@@ -17,7 +17,7 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use strongroom_logical::{Lease, SecretDescriptor};
-use strongroom_storage::{Op, Storage};
+use strongroom_storage::{Op, Storage, StorageError};
 
 use crate::clock::unix;
 use crate::mounts::{Mounted, Router};
@@ -112,11 +112,16 @@ impl LeaseManager {
     }
 
     async fn load(&self, lease_id: &str) -> Result<Option<LeaseEntry>> {
+        Ok(self.load_raw(lease_id).await?.map(|(entry, _)| entry))
+    }
+
+    /// The lease and its stored bytes (for a compare-and-swap write back).
+    async fn load_raw(&self, lease_id: &str) -> Result<Option<(LeaseEntry, Vec<u8>)>> {
         let Some(bytes) = self.storage.get(&format!("{ID_PREFIX}{lease_id}")).await? else {
             return Ok(None);
         };
         serde_json::from_slice(&bytes)
-            .map(Some)
+            .map(|entry| Some((entry, bytes)))
             .map_err(|_| VaultError::Internal("stored lease does not decode".into()))
     }
 
@@ -192,8 +197,8 @@ impl LeaseManager {
         now: SystemTime,
     ) -> Result<LeaseEntry> {
         check_lease_path(lease_id)?;
-        let mut entry = self
-            .load(lease_id)
+        let (mut entry, stored) = self
+            .load_raw(lease_id)
             .await?
             .ok_or_else(|| VaultError::invalid("lease not found"))?;
         if !entry.renewable {
@@ -215,8 +220,12 @@ impl LeaseManager {
         let old_bucket = bucket(entry.expire_time);
         entry.expire_time = now_s.saturating_add(wanted).min(entry.max_expire_time);
         let key = lease_key(lease_id);
-        self.storage
+        // Written back only over the lease as it was read: a revocation (or another renewal)
+        // that landed while the engine renewed is never undone by this stale copy.
+        let written = self
+            .storage
             .transaction(vec![
+                Op::check(format!("{ID_PREFIX}{lease_id}"), Some(stored)),
                 Op::delete(format!("{TIME_PREFIX}{old_bucket}/{key}")),
                 Op::put(format!("{ID_PREFIX}{lease_id}"), Self::encode(&entry)?),
                 Op::put(
@@ -224,8 +233,14 @@ impl LeaseManager {
                     lease_id.as_bytes().to_vec(),
                 ),
             ])
-            .await?;
-        Ok(entry)
+            .await;
+        match written {
+            Ok(()) => Ok(entry),
+            Err(StorageError::CheckFailed { .. }) => Err(VaultError::invalid(
+                "the lease changed while it was renewed (revoked, or renewed by another request)",
+            )),
+            Err(err) => Err(err.into()),
+        }
     }
 
     /// Revokes one lease: the engine revokes the secret, then the lease and its index entries

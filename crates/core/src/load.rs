@@ -36,11 +36,7 @@ impl Vault {
                     Arc::clone(&storage),
                     format!("{}/{}/", storage_root(&entry.path), entry.uuid),
                 )?;
-                router.insert(Mounted {
-                    entry,
-                    backend,
-                    view,
-                });
+                router.insert(Mounted::new(entry, backend, view));
             }
         }
         let mut devices = Vec::new();

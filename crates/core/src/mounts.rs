@@ -93,6 +93,39 @@ pub(crate) struct Mounted {
     pub(crate) entry: MountEntry,
     pub(crate) backend: Arc<dyn Backend>,
     pub(crate) view: StorageView,
+    /// Open while the mount serves: every request holds it shared from the engine call to the
+    /// lease or login token it registers; unmounting closes it (exclusively) once the mount is
+    /// out of the router, so every lease and token the mount issued is registered before the
+    /// unmount revokes them, and nothing is issued after. Shared by every copy of the mount
+    /// (a tune keeps it).
+    pub(crate) gate: Arc<tokio::sync::RwLock<bool>>,
+}
+
+impl Mounted {
+    /// A mount, open.
+    pub(crate) fn new(entry: MountEntry, backend: Arc<dyn Backend>, view: StorageView) -> Self {
+        Self {
+            entry,
+            backend,
+            view,
+            gate: Arc::new(tokio::sync::RwLock::new(true)),
+        }
+    }
+
+    /// The same mount with another entry (a tune): same engine, data and gate.
+    pub(crate) fn retuned(&self, entry: MountEntry) -> Self {
+        Self {
+            entry,
+            backend: Arc::clone(&self.backend),
+            view: self.view.clone(),
+            gate: Arc::clone(&self.gate),
+        }
+    }
+
+    /// Waits for the requests in flight to finish and closes the mount to any that come later.
+    pub(crate) async fn close(&self) {
+        *self.gate.write().await = false;
+    }
 }
 
 /// The router as requests see it: copy-on-write. A request takes a [`snapshot`](Self::snapshot)

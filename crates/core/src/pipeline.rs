@@ -328,6 +328,13 @@ impl Vault {
             Target::Vacant if operation == Operation::Read => Ok(VaultResponse::empty()),
             Target::Vacant => Err(VaultError::UnsupportedPath),
             Target::Engine(mounted, rest) => {
+                // Held until the lease or login token is registered: an unmount waits for it,
+                // then revokes what the mount issued (see `Mounted::gate`).
+                let gate = Arc::clone(&mounted.gate);
+                let open = gate.read().await;
+                if !*open {
+                    return Err(VaultError::UnsupportedPath);
+                }
                 let ctx = context(&mounted, now);
                 let mut engine_request = Request::new(operation, rest)
                     .with_data(data)

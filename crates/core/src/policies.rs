@@ -17,9 +17,11 @@ struct Stored {
     policy: String,
 }
 
-/// The most policy sets whose compiled ACLs are kept; past it the cache starts over (tokens
-/// share a few policy sets in practice, so this is only reached by churn or abuse).
+/// The most policy sets whose compiled ACLs are kept, and the most bytes of policy names their
+/// keys may hold; past either the cache starts over (tokens share a few policy sets in
+/// practice, so this is only reached by churn or abuse, and costs time, never a wrong answer).
 const CACHE_LIMIT: usize = 4096;
+const CACHE_KEY_BYTES: usize = 1 << 20;
 
 pub(crate) struct PolicyStore {
     storage: Arc<dyn Storage>,
@@ -33,6 +35,8 @@ struct AclCache {
     /// policies read before a change is never inserted after it.
     generation: u64,
     acls: HashMap<Vec<String>, Arc<Acl>>,
+    /// The bytes of policy names in `acls`' keys.
+    key_bytes: usize,
 }
 
 /// Policy names: what Vault accepts (letters, digits, `-`, `_`, `.`, `/`... we keep it to a safe
@@ -75,6 +79,7 @@ impl PolicyStore {
         let mut cache = self.cache();
         cache.generation = cache.generation.wrapping_add(1);
         cache.acls.clear();
+        cache.key_bytes = 0;
     }
 
     /// The text of a policy; `root` has none.
@@ -162,10 +167,17 @@ impl PolicyStore {
         // A policy changed while this one was compiled: the ACL answers this request (which
         // began before the change) but is not kept for later ones.
         if cache.generation == generation {
-            if cache.acls.len() >= CACHE_LIMIT {
+            let bytes: usize = key.iter().map(String::len).sum();
+            if cache.acls.len() >= CACHE_LIMIT
+                || cache.key_bytes.saturating_add(bytes) > CACHE_KEY_BYTES
+            {
                 cache.acls.clear();
+                cache.key_bytes = 0;
             }
-            cache.acls.insert(key, Arc::clone(&acl));
+            if bytes <= CACHE_KEY_BYTES {
+                cache.key_bytes += bytes;
+                cache.acls.insert(key, Arc::clone(&acl));
+            }
         }
         Ok(acl)
     }
@@ -256,6 +268,16 @@ mod tests {
             let names = vec!["app".to_owned(), format!("unknown-{i}")];
             store.acl(&names).await.unwrap();
             assert!(store.cache().acls.len() <= CACHE_LIMIT);
+        }
+        // Sets of many long policy names: the keys' bytes are bounded too.
+        for i in 0..64 {
+            let mut names: Vec<String> = (0..1000)
+                .map(|n| format!("{i}-{n}-{}", "x".repeat(110)))
+                .collect();
+            names.push("app".to_owned());
+            names.sort();
+            store.acl(&names).await.unwrap();
+            assert!(store.cache().key_bytes <= CACHE_KEY_BYTES);
         }
         let names = vec!["app".to_owned()];
         let first = store.acl(&names).await.unwrap();

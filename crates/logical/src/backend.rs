@@ -219,10 +219,10 @@ pub fn fold_segment(path: &str, first: &str, index: usize) -> Option<String> {
         return None;
     }
     let name = segments.get(index)?;
-    if !name.chars().any(char::is_uppercase) {
+    let lower = name.to_lowercase();
+    if lower == *name {
         return None;
     }
-    let lower = name.to_lowercase();
     if let Some(slot) = segments.get_mut(index) {
         *slot = &lower;
     }

@@ -73,8 +73,8 @@ async fn openapi(sys: &System, _ctx: &Context, _fields: Fields<'_>) -> Result<Va
 }
 
 /// Whether `acl` grants anything on the mount at `mount` or below it (Vault's
-/// `hasMountAccess`): a capability on the mount path, or a rule that is not a denial whose
-/// fixed part lies inside the mount or contains it.
+/// `hasMountAccess`): a capability on the mount path itself, or a rule that is not a denial and
+/// can match a path inside the mount.
 fn reaches(acl: &Acl, mount: &str) -> bool {
     if acl.is_root() {
         return true;
@@ -83,11 +83,33 @@ fn reaches(acl: &Acl, mount: &str) -> bool {
     if granted(acl.capabilities(mount)) {
         return true;
     }
-    acl.rules().iter().any(|rule| {
-        let text = rule.pattern().as_str();
-        let fixed = text.split(['*', '+']).next().unwrap_or_default();
-        granted(rule.capabilities()) && (fixed.starts_with(mount) || mount.starts_with(fixed))
-    })
+    acl.rules()
+        .iter()
+        .any(|rule| granted(rule.capabilities()) && reaches_into(rule.pattern().as_str(), mount))
+}
+
+/// Whether the policy path `pattern` (with `+` segments and a trailing `*`) can match a path at
+/// or below `mount`, compared segment by segment: `kv` does not reach `kv-team-b/`, `secret/+/x`
+/// reaches `secret/a/` but not `secret/a/y/`.
+fn reaches_into(pattern: &str, mount: &str) -> bool {
+    let (body, glob) = match pattern.strip_suffix('*') {
+        Some(body) => (body, true),
+        None => (pattern, false),
+    };
+    let wanted: Vec<&str> = body.split('/').collect();
+    let last = wanted.len().saturating_sub(1);
+    for (i, segment) in mount.trim_end_matches('/').split('/').enumerate() {
+        match wanted.get(i) {
+            // The pattern stops above the mount.
+            None => return false,
+            Some(prefix) if glob && i == last => return segment.starts_with(prefix),
+            Some(&"+") => {}
+            Some(literal) if *literal == segment => {}
+            Some(_) => return false,
+        }
+    }
+    // Every segment of the mount matched: the pattern goes on inside it (or names it).
+    true
 }
 
 impl Vault {
@@ -108,5 +130,38 @@ impl Vault {
         Ok(response
             .data
             .map_or(serde_json::Value::Null, serde_json::Value::Object))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reaches_into;
+
+    #[test]
+    fn rules_reach_a_mount_segment_by_segment() {
+        for (pattern, mount) in [
+            ("secret/*", "secret/"),
+            ("secret/data/app", "secret/"),
+            ("sec*", "secret/"),
+            ("secret/+/x", "secret/a/"),
+            ("secret/a*", "secret/ab/"),
+            ("secret", "secret/"),
+            ("*", "anything/"),
+        ] {
+            assert!(reaches_into(pattern, mount), "{pattern} reaches {mount}");
+        }
+        for (pattern, mount) in [
+            ("kv", "kv-team-b/"),
+            ("kv/*", "kv-team-b/"),
+            ("secret/+/x", "secret/a/y/"),
+            ("other/*", "secret/"),
+            ("secret/a", "secret/b/"),
+            ("team/*", "teams/"),
+        ] {
+            assert!(
+                !reaches_into(pattern, mount),
+                "{pattern} does not reach {mount}"
+            );
+        }
     }
 }

@@ -6,7 +6,10 @@ use serde_json::{Map, Value, json};
 use strongroom_logical::{Context, Field, FieldType, Fields, StorageView, field};
 
 use super::{Declared, System};
-use crate::mounts::{MountConfig, MountEntry, Mounted, normalize_mount_path, storage_root};
+use crate::active::Active;
+use crate::mounts::{
+    MountConfig, MountEntry, Mounted, Router, RouterCell, normalize_mount_path, storage_root,
+};
 use crate::request::VaultResponse;
 use crate::util::object;
 use crate::util::uuid;
@@ -242,11 +245,7 @@ async fn enable(sys: &System, _ctx: &Context, fields: Fields<'_>) -> Result<Vaul
         config,
         options,
     };
-    change.router.insert(Mounted {
-        entry,
-        backend,
-        view,
-    });
+    change.router.insert(Mounted::new(entry, backend, view));
     change.commit().await?;
     Ok(VaultResponse::empty())
 }
@@ -256,28 +255,48 @@ async fn disable(sys: &System, _ctx: &Context, fields: Fields<'_>) -> Result<Vau
     let active = &sys.active;
     let full = mount_target(fields.get("path")?, auth, "unmount")?;
     let mut change = active.change_mounts().await;
-    if change.router.get(&full).is_none() {
+    let Some(mounted) = change.router.remove(&full) else {
         // Vault answers success for a path that is not mounted.
         return Ok(VaultResponse::empty());
-    }
-    // Revoke the mount's leases through its engine while it is still mounted (forced: a lease
-    // whose secret cannot be revoked still goes, as the mount does).
-    active
-        .leases()
-        .revoke_prefix(active.routes(), &full, active.clock().now(), true)
-        .await?;
-    // An auth method's logins go with it: their tokens, and the leases those tokens hold.
-    if auth {
-        let gone = active.tokens().revoke_mount(&full).await?;
-        active.revoke_leases_of(&gone, active.clock().now()).await?;
-    }
-    let Some(mounted) = change.router.remove(&full) else {
-        return Ok(VaultResponse::empty());
     };
-    change.commit().await?;
+    // Out of the router first (not yet out of the stored table): no new request reaches the
+    // mount. Then the gate closes once the requests in flight are done, so every lease and login
+    // token the mount issued is registered now, and none comes later.
+    let before = active.router();
+    active.routes().replace(change.router.clone());
+    mounted.close().await;
+    if let Err(err) = revoke_everything_of(active, &mounted, auth).await {
+        // Nothing changed for good: the mount serves again, with what could not be revoked.
+        *mounted.gate.write().await = true;
+        active.routes().replace(Router::clone(&before));
+        return Err(err);
+    }
+    if let Err(err) = change.commit().await {
+        *mounted.gate.write().await = true;
+        active.routes().replace(Router::clone(&before));
+        return Err(err);
+    }
     // The mount is gone from the table first, so nothing new is written while its data goes.
     mounted.view.clear().await?;
     Ok(VaultResponse::empty())
+}
+
+/// Revokes what an unmounted engine issued, through the engine: its leases (forced: a lease
+/// whose secret cannot be revoked still goes, as the mount does) and, for an auth method, its
+/// logins' tokens with the leases those tokens hold.
+async fn revoke_everything_of(active: &Active, mounted: &Mounted, auth: bool) -> Result<()> {
+    let now = active.clock().now();
+    let mut only = Router::default();
+    only.insert(mounted.clone());
+    active
+        .leases()
+        .revoke_prefix(&RouterCell::new(only), &mounted.entry.path, now, true)
+        .await?;
+    if auth {
+        let gone = active.tokens().revoke_mount(&mounted.entry.path).await?;
+        active.revoke_leases_of(&gone, now).await?;
+    }
+    Ok(())
 }
 
 async fn tune_read(sys: &System, _ctx: &Context, fields: Fields<'_>) -> Result<VaultResponse> {
@@ -328,11 +347,7 @@ async fn tune_write(sys: &System, _ctx: &Context, fields: Fields<'_>) -> Result<
     if let Some(description) = fields.get_ok::<String>("description")? {
         entry.description = description;
     }
-    change.router.insert(Mounted {
-        entry,
-        backend: Arc::clone(&mounted.backend),
-        view: mounted.view.clone(),
-    });
+    change.router.insert(mounted.retuned(entry));
     change.commit().await?;
     Ok(VaultResponse::empty())
 }

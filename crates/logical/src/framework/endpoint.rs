@@ -449,12 +449,16 @@ impl<B, R: Reply, E: From<LogicalError>> Endpoints<B, R, E> {
                 continue;
             };
             let text = path.get(span.clone())?;
-            if spec.field.ty != FieldType::LowerCaseString || !text.chars().any(char::is_uppercase)
-            {
+            if spec.field.ty != FieldType::LowerCaseString {
+                continue;
+            }
+            // The handler's own folding decides, so the two can never differ.
+            let folded = text.to_lowercase();
+            if folded == text {
                 continue;
             }
             out.push_str(path.get(copied..span.start)?);
-            out.push_str(&text.to_lowercase());
+            out.push_str(&folded);
             copied = span.end;
         }
         if copied == 0 {

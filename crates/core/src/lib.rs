@@ -44,9 +44,11 @@
 #![forbid(unsafe_code)]
 
 mod active;
+mod api;
 mod audit;
 mod background;
 mod builder;
+mod client_token;
 mod clock;
 mod error;
 mod leases;
@@ -67,9 +69,11 @@ mod tokens;
 mod util;
 mod vault;
 
+pub use api::{Kv, KvEntry, KvMetadata, MountInfo, MountRequest, Policies, Sys, TokenInfo, Tokens};
 pub use audit::{AuditDevice, FileAuditDevice};
+pub use client_token::ClientToken;
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use error::{Result, VaultError};
+pub use error::{BuildError, Result, VaultError};
 pub use lockout::{
     DEFAULT_LOCKOUT_COUNTER_RESET, DEFAULT_LOCKOUT_DURATION, DEFAULT_LOCKOUT_THRESHOLD,
     LOCKOUT_METHODS, MountLockout, UserLockout, UserLockoutConfig, UserLockouts,

@@ -105,7 +105,11 @@ impl Vault {
     ) -> Result<VaultResponse> {
         let id = crate::util::uuid()?;
         let mut auth = AuditAuth {
-            client_token: request.token.clone().unwrap_or_default(),
+            client_token: request
+                .token
+                .as_ref()
+                .map(|t| t.expose_secret().to_owned())
+                .unwrap_or_default(),
             ..AuditAuth::default()
         };
         let prepared = self.prepare(active, request, Some(&mut auth), spent).await;
@@ -192,8 +196,9 @@ impl Vault {
         }
         let token = request
             .token
-            .as_deref()
-            .ok_or(VaultError::PermissionDenied)?;
+            .as_ref()
+            .ok_or(VaultError::PermissionDenied)?
+            .expose_secret();
         let entry = active
             .lookup_token(token, now)
             .await?
@@ -293,7 +298,10 @@ impl Vault {
             last_use,
             sudo,
         } = prepared;
-        let token = request.token.as_deref().unwrap_or_default();
+        let token = request
+            .token
+            .as_ref()
+            .map_or("", crate::ClientToken::expose_secret);
         let data = request.data.clone();
         let caller = |entry: Option<crate::tokens::TokenEntry>| {
             entry
@@ -565,7 +573,7 @@ async fn login_token(
     };
     let (token, entry) = active.tokens.create_login(request, path, now).await?;
     Ok(AuthInfo {
-        client_token: token,
+        client_token: token.into(),
         accessor: entry.accessor,
         policies: entry.policies,
         metadata: entry.meta,

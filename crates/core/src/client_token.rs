@@ -75,6 +75,53 @@ impl From<&ClientToken> for ClientToken {
     }
 }
 
+/// What [`Vault::read`](crate::Vault::read), [`write`](crate::Vault::write),
+/// [`list`](crate::Vault::list) and [`delete`](crate::Vault::delete) take as the token: a
+/// [`ClientToken`], or a token's text (`&str`, `&String`) as a server or test has it. Sealed:
+/// it reads the text only inside this crate, so passing a `ClientToken` exposes nothing.
+pub trait AsToken: sealed::Sealed {}
+
+impl<T: sealed::Sealed + ?Sized> AsToken for T {}
+
+mod sealed {
+    use super::ClientToken;
+
+    /// The text of a token argument (not nameable outside the crate).
+    pub trait Sealed {
+        /// The token's text.
+        fn token_text(&self) -> &str;
+    }
+
+    impl Sealed for ClientToken {
+        fn token_text(&self) -> &str {
+            self.expose_secret()
+        }
+    }
+
+    impl Sealed for str {
+        fn token_text(&self) -> &str {
+            self
+        }
+    }
+
+    impl Sealed for String {
+        fn token_text(&self) -> &str {
+            self
+        }
+    }
+
+    impl<T: Sealed + ?Sized> Sealed for &T {
+        fn token_text(&self) -> &str {
+            (**self).token_text()
+        }
+    }
+}
+
+/// The text of a token argument.
+pub(crate) fn token_text(token: &(impl AsToken + ?Sized)) -> &str {
+    sealed::Sealed::token_text(token)
+}
+
 #[cfg(test)]
 mod tests {
     use super::ClientToken;

@@ -71,7 +71,7 @@ mod vault;
 
 pub use api::{Kv, KvEntry, KvMetadata, MountInfo, MountRequest, Policies, Sys, TokenInfo, Tokens};
 pub use audit::{AuditDevice, FileAuditDevice};
-pub use client_token::ClientToken;
+pub use client_token::{AsToken, ClientToken};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{BuildError, Result, VaultError};
 pub use lockout::{

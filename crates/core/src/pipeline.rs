@@ -473,9 +473,16 @@ impl Vault {
     /// # Errors
     ///
     /// As [`handle`](Self::handle).
-    pub async fn read(&self, token: &str, path: &str) -> Result<VaultResponse> {
-        self.handle(VaultRequest::new(Operation::Read, path).with_token(token))
-            .await
+    pub async fn read(
+        &self,
+        token: &(impl crate::AsToken + ?Sized),
+        path: &str,
+    ) -> Result<VaultResponse> {
+        self.handle(
+            VaultRequest::new(Operation::Read, path)
+                .with_token(crate::client_token::token_text(token)),
+        )
+        .await
     }
 
     /// Writes `data` to `path` with `token`.
@@ -483,7 +490,12 @@ impl Vault {
     /// # Errors
     ///
     /// As [`handle`](Self::handle).
-    pub async fn write(&self, token: &str, path: &str, data: Value) -> Result<VaultResponse> {
+    pub async fn write(
+        &self,
+        token: &(impl crate::AsToken + ?Sized),
+        path: &str,
+        data: Value,
+    ) -> Result<VaultResponse> {
         let data = match data {
             Value::Object(map) => map,
             Value::Null => Map::new(),
@@ -491,7 +503,7 @@ impl Vault {
         };
         self.handle(
             VaultRequest::new(Operation::Update, path)
-                .with_token(token)
+                .with_token(crate::client_token::token_text(token))
                 .with_data(data),
         )
         .await
@@ -502,9 +514,16 @@ impl Vault {
     /// # Errors
     ///
     /// As [`handle`](Self::handle).
-    pub async fn list(&self, token: &str, path: &str) -> Result<VaultResponse> {
-        self.handle(VaultRequest::new(Operation::List, path).with_token(token))
-            .await
+    pub async fn list(
+        &self,
+        token: &(impl crate::AsToken + ?Sized),
+        path: &str,
+    ) -> Result<VaultResponse> {
+        self.handle(
+            VaultRequest::new(Operation::List, path)
+                .with_token(crate::client_token::token_text(token)),
+        )
+        .await
     }
 
     /// Deletes `path` with `token`.
@@ -512,9 +531,16 @@ impl Vault {
     /// # Errors
     ///
     /// As [`handle`](Self::handle).
-    pub async fn delete(&self, token: &str, path: &str) -> Result<VaultResponse> {
-        self.handle(VaultRequest::new(Operation::Delete, path).with_token(token))
-            .await
+    pub async fn delete(
+        &self,
+        token: &(impl crate::AsToken + ?Sized),
+        path: &str,
+    ) -> Result<VaultResponse> {
+        self.handle(
+            VaultRequest::new(Operation::Delete, path)
+                .with_token(crate::client_token::token_text(token)),
+        )
+        .await
     }
 }
 

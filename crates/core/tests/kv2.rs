@@ -30,7 +30,8 @@ async fn kv() -> Kv {
     ));
     let vault = Vault::builder(MemoryStorage::new())
         .clock(clock.clone())
-        .build();
+        .build()
+        .unwrap();
     let init = vault.init(InitRequest::new(1, 1)).await.unwrap();
     vault.unseal(init.keys[0].expose_secret()).await.unwrap();
     let root = init.root_token.expose_secret().to_owned();

@@ -163,7 +163,9 @@ async fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
         .declared_audit_device("memory", "in-memory audit", audit.clone())
         .build()?;
     let init = vault.init(InitRequest::new(1, 1)).await?;
-    vault.unseal(init.keys[0].expose_secret()).await?;
+    for key in &init.keys {
+        vault.unseal(key.expose_secret()).await?;
+    }
     let root = &init.root_token;
 
     vault

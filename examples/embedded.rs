@@ -23,7 +23,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let vault = Vault::builder(storage).build()?;
 
     let init = vault.init(InitRequest::new(5, 3)).await?;
-    for key in &init.keys[..3] {
+    for key in init.keys.iter().take(3) {
         vault.unseal(key.expose_secret()).await?;
     }
     let root = &init.root_token;
@@ -57,7 +57,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     vault.seal().await;
     println!("sealed: {}", vault.seal_status().await?.sealed);
-    for key in &init.keys[2..] {
+    for key in init.keys.iter().skip(2) {
         vault.unseal(key.expose_secret()).await?;
     }
     let read = kv.get::<DbCredentials>(&app, "app/db").await?;

@@ -24,10 +24,11 @@ use crate::{AuthInfo, ClientToken, Result, TokenRequest, Vault, VaultError, Vaul
 /// let init = vault.init(InitRequest::new(1, 1)).await?;
 /// vault.unseal(init.keys[0].expose_secret()).await?;
 /// let root = &init.root_token;
-/// let created = vault
-///     .tokens()
-///     .create(root, &TokenRequest::new().ttl(Duration::from_secs(3600)).num_uses(5))
-///     .await?;
+/// let request = TokenRequest::new()
+///     .policies(["default"])
+///     .ttl(Duration::from_secs(3600))
+///     .num_uses(5);
+/// let created = vault.tokens().create(root, &request).await?;
 /// let info = vault.tokens().lookup(root, &created.client_token).await?;
 /// assert_eq!(info.policies, ["default"]);
 /// assert_eq!(info.num_uses, 5);

@@ -233,7 +233,7 @@ async fn works(http: &reqwest::Client, service: &str, key: &str) -> Result<bool,
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The vault the application reads its credential from.
-    let vault = Vault::builder(MemoryStorage::new()).build();
+    let vault = Vault::builder(MemoryStorage::new()).build()?;
     let init = vault.init(InitRequest::new(1, 1)).await?;
     let key = init.keys.first().ok_or("init returned no key")?;
     vault.unseal(key.expose_secret()).await?;

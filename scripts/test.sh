@@ -10,3 +10,5 @@ cargo test --workspace --all-features --all-targets --locked
 cargo test --workspace --all-features --doc --locked
 # The examples that check themselves.
 cargo run --quiet --locked -p strongroom-examples --example rotate_api_key
+cargo run --quiet --locked -p strongroom-examples --example embedded
+cargo run --quiet --locked -p strongroom-examples --example custom_engine

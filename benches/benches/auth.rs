@@ -24,7 +24,8 @@ use strongroom_storage::MemoryStorage;
 async fn vault() -> (Vault, String) {
     let vault = Vault::builder(MemoryStorage::new())
         .background_expiry(false)
-        .build();
+        .build()
+        .unwrap();
     let root = strongroom_benches::unsealed_root(&vault).await.unwrap();
     for kind in ["userpass", "approle", "jwt"] {
         vault

@@ -27,7 +27,7 @@ fn pipeline(c: &mut Criterion) {
         .enable_all()
         .build()
         .unwrap();
-    let vault = Vault::builder(MemoryStorage::new()).build();
+    let vault = Vault::builder(MemoryStorage::new()).build().unwrap();
     let (root, app) = rt.block_on(async {
         let root = strongroom_benches::unsealed_root(&vault).await.unwrap();
         vault
@@ -125,7 +125,7 @@ fn kv2(c: &mut Criterion) {
         .enable_all()
         .build()
         .unwrap();
-    let vault = Vault::builder(MemoryStorage::new()).build();
+    let vault = Vault::builder(MemoryStorage::new()).build().unwrap();
     let root = rt.block_on(async {
         let root = strongroom_benches::unsealed_root(&vault).await.unwrap();
         vault

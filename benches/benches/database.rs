@@ -67,7 +67,8 @@ fn database(c: &mut Criterion) {
         };
         let vault = Vault::builder(MemoryStorage::new())
             .background_expiry(false)
-            .build();
+            .build()
+            .unwrap();
         let root = rt.block_on(async {
             let root = strongroom_benches::unsealed_root(&vault).await.unwrap();
             vault

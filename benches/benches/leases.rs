@@ -58,7 +58,7 @@ fn builder(storage: Arc<dyn Storage>) -> strongroom_core::VaultBuilder {
 /// A vault with `n` leases under `db/creds/<i % 100>/`, sealed; returns its storage and key.
 async fn with_leases(n: usize) -> (Arc<dyn Storage>, String, String) {
     let storage: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
-    let vault = builder(Arc::clone(&storage)).build();
+    let vault = builder(Arc::clone(&storage)).build().unwrap();
     let init = vault.init(InitRequest::new(1, 1)).await.unwrap();
     let key = init.keys[0].expose_secret().to_owned();
     vault.unseal(&key).await.unwrap();
@@ -99,7 +99,7 @@ fn unseal(c: &mut Criterion) {
         let (storage, key, root) = rt.block_on(with_leases(n));
         // One unseal on its own, for what it adds to resident memory.
         let before = rss_kib();
-        let probe = builder(Arc::clone(&storage)).build();
+        let probe = builder(Arc::clone(&storage)).build().unwrap();
         rt.block_on(probe.unseal(&key)).unwrap();
         let served = Instant::now();
         rt.block_on(probe.read(&root, "kv/app")).unwrap();
@@ -111,7 +111,7 @@ fn unseal(c: &mut Criterion) {
             b.iter_custom(|iters| {
                 let mut total = Duration::ZERO;
                 for _ in 0..iters {
-                    let vault = builder(Arc::clone(&storage)).build();
+                    let vault = builder(Arc::clone(&storage)).build().unwrap();
                     let started = Instant::now();
                     rt.block_on(vault.unseal(&key)).unwrap();
                     total += started.elapsed();
@@ -144,7 +144,7 @@ fn revoke_prefix_while_reading(_c: &mut Criterion) {
     let n = if full_run() { 100_000 } else { 1_000 };
     rt.block_on(async {
         let (storage, key, root) = with_leases(n).await;
-        let vault = builder(storage).build();
+        let vault = builder(storage).build().unwrap();
         vault.unseal(&key).await.unwrap();
         let reader = |vault: Vault, root: String, stop: Arc<std::sync::atomic::AtomicBool>| async move {
             let mut latencies = Vec::new();

@@ -191,7 +191,7 @@ fn pipeline(c: &mut Criterion) {
         .enable_all()
         .build()
         .unwrap();
-    let vault = Vault::builder(MemoryStorage::new()).build();
+    let vault = Vault::builder(MemoryStorage::new()).build().unwrap();
     let root = rt.block_on(async {
         let root = strongroom_benches::unsealed_root(&vault).await.unwrap();
         vault

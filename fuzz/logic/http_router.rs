@@ -30,7 +30,8 @@ fn fixture() -> &'static Fixture {
         let (router, root) = runtime.block_on(async {
             let vault = Vault::builder(MemoryStorage::new())
                 .background_expiry(false)
-                .build();
+                .build()
+                .unwrap();
             let init = vault.init(InitRequest::new(1, 1)).await.unwrap();
             vault
                 .unseal(init.keys_base64[0].expose_secret())

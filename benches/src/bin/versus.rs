@@ -351,10 +351,10 @@ async fn start(name: &'static str, program: PathBuf, config: Config) -> Server {
 /// SQLite file in `dir` (kept by the caller).
 async fn embedded(dir: Option<&std::path::Path>) -> Target {
     let vault = match dir {
-        None => Vault::builder(MemoryStorage::new()).build(),
+        None => Vault::builder(MemoryStorage::new()).build().unwrap(),
         Some(dir) => {
             let storage = SqliteStorage::open(dir.join("embedded.db")).await.unwrap();
-            Vault::builder(storage).build()
+            Vault::builder(storage).build().unwrap()
         }
     };
     let root = strongroom_benches::unsealed_root(&vault).await.unwrap();

@@ -164,7 +164,7 @@ pub(crate) async fn run(args: ServerArgs) -> Result<()> {
         let seal = strongroom_seal::TransitSeal::new(transit).context("the transit seal")?;
         builder = builder.seal(Arc::new(seal));
     }
-    let vault = builder.build();
+    let vault = builder.build().context("the server configuration")?;
     let status = vault.seal_status().await?;
     println!("==> Strongroom server: {}", describe(&config.storage));
     for serving in &listeners {
@@ -198,7 +198,9 @@ pub(crate) async fn run(args: ServerArgs) -> Result<()> {
 /// `transit/`.
 async fn dev(args: ServerArgs) -> Result<()> {
     // Dev mode allows API audit devices anywhere the process can write, as Vault's does.
-    let vault = Vault::builder(MemoryStorage::new()).audit_dir("/").build();
+    let vault = Vault::builder(MemoryStorage::new())
+        .audit_dir("/")
+        .build()?;
     let init = vault.init(InitRequest::new(1, 1)).await?;
     let key = init
         .keys_base64

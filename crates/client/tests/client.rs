@@ -17,7 +17,8 @@ use strongroom_storage::MemoryStorage;
 async fn serve(audit_dir: &std::path::Path) -> String {
     let vault = Vault::builder(MemoryStorage::new())
         .audit_dir(audit_dir)
-        .build();
+        .build()
+        .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {

@@ -35,6 +35,17 @@ pub trait AuditDevice: Send + Sync + std::fmt::Debug {
     fn options(&self) -> BTreeMap<String, String> {
         BTreeMap::new()
     }
+
+    /// Whether the device can work at all, asked once when a vault declaring it is built (a
+    /// file device: its directory exists), so a device that could never write is refused then,
+    /// not found out at the first request. Nothing to check by default.
+    ///
+    /// # Errors
+    ///
+    /// What makes the device unusable, in words for the operator.
+    fn check(&self) -> std::result::Result<(), String> {
+        Ok(())
+    }
 }
 
 /// How many lines a file device queues for its writer thread before writes fail at once.
@@ -175,6 +186,20 @@ impl AuditDevice for FileAuditDevice {
 
     fn options(&self) -> BTreeMap<String, String> {
         BTreeMap::from([("file_path".to_owned(), self.path.display().to_string())])
+    }
+
+    /// The file need not exist (it is created), but its directory must, and the path must not
+    /// name a directory.
+    fn check(&self) -> std::result::Result<(), String> {
+        if self.path.file_name().is_none() || self.path.is_dir() {
+            return Err(format!("{} is not a file path", self.path.display()));
+        }
+        match self.path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() && !dir.is_dir() => {
+                Err(format!("the directory {} does not exist", dir.display()))
+            }
+            _ => Ok(()),
+        }
     }
 
     async fn write_line(&self, line: &[u8]) -> std::io::Result<()> {
@@ -383,7 +408,7 @@ impl Broker {
                     out.insert(
                         "auth".into(),
                         json!({
-                            "client_token": device.hash(&auth.client_token),
+                            "client_token": device.hash(auth.client_token.expose_secret()),
                             "accessor": device.hash(&auth.accessor),
                             "policies": auth.policies,
                             "token_policies": auth.policies,

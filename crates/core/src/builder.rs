@@ -1,6 +1,7 @@
-//! Configuring a vault: storage, engines, seal, audit devices, clock, rotations, lockouts.
+//! Configuring a vault: storage, engines, seal, audit devices, clock, rotations, lockouts; and
+//! the checks [`VaultBuilder::build`] makes before a vault exists.
 
-use std::path::PathBuf;
+use std::path::{Component, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -9,10 +10,17 @@ use strongroom_logical::{Factory, Registry};
 use strongroom_seal::Seal;
 use strongroom_storage::Storage;
 
+use crate::BuildError;
 use crate::clock::{Clock, SystemClock};
 use crate::vault::{DeclaredAudit, Inner, Vault};
 
-/// Builds a [`Vault`]: storage first, then optional engines and clock.
+/// Engine type names no registered engine may take: the built-in mounts' types, and `kv-v2`,
+/// which `sys/mounts` reads as `kv` with version 2 (an engine registered under it could never be
+/// mounted).
+const RESERVED_KINDS: &[&str] = &["system", "token", "kv-v2"];
+
+/// Builds a [`Vault`]; start with [`Vault::builder`], which takes the storage, then add the
+/// optional settings; [`build`](Self::build) checks them together.
 pub struct VaultBuilder {
     storage: Arc<dyn Storage>,
     registry: Registry,
@@ -24,6 +32,13 @@ pub struct VaultBuilder {
     declared_audit: Vec<DeclaredAudit>,
     barrier_rotation: Option<strongroom_rotation::Schedule>,
     alerts: Arc<dyn strongroom_rotation::AlertSink>,
+    /// Set by [`rotation_alerts`](Self::rotation_alerts): the built-in `database` engine is
+    /// registered with these alerts at build, unless the embedder registered their own.
+    custom_alerts: bool,
+    /// The embedder registered an engine as `database`.
+    database_replaced: bool,
+    /// Every kind given to [`engine`](Self::engine), checked at build.
+    registered: Vec<String>,
     user_lockouts: crate::UserLockouts,
 }
 
@@ -36,11 +51,8 @@ impl std::fmt::Debug for VaultBuilder {
 }
 
 impl VaultBuilder {
-    /// A vault over `storage` (any [`Storage`]: SQLite, PostgreSQL, memory...), with the built-in
-    /// engines this crate was built with registered: `kv` and `transit` (default features),
-    /// `database` (feature `database`), the auth methods `userpass`, `approle` and `jwt`
-    /// (feature `auth`). Register others with [`engine`](Self::engine).
-    pub fn new(storage: impl Storage + 'static) -> Self {
+    /// A vault over `storage`, with the built-in engines registered (see [`Vault::builder`]).
+    fn new(storage: impl Storage + 'static) -> Self {
         #[allow(unused_mut, reason = "nothing to register without the engine features")]
         let mut registry = Registry::new();
         #[cfg(feature = "kv")]
@@ -66,6 +78,9 @@ impl VaultBuilder {
             declared_audit: Vec::new(),
             barrier_rotation: None,
             alerts: Arc::new(strongroom_rotation::LogSink),
+            custom_alerts: false,
+            database_replaced: false,
+            registered: Vec::new(),
             user_lockouts: crate::UserLockouts::new(),
         }
     }
@@ -81,17 +96,13 @@ impl VaultBuilder {
     }
 
     /// Where scheduled-rotation alerts go (failed steps, parked or missed rotations): the
-    /// barrier keyring's rotation and the `database` engine's static roles. Default: `tracing`
-    /// warnings. This re-registers the built-in `database` engine; register your own
-    /// `database` engine after calling it.
+    /// barrier keyring's rotation and the built-in `database` engine's static roles (an engine
+    /// registered as `database` with [`engine`](Self::engine) is left as it is, whatever the
+    /// order of the calls). Default: `tracing` warnings.
     #[must_use]
     pub fn rotation_alerts(mut self, alerts: Arc<dyn strongroom_rotation::AlertSink>) -> Self {
-        #[cfg(feature = "database")]
-        self.registry.register(
-            "database",
-            strongroom_database::factory_with_alerts(Arc::clone(&alerts)),
-        );
         self.alerts = alerts;
+        self.custom_alerts = true;
         self
     }
 
@@ -111,6 +122,8 @@ impl VaultBuilder {
     /// neither stored in the audit table nor removable over the API. Its HMAC salt is created
     /// once and kept in storage, so `sys/audit-hash` stays stable across restarts.
     ///
+    /// [`build`](Self::build) refuses an invalid or repeated `path`, and a device whose
+    /// [`check`](crate::AuditDevice::check) fails (a file device whose directory is missing).
     /// Unsealing fails if a device enabled over the API already holds `path`.
     #[must_use]
     pub fn declared_audit_device(
@@ -131,6 +144,9 @@ impl VaultBuilder {
     /// `StaticKeySeal` for development) instead of Shamir shares. The vault then unseals with
     /// [`Vault::auto_unseal`], and the shares `init` hands out are *recovery* shares, needed
     /// only for quorum operations (rekey, root generation), as in Vault.
+    ///
+    /// Without this call the vault uses Shamir shares; [`build`](Self::build) refuses a seal
+    /// that needs shares (a Shamir seal) here rather than ignore it.
     #[must_use]
     pub fn seal(mut self, seal: Arc<dyn Seal>) -> Self {
         self.seal = Some(seal);
@@ -148,23 +164,30 @@ impl VaultBuilder {
 
     /// The only directory under which file audit devices may be enabled over the API. Without
     /// it, `sys/audit` cannot enable file devices (the embedder can still add devices in code
-    /// with [`Vault::add_audit_device`]).
+    /// with [`Vault::add_audit_device`]). Must be absolute, without `.` or `..`
+    /// ([`build`](Self::build) refuses others).
     #[must_use]
     pub fn audit_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.audit_dir = Some(dir.into());
         self
     }
 
-    /// How long one audit write may take before it counts as failed. Default 5 s.
+    /// How long one audit write may take before it counts as failed. Default 5 s; zero is
+    /// refused at [`build`](Self::build).
     #[must_use]
     pub fn audit_timeout(mut self, timeout: Duration) -> Self {
         self.audit_timeout = timeout;
         self
     }
 
-    /// Registers an engine type, so `sys/mounts` can enable it.
+    /// Registers an engine type, so `sys/mounts` (or `sys/auth`, for an auth method) can
+    /// enable it; a built-in type of the same name is replaced. [`build`](Self::build) refuses
+    /// an empty name, one with `/` or whitespace, and the reserved `system`, `token` and `kv-v2`.
     #[must_use]
     pub fn engine(mut self, kind: impl Into<String>, factory: impl Factory + 'static) -> Self {
+        let kind = kind.into();
+        self.database_replaced |= kind == "database";
+        self.registered.push(kind.clone());
         self.registry.register(kind, factory);
         self
     }
@@ -176,10 +199,46 @@ impl VaultBuilder {
         self
     }
 
-    /// The vault, sealed.
-    pub fn build(self) -> Vault {
+    /// The vault, sealed (initialise it with [`Vault::init`], or unseal it).
+    ///
+    /// # Errors
+    ///
+    /// A [`BuildError`] for settings that contradict each other or could never work: a seal
+    /// that needs shares given to [`seal`](Self::seal), a declared audit device with an invalid
+    /// or repeated path or that fails its check, a relative [`audit_dir`](Self::audit_dir), a
+    /// zero [`audit_timeout`](Self::audit_timeout), an engine type name no mount could use.
+    pub fn build(mut self) -> Result<Vault, BuildError> {
+        if let Some(seal) = self.seal.as_ref().filter(|s| s.needs_shares()) {
+            return Err(BuildError::SealNeedsShares {
+                kind: seal.kind().to_owned(),
+            });
+        }
+        if self.audit_timeout.is_zero() {
+            return Err(BuildError::AuditTimeout);
+        }
+        if let Some(dir) = &self.audit_dir
+            && (!dir.is_absolute()
+                || dir
+                    .components()
+                    .any(|c| matches!(c, Component::CurDir | Component::ParentDir)))
+        {
+            return Err(BuildError::AuditDir { dir: dir.clone() });
+        }
+        for kind in &self.registered {
+            check_kind(kind)?;
+        }
+        self.declared_audit = check_declared(self.declared_audit)?;
+        #[cfg(not(feature = "database"))]
+        let _ = (self.custom_alerts, self.database_replaced);
+        #[cfg(feature = "database")]
+        if self.custom_alerts && !self.database_replaced {
+            self.registry.register(
+                "database",
+                strongroom_database::factory_with_alerts(Arc::clone(&self.alerts)),
+            );
+        }
         let barrier = Barrier::new(Arc::clone(&self.storage));
-        Vault {
+        Ok(Vault {
             inner: Arc::new(Inner {
                 raw: self.storage,
                 barrier: Arc::new(barrier),
@@ -192,19 +251,66 @@ impl VaultBuilder {
                 barrier_rotation: self.barrier_rotation,
                 alerts: self.alerts,
                 user_lockouts: self.user_lockouts,
-                auto_seal: self.seal.filter(|s| !s.needs_shares()),
+                auto_seal: self.seal,
                 active: std::sync::RwLock::new(None),
                 progress: Mutex::new(None),
                 rekey: Mutex::new(None),
                 generate_root: Mutex::new(None),
                 epoch: std::sync::atomic::AtomicU64::new(0),
             }),
-        }
+        })
     }
 }
 
+/// Refuses an engine type name no mount could use.
+fn check_kind(kind: &str) -> Result<(), BuildError> {
+    let reason = if kind.is_empty() {
+        "the name is empty"
+    } else if kind.contains('/') || kind.chars().any(char::is_whitespace) {
+        "the name holds a `/` or whitespace"
+    } else if RESERVED_KINDS.contains(&kind) {
+        "the name is reserved"
+    } else {
+        return Ok(());
+    };
+    Err(BuildError::EngineKind {
+        kind: kind.to_owned(),
+        reason,
+    })
+}
+
+/// The declared audit devices with their paths normalised (`audit/` -> `audit/`, `file` ->
+/// `file/`), each path valid and used once, each device passing its own check.
+fn check_declared(declared: Vec<DeclaredAudit>) -> Result<Vec<DeclaredAudit>, BuildError> {
+    let mut out: Vec<DeclaredAudit> = Vec::with_capacity(declared.len());
+    for mut device in declared {
+        let path = crate::mounts::normalize_mount_path(&device.path).ok_or_else(|| {
+            BuildError::AuditPath {
+                path: device.path.clone(),
+            }
+        })?;
+        if out.iter().any(|d| d.path == path) {
+            return Err(BuildError::DuplicateAuditPath { path });
+        }
+        device
+            .device
+            .check()
+            .map_err(|reason| BuildError::AuditDevice {
+                path: path.clone(),
+                reason,
+            })?;
+        device.path = path;
+        out.push(device);
+    }
+    Ok(out)
+}
+
 impl Vault {
-    /// Starts building a vault over `storage`.
+    /// Starts building a vault over `storage` (any [`Storage`]: SQLite, PostgreSQL, memory...),
+    /// with the built-in engines this crate was built with registered: `kv` and `transit`
+    /// (default features), `database` (feature `database`), the auth methods `userpass`,
+    /// `approle` and `jwt` (feature `auth`). Register others with
+    /// [`engine`](VaultBuilder::engine); finish with [`build`](VaultBuilder::build).
     pub fn builder(storage: impl Storage + 'static) -> VaultBuilder {
         VaultBuilder::new(storage)
     }

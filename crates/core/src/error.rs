@@ -41,6 +41,11 @@ pub enum VaultError {
     /// An internal failure; for operators, never holds secrets.
     #[error("internal error: {0}")]
     Internal(String),
+    /// A typed call's value or answer did not convert between JSON and the Rust type asked
+    /// for (see [`Vault::kv`](crate::Vault::kv)): the message names the mismatch (a missing
+    /// field, the type expected), never a value.
+    #[error("{0}")]
+    Decode(String),
 }
 
 impl VaultError {
@@ -54,7 +59,9 @@ impl VaultError {
         match self {
             Self::Sealed => ErrorKind::Sealed,
             Self::NotInitialized => ErrorKind::Sealed,
-            Self::AlreadyInitialized | Self::InvalidRequest(_) => ErrorKind::InvalidRequest,
+            Self::AlreadyInitialized | Self::InvalidRequest(_) | Self::Decode(_) => {
+                ErrorKind::InvalidRequest
+            }
             Self::PermissionDenied => ErrorKind::PermissionDenied,
             Self::UnsupportedPath => ErrorKind::UnsupportedPath,
             Self::Logical(err) => err.kind(),
@@ -123,3 +130,64 @@ impl From<LogicalError> for VaultError {
 
 /// Shorthand for vault results.
 pub type Result<T, E = VaultError> = std::result::Result<T, E>;
+
+/// Why [`VaultBuilder::build`](crate::VaultBuilder::build) refused its settings: each is a
+/// contradiction that would otherwise be dropped silently or surface only at unseal, or at the
+/// first request.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// [`seal`](crate::VaultBuilder::seal) was given a seal that needs key shares (Shamir).
+    /// Shamir is what a vault without an auto-unseal seal uses; the builder's seal is for
+    /// auto-unseal seals only.
+    #[error(
+        "the {kind} seal needs key shares: Shamir is the default, and `seal` takes auto-unseal \
+         seals only"
+    )]
+    SealNeedsShares {
+        /// The seal's kind.
+        kind: String,
+    },
+    /// A declared audit device's path is not a valid mount-style path.
+    #[error("invalid audit device path {path:?}")]
+    AuditPath {
+        /// The path as given.
+        path: String,
+    },
+    /// Two declared audit devices at one path.
+    #[error("two audit devices are declared at {path}")]
+    DuplicateAuditPath {
+        /// The path (normalised, with its trailing `/`).
+        path: String,
+    },
+    /// A declared audit device cannot work where it is (a file device whose directory is
+    /// missing): every request would be refused, since audit fails closed.
+    #[error("the audit device declared at {path} cannot write: {reason}")]
+    AuditDevice {
+        /// The device's path (normalised).
+        path: String,
+        /// What the device's check said.
+        reason: String,
+    },
+    /// [`audit_dir`](crate::VaultBuilder::audit_dir) is not an absolute path without `.` or
+    /// `..`: no file audit device enabled over the API could ever be inside it.
+    #[error("the audit directory {dir:?} must be an absolute path without `.` or `..`")]
+    AuditDir {
+        /// The directory as given.
+        dir: std::path::PathBuf,
+    },
+    /// [`audit_timeout`](crate::VaultBuilder::audit_timeout) is zero: every audit write would
+    /// time out, so every request would be refused.
+    #[error("the audit timeout must be longer than zero")]
+    AuditTimeout,
+    /// An engine registered under a type name no mount could use: empty, with a `/` or
+    /// whitespace, or reserved (`system`, `token`, and `kv-v2`, which `sys/mounts` turns into
+    /// `kv` version 2).
+    #[error("cannot register an engine as {kind:?}: {reason}")]
+    EngineKind {
+        /// The type name as given.
+        kind: String,
+        /// Why it is refused.
+        reason: &'static str,
+    },
+}

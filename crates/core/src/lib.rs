@@ -7,24 +7,38 @@
 //! embedded is what you serve.
 //!
 //! ```
-//! use serde_json::json;
-//! use strongroom_core::{InitRequest, Vault};
+//! use serde::{Deserialize, Serialize};
+//! use strongroom_core::{InitRequest, MountRequest, Vault};
 //! use strongroom_storage::MemoryStorage;
 //!
+//! #[derive(Serialize, Deserialize, PartialEq, Debug)]
+//! struct Db {
+//!     password: String,
+//! }
+//!
 //! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-//! let vault = Vault::builder(MemoryStorage::new()).build();
+//! let vault = Vault::builder(MemoryStorage::new()).build()?;
 //! let init = vault.init(InitRequest::new(3, 2)).await?;
 //! for key in &init.keys[..2] {
 //!     vault.unseal(key.expose_secret()).await?;
 //! }
-//! let root = init.root_token.expose_secret();
-//! vault.write(root, "sys/mounts/secret", json!({"type": "kv"})).await?;
-//! vault.write(root, "secret/app", json!({"password": "hunter2"})).await?;
-//! let read = vault.read(root, "secret/app").await?;
-//! assert_eq!(read.data.unwrap()["password"], "hunter2");
-//! # Ok::<_, strongroom_core::VaultError>(())
+//! let root = &init.root_token;
+//! vault.sys().mount(root, "secret", &MountRequest::new("kv")).await?;
+//! let db = Db { password: "hunter2".into() };
+//! vault.kv("secret").put(root, "app", &db).await?;
+//! assert_eq!(vault.kv("secret").get::<Db>(root, "app").await?, Some(db));
+//! # Ok::<_, Box<dyn std::error::Error>>(())
 //! # }).unwrap();
 //! ```
+//!
+//! # Two ways in, one pipeline
+//!
+//! The typed API ([`Vault::kv`], [`Vault::sys`], [`Vault::policies`], [`Vault::tokens`]) takes
+//! serde types and a [`ClientToken`]; [`Vault::handle`] (and [`read`](Vault::read),
+//! [`write`](Vault::write), [`list`](Vault::list), [`delete`](Vault::delete)) take any path and
+//! JSON, as the HTTP layer does, for every engine including your own (registered with
+//! [`VaultBuilder::engine`]). Both make the same [`VaultRequest`]s, so token checks, policies,
+//! `sudo`, audit and leases apply to each alike.
 //!
 //! # The request pipeline
 //!
@@ -44,9 +58,11 @@
 #![forbid(unsafe_code)]
 
 mod active;
+mod api;
 mod audit;
 mod background;
 mod builder;
+mod client_token;
 mod clock;
 mod error;
 mod leases;
@@ -67,15 +83,25 @@ mod tokens;
 mod util;
 mod vault;
 
+pub use api::{Kv, KvEntry, KvMetadata, MountInfo, MountRequest, Policies, Sys, TokenInfo, Tokens};
 pub use audit::{AuditDevice, FileAuditDevice};
+pub use client_token::{AsToken, ClientToken};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use error::{Result, VaultError};
+pub use error::{BuildError, Result, VaultError};
 pub use lockout::{
     DEFAULT_LOCKOUT_COUNTER_RESET, DEFAULT_LOCKOUT_DURATION, DEFAULT_LOCKOUT_THRESHOLD,
     LOCKOUT_METHODS, MountLockout, UserLockout, UserLockoutConfig, UserLockouts,
 };
 pub use mounts::{MountConfig, MountEntry};
 pub use strongroom_seal::{Progress, RekeyConfig};
+// What an embedder names when using this crate's API, so `strongroom_core` (and a storage
+// backend from `strongroom_storage`) is all it imports: requests' operations and origins, error
+// categories, the unseal shares' type, auto-unseal seals, engine factories, rotation settings.
+// Custom engines are written against `strongroom_logical` (the engine interface), as the
+// built-in ones are.
+pub use strongroom_logical::{Connection, ErrorKind, Factory, Operation};
+pub use strongroom_rotation::{AlertSink, Schedule};
+pub use strongroom_seal::{Seal, SecretString, StaticKeySeal};
 
 /// A fresh request id (a random UUID), as Vault puts in every response envelope.
 pub fn new_request_id() -> String {

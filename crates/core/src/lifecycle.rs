@@ -45,7 +45,7 @@ pub struct InitResponse {
     /// The same shares, base64-encoded (Vault's `keys_base64`).
     pub keys_base64: Vec<SecretString>,
     /// The initial root token.
-    pub root_token: SecretString,
+    pub root_token: crate::ClientToken,
     /// True when the shares are recovery shares (auto-unseal: Vault's `recovery_keys`).
     pub recovery: bool,
 }
@@ -320,7 +320,7 @@ impl Vault {
 
     /// What a new vault holds inside the barrier, written to `storage` (the staging barrier
     /// `init` builds the initial state on): the token salt, the default policy, the root token.
-    async fn bootstrap(&self, storage: Arc<dyn Storage>) -> Result<SecretString> {
+    async fn bootstrap(&self, storage: Arc<dyn Storage>) -> Result<crate::ClientToken> {
         let salt = ring::rand::generate::<[u8; 32]>(&ring::rand::SystemRandom::new())
             .map_err(|_| VaultError::Internal("system random source failed".into()))?
             .expose();
@@ -331,7 +331,7 @@ impl Vault {
             .await?;
         let tokens = TokenStore::new(storage, &salt, SYSTEM_TTL, SYSTEM_TTL);
         let token = tokens.create_root(self.inner.clock.now()).await?;
-        Ok(SecretString::new(token))
+        Ok(crate::ClientToken::new(token))
     }
 
     /// Where the seal stands.

@@ -109,7 +109,11 @@ impl Vault {
     ) -> Result<VaultResponse> {
         let id = crate::util::uuid()?;
         let mut auth = AuditAuth {
-            client_token: request.token.clone().unwrap_or_default(),
+            client_token: request
+                .token
+                .as_ref()
+                .map(|t| t.expose_secret().to_owned())
+                .unwrap_or_default(),
             ..AuditAuth::default()
         };
         let prepared = self.prepare(active, request, Some(&mut auth), spent).await;
@@ -200,8 +204,9 @@ impl Vault {
         }
         let token = request
             .token
-            .as_deref()
-            .ok_or(VaultError::PermissionDenied)?;
+            .as_ref()
+            .ok_or(VaultError::PermissionDenied)?
+            .expose_secret();
         let entry = active
             .lookup_token(token, now)
             .await?
@@ -306,7 +311,10 @@ impl Vault {
             last_use,
             sudo,
         } = prepared;
-        let token = request.token.as_deref().unwrap_or_default();
+        let token = request
+            .token
+            .as_ref()
+            .map_or("", crate::ClientToken::expose_secret);
         // `None` only for the quorum endpoints a server opens without a token (see `prepare`).
         let caller = |entry: Option<crate::tokens::TokenEntry>| {
             entry.map(|entry| sys::Caller {
@@ -479,9 +487,16 @@ impl Vault {
     /// # Errors
     ///
     /// As [`handle`](Self::handle).
-    pub async fn read(&self, token: &str, path: &str) -> Result<VaultResponse> {
-        self.handle(VaultRequest::new(Operation::Read, path).with_token(token))
-            .await
+    pub async fn read(
+        &self,
+        token: &(impl crate::AsToken + ?Sized),
+        path: &str,
+    ) -> Result<VaultResponse> {
+        self.handle(
+            VaultRequest::new(Operation::Read, path)
+                .with_token(crate::client_token::token_text(token)),
+        )
+        .await
     }
 
     /// Writes `data` to `path` with `token`.
@@ -489,7 +504,12 @@ impl Vault {
     /// # Errors
     ///
     /// As [`handle`](Self::handle).
-    pub async fn write(&self, token: &str, path: &str, data: Value) -> Result<VaultResponse> {
+    pub async fn write(
+        &self,
+        token: &(impl crate::AsToken + ?Sized),
+        path: &str,
+        data: Value,
+    ) -> Result<VaultResponse> {
         let data = match data {
             Value::Object(map) => map,
             Value::Null => Map::new(),
@@ -497,7 +517,7 @@ impl Vault {
         };
         self.handle(
             VaultRequest::new(Operation::Update, path)
-                .with_token(token)
+                .with_token(crate::client_token::token_text(token))
                 .with_data(data),
         )
         .await
@@ -508,9 +528,16 @@ impl Vault {
     /// # Errors
     ///
     /// As [`handle`](Self::handle).
-    pub async fn list(&self, token: &str, path: &str) -> Result<VaultResponse> {
-        self.handle(VaultRequest::new(Operation::List, path).with_token(token))
-            .await
+    pub async fn list(
+        &self,
+        token: &(impl crate::AsToken + ?Sized),
+        path: &str,
+    ) -> Result<VaultResponse> {
+        self.handle(
+            VaultRequest::new(Operation::List, path)
+                .with_token(crate::client_token::token_text(token)),
+        )
+        .await
     }
 
     /// Deletes `path` with `token`.
@@ -518,9 +545,16 @@ impl Vault {
     /// # Errors
     ///
     /// As [`handle`](Self::handle).
-    pub async fn delete(&self, token: &str, path: &str) -> Result<VaultResponse> {
-        self.handle(VaultRequest::new(Operation::Delete, path).with_token(token))
-            .await
+    pub async fn delete(
+        &self,
+        token: &(impl crate::AsToken + ?Sized),
+        path: &str,
+    ) -> Result<VaultResponse> {
+        self.handle(
+            VaultRequest::new(Operation::Delete, path)
+                .with_token(crate::client_token::token_text(token)),
+        )
+        .await
     }
 }
 
@@ -579,7 +613,7 @@ async fn login_token(
     };
     let (token, entry) = active.tokens().create_login(request, path, now).await?;
     Ok(AuthInfo {
-        client_token: token,
+        client_token: token.into(),
         accessor: entry.accessor,
         policies: entry.policies,
         metadata: entry.meta,

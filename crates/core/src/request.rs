@@ -3,6 +3,8 @@
 use serde_json::{Map, Value};
 use strongroom_logical::{Connection, Operation};
 
+use crate::ClientToken;
+
 /// A request to the vault, as any entry point (embedded call, HTTP) makes it. `Debug` hides the
 /// token and the data's values.
 #[derive(Clone)]
@@ -15,7 +17,7 @@ pub struct VaultRequest {
     /// Body fields (and query parameters for reads).
     pub data: Map<String, Value>,
     /// The client token.
-    pub token: Option<String>,
+    pub token: Option<ClientToken>,
     /// Where it came from.
     pub connection: Connection,
     /// Vault's legacy rekey and root generation paths may be reached without a token.
@@ -59,9 +61,9 @@ impl VaultRequest {
         self
     }
 
-    /// Sets the token.
+    /// Sets the token (a [`ClientToken`], or its text).
     #[must_use]
-    pub fn with_token(mut self, token: impl Into<String>) -> Self {
+    pub fn with_token(mut self, token: impl Into<ClientToken>) -> Self {
         self.token = Some(token.into());
         self
     }
@@ -86,7 +88,7 @@ impl VaultRequest {
 #[non_exhaustive]
 pub struct AuthInfo {
     /// The new token.
-    pub client_token: String,
+    pub client_token: ClientToken,
     /// Its accessor.
     pub accessor: String,
     /// Its policies.

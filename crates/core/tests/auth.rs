@@ -34,7 +34,8 @@ async fn setup(kind: &str) -> Setup {
     let vault = Vault::builder(MemoryStorage::new())
         .clock(clock.clone())
         .background_expiry(false)
-        .build();
+        .build()
+        .unwrap();
     let (root, _) = common::unsealed_with(&vault, "kv").await;
     vault
         .write(&root, &format!("sys/auth/{kind}"), json!({"type": kind}))
@@ -132,7 +133,7 @@ async fn userpass_login_gives_exactly_the_configured_token() {
     assert!(auth.renewable);
     assert!(auth.orphan);
     assert_eq!(auth.metadata["username"], "alice");
-    let me = lookup_self(&s, &auth.client_token).await;
+    let me = lookup_self(&s, auth.client_token.expose_secret()).await;
     assert_eq!(me["display_name"], json!("userpass-alice"));
     assert_eq!(me["policies"], json!(["default", "reader", "writer"]));
     assert_eq!(me["path"], json!("auth/userpass/login/alice"));
@@ -141,7 +142,7 @@ async fn userpass_login_gives_exactly_the_configured_token() {
     let renewed = s
         .vault
         .write(
-            &auth.client_token,
+            auth.client_token.expose_secret(),
             "auth/token/renew-self",
             json!({"increment": "10h"}),
         )
@@ -220,7 +221,7 @@ async fn userpass_login_gives_exactly_the_configured_token() {
     assert!(matches!(
         s.vault
             .write(
-                &auth.client_token,
+                auth.client_token.expose_secret(),
                 "auth/userpass/users/eve",
                 json!({"password": "x"})
             )
@@ -300,7 +301,7 @@ async fn userpass_token_settings_uses_and_cidr_bounds() {
     .unwrap();
     assert_eq!(auth.policies, ["default", "p"]);
     assert_eq!(auth.num_uses, 2);
-    let token = auth.client_token.as_str();
+    let token = auth.client_token.expose_secret();
     let lookup = |addr: &'static str| {
         from(
             &s.vault,
@@ -404,7 +405,7 @@ async fn approle_login_uses_ttl_and_lookups() {
     assert_eq!(auth.policies, ["app", "default"]);
     assert_eq!(auth.lease_duration, 1800);
     assert_eq!(auth.metadata["role_name"], "app");
-    let me = lookup_self(&s, &auth.client_token).await;
+    let me = lookup_self(&s, auth.client_token.expose_secret()).await;
     assert_eq!(me["display_name"], json!("approle"));
 
     // The lookup shows one use left; the second login spends it; the third fails.
@@ -612,7 +613,7 @@ async fn approle_cidr_bounds_and_bad_input() {
             addr,
             Operation::Read,
             "auth/token/lookup-self",
-            Some(&auth.client_token),
+            Some(auth.client_token.expose_secret()),
             json!({}),
         )
     };
@@ -700,7 +701,7 @@ async fn jwt_login_through_the_vault_mints_the_role_token() {
     assert_eq!(auth.policies, ["default", "deployer"]);
     assert_eq!(auth.lease_duration, 900);
     assert_eq!(auth.metadata["environment"], "prod");
-    let me = lookup_self(&s, &auth.client_token).await;
+    let me = lookup_self(&s, auth.client_token.expose_secret()).await;
     assert_eq!(me["display_name"], json!("jwt-pipeline-7"));
     let tampered = format!("{jwt}A");
     assert!(
@@ -788,7 +789,7 @@ async fn auth_methods_cannot_cross_their_boundaries() {
         .await
         .unwrap();
     let child = from_ten(
-        auth.client_token.clone(),
+        auth.client_token.expose_secret().to_owned(),
         "auth/token/create",
         json!({"policies": ["reader"]}),
     )
@@ -802,14 +803,14 @@ async fn auth_methods_cannot_cross_their_boundaries() {
             "192.168.1.1",
             Operation::Read,
             "auth/token/lookup-self",
-            Some(&child.client_token),
+            Some(child.client_token.expose_secret()),
             json!({})
         )
         .await,
         Err(VaultError::PermissionDenied)
     ));
     let err = from_ten(
-        auth.client_token.clone(),
+        auth.client_token.expose_secret().to_owned(),
         "auth/token/create",
         json!({"policies": ["reader"], "bound_cidrs": ["0.0.0.0/0"]}),
     )
@@ -827,7 +828,11 @@ async fn auth_methods_cannot_cross_their_boundaries() {
             )
             .await
             .unwrap();
-        userpass_login(&s, "carol", "pw").await.client_token
+        userpass_login(&s, "carol", "pw")
+            .await
+            .client_token
+            .expose_secret()
+            .to_owned()
     };
     s.vault
         .read(&carol, "auth/token/lookup-self")
@@ -844,7 +849,7 @@ async fn auth_methods_cannot_cross_their_boundaries() {
             "10.0.0.1",
             Operation::Read,
             "auth/token/lookup-self",
-            Some(&child.client_token),
+            Some(child.client_token.expose_secret()),
             json!({})
         )
         .await
@@ -893,7 +898,13 @@ async fn auth_methods_cannot_cross_their_boundaries() {
 #[tokio::test]
 async fn renewal_asks_the_auth_method() {
     let s = setup("userpass").await;
-    let login = || async { userpass_login(&s, "dave", "pw").await.client_token };
+    let login = || async {
+        userpass_login(&s, "dave", "pw")
+            .await
+            .client_token
+            .expose_secret()
+            .to_owned()
+    };
     s.vault
         .write(
             &s.root,

@@ -23,7 +23,10 @@ fn seal(byte: u8) -> Arc<StaticKeySeal> {
 #[tokio::test]
 async fn auto_unseal_with_recovery_shares() {
     let storage: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
-    let vault = Vault::builder(Arc::clone(&storage)).seal(seal(7)).build();
+    let vault = Vault::builder(Arc::clone(&storage))
+        .seal(seal(7))
+        .build()
+        .unwrap();
     let init = vault.init(InitRequest::new(3, 2)).await.unwrap();
     assert!(init.recovery);
     let status = vault.seal_status().await.unwrap();
@@ -56,12 +59,18 @@ async fn auto_unseal_with_recovery_shares() {
 
     // A restart with the same seal comes back; with another key, or none, it does not.
     vault.seal().await;
-    let wrong = Vault::builder(Arc::clone(&storage)).seal(seal(8)).build();
+    let wrong = Vault::builder(Arc::clone(&storage))
+        .seal(seal(8))
+        .build()
+        .unwrap();
     assert!(wrong.auto_unseal().await.is_err());
     assert!(wrong.seal_status().await.unwrap().sealed);
-    let none = Vault::builder(Arc::clone(&storage)).build();
+    let none = Vault::builder(Arc::clone(&storage)).build().unwrap();
     assert!(none.auto_unseal().await.is_err());
-    let again = Vault::builder(Arc::clone(&storage)).seal(seal(7)).build();
+    let again = Vault::builder(Arc::clone(&storage))
+        .seal(seal(7))
+        .build()
+        .unwrap();
     again.auto_unseal().await.unwrap();
     assert_eq!(
         again.read(&root, "kv/a").await.unwrap().data.unwrap()["v"],

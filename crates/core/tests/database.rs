@@ -52,6 +52,7 @@ async fn vault_over(
         .rotation_alerts(alerts)
         .background_expiry(false)
         .build()
+        .unwrap()
 }
 
 async fn setup() -> Setup {

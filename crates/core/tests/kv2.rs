@@ -22,7 +22,7 @@ struct Kv {
 }
 
 async fn kv() -> Kv {
-    let vault = Vault::builder(MemoryStorage::new()).build();
+    let vault = Vault::builder(MemoryStorage::new()).build().unwrap();
     let init = vault.init(InitRequest::new(1, 1)).await.unwrap();
     vault.unseal(init.keys[0].expose_secret()).await.unwrap();
     let root = init.root_token.expose_secret().to_owned();

@@ -97,7 +97,9 @@ async fn fixture(storage: Arc<dyn Storage>) -> Fixture {
         SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000),
     ));
     let engine = Arc::new(Dynamic::default());
-    let vault = builder(storage, clock.clone(), engine.clone()).build();
+    let vault = builder(storage, clock.clone(), engine.clone())
+        .build()
+        .unwrap();
     let init = vault.init(InitRequest::new(1, 1)).await.unwrap();
     let keys: Vec<String> = init
         .keys
@@ -216,7 +218,9 @@ async fn leases_expire_and_survive_a_restart() {
     f.vault.seal().await;
     let engine = Arc::new(Dynamic::default());
     let clock = f.clock.clone();
-    let again = builder(storage, clock.clone(), engine.clone()).build();
+    let again = builder(storage, clock.clone(), engine.clone())
+        .build()
+        .unwrap();
     again.unseal(&f.keys[0]).await.unwrap();
     clock.advance(Duration::from_secs(3601));
     assert_eq!(again.expire_leases(100).await.unwrap(), 2);
@@ -253,7 +257,11 @@ async fn revoking_a_token_revokes_its_leases() {
     );
     f.vault.read(&f.root, "db/creds/other").await.unwrap();
     f.vault
-        .write(&f.root, "auth/token/revoke", json!({"token": app}))
+        .write(
+            &f.root,
+            "auth/token/revoke",
+            json!({"token": app.expose_secret()}),
+        )
         .await
         .unwrap();
     assert_eq!(revoked(&f), ["app-user"]);
@@ -333,7 +341,8 @@ async fn background_expiry_revokes_due_leases() {
         .engine("dynamic", move |_: &Map<String, Value>| {
             Ok(Arc::clone(&registered) as Arc<dyn Backend>)
         })
-        .build();
+        .build()
+        .unwrap();
     let init = vault.init(InitRequest::new(1, 1)).await.unwrap();
     vault.unseal(init.keys[0].expose_secret()).await.unwrap();
     let root = init.root_token.expose_secret();

@@ -18,7 +18,7 @@ use strongroom_logical::testing::{assert_openapi_complete, assert_openapi_valid}
 use strongroom_storage::MemoryStorage;
 
 async fn vault() -> (Vault, String) {
-    let vault = Vault::builder(MemoryStorage::new()).build();
+    let vault = Vault::builder(MemoryStorage::new()).build().unwrap();
     let init = vault.init(InitRequest::new(1, 1)).await.unwrap();
     vault.unseal(init.keys[0].expose_secret()).await.unwrap();
     let root = init.root_token.expose_secret().to_owned();

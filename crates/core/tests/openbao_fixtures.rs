@@ -97,7 +97,7 @@ fn compare(
 /// Replays a recording through a fresh vault; `setup` runs first with the root token.
 async fn replay(fixture: &str, setup: &[(&str, Value)]) {
     let steps: Vec<Value> = serde_json::from_str(fixture).unwrap();
-    let vault = Vault::builder(MemoryStorage::new()).build();
+    let vault = Vault::builder(MemoryStorage::new()).build().unwrap();
     let init = vault.init(InitRequest::new(1, 1)).await.unwrap();
     vault.unseal(init.keys[0].expose_secret()).await.unwrap();
     let root = init.root_token.expose_secret().to_owned();

@@ -27,7 +27,7 @@ use strongroom_seal::{Share, ShareDigests, StaticKeySeal};
 use strongroom_storage::{MemoryStorage, Op, Storage, StorageError};
 
 async fn unsealed() -> (Vault, String, Vec<String>) {
-    let vault = Vault::builder(MemoryStorage::new()).build();
+    let vault = Vault::builder(MemoryStorage::new()).build().unwrap();
     let init = vault.init(InitRequest::new(5, 3)).await.unwrap();
     let keys: Vec<String> = init
         .keys
@@ -157,7 +157,7 @@ async fn rotation_replaces_the_keys_and_keeps_the_data() {
 #[tokio::test]
 async fn break_glass_root_generation() {
     let (vault, _root, keys) = unsealed().await;
-    let outsider = Vault::builder(MemoryStorage::new()).build();
+    let outsider = Vault::builder(MemoryStorage::new()).build().unwrap();
     let other = outsider.init(InitRequest::new(1, 1)).await.unwrap();
     // Starting needs no share (who may start is the API's ACL decision); one attempt at a time.
     assert!(vault.generate_root_status().is_none());
@@ -270,7 +270,8 @@ async fn old_shares_open_nothing_after_an_ordinary_rekey() {
     let storage = Arc::new(MemoryStorage::new());
     let vault = Vault::builder(Arc::clone(&storage))
         .background_expiry(false)
-        .build();
+        .build()
+        .unwrap();
     let init = vault.init(InitRequest::new(5, 3)).await.unwrap();
     let old = strings(&init.keys);
     let root = init.root_token.expose_secret().to_owned();
@@ -297,7 +298,8 @@ async fn old_shares_open_nothing_after_an_ordinary_rekey() {
     accept_shares(&copy, &old[..3], 3).await;
     let stolen = Vault::builder(Arc::clone(&copy))
         .background_expiry(false)
-        .build();
+        .build()
+        .unwrap();
     for key in &old[..3] {
         let _ = stolen.unseal(key).await;
     }
@@ -307,7 +309,10 @@ async fn old_shares_open_nothing_after_an_ordinary_rekey() {
     );
     // The new shares open an untouched copy.
     let copy = snapshot(storage.as_ref()).await;
-    let restored = Vault::builder(copy).background_expiry(false).build();
+    let restored = Vault::builder(copy)
+        .background_expiry(false)
+        .build()
+        .unwrap();
     for key in &new[..2] {
         restored.unseal(key).await.unwrap();
     }
@@ -326,7 +331,8 @@ async fn every_rekey_replaces_the_recovery_key() {
     let vault = Vault::builder(Arc::clone(&storage))
         .seal(static_seal())
         .background_expiry(false)
-        .build();
+        .build()
+        .unwrap();
     let init = vault.init(InitRequest::new(3, 2)).await.unwrap();
     let mut current = strings(&init.keys);
     let mut checks = vec![seal_config_of(storage.as_ref()).await["recovery_check"].clone()];
@@ -350,7 +356,8 @@ async fn every_rekey_replaces_the_recovery_key() {
         let stolen = Vault::builder(Arc::clone(&copy))
             .seal(static_seal())
             .background_expiry(false)
-            .build();
+            .build()
+            .unwrap();
         stolen.auto_unseal().await.unwrap();
         let status = stolen.rekey_init(RekeyConfig::new(1, 1)).await.unwrap();
         stolen
@@ -390,7 +397,8 @@ async fn a_rekey_does_not_overwrite_a_configuration_it_did_not_start_from() {
     let storage = Arc::new(MemoryStorage::new());
     let a = Vault::builder(Arc::clone(&storage))
         .background_expiry(false)
-        .build();
+        .build()
+        .unwrap();
     let init = a.init(InitRequest::new(3, 2)).await.unwrap();
     let old = strings(&init.keys);
     for key in &old[..2] {
@@ -399,7 +407,8 @@ async fn a_rekey_does_not_overwrite_a_configuration_it_did_not_start_from() {
     // A second node over the same storage.
     let b = Vault::builder(Arc::clone(&storage))
         .background_expiry(false)
-        .build();
+        .build()
+        .unwrap();
     for key in &old[..2] {
         b.unseal(key).await.unwrap();
     }
@@ -531,9 +540,9 @@ impl Storage for Flaky {
 fn build(storage: Arc<dyn Storage>, auto: bool) -> Vault {
     let builder = Vault::builder(storage).background_expiry(false);
     if auto {
-        builder.seal(static_seal()).build()
+        builder.seal(static_seal()).build().unwrap()
     } else {
-        builder.build()
+        builder.build().unwrap()
     }
 }
 
@@ -606,7 +615,7 @@ async fn fixture(fault: Fault, auto: bool, clock: Option<Arc<ManualClock>>) -> F
             .clock(clock)
             .barrier_rotation(Schedule::every(Duration::from_secs(30 * 86_400)).unwrap());
     }
-    let vault = builder.build();
+    let vault = builder.build().unwrap();
     let init = vault.init(InitRequest::new(5, 3)).await.unwrap();
     let old = strings(&init.keys);
     if !auto {
@@ -820,7 +829,8 @@ async fn init_replaces_the_remains_of_an_interrupted_init() {
         .unwrap();
     let vault = Vault::builder(Arc::clone(&storage))
         .background_expiry(false)
-        .build();
+        .build()
+        .unwrap();
     assert!(!vault.is_initialized().await.unwrap());
     let init = vault.init(InitRequest::new(1, 1)).await.unwrap();
     assert!(storage.get("sys/token/id/orphan").await.unwrap().is_none());

@@ -31,7 +31,8 @@ async fn the_barrier_keyring_rotates_monthly() {
         .clock(clock.clone())
         .background_expiry(false)
         .barrier_rotation(Schedule::every(Duration::from_secs(30 * DAY)).unwrap())
-        .build();
+        .build()
+        .unwrap();
     let (root, key) = common::unsealed_with(&vault, "kv").await;
     vault.write(&root, "kv/old", json!({"v": 1})).await.unwrap();
     let first = vault.barrier_status().unwrap().term;

@@ -59,7 +59,8 @@ async fn a_renewal_stuck_in_an_engine_blocks_no_mount_change_and_no_other_reques
         .engine("stuck", move |_: &Map<String, Value>| {
             Ok(Arc::clone(&engine) as Arc<dyn Backend>)
         })
-        .build();
+        .build()
+        .unwrap();
     let init = vault.init(InitRequest::new(1, 1)).await.unwrap();
     vault.unseal(init.keys[0].expose_secret()).await.unwrap();
     let root = init.root_token.expose_secret().to_owned();
@@ -172,7 +173,8 @@ async fn a_credential_issued_during_an_unmount_is_revoked_with_the_mount() {
         .engine("issuer", move |_: &Map<String, Value>| {
             Ok(Arc::clone(&engine) as Arc<dyn Backend>)
         })
-        .build();
+        .build()
+        .unwrap();
     let init = vault.init(InitRequest::new(1, 1)).await.unwrap();
     vault.unseal(init.keys[0].expose_secret()).await.unwrap();
     let root = init.root_token.expose_secret().to_owned();
@@ -240,7 +242,8 @@ async fn a_renewal_cannot_bring_back_a_lease_revoked_meanwhile() {
         .engine("stuck", move |_: &Map<String, Value>| {
             Ok(Arc::clone(&engine) as Arc<dyn Backend>)
         })
-        .build();
+        .build()
+        .unwrap();
     let init = vault.init(InitRequest::new(1, 1)).await.unwrap();
     vault.unseal(init.keys[0].expose_secret()).await.unwrap();
     let root = init.root_token.expose_secret().to_owned();

@@ -20,7 +20,10 @@ use strongroom_logical::ErrorKind;
 use strongroom_storage::{MemoryStorage, SqliteStorage, Storage};
 
 async fn unsealed(storage: Arc<dyn Storage>) -> (Vault, String) {
-    let vault = Vault::builder(storage).background_expiry(false).build();
+    let vault = Vault::builder(storage)
+        .background_expiry(false)
+        .build()
+        .unwrap();
     let init = vault.init(InitRequest::new(1, 1)).await.unwrap();
     vault.unseal(init.keys[0].expose_secret()).await.unwrap();
     (vault, init.root_token.expose_secret().to_owned())
@@ -75,7 +78,11 @@ async fn race(vault: &Vault, root: &str, k: u32, kinds: &[u8]) -> (usize, usize)
         assert!(vault.read(&token, "auth/token/lookup-self").await.is_err());
         assert!(
             vault
-                .write(root, "auth/token/lookup", json!({"token": token}))
+                .write(
+                    root,
+                    "auth/token/lookup",
+                    json!({"token": token.expose_secret()})
+                )
                 .await
                 .is_err()
         );

@@ -35,7 +35,8 @@ async fn setup() -> Setup {
     let vault = Vault::builder(MemoryStorage::new())
         .clock(clock.clone())
         .background_expiry(false)
-        .build();
+        .build()
+        .unwrap();
     let (root, key) = common::unsealed_with(&vault, "transit").await;
     Setup {
         vault,

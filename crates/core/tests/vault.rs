@@ -27,7 +27,10 @@ async fn unsealed_with(storage: impl Storage + 'static) -> Fixture {
     let clock = Arc::new(ManualClock::new(
         SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000),
     ));
-    let vault = Vault::builder(storage).clock(clock.clone()).build();
+    let vault = Vault::builder(storage)
+        .clock(clock.clone())
+        .build()
+        .unwrap();
     let init = vault.init(InitRequest::new(5, 3)).await.unwrap();
     let keys: Vec<String> = init
         .keys
@@ -59,12 +62,17 @@ async fn child_token(f: &Fixture, body: Value) -> String {
         .write(&f.root, "auth/token/create", body)
         .await
         .unwrap();
-    created.auth.unwrap().client_token
+    created
+        .auth
+        .unwrap()
+        .client_token
+        .expose_secret()
+        .to_owned()
 }
 
 #[tokio::test]
 async fn full_lifecycle() {
-    let vault = Vault::builder(MemoryStorage::new()).build();
+    let vault = Vault::builder(MemoryStorage::new()).build().unwrap();
     let status = vault.seal_status().await.unwrap();
     assert!(!status.initialized && status.sealed);
     assert!(matches!(
@@ -156,7 +164,9 @@ async fn survives_a_restart_on_sqlite() {
             .unwrap();
         (f.keys, f.root)
     };
-    let vault = Vault::builder(SqliteStorage::open(&path).await.unwrap()).build();
+    let vault = Vault::builder(SqliteStorage::open(&path).await.unwrap())
+        .build()
+        .unwrap();
     assert!(vault.seal_status().await.unwrap().sealed);
     for key in &keys[2..5] {
         vault.unseal(key).await.unwrap();
@@ -170,7 +180,7 @@ async fn survives_a_restart_on_sqlite() {
 #[tokio::test]
 async fn wrong_quorum_resets_progress() {
     let a = unsealed().await;
-    let b = Vault::builder(MemoryStorage::new()).build();
+    let b = Vault::builder(MemoryStorage::new()).build().unwrap();
     let init = b.init(InitRequest::new(3, 2)).await.unwrap();
     // Shares of vault `a` are unknown to `b`: refused one by one, never counted.
     assert!(b.unseal(&a.keys[0]).await.is_err());
@@ -314,7 +324,11 @@ async fn token_tree_revocation_and_subset_rule() {
     v.write(&f.root, "auth/token/revoke", json!({"token": parent}))
         .await
         .unwrap();
-    for gone in [&parent, &child, &grandchild.client_token] {
+    for gone in [
+        parent.as_str(),
+        child.expose_secret(),
+        grandchild.client_token.expose_secret(),
+    ] {
         let err = v.read(gone, "auth/token/lookup-self").await.unwrap_err();
         assert_eq!(kind(&err), ErrorKind::PermissionDenied);
     }

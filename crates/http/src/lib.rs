@@ -11,9 +11,10 @@
 //! use strongroom_core::Vault;
 //! use strongroom_storage::MemoryStorage;
 //!
-//! let vault = Vault::builder(MemoryStorage::new()).build();
+//! let vault = Vault::builder(MemoryStorage::new()).build()?;
 //! let app: axum::Router = strongroom_http::router(vault);
 //! # let _ = app;
+//! # Ok::<_, strongroom_core::BuildError>(())
 //! ```
 #![forbid(unsafe_code)]
 
@@ -30,7 +31,9 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use serde_json::{Map, Value, json};
-use strongroom_core::{InitRequest, SealStatus, Vault, VaultError, VaultRequest, VaultResponse};
+use strongroom_core::{
+    ClientToken, InitRequest, SealStatus, Vault, VaultError, VaultRequest, VaultResponse,
+};
 use strongroom_logical::{ErrorKind, Operation};
 
 /// The largest request body accepted, as Vault's default `max_request_size`: 32 MiB.
@@ -487,22 +490,23 @@ async fn unseal(State(vault): State<Vault>, body: Bytes) -> Response {
     }
 }
 
-fn token_of(headers: &HeaderMap) -> Option<String> {
+fn token_of(headers: &HeaderMap) -> Option<ClientToken> {
     if let Some(token) = headers.get("x-vault-token").and_then(|v| v.to_str().ok()) {
-        return Some(token.to_owned());
+        return Some(ClientToken::new(token));
     }
     headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::to_owned)
+        .map(ClientToken::new)
 }
 
 /// Vault's response envelope.
 fn envelope(response: &VaultResponse, path: &str) -> Value {
     let auth = response.auth.as_ref().map(|auth| {
         json!({
-            "client_token": auth.client_token,
+            // The new token goes to the client that asked for it, in the response body.
+            "client_token": auth.client_token.expose_secret(),
             "accessor": auth.accessor,
             "policies": auth.policies,
             "token_policies": auth.policies,

@@ -50,7 +50,7 @@ async fn call(
 }
 
 async fn initialised() -> (Router, String) {
-    let app = strongroom_http::router(Vault::builder(MemoryStorage::new()).build());
+    let app = strongroom_http::router(Vault::builder(MemoryStorage::new()).build().unwrap());
     let (_, init, _) = call(
         &app,
         "PUT",
@@ -74,7 +74,7 @@ async fn initialised() -> (Router, String) {
 
 #[tokio::test]
 async fn lifecycle_over_http() {
-    let app = strongroom_http::router(Vault::builder(MemoryStorage::new()).build());
+    let app = strongroom_http::router(Vault::builder(MemoryStorage::new()).build().unwrap());
     let (status, body, headers) = call(&app, "GET", "/v1/sys/health", None, None).await;
     assert_eq!(status, StatusCode::NOT_IMPLEMENTED, "uninitialised");
     assert_eq!(body.unwrap()["initialized"], false);
@@ -504,7 +504,7 @@ async fn ceremonies(
 /// rule), at Vault's paths and OpenBao's alike; without one they are refused and nothing starts.
 #[tokio::test]
 async fn rekey_and_generate_root_need_a_token_by_default() {
-    let app = strongroom_http::router(Vault::builder(MemoryStorage::new()).build());
+    let app = strongroom_http::router(Vault::builder(MemoryStorage::new()).build().unwrap());
     let (keys, root) = init_3_of_2(&app).await;
     for (method, path) in [
         ("PUT", "/v1/sys/rekey/init"),
@@ -568,7 +568,7 @@ path "sys/generate-root/*" { capabilities = ["read", "update", "delete"] }
 /// Vault's legacy paths work with a token too (the `bao` CLI's `operator rekey` sends one).
 #[tokio::test]
 async fn legacy_ceremony_paths_with_a_token() {
-    let app = strongroom_http::router(Vault::builder(MemoryStorage::new()).build());
+    let app = strongroom_http::router(Vault::builder(MemoryStorage::new()).build().unwrap());
     let (keys, root) = init_3_of_2(&app).await;
     ceremonies(&app, &keys, Some(&root), "sys/rekey", "sys/generate-root").await;
 }
@@ -580,7 +580,10 @@ async fn opted_in_legacy_ceremonies_without_a_token() {
     let mut options = strongroom_http::Options::default();
     options.unauthenticated_rekey = true;
     options.unauthenticated_generate_root = true;
-    let app = strongroom_http::router_with(Vault::builder(MemoryStorage::new()).build(), options);
+    let app = strongroom_http::router_with(
+        Vault::builder(MemoryStorage::new()).build().unwrap(),
+        options,
+    );
     let (keys, _root) = init_3_of_2(&app).await;
     let (status, _, _) = call(&app, "PUT", "/v1/sys/rotate/root/init", None, None).await;
     assert_eq!(status, StatusCode::FORBIDDEN);

@@ -74,6 +74,7 @@ fn vault(storage: &Arc<MemoryStorage>, lockouts: UserLockouts) -> Vault {
     Vault::builder(Arc::clone(storage))
         .user_lockouts(lockouts)
         .build()
+        .unwrap()
 }
 
 async fn unseal(app: &Router, key: &str) {

@@ -43,7 +43,8 @@ impl Server {
         let vault = Vault::builder(MemoryStorage::new())
             .clock(clock.clone())
             .background_expiry(false)
-            .build();
+            .build()
+            .unwrap();
         let app = strongroom_http::router(vault.clone());
         let mut server = Self {
             app,

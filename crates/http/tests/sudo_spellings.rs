@@ -65,7 +65,8 @@ async fn fixture() -> Fixture {
     let vault = Vault::builder(Arc::clone(&storage))
         .audit_dir(&dir)
         .background_expiry(false)
-        .build();
+        .build()
+        .unwrap();
     let app = strongroom_http::router(vault.clone());
     let (_, init) = send(
         &app,

@@ -2,7 +2,7 @@
 //! for `vault kv`) and the OpenAPI document of every mounted path.
 
 use serde_json::json;
-use strongroom_logical::{Context, EndpointInfo, Field, FieldType, Fields, Operation};
+use strongroom_logical::{Context, EndpointInfo, Field, FieldType, Fields};
 use strongroom_policy::{Acl, Capabilities};
 
 use super::{Declared, System};
@@ -120,13 +120,11 @@ impl Vault {
     /// # Errors
     ///
     /// As [`Vault::handle`].
-    pub async fn openapi(&self, token: &str) -> Result<serde_json::Value> {
-        let response = self
-            .handle(
-                crate::VaultRequest::new(Operation::Read, "sys/internal/specs/openapi")
-                    .with_token(token),
-            )
-            .await?;
+    pub async fn openapi(
+        &self,
+        token: &(impl crate::AsToken + ?Sized),
+    ) -> Result<serde_json::Value> {
+        let response = self.read(token, "sys/internal/specs/openapi").await?;
         Ok(response
             .data
             .map_or(serde_json::Value::Null, serde_json::Value::Object))

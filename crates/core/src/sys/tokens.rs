@@ -54,7 +54,7 @@ fn lookup_data(
 fn auth_response(token: String, entry: &TokenEntry) -> VaultResponse {
     VaultResponse {
         auth: Some(AuthInfo {
-            client_token: token,
+            client_token: token.into(),
             accessor: entry.accessor.clone(),
             policies: entry.policies.clone(),
             metadata: entry.meta.clone(),

@@ -591,6 +591,9 @@ pub(crate) async fn token(client: &Client, command: TokenCommand) -> Result<i32>
             if !policies.is_empty() {
                 body.insert("policies".into(), policies.into());
             }
+            // Sent as the bao CLI sends it (empty unless a role maps it), so servers answer
+            // both CLIs alike (OpenBao warns that it ignored it).
+            body.insert("entity_alias".into(), "".into());
             for (key, value) in [
                 ("ttl", ttl),
                 ("explicit_max_ttl", explicit_max_ttl),

@@ -71,6 +71,11 @@ fn masked(output: &Output, addr: &str) -> String {
         (r"\b([a-z]+)_[0-9a-f]{8}\b", "${1}_ACCESSOR"),
         // Unix times (a token's creation_time): the two servers start in different seconds.
         (r"\b\d{10}\b", "EPOCH"),
+        // Each CLI names its own server in the warnings banner (the vault CLI says Vault).
+        (
+            r"warnings were returned from (OpenBao|Vault)",
+            "warnings were returned from SERVER",
+        ),
     ];
     let mut text = text.replace(addr, "ADDR");
     for (pattern, replacement) in masks {
@@ -171,7 +176,7 @@ const SCRIPT: &[Step] = &[
     (&["auth", "list"], ""),
     (&["audit", "list"], ""),
     (&["write", "sys/nope", "a=b"], ""),
-    (&["read", "sys/policies/acl/default", "-format=json"], ""),
+    (&["read", "-format=json", "sys/policies/acl/default"], ""),
     (&["operator", "seal"], ""),
     (&["status"], ""),
     (&["kv", "get", "secret/app2"], ""),

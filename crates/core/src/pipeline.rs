@@ -253,16 +253,22 @@ impl Vault {
         }
 
         let acl = active.policies().acl(&entry.policies).await?;
-        let policy_operation = policy_operation(operation);
-        let mut policy_request = strongroom_policy::Request::new(policy_operation, path.clone());
+        let policy_request =
+            strongroom_policy::Request::new(policy_operation(operation), path.clone());
+        let mut decision = acl.decide(&policy_request);
         // The body is converted for the policy only when the rule that decides looks at
-        // parameters (allowed, denied or required ones); otherwise it is not copied.
-        if acl.reads_parameters(policy_operation, &path) {
+        // parameters (allowed, denied or required ones); otherwise it is not copied, and the
+        // decision without them is the decision.
+        if decision
+            .rule
+            .is_some_and(strongroom_policy::CompiledRule::reads_parameters)
+        {
+            let mut with_parameters = policy_request;
             for (name, value) in &request.data {
-                policy_request = policy_request.with_parameter(name.clone(), policy_value(value));
+                with_parameters = with_parameters.with_parameter(name.clone(), policy_value(value));
             }
+            decision = acl.decide(&with_parameters);
         }
-        let decision = acl.decide(&policy_request);
         if !decision.allowed {
             return Err(VaultError::PermissionDenied);
         }

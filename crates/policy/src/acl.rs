@@ -40,6 +40,12 @@ impl CompiledRule {
     pub fn sources(&self) -> &[RuleSource] {
         &self.sources
     }
+
+    /// Whether deciding a request by this rule looks at its parameters (it allows, denies or
+    /// requires some): when not, the decision is the same with or without them.
+    pub fn reads_parameters(&self) -> bool {
+        self.permissions.reads_parameters()
+    }
 }
 
 /// Groups the rules of `policies` by pattern and merges each group. Returns the merged rules in

@@ -473,6 +473,10 @@ async fn unseal(State(vault): State<Vault>, body: Bytes) -> Response {
         Err(message) => return bad_request(message),
     };
     if data.get("reset").and_then(Value::as_bool) == Some(true) {
+        // Vault's answer to a reset of an unsealed vault.
+        if vault.seal_status().await.is_ok_and(|status| !status.sealed) {
+            return bad_request("vault is unsealed".to_owned());
+        }
         vault.unseal_reset();
         return seal_status(State(vault)).await;
     }
@@ -486,6 +490,9 @@ async fn unseal(State(vault): State<Vault>, body: Bytes) -> Response {
     };
     match vault.unseal(key).await {
         Ok(status) => with_headers(StatusCode::OK, Some(seal_status_json(&status))),
+        // Vault answers 400 here (its barrier's "not initialized"), where other requests to an
+        // uninitialised server get 503.
+        Err(VaultError::NotInitialized) => bad_request("Vault is not initialized".to_owned()),
         Err(err) => error_response(&err),
     }
 }

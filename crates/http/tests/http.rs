@@ -83,6 +83,20 @@ async fn lifecycle_over_http() {
     assert_eq!(status, StatusCode::OK);
     let (_, body, _) = call(&app, "GET", "/v1/sys/init", None, None).await;
     assert_eq!(body.unwrap(), json!({"initialized": false}));
+    // Vault's answer to an unseal before init: 400, not the 503 of other requests.
+    let (status, body, _) = call(
+        &app,
+        "PUT",
+        "/v1/sys/unseal",
+        None,
+        Some(json!({"key": "00".repeat(32)})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        body.unwrap(),
+        json!({"errors": ["Vault is not initialized"]})
+    );
 
     let (status, init, _) = call(
         &app,
@@ -159,6 +173,17 @@ async fn lifecycle_over_http() {
     assert_eq!(done.unwrap()["sealed"], false);
     let (status, _, _) = call(&app, "GET", "/v1/sys/health", None, None).await;
     assert_eq!(status, StatusCode::OK);
+    // Vault refuses to reset the unseal progress of an unsealed vault.
+    let (status, body, _) = call(
+        &app,
+        "PUT",
+        "/v1/sys/unseal",
+        None,
+        Some(json!({"reset": true})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body.unwrap(), json!({"errors": ["vault is unsealed"]}));
 
     // sys reads answer at the top level and under data.
     let (status, mounts, _) = call(&app, "GET", "/v1/sys/mounts", Some(&root), None).await;

@@ -659,3 +659,58 @@ fn debug_output_hides_tokens_and_values() {
         "{shown}"
     );
 }
+
+/// `LIST auth/token/accessors`: every live token's accessor, for a caller with sudo on the path
+/// only (Vault's root path `accessors*`).
+#[tokio::test]
+async fn token_accessors_are_listed_for_sudo_only() {
+    let f = unsealed().await;
+    let accessor_of =
+        |created: &strongroom_core::VaultResponse| created.auth.as_ref().unwrap().accessor.clone();
+    let a = f
+        .vault
+        .write(&f.root, "auth/token/create", json!({"ttl": "1h"}))
+        .await
+        .unwrap();
+    let b = f
+        .vault
+        .write(&f.root, "auth/token/create", json!({"ttl": "2h"}))
+        .await
+        .unwrap();
+    let listed = f.vault.list(&f.root, "auth/token/accessors").await.unwrap();
+    let keys: Vec<String> = serde_json::from_value(listed.data.unwrap()["keys"].clone()).unwrap();
+    assert_eq!(keys.len(), 3, "root's and the two children's: {keys:?}");
+    for created in [&a, &b] {
+        assert!(keys.contains(&accessor_of(created)));
+    }
+    // Expired tokens are not listed.
+    f.clock.advance(Duration::from_secs(90 * 60));
+    let listed = f.vault.list(&f.root, "auth/token/accessors").await.unwrap();
+    let keys: Vec<String> = serde_json::from_value(listed.data.unwrap()["keys"].clone()).unwrap();
+    assert!(!keys.contains(&accessor_of(&a)) && keys.contains(&accessor_of(&b)));
+
+    for (name, caps) in [("lister", r#"["list"]"#), ("sudoer", r#"["list", "sudo"]"#)] {
+        f.vault
+            .write(
+                &f.root,
+                &format!("sys/policies/acl/{name}"),
+                json!({"policy": format!(r#"path "auth/token/accessors*" {{ capabilities = {caps} }}"#)}),
+            )
+            .await
+            .unwrap();
+    }
+    let lister = child_token(&f, json!({"policies": ["lister"]})).await;
+    let refused = f
+        .vault
+        .list(&lister, "auth/token/accessors")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        kind(&refused),
+        ErrorKind::PermissionDenied,
+        "sudo is needed"
+    );
+    let sudoer = child_token(&f, json!({"policies": ["sudoer"]})).await;
+    let listed = f.vault.list(&sudoer, "auth/token/accessors").await.unwrap();
+    assert!(listed.data.unwrap()["keys"].as_array().unwrap().len() >= 3);
+}

@@ -140,6 +140,7 @@ const VAULT_SUDO: &[&str] = &[
     "sys/leases/revoke-force/userpass",
     "sys/seal",
     "auth/token/revoke-orphan",
+    "auth/token/accessors/",
 ];
 
 /// A concrete path for a declared pattern: every capture filled in with `userpass`.

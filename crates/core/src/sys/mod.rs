@@ -203,6 +203,8 @@ mod tests {
             assert!(!needs_sudo(sys, path), "{path} needs no sudo");
         }
         assert!(needs_sudo(token_store(), "revoke-orphan"));
+        assert!(needs_sudo(token_store(), "accessors/"));
+        assert!(needs_sudo(token_store(), "accessors"));
         assert!(!needs_sudo(token_store(), "revoke"));
         assert!(!needs_sudo(token_store(), "create-orphan"));
     }

@@ -199,6 +199,10 @@ pub(super) fn endpoints() -> Vec<Declared> {
             .write(|s, c, f| Box::pin(revoke(s, c, f, true)))
             .sudo()
             .synopsis("Revoke a token, leaving its children as orphans."),
+        Declared::new("accessors/?")
+            .list(|s, c, f| Box::pin(list_accessors(s, c, f)))
+            .sudo()
+            .synopsis("List the accessors of every token."),
         Declared::new("revoke-accessor")
             .field("accessor", accessor())
             .write(|s, c, f| Box::pin(revoke_accessor(s, c, f)))
@@ -461,6 +465,11 @@ async fn revoke(
         }
     }
     Ok(VaultResponse::empty())
+}
+
+async fn list_accessors(sys: &System, ctx: &Context, _fields: Fields<'_>) -> Result<VaultResponse> {
+    let keys = sys.active.tokens().accessors(ctx.now).await?;
+    Ok(VaultResponse::data(object(json!({ "keys": keys }))))
 }
 
 async fn revoke_accessor(sys: &System, ctx: &Context, fields: Fields<'_>) -> Result<VaultResponse> {

@@ -88,6 +88,24 @@ impl TokenStore {
     }
 
     /// The hash of the token an accessor names, if any.
+    /// The accessors of every live token (`LIST auth/token/accessors`), sorted. Reads every
+    /// token entry: an administrator's listing, not a hot path.
+    pub(crate) async fn accessors(&self, now: SystemTime) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        for id in self.storage.list(ID_PREFIX).await? {
+            if id.ends_with('/') {
+                continue;
+            }
+            if let Some((entry, _)) = self.load(&id).await?
+                && !entry.expired(now)
+            {
+                out.push(entry.accessor);
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
     pub(crate) async fn accessor_id(&self, accessor: &str) -> Result<Option<String>> {
         let key = format!("{ACCESSOR_PREFIX}{}", self.hash("accessor", accessor));
         let Some(id) = self.storage.get(&key).await? else {

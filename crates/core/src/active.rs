@@ -198,6 +198,11 @@ impl Active {
         self.audit_dir.as_deref()
     }
 
+    /// How long an audit device may take to record a line.
+    pub(crate) fn audit_timeout(&self) -> Duration {
+        self.audit_timeout
+    }
+
     /// The core's scheduled rotations, when configured.
     pub(crate) fn rotations(&self) -> Option<&strongroom_rotation::Scheduler> {
         self.rotations.as_ref()

@@ -15,7 +15,11 @@ use crate::util::{hex, object};
 use crate::{Result, Vault, VaultError};
 
 /// Installs an audit device (copy-on-write), persisting the table when asked.
-pub(crate) async fn install_audit(active: &Active, enabled: Enabled, persist: bool) -> Result<()> {
+pub(crate) async fn install_audit(
+    active: &Active,
+    enabled: Arc<Enabled>,
+    persist: bool,
+) -> Result<()> {
     let mut change = active.change_audit().await;
     if change
         .devices
@@ -27,7 +31,7 @@ pub(crate) async fn install_audit(active: &Active, enabled: Enabled, persist: bo
             enabled.entry.path
         )));
     }
-    change.devices.push(Arc::new(enabled));
+    change.devices.push(enabled);
     change.commit(persist).await
 }
 
@@ -96,7 +100,7 @@ async fn list(sys: &System, _ctx: &Context, _fields: Fields<'_>) -> Result<Vault
     Ok(VaultResponse::data(out))
 }
 
-async fn enable(sys: &System, _ctx: &Context, fields: Fields<'_>) -> Result<VaultResponse> {
+async fn enable(sys: &System, ctx: &Context, fields: Fields<'_>) -> Result<VaultResponse> {
     let active = &sys.active;
     let path = device_path(&fields)?;
     let kind: &str = fields.get("type")?;
@@ -125,12 +129,24 @@ async fn enable(sys: &System, _ctx: &Context, fields: Fields<'_>) -> Result<Vaul
         declared: false,
     };
     let device: Arc<dyn crate::AuditDevice> = Arc::new(FileAuditDevice::new(file));
-    // Prove the device can write before counting on it (Vault does the same).
-    device
-        .write_line(b"{\"type\":\"test\"}")
+    let enabled = Arc::new(Enabled::new(entry, device, &salt));
+    // Prove the device can write before counting on it, with Vault's test entry: a request
+    // entry like any other (an `update` of `sys/audit/test`), so tools that read every line as
+    // an entry read this one too.
+    let id = crate::util::uuid()?;
+    let probe = crate::audit::AuditRecord {
+        id: &id,
+        operation: "update",
+        path: "sys/audit/test",
+        data: &serde_json::Map::new(),
+        remote_address: None,
+        auth: &crate::audit::AuditAuth::default(),
+    };
+    crate::audit::Broker::new(vec![Arc::clone(&enabled)], active.audit_timeout())
+        .log_request(&probe, crate::clock::unix(ctx.now), None)
         .await
-        .map_err(|e| VaultError::invalid(format!("audit device cannot write: {e}")))?;
-    install_audit(active, Enabled::new(entry, device, &salt), true).await?;
+        .map_err(|_| VaultError::invalid("audit device cannot write its test entry"))?;
+    install_audit(active, enabled, true).await?;
     Ok(VaultResponse::empty())
 }
 
@@ -193,7 +209,7 @@ impl Vault {
             salt: hex(&salt),
             declared: false,
         };
-        let enabled = Enabled::new(entry, device, &salt);
+        let enabled = Arc::new(Enabled::new(entry, device, &salt));
         install_audit(&active, enabled, false).await
     }
 }

@@ -304,6 +304,30 @@ pub(crate) struct AuditRecord<'a> {
     pub(crate) data: &'a Map<String, Value>,
     pub(crate) remote_address: Option<String>,
     pub(crate) auth: &'a AuditAuth,
+    /// The mount serving the request, once routed (Vault's `mount_*` fields).
+    pub(crate) mount: Option<AuditMount>,
+}
+
+/// The mount a request went to, as Vault's audit entries name it.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct AuditMount {
+    /// `secret/`, `auth/userpass/`, `sys/`, `auth/token/`.
+    pub(crate) point: String,
+    /// The engine type (`kv`, `system`, `token`, ...).
+    pub(crate) kind: String,
+    pub(crate) accessor: String,
+    /// `secret` or `auth`.
+    pub(crate) class: &'static str,
+}
+
+impl AuditMount {
+    /// The `mount_*` fields, added to a request or response entry.
+    fn add_to(&self, out: &mut Map<String, Value>) {
+        out.insert("mount_point".into(), self.point.clone().into());
+        out.insert("mount_type".into(), self.kind.clone().into());
+        out.insert("mount_accessor".into(), self.accessor.clone().into());
+        out.insert("mount_class".into(), self.class.into());
+    }
 }
 
 /// The devices and how long a write may take.
@@ -357,7 +381,7 @@ impl Broker {
                 Value::String(device.hash(s))
             }
         };
-        json!({
+        let mut out = json!({
             "id": record.id,
             "operation": record.operation,
             "client_token": hash_opt(&record.auth.client_token),
@@ -366,7 +390,11 @@ impl Broker {
             "path": record.path,
             "data": if record.data.is_empty() { Value::Null } else { device.hash_map(record.data) },
             "remote_address": record.remote_address,
-        })
+        });
+        if let (Some(mount), Value::Object(fields)) = (&record.mount, &mut out) {
+            mount.add_to(fields);
+        }
+        out
     }
 
     /// Logs the request. Succeeds when at least one device recorded it (or none is enabled).
@@ -418,6 +446,9 @@ impl Broker {
                 }
                 if !r.lease_id.is_empty() {
                     out.insert("secret".into(), json!({"lease_id": r.lease_id}));
+                }
+                if let Some(mount) = &record.mount {
+                    mount.add_to(&mut out);
                 }
                 Value::Object(out)
             });

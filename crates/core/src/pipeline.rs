@@ -47,6 +47,31 @@ fn policy_operation(op: Operation) -> strongroom_policy::Operation {
     }
 }
 
+/// The mount a routed request goes to, for its audit entries.
+fn audit_mount(target: &Target) -> Option<crate::audit::AuditMount> {
+    let builtin = |point: &str, kind: &str, class| crate::audit::AuditMount {
+        point: point.into(),
+        kind: kind.into(),
+        accessor: format!("{kind}_builtin"),
+        class,
+    };
+    match target {
+        Target::Sys(_) => Some(builtin("sys/", "system", "secret")),
+        Target::Token(_) => Some(builtin("auth/token/", "token", "auth")),
+        Target::Engine(mounted, _) => Some(crate::audit::AuditMount {
+            point: mounted.entry.path.clone(),
+            kind: mounted.entry.kind.clone(),
+            accessor: mounted.entry.accessor.clone(),
+            class: if mounted.entry.path.starts_with("auth/") {
+                "auth"
+            } else {
+                "secret"
+            },
+        }),
+        Target::Nowhere | Target::Vacant => None,
+    }
+}
+
 /// An authorised request, ready to dispatch.
 struct Prepared {
     target: Target,
@@ -122,6 +147,7 @@ impl Vault {
             Ok(prepared) => prepared.path.clone(),
             Err(_) => request.path.trim_start_matches('/').to_owned(),
         };
+        let mount = prepared.as_ref().ok().and_then(|p| audit_mount(&p.target));
         let record = AuditRecord {
             id: &id,
             operation: request.operation.capability(),
@@ -129,6 +155,7 @@ impl Vault {
             data: &request.data,
             remote_address,
             auth: &auth,
+            mount,
         };
         let prepared = match prepared {
             Ok(prepared) => prepared,

@@ -123,6 +123,27 @@ async fn every_request_is_audited_and_nothing_secret_is_in_clear() {
         })
         .unwrap();
     assert_eq!(write_line["request"]["data"]["password"], hash);
+    // Vault's mount fields, in the request and in the response entry.
+    assert_eq!(write_line["request"]["mount_type"], "kv");
+    assert_eq!(write_line["request"]["mount_point"], "secret/");
+    assert_eq!(write_line["request"]["mount_class"], "secret");
+    assert!(
+        write_line["request"]["mount_accessor"]
+            .as_str()
+            .unwrap()
+            .starts_with("kv_")
+    );
+    let answered = entries
+        .iter()
+        .find(|e| e["type"] == "response" && e["request"]["path"] == "secret/db")
+        .unwrap();
+    assert_eq!(answered["response"]["mount_type"], "kv");
+    let token_entry = entries
+        .iter()
+        .find(|e| e["request"]["path"] == "auth/token/create")
+        .unwrap();
+    assert_eq!(token_entry["request"]["mount_type"], "token");
+    assert_eq!(token_entry["request"]["mount_class"], "auth");
     assert!(hash.as_str().unwrap().starts_with("hmac-sha256:"));
     // Tokens in the auth block are hashed too, and the response to token creation hides the new token.
     let create = entries

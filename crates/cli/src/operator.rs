@@ -208,6 +208,8 @@ async fn print_seal_status(client: &Client, body: &Value, out: &OutputArgs) -> R
     for (label, key) in [
         ("Build Date", "build_date"),
         ("Storage Type", "storage_type"),
+        ("Cluster Name", "cluster_name"),
+        ("Cluster ID", "cluster_id"),
     ] {
         if body
             .get(key)
@@ -250,6 +252,10 @@ fn status_json(body: &Value, ha_enabled: bool) -> Result<String> {
         version: Value,
         commit_date: Value,
         migration: Value,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        cluster_name: Option<Value>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        cluster_id: Option<Value>,
         recovery_seal: Value,
         storage_type: Value,
         build_date: Value,
@@ -269,6 +275,9 @@ fn status_json(body: &Value, ha_enabled: bool) -> Result<String> {
         version: text("version"),
         commit_date: text("commit_date"),
         migration: flag("migration"),
+        // Present only while unsealed, as Vault's CLI prints them (`omitempty` there).
+        cluster_name: body.get("cluster_name").cloned(),
+        cluster_id: body.get("cluster_id").cloned(),
         recovery_seal: flag("recovery_seal"),
         storage_type: text("storage_type"),
         build_date: text("build_date"),

@@ -71,6 +71,7 @@ fn masked(output: &Output, addr: &str) -> String {
         (r"\b([a-z]+)_[0-9a-f]{8}\b", "${1}_ACCESSOR"),
         // Unix times (a token's creation_time): the two servers start in different seconds.
         (r"\b\d{10}\b", "EPOCH"),
+        (r"\bvault-cluster-[0-9a-f]{8}\b", "vault-cluster-ID"),
         // Each CLI names its own server in the warnings banner (the vault CLI says Vault).
         (
             r"warnings were returned from (OpenBao|Vault)",

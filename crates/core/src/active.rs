@@ -40,6 +40,14 @@ pub(crate) struct Active {
     user_lockouts: crate::UserLockouts,
     /// Failed login counters and locked logins.
     lockouts: crate::lockout::Lockouts,
+    cluster: Cluster,
+}
+
+/// The cluster's identity, fixed at init and kept inside the barrier.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Cluster {
+    pub(crate) name: String,
+    pub(crate) id: String,
 }
 
 /// What an unsealed state is made of (see [`Vault::load`](crate::Vault)).
@@ -56,6 +64,7 @@ pub(crate) struct Parts {
     pub(crate) rotations: Option<strongroom_rotation::Scheduler>,
     pub(crate) user_lockouts: crate::UserLockouts,
     pub(crate) lockouts: crate::lockout::Lockouts,
+    pub(crate) cluster: Cluster,
 }
 
 /// A mount table change in progress: holds the change lock, and a copy of the router to edit.
@@ -135,7 +144,13 @@ impl Active {
             rotations: parts.rotations,
             user_lockouts: parts.user_lockouts,
             lockouts: parts.lockouts,
+            cluster: parts.cluster,
         }
+    }
+
+    /// The cluster's name and id.
+    pub(crate) fn cluster(&self) -> &Cluster {
+        &self.cluster
     }
 
     /// The storage under the barrier.

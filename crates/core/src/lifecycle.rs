@@ -81,6 +81,13 @@ pub struct SealStatus {
     pub version: String,
     /// True when `t` and `n` describe recovery shares (auto-unseal).
     pub recovery_seal: bool,
+    /// The cluster's name, fixed at init (`vault-cluster-<8 hex>`, as Vault names it); only
+    /// told while unsealed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster_name: Option<String>,
+    /// The cluster's id (a UUID fixed at init); only told while unsealed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster_id: Option<String>,
 }
 
 /// Every key `storage` holds, by a walk of `list` (which returns direct children only, folders
@@ -341,12 +348,14 @@ impl Vault {
     /// A storage error.
     pub async fn seal_status(&self) -> Result<SealStatus> {
         let config = self.seal_config().await?;
-        let sealed = self
+        let cluster = self
             .inner
             .active
             .read()
             .unwrap_or_else(PoisonError::into_inner)
-            .is_none();
+            .as_ref()
+            .map(|active| active.cluster().clone());
+        let sealed = cluster.is_none();
         let (progress, nonce) = lock(&self.inner.progress)
             .as_ref()
             .map(|p| {
@@ -366,6 +375,8 @@ impl Vault {
             nonce: if sealed { nonce } else { String::new() },
             version: env!("CARGO_PKG_VERSION").into(),
             recovery_seal: config.as_ref().is_some_and(|c| c.recovery_check.is_some()),
+            cluster_name: cluster.as_ref().map(|c| c.name.clone()),
+            cluster_id: cluster.map(|c| c.id),
         })
     }
 

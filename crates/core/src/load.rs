@@ -55,6 +55,7 @@ impl Vault {
             None => None,
         };
         let lockouts = crate::lockout::Lockouts::new(Arc::clone(&storage), &salt);
+        let cluster = cluster_identity(storage.as_ref()).await?;
         Ok(Active::new(crate::active::Parts {
             rotations,
             user_lockouts: self.inner.user_lockouts.clone(),
@@ -67,6 +68,7 @@ impl Vault {
             policies: PolicyStore::new(Arc::clone(&storage)),
             router,
             clock: Arc::clone(&self.inner.clock),
+            cluster,
             storage,
         }))
     }
@@ -140,5 +142,43 @@ impl Vault {
             .await
             .map_err(internal)?;
         Ok(scheduler)
+    }
+}
+
+/// Where the cluster's identity is kept (inside the barrier).
+const CLUSTER_PATH: &str = "core/cluster";
+
+/// The cluster's name and id: made once, at the first unseal after init (vaults initialised
+/// before this record existed get theirs at their next unseal), and the same ever after.
+async fn cluster_identity(storage: &dyn Storage) -> Result<crate::active::Cluster> {
+    if let Some(bytes) = storage.get(CLUSTER_PATH).await? {
+        return serde_json::from_slice(&bytes)
+            .map_err(|_| VaultError::Internal("the cluster record does not decode".into()));
+    }
+    let id = crate::util::uuid()?;
+    let cluster = crate::active::Cluster {
+        name: format!("vault-cluster-{}", id.get(..8).unwrap_or_default()),
+        id,
+    };
+    let bytes = serde_json::to_vec(&cluster)
+        .map_err(|e| VaultError::Internal(format!("encoding the cluster record: {e}")))?;
+    // Only where none is: two unseals racing keep one identity.
+    match storage
+        .transaction(vec![
+            strongroom_storage::Op::check(CLUSTER_PATH, None),
+            strongroom_storage::Op::put(CLUSTER_PATH, bytes),
+        ])
+        .await
+    {
+        Ok(()) => Ok(cluster),
+        Err(strongroom_storage::StorageError::CheckFailed { .. }) => {
+            let bytes = storage
+                .get(CLUSTER_PATH)
+                .await?
+                .ok_or_else(|| VaultError::Internal("the cluster record vanished".into()))?;
+            serde_json::from_slice(&bytes)
+                .map_err(|_| VaultError::Internal("the cluster record does not decode".into()))
+        }
+        Err(err) => Err(err.into()),
     }
 }

@@ -298,7 +298,7 @@ fn error_response(err: &VaultError) -> Response {
 }
 
 fn seal_status_json(status: &SealStatus) -> Value {
-    json!({
+    let mut out = json!({
         "type": status.kind,
         "initialized": status.initialized,
         "sealed": status.sealed,
@@ -311,7 +311,15 @@ fn seal_status_json(status: &SealStatus) -> Value {
         "migration": false,
         "recovery_seal": status.recovery_seal,
         "storage_type": "strongroom",
-    })
+    });
+    // Vault tells the cluster's name and id only while unsealed.
+    if let (Some(name), Some(id), Value::Object(fields)) =
+        (&status.cluster_name, &status.cluster_id, &mut out)
+    {
+        fields.insert("cluster_name".into(), json!(name));
+        fields.insert("cluster_id".into(), json!(id));
+    }
+    out
 }
 
 async fn seal_status(State(vault): State<Vault>) -> Response {
@@ -346,21 +354,24 @@ async fn health(
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    with_headers(
-        http,
-        Some(json!({
-            "initialized": status.initialized,
-            "sealed": status.sealed,
-            "standby": false,
-            "performance_standby": false,
-            "replication_performance_mode": "disabled",
-            "replication_dr_mode": "disabled",
-            "server_time_utc": now,
-            "version": status.version,
-            "cluster_name": "strongroom",
-            "cluster_id": "",
-        })),
-    )
+    let mut body = json!({
+        "initialized": status.initialized,
+        "sealed": status.sealed,
+        "standby": false,
+        "performance_standby": false,
+        "replication_performance_mode": "disabled",
+        "replication_dr_mode": "disabled",
+        "server_time_utc": now,
+        "version": status.version,
+    });
+    // As Vault: the cluster's name and id only while unsealed.
+    if let (Some(name), Some(id), Value::Object(fields)) =
+        (&status.cluster_name, &status.cluster_id, &mut body)
+    {
+        fields.insert("cluster_name".into(), json!(name));
+        fields.insert("cluster_id".into(), json!(id));
+    }
+    with_headers(http, Some(body))
 }
 
 /// A single node, no HA: what `vault status` asks.

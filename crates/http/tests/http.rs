@@ -171,8 +171,19 @@ async fn lifecycle_over_http() {
     )
     .await;
     assert_eq!(done.unwrap()["sealed"], false);
-    let (status, _, _) = call(&app, "GET", "/v1/sys/health", None, None).await;
+    let (status, health, _) = call(&app, "GET", "/v1/sys/health", None, None).await;
     assert_eq!(status, StatusCode::OK);
+    // The cluster's id is a UUID fixed at init, its name Vault's `vault-cluster-<8 hex>`, the
+    // same in sys/seal-status, and told only while unsealed.
+    let health = health.unwrap();
+    let cluster_id = health["cluster_id"].as_str().unwrap().to_owned();
+    assert_eq!(cluster_id.len(), 36, "{cluster_id}");
+    assert_eq!(
+        health["cluster_name"],
+        format!("vault-cluster-{}", &cluster_id[..8])
+    );
+    let (_, sealed_status, _) = call(&app, "GET", "/v1/sys/seal-status", None, None).await;
+    assert_eq!(sealed_status.unwrap()["cluster_id"], cluster_id);
     // Vault refuses to reset the unseal progress of an unsealed vault.
     let (status, body, _) = call(
         &app,
@@ -213,7 +224,22 @@ async fn lifecycle_over_http() {
     let (status, _, _) = call(&app, "PUT", "/v1/sys/seal", Some(&root), None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (_, sealed, _) = call(&app, "GET", "/v1/sys/seal-status", None, None).await;
-    assert_eq!(sealed.unwrap()["sealed"], true);
+    let sealed = sealed.unwrap();
+    assert_eq!(sealed["sealed"], true);
+    assert!(sealed.get("cluster_id").is_none(), "{sealed}");
+    // Unsealed again: the same cluster.
+    for key in [&init["keys"][0], &init["keys"][1]] {
+        call(
+            &app,
+            "PUT",
+            "/v1/sys/unseal",
+            None,
+            Some(json!({ "key": key })),
+        )
+        .await;
+    }
+    let (_, health, _) = call(&app, "GET", "/v1/sys/health", None, None).await;
+    assert_eq!(health.unwrap()["cluster_id"], cluster_id);
 }
 
 #[tokio::test]

@@ -519,6 +519,31 @@ fn token_of(headers: &HeaderMap) -> Option<ClientToken> {
         .map(ClientToken::new)
 }
 
+/// The media type a PATCH must have.
+const MERGE_PATCH: &str = "application/merge-patch+json";
+
+/// OpenBao's answer to a PATCH that is not a JSON merge patch: 400 with Go's `mime` error for a
+/// missing or malformed Content-Type, 415 for another media type. `None`: the PATCH may go on.
+fn patch_content_type_refusal(headers: &HeaderMap) -> Option<Response> {
+    let header = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let media = header.split(';').next().unwrap_or("").trim();
+    if media.is_empty() {
+        return Some(bad_request("mime: no media type".to_owned()));
+    }
+    let media = media.to_ascii_lowercase();
+    (media != MERGE_PATCH).then(|| {
+        with_headers(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Some(json!({"errors": [format!(
+                "PATCH requires Content-Type of {MERGE_PATCH}, provided {media}"
+            )]})),
+        )
+    })
+}
+
 /// Vault's response envelope.
 fn envelope(response: &VaultResponse, path: &str) -> Value {
     let auth = response.auth.as_ref().map(|auth| {
@@ -592,6 +617,13 @@ async fn logical(
             StatusCode::NOT_FOUND,
             Some(json!({"errors": ["namespace not found"]})),
         );
+    }
+    // OpenBao's rule, before the body is read: a PATCH is a JSON merge patch, said so in its
+    // Content-Type.
+    if method == Method::PATCH
+        && let Some(refusal) = patch_content_type_refusal(&headers)
+    {
+        return refusal;
     }
     let mut data = match body_object(&body) {
         Ok(data) => data,

@@ -32,6 +32,10 @@ async fn call(
     if let Some(token) = token {
         request = request.header("X-Vault-Token", token);
     }
+    // As every client sends a PATCH (and as the OpenBao recordings were made).
+    if method == "PATCH" {
+        request = request.header("Content-Type", "application/merge-patch+json");
+    }
     let body = body.map_or(Body::empty(), |b| Body::from(b.to_string()));
     let response = app
         .clone()
@@ -869,4 +873,60 @@ async fn auth_logins_refuse_garbage_cleanly() {
         status == StatusCode::NOT_FOUND || users.is_some_and(|u| u["data"]["keys"] == json!([])),
         "nothing was stored"
     );
+}
+
+/// OpenBao refuses a PATCH that does not say it is a JSON merge patch, before anything else.
+#[tokio::test]
+async fn a_patch_must_be_a_merge_patch() {
+    let (app, root) = initialised().await;
+    call(
+        &app,
+        "POST",
+        "/v1/sys/mounts/secret",
+        Some(&root),
+        Some(json!({"type": "kv-v2"})),
+    )
+    .await;
+    call(
+        &app,
+        "POST",
+        "/v1/secret/data/app",
+        Some(&root),
+        Some(json!({"data": {"a": 1}})),
+    )
+    .await;
+    let patch = |content_type: Option<&str>| {
+        let mut request = Request::builder()
+            .method(Method::PATCH)
+            .uri("/v1/secret/data/app")
+            .header("X-Vault-Token", &root);
+        if let Some(content_type) = content_type {
+            request = request.header("Content-Type", content_type);
+        }
+        request
+            .body(Body::from(json!({"data": {"a": 2}}).to_string()))
+            .unwrap()
+    };
+    for (content_type, status, message) in [
+        (None, StatusCode::BAD_REQUEST, "mime: no media type"),
+        (
+            Some("application/json"),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "PATCH requires Content-Type of application/merge-patch+json, provided application/json",
+        ),
+    ] {
+        let response = app.clone().oneshot(patch(content_type)).await.unwrap();
+        assert_eq!(response.status(), status, "{content_type:?}");
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let body: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(body, json!({"errors": [message]}));
+    }
+    let response = app
+        .clone()
+        .oneshot(patch(Some("application/merge-patch+json; charset=utf-8")))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let (_, read, _) = call(&app, "GET", "/v1/secret/data/app", Some(&root), None).await;
+    assert_eq!(read.unwrap()["data"]["data"]["a"], 2);
 }

@@ -6,6 +6,7 @@
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
+    clippy::indexing_slicing,
     reason = "test code"
 )]
 
@@ -48,26 +49,35 @@ impl Backend for Stuck {
     }
 }
 
-/// Long enough for any of these calls on a loaded machine; only a deadlock runs into it.
-const DEADLOCK: Duration = Duration::from_secs(30);
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_renewal_stuck_in_an_engine_blocks_no_mount_change_and_no_other_request() {
-    let stuck = Arc::new(Stuck::default());
-    let engine = Arc::clone(&stuck);
+/// An unsealed vault with `engine` registered as the engine type `kind` and mounted at
+/// `mount`, and its root token. Lease expiry is left to the tests.
+async fn mounted(kind: &str, mount: &str, engine: Arc<dyn Backend>) -> (Vault, String) {
     let vault = Vault::builder(MemoryStorage::new())
-        .engine("stuck", move |_: &Map<String, Value>| {
-            Ok(Arc::clone(&engine) as Arc<dyn Backend>)
-        })
+        .background_expiry(false)
+        .engine(kind, move |_: &Map<String, Value>| Ok(Arc::clone(&engine)))
         .build()
         .unwrap();
     let init = vault.init(InitRequest::new(1, 1)).await.unwrap();
     vault.unseal(init.keys[0].expose_secret()).await.unwrap();
     let root = init.root_token.expose_secret().to_owned();
     vault
-        .write(&root, "sys/mounts/slow", json!({"type": "stuck"}))
+        .write(
+            &root,
+            &format!("sys/mounts/{mount}"),
+            json!({ "type": kind }),
+        )
         .await
         .unwrap();
+    (vault, root)
+}
+
+/// Long enough for any of these calls on a loaded machine; only a deadlock runs into it.
+const DEADLOCK: Duration = Duration::from_secs(30);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_renewal_stuck_in_an_engine_blocks_no_mount_change_and_no_other_request() {
+    let stuck = Arc::new(Stuck::default());
+    let (vault, root) = mounted("stuck", "slow", Arc::clone(&stuck) as Arc<dyn Backend>).await;
     vault
         .write(&root, "sys/mounts/kv", json!({"type": "kv"}))
         .await
@@ -167,21 +177,7 @@ impl Backend for Issuer {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_credential_issued_during_an_unmount_is_revoked_with_the_mount() {
     let issuer = Arc::new(Issuer::default());
-    let engine = Arc::clone(&issuer);
-    let vault = Vault::builder(MemoryStorage::new())
-        .background_expiry(false)
-        .engine("issuer", move |_: &Map<String, Value>| {
-            Ok(Arc::clone(&engine) as Arc<dyn Backend>)
-        })
-        .build()
-        .unwrap();
-    let init = vault.init(InitRequest::new(1, 1)).await.unwrap();
-    vault.unseal(init.keys[0].expose_secret()).await.unwrap();
-    let root = init.root_token.expose_secret().to_owned();
-    vault
-        .write(&root, "sys/mounts/db", json!({"type": "issuer"}))
-        .await
-        .unwrap();
+    let (vault, root) = mounted("issuer", "db", Arc::clone(&issuer) as Arc<dyn Backend>).await;
     let early = vault.read(&root, "db/creds/early").await.unwrap().lease_id;
 
     issuer.hold.store(true, std::sync::atomic::Ordering::SeqCst);
@@ -236,21 +232,7 @@ async fn a_credential_issued_during_an_unmount_is_revoked_with_the_mount() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_renewal_cannot_bring_back_a_lease_revoked_meanwhile() {
     let stuck = Arc::new(Stuck::default());
-    let engine = Arc::clone(&stuck);
-    let vault = Vault::builder(MemoryStorage::new())
-        .background_expiry(false)
-        .engine("stuck", move |_: &Map<String, Value>| {
-            Ok(Arc::clone(&engine) as Arc<dyn Backend>)
-        })
-        .build()
-        .unwrap();
-    let init = vault.init(InitRequest::new(1, 1)).await.unwrap();
-    vault.unseal(init.keys[0].expose_secret()).await.unwrap();
-    let root = init.root_token.expose_secret().to_owned();
-    vault
-        .write(&root, "sys/mounts/slow", json!({"type": "stuck"}))
-        .await
-        .unwrap();
+    let (vault, root) = mounted("stuck", "slow", Arc::clone(&stuck) as Arc<dyn Backend>).await;
     let lease = vault.read(&root, "slow/creds").await.unwrap().lease_id;
     let renewing = tokio::spawn({
         let vault = vault.clone();

@@ -151,6 +151,16 @@ const CLUSTER_PATH: &str = "core/cluster";
 /// The cluster's name and id: made once, at the first unseal after init (vaults initialised
 /// before this record existed get theirs at their next unseal), and the same ever after.
 async fn cluster_identity(storage: &dyn Storage) -> Result<crate::active::Cluster> {
+    // A write that met a concurrent transaction (a retryable conflict) is tried once more.
+    match cluster_identity_once(storage).await {
+        Err(VaultError::Storage(strongroom_storage::StorageError::Conflict)) => {
+            cluster_identity_once(storage).await
+        }
+        other => other,
+    }
+}
+
+async fn cluster_identity_once(storage: &dyn Storage) -> Result<crate::active::Cluster> {
     if let Some(bytes) = storage.get(CLUSTER_PATH).await? {
         return serde_json::from_slice(&bytes)
             .map_err(|_| VaultError::Internal("the cluster record does not decode".into()));
@@ -171,6 +181,7 @@ async fn cluster_identity(storage: &dyn Storage) -> Result<crate::active::Cluste
         .await
     {
         Ok(()) => Ok(cluster),
+        // Another unseal wrote one first: use what is stored.
         Err(strongroom_storage::StorageError::CheckFailed { .. }) => {
             let bytes = storage
                 .get(CLUSTER_PATH)

@@ -618,7 +618,7 @@ async fn logical(
             Some(json!({"errors": ["namespace not found"]})),
         );
     }
-    // OpenBao's rule, before the body is read: a PATCH is a JSON merge patch, said so in its
+    // OpenBao's rule, before the body is decoded: a PATCH is a JSON merge patch, said so in its
     // Content-Type.
     if method == Method::PATCH
         && let Some(refusal) = patch_content_type_refusal(&headers)

@@ -87,7 +87,6 @@ impl TokenStore {
         Ok(Resolved::Live(entry))
     }
 
-    /// The hash of the token an accessor names, if any.
     /// The accessors of every live token (`LIST auth/token/accessors`), sorted. Reads every
     /// token entry: an administrator's listing, not a hot path.
     pub(crate) async fn accessors(&self, now: SystemTime) -> Result<Vec<String>> {
@@ -106,6 +105,7 @@ impl TokenStore {
         Ok(out)
     }
 
+    /// The hash of the token an accessor names, if any.
     pub(crate) async fn accessor_id(&self, accessor: &str) -> Result<Option<String>> {
         let key = format!("{ACCESSOR_PREFIX}{}", self.hash("accessor", accessor));
         let Some(id) = self.storage.get(&key).await? else {

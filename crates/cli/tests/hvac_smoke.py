@@ -168,6 +168,31 @@ try:
     raise AssertionError("a used-up secret id must fail")
 except hvac.exceptions.InvalidRequest:
     pass
+# Response wrapping: a wrapped secret id, token and KV read, each unwrapped once; the cubbyhole.
+wrapped = approle.generate_secret_id(role_name="app", wrap_ttl="1m")["wrap_info"]
+assert wrapped["creation_path"] == "auth/approle/role/app/secret-id", wrapped
+assert wrapped["ttl"] == 60 and wrapped["wrapped_accessor"], wrapped
+unwrapped = client.sys.unwrap(wrapped["token"])["data"]
+assert unwrapped["secret_id_accessor"] == wrapped["wrapped_accessor"], unwrapped
+login = machine.auth.approle.login(role_id=role_id, secret_id=unwrapped["secret_id"])["auth"]
+assert login["client_token"], login
+try:
+    client.sys.unwrap(wrapped["token"])
+    raise AssertionError("a wrapping token unwraps once")
+except hvac.exceptions.InvalidRequest as err:
+    assert "wrapping token is not valid or does not exist" in str(err), err
+wrapped = client.auth.token.create(policies=["app"], ttl="1h", wrap_ttl="2m")["wrap_info"]
+child = hvac.Client(url=addr, token=wrapped["token"]).sys.unwrap()["auth"]
+assert child["accessor"] == wrapped["wrapped_accessor"], (child, wrapped)
+assert hvac.Client(url=addr, token=child["client_token"]).is_authenticated()
+kv.create_or_update_secret(path="wrapped", secret={"k": "v"})
+wrapped = client.adapter.get("/v1/secret/data/wrapped", wrap_ttl="30s")["wrap_info"]
+assert wrapped["creation_path"] == "secret/data/wrapped", wrapped
+assert hvac.Client(url=addr, token=wrapped["token"]).sys.unwrap()["data"]["data"] == {"k": "v"}
+client.write("cubbyhole/hvac", note="mine")
+assert client.read("cubbyhole/hvac")["data"] == {"note": "mine"}
+assert hvac.Client(url=addr, token=child["client_token"]).read("cubbyhole/hvac") is None
+
 # Dynamic database credentials (with a PostgreSQL URL).
 if len(sys.argv) > 3:
     pg_url = sys.argv[3]

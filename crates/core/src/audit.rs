@@ -306,6 +306,8 @@ pub(crate) struct AuditRecord<'a> {
     pub(crate) auth: &'a AuditAuth,
     /// The mount serving the request, once routed (Vault's `mount_*` fields).
     pub(crate) mount: Option<AuditMount>,
+    /// The wrapping TTL the request asked for, in seconds.
+    pub(crate) wrap_ttl: Option<u64>,
 }
 
 /// The mount a request went to, as Vault's audit entries name it.
@@ -391,8 +393,13 @@ impl Broker {
             "data": if record.data.is_empty() { Value::Null } else { device.hash_map(record.data) },
             "remote_address": record.remote_address,
         });
-        if let (Some(mount), Value::Object(fields)) = (&record.mount, &mut out) {
-            mount.add_to(fields);
+        if let Value::Object(fields) = &mut out {
+            if let Some(mount) = &record.mount {
+                mount.add_to(fields);
+            }
+            if let Some(ttl) = record.wrap_ttl {
+                fields.insert("wrap_ttl".into(), json!(ttl));
+            }
         }
         out
     }
@@ -446,6 +453,28 @@ impl Broker {
                 }
                 if !r.lease_id.is_empty() {
                     out.insert("secret".into(), json!({"lease_id": r.lease_id}));
+                }
+                if let Some(wrap) = &r.wrap_info {
+                    // The wrapping token and accessors as HMACs: enough to tell from the log
+                    // whether the token was used, never enough to use it.
+                    let hash_opt = |s: &str| {
+                        if s.is_empty() {
+                            String::new()
+                        } else {
+                            device.hash(s)
+                        }
+                    };
+                    out.insert(
+                        "wrap_info".into(),
+                        json!({
+                            "ttl": wrap.ttl,
+                            "token": device.hash(wrap.token.expose_secret()),
+                            "accessor": hash_opt(&wrap.accessor),
+                            "creation_time": crate::util::rfc3339(wrap.creation_time),
+                            "creation_path": wrap.creation_path,
+                            "wrapped_accessor": hash_opt(&wrap.wrapped_accessor),
+                        }),
+                    );
                 }
                 if let Some(mount) = &record.mount {
                     mount.add_to(&mut out);

@@ -20,6 +20,9 @@ pub enum VaultError {
     /// No token, an unknown, malformed, expired or used-up token, or a policy refusal.
     #[error("permission denied")]
     PermissionDenied,
+    /// Refused, with Vault's reason (a 403 whose message says more than "permission denied").
+    #[error("{0}")]
+    Denied(String),
     /// A malformed or invalid request.
     #[error("{0}")]
     InvalidRequest(String),
@@ -62,7 +65,7 @@ impl VaultError {
             Self::AlreadyInitialized | Self::InvalidRequest(_) | Self::Decode(_) => {
                 ErrorKind::InvalidRequest
             }
-            Self::PermissionDenied => ErrorKind::PermissionDenied,
+            Self::PermissionDenied | Self::Denied(_) => ErrorKind::PermissionDenied,
             Self::UnsupportedPath => ErrorKind::UnsupportedPath,
             Self::Logical(err) => err.kind(),
             Self::Seal(err) => match err {

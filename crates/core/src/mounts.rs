@@ -54,7 +54,7 @@ impl MountEntry {
                 "force_no_cache": false,
             },
             "options": if self.options.is_empty() { Value::Null } else { Value::Object(self.options.clone()) },
-            "local": false,
+            "local": self.kind == "cubbyhole",
             "seal_wrap": false,
             "external_entropy_access": false,
         });

@@ -58,6 +58,7 @@ fn audit_mount(target: &Target) -> Option<crate::audit::AuditMount> {
     match target {
         Target::Sys(_) => Some(builtin("sys/", "system", "secret")),
         Target::Token(_) => Some(builtin("auth/token/", "token", "auth")),
+        Target::Cubbyhole(_) => Some(builtin("cubbyhole/", "cubbyhole", "secret")),
         Target::Engine(mounted, _) => Some(crate::audit::AuditMount {
             point: mounted.entry.path.clone(),
             kind: mounted.entry.kind.clone(),
@@ -110,7 +111,7 @@ impl Vault {
             match self.prepare(&active, &mut request, None, &mut spent).await {
                 Ok(prepared) => {
                     let data = std::mem::take(&mut request.data);
-                    self.dispatch(&active, prepared, &request, data, now).await
+                    self.respond(&active, prepared, &request, data, now).await
                 }
                 Err(err) => Err(err),
             }
@@ -156,6 +157,7 @@ impl Vault {
             remote_address,
             auth: &auth,
             mount,
+            wrap_ttl: request.wrap_ttl.map(|t| t.as_secs()),
         };
         let prepared = match prepared {
             Ok(prepared) => prepared,
@@ -170,7 +172,7 @@ impl Vault {
         // The one copy of the body: the handler takes it, the response's audit line still
         // shows the request as it came.
         let result = self
-            .dispatch(active, prepared, request, request.data.clone(), now)
+            .respond(active, prepared, request, request.data.clone(), now)
             .await;
         match &result {
             Ok(response) => {
@@ -201,6 +203,30 @@ impl Vault {
         let mut path = crate::request_path::canonical(request.operation, &request.path)?;
         let now = active.clock().now();
         let target = Self::route(active, request.operation, &mut path).await;
+        // A wrapping token is checked before anything else looks at it, so that its one use
+        // is not spent on a request that could not unwrap (Vault's order).
+        if let Target::Sys(rest) = &target
+            && matches!(
+                rest.as_str(),
+                "wrapping/lookup" | "wrapping/unwrap" | "wrapping/rewrap"
+            )
+        {
+            check_wrapping_token(active, request, now).await?;
+        }
+        // The system paths Vault serves without a token (`sys/wrapping/lookup`): a token
+        // presented is neither checked nor used.
+        if let Target::Sys(rest) = &target
+            && sys::system().is_unauthenticated(rest)
+        {
+            return Ok(Prepared {
+                target,
+                operation: request.operation,
+                path,
+                entry: None,
+                last_use: false,
+                sudo: false,
+            });
+        }
         // Logins (an auth method's unauthenticated paths) need no token; only auth mounts
         // have them.
         if let Target::Engine(mounted, rest) = &target
@@ -278,10 +304,25 @@ impl Vault {
                 _ => Operation::Update,
             };
         }
+        if let Target::Cubbyhole(rest) = &target
+            && matches!(operation, Operation::Create | Operation::Update)
+        {
+            // The caller's own cubbyhole decides create or update, as an engine's check does.
+            let exists = sys::cubbyhole_exists(active, &entry.id, rest).await?;
+            operation = if exists {
+                Operation::Update
+            } else {
+                Operation::Create
+            };
+        }
 
         let acl = active.policies().acl(&entry.policies).await?;
-        let policy_request =
+        let mut policy_request =
             strongroom_policy::Request::new(policy_operation(operation), path.clone());
+        // `min_wrapping_ttl` and `max_wrapping_ttl` decide on the TTL asked for.
+        if let Some(ttl) = request.wrap_ttl.filter(|t| !t.is_zero()) {
+            policy_request = policy_request.with_wrap_ttl(ttl);
+        }
         let mut decision = acl.decide(&policy_request);
         // The body is converted for the policy only when the rule that decides looks at
         // parameters (allowed, denied or required ones); otherwise it is not copied, and the
@@ -310,7 +351,7 @@ impl Vault {
                 mounted.backend.needs_sudo(rest)
                     || mounted.backend.needs_sudo(rest.trim_end_matches('/'))
             }
-            Target::Nowhere | Target::Vacant => false,
+            Target::Cubbyhole(_) | Target::Nowhere | Target::Vacant => false,
         };
         if needs_sudo && !sudo {
             return Err(VaultError::PermissionDenied);
@@ -326,6 +367,26 @@ impl Vault {
             last_use: used.last,
             sudo,
         })
+    }
+
+    /// Dispatches an authorised request, then wraps the answer if it was asked to be.
+    async fn respond(
+        &self,
+        active: &Arc<Active>,
+        prepared: Prepared,
+        request: &VaultRequest,
+        data: Map<String, Value>,
+        now: std::time::SystemTime,
+    ) -> Result<VaultResponse> {
+        let path = prepared.path.clone();
+        let list = prepared.operation == Operation::List;
+        let approle = matches!(&prepared.target, Target::Engine(m, _) if m.entry.kind == "approle");
+        let response = self.dispatch(active, prepared, request, data, now).await?;
+        if list && !response.has_body() && request.wrap_ttl.is_some_and(|t| !t.is_zero()) {
+            // Nothing to list is nothing to wrap: Vault answers 404 before making a token.
+            return Err(VaultError::UnsupportedPath);
+        }
+        wrap(active, &path, approle, request.wrap_ttl, response, now).await
     }
 
     async fn dispatch(
@@ -363,7 +424,12 @@ impl Vault {
         };
         match target {
             Target::Sys(rest) | Target::Token(rest) => {
-                sys::handle(builtin, self, active, caller(entry), operation, &rest, data).await
+                let system = sys::System::new(self, active, caller(entry), request);
+                sys::handle(builtin, system, operation, &rest, data).await
+            }
+            Target::Cubbyhole(rest) => {
+                let system = sys::System::new(self, active, caller(entry), request);
+                sys::handle(sys::cubbyhole(), system, operation, &rest, data).await
             }
             Target::Nowhere => Err(VaultError::UnsupportedPath),
             Target::Vacant if operation == Operation::Read => Ok(VaultResponse::empty()),
@@ -589,6 +655,118 @@ impl Vault {
         )
         .await
     }
+}
+
+/// Checks the wrapping token a `sys/wrapping/{lookup,unwrap,rewrap}` request names (its `token`
+/// field, else its own token) before the pipeline counts any use: a token that is not a live
+/// wrapping token gets Vault's 400, a `token` field that is no string or empty Vault's 403.
+async fn check_wrapping_token(
+    active: &Active,
+    request: &VaultRequest,
+    now: std::time::SystemTime,
+) -> Result<()> {
+    let denied = |why: &str| VaultError::Denied(format!("error validating wrapping token: {why}"));
+    let token = match request.data.get("token") {
+        None | Some(Value::Null) => match &request.token {
+            Some(token) if !token.expose_secret().is_empty() => token.expose_secret(),
+            _ => return Err(denied("token is empty")),
+        },
+        Some(Value::String(token)) if token.is_empty() => {
+            return Err(denied("empty token in request body"));
+        }
+        Some(Value::String(token)) => token.as_str(),
+        Some(_) => return Err(denied("could not decode token in request body")),
+    };
+    match active.lookup_token(token, now).await? {
+        Some(entry) if sys::wrapping::is_wrapping(&entry) => Ok(()),
+        _ => Err(VaultError::invalid(sys::wrapping::INVALID)),
+    }
+}
+
+/// Wraps `response` when the request asked for it (`wrap_ttl`) or the answer is a rewrap: a new
+/// single-use token holds the answer in its cubbyhole, and the caller gets only the token (with
+/// the answer's warnings). Errors, empty answers and not-found answers are never wrapped.
+async fn wrap(
+    active: &Active,
+    path: &str,
+    approle: bool,
+    wrap_ttl: Option<std::time::Duration>,
+    mut response: VaultResponse,
+    now: std::time::SystemTime,
+) -> Result<VaultResponse> {
+    use strongroom_storage::Storage as _;
+    let rewrap = response.rewrap.take();
+    let asked = wrap_ttl.filter(|t| !t.is_zero());
+    // The shorter of the two wins, as in Vault.
+    let ttl = match (asked, rewrap.as_ref().map(|r| r.ttl)) {
+        (Some(a), Some(r)) => a.min(r),
+        (a, r) => match a.or(r) {
+            Some(ttl) => ttl,
+            None => return Ok(response),
+        },
+    };
+    if ttl.is_zero() || !response.has_body() || response.not_found || response.failed.is_some() {
+        return Ok(response);
+    }
+    let creation_path = rewrap
+        .as_ref()
+        .map_or_else(|| path.to_owned(), |r| r.creation_path.clone());
+    let wrapped_accessor = match (&response.auth, &response.data) {
+        (Some(auth), _) => auth.accessor.clone(),
+        (None, Some(data)) if approle => data
+            .get("secret_id_accessor")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
+        _ => String::new(),
+    };
+    let body = match rewrap {
+        Some(rewrap) => rewrap.response,
+        None => serde_json::to_string(&response.envelope(path, &crate::util::uuid()?))
+            .map_err(|e| VaultError::Internal(format!("encoding the wrapped response: {e}")))?,
+    };
+    let (token, entry) = active.tokens().create_wrapping(path, ttl, now).await?;
+    let store = async {
+        let cubbyhole = crate::tokens::cubbyhole(active.storage(), &entry.id)?;
+        let encode = |value: Value| {
+            serde_json::to_vec(&value)
+                .map_err(|e| VaultError::Internal(format!("encoding wrapping information: {e}")))
+        };
+        cubbyhole
+            .put(
+                sys::wrapping::RESPONSE_KEY,
+                encode(serde_json::json!({ "response": body }))?,
+            )
+            .await?;
+        cubbyhole
+            .put(
+                sys::wrapping::WRAPINFO_KEY,
+                encode(serde_json::json!({
+                    "creation_ttl": entry.ttl,
+                    "creation_time": crate::util::rfc3339(entry.creation_time),
+                    "creation_path": creation_path,
+                }))?,
+            )
+            .await?;
+        Ok::<_, VaultError>(())
+    };
+    if let Err(err) = store.await {
+        // Nothing half made is left: the token goes, its cubbyhole with it.
+        active.revoke_token_tree(&entry.id, now).await?;
+        return Err(err);
+    }
+    Ok(VaultResponse {
+        warnings: response.warnings,
+        wrap_info: Some(crate::request::WrapInfo {
+            token: token.into(),
+            accessor: entry.accessor,
+            ttl: entry.ttl,
+            creation_time: entry.creation_time,
+            creation_path,
+            wrapped_accessor,
+        }),
+        ..VaultResponse::default()
+    })
 }
 
 /// The token of a login an auth method accepted: its TTL within the auth mount's default and

@@ -11,6 +11,24 @@ use crate::{Result, VaultError};
 
 const PREFIX: &str = "sys/policy/";
 
+use crate::tokens::WRAPPING_POLICY;
+
+/// The policy of response-wrapping tokens (OpenBao 2.7's, fixed): read its own cubbyhole's
+/// response, unwrap, revoke itself; nothing else.
+const RESPONSE_WRAPPING: &str = r#"
+path "cubbyhole/response" {
+    capabilities = ["create", "read"]
+}
+
+path "sys/wrapping/unwrap" {
+    capabilities = ["update"]
+}
+
+path "auth/token/revoke-self" {
+    capabilities = ["update"]
+}
+"#;
+
 #[derive(Serialize, Deserialize)]
 struct Stored {
     name: String,
@@ -82,11 +100,14 @@ impl PolicyStore {
         cache.key_bytes = 0;
     }
 
-    /// The text of a policy; `root` has none.
+    /// The text of a policy; `root` has none; `response-wrapping` is built in.
     pub(crate) async fn get(&self, name: &str) -> Result<Option<String>> {
         let name = check_name(name)?;
         if name == "root" {
             return Ok(Some(String::new()));
+        }
+        if name == WRAPPING_POLICY {
+            return Ok(Some(RESPONSE_WRAPPING.to_owned()));
         }
         let Some(bytes) = self.storage.get(&format!("{PREFIX}{name}")).await? else {
             return Ok(None);
@@ -99,8 +120,10 @@ impl PolicyStore {
     /// Creates or replaces a policy after parsing it. `root` cannot be changed.
     pub(crate) async fn set(&self, name: &str, text: &str) -> Result<()> {
         let name = check_name(name)?;
-        if name == "root" {
-            return Err(VaultError::invalid("cannot update \"root\" policy"));
+        if name == "root" || name == WRAPPING_POLICY {
+            return Err(VaultError::invalid(format!(
+                "cannot update {name:?} policy"
+            )));
         }
         Policy::parse(&name, text)
             .map_err(|e| VaultError::invalid(format!("failed to parse policy: {e}")))?;
@@ -117,7 +140,7 @@ impl PolicyStore {
     /// Deletes a policy. `root` and `default` cannot be deleted.
     pub(crate) async fn delete(&self, name: &str) -> Result<()> {
         let name = check_name(name)?;
-        if name == "root" || name == "default" {
+        if name == "root" || name == "default" || name == WRAPPING_POLICY {
             return Err(VaultError::invalid(format!(
                 "cannot delete {name:?} policy"
             )));

@@ -1,6 +1,8 @@
 //! A request to the vault and the vault's answer, as every entry point sees them.
 
-use serde_json::{Map, Value};
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
 use strongroom_logical::{Connection, Operation};
 
 use crate::ClientToken;
@@ -20,6 +22,9 @@ pub struct VaultRequest {
     pub token: Option<ClientToken>,
     /// Where it came from.
     pub connection: Connection,
+    /// Wrap the response in a single-use wrapping token with this TTL (Vault's
+    /// `X-Vault-Wrap-TTL`): the answer then holds only [`VaultResponse::wrap_info`].
+    pub wrap_ttl: Option<Duration>,
     /// Vault's legacy rekey and root generation paths may be reached without a token.
     pub(crate) quorum_without_token: bool,
 }
@@ -32,6 +37,7 @@ impl std::fmt::Debug for VaultRequest {
             .field("data", &strongroom_logical::Redacted(&self.data))
             .field("token", &self.token.as_ref().map(|_| "[REDACTED]"))
             .field("connection", &self.connection)
+            .field("wrap_ttl", &self.wrap_ttl)
             .finish()
     }
 }
@@ -45,6 +51,7 @@ impl VaultRequest {
             data: Map::new(),
             token: None,
             connection: Connection::default(),
+            wrap_ttl: None,
             quorum_without_token: false,
         }
     }
@@ -72,6 +79,14 @@ impl VaultRequest {
     #[must_use]
     pub fn with_data(mut self, data: Map<String, Value>) -> Self {
         self.data = data;
+        self
+    }
+
+    /// Asks for the response to be wrapped in a single-use token living `ttl` (Vault's
+    /// `X-Vault-Wrap-TTL`).
+    #[must_use]
+    pub fn with_wrap_ttl(mut self, ttl: Duration) -> Self {
+        self.wrap_ttl = Some(ttl);
         self
     }
 
@@ -115,6 +130,35 @@ impl std::fmt::Debug for AuthInfo {
     }
 }
 
+/// A wrapped response's single-use token (Vault's `wrap_info`): the answer itself waits in the
+/// token's cubbyhole until `sys/wrapping/unwrap`.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WrapInfo {
+    /// The wrapping token.
+    pub token: ClientToken,
+    /// Its accessor.
+    pub accessor: String,
+    /// Its TTL in seconds.
+    pub ttl: u64,
+    /// When it was made (unix seconds).
+    pub creation_time: u64,
+    /// The path of the request whose answer it wraps.
+    pub creation_path: String,
+    /// The accessor of the token (or approle secret id) the wrapped answer holds, if any.
+    pub wrapped_accessor: String,
+}
+
+impl std::fmt::Debug for WrapInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WrapInfo")
+            .field("token", &"[REDACTED]")
+            .field("ttl", &self.ttl)
+            .field("creation_path", &self.creation_path)
+            .finish_non_exhaustive()
+    }
+}
+
 /// The vault's answer (Vault's response envelope without the transport). `Debug` shows the
 /// data's keys, not its values.
 #[derive(Clone, Default, PartialEq)]
@@ -139,8 +183,24 @@ pub struct VaultResponse {
     /// items failed): the HTTP layer sends the category's status with the envelope.
     pub failed: Option<strongroom_logical::ErrorKind>,
     /// `data` is the whole answer: the HTTP layer sends it as the body, without the envelope
-    /// (Vault's `HTTPRawBody`; the OpenAPI document of `sys/internal/specs/openapi`).
+    /// (Vault's `HTTPRawBody`; the OpenAPI document of `sys/internal/specs/openapi`, an
+    /// unwrapped response).
     pub raw: bool,
+    /// The answer was wrapped: only this (and the warnings) is sent.
+    pub wrap_info: Option<WrapInfo>,
+    /// `sys/wrapping/rewrap`'s answer: an already wrapped answer to wrap again as it is.
+    pub(crate) rewrap: Option<Rewrap>,
+}
+
+/// A wrapped answer moving to a new wrapping token (`sys/wrapping/rewrap`).
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct Rewrap {
+    /// The original wrapping TTL.
+    pub(crate) ttl: Duration,
+    /// The original request's path.
+    pub(crate) creation_path: String,
+    /// The wrapped envelope, as stored.
+    pub(crate) response: String,
 }
 
 impl std::fmt::Debug for VaultResponse {
@@ -157,6 +217,7 @@ impl std::fmt::Debug for VaultResponse {
             .field("auth", &self.auth)
             .field("not_found", &self.not_found)
             .field("failed", &self.failed)
+            .field("wrap_info", &self.wrap_info)
             .finish()
     }
 }
@@ -175,7 +236,75 @@ impl VaultResponse {
 
     /// Whether there is anything to send (an empty answer is a 204, or a 404 for a read).
     pub fn has_body(&self) -> bool {
-        self.data.is_some() || self.auth.is_some() || !self.lease_id.is_empty()
+        self.data.is_some()
+            || self.auth.is_some()
+            || !self.lease_id.is_empty()
+            || self.wrap_info.is_some()
+    }
+
+    /// Vault's JSON response envelope for this answer to a request at `path` (canonical, as
+    /// routed), with `request_id`. Holds the new token of a login or token creation, and the
+    /// wrapping token of a wrapped answer: it goes to the client that asked, and nowhere else.
+    pub fn envelope(&self, path: &str, request_id: &str) -> Value {
+        let auth = self.auth.as_ref().map(|auth| {
+            json!({
+                "client_token": auth.client_token.expose_secret(),
+                "accessor": auth.accessor,
+                "policies": auth.policies,
+                "token_policies": auth.policies,
+                "metadata": if auth.metadata.is_empty() { Value::Null } else { json!(auth.metadata) },
+                "lease_duration": auth.lease_duration,
+                "renewable": auth.renewable,
+                "entity_id": "",
+                "token_type": "service",
+                "orphan": auth.orphan,
+                "mfa_requirement": null,
+                "num_uses": auth.num_uses,
+            })
+        });
+        let wrap_info = self.wrap_info.as_ref().map(|wrap| {
+            let mut info = json!({
+                "token": wrap.token.expose_secret(),
+                "accessor": wrap.accessor,
+                "ttl": wrap.ttl,
+                "creation_time": crate::util::rfc3339(wrap.creation_time),
+                "creation_path": wrap.creation_path,
+            });
+            // Vault leaves it out when the answer holds no token or secret id.
+            if !wrap.wrapped_accessor.is_empty()
+                && let Value::Object(fields) = &mut info
+            {
+                fields.insert("wrapped_accessor".into(), json!(wrap.wrapped_accessor));
+            }
+            info
+        });
+        // A wrapped answer's envelope has no request id, as Vault's.
+        let request_id = if self.wrap_info.is_some() {
+            ""
+        } else {
+            request_id
+        };
+        let mut out = json!({
+            "request_id": request_id,
+            "lease_id": self.lease_id,
+            "renewable": self.renewable,
+            "lease_duration": self.lease_duration,
+            "data": self.data.clone().map_or(Value::Null, Value::Object),
+            "wrap_info": wrap_info,
+            "warnings": if self.warnings.is_empty() { Value::Null } else { json!(self.warnings) },
+            "auth": auth,
+        });
+        // System reads answer their payload at the top level too, as Vault does (not the
+        // wrapping endpoints, whose answers Vault builds like any engine's).
+        if path.starts_with("sys/")
+            && !path.starts_with("sys/wrapping/")
+            && let (Some(data), Value::Object(top)) = (&self.data, &mut out)
+        {
+            for (key, value) in data {
+                top.entry(key.clone()).or_insert_with(|| value.clone());
+            }
+        }
+        out
     }
 }
 

@@ -12,6 +12,8 @@ use crate::vault::Vault;
 pub(crate) enum Target {
     Sys(String),
     Token(String),
+    /// The caller's own cubbyhole (the path below `cubbyhole/`).
+    Cubbyhole(String),
     Engine(Arc<Mounted>, String),
     /// Nothing serves the path: a 404 once the token and the ACL have been checked.
     Nowhere,
@@ -36,6 +38,15 @@ impl Vault {
         if path == "auth/token" || path.starts_with("auth/token/") {
             let rest = path.get("auth/token".len()..).unwrap_or_default();
             return Target::Token(rest.trim_start_matches('/').to_owned());
+        }
+        if path == "cubbyhole" || path.starts_with("cubbyhole/") {
+            let rest = path.get("cubbyhole".len()..).unwrap_or_default();
+            let rest = rest.trim_start_matches('/');
+            // As below a mount: only a list may name a folder.
+            if operation != Operation::List && rest.ends_with('/') {
+                return Target::Vacant;
+            }
+            return Target::Cubbyhole(rest.to_owned());
         }
         let router = active.router();
         let Some((mounted, rest)) = router.route(path) else {

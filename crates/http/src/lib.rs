@@ -544,44 +544,28 @@ fn patch_content_type_refusal(headers: &HeaderMap) -> Option<Response> {
     })
 }
 
-/// Vault's response envelope.
+/// Vault's response envelope (see [`VaultResponse::envelope`]), with a new request id.
 fn envelope(response: &VaultResponse, path: &str) -> Value {
-    let auth = response.auth.as_ref().map(|auth| {
-        json!({
-            // The new token goes to the client that asked for it, in the response body.
-            "client_token": auth.client_token.expose_secret(),
-            "accessor": auth.accessor,
-            "policies": auth.policies,
-            "token_policies": auth.policies,
-            "metadata": if auth.metadata.is_empty() { Value::Null } else { json!(auth.metadata) },
-            "lease_duration": auth.lease_duration,
-            "renewable": auth.renewable,
-            "entity_id": "",
-            "token_type": "service",
-            "orphan": auth.orphan,
-            "mfa_requirement": null,
-            "num_uses": auth.num_uses,
-        })
-    });
-    let mut out = json!({
-        "request_id": strongroom_core::new_request_id(),
-        "lease_id": response.lease_id,
-        "renewable": response.renewable,
-        "lease_duration": response.lease_duration,
-        "data": response.data.clone().map_or(Value::Null, Value::Object),
-        "wrap_info": null,
-        "warnings": if response.warnings.is_empty() { Value::Null } else { json!(response.warnings) },
-        "auth": auth,
-    });
-    // System reads answer their payload at the top level too, as Vault does.
-    if path.starts_with("sys/")
-        && let (Some(data), Value::Object(top)) = (&response.data, &mut out)
-    {
-        for (key, value) in data {
-            top.entry(key.clone()).or_insert_with(|| value.clone());
-        }
+    response.envelope(path, &strongroom_core::new_request_id())
+}
+
+/// The TTL asked for in `X-Vault-Wrap-TTL`, as Vault reads it (seconds, or a Go duration);
+/// `Err` holds Vault's 400 message.
+fn wrap_ttl_of(headers: &HeaderMap) -> Result<Option<std::time::Duration>, String> {
+    let Some(value) = headers.get("x-vault-wrap-ttl") else {
+        return Ok(None);
+    };
+    let text = value.to_str().unwrap_or_default().trim();
+    if text.is_empty() {
+        return Ok(None);
     }
-    out
+    let prefix = "error parsing X-Vault-Wrap-TTL header";
+    if text.starts_with('-') {
+        return Err(format!("{prefix}: requested wrap ttl cannot be negative"));
+    }
+    strongroom_logical::time::parse_duration(&Value::String(text.to_owned()))
+        .map(Some)
+        .ok_or_else(|| format!("{prefix}: time: invalid duration \"{text}\""))
 }
 
 /// Whether the request's `X-Vault-Namespace` (if any) names the root namespace, the only one
@@ -665,6 +649,10 @@ async fn logical(
         request = request.with_connection(strongroom_logical::Connection::from_addr(peer.ip()));
     }
     request.token = token_of(&headers);
+    match wrap_ttl_of(&headers) {
+        Ok(ttl) => request.wrap_ttl = ttl,
+        Err(message) => return bad_request(message),
+    }
     match vault.handle(request).await {
         Ok(response) if response.not_found => {
             with_headers(StatusCode::NOT_FOUND, Some(envelope(&response, &path)))

@@ -142,6 +142,7 @@ async fn enable(sys: &System, ctx: &Context, fields: Fields<'_>) -> Result<Vault
         remote_address: None,
         auth: &crate::audit::AuditAuth::default(),
         mount: None,
+        wrap_ttl: None,
     };
     crate::audit::Broker::new(vec![Arc::clone(&enabled)], active.audit_timeout())
         .log_request(&probe, crate::clock::unix(ctx.now), None)

@@ -6,6 +6,7 @@
 
 mod audit;
 mod caller;
+mod cubbyhole;
 mod internal;
 mod leases;
 mod locked_users;
@@ -14,6 +15,7 @@ mod policies;
 mod quorum;
 mod status;
 mod tokens;
+pub(crate) mod wrapping;
 
 use std::sync::{Arc, LazyLock};
 
@@ -36,11 +38,33 @@ pub(crate) type Table = Endpoints<System, VaultResponse, VaultError>;
 pub(crate) struct System {
     vault: Vault,
     active: Arc<Active>,
-    /// `None` only on the quorum endpoints a server opens without a token.
+    /// `None` only on the endpoints served without a token (the quorum endpoints a server
+    /// opens, `sys/wrapping/lookup`).
     caller: Option<Caller>,
+    /// The token the request carried, used or not (`sys/wrapping/lookup` reads it unused).
+    presented: Option<crate::ClientToken>,
+    /// The TTL the request asked its answer to be wrapped with.
+    wrap_ttl: Option<std::time::Duration>,
 }
 
 impl System {
+    /// What a handler of `request` works with; `caller`: who is asking, as the pipeline
+    /// established it.
+    pub(crate) fn new(
+        vault: &Vault,
+        active: &Arc<Active>,
+        caller: Option<Caller>,
+        request: &crate::VaultRequest,
+    ) -> Self {
+        Self {
+            vault: vault.clone(),
+            active: Arc::clone(active),
+            caller,
+            presented: request.token.clone(),
+            wrap_ttl: request.wrap_ttl,
+        }
+    }
+
     /// Who is asking.
     ///
     /// # Errors
@@ -65,6 +89,7 @@ static SYSTEM: LazyLock<Table> = LazyLock::new(|| {
             internal::endpoints(),
             status::endpoints(),
             quorum::endpoints(),
+            wrapping::endpoints(),
         ]
         .into_iter()
         .flatten()
@@ -79,6 +104,20 @@ static TOKEN_STORE: LazyLock<Table> = LazyLock::new(|| {
     )
 });
 
+static CUBBYHOLE: LazyLock<Table> = LazyLock::new(|| {
+    Endpoints::new(
+        "The cubbyhole backend reads and writes arbitrary secrets, namespaced per token: \
+         tokens can only read and write their own values, with no sharing possible. When the \
+         token is revoked, the entire set of stored values for that token is also removed.",
+        cubbyhole::endpoints(),
+    )
+});
+
+/// The cubbyhole's endpoints (below `cubbyhole/`).
+pub(crate) fn cubbyhole() -> &'static Table {
+    &CUBBYHOLE
+}
+
 /// The system backend's endpoints (below `sys/`).
 pub(crate) fn system() -> &'static Table {
     &SYSTEM
@@ -87,6 +126,18 @@ pub(crate) fn system() -> &'static Table {
 /// The token store's endpoints (below `auth/token/`).
 pub(crate) fn token_store() -> &'static Table {
     &TOKEN_STORE
+}
+
+/// Whether the cubbyhole of the token whose hash is `id` holds an entry at `rest`.
+pub(crate) async fn cubbyhole_exists(active: &Active, id: &str, rest: &str) -> Result<bool> {
+    use strongroom_storage::Storage as _;
+    if rest.is_empty() || rest.ends_with('/') {
+        return Ok(false);
+    }
+    Ok(crate::tokens::cubbyhole(active.storage(), id)?
+        .get(rest)
+        .await?
+        .is_some())
 }
 
 /// Whether `rest` (below `sys/` or `auth/token/`) needs `sudo`: as written or without its
@@ -122,33 +173,28 @@ pub(crate) fn fold_sys_names(operation: Operation, rest: &str) -> Option<String>
 }
 
 /// Every declaration: the system backend's and the token store's, for the OpenAPI document.
-pub(crate) fn builtin_infos() -> [(&'static str, &'static [EndpointInfo]); 2] {
+pub(crate) fn builtin_infos() -> [(&'static str, &'static [EndpointInfo]); 3] {
     [
         ("sys/", system().infos()),
         ("auth/token/", token_store().infos()),
+        ("cubbyhole/", cubbyhole().infos()),
     ]
 }
 
-/// Serves an authorised request to `table` at `rest` (below `sys/` or `auth/token/`).
+/// Serves an authorised request to `table` at `rest` (below `sys/`, `auth/token/` or
+/// `cubbyhole/`).
 pub(crate) async fn handle(
     table: &'static Table,
-    vault: &Vault,
-    active: &Arc<Active>,
-    caller: Option<Caller>,
+    system: System,
     operation: Operation,
     rest: &str,
     data: Map<String, Value>,
 ) -> Result<VaultResponse> {
-    let system = System {
-        vault: vault.clone(),
-        active: Arc::clone(active),
-        caller,
-    };
     let mut ctx = Context::new(
-        strongroom_logical::StorageView::new(Arc::clone(active.storage()), "sys/")?,
+        strongroom_logical::StorageView::new(Arc::clone(system.active.storage()), "sys/")?,
         "sys/",
     );
-    ctx.now = active.clock().now();
+    ctx.now = system.active.clock().now();
     table
         .handle(
             &system,

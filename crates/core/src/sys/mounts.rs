@@ -65,6 +65,11 @@ fn builtin_mounts() -> Vec<MountEntry> {
             "system endpoints used for control, policy and debugging",
         ),
         entry("auth/token/", "token", "token based credentials"),
+        entry(
+            "cubbyhole/",
+            "cubbyhole",
+            "per-token private secret storage",
+        ),
     ]
 }
 
@@ -222,9 +227,14 @@ async fn enable(sys: &System, _ctx: &Context, fields: Fields<'_>) -> Result<Vaul
         .entries()
         .find(|e| e.path.starts_with(&full) || full.starts_with(&e.path))
     {
+        // Vault names an auth method's path without its `auth/`.
+        let shown = if auth {
+            existing.path.trim_start_matches("auth/")
+        } else {
+            existing.path.as_str()
+        };
         return Err(VaultError::invalid(format!(
-            "path is already in use at {}",
-            existing.path
+            "path is already in use at {shown}"
         )));
     }
     let uuid = uuid()?;

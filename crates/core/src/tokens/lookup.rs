@@ -338,7 +338,10 @@ impl TokenStore {
         ops
     }
 
+    /// Revokes one token: its cubbyhole first (also when the entry is gone already, as after
+    /// its last use), then the entry and its indexes.
     async fn revoke_one(&self, id: &str) -> Result<()> {
+        cubbyhole(&self.storage, id)?.clear().await?;
         let Some((entry, _)) = self.load(id).await? else {
             return Ok(());
         };

@@ -34,6 +34,40 @@ const PARENT_PREFIX: &str = "sys/token/parent/";
 /// `sys/token/mount/<hex(auth mount path)>/<id>`: the tokens each auth mount's logins made.
 const MOUNT_PREFIX: &str = "sys/token/mount/";
 
+/// `sys/cubbyhole/<token hash>/...`: each token's cubbyhole (inside the barrier).
+const CUBBYHOLE_PREFIX: &str = "sys/cubbyhole/";
+
+/// The policy of a response-wrapping token: it may read its own cubbyhole's `response` and
+/// unwrap, nothing else.
+pub(crate) const WRAPPING_POLICY: &str = "response-wrapping";
+
+/// The cubbyhole of the token whose keyed hash is `id`.
+pub(crate) fn cubbyhole(
+    storage: &Arc<dyn Storage>,
+    id: &str,
+) -> Result<strongroom_logical::StorageView> {
+    if id.is_empty() || id.contains('/') {
+        return Err(VaultError::Internal(
+            "a token hash names no cubbyhole".into(),
+        ));
+    }
+    Ok(strongroom_logical::StorageView::new(
+        Arc::clone(storage),
+        format!("{CUBBYHOLE_PREFIX}{id}/"),
+    )?)
+}
+
+/// Refuses policies no token may be given (Vault's non-assignable ones): only the vault makes
+/// response-wrapping tokens.
+fn assignable(policies: &[String]) -> Result<()> {
+    match policies.iter().find(|p| p.as_str() == WRAPPING_POLICY) {
+        Some(policy) => Err(VaultError::invalid(format!(
+            "cannot assign policy {policy:?}"
+        ))),
+        None => Ok(()),
+    }
+}
+
 fn mount_index(mount: &str) -> String {
     format!("{MOUNT_PREFIX}{}/", crate::util::hex(mount.as_bytes()))
 }
@@ -276,6 +310,30 @@ impl TokenStore {
                 "auth methods cannot create root tokens",
             ));
         }
+        assignable(&request.policies)?;
+        self.create_entry(None, request, path, now, false, None)
+            .await
+    }
+
+    /// Creates a response-wrapping token for an answer to a request at `path`: an orphan with
+    /// one use, living `ttl` (never renewed, never longer), whose only policy is
+    /// [`WRAPPING_POLICY`].
+    pub(crate) async fn create_wrapping(
+        &self,
+        path: &str,
+        ttl: Duration,
+        now: SystemTime,
+    ) -> Result<(String, TokenEntry)> {
+        let request = TokenRequest {
+            policies: vec![WRAPPING_POLICY.into()],
+            no_default_policy: true,
+            ttl: Some(ttl),
+            explicit_max_ttl: Some(ttl),
+            num_uses: 1,
+            renewable: Some(false),
+            no_parent: true,
+            ..TokenRequest::default()
+        };
         self.create_entry(None, request, path, now, false, None)
             .await
     }
@@ -345,6 +403,7 @@ impl TokenStore {
                 .cloned()
                 .collect();
         }
+        assignable(&request.policies)?;
         if request.policies.iter().any(|p| p == "root") && !parent.is_root() {
             return Err(VaultError::invalid(
                 "root tokens may not be created without parent token being root",

@@ -174,6 +174,13 @@ async function transit(root) {
 }
 
 async function tokens(root) {
+    // A dev server with a chosen root token id has that one token and no other.
+    const accessors = (await root.tokenAccessors()).data.keys;
+    assert.equal(accessors.length, 1, JSON.stringify(accessors));
+    const only = await root.tokenLookupAccessor({ accessor: accessors[0] });
+    assert.deepEqual(only.data.policies, ['root']);
+    assert.equal((await root.tokenLookupSelf()).data.accessor, accessors[0]);
+
     // Each tokenCreate/tokenRenew gets its own client: node-vault takes the answer's token.
     await root.addPolicy({ name: 'node-creator', rules: 'path "auth/token/create" { capabilities = ["update"] }' });
     const creator = as(rootToken);

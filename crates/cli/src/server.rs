@@ -210,6 +210,14 @@ async fn dev(args: ServerArgs) -> Result<()> {
     let root = match &args.dev_root_token_id {
         Some(id) => {
             vault.dev_root_token(id).await?;
+            // As Vault's dev mode does: the chosen id is then the only root token.
+            vault
+                .write(
+                    init.root_token.expose_secret(),
+                    "auth/token/revoke-self",
+                    json!({}),
+                )
+                .await?;
             id.clone()
         }
         None => init.root_token.expose_secret().to_owned(),

@@ -51,6 +51,20 @@ if ! python3 -c 'import importlib.metadata as m, sys; sys.exit(m.version("hvac")
   python3 -m pip install --quiet --disable-pip-version-check hvac==2.4.0 || return 1
 fi
 
+# node-vault, a Vault client from npm, for the client suite (crates/cli/tests/clients.rs): `npm ci`
+# installs exactly package-lock.json; a copy of the lock beside node_modules says it is current.
+node_vault=$(cd "$(dirname "${BASH_SOURCE[0]}")/../compat/clients/node-vault" && pwd)
+if ! command -v npm >/dev/null 2>&1; then
+  echo "services: installing nodejs and npm" >&2
+  { apt-get install -y -qq nodejs npm >/dev/null || { apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null; }; } || return 1
+  hash -r
+fi
+if ! cmp -s "$node_vault/package-lock.json" "$node_vault/node_modules/.strongroom-lock"; then
+  echo "services: installing node-vault (npm ci in compat/clients/node-vault)" >&2
+  (cd "$node_vault" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) || return 1
+  cp "$node_vault/package-lock.json" "$node_vault/node_modules/.strongroom-lock"
+fi
+
 # openapi-spec-validator, for the OpenAPI document test (crates/kv/tests/openapi.rs).
 if ! python3 -c 'import importlib.metadata as m, sys; sys.exit(m.version("openapi-spec-validator") != "0.9.0")' 2>/dev/null; then
   echo "services: installing openapi-spec-validator 0.9.0" >&2

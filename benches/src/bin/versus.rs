@@ -309,7 +309,7 @@ async fn start(name: &'static str, program: PathBuf, config: Config) -> Server {
         .await;
         (ready, Some(unsealed), token)
     };
-    // Transit at transit/ (Strongroom's dev mode has it; OpenBao's does not), a key, a secret.
+    // Transit at transit/ (neither dev mode mounts it), a key, a secret.
     let _ = probe
         .post(format!("{base}/v1/sys/mounts/transit"))
         .header("X-Vault-Token", &token)

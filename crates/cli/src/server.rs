@@ -22,8 +22,7 @@ const GRACE: Duration = Duration::from_secs(30);
 /// The `server` subcommand's arguments.
 #[derive(clap::Args, Debug)]
 pub(crate) struct ServerArgs {
-    /// Development mode: in-memory storage, initialised and unsealed, KV v2 at secret/, transit
-    /// at transit/.
+    /// Development mode: in-memory storage, initialised and unsealed, KV v2 at secret/.
     #[arg(long)]
     pub(crate) dev: bool,
     /// The root token id in dev mode (default: a random token).
@@ -194,8 +193,8 @@ pub(crate) async fn run(args: ServerArgs) -> Result<()> {
     serve(vault, listeners).await
 }
 
-/// Vault's dev mode: in memory, initialised, unsealed, KV v2 at `secret/`, transit at
-/// `transit/`.
+/// Vault's dev mode: in memory, initialised, unsealed, KV v2 at `secret/` and nothing else
+/// mounted, so a client's first `sys/mounts/transit` succeeds as it does against Vault.
 async fn dev(args: ServerArgs) -> Result<()> {
     // Dev mode allows API audit devices anywhere the process can write, as Vault's does.
     let vault = Vault::builder(MemoryStorage::new())
@@ -211,6 +210,14 @@ async fn dev(args: ServerArgs) -> Result<()> {
     let root = match &args.dev_root_token_id {
         Some(id) => {
             vault.dev_root_token(id).await?;
+            // As Vault's dev mode does: the chosen id is then the only root token.
+            vault
+                .write(
+                    init.root_token.expose_secret(),
+                    "auth/token/revoke-self",
+                    json!({}),
+                )
+                .await?;
             id.clone()
         }
         None => init.root_token.expose_secret().to_owned(),
@@ -221,9 +228,6 @@ async fn dev(args: ServerArgs) -> Result<()> {
             "sys/mounts/secret",
             json!({"type": "kv", "options": {"version": "2"}}),
         )
-        .await?;
-    vault
-        .write(&root, "sys/mounts/transit", json!({"type": "transit"}))
         .await?;
     println!("==> Strongroom server started in dev mode. Do not use it in production.");
     println!();

@@ -58,6 +58,13 @@ impl MountEntry {
             "seal_wrap": false,
             "external_entropy_access": false,
         });
+        // Vault tells an auth mount's token type (`default-service` until tuned); clients
+        // that read `sys/auth` into a struct (vaultrs's `AuthConfigResponse`) require it.
+        if self.path.starts_with("auth/")
+            && let Some(config) = json.get_mut("config").and_then(Value::as_object_mut)
+        {
+            config.insert("token_type".into(), "default-service".into());
+        }
         if let (Some(tune), Some(config)) = (
             &self.config.user_lockout_config,
             json.get_mut("config").and_then(Value::as_object_mut),

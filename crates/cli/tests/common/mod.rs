@@ -46,6 +46,31 @@ pub(crate) fn hvac_available() -> bool {
     )
 }
 
+/// Whether `strongroom server -dev` answers `X-Vault-Wrap-TTL` with a wrapped response yet. The
+/// client suites (node-vault, vaultrs) run their wrapping flows against OpenBao always, and
+/// against ours once this says so.
+pub(crate) const STRONGROOM_WRAPS: bool = false;
+
+/// The node-vault suite's directory (`compat/clients/node-vault`).
+pub(crate) fn node_vault_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../compat/clients/node-vault")
+}
+
+/// Whether `node` can load the pinned node-vault (`scripts/services.sh` runs `npm ci` there).
+pub(crate) fn node_vault_available() -> bool {
+    let dir = node_vault_dir();
+    let check = format!(
+        "const v = require({:?}).version; if (v !== require({:?}).dependencies['node-vault']) process.exit(1)",
+        dir.join("node_modules/node-vault/package.json"),
+        dir.join("package.json"),
+    );
+    available(
+        "node",
+        &["-e", &check],
+        "node cannot load the pinned node-vault (`npm ci` in compat/clients/node-vault)",
+    )
+}
+
 pub(crate) fn bao_available() -> bool {
     available(
         "bao",

@@ -23,7 +23,7 @@ use common::*;
 
 #[test]
 fn node_vault_flows_pass_against_strongroom() {
-    node_vault_against(env!("CARGO_BIN_EXE_strongroom"), STRONGROOM_WRAPS);
+    node_vault_against(env!("CARGO_BIN_EXE_strongroom"), true);
 }
 
 #[test]

@@ -46,11 +46,6 @@ pub(crate) fn hvac_available() -> bool {
     )
 }
 
-/// Whether `strongroom server -dev` answers `X-Vault-Wrap-TTL` with a wrapped response yet. The
-/// client suites (node-vault, vaultrs) run their wrapping flows against OpenBao always, and
-/// against ours once this says so.
-pub(crate) const STRONGROOM_WRAPS: bool = false;
-
 /// The node-vault suite's directory (`compat/clients/node-vault`).
 pub(crate) fn node_vault_dir() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../compat/clients/node-vault")

@@ -66,6 +66,11 @@ impl Vault {
                 {
                     tracing::warn!(error = %err, "removing expired login locks failed; retrying");
                 }
+                if seconds % 60 == 29
+                    && let Err(err) = vault.sweep_cubbyholes().await
+                {
+                    tracing::warn!(error = %err, "clearing orphaned cubbyholes failed; retrying");
+                }
                 if !periodic_busy.swap(true, std::sync::atomic::Ordering::AcqRel) {
                     let busy = Arc::clone(&periodic_busy);
                     let since = std::mem::replace(&mut periodic_at, seconds);
@@ -150,6 +155,16 @@ impl Vault {
             .lockouts()
             .sweep(active.clock().now(), &configs)
             .await
+    }
+
+    /// Clears cubbyholes whose token is gone (the background pass does this once a minute; a
+    /// cubbyhole is cleared at the second sweep that finds it without a token).
+    ///
+    /// # Errors
+    ///
+    /// [`VaultError::Sealed`]; a storage failure.
+    pub async fn sweep_cubbyholes(&self) -> Result<usize> {
+        self.active().await?.tokens().sweep_cubbyholes(1024).await
     }
 
     /// Runs one expiry pass now: revokes (through their engines) up to `limit` leases that are

@@ -380,13 +380,19 @@ impl Vault {
     ) -> Result<VaultResponse> {
         let path = prepared.path.clone();
         let list = prepared.operation == Operation::List;
+        // A system path served without a token (`sys/wrapping/lookup`) makes no wrapping
+        // tokens: anyone could mint them without limit.
+        let wrap_ttl = match (&prepared.target, &prepared.entry) {
+            (Target::Sys(_), None) => None,
+            _ => request.wrap_ttl,
+        };
         let approle = matches!(&prepared.target, Target::Engine(m, _) if m.entry.kind == "approle");
         let response = self.dispatch(active, prepared, request, data, now).await?;
-        if list && !response.has_body() && request.wrap_ttl.is_some_and(|t| !t.is_zero()) {
+        if list && !response.has_body() && wrap_ttl.is_some_and(|t| !t.is_zero()) {
             // Nothing to list is nothing to wrap: Vault answers 404 before making a token.
             return Err(VaultError::UnsupportedPath);
         }
-        wrap(active, &path, approle, request.wrap_ttl, response, now).await
+        wrap(active, &path, approle, wrap_ttl, response, now).await
     }
 
     async fn dispatch(
@@ -685,7 +691,7 @@ async fn check_wrapping_token(
 
 /// Wraps `response` when the request asked for it (`wrap_ttl`) or the answer is a rewrap: a new
 /// single-use token holds the answer in its cubbyhole, and the caller gets only the token (with
-/// the answer's warnings). Errors, empty answers and not-found answers are never wrapped.
+/// the answer's warnings). Errors and empty answers are never wrapped.
 async fn wrap(
     active: &Active,
     path: &str,
@@ -705,7 +711,9 @@ async fn wrap(
             None => return Ok(response),
         },
     };
-    if ttl.is_zero() || !response.has_body() || response.not_found || response.failed.is_some() {
+    // Anything with a body is wrapped, a partly failed or not-found answer included: what a
+    // policy requires to be wrapped never leaves in the clear.
+    if ttl.is_zero() || !response.has_body() {
         return Ok(response);
     }
     let creation_path = rewrap

@@ -130,6 +130,31 @@ impl std::fmt::Debug for AuthInfo {
     }
 }
 
+/// Whether the answer to `path` repeats its `data` at the top level of the envelope, as
+/// OpenBao 2.7's older system endpoints do (mounts, auth methods, the legacy policy paths,
+/// capabilities, the leader, key status, health, seal status, init); newer ones (`policies/`,
+/// `internal/`, `host-info`, `wrapping/`, `leases/`, `audit`, ...) answer in `data` only.
+fn legacy_sys_shape(path: &str) -> bool {
+    let Some(rest) = path.strip_prefix("sys/") else {
+        return false;
+    };
+    let first = rest.split('/').next().unwrap_or_default();
+    matches!(
+        first,
+        "mounts"
+            | "auth"
+            | "policy"
+            | "capabilities"
+            | "capabilities-self"
+            | "capabilities-accessor"
+            | "leader"
+            | "key-status"
+            | "health"
+            | "seal-status"
+            | "init"
+    )
+}
+
 /// A wrapped response's single-use token (Vault's `wrap_info`): the answer itself waits in the
 /// token's cubbyhole until `sys/wrapping/unwrap`.
 #[derive(Clone, PartialEq, Eq)]
@@ -294,10 +319,8 @@ impl VaultResponse {
             "warnings": if self.warnings.is_empty() { Value::Null } else { json!(self.warnings) },
             "auth": auth,
         });
-        // System reads answer their payload at the top level too, as Vault does (not the
-        // wrapping endpoints, whose answers Vault builds like any engine's).
-        if path.starts_with("sys/")
-            && !path.starts_with("sys/wrapping/")
+        // Vault's older system endpoints answer their payload at the top level too.
+        if legacy_sys_shape(path)
             && let (Some(data), Value::Object(top)) = (&self.data, &mut out)
         {
             for (key, value) in data {

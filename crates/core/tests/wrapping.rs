@@ -608,3 +608,52 @@ async fn nobody_mints_a_wrapping_token_or_rewrites_its_policy() {
         .await;
     assert_eq!(kind(&result), Some(ErrorKind::InvalidRequest));
 }
+
+#[tokio::test]
+async fn a_not_found_answer_is_wrapped_too() {
+    let s = setup().await;
+    s.vault
+        .write(
+            &s.root,
+            "sys/mounts/kv2",
+            json!({"type": "kv", "options": {"version": "2"}}),
+        )
+        .await
+        .unwrap();
+    s.vault
+        .write(&s.root, "kv2/data/gone", json!({"data": {"a": "b"}}))
+        .await
+        .unwrap();
+    s.vault.delete(&s.root, "kv2/data/gone").await.unwrap();
+    // KV v2 answers a deleted version with 404 and its metadata: wrapped all the same.
+    let response = wrapped(
+        &s.vault,
+        &s.root,
+        Operation::Read,
+        "kv2/data/gone",
+        json!({}),
+        Duration::from_secs(60),
+    )
+    .await
+    .unwrap();
+    assert!(response.wrap_info.is_some() && response.data.is_none());
+}
+
+#[tokio::test]
+async fn cubbyholes_left_without_a_token_are_swept_at_the_second_look() {
+    let s = setup().await;
+    s.vault
+        .write(&s.root, "cubbyhole/mine", json!({"a": "b"}))
+        .await
+        .unwrap();
+    // What a crash between a token's last use and the clearing of its cubbyhole leaves.
+    let orphan = format!("sys/cubbyhole/{}/response", "ab".repeat(32));
+    s.storage.put(&orphan, b"left over".to_vec()).await.unwrap();
+    assert_eq!(s.vault.sweep_cubbyholes().await.unwrap(), 0, "first look");
+    assert!(s.storage.get(&orphan).await.unwrap().is_some());
+    assert_eq!(s.vault.sweep_cubbyholes().await.unwrap(), 1, "second look");
+    assert!(s.storage.get(&orphan).await.unwrap().is_none());
+    // A live token's cubbyhole stays.
+    let mine = s.vault.read(&s.root, "cubbyhole/mine").await.unwrap();
+    assert_eq!(mine.data.unwrap()["a"], "b");
+}

@@ -555,11 +555,15 @@ fn wrap_ttl_of(headers: &HeaderMap) -> Result<Option<std::time::Duration>, Strin
     let Some(value) = headers.get("x-vault-wrap-ttl") else {
         return Ok(None);
     };
-    let text = value.to_str().unwrap_or_default().trim();
+    let prefix = "error parsing X-Vault-Wrap-TTL header";
+    // A value that does not read is refused, never taken for no wrapping.
+    let text = value
+        .to_str()
+        .map_err(|_| format!("{prefix}: not valid text"))?
+        .trim();
     if text.is_empty() {
         return Ok(None);
     }
-    let prefix = "error parsing X-Vault-Wrap-TTL header";
     if text.starts_with('-') {
         return Err(format!("{prefix}: requested wrap ttl cannot be negative"));
     }
@@ -679,6 +683,32 @@ async fn logical(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn wrap_ttl_headers_read_as_vault_reads_them() {
+        use axum::http::{HeaderMap, HeaderValue};
+        let of = |value: HeaderValue| {
+            let mut headers = HeaderMap::new();
+            headers.insert("x-vault-wrap-ttl", value);
+            super::wrap_ttl_of(&headers)
+        };
+        let secs = std::time::Duration::from_secs;
+        assert_eq!(super::wrap_ttl_of(&HeaderMap::new()), Ok(None));
+        assert_eq!(of(HeaderValue::from_static("")), Ok(None));
+        assert_eq!(of(HeaderValue::from_static("90")), Ok(Some(secs(90))));
+        assert_eq!(of(HeaderValue::from_static("5m")), Ok(Some(secs(300))));
+        assert_eq!(of(HeaderValue::from_static("1h")), Ok(Some(secs(3600))));
+        assert_eq!(
+            of(HeaderValue::from_static("-5")),
+            Err(
+                "error parsing X-Vault-Wrap-TTL header: requested wrap ttl cannot be negative"
+                    .into()
+            )
+        );
+        assert!(of(HeaderValue::from_static("soon")).is_err());
+        // Bytes that are not text are refused, never read as "no wrapping".
+        assert!(of(HeaderValue::from_bytes(b"\xff5m").unwrap()).is_err());
+    }
+
     #[test]
     fn clean_is_go_path_clean_with_the_trailing_slash() {
         for (raw, clean) in [

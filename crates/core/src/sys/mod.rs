@@ -7,6 +7,7 @@
 mod audit;
 mod caller;
 mod cubbyhole;
+mod host;
 mod internal;
 mod leases;
 mod locked_users;
@@ -90,6 +91,7 @@ static SYSTEM: LazyLock<Table> = LazyLock::new(|| {
             status::endpoints(),
             quorum::endpoints(),
             wrapping::endpoints(),
+            host::endpoints(),
         ]
         .into_iter()
         .flatten()

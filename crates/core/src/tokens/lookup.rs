@@ -349,6 +349,38 @@ impl TokenStore {
         Ok(())
     }
 
+    /// Clears the cubbyholes left without a token (a crash, or a dropped request, between a
+    /// token's last use and the clearing of its cubbyhole), at most `limit` per call. A
+    /// cubbyhole is cleared only when its token was already missing at the previous sweep, so
+    /// the request that just took a wrapping token's last use still reads its answer. Returns
+    /// how many were cleared.
+    pub(crate) async fn sweep_cubbyholes(&self, limit: usize) -> Result<usize> {
+        let mut orphans = std::collections::HashSet::new();
+        for folder in self.storage.list(CUBBYHOLE_PREFIX).await? {
+            let id = folder.trim_end_matches('/');
+            if self.load(id).await?.is_none() {
+                orphans.insert(id.to_owned());
+            }
+        }
+        let confirmed: Vec<String> = {
+            let mut suspects = self
+                .orphan_suspects
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let confirmed = orphans
+                .intersection(&suspects)
+                .take(limit)
+                .cloned()
+                .collect();
+            *suspects = orphans;
+            confirmed
+        };
+        for id in &confirmed {
+            cubbyhole(&self.storage, id)?.clear().await?;
+        }
+        Ok(confirmed.len())
+    }
+
     /// The tokens whose expiry is due by `now`, oldest bucket first, at most `limit`: the
     /// expiry pass revokes their trees. Index entries of tokens that are gone are dropped.
     pub(crate) async fn due(&self, now: SystemTime, limit: usize) -> Result<Vec<String>> {

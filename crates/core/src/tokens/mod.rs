@@ -175,6 +175,8 @@ pub(crate) struct TokenStore {
     key: hmac::Key,
     default_ttl: Duration,
     max_ttl: Duration,
+    /// Cubbyholes whose token was missing at the last sweep (see `sweep_cubbyholes`).
+    orphan_suspects: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 /// Where and how `auth/token/create...` creates a token.
@@ -234,6 +236,7 @@ impl TokenStore {
             key: hmac::Key::new(hmac::HMAC_SHA256, salt),
             default_ttl,
             max_ttl,
+            orphan_suspects: std::sync::Mutex::default(),
         }
     }
 

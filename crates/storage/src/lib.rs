@@ -200,7 +200,7 @@ impl std::fmt::Debug for Op {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Limits {
-    /// The largest value accepted, in bytes. Default [`Limits::DEFAULT_MAX_VALUE_LEN`] (1 MiB).
+    /// The largest value accepted, in bytes. Default [`Limits::DEFAULT_MAX_VALUE_LEN`] (2 MiB).
     pub max_value_len: usize,
     /// The most operations one transaction may hold. Default
     /// [`Limits::DEFAULT_MAX_TRANSACTION_OPS`] (1024).
@@ -208,8 +208,10 @@ pub struct Limits {
 }
 
 impl Limits {
-    /// The default maximum value length: 1 MiB, as Vault's integrated storage.
-    pub const DEFAULT_MAX_VALUE_LEN: usize = 1024 * 1024;
+    /// The default maximum value length: 2 MiB, so that a 1 MiB secret (the limit Vault
+    /// documents for its integrated storage, and what OpenBao accepts) fits with the framing
+    /// an engine and the barrier add to it.
+    pub const DEFAULT_MAX_VALUE_LEN: usize = 2 * 1024 * 1024;
     /// The default maximum number of operations in one transaction.
     pub const DEFAULT_MAX_TRANSACTION_OPS: usize = 1024;
 

@@ -88,6 +88,21 @@ struct Prepared {
     sudo: bool,
 }
 
+impl Prepared {
+    /// A request served without a token (a login, a tokenless quorum step, an unauthenticated
+    /// system path): no token entry, no use counted, no sudo.
+    fn tokenless(target: Target, operation: Operation, path: String) -> Self {
+        Self {
+            target,
+            operation,
+            path,
+            entry: None,
+            last_use: false,
+            sudo: false,
+        }
+    }
+}
+
 impl Vault {
     /// Handles a request: canonical path -> token -> use count -> route -> existence check ->
     /// policy -> sudo -> audit -> engine -> audit, the same pipeline for every entry point.
@@ -218,14 +233,7 @@ impl Vault {
         if let Target::Sys(rest) = &target
             && sys::system().is_unauthenticated(rest)
         {
-            return Ok(Prepared {
-                target,
-                operation: request.operation,
-                path,
-                entry: None,
-                last_use: false,
-                sudo: false,
-            });
+            return Ok(Prepared::tokenless(target, request.operation, path));
         }
         // Logins (an auth method's unauthenticated paths) need no token; only auth mounts
         // have them.
@@ -233,27 +241,13 @@ impl Vault {
             && mounted.entry.path.starts_with("auth/")
             && mounted.backend.is_unauthenticated(rest)
         {
-            return Ok(Prepared {
-                target,
-                operation: request.operation,
-                path,
-                entry: None,
-                last_use: false,
-                sudo: false,
-            });
+            return Ok(Prepared::tokenless(target, request.operation, path));
         }
         if request.quorum_without_token
             && let Target::Sys(rest) = &target
             && sys::is_tokenless_quorum(rest)
         {
-            return Ok(Prepared {
-                target,
-                operation: request.operation,
-                path,
-                entry: None,
-                last_use: false,
-                sudo: false,
-            });
+            return Ok(Prepared::tokenless(target, request.operation, path));
         }
         let token = request
             .token

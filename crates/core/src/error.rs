@@ -46,6 +46,10 @@ pub enum VaultError {
     /// field, the type expected), never a value.
     #[error("{0}")]
     Decode(String),
+    /// Permission denied with Vault's own wording for the case (an HTTP 403 whose message is
+    /// not the generic one: a token lookup's `bad token`).
+    #[error("{0}")]
+    Denied(String),
 }
 
 impl VaultError {
@@ -62,7 +66,7 @@ impl VaultError {
             Self::AlreadyInitialized | Self::InvalidRequest(_) | Self::Decode(_) => {
                 ErrorKind::InvalidRequest
             }
-            Self::PermissionDenied => ErrorKind::PermissionDenied,
+            Self::PermissionDenied | Self::Denied(_) => ErrorKind::PermissionDenied,
             Self::UnsupportedPath => ErrorKind::UnsupportedPath,
             Self::Logical(err) => err.kind(),
             Self::Seal(err) => match err {

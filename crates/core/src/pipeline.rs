@@ -384,7 +384,7 @@ impl Vault {
                 // the hot path); what a lease needs of the token is kept aside.
                 let mut lease_owner = None;
                 if let Some(entry) = entry {
-                    lease_owner = Some((entry.id, entry.expire_time));
+                    lease_owner = Some((entry.lease_owner().to_owned(), entry.expire_time));
                     let mut client = strongroom_logical::ClientInfo::default();
                     client.accessor = entry.accessor;
                     client.policies = entry.policies;
@@ -643,6 +643,7 @@ async fn login_token(
         bound_cidrs: login.bound_cidrs,
         mount: Some(mounted.entry.path.clone()),
         internal: login.internal,
+        token_type: None,
     };
     let (token, entry) = active.tokens().create_login(request, path, now).await?;
     Ok(AuthInfo {
@@ -654,5 +655,6 @@ async fn login_token(
         renewable: entry.renewable,
         orphan: true,
         num_uses: entry.num_uses,
+        token_type: entry.token_type,
     })
 }

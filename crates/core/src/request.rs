@@ -103,6 +103,8 @@ pub struct AuthInfo {
     pub orphan: bool,
     /// Uses left (0: unlimited).
     pub num_uses: u32,
+    /// Service or batch.
+    pub token_type: crate::TokenType,
 }
 
 impl std::fmt::Debug for AuthInfo {
@@ -175,7 +177,11 @@ impl VaultResponse {
 
     /// Whether there is anything to send (an empty answer is a 204, or a 404 for a read).
     pub fn has_body(&self) -> bool {
-        self.data.is_some() || self.auth.is_some() || !self.lease_id.is_empty()
+        // Warnings alone are a body too: Vault answers 200 with them.
+        self.data.is_some()
+            || self.auth.is_some()
+            || !self.lease_id.is_empty()
+            || !self.warnings.is_empty()
     }
 }
 

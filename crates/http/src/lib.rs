@@ -557,7 +557,7 @@ fn envelope(response: &VaultResponse, path: &str) -> Value {
             "lease_duration": auth.lease_duration,
             "renewable": auth.renewable,
             "entity_id": "",
-            "token_type": "service",
+            "token_type": auth.token_type.as_str(),
             "orphan": auth.orphan,
             "mfa_requirement": null,
             "num_uses": auth.num_uses,

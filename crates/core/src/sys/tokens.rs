@@ -38,7 +38,6 @@ fn lookup_data(
         "num_uses": num_uses,
         "orphan": entry.parent.is_none(),
         "path": entry.path,
-        "period": if entry.period > 0 { json!(entry.period) } else { Value::Null },
         "policies": entry.policies,
         "renewable": entry.renewable,
         "ttl": entry.ttl_left(now),
@@ -46,6 +45,9 @@ fn lookup_data(
     }));
     if let Some(role) = &entry.role {
         out.insert("role".into(), json!(role));
+    }
+    if entry.period > 0 {
+        out.insert("period".into(), json!(entry.period));
     }
     if !entry.bound_cidrs.is_empty() {
         out.insert("bound_cidrs".into(), json!(cidr_texts(&entry.bound_cidrs)));
@@ -418,6 +420,9 @@ async fn create_common(
         .await?;
     let mut response = auth_response(created.token, &created.entry);
     response.warnings = created.warnings;
+    if let Some(auth) = &mut response.auth {
+        auth.num_uses = created.num_uses;
+    }
     for policy in created
         .entry
         .policies

@@ -246,6 +246,9 @@ pub(crate) struct Created {
     pub(crate) entry: TokenEntry,
     /// Vault's warnings (a capped TTL or period, a role overriding a value).
     pub(crate) warnings: Vec<String>,
+    /// The use limit the answer's `auth` block shows: the entry's, except that Vault shows a
+    /// role's limit for a batch token too (which has none).
+    pub(crate) num_uses: u32,
 }
 
 /// Everything a new token is, decided: what [`TokenStore::mint`] makes.
@@ -620,8 +623,10 @@ impl TokenStore {
 
         // Lifetimes.
         let secs = |d: Option<Duration>| d.map_or(0, |d| d.as_secs());
-        let mut explicit_max = secs(request.explicit_max_ttl);
-        let mut period = secs(request.period);
+        let asked_explicit_max = secs(request.explicit_max_ttl);
+        let asked_period = secs(request.period);
+        let mut explicit_max = asked_explicit_max;
+        let mut period = asked_period;
         if period > 0 && !sudo {
             return Err(VaultError::invalid(
                 "root or sudo privileges required to create periodic token",
@@ -691,8 +696,10 @@ impl TokenStore {
             display_name: display_name(&request.display_name),
             num_uses: if batch { 0 } else { num_uses },
             ttl,
-            explicit_max_ttl: if batch { 0 } else { explicit_max },
-            period: if batch { 0 } else { period },
+            // What the request asked for: a role's own limits apply at renewal as the role
+            // then has them (lookups show the asked ones, as Vault's do).
+            explicit_max_ttl: if batch { 0 } else { asked_explicit_max },
+            period: if batch { 0 } else { asked_period },
             renewable,
             bound_cidrs,
             mount: None,
@@ -705,6 +712,7 @@ impl TokenStore {
             token,
             entry,
             warnings,
+            num_uses,
         })
     }
 

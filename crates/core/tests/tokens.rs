@@ -678,6 +678,12 @@ async fn role_writes_refuse_what_vault_refuses() {
             "error registering path suffix: path cannot contain parent references",
         ),
         (
+            "c",
+            json!({"token_bound_cidrs": "notacidr"}),
+            "error parsing role fields: error parsing address \"notacidr\": Unable to convert \
+             \"notacidr\" to an IPv4 or IPv6 address, or a UNIX Socket",
+        ),
+        (
             "n",
             json!({"token_num_uses": -1}),
             "error parsing role fields: 'token_num_uses' cannot be negative",

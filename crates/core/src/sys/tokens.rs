@@ -771,11 +771,20 @@ async fn read_role(sys: &System, _ctx: &Context, fields: Fields<'_>) -> Result<V
 fn parse_cidrs(blocks: Vec<String>, what: &str) -> Result<Vec<String>> {
     let blocks: Vec<String> = blocks
         .into_iter()
-        .filter(|b| !b.trim().is_empty())
+        .map(|b| b.trim().to_owned())
+        .filter(|b| !b.is_empty())
         .collect();
-    strongroom_logical::cidr::Cidr::parse_all(&blocks)
-        .map_err(|e| VaultError::invalid(format!("{what}: {e}")))?;
-    Ok(blocks.into_iter().map(|b| b.trim().to_owned()).collect())
+    if let Some(bad) = blocks
+        .iter()
+        .find(|b| strongroom_logical::cidr::Cidr::parse(b).is_err())
+    {
+        // go-sockaddr's wording, as Vault passes it on.
+        return Err(VaultError::invalid(format!(
+            "{what}: error parsing address {bad:?}: Unable to convert {bad:?} to an IPv4 or \
+             IPv6 address, or a UNIX Socket"
+        )));
+    }
+    Ok(blocks)
 }
 
 /// Vault's `tokenStoreRoleCreateUpdate`: a new role starts from the defaults, an existing one

@@ -988,6 +988,13 @@ async fn token_details_as_vault_answers_them() {
     );
     assert_eq!(made.auth.unwrap().lease_duration, 300);
 
+    // `policies` is Vault's TypeStringSlice: a string is one name, commas and all.
+    let made = s
+        .create(&s.root, "create", json!({"policies": "a,b"}))
+        .await;
+    assert_eq!(made.auth.unwrap().policies, ["a,b", "default"]);
+    assert_eq!(made.warnings, ["Policy \"a,b\" does not exist"]);
+
     // Display names as Vault sanitises them; unassignable policies refused.
     let token = s
         .token(

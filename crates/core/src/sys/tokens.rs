@@ -106,8 +106,9 @@ pub(super) fn endpoints() -> Vec<Declared> {
         Declared::new(pattern)
             .field(
                 "policies",
+                // Vault's `TypeStringSlice`: a string is one policy name, commas and all.
                 Field::new(
-                    FieldType::CommaStringSlice,
+                    FieldType::StringSlice,
                     "Policies (a subset of the caller's unless it is root).",
                 ),
             )

@@ -430,7 +430,8 @@ async fn create_common(
         .iter()
         .filter(|p| p.as_str() != "root")
     {
-        if sys.active.policies().get(policy).await?.is_none() {
+        // A name no policy can have does not exist either.
+        if !matches!(sys.active.policies().get(policy).await, Ok(Some(_))) {
             response
                 .warnings
                 .push(format!("Policy {policy:?} does not exist"));

@@ -278,6 +278,19 @@ impl Vault {
                 _ => Operation::Update,
             };
         }
+        // The token store's roles have an existence check too (a new role is a create).
+        if let Target::Token(rest) = &target
+            && matches!(operation, Operation::Create | Operation::Update)
+        {
+            let probe =
+                Request::new(operation, rest.clone()).with_data(std::mem::take(&mut request.data));
+            let exists = sys::exists(sys::token_store(), self, active, &probe).await;
+            request.data = probe.data;
+            operation = match exists? {
+                Some(false) => Operation::Create,
+                _ => Operation::Update,
+            };
+        }
 
         let acl = active.policies().acl(&entry.policies).await?;
         let policy_request =

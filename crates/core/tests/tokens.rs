@@ -1019,3 +1019,54 @@ async fn token_details_as_vault_answers_them() {
         .await;
     assert_eq!(invalid(&err), "cannot assign policy \"response-wrapping\"");
 }
+
+#[tokio::test]
+async fn writing_a_new_role_is_a_create() {
+    let s = setup().await;
+    for (name, capability) in [("creates", "create"), ("updates", "update")] {
+        s.vault
+            .write(
+                &s.root,
+                &format!("sys/policies/acl/{name}"),
+                json!({"policy": format!(
+                    "path \"auth/token/roles/*\" {{ capabilities = [\"{capability}\"] }}"
+                )}),
+            )
+            .await
+            .unwrap();
+    }
+    let creates = s
+        .token(&s.root, "create", json!({"policies": ["creates"]}))
+        .await;
+    let updates = s
+        .token(&s.root, "create", json!({"policies": ["updates"]}))
+        .await;
+    let denied =
+        |r: Result<VaultResponse, VaultError>| matches!(r, Err(VaultError::PermissionDenied));
+    assert!(denied(
+        s.vault
+            .write(&updates, "auth/token/roles/new", json!({}))
+            .await
+    ));
+    s.vault
+        .write(&creates, "auth/token/roles/new", json!({}))
+        .await
+        .unwrap();
+    assert!(denied(
+        s.vault
+            .write(&creates, "auth/token/roles/new", json!({"orphan": true}))
+            .await
+    ));
+    s.vault
+        .write(&updates, "auth/token/roles/new", json!({"orphan": true}))
+        .await
+        .unwrap();
+    let role = s
+        .vault
+        .read(&s.root, "auth/token/roles/new")
+        .await
+        .unwrap()
+        .data
+        .unwrap();
+    assert_eq!(role["orphan"], true);
+}

@@ -711,6 +711,7 @@ fn role_endpoint() -> Declared {
             "token_num_uses",
             Field::new(FieldType::Int, "Uses before a token is revoked (0: unlimited)."),
         )
+        .exists(|s, c, f| Box::pin(role_exists(s, c, f)))
         .read(|s, c, f| Box::pin(read_role(s, c, f)))
         .write(|s, c, f| Box::pin(write_role(s, c, f)))
         .delete(|s, c, f| Box::pin(delete_role(s, c, f)))
@@ -725,6 +726,12 @@ fn role_name(fields: &Fields<'_>) -> Result<String> {
     } else {
         Err(VaultError::UnsupportedPath)
     }
+}
+
+/// Whether the role exists: writing a new one needs `create`, changing one `update`.
+async fn role_exists(sys: &System, _ctx: &Context, fields: Fields<'_>) -> Result<bool> {
+    let name: String = fields.get("role_name")?;
+    Ok(sys.active.tokens().role(&name).await?.is_some())
 }
 
 async fn list_roles(sys: &System, _ctx: &Context, _fields: Fields<'_>) -> Result<VaultResponse> {

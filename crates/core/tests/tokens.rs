@@ -199,6 +199,10 @@ async fn batch_tokens_have_vaults_limits() {
             "batch tokens cannot have \"num_uses\" set",
         ),
         (
+            json!({"type": "batch", "num_uses": -1}),
+            "batch tokens cannot have \"num_uses\" set",
+        ),
+        (
             json!({"type": "batch", "period": "1h"}),
             "batch tokens cannot have \"period\" set",
         ),

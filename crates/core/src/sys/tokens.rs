@@ -254,13 +254,12 @@ pub(super) fn endpoints() -> Vec<Declared> {
 
 /// The fields of `auth/token/create` and `create-orphan`, decoded as Vault's field types (a
 /// value of the wrong type is a 400, never a default).
-fn token_request(fields: &Fields<'_>, fixed_type: bool) -> Result<TokenRequest> {
-    let num_uses: i64 = fields.get("num_uses")?;
-    if num_uses < 0 {
-        return Err(VaultError::invalid("number of uses cannot be negative"));
-    }
-    let num_uses =
-        u32::try_from(num_uses).map_err(|_| VaultError::invalid("number of uses is too large"))?;
+///
+/// A negative `num_uses` is refused here for a service token; for a batch one, the store's
+/// batch rule refuses it (Vault's order and wording).
+fn token_request(fields: &Fields<'_>, role: Option<&Role>) -> Result<TokenRequest> {
+    let fixed_type =
+        role.is_some_and(|r| matches!(r.token_type, RoleTokenType::Service | RoleTokenType::Batch));
     let token_type = match fields.get::<&str>("type")? {
         "" => None,
         "service" => Some(TokenType::Service),
@@ -268,6 +267,21 @@ fn token_request(fields: &Fields<'_>, fixed_type: bool) -> Result<TokenRequest> 
         // A role that fixes the type overrides whatever was asked, as in Vault.
         _ if fixed_type => None,
         _ => return Err(VaultError::invalid("invalid 'token_type' value")),
+    };
+    let batch = match role.map(|r| r.token_type) {
+        Some(RoleTokenType::Batch) => true,
+        Some(RoleTokenType::DefaultBatch) => token_type != Some(TokenType::Service),
+        _ => token_type == Some(TokenType::Batch),
+    };
+    let num_uses: i64 = fields.get("num_uses")?;
+    let num_uses = match u32::try_from(num_uses) {
+        Ok(n) => n,
+        // Any non-zero count makes a batch request fail with Vault's batch wording.
+        Err(_) if batch && num_uses < 0 => 1,
+        Err(_) if num_uses < 0 => {
+            return Err(VaultError::invalid("number of uses cannot be negative"));
+        }
+        Err(_) => return Err(VaultError::invalid("number of uses is too large")),
     };
     let nonzero = |name: &str| -> Result<Option<Duration>> {
         Ok(fields.get_ok::<Duration>(name)?.filter(|d| !d.is_zero()))
@@ -370,9 +384,18 @@ async fn create_common(
     role: Option<&Role>,
 ) -> Result<VaultResponse> {
     let caller = sys.caller()?;
-    let fixed_type =
-        role.is_some_and(|r| matches!(r.token_type, RoleTokenType::Service | RoleTokenType::Batch));
-    let request = token_request(fields, fixed_type)?;
+    // Vault looks at the parent first.
+    if caller.entry.is_batch() {
+        return Err(VaultError::invalid(
+            "batch tokens cannot create more tokens",
+        ));
+    }
+    if caller.entry.num_uses > 0 {
+        return Err(VaultError::invalid(
+            "restricted use token cannot generate child tokens",
+        ));
+    }
+    let request = token_request(fields, role)?;
     if !fields.get::<&str>("entity_alias")?.is_empty() {
         let Some(role) = role else {
             return Err(VaultError::invalid(

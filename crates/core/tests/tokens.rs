@@ -1074,3 +1074,35 @@ async fn writing_a_new_role_is_a_create() {
         .unwrap();
     assert_eq!(role["orphan"], true);
 }
+
+#[tokio::test]
+async fn batch_tokens_through_the_embedded_api() {
+    let s = setup().await;
+    let root = strongroom_core::ClientToken::new(s.root.clone());
+    let request = strongroom_core::TokenRequest::new()
+        .policies(["default"])
+        .ttl(Duration::from_secs(600))
+        .token_type(TokenType::Batch);
+    let made = s.vault.tokens().create(&root, &request).await.unwrap();
+    assert_eq!(made.token_type, TokenType::Batch);
+    let info = s
+        .vault
+        .tokens()
+        .lookup(&root, &made.client_token)
+        .await
+        .unwrap();
+    assert_eq!(info.token_type, TokenType::Batch);
+    assert_eq!(info.accessor, "");
+    assert_eq!(info.role, None);
+    assert!(!info.renewable);
+    let err = s
+        .vault
+        .tokens()
+        .lookup(
+            &root,
+            &strongroom_core::ClientToken::new("s.nope".to_owned()),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::PermissionDenied);
+}

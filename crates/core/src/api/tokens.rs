@@ -82,6 +82,8 @@ pub struct TokenInfo {
     pub orphan: bool,
     /// Service or batch.
     pub token_type: TokenType,
+    /// The token role it was created against (`auth/token/create/<role>`), if any.
+    pub role: Option<String>,
 }
 
 /// The lookup answer's shape; the token `id` is deliberately not read.
@@ -116,6 +118,8 @@ struct Lookup {
     orphan: bool,
     #[serde(default, rename = "type")]
     token_type: TokenType,
+    #[serde(default)]
+    role: Option<String>,
 }
 
 impl From<Lookup> for TokenInfo {
@@ -136,6 +140,7 @@ impl From<Lookup> for TokenInfo {
             renewable: raw.renewable,
             orphan: raw.orphan,
             token_type: raw.token_type,
+            role: raw.role,
         }
     }
 }
@@ -320,8 +325,8 @@ impl Tokens<'_> {
     ///
     /// # Errors
     ///
-    /// The pipeline's errors, as for [`create`](Self::create); [`VaultError::InvalidRequest`]
-    /// for an unknown `target`.
+    /// The pipeline's errors, as for [`create`](Self::create); [`VaultError::Denied`]
+    /// (`bad token`, Vault's 403) for an unknown, expired or damaged `target`.
     pub async fn lookup(
         &self,
         token: &ClientToken,

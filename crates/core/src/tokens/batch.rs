@@ -278,6 +278,25 @@ mod tests {
         assert!(open(&key(1), &format!("{token}A")).is_none());
     }
 
+    /// Every other character at every position fails: base64 decoding is strict (no two
+    /// texts decode to the same bytes, so no changed token opens), and the tag covers the rest.
+    #[test]
+    fn every_single_character_change_fails() {
+        let token = seal(&key(1), &entry()).unwrap();
+        let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        for at in PREFIX.len()..token.len() {
+            for &c in alphabet {
+                let mut bytes = token.clone().into_bytes();
+                if bytes[at] == c {
+                    continue;
+                }
+                bytes[at] = c;
+                let changed = String::from_utf8(bytes).unwrap();
+                assert!(open(&key(1), &changed).is_none(), "{at} {}", char::from(c));
+            }
+        }
+    }
+
     #[test]
     fn debug_redacts() {
         assert_eq!(format!("{:?}", key(7)), "BatchKey([REDACTED])");

@@ -107,7 +107,7 @@ pub use strongroom_seal::{Seal, SecretString, StaticKeySeal};
 pub fn new_request_id() -> String {
     util::uuid().unwrap_or_default()
 }
-pub use tokens::TokenRequest;
+pub use tokens::{TokenRequest, TokenType};
 
 /// The system backend's endpoints (below `sys/`) as declared: patterns, fields, operations,
 /// which need `sudo`. Routing, the sudo check and the OpenAPI document come from these.

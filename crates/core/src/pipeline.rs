@@ -300,6 +300,7 @@ impl Vault {
         }
         if let Target::Cubbyhole(rest) = &target
             && matches!(operation, Operation::Create | Operation::Update)
+            && !entry.is_batch()
         {
             // The caller's own cubbyhole decides create or update, as an engine's check does.
             let exists = sys::cubbyhole_exists(active, &entry.id, rest).await?;
@@ -307,6 +308,19 @@ impl Vault {
                 Operation::Update
             } else {
                 Operation::Create
+            };
+        }
+        // The token store's roles have an existence check too (a new role is a create).
+        if let Target::Token(rest) = &target
+            && matches!(operation, Operation::Create | Operation::Update)
+        {
+            let probe =
+                Request::new(operation, rest.clone()).with_data(std::mem::take(&mut request.data));
+            let exists = sys::exists(sys::token_store(), self, active, &probe).await;
+            request.data = probe.data;
+            operation = match exists? {
+                Some(false) => Operation::Create,
+                _ => Operation::Update,
             };
         }
 
@@ -428,6 +442,12 @@ impl Vault {
                 sys::handle(builtin, system, operation, &rest, data).await
             }
             Target::Cubbyhole(rest) => {
+                // A batch token has no cubbyhole (nothing of it is stored), as in Vault.
+                if entry.as_ref().is_some_and(crate::tokens::TokenEntry::is_batch) {
+                    return Err(VaultError::invalid(
+                        "cubbyhole operations are only supported by \"service\" type tokens",
+                    ));
+                }
                 let system = sys::System::new(self, active, caller(entry), request);
                 sys::handle(sys::cubbyhole(), system, operation, &rest, data).await
             }
@@ -450,7 +470,7 @@ impl Vault {
                 // the hot path); what a lease needs of the token is kept aside.
                 let mut lease_owner = None;
                 if let Some(entry) = entry {
-                    lease_owner = Some((entry.id, entry.expire_time));
+                    lease_owner = Some((entry.lease_owner().to_owned(), entry.expire_time));
                     let mut client = strongroom_logical::ClientInfo::default();
                     client.accessor = entry.accessor;
                     client.policies = entry.policies;
@@ -823,6 +843,7 @@ async fn login_token(
         bound_cidrs: login.bound_cidrs,
         mount: Some(mounted.entry.path.clone()),
         internal: login.internal,
+        token_type: None,
     };
     let (token, entry) = active.tokens().create_login(request, path, now).await?;
     Ok(AuthInfo {
@@ -834,5 +855,6 @@ async fn login_token(
         renewable: entry.renewable,
         orphan: true,
         num_uses: entry.num_uses,
+        token_type: entry.token_type,
     })
 }

@@ -179,6 +179,11 @@ impl PolicyStore {
                 parsed.push(Policy::root());
                 continue;
             }
+            // A name no policy can have (a token may carry one: Vault takes any string) names
+            // no policy, and grants nothing.
+            if check_name(name).is_err() {
+                continue;
+            }
             if let Some(text) = self.get(name).await? {
                 parsed.push(Policy::parse(name, &text).map_err(|e| {
                     VaultError::Internal(format!("stored policy {name:?} no longer parses: {e}"))

@@ -118,6 +118,8 @@ pub struct AuthInfo {
     pub orphan: bool,
     /// Uses left (0: unlimited).
     pub num_uses: u32,
+    /// Service or batch.
+    pub token_type: crate::TokenType,
 }
 
 impl std::fmt::Debug for AuthInfo {
@@ -132,7 +134,8 @@ impl std::fmt::Debug for AuthInfo {
 
 /// Whether the answer to `path` repeats its `data` at the top level of the envelope, as
 /// OpenBao 2.7's older system endpoints do (mounts, auth methods, the legacy policy paths,
-/// capabilities, the leader, key status, health, seal status, init); newer ones (`policies/`,
+/// capabilities, the leader, key status, health, seal status, init, the quorum ceremonies);
+/// newer ones (`policies/`,
 /// `internal/`, `host-info`, `wrapping/`, `leases/`, `audit`, ...) answer in `data` only.
 fn legacy_sys_shape(path: &str) -> bool {
     let Some(rest) = path.strip_prefix("sys/") else {
@@ -152,6 +155,11 @@ fn legacy_sys_shape(path: &str) -> bool {
             | "health"
             | "seal-status"
             | "init"
+            | "rekey"
+            | "rotate"
+            | "generate-root"
+            | "generate-root-token"
+            | "generate-recovery-token"
     )
 }
 
@@ -261,8 +269,10 @@ impl VaultResponse {
 
     /// Whether there is anything to send (an empty answer is a 204, or a 404 for a read).
     pub fn has_body(&self) -> bool {
+        // Warnings alone are a body too: Vault answers 200 with them.
         self.data.is_some()
             || self.auth.is_some()
+            || !self.warnings.is_empty()
             || !self.lease_id.is_empty()
             || self.wrap_info.is_some()
     }
@@ -281,7 +291,7 @@ impl VaultResponse {
                 "lease_duration": auth.lease_duration,
                 "renewable": auth.renewable,
                 "entity_id": "",
-                "token_type": "service",
+                "token_type": auth.token_type.as_str(),
                 "orphan": auth.orphan,
                 "mfa_requirement": null,
                 "num_uses": auth.num_uses,

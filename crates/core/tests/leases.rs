@@ -400,3 +400,53 @@ async fn a_failing_lease_does_not_keep_a_revoked_tokens_other_leases() {
     assert_eq!(f.vault.expire_leases(100).await.unwrap(), 1);
     assert_eq!(revoked(&f).len(), 4);
 }
+
+/// A batch token's leases are tracked by its parent (a batch token cannot be revoked), as in
+/// Vault: they go when the parent is revoked, and never outlive the batch token's TTL.
+#[tokio::test]
+async fn a_batch_tokens_leases_go_with_its_parent() {
+    let f = fixture(Arc::new(MemoryStorage::new())).await;
+    f.vault
+        .write(
+            &f.root,
+            "sys/policies/acl/reader",
+            json!({"policy": r#"
+                path "db/creds/*" { capabilities = ["read"] }
+                path "auth/token/create" { capabilities = ["update"] }
+            "#}),
+        )
+        .await
+        .unwrap();
+    let parent = f
+        .vault
+        .write(
+            &f.root,
+            "auth/token/create",
+            json!({"policies": ["reader"], "ttl": "4h"}),
+        )
+        .await
+        .unwrap()
+        .auth
+        .unwrap()
+        .client_token;
+    let batch = f
+        .vault
+        .write(
+            &parent,
+            "auth/token/create",
+            json!({"type": "batch", "ttl": "30m"}),
+        )
+        .await
+        .unwrap()
+        .auth
+        .unwrap()
+        .client_token;
+    let creds = f.vault.read(&batch, "db/creds/batch").await.unwrap();
+    assert_eq!(creds.lease_duration, 1800, "within the batch token's TTL");
+    f.vault
+        .write(&parent, "auth/token/revoke-self", json!({}))
+        .await
+        .unwrap();
+    assert_eq!(revoked(&f), ["batch-user"]);
+    assert!(f.vault.read(&batch, "db/creds/batch").await.is_err());
+}

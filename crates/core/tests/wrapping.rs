@@ -657,3 +657,25 @@ async fn cubbyholes_left_without_a_token_are_swept_at_the_second_look() {
     let mine = s.vault.read(&s.root, "cubbyhole/mine").await.unwrap();
     assert_eq!(mine.data.unwrap()["a"], "b");
 }
+
+#[tokio::test]
+async fn a_batch_token_has_no_cubbyhole() {
+    let s = setup().await;
+    let made = s
+        .vault
+        .write(
+            &s.root,
+            "auth/token/create",
+            json!({"type": "batch", "policies": ["default"], "ttl": "1h"}),
+        )
+        .await
+        .unwrap();
+    let batch = made.auth.unwrap().client_token;
+    let write = s.vault.write(&batch, "cubbyhole/x", json!({"a": "b"})).await;
+    assert_eq!(
+        message(&write),
+        "cubbyhole operations are only supported by \"service\" type tokens"
+    );
+    let read = s.vault.read(&batch, "cubbyhole/x").await;
+    assert_eq!(kind(&read), Some(ErrorKind::InvalidRequest));
+}

@@ -323,6 +323,99 @@ async fn list_method_and_query_and_token_creation_envelope() {
     );
 }
 
+/// The `auth` block tells the token's real type, and a batch token is used, looked up and
+/// refused over HTTP as OpenBao 2.7.2 answers (checked against `bao server -dev`).
+#[tokio::test]
+async fn batch_tokens_over_http() {
+    let (app, root) = initialised().await;
+    let (status, service, _) = call(
+        &app,
+        "POST",
+        "/v1/auth/token/create",
+        Some(&root),
+        Some(json!({"policies": ["default"]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(service.unwrap()["auth"]["token_type"], "service");
+    let (status, batch, _) = call(
+        &app,
+        "POST",
+        "/v1/auth/token/create",
+        Some(&root),
+        Some(json!({"policies": ["default"], "type": "batch", "ttl": "1h"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let auth = batch.unwrap()["auth"].clone();
+    assert_eq!(auth["token_type"], "batch");
+    assert_eq!(auth["accessor"], "");
+    assert_eq!(auth["renewable"], false);
+    assert_eq!(auth["orphan"], false);
+    let token = auth["client_token"].as_str().unwrap().to_owned();
+    let (status, me, _) = call(
+        &app,
+        "GET",
+        "/v1/auth/token/lookup-self",
+        Some(&token),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(me.unwrap()["data"]["type"], "batch");
+    let (status, body, _) = call(
+        &app,
+        "POST",
+        "/v1/auth/token/renew-self",
+        Some(&token),
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(
+        (status, body.unwrap()),
+        (
+            StatusCode::BAD_REQUEST,
+            json!({"errors": ["batch tokens cannot be renewed"]})
+        )
+    );
+    // Damaged: 403 as a token, 403 "bad token" to a lookup; nothing panics.
+    let cut = &token[..token.len() - 5];
+    let (status, body, _) = call(&app, "GET", "/v1/auth/token/lookup-self", Some(cut), None).await;
+    assert_eq!(
+        (status, body.unwrap()),
+        (
+            StatusCode::FORBIDDEN,
+            json!({"errors": ["permission denied"]})
+        )
+    );
+    let (status, body, _) = call(
+        &app,
+        "POST",
+        "/v1/auth/token/lookup",
+        Some(&root),
+        Some(json!({"token": format!("{token}x")})),
+    )
+    .await;
+    assert_eq!(
+        (status, body.unwrap()),
+        (StatusCode::FORBIDDEN, json!({"errors": ["bad token"]}))
+    );
+    // Warnings alone are answered with a body, as Vault does.
+    let (status, body, _) = call(
+        &app,
+        "POST",
+        "/v1/auth/token/revoke-accessor",
+        Some(&root),
+        Some(json!({"accessor": "nope"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        body.unwrap()["warnings"],
+        json!(["No token found with this accessor"])
+    );
+}
+
 /// Replaces every non-empty timestamp and the request id by markers.
 fn normalize(value: &Value) -> Value {
     match value {

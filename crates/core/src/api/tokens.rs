@@ -8,7 +8,9 @@ use serde_json::{Map, Value};
 use strongroom_logical::Operation;
 
 use super::decode::from_value;
-use crate::{AuthInfo, ClientToken, Result, TokenRequest, Vault, VaultError, VaultResponse};
+use crate::{
+    AuthInfo, ClientToken, Result, TokenRequest, TokenType, Vault, VaultError, VaultResponse,
+};
 
 /// The token store, from [`Vault::tokens`]: `auth/token/...`, through the request pipeline (a
 /// token creates children within its own policies unless it is root or holds `sudo`, as in
@@ -78,6 +80,10 @@ pub struct TokenInfo {
     pub renewable: bool,
     /// Whether it has no parent.
     pub orphan: bool,
+    /// Service or batch.
+    pub token_type: TokenType,
+    /// The token role it was created against (`auth/token/create/<role>`), if any.
+    pub role: Option<String>,
 }
 
 /// The lookup answer's shape; the token `id` is deliberately not read.
@@ -110,6 +116,10 @@ struct Lookup {
     renewable: bool,
     #[serde(default)]
     orphan: bool,
+    #[serde(default, rename = "type")]
+    token_type: TokenType,
+    #[serde(default)]
+    role: Option<String>,
 }
 
 impl From<Lookup> for TokenInfo {
@@ -129,6 +139,8 @@ impl From<Lookup> for TokenInfo {
             issue_time: raw.issue_time,
             renewable: raw.renewable,
             orphan: raw.orphan,
+            token_type: raw.token_type,
+            role: raw.role,
         }
     }
 }
@@ -212,6 +224,14 @@ impl TokenRequest {
         self
     }
 
+    /// Its type: [`TokenType::Batch`] makes a batch token (not stored, not renewable, no
+    /// accessor; no use limit, period or explicit maximum TTL).
+    #[must_use]
+    pub fn token_type(mut self, token_type: TokenType) -> Self {
+        self.token_type = Some(token_type);
+        self
+    }
+
     /// Adds one metadata entry.
     #[must_use]
     pub fn meta(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
@@ -251,6 +271,9 @@ impl TokenRequest {
         }
         if !self.bound_cidrs.is_empty() {
             body.insert("bound_cidrs".into(), self.bound_cidrs.clone().into());
+        }
+        if let Some(token_type) = self.token_type {
+            body.insert("type".into(), token_type.as_str().into());
         }
         body
     }
@@ -302,8 +325,8 @@ impl Tokens<'_> {
     ///
     /// # Errors
     ///
-    /// The pipeline's errors, as for [`create`](Self::create); [`VaultError::InvalidRequest`]
-    /// for an unknown `target`.
+    /// The pipeline's errors, as for [`create`](Self::create); [`VaultError::Denied`]
+    /// (`bad token`, Vault's 403) for an unknown, expired or damaged `target`.
     pub async fn lookup(
         &self,
         token: &ClientToken,

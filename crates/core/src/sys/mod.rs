@@ -183,6 +183,33 @@ pub(crate) fn builtin_infos() -> [(&'static str, &'static [EndpointInfo]); 3] {
     ]
 }
 
+/// The existence check of a write to `table` at `request.path` (below `auth/token/`): `None`
+/// where the endpoint declares none (the write counts as an update), as for an engine.
+///
+/// # Errors
+///
+/// A field that does not convert; the check's error.
+pub(crate) async fn exists(
+    table: &'static Table,
+    vault: &Vault,
+    active: &Arc<Active>,
+    request: &Request,
+) -> Result<Option<bool>> {
+    let system = System {
+        vault: vault.clone(),
+        active: Arc::clone(active),
+        caller: None,
+        presented: None,
+        wrap_ttl: None,
+    };
+    let mut ctx = Context::new(
+        strongroom_logical::StorageView::new(Arc::clone(active.storage()), "sys/")?,
+        "sys/",
+    );
+    ctx.now = active.clock().now();
+    table.exists(&system, &ctx, request).await
+}
+
 /// Serves an authorised request to `table` at `rest` (below `sys/`, `auth/token/` or
 /// `cubbyhole/`).
 pub(crate) async fn handle(

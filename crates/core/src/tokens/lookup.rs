@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime};
 
 use strongroom_storage::{Op, StorageError};
 
-use super::*;
+use super::{batch, *};
 use crate::clock::unix;
 use crate::{Result, VaultError};
 
@@ -49,7 +49,36 @@ impl TokenStore {
         if !well_formed(token) {
             return Ok(Resolved::Unknown);
         }
+        if token.starts_with(batch::PREFIX) {
+            return self.resolve_batch(token, now).await;
+        }
         self.resolve_id(&self.token_hash(token), now).await
+    }
+
+    /// A batch token: its sealed entry opened (any change to the token fails here), its TTL
+    /// checked, and its parent, if it has one, still live (a batch token dies with its parent,
+    /// as in Vault). Nothing is stored for it, so nothing is revoked when it has expired; an
+    /// expired ancestor's tree is.
+    async fn resolve_batch(&self, token: &str, now: SystemTime) -> Result<Resolved> {
+        let Some(key) = self.batch_key(false).await? else {
+            return Ok(Resolved::Unknown);
+        };
+        let Some(mut entry) = batch::open(key, token) else {
+            return Ok(Resolved::Unknown);
+        };
+        // A batch token always expires (it cannot be root); fail closed on one that claims not.
+        if entry.ttl == 0 || entry.expired(now) {
+            return Ok(Resolved::Unknown);
+        }
+        if let Some(parent) = &entry.parent {
+            match self.resolve_id(parent, now).await? {
+                Resolved::Live(_) => {}
+                Resolved::Unknown => return Ok(Resolved::Unknown),
+                expired @ Resolved::Expired { .. } => return Ok(expired),
+            }
+        }
+        entry.id = self.token_hash(token);
+        Ok(Resolved::Live(entry))
     }
 
     /// As [`resolve`](Self::resolve), by the token's hash.
@@ -203,55 +232,43 @@ impl TokenStore {
         ))
     }
 
-    /// Renews token `id`: the new TTL counts from now, capped by the system maximum and the
-    /// explicit maximum (from creation); periodic tokens get their period. Applied to the entry
-    /// as stored now (compare-and-swap), never to a copy read earlier. Returns the renewed entry
-    /// and whether the explicit maximum cut the renewal short; `None` when the token is gone.
+    /// Renews token `id` by Vault's `CalculateTTL` (see [`calculate_ttl`]): the new TTL counts
+    /// from now, within the system maximum and the explicit maximum (both from creation);
+    /// periodic tokens get their period. `limits` replaces the token's own period and explicit
+    /// maximum (a role's, as they are now). Applied to the entry as stored now
+    /// (compare-and-swap), never to a copy read earlier. Returns the renewed entry and Vault's
+    /// warnings (a capped TTL); `None` when the token is gone.
     pub(crate) async fn renew(
         &self,
         id: &str,
         increment: Option<Duration>,
+        limits: Option<(u64, u64)>,
         now: SystemTime,
-    ) -> Result<Option<(TokenEntry, bool)>> {
+    ) -> Result<Option<(TokenEntry, Vec<String>)>> {
         let now_s = unix(now);
-        let max = self.max_ttl.as_secs();
-        let mut capped = false;
+        let mut warnings = Vec::new();
         let renewed = self
             .update(
                 id,
                 |entry| {
                     if !entry.renewable {
-                        return Err(VaultError::invalid("token is not renewable"));
+                        return Err(VaultError::invalid("lease is not renewable"));
                     }
-                    let mut ttl = if entry.period > 0 {
-                        entry.period
-                    } else {
-                        increment.map_or(entry.ttl, |d| d.as_secs())
-                    };
-                    capped = false;
-                    // Vault's `CalculateTTL`: a token lives at most its maximum TTL from its
-                    // creation (the system maximum, or `explicit_max_ttl` when smaller); a
-                    // periodic token only by its `explicit_max_ttl`.
-                    let mut lifetime = if entry.period > 0 { 0 } else { max };
-                    if entry.explicit_max_ttl > 0 {
-                        lifetime = if lifetime == 0 {
-                            entry.explicit_max_ttl
-                        } else {
-                            lifetime.min(entry.explicit_max_ttl)
-                        };
-                    }
-                    if entry.period > 0 {
-                        ttl = ttl.min(max);
-                    }
-                    if lifetime > 0 {
-                        let left = entry
-                            .creation_time
-                            .saturating_add(lifetime)
-                            .saturating_sub(now_s);
-                        if ttl > left {
-                            ttl = left;
-                            capped = true;
-                        }
+                    let (period, explicit_max) =
+                        limits.unwrap_or((entry.period, entry.explicit_max_ttl));
+                    let (ttl, said) = calculate_ttl(
+                        self.max_ttl.as_secs(),
+                        self.default_ttl.as_secs(),
+                        increment.map_or(0, |d| d.as_secs()),
+                        entry.ttl,
+                        period,
+                        explicit_max,
+                        entry.creation_time,
+                        now_s,
+                    )?;
+                    warnings = said;
+                    if entry.creation_ttl.is_none() {
+                        entry.creation_ttl = Some(entry.ttl);
                     }
                     entry.ttl = ttl;
                     entry.expire_time = Some(now_s.saturating_add(ttl));
@@ -261,7 +278,7 @@ impl TokenStore {
                 |_| Vec::new(),
             )
             .await?;
-        Ok(renewed.map(|entry| (entry, capped)))
+        Ok(renewed.map(|entry| (entry, warnings)))
     }
 
     /// Revokes a token and every token created from it, depth first (children before their

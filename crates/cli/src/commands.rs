@@ -295,6 +295,9 @@ pub(crate) struct PathArgs {
     pub(crate) path: String,
     /// `key=value` pairs (`read`: query parameters; `write`: the body).
     pub(crate) pairs: Vec<String>,
+    /// `write`: allow a write without data (`-f`, `-force`).
+    #[arg(short = 'f', long = "force")]
+    pub(crate) force: bool,
     #[command(flatten)]
     pub(crate) out: OutputArgs,
 }
@@ -856,6 +859,10 @@ pub(crate) async fn read(client: &Client, args: PathArgs) -> Result<i32> {
 /// `write PATH k=v...`.
 pub(crate) async fn write(client: &Client, args: PathArgs) -> Result<i32> {
     let body = input::parse(&args.pairs)?;
+    if body.is_empty() && !args.force {
+        eprintln!("Must supply data or use -force");
+        return Ok(1);
+    }
     let response = client
         .write(&args.path, &Value::Object(body))
         .await
@@ -922,10 +929,18 @@ pub(crate) struct UnwrapArgs {
 
 /// Runs `unwrap`.
 pub(crate) async fn unwrap(client: &Client, args: UnwrapArgs) -> Result<i32> {
-    let secret = client
-        .unwrap(args.token.as_deref())
-        .await
-        .context("unwrapping")?;
+    let secret = match client.unwrap(args.token.as_deref()).await {
+        Ok(secret) => secret,
+        // The old-style fallback's read, named as Vault's client names it.
+        Err(error @ strongroom_client::Error::Api { .. })
+            if error.to_string().starts_with("GET cubbyhole/response") =>
+        {
+            return Err(anyhow::Error::new(error)
+                .context("error reading \"cubbyhole/response\"")
+                .context("unwrapping"));
+        }
+        Err(error) => return Err(anyhow::Error::new(error).context("unwrapping")),
+    };
     let Some(secret) = secret else {
         if !args.out.json() {
             println!("Successfully unwrapped. There was no data in the wrapped secret.");

@@ -203,7 +203,9 @@ async fn main() {
     let code = match client_command(&client, cli.command, &env).await {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("{}", output::report(&error, client.address()));
+            if error.downcast_ref::<output::Reported>().is_none() {
+                eprintln!("{}", output::report(&error, client.address()));
+            }
             output::exit_code(&error)
         }
     };

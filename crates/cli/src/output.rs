@@ -4,9 +4,22 @@
 
 use std::io::{IsTerminal as _, Write as _};
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use serde_json::{Map, Value};
 use strongroom_client::{Secret, WrapInfo};
+
+/// An error already reported to the user (Vault's words, on standard error): the command
+/// exits with this code and nothing more is printed.
+#[derive(Debug)]
+pub(crate) struct Reported(pub(crate) i32);
+
+impl std::fmt::Display for Reported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit {}", self.0)
+    }
+}
+
+impl std::error::Error for Reported {}
 
 /// The output flags every client command takes.
 #[derive(clap::Args, Debug, Clone)]
@@ -406,7 +419,8 @@ pub(crate) fn print_secret(
 ) -> Result<()> {
     if let Some(field) = &out.field {
         let Some(value) = find_field(secret, data, field) else {
-            bail!("field {field:?} not present in secret");
+            eprintln!("Field {field:?} not present in secret");
+            return Err(Reported(1).into());
         };
         return raw_field(&value);
     }
@@ -455,9 +469,16 @@ pub(crate) fn report(error: &anyhow::Error, address: &str) -> String {
     else {
         return format!("Error: {error:#}");
     };
+    // Each context, outermost first ("Error unwrapping: error reading ...: "), then the
+    // client's words.
+    let contexts: Vec<String> = error
+        .chain()
+        .take(error.chain().count().saturating_sub(1))
+        .map(ToString::to_string)
+        .collect();
     let mut text = String::new();
-    if error.chain().count() > 1 {
-        text.push_str(&format!("Error {error}: "));
+    if !contexts.is_empty() {
+        text.push_str(&format!("Error {}: ", contexts.join(": ")));
     }
     text.push_str(&api);
     text
@@ -501,6 +522,9 @@ pub(crate) fn chained(what: &str, error: &anyhow::Error, address: &str) -> Strin
 /// Vault's exit codes: 2 when the server answered with an error or could not be reached, 1 for
 /// anything local (bad arguments, unreadable files).
 pub(crate) fn exit_code(error: &anyhow::Error) -> i32 {
+    if let Some(Reported(code)) = error.downcast_ref::<Reported>() {
+        return *code;
+    }
     if error
         .chain()
         .any(|e| e.downcast_ref::<strongroom_client::Error>().is_some())

@@ -57,9 +57,9 @@ fn run_env(
     if let Some(token) = token {
         command.env("VAULT_TOKEN", token);
     }
-    if let Some(home) = home {
-        command.env("HOME", home);
-    }
+    // Without a home of the test's, an empty one: never the runner's own `~/.vault-token`.
+    let empty = tempfile::tempdir().unwrap();
+    command.env("HOME", home.unwrap_or(empty.path()));
     for (key, value) in extra {
         command.env(key, value);
     }
@@ -251,6 +251,13 @@ const SCRIPT: &[Step] = &[
     (&["login", "-method=bogus"], ""),
     (&["login", "-method=userpass", "password=x"], ""),
     (&["unwrap", "not-a-wrapping-token"], ""),
+    // `?help=1` from the server's declarations, printed as bao prints it.
+    (&["path-help", "sys/mounts"], ""),
+    (&["path-help", "auth/token/lookup"], ""),
+    (&["path-help", "-format=json", "auth/token/lookup"], ""),
+    (&["path-help", "secret/"], ""),
+    (&["path-help", "secret/data/app"], ""),
+    (&["path-help", "nope/x"], ""),
     (&["operator", "seal"], ""),
     (&["status"], ""),
     (&["kv", "get", "secret/app2"], ""),
@@ -828,6 +835,31 @@ fn login_stores_the_token_as_bao_login_does() {
             String::from_utf8_lossy(&missing.stderr).as_ref()
         ),
         (Some(2), "Error authenticating: 'jwt' must be specified\n")
+    );
+    // `-token` wins over `VAULT_TOKEN`, which wins over the stored token (approle's).
+    let bob = ours.ok(
+        Some("root"),
+        &[
+            "write",
+            "-field=token",
+            "auth/userpass/login/bob",
+            "password=pw",
+        ],
+    );
+    assert_eq!(
+        ours.ok(
+            Some(&bob),
+            &["-token=root", "token", "lookup", "-field=policies"]
+        ),
+        "[root]"
+    );
+    assert_eq!(
+        ours.ok(Some(&bob), &["token", "lookup", "-field=display_name"]),
+        "userpass-bob"
+    );
+    assert_eq!(
+        ours.ok(Some(&bob), &["print", "token", "-token=root"]),
+        "root\n"
     );
     assert_eq!(
         ours.ok(None, &["version"]),

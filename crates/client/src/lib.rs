@@ -401,8 +401,7 @@ impl Client {
             return client.judge(Method::PUT, "sys/wrapping/unwrap", response, false);
         }
         // A 404 can be a wrapped 404 answer (with data or warnings) ...
-        if let Ok(Some(secret)) = client.judge(Method::PUT, "sys/wrapping/unwrap", response, true)
-        {
+        if let Ok(Some(secret)) = client.judge(Method::PUT, "sys/wrapping/unwrap", response, true) {
             return Ok(Some(secret));
         }
         // ... or a server without `sys/wrapping/unwrap`: Vault's client then reads the wrapped

@@ -222,8 +222,7 @@ async fn body_login(
     {
         return Err(AuthError(format!("'{required}' must be specified")).into());
     }
-    let body = Zeroizing::new(serde_json::to_string(&config)?);
-    let body: Value = serde_json::from_str(&body)?;
+    let body = Value::Object(config);
     client
         .write(&format!("auth/{mount}/login"), &body)
         .await?

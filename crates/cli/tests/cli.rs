@@ -1025,7 +1025,7 @@ fn assert_wrapping_matches(bao: &Side<'_>, ours: &Side<'_>) {
         (None, &["token", "lookup", "-field=display_name"], ""),
     ];
     let mut mismatches = Vec::new();
-    compare(&bao, &ours, steps, &mut mismatches);
+    compare(bao, ours, steps, &mut mismatches);
 
     // Unwrapping: each CLI unwraps a wrapping token of its own (they are single-use).
     let wrapped = |addr: &str, args: &[&str]| {
@@ -1052,7 +1052,7 @@ fn assert_wrapping_matches(bao: &Side<'_>, ours: &Side<'_>) {
     ];
     for (source, flags) in unwrap_steps {
         let mut outputs = Vec::new();
-        for side in [&bao, &ours] {
+        for side in [bao, ours] {
             let token = wrapped(side.addr, source);
             let mut args = vec!["unwrap"];
             args.extend_from_slice(flags);
@@ -1068,7 +1068,7 @@ fn assert_wrapping_matches(bao: &Side<'_>, ours: &Side<'_>) {
         }
         // Again with the wrapping token as the only token (no argument).
         let mut outputs = Vec::new();
-        for side in [&bao, &ours] {
+        for side in [bao, ours] {
             let token = wrapped(side.addr, source);
             let mut args = vec!["unwrap"];
             args.extend_from_slice(flags);

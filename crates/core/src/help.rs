@@ -173,7 +173,8 @@ impl Vault {
                         "see_also": Value::Null,
                     }));
                 }
-                Target::Nowhere | Target::Vacant => return Err(VaultError::UnsupportedPath),
+                // Nothing mounted there (and the cubbyhole, which declares no help).
+                _ => return Err(VaultError::UnsupportedPath),
             };
         let rest = rest.trim_end_matches('/');
         if rest.is_empty() {

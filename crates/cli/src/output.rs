@@ -616,6 +616,39 @@ wrapped_accessor:                qP8RURRnBPXkHTEN5AKlcmyd"
         assert_eq!(find_field(&secret, &Map::new(), "a"), None);
     }
 
+    /// `bao unwrap` against a server without `sys/wrapping/unwrap`, as OpenBao 2.7.2 words it
+    /// (recorded), and a login's error chain.
+    #[test]
+    fn errors_chain_their_contexts_as_vaults_cli() {
+        let api = || strongroom_client::Error::Api {
+            method: "GET".into(),
+            path: "cubbyhole/response".into(),
+            status: 403,
+            errors: vec!["permission denied".into()],
+        };
+        let error = anyhow::Error::new(api())
+            .context("error reading \"cubbyhole/response\"")
+            .context("unwrapping");
+        assert_eq!(
+            report(&error, "http://127.0.0.1:8200"),
+            "Error unwrapping: error reading \"cubbyhole/response\": Error making API request.\n\n\
+             URL: GET http://127.0.0.1:8200/v1/cubbyhole/response\nCode: 403. Errors:\n\n\
+             * permission denied"
+        );
+        let error = anyhow::Error::new(api()).context("error looking up token");
+        assert!(
+            chained("Error authenticating", &error, "http://x").starts_with(
+                "Error authenticating: error looking up token: Error making API request.\n\nURL: GET http://x/v1/"
+            )
+        );
+        assert_eq!(
+            report(&anyhow::anyhow!("local"), "http://x"),
+            "Error: local"
+        );
+        assert_eq!(exit_code(&Reported(1).into()), 1);
+        assert_eq!(exit_code(&anyhow::Error::new(api())), 2);
+    }
+
     #[test]
     fn json_as_go_marshals_it() {
         assert_eq!(

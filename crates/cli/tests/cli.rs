@@ -1121,3 +1121,134 @@ fn wrapping_and_unwrap_match_bao_on_our_server() {
     };
     assert_wrapping_matches(&bao, &ours);
 }
+
+/// A public key PEM and a signed JWT (EdDSA) with `claims`, for `login -method=jwt`.
+fn signed_jwt(claims: &serde_json::Value) -> (String, String) {
+    use base64ct::Encoding as _;
+    use ring::signature::KeyPair as _;
+    let pkcs8 =
+        ring::signature::Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new()).unwrap();
+    let key = ring::signature::Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap();
+    // The SubjectPublicKeyInfo of an Ed25519 key: a fixed prefix, then the 32 bytes.
+    let mut spki = vec![
+        0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+    ];
+    spki.extend_from_slice(key.public_key().as_ref());
+    let pem = format!(
+        "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----",
+        base64ct::Base64::encode_string(&spki)
+    );
+    let part = |v: &serde_json::Value| {
+        base64ct::Base64UrlUnpadded::encode_string(v.to_string().as_bytes())
+    };
+    let input = format!(
+        "{}.{}",
+        part(&serde_json::json!({"alg": "EdDSA", "typ": "JWT"})),
+        part(claims)
+    );
+    let signature = key.sign(input.as_bytes());
+    let jwt = format!(
+        "{input}.{}",
+        base64ct::Base64UrlUnpadded::encode_string(signature.as_ref())
+    );
+    (pem, jwt)
+}
+
+/// `login -method=jwt role=... jwt=...` (and `jwt=-` from standard input), against our server
+/// and against OpenBao's: the token is stored and serves the next command.
+#[test]
+fn jwt_login_stores_the_role_token() {
+    if !bao_available() {
+        return;
+    }
+    let ours = env!("CARGO_BIN_EXE_strongroom");
+    for server in [ours, "bao"] {
+        let addr = free_addr();
+        let _server = dev_server_of(server, &addr);
+        let home = tempfile::tempdir().unwrap();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let (pem, jwt) = signed_jwt(&serde_json::json!({
+            "iss": "https://issuer.example", "sub": "pipeline-7", "aud": "vault",
+            "exp": now + 300, "iat": now, "nbf": now - 5,
+        }));
+        let root = |args: &[&str]| {
+            let output = run_env(ours, &addr, Some("root"), Some(home.path()), &[], args, "");
+            assert!(
+                output.status.success(),
+                "{server}: {args:?}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        };
+        root(&["auth", "enable", "jwt"]);
+        root(&[
+            "write",
+            "auth/jwt/config",
+            &format!("jwt_validation_pubkeys={pem}"),
+            "jwt_supported_algs=EdDSA",
+            "bound_issuer=https://issuer.example",
+        ]);
+        root(&[
+            "write",
+            "auth/jwt/role/deploy",
+            "role_type=jwt",
+            "bound_audiences=vault",
+            "user_claim=sub",
+            "token_policies=default",
+        ]);
+        let login = run_env(
+            ours,
+            &addr,
+            None,
+            Some(home.path()),
+            &[],
+            &["login", "-method=jwt", "role=deploy", "jwt=-"],
+            &jwt,
+        );
+        let stdout = String::from_utf8_lossy(&login.stdout);
+        assert!(
+            login.status.success() && stdout.contains("You are now authenticated"),
+            "{server}: {stdout}\n{}",
+            String::from_utf8_lossy(&login.stderr)
+        );
+        let stored = std::fs::read_to_string(home.path().join(".vault-token")).unwrap();
+        assert!(stdout.contains(&stored), "{server}: {stdout}");
+        assert_eq!(mode(&home.path().join(".vault-token")), 0o600);
+        let lookup = run_env(
+            ours,
+            &addr,
+            None,
+            Some(home.path()),
+            &[],
+            &["token", "lookup", "-field=display_name"],
+            "",
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&lookup.stdout),
+            "jwt-pipeline-7",
+            "{server}"
+        );
+        // A tampered token is refused by the server, and nothing is stored.
+        let refused = run_env(
+            ours,
+            &addr,
+            None,
+            Some(home.path()),
+            &[],
+            &[
+                "login",
+                "-method=jwt",
+                "role=deploy",
+                &format!("jwt={jwt}x"),
+            ],
+            "",
+        );
+        assert_eq!(refused.status.code(), Some(2), "{server}");
+        assert_eq!(
+            std::fs::read_to_string(home.path().join(".vault-token")).unwrap(),
+            stored
+        );
+    }
+}

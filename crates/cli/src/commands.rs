@@ -295,6 +295,9 @@ pub(crate) struct PathArgs {
     pub(crate) path: String,
     /// `key=value` pairs (`read`: query parameters; `write`: the body).
     pub(crate) pairs: Vec<String>,
+    /// `write`: allow a write without data (`-f`, `-force`).
+    #[arg(short = 'f', long = "force")]
+    pub(crate) force: bool,
     #[command(flatten)]
     pub(crate) out: OutputArgs,
 }
@@ -560,7 +563,9 @@ pub(crate) async fn policy(client: &Client, command: PolicyCommand) -> Result<i3
 /// Prints a response that may be empty: its data (or auth) as a table, or the success line.
 fn print_response(secret: Option<Secret>, success: &str, out: &OutputArgs) -> Result<()> {
     match secret {
-        Some(secret) if !secret.data.is_empty() || secret.auth.is_some() => {
+        Some(secret)
+            if !secret.data.is_empty() || secret.auth.is_some() || secret.wrap_info.is_some() =>
+        {
             output::print_secret(&secret, &secret.data, out)
         }
         _ => {
@@ -854,6 +859,10 @@ pub(crate) async fn read(client: &Client, args: PathArgs) -> Result<i32> {
 /// `write PATH k=v...`.
 pub(crate) async fn write(client: &Client, args: PathArgs) -> Result<i32> {
     let body = input::parse(&args.pairs)?;
+    if body.is_empty() && !args.force {
+        eprintln!("Must supply data or use -force");
+        return Ok(1);
+    }
     let response = client
         .write(&args.path, &Value::Object(body))
         .await
@@ -890,7 +899,10 @@ pub(crate) async fn list(client: &Client, args: PathArgs) -> Result<i32> {
         .await
         .with_context(|| format!("listing {}", args.path))?
     {
-        Some(secret) if args.out.json() || args.out.field.is_some() => {
+        // A wrapped listing prints as the wrapping token's table, as Vault's `list`.
+        Some(secret)
+            if args.out.json() || args.out.field.is_some() || secret.wrap_info.is_some() =>
+        {
             output::print_secret(&secret, &secret.data, &args.out)?;
             Ok(0)
         }
@@ -903,4 +915,126 @@ pub(crate) async fn list(client: &Client, args: PathArgs) -> Result<i32> {
             Ok(2)
         }
     }
+}
+
+/// `unwrap [TOKEN]`: the response behind a wrapping token (without one, the token in use is
+/// the wrapping token, as Vault's `unwrap`).
+#[derive(clap::Args, Debug)]
+pub(crate) struct UnwrapArgs {
+    /// The wrapping token (default: the token in use).
+    pub(crate) token: Option<String>,
+    #[command(flatten)]
+    pub(crate) out: OutputArgs,
+}
+
+/// Runs `unwrap`.
+pub(crate) async fn unwrap(client: &Client, args: UnwrapArgs) -> Result<i32> {
+    let secret = match client.unwrap(args.token.as_deref()).await {
+        Ok(secret) => secret,
+        // The old-style fallback's read, named as Vault's client names it.
+        Err(error @ strongroom_client::Error::Api { .. })
+            if error.to_string().starts_with("GET cubbyhole/response") =>
+        {
+            return Err(anyhow::Error::new(error)
+                .context("error reading \"cubbyhole/response\"")
+                .context("unwrapping"));
+        }
+        Err(error) => return Err(anyhow::Error::new(error).context("unwrapping")),
+    };
+    let Some(secret) = secret else {
+        if !args.out.json() {
+            println!("Successfully unwrapped. There was no data in the wrapped secret.");
+        }
+        return Ok(0);
+    };
+    if args.out.field.is_none()
+        && !args.out.json()
+        && secret.wrap_info.is_none()
+        && secret.data.get("keys").is_some_and(Value::is_array)
+    {
+        // A wrapped listing prints as a listing (Vault's `extractListData`).
+        output::print_keys(&secret.string_list("keys"), &args.out)?;
+        return Ok(0);
+    }
+    output::print_secret(&secret, &secret.data, &args.out)?;
+    Ok(0)
+}
+
+/// `print ...`.
+#[derive(clap::Subcommand, Debug)]
+pub(crate) enum PrintCommand {
+    /// Prints the token the CLI would use (from `-token`, the environment or the token
+    /// helper), as Vault's `print token`.
+    Token,
+}
+
+/// `path-help PATH`: the server's help for an API path (`GET /v1/PATH?help=1`).
+#[derive(clap::Args, Debug)]
+pub(crate) struct PathHelpArgs {
+    /// The API path.
+    pub(crate) path: String,
+    /// Output format: `table` (the help text) or `json` (the path's OpenAPI document).
+    #[arg(long, default_value = "table", value_parser = ["table", "json"])]
+    pub(crate) format: String,
+}
+
+/// Runs `path-help`.
+pub(crate) async fn path_help(client: &Client, args: PathHelpArgs) -> Result<i32> {
+    let path = args.path.trim_matches('/');
+    let response = client
+        .request(reqwest::Method::GET, path, &[("help", "1")], None)
+        .await
+        .context("retrieving help")?;
+    if !(200..300).contains(&response.status) {
+        let errors: Vec<String> = response
+            .body
+            .get("errors")
+            .and_then(Value::as_array)
+            .map(|e| {
+                e.iter()
+                    .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if errors.iter().any(|e| e.contains("Vault is sealed")) {
+            eprintln!("{PATH_HELP_SEALED}");
+            return Ok(2);
+        }
+        let error = strongroom_client::Error::Api {
+            method: "GET".into(),
+            path: format!("{path}?help=1"),
+            status: response.status,
+            errors,
+        };
+        eprintln!(
+            "Error retrieving help: {}",
+            output::api_text(&error, client.address()).unwrap_or_default()
+        );
+        return Ok(2);
+    }
+    if args.format == "json" {
+        let openapi = response.body.get("openapi").cloned().unwrap_or(Value::Null);
+        println!("{}", output::go_json(&openapi));
+    } else {
+        println!(
+            "{}",
+            response
+                .body
+                .get("help")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+        );
+    }
+    Ok(0)
+}
+
+/// What `path-help` says on a sealed server (Vault's `pathHelpVaultSealedMessage`).
+const PATH_HELP_SEALED: &str = "Error: Vault is sealed.
+
+The \"path-help\" command requires the Vault to be unsealed so that the mount
+points of the secret engines are known.";
+
+/// What `version` prints, in Vault's shape (`ProductName vX.Y.Z`).
+pub(crate) fn version_line() -> String {
+    format!("Strongroom v{}", env!("CARGO_PKG_VERSION"))
 }

@@ -76,6 +76,59 @@ fn parse_with(
     Ok(map)
 }
 
+/// A duration as Vault's CLI flags read it (`parseutil.ParseDurationSecond`): whole seconds
+/// (`300`), or Go's notation (`5m`, `1h30m`, `1.5h`, `90s`), in whole seconds.
+///
+/// # Errors
+///
+/// Text that is neither, a negative duration.
+pub(crate) fn duration_seconds(text: &str) -> Result<u64> {
+    let text = text.trim();
+    if let Ok(seconds) = text.parse::<u64>() {
+        return Ok(seconds);
+    }
+    if text.is_empty() || text.starts_with('-') {
+        bail!("time: invalid duration {text:?}");
+    }
+    let mut total = 0f64;
+    let mut rest = text.strip_prefix('+').unwrap_or(text);
+    while !rest.is_empty() {
+        let number_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let (number, after) = rest.split_at(number_len);
+        let unit_len = after
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(after.len());
+        let (unit, after) = after.split_at(unit_len);
+        let value: f64 = number
+            .parse()
+            .map_err(|_| anyhow::anyhow!("time: invalid duration {text:?}"))?;
+        let scale = match unit {
+            "h" => 3600.0,
+            "m" => 60.0,
+            "s" => 1.0,
+            "ms" => 1e-3,
+            "us" | "µs" => 1e-6,
+            "ns" => 1e-9,
+            "" => bail!("time: missing unit in duration {text:?}"),
+            other => bail!("time: unknown unit {other:?} in duration {text:?}"),
+        };
+        total += value * scale;
+        rest = after;
+    }
+    if !total.is_finite() || total > 1e15 {
+        bail!("time: invalid duration {text:?}");
+    }
+    // Whole seconds: the server's wrap ttl is in seconds.
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "finite, non-negative and bounded above"
+    )]
+    Ok(total.floor() as u64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,6 +159,23 @@ mod tests {
         );
         let map = parse_test(&["-", "z=1"], r#"{"k": {"n": 1}}"#).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(Value::Object(map), json!({"k": {"n": 1}, "z": "1"}));
+    }
+
+    #[test]
+    fn durations_as_vaults_flags_read_them() {
+        for (text, seconds) in [
+            ("300", 300),
+            ("5m", 300),
+            ("1h30m", 5400),
+            ("1.5h", 5400),
+            ("90s", 90),
+            ("0", 0),
+        ] {
+            assert_eq!(duration_seconds(text).ok(), Some(seconds), "{text}");
+        }
+        for text in ["", "x", "-5m", "5y", "m", "5m3"] {
+            assert!(duration_seconds(text).is_err(), "{text}");
+        }
     }
 
     #[test]

@@ -301,7 +301,8 @@ async fn get(client: &Client, args: &KvArgs, version: Option<u64>, path: &str) -
         else {
             return Ok(not_found(&api_path(&mount, "")));
         };
-        if args.out.field.is_some() || args.out.json() {
+        // A wrapped answer prints as the wrapping token's table, as Vault's `kv get`.
+        if args.out.field.is_some() || args.out.json() || secret.wrap_info.is_some() {
             output::print_secret(&secret, &secret.data, &args.out)?;
         } else {
             section("Data", &output::map_rows(&secret.data));
@@ -321,7 +322,7 @@ async fn get(client: &Client, args: &KvArgs, version: Option<u64>, path: &str) -
         Some(Value::Object(map)) => map.clone(),
         _ => Map::new(),
     };
-    if args.out.field.is_some() || args.out.json() {
+    if args.out.field.is_some() || args.out.json() || secret.wrap_info.is_some() {
         output::print_secret(&secret, &data, &args.out)?;
         return Ok(0);
     }
@@ -380,7 +381,7 @@ async fn write(
     }
     .with_context(|| format!("writing data to {shown}"))?
     .unwrap_or_default();
-    if args.out.field.is_some() || args.out.json() {
+    if args.out.field.is_some() || args.out.json() || response.wrap_info.is_some() {
         output::print_secret(&response, &response.data, &args.out)?;
     } else {
         print_path_and_metadata(&shown, &response.data);

@@ -13,10 +13,12 @@ mod commands;
 mod input;
 mod kv;
 mod listen;
+mod login;
 mod operator;
 mod output;
 mod run;
 mod server;
+mod token_helper;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -26,11 +28,7 @@ use clap::{Parser, Subcommand};
 use strongroom_client::{Client, ClientBuilder};
 
 #[derive(Parser, Debug)]
-#[command(
-    name = "strongroom",
-    version,
-    about = "A Vault-compatible secret store"
-)]
+#[command(name = "strongroom", about = "A Vault-compatible secret store")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -40,6 +38,24 @@ struct Cli {
     /// A PEM CA certificate to trust (default: STRONGROOM_CACERT or VAULT_CACERT).
     #[arg(long, global = true)]
     ca_cert: Option<PathBuf>,
+    /// The token to use (default: STRONGROOM_TOKEN, VAULT_TOKEN, then the token helper's,
+    /// `~/.vault-token`).
+    #[arg(
+        long = "token",
+        id = "global_token",
+        global = true,
+        value_name = "TOKEN"
+    )]
+    token: Option<String>,
+    /// Asks the server to wrap the response in a single-use token for this long (`30s`, `5m`,
+    /// or seconds; default: VAULT_WRAP_TTL); `unwrap` gets it back.
+    #[arg(
+        long = "wrap-ttl",
+        id = "global_wrap_ttl",
+        global = true,
+        value_name = "DURATION"
+    )]
+    wrap_ttl: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -85,6 +101,17 @@ enum Command {
     Delete(commands::PathArgs),
     /// Lists any API path.
     List(commands::PathArgs),
+    /// Authenticates and stores the token with the token helper (`~/.vault-token`).
+    Login(login::LoginArgs),
+    /// Returns the response behind a wrapping token.
+    Unwrap(commands::UnwrapArgs),
+    /// Prints what the CLI would use (`print token`).
+    #[command(subcommand)]
+    Print(commands::PrintCommand),
+    /// Prints the server's help for an API path.
+    PathHelp(commands::PathHelpArgs),
+    /// Prints the CLI's version.
+    Version,
 }
 
 /// Vault's single-dash spellings (`-dev`, `-dev-root-token-id=x`) become clap's double-dash
@@ -97,6 +124,8 @@ fn normalize_args(args: impl Iterator<Item = OsString>) -> Vec<OsString> {
                 return arg;
             }
             match arg.to_str() {
+                // `vault -v`, `-version`, `--version`: the `version` command.
+                Some("-v" | "-version" | "--version") if i == 1 => "version".into(),
                 Some("--") => {
                     passthrough = true;
                     arg
@@ -120,6 +149,10 @@ async fn main() {
         }
         return;
     }
+    if let Command::Version = cli.command {
+        println!("{}", commands::version_line());
+        return;
+    }
     let mut builder = ClientBuilder::from_env();
     if let Some(address) = &cli.address {
         builder = builder.address(address);
@@ -127,6 +160,39 @@ async fn main() {
     if let Some(ca_cert) = &cli.ca_cert {
         builder = builder.ca_file(ca_cert);
     }
+    if let Some(ttl) = &cli.wrap_ttl {
+        match input::duration_seconds(ttl) {
+            // 0 is no wrapping, as Vault's flag reads it.
+            Ok(0) => builder = builder.wrap_ttl(""),
+            Ok(seconds) => builder = builder.wrap_ttl(seconds.to_string()),
+            Err(error) => {
+                eprintln!("invalid value {ttl:?} for flag -wrap-ttl: {error}");
+                std::process::exit(1);
+            }
+        }
+    }
+    // The one place a client command's token is chosen: `-token`, the environment, then the
+    // token helper. `login` finds its own (and must work while the helper has none).
+    let env = token_helper::ProcessEnv;
+    let mut token = None;
+    if !matches!(cli.command, Command::Login(_)) {
+        match token_helper::resolve(cli.token.as_deref(), &env) {
+            Ok(Some((resolved, _))) => {
+                builder = builder.token(resolved.as_str());
+                token = Some(resolved);
+            }
+            Ok(None) => {}
+            Err(error) => {
+                eprintln!("{error:#}");
+                std::process::exit(2);
+            }
+        }
+    }
+    if let Command::Print(commands::PrintCommand::Token) = cli.command {
+        println!("{}", token.as_deref().map_or("", |t| t.as_str()));
+        return;
+    }
+    drop(token);
     let client = match builder.build() {
         Ok(client) => client,
         Err(error) => {
@@ -134,10 +200,12 @@ async fn main() {
             std::process::exit(1);
         }
     };
-    let code = match client_command(&client, cli.command).await {
+    let code = match client_command(&client, cli.command, &env).await {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("{}", output::report(&error, client.address()));
+            if error.downcast_ref::<output::Reported>().is_none() {
+                eprintln!("{}", output::report(&error, client.address()));
+            }
             output::exit_code(&error)
         }
     };
@@ -145,9 +213,16 @@ async fn main() {
 }
 
 /// Runs a client command; returns the exit code.
-async fn client_command(client: &Client, command: Command) -> Result<i32> {
+async fn client_command(
+    client: &Client,
+    command: Command,
+    env: &dyn token_helper::Env,
+) -> Result<i32> {
     match command {
-        Command::Server(_) => Ok(1),
+        Command::Server(_) | Command::Version | Command::Print(_) => Ok(1),
+        Command::Login(args) => login::run(client, args, env).await,
+        Command::Unwrap(args) => commands::unwrap(client, args).await,
+        Command::PathHelp(args) => commands::path_help(client, args).await,
         Command::Status { out } => operator::status(client, &out).await,
         Command::Run(args) => run::run(client, args).await,
         Command::Operator(command) => operator::run(client, command).await,

@@ -4,9 +4,22 @@
 
 use std::io::{IsTerminal as _, Write as _};
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use serde_json::{Map, Value};
-use strongroom_client::Secret;
+use strongroom_client::{Secret, WrapInfo};
+
+/// An error already reported to the user (Vault's words, on standard error): the command
+/// exits with this code and nothing more is printed.
+#[derive(Debug)]
+pub(crate) struct Reported(pub(crate) i32);
+
+impl std::fmt::Display for Reported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit {}", self.0)
+    }
+}
+
+impl std::error::Error for Reported {}
 
 /// The output flags every client command takes.
 #[derive(clap::Args, Debug, Clone)]
@@ -47,6 +60,33 @@ pub(crate) fn go_value(value: &Value) -> String {
             format!("map[{}]", inner.join(" "))
         }
     }
+}
+
+/// `value` as Go's `json.Marshal` writes it: compact, object keys sorted, and `<`, `>`, `&`,
+/// U+2028 and U+2029 escaped (they can only occur inside strings).
+pub(crate) fn go_json(value: &Value) -> String {
+    fn sorted(value: &Value) -> Value {
+        match value {
+            Value::Object(map) => {
+                let mut keys: Vec<&String> = map.keys().collect();
+                keys.sort();
+                Value::Object(
+                    keys.into_iter()
+                        .map(|k| (k.clone(), map.get(k).map(sorted).unwrap_or_default()))
+                        .collect(),
+                )
+            }
+            Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
+            other => other.clone(),
+        }
+    }
+    serde_json::to_string(&sorted(value))
+        .unwrap_or_default()
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
+        .replace('\u{2028}', "\\u2028")
+        .replace('\u{2029}', "\\u2029")
 }
 
 /// Seconds as Vault prints durations: Go's format with zero units dropped (`768h`, `1h30m`,
@@ -187,7 +227,10 @@ pub(crate) fn secret_rows(secret: &Secret, data: &Map<String, Value>) -> Vec<(St
         rows.push(("token_duration".into(), ttl));
         rows.push(("token_renewable".into(), auth.renewable.to_string()));
         rows.push(("token_policies".into(), quoted_list(&auth.token_policies)));
-        rows.push(("identity_policies".into(), "[]".into()));
+        rows.push((
+            "identity_policies".into(),
+            quoted_list(auth.identity_policies.as_deref().unwrap_or_default()),
+        ));
         rows.push(("policies".into(), quoted_list(&auth.policies)));
         if let Some(meta) = &auth.metadata {
             for (k, v) in meta {
@@ -195,8 +238,125 @@ pub(crate) fn secret_rows(secret: &Secret, data: &Map<String, Value>) -> Vec<(St
             }
         }
     }
+    if let Some(wrap) = &secret.wrap_info {
+        rows.extend(wrap_rows(wrap));
+    }
     rows.extend(map_rows(data));
     rows
+}
+
+/// The rows of a wrapped response, as Vault's table prints them (the keys end with a colon
+/// there; `-field` names them without it).
+fn wrap_rows(wrap: &WrapInfo) -> Vec<(String, String)> {
+    let mut rows = vec![
+        ("wrapping_token:".to_owned(), wrap.token.to_string()),
+        ("wrapping_accessor:".to_owned(), wrap.accessor.clone()),
+        ("wrapping_token_ttl:".to_owned(), duration(wrap.ttl)),
+        (
+            "wrapping_token_creation_time:".to_owned(),
+            go_time(&wrap.creation_time),
+        ),
+        (
+            "wrapping_token_creation_path:".to_owned(),
+            wrap.creation_path.clone(),
+        ),
+    ];
+    if !wrap.wrapped_accessor.is_empty() {
+        rows.push((
+            "wrapped_accessor:".to_owned(),
+            wrap.wrapped_accessor.clone(),
+        ));
+    }
+    rows
+}
+
+/// An RFC 3339 time as Go's `time.Time.String()` prints it (how Vault's table shows a wrapping
+/// token's creation time): `2026-12-03 12:25:22.277111089 +0000 UTC`, the fraction without
+/// trailing zeros. Text that is not RFC 3339 is shown as it is.
+pub(crate) fn go_time(rfc3339: &str) -> String {
+    let Some((date, rest)) = rfc3339.split_once('T') else {
+        return rfc3339.to_owned();
+    };
+    let zone_at = rest.find(['Z', 'z', '+', '-']).unwrap_or(rest.len());
+    let (clock, zone) = rest.split_at(zone_at);
+    let clock = match clock.split_once('.') {
+        Some((whole, fraction)) => {
+            let fraction = fraction.trim_end_matches('0');
+            if fraction.is_empty() {
+                whole.to_owned()
+            } else {
+                format!("{whole}.{fraction}")
+            }
+        }
+        None => clock.to_owned(),
+    };
+    let zone = match zone {
+        "Z" | "z" => "+0000 UTC".to_owned(),
+        offset if offset.len() == 6 && offset.as_bytes().get(3) == Some(&b':') => {
+            let numeric = offset.replace(':', "");
+            format!("{numeric} {numeric}")
+        }
+        _ => return rfc3339.to_owned(),
+    };
+    format!("{date} {clock} {zone}")
+}
+
+/// `text` wrapped at 78 columns with the least raggedness, as Vault's `wrapAtLength` (kr/text's
+/// `Wrap`) lays out its messages.
+pub(crate) fn wrap_at_length(text: &str) -> String {
+    const LIMIT: usize = 78;
+    const PENALTY: usize = 100_000;
+    let flat = text.trim().replace('\n', " ");
+    let words: Vec<&str> = flat.split(' ').collect();
+    let n = words.len();
+    // starts[k]: the width of words 0..k joined by single spaces, plus one; so the width of
+    // words i..j (exclusive) is starts[j] - starts[i] - 1.
+    let mut starts = Vec::with_capacity(n + 1);
+    starts.push(0usize);
+    for word in &words {
+        let last = starts.last().copied().unwrap_or(0);
+        starts.push(last + word.len() + 1);
+    }
+    let width = |i: usize, j: usize| -> usize {
+        let end = starts.get(j).copied().unwrap_or(0);
+        let start = starts.get(i).copied().unwrap_or(0);
+        end.saturating_sub(start).saturating_sub(1)
+    };
+    // cost[i]: the least raggedness of laying out words i.. ; next[i]: where its first line
+    // ends. Filled from the last word back (kr/text's WrapWords).
+    let mut cost = vec![usize::MAX; n + 1];
+    let mut next = vec![n; n + 1];
+    for i in (0..n).rev() {
+        let (mut best, mut best_next) = (usize::MAX, n);
+        if width(i, n) <= LIMIT {
+            best = 0;
+        } else {
+            for j in i + 1..n {
+                let line = width(i, j);
+                let slack = LIMIT.abs_diff(line);
+                let mut c = slack
+                    .saturating_mul(slack)
+                    .saturating_add(cost.get(j).copied().unwrap_or(usize::MAX));
+                if line > LIMIT {
+                    c = c.saturating_add(PENALTY);
+                }
+                if c < best {
+                    (best, best_next) = (c, j);
+                }
+            }
+        }
+        if let (Some(c), Some(b)) = (cost.get_mut(i), next.get_mut(i)) {
+            (*c, *b) = (best, best_next);
+        }
+    }
+    let mut lines = Vec::new();
+    let mut i = 0;
+    while i < n {
+        let end = next.get(i).copied().unwrap_or(n).max(i + 1);
+        lines.push(words.get(i..end).unwrap_or_default().join(" "));
+        i = end;
+    }
+    lines.join("\n")
 }
 
 /// Prints warnings as Vault does, to stderr.
@@ -225,8 +385,23 @@ pub(crate) fn raw_field(value: &Value) -> Result<()> {
     Ok(())
 }
 
-/// Looks up `-field` in the secret: `data` first, then the auth and lease fields.
+/// Looks up `-field` in the secret: the wrapping fields of a wrapped response, `data`, then
+/// the auth and lease fields.
 fn find_field(secret: &Secret, data: &Map<String, Value>, field: &str) -> Option<Value> {
+    if let Some(wrap) = &secret.wrap_info {
+        let value = match field {
+            "wrapping_token" => Some(wrap.token.to_string()),
+            "wrapping_accessor" => Some(wrap.accessor.clone()),
+            "wrapping_token_ttl" => Some(duration(wrap.ttl)),
+            "wrapping_token_creation_time" => Some(go_time(&wrap.creation_time)),
+            "wrapping_token_creation_path" => Some(wrap.creation_path.clone()),
+            "wrapped_accessor" => Some(wrap.wrapped_accessor.clone()),
+            _ => None,
+        };
+        if let Some(value) = value {
+            return Some(Value::String(value));
+        }
+    }
     if let Some(value) = data.get(field) {
         return Some(value.clone());
     }
@@ -244,7 +419,8 @@ pub(crate) fn print_secret(
 ) -> Result<()> {
     if let Some(field) = &out.field {
         let Some(value) = find_field(secret, data, field) else {
-            bail!("field {field:?} not present in secret");
+            eprintln!("Field {field:?} not present in secret");
+            return Err(Reported(1).into());
         };
         return raw_field(&value);
     }
@@ -286,33 +462,69 @@ pub(crate) fn success(message: &str, out: &OutputArgs) {
 /// * permission denied
 /// ```
 pub(crate) fn report(error: &anyhow::Error, address: &str) -> String {
-    let Some(strongroom_client::Error::Api {
+    let Some(api) = error
+        .root_cause()
+        .downcast_ref::<strongroom_client::Error>()
+        .and_then(|e| api_text(e, address))
+    else {
+        return format!("Error: {error:#}");
+    };
+    // Each context, outermost first ("Error unwrapping: error reading ...: "), then the
+    // client's words.
+    let contexts: Vec<String> = error
+        .chain()
+        .take(error.chain().count().saturating_sub(1))
+        .map(ToString::to_string)
+        .collect();
+    let mut text = String::new();
+    if !contexts.is_empty() {
+        text.push_str(&format!("Error {}: ", contexts.join(": ")));
+    }
+    text.push_str(&api);
+    text
+}
+
+/// An API error as Vault's client words it (`Error making API request. ...`); `None` for
+/// other errors.
+pub(crate) fn api_text(error: &strongroom_client::Error, address: &str) -> Option<String> {
+    let strongroom_client::Error::Api {
         method,
         path,
         status,
         errors,
-    }) = error
-        .root_cause()
-        .downcast_ref::<strongroom_client::Error>()
+    } = error
     else {
-        return format!("Error: {error:#}");
+        return None;
     };
-    let mut text = String::new();
-    if error.chain().count() > 1 {
-        text.push_str(&format!("Error {error}: "));
-    }
-    text.push_str(&format!(
+    let mut text = format!(
         "Error making API request.\n\nURL: {method} {address}/v1/{path}\nCode: {status}. Errors:\n"
-    ));
+    );
     for e in errors {
         text.push_str(&format!("\n* {e}"));
     }
-    text
+    Some(text)
+}
+
+/// `what: context: ...: cause`, as Vault's CLI chains an error's messages, with an API error
+/// worded as Vault's client words it.
+pub(crate) fn chained(what: &str, error: &anyhow::Error, address: &str) -> String {
+    let mut parts = vec![what.to_owned()];
+    for cause in error.chain() {
+        if let Some(client_error) = cause.downcast_ref::<strongroom_client::Error>() {
+            parts.push(api_text(client_error, address).unwrap_or_else(|| client_error.to_string()));
+            break;
+        }
+        parts.push(cause.to_string());
+    }
+    parts.join(": ")
 }
 
 /// Vault's exit codes: 2 when the server answered with an error or could not be reached, 1 for
 /// anything local (bad arguments, unreadable files).
 pub(crate) fn exit_code(error: &anyhow::Error) -> i32 {
+    if let Some(Reported(code)) = error.downcast_ref::<Reported>() {
+        return *code;
+    }
     if error
         .chain()
         .any(|e| e.downcast_ref::<strongroom_client::Error>().is_some())
@@ -353,6 +565,153 @@ mod tests {
             quoted_list(&["default".into(), "a b".into()]),
             r#"["default" "a b"]"#
         );
+    }
+
+    /// `bao kv get -wrap-ttl=5m secret/w` and `bao token create -wrap-ttl=90s`, as OpenBao
+    /// 2.7.2 printed them (recorded).
+    #[test]
+    fn wrapped_responses_print_as_bao_prints_them() {
+        let secret: Secret = serde_json::from_value(json!({
+            "request_id": "", "data": null, "wrap_info": {
+                "token": "s.oIeh0TlfQcIHDgUFifiAJW3w", "accessor": "JRFRAMuF6mcSHxfkMpS9aGVE",
+                "ttl": 300, "creation_time": "2026-12-03T12:25:22.277111089Z",
+                "creation_path": "secret/data/w"}
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            kv_table(&secret_rows(&secret, &secret.data)),
+            "\
+Key                              Value
+---                              -----
+wrapping_token:                  s.oIeh0TlfQcIHDgUFifiAJW3w
+wrapping_accessor:               JRFRAMuF6mcSHxfkMpS9aGVE
+wrapping_token_ttl:              5m
+wrapping_token_creation_time:    2026-12-03 12:25:22.277111089 +0000 UTC
+wrapping_token_creation_path:    secret/data/w"
+        );
+        let token: Secret = serde_json::from_value(json!({
+            "wrap_info": {
+                "token": "s.6FiVZhg5Klo8atJjjlKVUpgf", "accessor": "v0dcGTfTRoKgI3v6WiFHS7UQ",
+                "ttl": 90, "creation_time": "2026-12-03T12:25:22.896750532Z",
+                "creation_path": "auth/token/create",
+                "wrapped_accessor": "qP8RURRnBPXkHTEN5AKlcmyd"}
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            kv_table(&secret_rows(&token, &Map::new())),
+            "\
+Key                              Value
+---                              -----
+wrapping_token:                  s.6FiVZhg5Klo8atJjjlKVUpgf
+wrapping_accessor:               v0dcGTfTRoKgI3v6WiFHS7UQ
+wrapping_token_ttl:              1m30s
+wrapping_token_creation_time:    2026-12-03 12:25:22.896750532 +0000 UTC
+wrapping_token_creation_path:    auth/token/create
+wrapped_accessor:                qP8RURRnBPXkHTEN5AKlcmyd"
+        );
+        assert_eq!(
+            find_field(&token, &Map::new(), "wrapping_token"),
+            Some(json!("s.6FiVZhg5Klo8atJjjlKVUpgf"))
+        );
+        assert_eq!(find_field(&secret, &Map::new(), "a"), None);
+    }
+
+    /// `bao unwrap` against a server without `sys/wrapping/unwrap`, as OpenBao 2.7.2 words it
+    /// (recorded), and a login's error chain.
+    #[test]
+    fn errors_chain_their_contexts_as_vaults_cli() {
+        let api = || strongroom_client::Error::Api {
+            method: "GET".into(),
+            path: "cubbyhole/response".into(),
+            status: 403,
+            errors: vec!["permission denied".into()],
+        };
+        let error = anyhow::Error::new(api())
+            .context("error reading \"cubbyhole/response\"")
+            .context("unwrapping");
+        assert_eq!(
+            report(&error, "http://127.0.0.1:8200"),
+            "Error unwrapping: error reading \"cubbyhole/response\": Error making API request.\n\n\
+             URL: GET http://127.0.0.1:8200/v1/cubbyhole/response\nCode: 403. Errors:\n\n\
+             * permission denied"
+        );
+        let error = anyhow::Error::new(api()).context("error looking up token");
+        assert!(
+            chained("Error authenticating", &error, "http://x").starts_with(
+                "Error authenticating: error looking up token: Error making API request.\n\nURL: GET http://x/v1/"
+            )
+        );
+        assert_eq!(
+            report(&anyhow::anyhow!("local"), "http://x"),
+            "Error: local"
+        );
+        assert_eq!(exit_code(&Reported(1).into()), 1);
+        assert_eq!(exit_code(&anyhow::Error::new(api())), 2);
+    }
+
+    #[test]
+    fn json_as_go_marshals_it() {
+        assert_eq!(
+            go_json(&json!({"b": 1, "a": {"z": "<x> & y", "c": [true]}})),
+            r#"{"a":{"c":[true],"z":"\u003cx\u003e \u0026 y"},"b":1}"#
+        );
+    }
+
+    #[test]
+    fn times_print_as_go_prints_them() {
+        assert_eq!(
+            go_time("2026-12-03T12:25:22.277111089Z"),
+            "2026-12-03 12:25:22.277111089 +0000 UTC"
+        );
+        assert_eq!(
+            go_time("2026-12-03T12:25:22.500Z"),
+            "2026-12-03 12:25:22.5 +0000 UTC"
+        );
+        assert_eq!(
+            go_time("2026-12-03T12:25:22Z"),
+            "2026-12-03 12:25:22 +0000 UTC"
+        );
+        assert_eq!(
+            go_time("2026-12-03T14:25:22.1+02:00"),
+            "2026-12-03 14:25:22.1 +0200 +0200"
+        );
+        assert_eq!(go_time("yesterday"), "yesterday");
+    }
+
+    /// The paragraphs of `bao login`, as OpenBao 2.7.2 wraps them (recorded).
+    #[test]
+    fn messages_wrap_as_vaults_do() {
+        assert_eq!(
+            wrap_at_length(
+                "Success! You are now authenticated. The token information displayed below \
+                 is already stored in the token helper. You do NOT need to run \"bao login\" \
+                 again. Future OpenBao requests will automatically use this token."
+            ),
+            "Success! You are now authenticated. The token information displayed below is\n\
+             already stored in the token helper. You do NOT need to run \"bao login\" again.\n\
+             Future OpenBao requests will automatically use this token."
+        );
+        assert_eq!(
+            wrap_at_length(
+                "WARNING! The BAO_TOKEN environment variable is set! The value of this \
+                 variable will take precedence; if this is unwanted please unset BAO_TOKEN or \
+                 update its value accordingly."
+            ),
+            "WARNING! The BAO_TOKEN environment variable is set! The value of this variable\n\
+             will take precedence; if this is unwanted please unset BAO_TOKEN or update its\n\
+             value accordingly."
+        );
+        assert_eq!(
+            wrap_at_length(
+                "Unknown auth method: approle. Use \"bao auth list\" to see the complete list \
+                 of auth methods. Additionally, some auth methods are only available via the \
+                 HTTP API."
+            ),
+            "Unknown auth method: approle. Use \"bao auth list\" to see the complete list of\n\
+             auth methods. Additionally, some auth methods are only available via the HTTP\n\
+             API."
+        );
+        assert_eq!(wrap_at_length("short"), "short");
     }
 
     #[test]

@@ -26,14 +26,44 @@ use regex::Regex;
 
 /// Runs `program args` with `stdin`, `VAULT_ADDR=http://addr` and `VAULT_TOKEN=token`.
 fn run(program: &str, addr: &str, token: &str, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(program)
+    run_env(program, addr, Some(token), None, &[], args, stdin)
+}
+
+/// Runs `program args` with `stdin` and `VAULT_ADDR=http://addr`; `VAULT_TOKEN` only when
+/// `token` is given, `HOME` set to `home` when given (so `~/.vault-token` is the test's), no
+/// `VAULT_CONFIG_PATH` unless in `extra`.
+fn run_env(
+    program: &str,
+    addr: &str,
+    token: Option<&str>,
+    home: Option<&std::path::Path>,
+    extra: &[(&str, &str)],
+    args: &[&str],
+    stdin: &str,
+) -> Output {
+    let mut command = Command::new(program);
+    command
         .args(args)
         .env("VAULT_ADDR", format!("http://{addr}"))
-        .env("VAULT_TOKEN", token)
+        .env_remove("VAULT_TOKEN")
+        .env_remove("VAULT_CONFIG_PATH")
+        .env_remove("VAULT_WRAP_TTL")
         .env_remove("BAO_ADDR")
         .env_remove("BAO_TOKEN")
+        .env_remove("BAO_CONFIG_PATH")
         .env_remove("STRONGROOM_ADDR")
         .env_remove("STRONGROOM_TOKEN")
+        .env_remove("STRONGROOM_WRAP_TTL");
+    if let Some(token) = token {
+        command.env("VAULT_TOKEN", token);
+    }
+    // Without a home of the test's, an empty one: never the runner's own `~/.vault-token`.
+    let empty = tempfile::tempdir().unwrap();
+    command.env("HOME", home.unwrap_or(empty.path()));
+    for (key, value) in extra {
+        command.env(key, value);
+    }
+    let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -62,6 +92,8 @@ fn masked(output: &Output, addr: &str) -> String {
     );
     let masks = [
         (r"\d{4}-\d{2}-\d{2}T[0-9:.]+Z", "TIME"),
+        // Go's `time.Time.String()` (a wrapping token's creation time in a table).
+        (r"\d{4}-\d{2}-\d{2} [0-9:.]+ \+0000 UTC", "TIME"),
         (
             r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
             "UUID",
@@ -78,6 +110,34 @@ fn masked(output: &Output, addr: &str) -> String {
             "warnings were returned from SERVER",
         ),
     ];
+    // What each CLI says in its own name (`bao login` vs `strongroom login`, OpenBao vs
+    // Strongroom, BAO_TOKEN vs VAULT_TOKEN): the same paragraphs, wrapped differently. Our
+    // words are unit-tested in the binary (`login::tests`, `output::tests`).
+    let paragraphs = [
+        (
+            r"(?s)Success! You are now authenticated\..*?automatically use\s+this token\.",
+            "LOGIN-SUCCESS-BANNER",
+        ),
+        (
+            r"(?s)WARNING! The (BAO|VAULT|STRONGROOM)_TOKEN environment\s+variable\s+is\s+set!.*?accordingly\.",
+            "ENV-TOKEN-WARNING",
+        ),
+        (
+            r"(?s)The token was not stored in token helper\..*?each request to\s+Vault\.",
+            "NOT-STORED-WARNING",
+        ),
+        (
+            r#"(?s)Unknown auth method: (\S+)\. Use "(bao|strongroom) auth\s+list".*?HTTP\s+API\."#,
+            "UNKNOWN-METHOD ${1}",
+        ),
+    ];
+    let mut text = text.to_owned();
+    for (pattern, replacement) in paragraphs {
+        text = Regex::new(pattern)
+            .unwrap()
+            .replace_all(&text, replacement)
+            .into_owned();
+    }
     let mut text = text.replace(addr, "ADDR");
     for (pattern, replacement) in masks {
         text = Regex::new(pattern)
@@ -178,6 +238,26 @@ const SCRIPT: &[Step] = &[
     (&["audit", "list"], ""),
     (&["write", "sys/nope", "a=b"], ""),
     (&["read", "-format=json", "sys/policies/acl/default"], ""),
+    // `write -f`: a write without data (Vault's CLI sends a JSON `null` body).
+    (&["secrets", "enable", "-path=tr", "transit"], ""),
+    (&["write", "-f", "tr/keys/k"], ""),
+    (&["read", "-field=type", "tr/keys/k"], ""),
+    // The token the CLI would use, and the token method's login without storing it.
+    (&["print", "token"], ""),
+    (&["login", "-token-only", "root"], ""),
+    (&["login", "-format=json", "-no-store", "root"], ""),
+    (&["login", "-no-store", "-no-print", "root"], ""),
+    (&["login", "nope"], ""),
+    (&["login", "-method=bogus"], ""),
+    (&["login", "-method=userpass", "password=x"], ""),
+    (&["unwrap", "not-a-wrapping-token"], ""),
+    // `?help=1` from the server's declarations, printed as bao prints it.
+    (&["path-help", "sys/mounts"], ""),
+    (&["path-help", "auth/token/lookup"], ""),
+    (&["path-help", "-format=json", "auth/token/lookup"], ""),
+    (&["path-help", "secret/"], ""),
+    (&["path-help", "secret/data/app"], ""),
+    (&["path-help", "nope/x"], ""),
     (&["operator", "seal"], ""),
     (&["status"], ""),
     (&["kv", "get", "secret/app2"], ""),
@@ -511,4 +591,664 @@ fn strongroom_cli_works_against_openbao() {
     let lookup = strongroom(&addr, &token, &["token", "lookup", "-format=json"], "");
     let lookup: serde_json::Value = serde_json::from_slice(&lookup.stdout).unwrap();
     assert_eq!(lookup["data"]["policies"], serde_json::json!(["default"]));
+}
+
+/// One CLI's side of a comparison: its program, its server, its own home directory (so the
+/// token helper's `~/.vault-token` is the test's).
+struct Side<'a> {
+    program: &'a str,
+    addr: &'a str,
+    home: &'a std::path::Path,
+}
+
+impl Side<'_> {
+    fn run(&self, token: Option<&str>, args: &[&str], stdin: &str) -> Output {
+        run_env(
+            self.program,
+            self.addr,
+            token,
+            Some(self.home),
+            &[],
+            args,
+            stdin,
+        )
+    }
+
+    fn masked(&self, token: Option<&str>, args: &[&str], stdin: &str) -> String {
+        masked(&self.run(token, args, stdin), self.addr)
+    }
+
+    fn ok(&self, token: Option<&str>, args: &[&str]) -> String {
+        let output = self.run(token, args, "");
+        assert!(
+            output.status.success(),
+            "{} {args:?}: {}\n{}",
+            self.program,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    }
+
+    fn token_file(&self) -> std::path::PathBuf {
+        self.home.join(".vault-token")
+    }
+}
+
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// Runs each step on both sides and collects the differences.
+fn compare(
+    reference: &Side<'_>,
+    ours: &Side<'_>,
+    steps: &[(Option<&str>, &[&str], &str)],
+    mismatches: &mut Vec<String>,
+) {
+    for (token, args, stdin) in steps {
+        let want = reference.masked(*token, args, stdin);
+        let got = ours.masked(*token, args, stdin);
+        if want != got {
+            mismatches.push(format!(
+                "{args:?} (token {token:?})\n--- {}:\n{want}\n--- strongroom:\n{got}\n",
+                reference.program
+            ));
+        }
+    }
+}
+
+/// `login` as `bao login` does it, each CLI against its own `strongroom server -dev`: the token
+/// and userpass methods, the token stored in `~/.vault-token` (mode 0600) and read back by the
+/// next command without `VAULT_TOKEN`, `-no-store`, `-token-only`, the `VAULT_TOKEN` warning,
+/// the errors. Then `-method=approle`, which the `bao` CLI has no handler for.
+#[test]
+fn login_stores_the_token_as_bao_login_does() {
+    if !bao_available() {
+        return;
+    }
+    let (bao_addr, ours_addr) = (free_addr(), free_addr());
+    let _bao_server = dev_server(&bao_addr);
+    let _our_server = dev_server(&ours_addr);
+    let (bao_home, our_home) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let bao = Side {
+        program: "bao",
+        addr: &bao_addr,
+        home: bao_home.path(),
+    };
+    let ours = Side {
+        program: env!("CARGO_BIN_EXE_strongroom"),
+        addr: &ours_addr,
+        home: our_home.path(),
+    };
+    for side in [&bao, &ours] {
+        side.ok(Some("root"), &["auth", "enable", "userpass"]);
+        side.ok(
+            Some("root"),
+            &[
+                "write",
+                "auth/userpass/users/bob",
+                "password=pw",
+                "policies=default",
+            ],
+        );
+    }
+    let mut mismatches = Vec::new();
+    let steps: &[(Option<&str>, &[&str], &str)] = &[
+        // No token anywhere: nothing to print, nothing to look up with.
+        (None, &["print", "token"], ""),
+        (None, &["login", "root"], ""),
+        (None, &["print", "token"], ""),
+        // The stored token serves the next command.
+        (None, &["token", "lookup", "-format=json"], ""),
+        (
+            None,
+            &["login", "-method=userpass", "username=bob", "password=pw"],
+            "",
+        ),
+        (None, &["token", "lookup", "-field=display_name"], ""),
+        (
+            None,
+            &["login", "-method=userpass", "username=bob", "password=bad"],
+            "",
+        ),
+        // No terminal to ask the password on.
+        (None, &["login", "-method=userpass", "username=bob"], ""),
+        (None, &["login", "-"], "root\n"),
+        (None, &["token", "lookup", "-field=policies"], ""),
+        // `VAULT_TOKEN` wins over the stored token, and login says so.
+        (
+            Some("root"),
+            &["login", "-method=userpass", "username=bob", "password=pw"],
+            "",
+        ),
+        (Some("root"), &["print", "token"], ""),
+        (None, &["token", "lookup", "-field=display_name"], ""),
+        (None, &["login", "-no-print", "root"], ""),
+        (
+            None,
+            &[
+                "login",
+                "-token-only",
+                "-method=userpass",
+                "username=bob",
+                "password=pw",
+            ],
+            "",
+        ),
+        (
+            None,
+            &[
+                "login",
+                "-no-store",
+                "-method=userpass",
+                "username=bob",
+                "password=pw",
+            ],
+            "",
+        ),
+        (None, &["print", "token"], ""),
+        (None, &["login", "token=root", "lookup=false"], ""),
+        (
+            None,
+            &[
+                "login",
+                "-path=nope",
+                "-method=userpass",
+                "username=bob",
+                "password=pw",
+            ],
+            "",
+        ),
+    ];
+    compare(&bao, &ours, steps, &mut mismatches);
+    assert!(
+        mismatches.is_empty(),
+        "{} of {} login steps differ:\n{}",
+        mismatches.len(),
+        steps.len(),
+        mismatches.join("\n")
+    );
+    // The file is the token alone, private to its owner, as bao leaves it.
+    for side in [&bao, &ours] {
+        assert_eq!(std::fs::read_to_string(side.token_file()).unwrap(), "root");
+        assert_eq!(mode(&side.token_file()), 0o600, "{}", side.program);
+    }
+
+    // approle, which the bao CLI cannot log in with: role_id and secret_id as K=V pairs.
+    ours.ok(Some("root"), &["auth", "enable", "approle"]);
+    ours.ok(
+        Some("root"),
+        &["write", "auth/approle/role/app", "token_policies=default"],
+    );
+    let role_id = ours.ok(
+        Some("root"),
+        &["read", "-field=role_id", "auth/approle/role/app/role-id"],
+    );
+    let secret_id = ours.ok(
+        Some("root"),
+        &[
+            "write",
+            "-f",
+            "-field=secret_id",
+            "auth/approle/role/app/secret-id",
+        ],
+    );
+    let login = ours.ok(
+        None,
+        &[
+            "login",
+            "-method=approle",
+            &format!("role_id={role_id}"),
+            &format!("secret_id={secret_id}"),
+        ],
+    );
+    assert!(login.contains("You are now authenticated"), "{login}");
+    assert!(
+        login
+            .lines()
+            .any(|l| l.starts_with("token_policies ") && l.ends_with(r#"["default"]"#)),
+        "{login}"
+    );
+    let stored = std::fs::read_to_string(ours.token_file()).unwrap();
+    assert!(
+        stored.starts_with("s.") || stored.starts_with("hvs."),
+        "{stored}"
+    );
+    assert_eq!(
+        ours.ok(None, &["token", "lookup", "-field=display_name"]),
+        "approle"
+    );
+    let refused = ours.run(None, &["login", "-method=approle", "role_id=x"], "");
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr)
+            .starts_with("Error authenticating: Error making API request."),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    let missing = ours.run(None, &["login", "-method=jwt", "role=r"], "");
+    assert_eq!(
+        (
+            missing.status.code(),
+            String::from_utf8_lossy(&missing.stderr).as_ref()
+        ),
+        (Some(2), "Error authenticating: 'jwt' must be specified\n")
+    );
+    // `-token` wins over `VAULT_TOKEN`, which wins over the stored token (approle's).
+    let bob = ours.ok(
+        Some("root"),
+        &[
+            "write",
+            "-field=token",
+            "auth/userpass/login/bob",
+            "password=pw",
+        ],
+    );
+    assert_eq!(
+        ours.ok(
+            Some(&bob),
+            &["-token=root", "token", "lookup", "-field=policies"]
+        ),
+        "[root]"
+    );
+    assert_eq!(
+        ours.ok(Some(&bob), &["token", "lookup", "-field=display_name"]),
+        "userpass-bob"
+    );
+    assert_eq!(
+        ours.ok(Some(&bob), &["print", "token", "-token=root"]),
+        "root\n"
+    );
+    assert_eq!(
+        ours.ok(None, &["version"]),
+        format!("Strongroom v{}\n", env!("CARGO_PKG_VERSION"))
+    );
+    assert_eq!(ours.ok(None, &["-version"]), ours.ok(None, &["version"]));
+}
+
+/// `token_helper` in the CLI config (`VAULT_CONFIG_PATH`): both CLIs store the login's token
+/// through the external program and read it back from it, and `~/.vault-token` stays unused.
+#[test]
+fn an_external_token_helper_is_used_as_bao_uses_it() {
+    if !bao_available() {
+        return;
+    }
+    let addr = free_addr();
+    let _server = dev_server(&addr);
+    let ours = env!("CARGO_BIN_EXE_strongroom");
+    for program in ["bao", ours] {
+        let home = tempfile::tempdir().unwrap();
+        let store = home.path().join("kept");
+        let helper = home.path().join("helper");
+        std::fs::write(
+            &helper,
+            format!(
+                "#!/bin/sh\ncase \"$1\" in\n  get) cat '{0}' 2>/dev/null || true ;;\n  store) cat > '{0}' ;;\n  erase) rm -f '{0}' ;;\nesac\n",
+                store.display()
+            ),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let config = home.path().join("cli.hcl");
+        std::fs::write(
+            &config,
+            format!("token_helper = \"{}\"\n", helper.display()),
+        )
+        .unwrap();
+        let config = config.display().to_string();
+        let env = [
+            ("VAULT_CONFIG_PATH", config.as_str()),
+            ("BAO_CONFIG_PATH", config.as_str()),
+        ];
+        let run = |args: &[&str]| run_env(program, &addr, None, Some(home.path()), &env, args, "");
+        let login = run(&["login", "root"]);
+        assert!(
+            login.status.success(),
+            "{program}: {}",
+            String::from_utf8_lossy(&login.stderr)
+        );
+        assert_eq!(
+            std::fs::read_to_string(&store).unwrap(),
+            "root",
+            "{program}"
+        );
+        assert!(!home.path().join(".vault-token").exists(), "{program}");
+        let printed = run(&["print", "token"]);
+        assert_eq!(
+            String::from_utf8_lossy(&printed.stdout),
+            "root\n",
+            "{program}"
+        );
+    }
+}
+
+/// Response wrapping with OpenBao's own dev server (which wraps): `-wrap-ttl` on reads,
+/// listings and token creation prints the wrapping token's table as the `bao` CLI does,
+/// `unwrap` (with a token, or with the token in use) prints the answer as `bao unwrap` does, and
+/// a wrapped login is unwrapped before it is stored.
+#[test]
+fn wrapping_and_unwrap_match_bao_against_openbao() {
+    if !bao_available() {
+        return;
+    }
+    let addr = free_addr();
+    let _server = dev_server_of("bao", &addr);
+    let (bao_home, our_home) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let bao = Side {
+        program: "bao",
+        addr: &addr,
+        home: bao_home.path(),
+    };
+    let ours = Side {
+        program: env!("CARGO_BIN_EXE_strongroom"),
+        addr: &addr,
+        home: our_home.path(),
+    };
+    assert_wrapping_matches(&bao, &ours);
+}
+
+/// The wrapping script: `bao` on its server, `strongroom` on its own (the same server or
+/// another), each answer compared once masked; asserts they all match.
+fn assert_wrapping_matches(bao: &Side<'_>, ours: &Side<'_>) {
+    let servers: Vec<&str> = if bao.addr == ours.addr {
+        vec![bao.addr]
+    } else {
+        vec![bao.addr, ours.addr]
+    };
+    for addr in servers {
+        let setup = |args: &[&str]| {
+            let output = run("bao", addr, "root", args, "");
+            assert!(output.status.success(), "{args:?}: {output:?}");
+        };
+        setup(&["kv", "put", "secret/w", "a=1"]);
+        setup(&["auth", "enable", "userpass"]);
+        setup(&[
+            "write",
+            "auth/userpass/users/bob",
+            "password=pw",
+            "policies=default",
+        ]);
+    }
+    let root = Some("root");
+    let steps: &[(Option<&str>, &[&str], &str)] = &[
+        (root, &["kv", "get", "-wrap-ttl=5m", "secret/w"], ""),
+        (
+            root,
+            &["read", "-wrap-ttl=1h", "-format=json", "secret/data/w"],
+            "",
+        ),
+        (root, &["read", "-wrap-ttl=300", "secret/data/w"], ""),
+        (
+            root,
+            &["read", "-wrap-ttl=5m", "-field=a", "secret/data/w"],
+            "",
+        ),
+        (root, &["list", "-wrap-ttl=5m", "secret/metadata"], ""),
+        (
+            root,
+            &["token", "create", "-wrap-ttl=90s", "-policy=default"],
+            "",
+        ),
+        (
+            root,
+            &["write", "-wrap-ttl=2m", "sys/wrapping/wrap", "x=y"],
+            "",
+        ),
+        (root, &["unwrap", "s.notawrappingtoken"], ""),
+        (root, &["unwrap"], ""),
+        (
+            None,
+            &[
+                "login",
+                "-wrap-ttl=5m",
+                "-no-store",
+                "-method=userpass",
+                "username=bob",
+                "password=pw",
+            ],
+            "",
+        ),
+        (
+            None,
+            &[
+                "login",
+                "-wrap-ttl=5m",
+                "-method=userpass",
+                "username=bob",
+                "password=pw",
+            ],
+            "",
+        ),
+        (None, &["token", "lookup", "-field=display_name"], ""),
+    ];
+    let mut mismatches = Vec::new();
+    compare(bao, ours, steps, &mut mismatches);
+
+    // Unwrapping: each CLI unwraps a wrapping token of its own (they are single-use).
+    let wrapped = |addr: &str, args: &[&str]| {
+        let mut all = vec!["-wrap-ttl=5m", "-format=json"];
+        all.extend_from_slice(args);
+        let mut full: Vec<&str> = vec![args[0]];
+        full.extend(all.iter().filter(|a| **a != args[0]));
+        let out = run("bao", addr, "root", &full, "");
+        assert!(out.status.success(), "{full:?}: {out:?}");
+        let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        value["wrap_info"]["token"].as_str().unwrap().to_owned()
+    };
+    let unwrap_steps: &[(&[&str], &[&str])] = &[
+        (&["read", "secret/data/w"], &[]),
+        (&["read", "secret/data/w"], &["-format=json"]),
+        (&["read", "secret/data/w"], &["-field=data"]),
+        (&["list", "secret/metadata"], &[]),
+        (&["write", "auth/userpass/login/bob", "password=pw"], &[]),
+        (
+            &["write", "auth/userpass/login/bob", "password=pw"],
+            &["-field=token"],
+        ),
+        (&["write", "sys/wrapping/wrap", "x=y"], &[]),
+    ];
+    for (source, flags) in unwrap_steps {
+        let mut outputs = Vec::new();
+        for side in [bao, ours] {
+            let token = wrapped(side.addr, source);
+            let mut args = vec!["unwrap"];
+            args.extend_from_slice(flags);
+            args.push(&token);
+            // With a token of its own (the root token) and the wrapping token as argument.
+            outputs.push(side.masked(root, &args, ""));
+        }
+        if outputs[0] != outputs[1] {
+            mismatches.push(format!(
+                "unwrap {flags:?} of {source:?}\n--- bao:\n{}\n--- strongroom:\n{}\n",
+                outputs[0], outputs[1]
+            ));
+        }
+        // Again with the wrapping token as the only token (no argument).
+        let mut outputs = Vec::new();
+        for side in [bao, ours] {
+            let token = wrapped(side.addr, source);
+            let mut args = vec!["unwrap"];
+            args.extend_from_slice(flags);
+            outputs.push(side.masked(Some(&token), &args, ""));
+        }
+        if outputs[0] != outputs[1] {
+            mismatches.push(format!(
+                "unwrap {flags:?} (token in use) of {source:?}\n--- bao:\n{}\n--- strongroom:\n{}\n",
+                outputs[0], outputs[1]
+            ));
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "{} wrapping steps differ:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
+    // The wrapped login was unwrapped: the stored token is bob's, not the spent wrapping token.
+    let stored = std::fs::read_to_string(ours.token_file()).unwrap();
+    assert_eq!(
+        ours.ok(Some(&stored), &["token", "lookup", "-field=display_name"]),
+        "userpass-bob"
+    );
+    assert_eq!(mode(&ours.token_file()), 0o600);
+}
+
+/// The same script with `strongroom` against its own dev server: the server side of response
+/// wrapping (`X-Vault-Wrap-TTL`, `sys/wrapping/*`) is being built in core/http for issue 22.
+/// Tried merged with it: every step matches but one (see the reason below).
+#[test]
+#[ignore = "needs the server side of response wrapping (issue 22, core/http); merged with it, only `token create -wrap-ttl` still differs: the server puts the wrapped answer's warnings on the wrapping envelope"]
+fn wrapping_and_unwrap_match_bao_on_our_server() {
+    if !bao_available() {
+        return;
+    }
+    let (bao_addr, ours_addr) = (free_addr(), free_addr());
+    let _bao_server = dev_server_of("bao", &bao_addr);
+    let _our_server = dev_server(&ours_addr);
+    let (bao_home, our_home) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let bao = Side {
+        program: "bao",
+        addr: &bao_addr,
+        home: bao_home.path(),
+    };
+    let ours = Side {
+        program: env!("CARGO_BIN_EXE_strongroom"),
+        addr: &ours_addr,
+        home: our_home.path(),
+    };
+    assert_wrapping_matches(&bao, &ours);
+}
+
+/// A public key PEM and a signed JWT (EdDSA) with `claims`, for `login -method=jwt`.
+fn signed_jwt(claims: &serde_json::Value) -> (String, String) {
+    use base64ct::Encoding as _;
+    use ring::signature::KeyPair as _;
+    let pkcs8 =
+        ring::signature::Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new()).unwrap();
+    let key = ring::signature::Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap();
+    // The SubjectPublicKeyInfo of an Ed25519 key: a fixed prefix, then the 32 bytes.
+    let mut spki = vec![
+        0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+    ];
+    spki.extend_from_slice(key.public_key().as_ref());
+    let pem = format!(
+        "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----",
+        base64ct::Base64::encode_string(&spki)
+    );
+    let part = |v: &serde_json::Value| {
+        base64ct::Base64UrlUnpadded::encode_string(v.to_string().as_bytes())
+    };
+    let input = format!(
+        "{}.{}",
+        part(&serde_json::json!({"alg": "EdDSA", "typ": "JWT"})),
+        part(claims)
+    );
+    let signature = key.sign(input.as_bytes());
+    let jwt = format!(
+        "{input}.{}",
+        base64ct::Base64UrlUnpadded::encode_string(signature.as_ref())
+    );
+    (pem, jwt)
+}
+
+/// `login -method=jwt role=... jwt=...` (and `jwt=-` from standard input), against our server
+/// and against OpenBao's: the token is stored and serves the next command.
+#[test]
+fn jwt_login_stores_the_role_token() {
+    if !bao_available() {
+        return;
+    }
+    let ours = env!("CARGO_BIN_EXE_strongroom");
+    for server in [ours, "bao"] {
+        let addr = free_addr();
+        let _server = dev_server_of(server, &addr);
+        let home = tempfile::tempdir().unwrap();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let (pem, jwt) = signed_jwt(&serde_json::json!({
+            "iss": "https://issuer.example", "sub": "pipeline-7", "aud": "vault",
+            "exp": now + 300, "iat": now, "nbf": now - 5,
+        }));
+        let root = |args: &[&str]| {
+            let output = run_env(ours, &addr, Some("root"), Some(home.path()), &[], args, "");
+            assert!(
+                output.status.success(),
+                "{server}: {args:?}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        };
+        root(&["auth", "enable", "jwt"]);
+        root(&[
+            "write",
+            "auth/jwt/config",
+            &format!("jwt_validation_pubkeys={pem}"),
+            "jwt_supported_algs=EdDSA",
+            "bound_issuer=https://issuer.example",
+        ]);
+        root(&[
+            "write",
+            "auth/jwt/role/deploy",
+            "role_type=jwt",
+            "bound_audiences=vault",
+            "user_claim=sub",
+            "token_policies=default",
+        ]);
+        let login = run_env(
+            ours,
+            &addr,
+            None,
+            Some(home.path()),
+            &[],
+            &["login", "-method=jwt", "role=deploy", "jwt=-"],
+            &jwt,
+        );
+        let stdout = String::from_utf8_lossy(&login.stdout);
+        assert!(
+            login.status.success() && stdout.contains("You are now authenticated"),
+            "{server}: {stdout}\n{}",
+            String::from_utf8_lossy(&login.stderr)
+        );
+        let stored = std::fs::read_to_string(home.path().join(".vault-token")).unwrap();
+        assert!(stdout.contains(&stored), "{server}: {stdout}");
+        assert_eq!(mode(&home.path().join(".vault-token")), 0o600);
+        let lookup = run_env(
+            ours,
+            &addr,
+            None,
+            Some(home.path()),
+            &[],
+            &["token", "lookup", "-field=display_name"],
+            "",
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&lookup.stdout),
+            "jwt-pipeline-7",
+            "{server}"
+        );
+        // A tampered token is refused by the server, and nothing is stored.
+        let refused = run_env(
+            ours,
+            &addr,
+            None,
+            Some(home.path()),
+            &[],
+            &[
+                "login",
+                "-method=jwt",
+                "role=deploy",
+                &format!("jwt={jwt}x"),
+            ],
+            "",
+        );
+        assert_eq!(refused.status.code(), Some(2), "{server}");
+        assert_eq!(
+            std::fs::read_to_string(home.path().join(".vault-token")).unwrap(),
+            stored
+        );
+    }
 }

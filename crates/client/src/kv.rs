@@ -38,7 +38,8 @@ impl Client {
     pub async fn kv_mount(&self, path: &str) -> Result<KvMount> {
         let path = path.trim_matches('/');
         let lookup = format!("sys/internal/ui/mounts/{path}");
-        let response = self.read(&lookup).await?;
+        // Never wrapped: the answer is for the client, not the user (as Vault's preflight).
+        let response = self.without_wrapping().read(&lookup).await?;
         let data = response.map(|s| s.data).unwrap_or_default();
         let mount = data
             .get("path")

@@ -10,8 +10,14 @@
 //! still carries the version's metadata).
 //!
 //! Configuration follows Vault's CLI ([`ClientBuilder::from_env`]): `STRONGROOM_ADDR`,
-//! `STRONGROOM_TOKEN`, `STRONGROOM_CACERT` and `STRONGROOM_NAMESPACE`, each falling back to its
-//! `VAULT_` spelling. TLS is rustls on ring with the platform's roots plus any CA given.
+//! `STRONGROOM_TOKEN`, `STRONGROOM_CACERT`, `STRONGROOM_NAMESPACE` and `STRONGROOM_WRAP_TTL`,
+//! each falling back to its `VAULT_` spelling. TLS is rustls on ring with the platform's roots
+//! plus any CA given.
+//!
+//! Response wrapping: with [`ClientBuilder::wrap_ttl`] every request asks the server to wrap
+//! its answer (`X-Vault-Wrap-TTL`), and a wrapped answer comes back as a [`Secret`] whose
+//! [`wrap_info`](Secret::wrap_info) holds the single-use wrapping token; [`Client::unwrap`]
+//! turns it back into the answer.
 //!
 //! Why not vaultrs: it has no client for the lifecycle endpoints in the shape a CLI needs (raw
 //! responses, non-2xx health codes, 404-with-data), and brings its own HTTP stack. This crate is
@@ -38,7 +44,7 @@ use zeroize::Zeroizing;
 
 pub use crate::error::Error;
 pub use crate::kv::{Kv1, Kv2, KvMount, KvVersion, VersionMetadata};
-pub use crate::secret::{Secret, SecretAuth};
+pub use crate::secret::{Secret, SecretAuth, WrapInfo};
 pub use crate::sys::{InitResponse, SealStatus, Sys};
 
 /// The crate's result type.
@@ -55,6 +61,7 @@ pub struct ClientBuilder {
     ca_pem: Vec<Vec<u8>>,
     ca_file: Option<PathBuf>,
     timeout: Duration,
+    wrap_ttl: Option<String>,
 }
 
 impl std::fmt::Debug for ClientBuilder {
@@ -66,6 +73,7 @@ impl std::fmt::Debug for ClientBuilder {
             .field("ca_certificates", &self.ca_pem.len())
             .field("ca_file", &self.ca_file)
             .field("timeout", &self.timeout)
+            .field("wrap_ttl", &self.wrap_ttl)
             .finish()
     }
 }
@@ -89,19 +97,29 @@ impl ClientBuilder {
             ca_pem: Vec::new(),
             ca_file: None,
             timeout: Duration::from_secs(60),
+            wrap_ttl: None,
         }
     }
 
     /// A builder configured as Vault's CLI is: `STRONGROOM_ADDR` (default
-    /// [`DEFAULT_ADDRESS`]), `STRONGROOM_TOKEN`, `STRONGROOM_CACERT` (a PEM file) and
-    /// `STRONGROOM_NAMESPACE`, each falling back to its `VAULT_` spelling.
+    /// [`DEFAULT_ADDRESS`]), `STRONGROOM_TOKEN`, `STRONGROOM_CACERT` (a PEM file),
+    /// `STRONGROOM_NAMESPACE` and `STRONGROOM_WRAP_TTL`, each falling back to its `VAULT_`
+    /// spelling.
     pub fn from_env() -> Self {
         let mut builder =
             Self::new(env_var("STRONGROOM_ADDR", "VAULT_ADDR").unwrap_or(DEFAULT_ADDRESS.into()));
         builder.token = env_var("STRONGROOM_TOKEN", "VAULT_TOKEN").map(Zeroizing::new);
         builder.namespace = env_var("STRONGROOM_NAMESPACE", "VAULT_NAMESPACE");
         builder.ca_file = env_var("STRONGROOM_CACERT", "VAULT_CACERT").map(PathBuf::from);
+        builder.wrap_ttl = env_var("STRONGROOM_WRAP_TTL", "VAULT_WRAP_TTL");
         builder
+    }
+
+    /// Asks the server to wrap every response for `ttl` (sent as `X-Vault-Wrap-TTL`: seconds,
+    /// or a duration such as `5m`); an empty `ttl` turns wrapping off.
+    pub fn wrap_ttl(mut self, ttl: impl Into<String>) -> Self {
+        self.wrap_ttl = Some(ttl.into()).filter(|t| !t.is_empty());
+        self
     }
 
     /// Replaces the address.
@@ -160,6 +178,12 @@ impl ClientBuilder {
             Some(token) => Some(sensitive_header(token)?),
             None => None,
         };
+        let wrap_ttl = match &self.wrap_ttl {
+            Some(ttl) => Some(HeaderValue::from_str(ttl).map_err(|_| {
+                Error::Address(self.address.clone(), format!("invalid wrap ttl {ttl:?}"))
+            })?),
+            None => None,
+        };
         let namespace =
             match &self.namespace {
                 Some(ns) => Some(HeaderValue::from_str(ns).map_err(|_| {
@@ -200,6 +224,7 @@ impl ClientBuilder {
                 address,
                 token,
                 namespace,
+                wrap_ttl,
             }),
         })
     }
@@ -250,6 +275,7 @@ struct Inner {
     address: Url,
     token: Option<HeaderValue>,
     namespace: Option<HeaderValue>,
+    wrap_ttl: Option<HeaderValue>,
 }
 
 impl std::fmt::Debug for Client {
@@ -257,6 +283,7 @@ impl std::fmt::Debug for Client {
         f.debug_struct("Client")
             .field("address", &self.inner.address.as_str())
             .field("token", &self.inner.token.as_ref().map(|_| "[REDACTED]"))
+            .field("wrap_ttl", &self.inner.wrap_ttl)
             .finish_non_exhaustive()
     }
 }
@@ -309,14 +336,97 @@ impl Client {
     ///
     /// [`Error::InvalidToken`] if `token` cannot be a header value.
     pub fn with_token(&self, token: &str) -> Result<Self> {
-        Ok(Self {
+        Ok(self.derive(Some(sensitive_header(token)?), self.inner.wrap_ttl.clone()))
+    }
+
+    /// The same server (sharing connections) with no token, as a login is sent.
+    pub fn without_token(&self) -> Self {
+        self.derive(None, self.inner.wrap_ttl.clone())
+    }
+
+    /// The same server and token with response wrapping off, for the requests a command makes
+    /// on the side (Vault's CLI sends its `sys/internal/ui/mounts` preflight and a login's
+    /// token lookup unwrapped).
+    pub fn without_wrapping(&self) -> Self {
+        self.derive(self.inner.token.clone(), None)
+    }
+
+    /// Whether responses are asked to be wrapped.
+    pub fn wraps(&self) -> bool {
+        self.inner.wrap_ttl.is_some()
+    }
+
+    fn derive(&self, token: Option<HeaderValue>, wrap_ttl: Option<HeaderValue>) -> Self {
+        Self {
             inner: Arc::new(Inner {
                 http: self.inner.http.clone(),
                 address: self.inner.address.clone(),
-                token: Some(sensitive_header(token)?),
+                token,
                 namespace: self.inner.namespace.clone(),
+                wrap_ttl,
             }),
-        })
+        }
+    }
+
+    /// `PUT sys/wrapping/unwrap`, as Vault's client unwraps: without `wrapping_token`, the
+    /// client's own token is the wrapping token; with one, it is sent as the token when the
+    /// client has none (or the same one), else in the body (`{"token": ...}`, which the
+    /// client's token must be allowed to do). `None` when the wrapped response was empty.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Api`] for an invalid, used or expired wrapping token (Vault: 400 "wrapping token
+    /// is not valid or does not exist"); transport and decode errors.
+    pub async fn unwrap(&self, wrapping_token: Option<&str>) -> Result<Option<Secret>> {
+        let wrapping_token = wrapping_token.map(str::trim).filter(|t| !t.is_empty());
+        let (client, body) = match wrapping_token {
+            None => (self.clone(), Value::Null),
+            Some(token) => match &self.inner.token {
+                None => (self.with_token(token)?, Value::Null),
+                // Both tokens are the caller's own, compared here on the caller's machine.
+                Some(own) if own.as_bytes() == token.as_bytes() => (self.clone(), Value::Null),
+                Some(_) => (self.clone(), serde_json::json!({ "token": token })),
+            },
+        };
+        let response = client
+            .send(
+                Method::PUT,
+                "sys/wrapping/unwrap",
+                &[],
+                Some(&body),
+                "application/json",
+            )
+            .await?;
+        if response.status != 404 {
+            return client.judge(Method::PUT, "sys/wrapping/unwrap", response, false);
+        }
+        // A 404 can be a wrapped 404 answer (with data or warnings) ...
+        if let Ok(Some(secret)) = client.judge(Method::PUT, "sys/wrapping/unwrap", response, true) {
+            return Ok(Some(secret));
+        }
+        // ... or a server without `sys/wrapping/unwrap`: Vault's client then reads the wrapped
+        // answer the old way, from the wrapping token's `cubbyhole/response`.
+        let holder = match wrapping_token {
+            Some(token) => self.with_token(token)?,
+            None => self.clone(),
+        };
+        let Some(stored) = holder.read("cubbyhole/response").await? else {
+            return Ok(None);
+        };
+        let Some(Value::String(text)) = stored.data.get("response") else {
+            return Err(Error::Decode {
+                method: "GET".into(),
+                path: "cubbyhole/response".into(),
+                message: "\"response\" not found".into(),
+            });
+        };
+        let text = Zeroizing::new(text.clone());
+        let body: Value = serde_json::from_str(&text).map_err(|e| Error::Decode {
+            method: "GET".into(),
+            path: "cubbyhole/response".into(),
+            message: e.to_string(),
+        })?;
+        Secret::from_value(body, &Method::GET, "cubbyhole/response").map(Some)
     }
 
     /// The URL of API path `path` (below `/v1/`), each segment percent-encoded.
@@ -372,6 +482,14 @@ impl Client {
         }
         if let Some(namespace) = &self.inner.namespace {
             request = request.header("X-Vault-Namespace", namespace.clone());
+        }
+        match &self.inner.wrap_ttl {
+            Some(ttl) => request = request.header("X-Vault-Wrap-TTL", ttl.clone()),
+            // Vault's client default: `sys/wrapping/wrap` wraps for 5 minutes unless told.
+            None if path == "sys/wrapping/wrap" && matches!(method, Method::PUT | Method::POST) => {
+                request = request.header("X-Vault-Wrap-TTL", "5m");
+            }
+            None => {}
         }
         if !query.is_empty() {
             request = request.query(query);
@@ -454,6 +572,17 @@ impl Client {
         let response = self
             .send(method.clone(), path, query, body, content_type)
             .await?;
+        self.judge(method, path, response, absent_is_none)
+    }
+
+    /// Reads Vault's envelope from a response (see [`envelope`](Self::envelope)).
+    fn judge(
+        &self,
+        method: Method,
+        path: &str,
+        response: RawResponse,
+        absent_is_none: bool,
+    ) -> Result<Option<Secret>> {
         let status = StatusCode::from_u16(response.status).unwrap_or(StatusCode::BAD_GATEWAY);
         if status == StatusCode::NO_CONTENT || (status.is_success() && response.body.is_null()) {
             return Ok(None);

@@ -39,9 +39,10 @@ pub struct Secret {
     /// The auth block of a login or token creation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth: Option<SecretAuth>,
-    /// Response-wrapping information.
+    /// Response-wrapping information: present instead of the response when it was wrapped
+    /// (`X-Vault-Wrap-TTL`); the response itself is then behind the wrapping token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub wrap_info: Option<Value>,
+    pub wrap_info: Option<WrapInfo>,
     /// The type of the mount that answered, when the server says.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mount_type: Option<String>,
@@ -57,7 +58,49 @@ impl std::fmt::Debug for Secret {
             .field("data_keys", &self.data.keys().collect::<Vec<_>>())
             .field("warnings", &self.warnings)
             .field("auth", &self.auth)
+            .field("wrap_info", &self.wrap_info)
             .finish_non_exhaustive()
+    }
+}
+
+/// A wrapped response's `wrap_info`, with the fields and order of Vault's client
+/// (`api.SecretWrapInfo`; every field is serialized, as Vault's CLI prints it).
+///
+/// `Debug` redacts the wrapping token; its buffer is zeroed when dropped.
+#[derive(Clone, Default, Serialize, Deserialize, PartialEq)]
+#[non_exhaustive]
+pub struct WrapInfo {
+    /// The single-use wrapping token that unwraps the response.
+    #[serde(default)]
+    pub token: Zeroizing<String>,
+    /// The wrapping token's accessor.
+    #[serde(default, deserialize_with = "null_default")]
+    pub accessor: String,
+    /// The wrapping token's ttl in seconds.
+    #[serde(default, deserialize_with = "null_default")]
+    pub ttl: u64,
+    /// When the wrapping token was made (RFC 3339, as the server sent it).
+    #[serde(default, deserialize_with = "null_default")]
+    pub creation_time: String,
+    /// The path whose response was wrapped.
+    #[serde(default, deserialize_with = "null_default")]
+    pub creation_path: String,
+    /// The accessor of the token inside, when the wrapped response made one (a login, a token
+    /// creation); empty otherwise.
+    #[serde(default, deserialize_with = "null_default")]
+    pub wrapped_accessor: String,
+}
+
+impl std::fmt::Debug for WrapInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WrapInfo")
+            .field("token", &"[REDACTED]")
+            .field("accessor", &self.accessor)
+            .field("ttl", &self.ttl)
+            .field("creation_time", &self.creation_time)
+            .field("creation_path", &self.creation_path)
+            .field("wrapped_accessor", &self.wrapped_accessor)
+            .finish()
     }
 }
 
@@ -188,6 +231,36 @@ mod tests {
         assert_eq!(auth.lease_duration, 3600);
         let debug = format!("{secret:?}");
         assert!(!debug.contains("s.tok"), "{debug}");
+    }
+
+    /// The `wrap_info` of OpenBao 2.7.2's wrapped answer to `GET secret/data/w` (recorded):
+    /// `wrapped_accessor` is absent there and serialized empty, as `bao -format=json` prints it.
+    #[test]
+    fn reads_and_prints_wrap_info_as_vaults_client() {
+        let secret: Secret = serde_json::from_str(
+            r#"{"request_id":"","lease_id":"","renewable":false,"lease_duration":0,"data":null,
+            "wrap_info":{"token":"s.5DAJiycpEMX5uCfxXylYl73W","accessor":"M0MVWUojPnVOu49GuSBswIFI",
+            "ttl":60,"creation_time":"2026-12-03T12:25:22.913318026Z","creation_path":"secret/data/w"},
+            "warnings":null,"auth":null}"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let wrap = secret
+            .wrap_info
+            .as_ref()
+            .unwrap_or_else(|| panic!("no wrap_info"));
+        assert_eq!(wrap.token.as_str(), "s.5DAJiycpEMX5uCfxXylYl73W");
+        assert_eq!(
+            (wrap.ttl, wrap.creation_path.as_str()),
+            (60, "secret/data/w")
+        );
+        assert!(wrap.wrapped_accessor.is_empty());
+        assert!(!format!("{secret:?}").contains("s.5DAJ"));
+        assert_eq!(
+            serde_json::to_value(&secret).unwrap_or_else(|e| panic!("{e}"))["wrap_info"],
+            json!({"token": "s.5DAJiycpEMX5uCfxXylYl73W", "accessor": "M0MVWUojPnVOu49GuSBswIFI",
+                   "ttl": 60, "creation_time": "2026-12-03T12:25:22.913318026Z",
+                   "creation_path": "secret/data/w", "wrapped_accessor": ""})
+        );
     }
 
     #[test]

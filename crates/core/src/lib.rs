@@ -65,6 +65,7 @@ mod builder;
 mod client_token;
 mod clock;
 mod error;
+mod help;
 mod leases;
 mod lifecycle;
 mod load;

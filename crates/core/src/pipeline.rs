@@ -704,8 +704,8 @@ async fn check_wrapping_token(
 }
 
 /// Wraps `response` when the request asked for it (`wrap_ttl`) or the answer is a rewrap: a new
-/// single-use token holds the answer in its cubbyhole, and the caller gets only the token (with
-/// the answer's warnings). Errors and empty answers are never wrapped.
+/// single-use token holds the answer in its cubbyhole (its warnings too), and the caller gets
+/// only the token. Errors and empty answers are never wrapped.
 async fn wrap(
     active: &Active,
     path: &str,
@@ -777,8 +777,8 @@ async fn wrap(
         active.revoke_token_tree(&entry.id, now).await?;
         return Err(err);
     }
+    // The warnings stay inside the wrapped answer, as OpenBao keeps them.
     Ok(VaultResponse {
-        warnings: response.warnings,
         wrap_info: Some(crate::request::WrapInfo {
             token: token.into(),
             accessor: entry.accessor,

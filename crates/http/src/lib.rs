@@ -606,6 +606,14 @@ async fn logical(
             Some(json!({"errors": ["namespace not found"]})),
         );
     }
+    // Help for the path (`?help=1`, or the HELP method), from the declarations: whatever the
+    // method, as Vault answers it.
+    if query.get("help").is_some_and(|v| !v.is_empty()) || method.as_str() == "HELP" {
+        return match vault.help(token_of(&headers).as_ref(), &path).await {
+            Ok(help) => with_headers(StatusCode::OK, Some(help)),
+            Err(err) => error_response(&err),
+        };
+    }
     // OpenBao's rule, before the body is decoded: a PATCH is a JSON merge patch, said so in its
     // Content-Type.
     if method == Method::PATCH

@@ -1100,7 +1100,6 @@ fn assert_wrapping_matches(bao: &Side<'_>, ours: &Side<'_>) {
 /// wrapping (`X-Vault-Wrap-TTL`, `sys/wrapping/*`) is being built in core/http for issue 22.
 /// Tried merged with it: every step matches but one (see the reason below).
 #[test]
-#[ignore = "needs the server side of response wrapping (issue 22, core/http); merged with it, only `token create -wrap-ttl` still differs: the server puts the wrapped answer's warnings on the wrapping envelope"]
 fn wrapping_and_unwrap_match_bao_on_our_server() {
     if !bao_available() {
         return;

@@ -316,7 +316,7 @@ impl Vault {
             return Err(VaultError::PermissionDenied);
         }
         if let Target::Nowhere = target {
-            return Err(VaultError::UnsupportedPath);
+            return Err(VaultError::NoRoute(path));
         }
         Ok(Prepared {
             target,
@@ -365,7 +365,7 @@ impl Vault {
             Target::Sys(rest) | Target::Token(rest) => {
                 sys::handle(builtin, self, active, caller(entry), operation, &rest, data).await
             }
-            Target::Nowhere => Err(VaultError::UnsupportedPath),
+            Target::Nowhere => Err(VaultError::NoRoute(path)),
             Target::Vacant if operation == Operation::Read => Ok(VaultResponse::empty()),
             Target::Vacant => Err(VaultError::UnsupportedPath),
             Target::Engine(mounted, rest) => {

@@ -290,8 +290,12 @@ pub fn status_of(kind: ErrorKind) -> StatusCode {
 fn error_response(err: &VaultError) -> Response {
     let kind = err.kind();
     let message = match kind {
-        // Vault's wording for a 405 is a multi-error list.
+        // Vault's wording for a 405, and for a path a mount does not serve, is a multi-error
+        // list (a path no mount serves is not: `VaultError::NoRoute`).
         ErrorKind::UnsupportedOperation => format!("1 error occurred:\n\t* {err}\n\n"),
+        _ if matches!(err, VaultError::UnsupportedPath) => {
+            format!("1 error occurred:\n\t* {err}\n\n")
+        }
         _ => err.to_string(),
     };
     with_headers(status_of(kind), Some(json!({ "errors": [message] })))
@@ -410,13 +414,24 @@ fn body_object(body: &Bytes) -> Result<Map<String, Value>, String> {
         Ok(Value::Object(map)) => Ok(map),
         // `bao write -f` sends `null`; Vault reads it as no data.
         Ok(Value::Null) => Ok(Map::new()),
-        Ok(_) => Err("request body must be a JSON object".into()),
+        // Go's wording, as Vault decodes the body into a map.
+        Ok(other) => Err(format!(
+            "failed to decode JSON input: json: cannot unmarshal {} into Go value of type \
+             map[string]interface {{}}",
+            match other {
+                Value::Array(_) => "array",
+                Value::String(_) => "string",
+                Value::Number(_) => "number",
+                _ => "bool",
+            }
+        )),
         // serde_json stops at 128 levels of nesting, so no body can exhaust the stack;
         // OpenBao words its own depth limit this way.
         Err(e) if e.to_string().starts_with("recursion limit exceeded") => {
             Err("failed to decode JSON input: exceeded max depth".into())
         }
-        Err(e) => Err(format!("failed to parse JSON input: {e}")),
+        Err(e) if e.is_eof() => Err("failed to decode JSON input: unexpected EOF".into()),
+        Err(e) => Err(format!("failed to decode JSON input: {e}")),
     }
 }
 

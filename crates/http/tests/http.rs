@@ -17,10 +17,10 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use common::{call, initialised};
 use http_body_util::BodyExt;
-use tower::ServiceExt;
 use serde_json::{Value, json};
 use strongroom_core::Vault;
 use strongroom_storage::MemoryStorage;
+use tower::ServiceExt;
 
 #[tokio::test]
 async fn lifecycle_over_http() {

@@ -44,7 +44,10 @@ async fn dev_vault() -> Router {
         None,
     )
     .await;
-    assert!(status.is_success(), "revoking the init root token: {status}");
+    assert!(
+        status.is_success(),
+        "revoking the init root token: {status}"
+    );
     let (status, _, _) = call(
         &app,
         "POST",
@@ -289,7 +292,9 @@ fn normalize(key: Option<&str>, value: &Value) -> Value {
         }
         Value::Array(items) => Value::Array(items.iter().map(|v| normalize(key, v)).collect()),
         Value::String(s) => normalize_string(key, s),
-        Value::Number(n) if key.is_some_and(|k| TIME_KEYS.contains(&k)) && n.as_f64() != Some(0.0) => {
+        Value::Number(n)
+            if key.is_some_and(|k| TIME_KEYS.contains(&k)) && n.as_f64() != Some(0.0) =>
+        {
             json!("<time>")
         }
         other => other.clone(),
@@ -307,11 +312,21 @@ fn short(value: &Value) -> String {
 
 /// Every difference between their (OpenBao's) and our normalised answer, by JSON path.
 fn diff(path: &str, key: Option<&str>, theirs: &Value, ours: &Value, out: &mut Vec<String>) {
-    let at = |p: &str| if p.is_empty() { "(body)".to_owned() } else { p.to_owned() };
+    let at = |p: &str| {
+        if p.is_empty() {
+            "(body)".to_owned()
+        } else {
+            p.to_owned()
+        }
+    };
     match (theirs, ours) {
         (Value::Object(t), Value::Object(o)) => {
             for (k, tv) in t {
-                let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                let p = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
                 match o.get(k) {
                     Some(ov) => diff(&p, Some(k), tv, ov, out),
                     None => out.push(format!("{p}: missing in ours (theirs {})", short(tv))),
@@ -319,7 +334,11 @@ fn diff(path: &str, key: Option<&str>, theirs: &Value, ours: &Value, out: &mut V
             }
             for (k, ov) in o {
                 if !t.contains_key(k) {
-                    let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                    let p = if path.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{path}.{k}")
+                    };
                     out.push(format!("{p}: only in ours ({})", short(ov)));
                 }
             }
@@ -336,7 +355,12 @@ fn diff(path: &str, key: Option<&str>, theirs: &Value, ours: &Value, out: &mut V
                     .zip(o.as_i64())
                     .is_some_and(|(t, o)| (t - o).abs() <= 3) => {}
         (t, o) if t == o => {}
-        (t, o) => out.push(format!("{}: ours {}, theirs {}", at(path), short(o), short(t))),
+        (t, o) => out.push(format!(
+            "{}: ours {}, theirs {}",
+            at(path),
+            short(o),
+            short(t)
+        )),
     }
 }
 
@@ -377,7 +401,11 @@ async fn replay(app: &Router, fixture: &str) -> (Vec<String>, Vec<Difference>) {
             Ok(prepared) => prepared,
             Err(why) => {
                 ours.insert(name.clone(), Value::Null);
-                differences.push(Difference { step: number, name, report: vec![why] });
+                differences.push(Difference {
+                    step: number,
+                    name,
+                    report: vec![why],
+                });
                 continue;
             }
         };
@@ -416,15 +444,28 @@ async fn replay(app: &Router, fixture: &str) -> (Vec<String>, Vec<Difference>) {
         let mut report = Vec::new();
         let expected_status = step["status"].as_u64().unwrap();
         if u64::from(status.as_u16()) != expected_status {
-            report.push(format!("status: ours {}, theirs {expected_status}", status.as_u16()));
+            report.push(format!(
+                "status: ours {}, theirs {expected_status}",
+                status.as_u16()
+            ));
         }
         let mut theirs = step["response"].clone();
         let mut mine = response;
         apply_vary(&mut theirs, &vary);
         apply_vary(&mut mine, &vary);
-        diff("", None, &normalize(None, &theirs), &normalize(None, &mine), &mut report);
+        diff(
+            "",
+            None,
+            &normalize(None, &theirs),
+            &normalize(None, &mine),
+            &mut report,
+        );
         if !report.is_empty() {
-            differences.push(Difference { step: number, name, report });
+            differences.push(Difference {
+                step: number,
+                name,
+                report,
+            });
         }
     }
     (names, differences)
@@ -459,9 +500,13 @@ async fn assert_family(app: &Router, family: &str, fixture: &str) {
     }
     for name in known.keys() {
         if !names.iter().any(|n| n == name) {
-            problems.push(format!("KNOWN_DIFFERENCES lists {family}/{name}, which the fixture does not have"));
+            problems.push(format!(
+                "KNOWN_DIFFERENCES lists {family}/{name}, which the fixture does not have"
+            ));
         } else if !differences.iter().any(|d| d.name == *name) {
-            problems.push(format!("{family}/{name} now matches OpenBao: remove it from KNOWN_DIFFERENCES"));
+            problems.push(format!(
+                "{family}/{name} now matches OpenBao: remove it from KNOWN_DIFFERENCES"
+            ));
         }
     }
     eprintln!(
@@ -560,14 +605,32 @@ fn normalisation_keeps_what_is_fixed_and_hides_what_varies() {
         })
     );
     let mut out = Vec::new();
-    diff("", None, &json!({"ttl": 100, "a": [1]}), &json!({"ttl": 98, "a": [2], "b": 1}), &mut out);
+    diff(
+        "",
+        None,
+        &json!({"ttl": 100, "a": [1]}),
+        &json!({"ttl": 98, "a": [2], "b": 1}),
+        &mut out,
+    );
     assert_eq!(out, vec!["a.0: ours 2, theirs 1", "b: only in ours (1)"]);
-    let ours = HashMap::from([("s".to_owned(), json!({"auth": {"client_token": "t", "n": [1, 2]}}))]);
-    assert_eq!(substitute_str("{{s.auth.client_token}}", &ours), Ok(json!("t")));
+    let ours = HashMap::from([(
+        "s".to_owned(),
+        json!({"auth": {"client_token": "t", "n": [1, 2]}}),
+    )]);
+    assert_eq!(
+        substitute_str("{{s.auth.client_token}}", &ours),
+        Ok(json!("t"))
+    );
     assert_eq!(substitute_str("{{s.auth.n}}", &ours), Ok(json!([1, 2])));
-    assert_eq!(substitute_str("/v1/x/{{s.auth.client_token}}/y", &ours), Ok(json!("/v1/x/t/y")));
+    assert_eq!(
+        substitute_str("/v1/x/{{s.auth.client_token}}/y", &ours),
+        Ok(json!("/v1/x/t/y"))
+    );
     assert!(substitute_str("{{s.auth.missing}}", &ours).is_err());
     let mut v = json!({"data": {"keys": ["a", "b"], "other": 1}});
     apply_vary(&mut v, &["data.keys.*"]);
-    assert_eq!(v, json!({"data": {"keys": ["<varies>", "<varies>"], "other": 1}}));
+    assert_eq!(
+        v,
+        json!({"data": {"keys": ["<varies>", "<varies>"], "other": 1}})
+    );
 }

@@ -47,9 +47,9 @@ pub async fn send(
     let json = if bytes.is_empty() {
         None
     } else {
-        Some(serde_json::from_slice(&bytes).unwrap_or_else(|_| {
-            json!({"<non-json>": String::from_utf8_lossy(&bytes).trim().to_owned()})
-        }))
+        Some(serde_json::from_slice(&bytes).unwrap_or_else(
+            |_| json!({"<non-json>": String::from_utf8_lossy(&bytes).trim().to_owned()}),
+        ))
     };
     (status, json, headers)
 }

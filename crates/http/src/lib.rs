@@ -358,13 +358,18 @@ async fn health(
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
+    // OpenBao's answer while sealed or uninitialised: a standby whose replication is unknown.
+    let (standby, replication) = if status.sealed {
+        (true, "unknown")
+    } else {
+        (false, "disabled")
+    };
     let mut body = json!({
         "initialized": status.initialized,
         "sealed": status.sealed,
-        "standby": false,
-        "performance_standby": false,
-        "replication_performance_mode": "disabled",
-        "replication_dr_mode": "disabled",
+        "standby": standby,
+        "replication_performance_mode": replication,
+        "replication_dr_mode": replication,
         "server_time_utc": now,
         "version": status.version,
     });
@@ -477,6 +482,23 @@ async fn init(State(vault): State<Vault>, body: Bytes) -> Response {
         // With an auto-unseal seal Vault takes the recovery settings instead.
         shares = usize_field(&data, "recovery_shares");
         threshold = usize_field(&data, "recovery_threshold");
+    }
+    // PGP-encrypted shares are not offered: refused, never answered in the clear.
+    for name in ["pgp_keys", "recovery_pgp_keys", "root_token_pgp_key"] {
+        let given = match data.get(name) {
+            Some(Value::Array(keys)) => Some(keys.len()),
+            Some(Value::String(key)) if !key.is_empty() => Some(1),
+            _ => None,
+        };
+        if let Some(count) = given {
+            return bad_request(if name != "root_token_pgp_key" && count != shares {
+                "invalid seal configuration: count mismatch between number of provided PGP keys \
+                 and number of shares"
+                    .to_owned()
+            } else {
+                format!("{name} is not supported: PGP-encrypted shares and tokens are not offered")
+            });
+        }
     }
     match vault.init(InitRequest::new(shares, threshold)).await {
         Ok(init) => {

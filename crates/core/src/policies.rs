@@ -102,8 +102,18 @@ impl PolicyStore {
         if name == "root" {
             return Err(VaultError::invalid("cannot update \"root\" policy"));
         }
-        Policy::parse(&name, text)
-            .map_err(|e| VaultError::invalid(format!("failed to parse policy: {e}")))?;
+        Policy::parse(&name, text).map_err(|e| {
+            VaultError::invalid(match e {
+                // Vault's words, with the path twice as its error chain has it.
+                strongroom_policy::PolicyError::UnknownCapability {
+                    capability, path, ..
+                } => format!(
+                    "failed to parse policy: path {path:?}: path {path:?}: invalid capability \
+                     {capability:?}"
+                ),
+                other => format!("failed to parse policy: {other}"),
+            })
+        })?;
         let bytes = serde_json::to_vec(&Stored {
             name: name.clone(),
             policy: text.to_owned(),
@@ -118,9 +128,11 @@ impl PolicyStore {
     pub(crate) async fn delete(&self, name: &str) -> Result<()> {
         let name = check_name(name)?;
         if name == "root" || name == "default" {
-            return Err(VaultError::invalid(format!(
-                "cannot delete {name:?} policy"
-            )));
+            return Err(VaultError::invalid(if name == "root" {
+                "cannot delete \"root\" policy"
+            } else {
+                "cannot delete default policy"
+            }));
         }
         self.storage.delete(&format!("{PREFIX}{name}")).await?;
         self.invalidate();
@@ -131,8 +143,9 @@ impl PolicyStore {
     pub(crate) async fn list(&self) -> Result<Vec<String>> {
         let mut names = self.storage.list(PREFIX).await?;
         names.retain(|n| !n.ends_with('/'));
-        names.push("root".into());
         names.sort();
+        // Vault lists `root` last.
+        names.push("root".into());
         Ok(names)
     }
 

@@ -610,8 +610,18 @@ fn envelope(response: &VaultResponse, path: &str) -> Value {
         "warnings": if response.warnings.is_empty() { Value::Null } else { json!(response.warnings) },
         "auth": auth,
     });
-    // System reads answer their payload at the top level too, as Vault does.
+    // System reads answer their payload at the top level too, as Vault does for its older
+    // endpoints (not the newer ones below).
+    let newer = [
+        "sys/policies/",
+        "sys/internal/ui/mounts/",
+        "sys/host-info",
+        "sys/tools/",
+        "sys/wrapping/",
+        "sys/leases/lookup/",
+    ];
     if path.starts_with("sys/")
+        && !newer.iter().any(|p| path.starts_with(p))
         && let (Some(data), Value::Object(top)) = (&response.data, &mut out)
     {
         for (key, value) in data {

@@ -139,7 +139,7 @@ async fn capabilities_of_token(
         .active
         .lookup_token(token.expose(), sys.active.clock().now())
         .await?
-        .ok_or_else(|| VaultError::invalid("invalid token"))?;
+        .ok_or_else(|| VaultError::invalid("1 error occurred:\n\t* invalid token\n\n"))?;
     capabilities(&sys.active, &entry.policies, &fields).await
 }
 
@@ -157,7 +157,7 @@ async fn capabilities(
         paths.push(path);
     }
     if paths.is_empty() {
-        return Err(VaultError::invalid("missing path"));
+        return Err(VaultError::invalid("paths must be supplied"));
     }
     let acl = active.policies().acl(policies).await?;
     let mut out = Map::new();
@@ -167,12 +167,14 @@ async fn capabilities(
         let mut decided = crate::request_path::canonical(Operation::Read, path)
             .unwrap_or_else(|_| path.trim_start_matches('/').to_owned());
         let _ = Vault::route(active, Operation::Read, &mut decided).await;
-        let caps: Vec<String> = acl
+        let mut caps: Vec<String> = acl
             .capabilities(&decided)
             .to_vault_list()
             .into_iter()
             .map(str::to_owned)
             .collect();
+        // Vault sorts them.
+        caps.sort();
         all.extend(caps.iter().cloned());
         out.insert(path.clone(), json!(caps));
     }

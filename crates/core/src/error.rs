@@ -26,6 +26,9 @@ pub enum VaultError {
     /// No mount or handler serves the path.
     #[error("unsupported path")]
     UnsupportedPath,
+    /// A refusal (403) in Vault's own words for the situation (`bad token`).
+    #[error("{0}")]
+    Refused(String),
     /// No mount serves the path (Vault's wording names it).
     #[error("no handler for route {0:?}. route entry not found.")]
     NoRoute(String),
@@ -65,7 +68,7 @@ impl VaultError {
             Self::AlreadyInitialized | Self::InvalidRequest(_) | Self::Decode(_) => {
                 ErrorKind::InvalidRequest
             }
-            Self::PermissionDenied => ErrorKind::PermissionDenied,
+            Self::PermissionDenied | Self::Refused(_) => ErrorKind::PermissionDenied,
             Self::UnsupportedPath | Self::NoRoute(_) => ErrorKind::UnsupportedPath,
             Self::Logical(err) => err.kind(),
             Self::Seal(err) => match err {

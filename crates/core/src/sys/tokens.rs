@@ -38,12 +38,15 @@ fn lookup_data(
         "num_uses": num_uses,
         "orphan": entry.parent.is_none(),
         "path": entry.path,
-        "period": if entry.period > 0 { json!(entry.period) } else { Value::Null },
         "policies": entry.policies,
         "renewable": entry.renewable,
         "ttl": entry.ttl_left(now),
         "type": "service",
     }));
+    // Vault tells the period only when the token has one.
+    if entry.period > 0 {
+        out.insert("period".into(), json!(entry.period));
+    }
     if let Some(at) = entry.last_renewal_time {
         out.insert("last_renewal_time".into(), json!(at));
         out.insert("last_renewal".into(), json!(rfc3339(at)));
@@ -271,7 +274,7 @@ fn token_request(fields: &Fields<'_>) -> Result<TokenRequest> {
 fn required_token(fields: &Fields<'_>) -> Result<SecretText> {
     let token: SecretText = fields.get("token")?;
     if token.expose().is_empty() {
-        return Err(VaultError::invalid("missing token"));
+        return Err(VaultError::invalid("missing token ID"));
     }
     Ok(token)
 }
@@ -294,6 +297,7 @@ async fn create_token(
     let caller = sys.caller()?;
     let request = token_request(&fields)?;
     let asked_period = request.period;
+    let asked_ttl = request.ttl;
     let path = format!(
         "auth/token/{}",
         if orphan { "create-orphan" } else { "create" }
@@ -309,6 +313,14 @@ async fn create_token(
         .create(&caller.entry, request, creation, ctx.now)
         .await?;
     let mut response = auth_response(new_token, &entry);
+    if let Some(asked) = asked_ttl.filter(|t| entry.period == 0 && t.as_secs() > entry.ttl) {
+        response.warnings.push(format!(
+            "TTL of \"{}\" exceeded the effective max_ttl of \"{}\"; TTL value is capped \
+             accordingly",
+            humantime(asked.as_secs()),
+            humantime(entry.ttl)
+        ));
+    }
     if let Some(asked) = asked_period.filter(|p| p.as_secs() > entry.period) {
         response.warnings.push(format!(
             "period of \"{}\" exceeded the effective max_ttl of \"{}\"; period value is \
@@ -332,12 +344,16 @@ async fn lookup_self(sys: &System, ctx: &Context, _fields: Fields<'_>) -> Result
 
 async fn lookup(sys: &System, ctx: &Context, fields: Fields<'_>) -> Result<VaultResponse> {
     let caller = sys.caller()?;
-    let target = required_token(&fields)?;
+    // Without a token, Vault looks up the caller's own.
+    let target: SecretText = fields.get("token")?;
+    if target.expose().is_empty() {
+        return lookup_self(sys, ctx, fields).await;
+    }
     let entry = sys
         .active
         .lookup_token(target.expose(), ctx.now)
         .await?
-        .ok_or_else(|| VaultError::invalid("bad token"))?;
+        .ok_or_else(|| VaultError::Refused("bad token".into()))?;
     // Looking up one's own token reports this request's use, as lookup-self does.
     let own = entry.id == caller.entry.id;
     let entry = if own { &caller.entry } else { &entry };
@@ -350,12 +366,18 @@ async fn lookup(sys: &System, ctx: &Context, fields: Fields<'_>) -> Result<Vault
 }
 
 async fn lookup_accessor(sys: &System, ctx: &Context, fields: Fields<'_>) -> Result<VaultResponse> {
-    let accessor = required_accessor(&fields)?;
+    // Vault's words here are a multi-error list.
+    let multi =
+        |problem: &str| VaultError::invalid(format!("1 error occurred:\n\t* {problem}\n\n"));
+    let accessor: String = fields.get("accessor")?;
+    if accessor.is_empty() {
+        return Err(multi("missing accessor"));
+    }
     let entry = sys
         .active
         .lookup_accessor(&accessor, ctx.now)
         .await?
-        .ok_or_else(|| VaultError::invalid("invalid accessor"))?;
+        .ok_or_else(|| multi("invalid accessor"))?;
     Ok(VaultResponse::data(lookup_data(
         &entry, ctx.now, None, false,
     )))
@@ -383,7 +405,7 @@ async fn renew(
             let entry = active
                 .lookup_token(target.expose(), now)
                 .await?
-                .ok_or_else(|| VaultError::invalid("bad token"))?;
+                .ok_or_else(|| VaultError::invalid("token not found"))?;
             (entry, target.expose().to_owned())
         }
         Renewed::Accessor => {
@@ -480,14 +502,19 @@ async fn revoke_accessor(sys: &System, ctx: &Context, fields: Fields<'_>) -> Res
     Ok(VaultResponse::empty())
 }
 
-/// Seconds as Go prints a `time.Duration` (`1h0m0s`, `2m30s`, `45s`), for Vault's warnings.
+/// Seconds as Vault's warnings print them: Go's `time.Duration` text without its zero minutes
+/// and seconds (`2h`, `1h30m`, `1h5s`, `45s`).
 fn humantime(secs: u64) -> String {
     let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
+    let mut out = String::new();
     if h > 0 {
-        format!("{h}h{m}m{s}s")
-    } else if m > 0 {
-        format!("{m}m{s}s")
-    } else {
-        format!("{s}s")
+        out.push_str(&format!("{h}h"));
     }
+    if m > 0 {
+        out.push_str(&format!("{m}m"));
+    }
+    if s > 0 || out.is_empty() {
+        out.push_str(&format!("{s}s"));
+    }
+    out
 }

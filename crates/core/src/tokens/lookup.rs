@@ -221,7 +221,7 @@ impl TokenStore {
                 id,
                 |entry| {
                     if !entry.renewable {
-                        return Err(VaultError::invalid("token is not renewable"));
+                        return Err(VaultError::invalid("lease is not renewable"));
                     }
                     let mut ttl = if entry.period > 0 {
                         entry.period

@@ -335,7 +335,18 @@ impl TokenStore {
             }
         }
         if !request.display_name.is_empty() {
-            request.display_name = format!("token-{}", request.display_name);
+            // Vault's sanitising: anything but letters, digits and `-` becomes `-`.
+            let full: String = format!("token-{}", request.display_name)
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '-' {
+                        c
+                    } else {
+                        '-'
+                    }
+                })
+                .collect();
+            request.display_name = full.strip_suffix('-').unwrap_or(&full).to_owned();
         }
         if request.policies.is_empty() {
             request.policies = parent

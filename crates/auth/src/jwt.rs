@@ -454,19 +454,27 @@ impl Jwt {
         ) {
             (true, true) => {
                 return Err(invalid(
-                    "exactly one of jwks_url or jwt_validation_pubkeys must be set",
+                    "exactly one of 'jwt_validation_pubkeys', 'jwks_url', 'jwks_pairs', 'oidc_discovery_url', \
+                     or 'provider_config' must be set",
                 ));
             }
             (false, false) => {
                 return Err(invalid(
-                    "jwks_url and jwt_validation_pubkeys are mutually exclusive",
+                    "exactly one of 'jwt_validation_pubkeys', 'jwks_url', 'jwks_pairs', 'oidc_discovery_url', \
+                     or 'provider_config' must be set",
                 ));
             }
             _ => {}
         }
         for pem in &config.jwt_validation_pubkeys {
-            PublicKey::from_pem(pem)
-                .map_err(|e| invalid(format!("jwt_validation_pubkeys: {e}")))?;
+            PublicKey::from_pem(pem).map_err(|e| {
+                // Vault's words for text that holds no PEM block at all.
+                if pem.contains("-----BEGIN ") {
+                    invalid(format!("jwt_validation_pubkeys: {e}"))
+                } else {
+                    invalid("error parsing public key: data does not contain any valid public keys")
+                }
+            })?;
         }
         if let Some(bad) = config.algs().iter().find(|a| !ALGS.contains(&a.as_str())) {
             return Err(invalid(format!("unsupported signing algorithm {bad:?}")));
@@ -547,9 +555,11 @@ impl Jwt {
         if let Some(kind) = fields.get_ok::<&str>("role_type")?
             && kind != "jwt"
         {
-            return Err(invalid(format!(
-                "role_type {kind:?} is not supported: jwt only"
-            )));
+            return Err(invalid(if kind == "oidc" {
+                format!("role_type {kind:?} is not supported: jwt only")
+            } else {
+                format!("invalid 'role_type': {kind}")
+            }));
         }
         // Unset fields keep the role's values (or, for a new role, the declared defaults).
         let leeway = |key: &str, kept: Option<i64>| -> Result<i64> {

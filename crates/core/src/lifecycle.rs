@@ -111,6 +111,9 @@ pub struct SealStatus {
     /// The cluster's id (a UUID fixed at init); only told while unsealed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cluster_id: Option<String>,
+    /// The storage backend's name (`inmem`, `sqlite`, `postgresql`), as Vault's
+    /// `storage_type`.
+    pub storage_type: String,
 }
 
 /// Every key `storage` holds, by a walk of `list` (which returns direct children only, folders
@@ -404,6 +407,7 @@ impl Vault {
             recovery_seal: config.as_ref().is_some_and(|c| c.recovery_check.is_some()),
             cluster_name: cluster.as_ref().map(|c| c.name.clone()),
             cluster_id: cluster.map(|c| c.id),
+            storage_type: self.inner.raw.kind().into(),
         })
     }
 

@@ -311,10 +311,11 @@ fn seal_status_json(status: &SealStatus) -> Value {
         "progress": status.progress,
         "nonce": status.nonce,
         "version": status.version,
-        "build_date": "",
+        // OpenBao's name for the build's date.
+        "commit_date": "",
         "migration": false,
         "recovery_seal": status.recovery_seal,
-        "storage_type": "strongroom",
+        "storage_type": status.storage_type,
     });
     // Vault tells the cluster's name and id only while unsealed.
     if let (Some(name), Some(id), Value::Object(fields)) =

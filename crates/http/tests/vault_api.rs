@@ -99,14 +99,6 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
         "sys/internal-ui-mounts",
         "not yet: sys/internal/ui/mounts (the listing) is not served",
     ),
-    (
-        "sys/internal-ui-mounts-secret",
-        "not yet: the dev secret/ mount has no description, and the UI answer lacks the path-less fields as Vault has them",
-    ),
-    (
-        "sys/internal-ui-mounts-missing",
-        "not yet: a path no mount serves is 400 with the path as given; Vault answers 403 with the path and a trailing slash",
-    ),
     ("sys/remount", "not yet: sys/remount is not served"),
     (
         "sys/auth-list",
@@ -127,10 +119,6 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
     (
         "sys/policy-bad-hcl",
         "kept on purpose: our HCL parser's own words for a syntax error (with line and column), not Go hcl's",
-    ),
-    (
-        "sys/capabilities-accessor",
-        "not yet: sys/capabilities-accessor is not served",
     ),
     (
         "sys/leases-list",
@@ -289,10 +277,6 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
         "kept on purpose: OpenBao prints the unknown algorithm as '\\x00' (a bug); we name it",
     ),
     (
-        "transit/trim-missing-key",
-        "not yet: trim of an unknown key says 'encryption key not found'; Vault says 'invalid key name'",
-    ),
-    (
         "auth/userpass-login",
         "not yet: no identity store, so logins have no entity_id",
     ),
@@ -398,7 +382,8 @@ async fn dev_vault() -> Router {
         "POST",
         "/v1/sys/mounts/secret",
         Some("root"),
-        Some(json!({"type": "kv", "options": {"version": "2"}})),
+        Some(json!({"type": "kv", "options": {"version": "2"},
+                    "description": "key/value secret storage"})),
     )
     .await;
     assert!(status.is_success(), "mounting secret/: {status}");

@@ -1585,7 +1585,7 @@ impl Transit {
         let before = self
             .load_config(ctx, name)
             .await?
-            .ok_or_else(|| LogicalError::invalid("encryption key not found"))?
+            .ok_or_else(|| LogicalError::invalid("invalid key name"))?
             .0;
         let config = self
             .update_config(ctx, name, |config| {

@@ -66,6 +66,15 @@ pub(super) fn endpoints() -> Vec<Declared> {
             .field("path", path())
             .write(|s, c, f| Box::pin(capabilities_of_token(s, c, f)))
             .synopsis("The capabilities of a token on paths."),
+        Declared::new("capabilities-accessor")
+            .field(
+                "accessor",
+                Field::new(FieldType::String, "The accessor of the token to check."),
+            )
+            .field("paths", paths())
+            .field("path", path())
+            .write(|s, c, f| Box::pin(capabilities_of_accessor(s, c, f)))
+            .synopsis("The capabilities of a token, named by its accessor, on paths."),
     ]
 }
 
@@ -140,6 +149,23 @@ async fn capabilities_of_token(
         .lookup_token(token.expose(), sys.active.clock().now())
         .await?
         .ok_or_else(|| VaultError::invalid("1 error occurred:\n\t* invalid token\n\n"))?;
+    capabilities(&sys.active, &entry.policies, &fields).await
+}
+
+async fn capabilities_of_accessor(
+    sys: &System,
+    _ctx: &Context,
+    fields: Fields<'_>,
+) -> Result<VaultResponse> {
+    let accessor: String = fields.get("accessor")?;
+    if accessor.is_empty() {
+        return Err(VaultError::invalid("missing accessor"));
+    }
+    let entry = sys
+        .active
+        .lookup_accessor(&accessor, sys.active.clock().now())
+        .await?
+        .ok_or_else(|| VaultError::invalid("1 error occurred:\n\t* invalid accessor\n\n"))?;
     capabilities(&sys.active, &entry.policies, &fields).await
 }
 

@@ -875,3 +875,68 @@ async fn a_patch_must_be_a_merge_patch() {
     let (_, read, _) = call(&app, "GET", "/v1/secret/data/app", Some(&root), None).await;
     assert_eq!(read.unwrap()["data"]["data"]["a"], 2);
 }
+
+#[tokio::test]
+async fn sys_tools_random_and_hash() {
+    let (app, root) = initialised().await;
+    let (status, body, _) = call(
+        &app,
+        "PUT",
+        "/v1/sys/tools/random/16",
+        Some(&root),
+        Some(json!({"format": "hex"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let hex = body.unwrap()["data"]["random_bytes"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(hex.len(), 32);
+    assert!(hex.chars().all(|c| c.is_ascii_hexdigit()));
+    let (_, body, _) = call(&app, "PUT", "/v1/sys/tools/random", Some(&root), None).await;
+    // 32 bytes by default, base64: 44 characters with padding.
+    assert_eq!(
+        body.unwrap()["data"]["random_bytes"]
+            .as_str()
+            .unwrap()
+            .len(),
+        44
+    );
+    let (status, body, _) = call(
+        &app,
+        "PUT",
+        "/v1/sys/tools/random",
+        Some(&root),
+        Some(json!({"bytes": 0})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body.unwrap()["errors"][0], "'bytes' cannot be less than 1");
+    let (status, body, _) = call(
+        &app,
+        "PUT",
+        "/v1/sys/tools/hash/sha2-512",
+        Some(&root),
+        Some(json!({"input": "aGVsbG8=", "format": "base64"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        body.unwrap()["data"]["sum"],
+        "m3HSJL1i83hdltRq0+o9czGb+8KJDKra4t/3JRlnPKcjI8PZm6XBHXx6zG4UuMXaDEZjR1wuXDre9G9zvN7AQw=="
+    );
+    let (status, body, _) = call(
+        &app,
+        "PUT",
+        "/v1/sys/tools/hash",
+        Some(&root),
+        Some(json!({"input": "not base64!"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        body.unwrap()["errors"][0],
+        "unable to decode input as base64: illegal base64 data at input byte 3"
+    );
+}

@@ -163,14 +163,6 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
         "not yet: follows from mounts-list (identity/, cubbyhole/, sys/remount)",
     ),
     (
-        "sys/tools-random",
-        "not yet: sys/tools/* is not served (transit/random and transit/hash are)",
-    ),
-    ("sys/tools-random-hex", "not yet: as tools-random"),
-    ("sys/tools-random-bad-format", "not yet: as tools-random"),
-    ("sys/tools-hash", "not yet: as tools-random"),
-    ("sys/tools-hash-bad-algorithm", "not yet: as tools-random"),
-    (
         "token/lookup-self-root",
         "kept on purpose (setup): Strongroom's dev root token is made like the init root token (display_name root, path auth/token/root); bao's dev mode makes it through auth/token/create",
     ),

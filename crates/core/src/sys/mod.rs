@@ -14,6 +14,7 @@ mod policies;
 mod quorum;
 mod status;
 mod tokens;
+mod tools;
 
 use std::sync::{Arc, LazyLock};
 
@@ -64,6 +65,7 @@ static SYSTEM: LazyLock<Table> = LazyLock::new(|| {
             locked_users::endpoints(),
             internal::endpoints(),
             status::endpoints(),
+            tools::endpoints(),
             quorum::endpoints(),
         ]
         .into_iter()

@@ -356,11 +356,7 @@ impl TokenStore {
                 .cloned()
                 .collect();
         }
-        if request.policies.iter().any(|p| p == "root") && !parent.is_root() {
-            return Err(VaultError::invalid(
-                "root tokens may not be created without parent token being root",
-            ));
-        }
+        // Vault's order: the subset check (non-sudo parents), then the root check.
         if !parent.is_root() && !sudo {
             let allowed = |p: &String| p == "default" || parent.policies.contains(p);
             if request.policies.iter().any(|p| !allowed(p)) {
@@ -368,6 +364,11 @@ impl TokenStore {
                     "child policies must be subset of parent",
                 ));
             }
+        }
+        if request.policies.iter().any(|p| p == "root") && !parent.is_root() {
+            return Err(VaultError::invalid(
+                "root tokens may not be created without parent token being root",
+            ));
         }
         let no_parent = orphan || request.no_parent;
         let parent_id = (!no_parent).then(|| parent.id.clone());

@@ -6,7 +6,7 @@
 //!   (default `RS256`, as Vault), `default_role`.
 //! - `role/<name>` (list `role/`): `role_type` `jwt`, `bound_audiences`, `bound_subject`,
 //!   `bound_claims` (with `bound_claims_type` `string` or `glob`), `claim_mappings`,
-//!   `user_claim` (default `sub`), `clock_skew_leeway`, `expiration_leeway`,
+//!   `user_claim` (required, as in Vault), `clock_skew_leeway`, `expiration_leeway`,
 //!   `not_before_leeway`, and the `token_*` fields.
 //! - `login` with `role` and `jwt` (unauthenticated).
 //!
@@ -634,8 +634,7 @@ impl Jwt {
             user_claim: fields
                 .get_ok::<String>("user_claim")?
                 .or_else(|| old.as_ref().map(|r| r.user_claim.clone()))
-                .filter(|c| !c.is_empty())
-                .unwrap_or_else(|| "sub".into()),
+                .unwrap_or_default(),
             clock_skew_leeway: leeway(
                 "clock_skew_leeway",
                 old.as_ref().map(|r| r.clock_skew_leeway),
@@ -662,6 +661,9 @@ impl Jwt {
             return Err(invalid(
                 "must have at least one bound constraint when creating a role",
             ));
+        }
+        if role.user_claim.is_empty() {
+            return Err(invalid("a user claim must be defined on the role"));
         }
         ctx.storage.put_json(&key, &role).await?;
         Ok(Response::empty())

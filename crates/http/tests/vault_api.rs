@@ -171,10 +171,6 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
         "kept on purpose (setup): as lookup-self-root",
     ),
     (
-        "token/create-root-policy-child",
-        "not yet: the root-policy check runs before the subset check, so a non-root parent asking for root gets the other of Vault's two messages",
-    ),
-    (
         "token/create-bad-ttl",
         "not yet: ttl is a typed duration field, so the path framework words the refusal; Vault parses the string itself",
     ),
@@ -307,10 +303,6 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
     (
         "auth/approle-secret-id-missing-role",
         "not yet: a secret-id for a missing role is 400; Vault answers 404 with the same words",
-    ),
-    (
-        "auth/jwt-role-missing-user-claim",
-        "not yet: user_claim defaults to sub; Vault requires it",
     ),
     (
         "auth/jwt-role-read",

@@ -101,11 +101,6 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
     ),
     ("sys/remount", "not yet: sys/remount is not served"),
     (
-        "sys/auth-list",
-        "not yet: the builtin token/ auth entry has no uuid and a fixed accessor (auth_token_<8 hex> in Vault)",
-    ),
-    ("sys/auth-list-after", "not yet: as auth-list"),
-    (
         "sys/policy-default-read",
         "not yet: policy version, modified time, cas_required and the identity-template flags of OpenBao 2.x policies",
     ),

@@ -26,6 +26,7 @@ use crate::request::VaultResponse;
 use crate::{Result, Vault, VaultError};
 
 pub(crate) use caller::Caller;
+pub(crate) use mounts::builtin_accessor;
 
 /// One system endpoint, declared.
 type Declared = Endpoint<System, VaultResponse, VaultError>;

@@ -54,16 +54,21 @@ pub(super) fn mount_target(path: &str, auth: bool, what: &str) -> Result<String>
     Ok(full)
 }
 
-/// The built-in entries `sys/mounts` and `sys/auth` always show.
-fn builtin_mounts() -> Vec<MountEntry> {
-    let entry = |path: &str, kind: &str, description: &str| MountEntry {
-        path: path.into(),
-        kind: kind.into(),
-        uuid: String::new(),
-        accessor: format!("{kind}_builtin"),
-        description: description.into(),
-        config: MountConfig::default(),
-        options: Map::new(),
+/// The built-in entries `sys/mounts` and `sys/auth` always show. They are not in the mount
+/// table, so their uuid and accessor are derived from the cluster's id and the path: fixed for
+/// the cluster, different between clusters, shaped as Vault's (`system_1a2b3c4d`).
+fn builtin_mounts(cluster_id: &str) -> Vec<MountEntry> {
+    let entry = |path: &str, kind: &str, description: &str| {
+        let (uuid, accessor) = builtin_ids(cluster_id, path, kind);
+        MountEntry {
+            path: path.into(),
+            kind: kind.into(),
+            accessor,
+            uuid,
+            description: description.into(),
+            config: MountConfig::default(),
+            options: Map::new(),
+        }
     };
     vec![
         entry(
@@ -73,6 +78,35 @@ fn builtin_mounts() -> Vec<MountEntry> {
         ),
         entry("auth/token/", "token", "token based credentials"),
     ]
+}
+
+/// A built-in mount's uuid and accessor (see [`builtin_mounts`]).
+fn builtin_ids(cluster_id: &str, path: &str, kind: &str) -> (String, String) {
+    let digest = ring::digest::digest(
+        &ring::digest::SHA256,
+        format!("strongroom builtin mount\0{cluster_id}\0{path}").as_bytes(),
+    );
+    let hex = crate::util::hex(digest.as_ref());
+    let part = |range: std::ops::Range<usize>| hex.get(range).unwrap_or_default().to_owned();
+    let uuid = format!(
+        "{}-{}-{}-{}-{}",
+        part(0..8),
+        part(8..12),
+        part(12..16),
+        part(16..20),
+        part(20..32)
+    );
+    let prefix = if path.starts_with("auth/") {
+        "auth_"
+    } else {
+        ""
+    };
+    (uuid, format!("{prefix}{kind}_{}", part(32..40)))
+}
+
+/// The accessor `sys/mounts` or `sys/auth` shows for the built-in mount at `path`.
+pub(crate) fn builtin_accessor(cluster_id: &str, path: &str, kind: &str) -> String {
+    builtin_ids(cluster_id, path, kind).1
 }
 
 /// Whether the request is to `sys/auth/...` (else `sys/mounts/...`): one handler serves both.
@@ -158,7 +192,7 @@ async fn list_mounts(sys: &System, _ctx: &Context, fields: Fields<'_>) -> Result
     let auth = is_auth(&fields);
     let router = sys.active.router();
     let mut data = Map::new();
-    for entry in builtin_mounts()
+    for entry in builtin_mounts(&sys.active.cluster().id)
         .iter()
         .chain(router.entries())
         .filter(|e| e.path.starts_with("auth/") == auth)

@@ -940,3 +940,21 @@ async fn sys_tools_random_and_hash() {
         "unable to decode input as base64: illegal base64 data at input byte 3"
     );
 }
+
+#[tokio::test]
+async fn key_status_tells_the_barrier_term() {
+    let (app, root) = initialised().await;
+    let (status, body, _) = call(&app, "GET", "/v1/sys/key-status", Some(&root), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let body = body.unwrap();
+    assert_eq!(body["data"]["term"], 1);
+    assert!(body["data"]["encryptions"].as_u64().unwrap() > 0);
+    assert!(
+        body["data"]["install_time"]
+            .as_str()
+            .unwrap()
+            .ends_with('Z')
+    );
+    let (status, _, _) = call(&app, "GET", "/v1/sys/key-status", None, None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}

@@ -78,7 +78,6 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
         "kept on purpose: Strongroom answers Vault's full field set (is_self, raft indexes, performance_standby); OpenBao omits several",
     ),
     ("sys/host-info", "not yet: sys/host-info is not served"),
-    ("sys/key-status", "not yet: sys/key-status is not served"),
     (
         "sys/mounts-list",
         "not yet: no identity/ mount; cubbyhole/ in progress; builtin sys/ and token/ entries have no uuid and a fixed accessor",

@@ -384,22 +384,9 @@ async fn health(
     with_headers(http, Some(body))
 }
 
-/// A single node, no HA: what `vault status` asks.
+/// A single node, no HA: what `vault status` asks. OpenBao answers only `ha_enabled` then.
 async fn leader() -> Response {
-    with_headers(
-        StatusCode::OK,
-        Some(json!({
-            "ha_enabled": false,
-            "is_self": false,
-            "active_time": "0001-01-01T00:00:00Z",
-            "leader_address": "",
-            "leader_cluster_address": "",
-            "performance_standby": false,
-            "performance_standby_last_remote_wal": 0,
-            "raft_committed_index": 0,
-            "raft_applied_index": 0,
-        })),
-    )
+    with_headers(StatusCode::OK, Some(json!({"ha_enabled": false})))
 }
 
 async fn init_status(State(vault): State<Vault>) -> Response {

@@ -73,10 +73,6 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
         "init/seal-again",
         "not yet: sealing a sealed vault is 503 'Vault is sealed'; Vault answers 204",
     ),
-    (
-        "sys/leader",
-        "kept on purpose: Strongroom answers Vault's full field set (is_self, raft indexes, performance_standby); OpenBao omits several",
-    ),
     ("sys/host-info", "not yet: sys/host-info is not served"),
     (
         "sys/mounts-list",

@@ -227,10 +227,6 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
         "kept on purpose: no RSA key generation (ring cannot generate RSA keys); ed25519 and ecdsa keys sign",
     ),
     (
-        "transit/key-create-hmac",
-        "not yet: hmac keys take no key_size (always 32 bytes) and their read shows the versions' times",
-    ),
-    (
         "transit/keys-list",
         "kept on purpose: follows from key-create-rsa",
     ),

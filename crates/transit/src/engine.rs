@@ -598,6 +598,13 @@ fn declarations() -> Endpoints<Transit> {
                     ),
                 )
                 .field(
+                    "key_size",
+                    Field::new(
+                        FieldType::Int,
+                        "The key size in bytes, for hmac keys: 32 (the only size offered).",
+                    ),
+                )
+                .field(
                     "exportable",
                     Field::new(
                         FieldType::Bool,
@@ -1366,8 +1373,18 @@ impl Transit {
     async fn write_key(&self, ctx: &Context, fields: Fields<'_>) -> Result<Response> {
         let name: &str = fields.get("name")?;
         check_name(name)?;
+        let key_type = KeyType::parse(fields.get("type")?)?;
+        // Vault's hmac keys take a size of 32 to 512 bytes; ours are 32.
+        if key_type == KeyType::Hmac {
+            let size: i64 = fields.get("key_size")?;
+            if size != 0 && size != 32 {
+                return Err(LogicalError::invalid(format!(
+                    "key_size {size} is not supported: hmac keys are 32 bytes"
+                )));
+            }
+        }
         let options = KeyOptions {
-            key_type: KeyType::parse(fields.get("type")?)?,
+            key_type,
             derived: fields.get("derived")?,
             convergent_encryption: fields.get("convergent_encryption")?,
             exportable: fields.get("exportable")?,
@@ -1451,6 +1468,13 @@ impl Transit {
             "imported_key": false,
             "soft_deleted": false,
         });
+        // Vault shows an hmac key's size, not its versions' times.
+        if config.key_type == KeyType::Hmac
+            && let Value::Object(map) = &mut out
+        {
+            map.remove("keys");
+            map.insert("key_size".into(), 32.into());
+        }
         if config.derived
             && let Value::Object(map) = &mut out
         {

@@ -6,7 +6,7 @@
 //!   (default `RS256`, as Vault), `default_role`.
 //! - `role/<name>` (list `role/`): `role_type` `jwt`, `bound_audiences`, `bound_subject`,
 //!   `bound_claims` (with `bound_claims_type` `string` or `glob`), `claim_mappings`,
-//!   `user_claim` (default `sub`), `clock_skew_leeway`, `expiration_leeway`,
+//!   `user_claim` (required, as in Vault), `clock_skew_leeway`, `expiration_leeway`,
 //!   `not_before_leeway`, and the `token_*` fields.
 //! - `login` with `role` and `jwt` (unauthenticated).
 //!
@@ -454,19 +454,27 @@ impl Jwt {
         ) {
             (true, true) => {
                 return Err(invalid(
-                    "exactly one of jwks_url or jwt_validation_pubkeys must be set",
+                    "exactly one of 'jwt_validation_pubkeys', 'jwks_url', 'jwks_pairs', 'oidc_discovery_url', \
+                     or 'provider_config' must be set",
                 ));
             }
             (false, false) => {
                 return Err(invalid(
-                    "jwks_url and jwt_validation_pubkeys are mutually exclusive",
+                    "exactly one of 'jwt_validation_pubkeys', 'jwks_url', 'jwks_pairs', 'oidc_discovery_url', \
+                     or 'provider_config' must be set",
                 ));
             }
             _ => {}
         }
         for pem in &config.jwt_validation_pubkeys {
-            PublicKey::from_pem(pem)
-                .map_err(|e| invalid(format!("jwt_validation_pubkeys: {e}")))?;
+            PublicKey::from_pem(pem).map_err(|e| {
+                // Vault's words for text that holds no PEM block at all.
+                if pem.contains("-----BEGIN ") {
+                    invalid(format!("jwt_validation_pubkeys: {e}"))
+                } else {
+                    invalid("error parsing public key: data does not contain any valid public keys")
+                }
+            })?;
         }
         if let Some(bad) = config.algs().iter().find(|a| !ALGS.contains(&a.as_str())) {
             return Err(invalid(format!("unsupported signing algorithm {bad:?}")));
@@ -547,9 +555,11 @@ impl Jwt {
         if let Some(kind) = fields.get_ok::<&str>("role_type")?
             && kind != "jwt"
         {
-            return Err(invalid(format!(
-                "role_type {kind:?} is not supported: jwt only"
-            )));
+            return Err(invalid(if kind == "oidc" {
+                format!("role_type {kind:?} is not supported: jwt only")
+            } else {
+                format!("invalid 'role_type': {kind}")
+            }));
         }
         // Unset fields keep the role's values (or, for a new role, the declared defaults).
         let leeway = |key: &str, kept: Option<i64>| -> Result<i64> {
@@ -624,8 +634,7 @@ impl Jwt {
             user_claim: fields
                 .get_ok::<String>("user_claim")?
                 .or_else(|| old.as_ref().map(|r| r.user_claim.clone()))
-                .filter(|c| !c.is_empty())
-                .unwrap_or_else(|| "sub".into()),
+                .unwrap_or_default(),
             clock_skew_leeway: leeway(
                 "clock_skew_leeway",
                 old.as_ref().map(|r| r.clock_skew_leeway),
@@ -652,6 +661,9 @@ impl Jwt {
             return Err(invalid(
                 "must have at least one bound constraint when creating a role",
             ));
+        }
+        if role.user_claim.is_empty() {
+            return Err(invalid("a user claim must be defined on the role"));
         }
         ctx.storage.put_json(&key, &role).await?;
         Ok(Response::empty())

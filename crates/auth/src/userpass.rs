@@ -272,7 +272,11 @@ impl Userpass {
         let password_hash = match (password, &existing) {
             (Some(p), _) => hash(p).await?,
             (None, Some(user)) => user.password_hash.clone(),
-            (None, None) => return Err(LogicalError::invalid("missing password")),
+            (None, None) => {
+                return Err(LogicalError::invalid(
+                    "must provide either password or password_hash",
+                ));
+            }
         };
         let token = existing
             .as_ref()

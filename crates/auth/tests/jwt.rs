@@ -480,12 +480,12 @@ async fn pem_keys_subject_binding_and_role_validation() {
         (
             "config",
             json!({"jwks_url": "http://127.0.0.1:9/jwks", "jwt_validation_pubkeys": [ed.pem()]}),
-            "mutually exclusive",
+            "exactly one",
         ),
         (
             "config",
             json!({"jwt_validation_pubkeys": ["not a key"]}),
-            "PEM",
+            "error parsing public key",
         ),
         (
             "config",

@@ -29,6 +29,9 @@ pub enum VaultError {
     /// No mount or handler serves the path.
     #[error("unsupported path")]
     UnsupportedPath,
+    /// No mount serves the path (Vault's wording names it).
+    #[error("no handler for route {0:?}. route entry not found.")]
+    NoRoute(String),
     /// An engine's error.
     #[error(transparent)]
     Logical(LogicalError),
@@ -66,7 +69,7 @@ impl VaultError {
                 ErrorKind::InvalidRequest
             }
             Self::PermissionDenied | Self::Denied(_) => ErrorKind::PermissionDenied,
-            Self::UnsupportedPath => ErrorKind::UnsupportedPath,
+            Self::UnsupportedPath | Self::NoRoute(_) => ErrorKind::UnsupportedPath,
             Self::Logical(err) => err.kind(),
             Self::Seal(err) => match err {
                 SealError::Random

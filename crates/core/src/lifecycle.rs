@@ -5,7 +5,8 @@ use std::sync::{Arc, PoisonError};
 use serde::Serialize;
 use strongroom_barrier::{Barrier, KEYRING_PATH, RootKey};
 use strongroom_seal::{
-    SecretBytes, SecretString, ShamirSeal, Share, ShareDigests, Submitted, UnsealProgress,
+    SealError, SecretBytes, SecretString, ShamirSeal, Share, ShareDigests, ShareProblem, Submitted,
+    UnsealProgress,
 };
 use strongroom_storage::{MemoryStorage, Op, Storage, StorageError};
 
@@ -25,6 +26,28 @@ pub struct InitRequest {
     pub secret_shares: usize,
     /// Shares needed to unseal.
     pub secret_threshold: usize,
+}
+
+/// Vault's checks of a Shamir seal's settings, in its order and words.
+fn check_seal_config(shares: usize, threshold: usize) -> Result<()> {
+    let problem = if shares < 1 {
+        "shares must be at least one"
+    } else if threshold < 1 {
+        "threshold must be at least one"
+    } else if shares > 1 && threshold == 1 {
+        "threshold must be greater than one for multiple shares"
+    } else if shares > 255 {
+        "shares must be less than 256"
+    } else if threshold > 255 {
+        "threshold must be less than 256"
+    } else if threshold > shares {
+        "threshold cannot be larger than shares"
+    } else {
+        return Ok(());
+    };
+    Err(VaultError::invalid(format!(
+        "invalid seal configuration: {problem}"
+    )))
 }
 
 impl InitRequest {
@@ -88,6 +111,9 @@ pub struct SealStatus {
     /// The cluster's id (a UUID fixed at init); only told while unsealed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cluster_id: Option<String>,
+    /// The storage backend's name (`inmem`, `sqlite`, `postgresql`), as Vault's
+    /// `storage_type`.
+    pub storage_type: String,
 }
 
 /// Every key `storage` holds, by a walk of `list` (which returns direct children only, folders
@@ -136,6 +162,10 @@ impl Vault {
     /// [`VaultError::AlreadyInitialized`]; [`VaultError::Seal`] for a bad split; storage errors
     /// (nothing was written).
     pub async fn init(&self, request: InitRequest) -> Result<InitResponse> {
+        // Vault checks the settings before whether the vault is initialised.
+        if self.inner.auto_seal.is_none() {
+            check_seal_config(request.secret_shares, request.secret_threshold)?;
+        }
         if self.is_initialized().await? {
             return Err(VaultError::AlreadyInitialized);
         }
@@ -377,6 +407,7 @@ impl Vault {
             recovery_seal: config.as_ref().is_some_and(|c| c.recovery_check.is_some()),
             cluster_name: cluster.as_ref().map(|c| c.name.clone()),
             cluster_id: cluster.map(|c| c.id),
+            storage_type: self.inner.raw.kind().into(),
         })
     }
 
@@ -410,7 +441,12 @@ impl Vault {
         }
         let wrapped = config.wrapped()?;
         let digests = config.digests()?;
-        let share = Share::parse(key, ShamirSeal::KEY_LEN)?;
+        let share = Share::parse(key, ShamirSeal::KEY_LEN).map_err(|err| match err {
+            SealError::InvalidShare(ShareProblem::Encoding) => {
+                VaultError::invalid("'key' must be a valid hex or base64 string")
+            }
+            other => other.into(),
+        })?;
         let outcome = {
             let mut slot = lock(&self.inner.progress);
             let progress = match slot.as_mut() {

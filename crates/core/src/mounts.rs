@@ -43,6 +43,11 @@ pub struct MountEntry {
 impl MountEntry {
     /// Vault's JSON for `sys/mounts` listings.
     pub(crate) fn to_json(&self) -> Value {
+        // The vault's own mounts (sys/, token/) have no options, plugin or deprecation status.
+        let builtin = matches!(
+            self.kind.as_str(),
+            "system" | "token" | "cubbyhole" | "identity"
+        );
         let mut json = serde_json::json!({
             "type": self.kind,
             "description": self.description,
@@ -53,16 +58,31 @@ impl MountEntry {
                 "max_lease_ttl": self.config.max_lease_ttl,
                 "force_no_cache": false,
             },
-            "options": if self.options.is_empty() { Value::Null } else { Value::Object(self.options.clone()) },
+            "options": if self.options.is_empty() && builtin { Value::Null } else { Value::Object(self.options.clone()) },
             "local": self.kind == "cubbyhole",
             "seal_wrap": false,
             "external_entropy_access": false,
+            "deprecation_status": "supported",
+            "plugin_version": "",
+            "running_plugin_version": concat!("v", env!("CARGO_PKG_VERSION"), "+builtin.strongroom"),
+            "running_sha256": "",
         });
-        // Vault tells an auth mount's token type (`default-service` until tuned); clients
-        // that read `sys/auth` into a struct (vaultrs's `AuthConfigResponse`) require it.
-        if self.path.starts_with("auth/")
-            && let Some(config) = json.get_mut("config").and_then(Value::as_object_mut)
-        {
+        if let (true, Some(fields)) = (builtin, json.as_object_mut()) {
+            fields.remove("deprecation_status");
+        }
+        if let (true, Some(fields)) = (self.kind == "system", json.as_object_mut()) {
+            fields.insert("seal_wrap".into(), true.into());
+            if let Some(config) = fields.get_mut("config").and_then(Value::as_object_mut) {
+                config.insert(
+                    "passthrough_request_headers".into(),
+                    serde_json::json!(["Accept"]),
+                );
+            }
+        }
+        if let (true, Some(config)) = (
+            self.path.starts_with("auth/"),
+            json.get_mut("config").and_then(Value::as_object_mut),
+        ) {
             config.insert("token_type".into(), "default-service".into());
         }
         if let (Some(tune), Some(config)) = (

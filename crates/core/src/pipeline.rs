@@ -48,11 +48,11 @@ fn policy_operation(op: Operation) -> strongroom_policy::Operation {
 }
 
 /// The mount a routed request goes to, for its audit entries.
-fn audit_mount(target: &Target) -> Option<crate::audit::AuditMount> {
+fn audit_mount(target: &Target, cluster_id: &str) -> Option<crate::audit::AuditMount> {
     let builtin = |point: &str, kind: &str, class| crate::audit::AuditMount {
         point: point.into(),
         kind: kind.into(),
-        accessor: format!("{kind}_builtin"),
+        accessor: sys::builtin_accessor(cluster_id, point, kind),
         class,
     };
     match target {
@@ -163,7 +163,10 @@ impl Vault {
             Ok(prepared) => prepared.path.clone(),
             Err(_) => request.path.trim_start_matches('/').to_owned(),
         };
-        let mount = prepared.as_ref().ok().and_then(|p| audit_mount(&p.target));
+        let mount = prepared
+            .as_ref()
+            .ok()
+            .and_then(|p| audit_mount(&p.target, &active.cluster().id));
         let record = AuditRecord {
             id: &id,
             operation: request.operation.capability(),
@@ -365,7 +368,7 @@ impl Vault {
             return Err(VaultError::PermissionDenied);
         }
         if let Target::Nowhere = target {
-            return Err(VaultError::UnsupportedPath);
+            return Err(VaultError::NoRoute(path));
         }
         Ok(Prepared {
             target,
@@ -451,7 +454,7 @@ impl Vault {
                 let system = sys::System::new(self, active, caller(entry), request);
                 sys::handle(sys::cubbyhole(), system, operation, &rest, data).await
             }
-            Target::Nowhere => Err(VaultError::UnsupportedPath),
+            Target::Nowhere => Err(VaultError::NoRoute(path)),
             Target::Vacant if operation == Operation::Read => Ok(VaultResponse::empty()),
             Target::Vacant => Err(VaultError::UnsupportedPath),
             Target::Engine(mounted, rest) => {

@@ -125,8 +125,18 @@ impl PolicyStore {
                 "cannot update {name:?} policy"
             )));
         }
-        Policy::parse(&name, text)
-            .map_err(|e| VaultError::invalid(format!("failed to parse policy: {e}")))?;
+        Policy::parse(&name, text).map_err(|e| {
+            VaultError::invalid(match e {
+                // Vault's words, with the path twice as its error chain has it.
+                strongroom_policy::PolicyError::UnknownCapability {
+                    capability, path, ..
+                } => format!(
+                    "failed to parse policy: path {path:?}: path {path:?}: invalid capability \
+                     {capability:?}"
+                ),
+                other => format!("failed to parse policy: {other}"),
+            })
+        })?;
         let bytes = serde_json::to_vec(&Stored {
             name: name.clone(),
             policy: text.to_owned(),
@@ -141,9 +151,11 @@ impl PolicyStore {
     pub(crate) async fn delete(&self, name: &str) -> Result<()> {
         let name = check_name(name)?;
         if name == "root" || name == "default" || name == WRAPPING_POLICY {
-            return Err(VaultError::invalid(format!(
-                "cannot delete {name:?} policy"
-            )));
+            return Err(VaultError::invalid(if name == "default" {
+                "cannot delete default policy".to_owned()
+            } else {
+                format!("cannot delete {name:?} policy")
+            }));
         }
         self.storage.delete(&format!("{PREFIX}{name}")).await?;
         self.invalidate();
@@ -154,8 +166,9 @@ impl PolicyStore {
     pub(crate) async fn list(&self) -> Result<Vec<String>> {
         let mut names = self.storage.list(PREFIX).await?;
         names.retain(|n| !n.ends_with('/'));
-        names.push("root".into());
         names.sort();
+        // Vault lists `root` last.
+        names.push("root".into());
         Ok(names)
     }
 

@@ -290,8 +290,12 @@ pub fn status_of(kind: ErrorKind) -> StatusCode {
 fn error_response(err: &VaultError) -> Response {
     let kind = err.kind();
     let message = match kind {
-        // Vault's wording for a 405 is a multi-error list.
+        // Vault's wording for a 405, and for a path a mount does not serve, is a multi-error
+        // list (a path no mount serves is not: `VaultError::NoRoute`).
         ErrorKind::UnsupportedOperation => format!("1 error occurred:\n\t* {err}\n\n"),
+        _ if matches!(err, VaultError::UnsupportedPath) => {
+            format!("1 error occurred:\n\t* {err}\n\n")
+        }
         _ => err.to_string(),
     };
     with_headers(status_of(kind), Some(json!({ "errors": [message] })))
@@ -307,10 +311,11 @@ fn seal_status_json(status: &SealStatus) -> Value {
         "progress": status.progress,
         "nonce": status.nonce,
         "version": status.version,
-        "build_date": "",
+        // OpenBao's name for the build's date.
+        "commit_date": "",
         "migration": false,
         "recovery_seal": status.recovery_seal,
-        "storage_type": "strongroom",
+        "storage_type": status.storage_type,
     });
     // Vault tells the cluster's name and id only while unsealed.
     if let (Some(name), Some(id), Value::Object(fields)) =
@@ -354,13 +359,18 @@ async fn health(
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
+    // OpenBao's answer while sealed or uninitialised: a standby whose replication is unknown.
+    let (standby, replication) = if status.sealed {
+        (true, "unknown")
+    } else {
+        (false, "disabled")
+    };
     let mut body = json!({
         "initialized": status.initialized,
         "sealed": status.sealed,
-        "standby": false,
-        "performance_standby": false,
-        "replication_performance_mode": "disabled",
-        "replication_dr_mode": "disabled",
+        "standby": standby,
+        "replication_performance_mode": replication,
+        "replication_dr_mode": replication,
         "server_time_utc": now,
         "version": status.version,
     });
@@ -374,22 +384,9 @@ async fn health(
     with_headers(http, Some(body))
 }
 
-/// A single node, no HA: what `vault status` asks.
+/// A single node, no HA: what `vault status` asks. OpenBao answers only `ha_enabled` then.
 async fn leader() -> Response {
-    with_headers(
-        StatusCode::OK,
-        Some(json!({
-            "ha_enabled": false,
-            "is_self": false,
-            "active_time": "0001-01-01T00:00:00Z",
-            "leader_address": "",
-            "leader_cluster_address": "",
-            "performance_standby": false,
-            "performance_standby_last_remote_wal": 0,
-            "raft_committed_index": 0,
-            "raft_applied_index": 0,
-        })),
-    )
+    with_headers(StatusCode::OK, Some(json!({"ha_enabled": false})))
 }
 
 async fn init_status(State(vault): State<Vault>) -> Response {
@@ -410,13 +407,24 @@ fn body_object(body: &Bytes) -> Result<Map<String, Value>, String> {
         Ok(Value::Object(map)) => Ok(map),
         // `bao write -f` sends `null`; Vault reads it as no data.
         Ok(Value::Null) => Ok(Map::new()),
-        Ok(_) => Err("request body must be a JSON object".into()),
+        // Go's wording, as Vault decodes the body into a map.
+        Ok(other) => Err(format!(
+            "failed to decode JSON input: json: cannot unmarshal {} into Go value of type \
+             map[string]interface {{}}",
+            match other {
+                Value::Array(_) => "array",
+                Value::String(_) => "string",
+                Value::Number(_) => "number",
+                _ => "bool",
+            }
+        )),
         // serde_json stops at 128 levels of nesting, so no body can exhaust the stack;
         // OpenBao words its own depth limit this way.
         Err(e) if e.to_string().starts_with("recursion limit exceeded") => {
             Err("failed to decode JSON input: exceeded max depth".into())
         }
-        Err(e) => Err(format!("failed to parse JSON input: {e}")),
+        Err(e) if e.is_eof() => Err("failed to decode JSON input: unexpected EOF".into()),
+        Err(e) => Err(format!("failed to decode JSON input: {e}")),
     }
 }
 
@@ -462,6 +470,23 @@ async fn init(State(vault): State<Vault>, body: Bytes) -> Response {
         // With an auto-unseal seal Vault takes the recovery settings instead.
         shares = usize_field(&data, "recovery_shares");
         threshold = usize_field(&data, "recovery_threshold");
+    }
+    // PGP-encrypted shares are not offered: refused, never answered in the clear.
+    for name in ["pgp_keys", "recovery_pgp_keys", "root_token_pgp_key"] {
+        let given = match data.get(name) {
+            Some(Value::Array(keys)) => Some(keys.len()),
+            Some(Value::String(key)) if !key.is_empty() => Some(1),
+            _ => None,
+        };
+        if let Some(count) = given {
+            return bad_request(if name != "root_token_pgp_key" && count != shares {
+                "invalid seal configuration: count mismatch between number of provided PGP keys \
+                 and number of shares"
+                    .to_owned()
+            } else {
+                format!("{name} is not supported: PGP-encrypted shares and tokens are not offered")
+            });
+        }
     }
     match vault.init(InitRequest::new(shares, threshold)).await {
         Ok(init) => {

@@ -10,71 +10,17 @@
     reason = "test code"
 )]
 
+mod common;
+
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
+use common::{call, initialised};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use strongroom_core::Vault;
 use strongroom_storage::MemoryStorage;
 use tower::ServiceExt;
-
-async fn call(
-    app: &Router,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> (StatusCode, Option<Value>, axum::http::HeaderMap) {
-    let mut request = Request::builder()
-        .method(Method::from_bytes(method.as_bytes()).unwrap())
-        .uri(path);
-    if let Some(token) = token {
-        request = request.header("X-Vault-Token", token);
-    }
-    // As every client sends a PATCH (and as the OpenBao recordings were made).
-    if method == "PATCH" {
-        request = request.header("Content-Type", "application/merge-patch+json");
-    }
-    let body = body.map_or(Body::empty(), |b| Body::from(b.to_string()));
-    let response = app
-        .clone()
-        .oneshot(request.body(body).unwrap())
-        .await
-        .unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    let json = if bytes.is_empty() {
-        None
-    } else {
-        Some(serde_json::from_slice(&bytes).unwrap())
-    };
-    (status, json, headers)
-}
-
-async fn initialised() -> (Router, String) {
-    let app = strongroom_http::router(Vault::builder(MemoryStorage::new()).build().unwrap());
-    let (_, init, _) = call(
-        &app,
-        "PUT",
-        "/v1/sys/init",
-        None,
-        Some(json!({"secret_shares": 1, "secret_threshold": 1})),
-    )
-    .await;
-    let init = init.unwrap();
-    let key = init["keys"][0].as_str().unwrap().to_owned();
-    call(
-        &app,
-        "PUT",
-        "/v1/sys/unseal",
-        None,
-        Some(json!({"key": key})),
-    )
-    .await;
-    (app, init["root_token"].as_str().unwrap().to_owned())
-}
 
 #[tokio::test]
 async fn lifecycle_over_http() {
@@ -315,11 +261,10 @@ async fn list_method_and_query_and_token_creation_envelope() {
     )
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(
-        body.unwrap()["errors"][0]
-            .as_str()
-            .unwrap()
-            .contains("JSON object")
+    assert_eq!(
+        body.unwrap()["errors"][0],
+        "failed to decode JSON input: json: cannot unmarshal array into Go value of type \
+         map[string]interface {}"
     );
 }
 
@@ -1022,4 +967,87 @@ async fn a_patch_must_be_a_merge_patch() {
     assert_eq!(response.status(), StatusCode::OK);
     let (_, read, _) = call(&app, "GET", "/v1/secret/data/app", Some(&root), None).await;
     assert_eq!(read.unwrap()["data"]["data"]["a"], 2);
+}
+
+#[tokio::test]
+async fn sys_tools_random_and_hash() {
+    let (app, root) = initialised().await;
+    let (status, body, _) = call(
+        &app,
+        "PUT",
+        "/v1/sys/tools/random/16",
+        Some(&root),
+        Some(json!({"format": "hex"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let hex = body.unwrap()["data"]["random_bytes"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(hex.len(), 32);
+    assert!(hex.chars().all(|c| c.is_ascii_hexdigit()));
+    let (_, body, _) = call(&app, "PUT", "/v1/sys/tools/random", Some(&root), None).await;
+    // 32 bytes by default, base64: 44 characters with padding.
+    assert_eq!(
+        body.unwrap()["data"]["random_bytes"]
+            .as_str()
+            .unwrap()
+            .len(),
+        44
+    );
+    let (status, body, _) = call(
+        &app,
+        "PUT",
+        "/v1/sys/tools/random",
+        Some(&root),
+        Some(json!({"bytes": 0})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body.unwrap()["errors"][0], "'bytes' cannot be less than 1");
+    let (status, body, _) = call(
+        &app,
+        "PUT",
+        "/v1/sys/tools/hash/sha2-512",
+        Some(&root),
+        Some(json!({"input": "aGVsbG8=", "format": "base64"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        body.unwrap()["data"]["sum"],
+        "m3HSJL1i83hdltRq0+o9czGb+8KJDKra4t/3JRlnPKcjI8PZm6XBHXx6zG4UuMXaDEZjR1wuXDre9G9zvN7AQw=="
+    );
+    let (status, body, _) = call(
+        &app,
+        "PUT",
+        "/v1/sys/tools/hash",
+        Some(&root),
+        Some(json!({"input": "not base64!"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        body.unwrap()["errors"][0],
+        "unable to decode input as base64: illegal base64 data at input byte 3"
+    );
+}
+
+#[tokio::test]
+async fn key_status_tells_the_barrier_term() {
+    let (app, root) = initialised().await;
+    let (status, body, _) = call(&app, "GET", "/v1/sys/key-status", Some(&root), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let body = body.unwrap();
+    assert_eq!(body["data"]["term"], 1);
+    assert!(body["data"]["encryptions"].as_u64().unwrap() > 0);
+    assert!(
+        body["data"]["install_time"]
+            .as_str()
+            .unwrap()
+            .ends_with('Z')
+    );
+    let (status, _, _) = call(&app, "GET", "/v1/sys/key-status", None, None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
 }

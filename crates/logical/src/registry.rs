@@ -61,7 +61,9 @@ impl Registry {
     pub fn create(&self, kind: &str, options: &Map<String, Value>) -> Result<Arc<dyn Backend>> {
         self.factories
             .get(kind)
-            .ok_or_else(|| LogicalError::invalid(format!("unknown backend type: {kind:?}")))?
+            .ok_or_else(|| {
+                LogicalError::invalid(format!("plugin not found in the catalog: {kind}"))
+            })?
             .create(options)
     }
 }

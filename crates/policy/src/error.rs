@@ -59,6 +59,8 @@ pub enum PolicyError {
     UnknownCapability {
         /// The capability as written.
         capability: String,
+        /// The path pattern of the rule it is in.
+        path: String,
         /// Where it is.
         location: Location,
     },

@@ -19,7 +19,8 @@ use crate::value::Value;
 /// A problem found while checking one value, before its location is attached.
 #[derive(Debug)]
 enum Problem {
-    UnknownCapability(String),
+    /// The capability and the pattern of the rule it is in.
+    UnknownCapability(String, String),
     InvalidPattern(String, &'static str),
     InvalidValue(String, String),
     Structure(String),
@@ -29,8 +30,9 @@ enum Problem {
 impl Problem {
     fn at(self, location: Location) -> PolicyError {
         match self {
-            Problem::UnknownCapability(capability) => PolicyError::UnknownCapability {
+            Problem::UnknownCapability(capability, path) => PolicyError::UnknownCapability {
                 capability,
+                path,
                 location,
             },
             Problem::InvalidPattern(pattern, reason) => PolicyError::InvalidPattern {
@@ -59,8 +61,9 @@ fn pattern(text: &str) -> Result<Pattern, Problem> {
     Pattern::parse(text).map_err(|reason| Problem::InvalidPattern(text.to_owned(), reason))
 }
 
-fn capability(name: &str) -> Result<Capabilities, Problem> {
-    Capabilities::parse(name).ok_or_else(|| Problem::UnknownCapability(name.to_owned()))
+fn capability(name: &str, rule: &Rule) -> Result<Capabilities, Problem> {
+    Capabilities::parse(name)
+        .ok_or_else(|| Problem::UnknownCapability(name.to_owned(), rule.pattern.to_string()))
 }
 
 /// The old `policy = "read"` form, mapped as Vault maps it.
@@ -358,7 +361,7 @@ impl Hcl<'_> {
                     for item in self.list(key, value)? {
                         let name = self.string(key, item)?;
                         rule.capabilities |=
-                            capability(&name).map_err(|p| p.at(self.loc(item.span())))?;
+                            capability(&name, &rule).map_err(|p| p.at(self.loc(item.span())))?;
                     }
                 }
                 "policy" => {
@@ -458,7 +461,7 @@ impl fmt::Display for JsonProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // A tagged, tab-separated record, so the error can be rebuilt with its location.
         let (kind, a, b) = match &self.0 {
-            Problem::UnknownCapability(c) => ("cap", c.as_str(), ""),
+            Problem::UnknownCapability(c, p) => ("cap", c.as_str(), p.as_str()),
             Problem::InvalidPattern(p, r) => ("pat", p.as_str(), *r),
             Problem::InvalidValue(k, m) => ("val", k.as_str(), m.as_str()),
             Problem::Structure(m) => ("str", m.as_str(), ""),
@@ -491,7 +494,7 @@ fn decode_problem(message: &str) -> Option<Problem> {
         parts.next()?.to_owned(),
     );
     Some(match kind {
-        "cap" => Problem::UnknownCapability(a),
+        "cap" => Problem::UnknownCapability(a, b),
         "pat" => Problem::InvalidPattern(a, pattern_reason(&b)),
         "val" => Problem::InvalidValue(a, b),
         "str" => Problem::Structure(a),
@@ -645,7 +648,7 @@ impl<'de> Visitor<'de> for RuleSeed {
             match key.as_str() {
                 "capabilities" => {
                     for name in map.next_value::<Vec<String>>()? {
-                        rule.capabilities |= capability(&name).map_err(de_err)?;
+                        rule.capabilities |= capability(&name, &rule).map_err(de_err)?;
                     }
                 }
                 "policy" => {

@@ -106,12 +106,14 @@ impl PartialEq for Policy {
     }
 }
 
-/// The text of Vault's built-in `default` policy (as a Vault 1.15 dev server shows it).
+/// The text of Vault's built-in `default` policy, byte for byte as an OpenBao 2.7.2 dev server
+/// shows it (its leading newline included).
 ///
 /// The two `{{identity.entity...}}` paths are templates; this crate does not render templates,
 /// so they stay literal and match no real path (they grant nothing until the caller renders
 /// the text).
-pub const DEFAULT_POLICY_HCL: &str = r#"# Allow tokens to look up their own properties
+pub const DEFAULT_POLICY_HCL: &str = r#"
+# Allow tokens to look up their own properties
 path "auth/token/lookup-self" {
     capabilities = ["read"]
 }
@@ -149,9 +151,6 @@ path "sys/internal/ui/resultant-acl" {
 
 # Allow a token to renew a lease via lease_id in the request body; old path for
 # old clients, new path for newer
-path "sys/renew" {
-    capabilities = ["update"]
-}
 path "sys/leases/renew" {
     capabilities = ["update"]
 }
@@ -190,12 +189,6 @@ path "sys/tools/hash" {
     capabilities = ["update"]
 }
 path "sys/tools/hash/*" {
-    capabilities = ["update"]
-}
-
-# Allow checking the status of a Control Group request if the user has the
-# accessor
-path "sys/control-group/request" {
     capabilities = ["update"]
 }
 
@@ -302,7 +295,7 @@ mod tests {
     #[test]
     fn default_policy_parses() {
         let p = Policy::parse_hcl("default", DEFAULT_POLICY_HCL).unwrap();
-        assert_eq!(p.rules().len(), 18);
+        assert_eq!(p.rules().len(), 16);
         assert!(p.unknown_keys().is_empty());
         assert_eq!(Policy::default_policy(), p);
     }

@@ -26,6 +26,7 @@ fn errors_have_line_and_column() {
         e,
         PolicyError::UnknownCapability {
             capability: "write".into(),
+            path: "secret/*".into(),
             location: at(2, 27)
         }
     );
@@ -51,7 +52,7 @@ fn errors_have_line_and_column() {
     let e =
         err("{\n  \"path\": {\n    \"secret/*\": {\"capabilities\": [\"read\", \"root\"]}\n  }\n}");
     assert!(
-        matches!(e, PolicyError::UnknownCapability { ref capability, location } if capability == "root" && location.line == 3),
+        matches!(e, PolicyError::UnknownCapability { ref capability, location, .. } if capability == "root" && location.line == 3),
         "{e:?}"
     );
     let e = err("{\"path\": {\"a*b\": {}}}");

@@ -116,6 +116,12 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     /// [`StorageError::TooManyOps`], [`StorageError::CheckFailed`], [`StorageError::Conflict`]
     /// (safe to retry), or a backend error.
     async fn transaction(&self, ops: Vec<Op>) -> Result<()>;
+
+    /// The backend's name as Vault's `storage_type` reports it (`inmem`, `sqlite`,
+    /// `postgresql`); wrappers forward their inner storage's. The default is `strongroom`.
+    fn kind(&self) -> &'static str {
+        "strongroom"
+    }
 }
 
 /// One operation of a [`Storage::transaction`].
@@ -335,6 +341,9 @@ macro_rules! forward_storage {
             }
             async fn transaction(&self, ops: Vec<Op>) -> Result<()> {
                 (**self).transaction(ops).await
+            }
+            fn kind(&self) -> &'static str {
+                (**self).kind()
             }
         }
     )*};

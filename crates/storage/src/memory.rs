@@ -57,6 +57,10 @@ impl MemoryStorage {
 
 #[async_trait]
 impl Storage for MemoryStorage {
+    fn kind(&self) -> &'static str {
+        "inmem"
+    }
+
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
         self.limits.check_key(key)?;
         Ok(self.read().get(key).cloned())

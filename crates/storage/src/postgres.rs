@@ -276,7 +276,7 @@ impl PostgresStorage {
     }
 }
 
-sql_storage!(PostgresStorage);
+sql_storage!(PostgresStorage, "postgresql");
 sql_apply!(sqlx::Postgres);
 
 #[cfg(test)]

@@ -198,9 +198,13 @@ impl Dialect {
 /// folds into a listing) and `async fn write(&self, ops: Vec<Op>) -> Result<()>` (applies the
 /// checked ops atomically).
 macro_rules! sql_storage {
-    ($ty:ty) => {
+    ($ty:ty, $kind:literal) => {
         #[async_trait::async_trait]
         impl $crate::Storage for $ty {
+            fn kind(&self) -> &'static str {
+                $kind
+            }
+
             async fn get(&self, key: &str) -> $crate::Result<Option<Vec<u8>>> {
                 self.limits.check_key(key)?;
                 self.read_value(key).await

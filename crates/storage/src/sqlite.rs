@@ -559,4 +559,4 @@ impl SqliteStorage {
     }
 }
 
-sql_storage!(SqliteStorage);
+sql_storage!(SqliteStorage, "sqlite");

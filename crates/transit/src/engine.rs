@@ -598,6 +598,13 @@ fn declarations() -> Endpoints<Transit> {
                     ),
                 )
                 .field(
+                    "key_size",
+                    Field::new(
+                        FieldType::Int,
+                        "The key size in bytes, for hmac keys: 32 (the only size offered).",
+                    ),
+                )
+                .field(
                     "exportable",
                     Field::new(
                         FieldType::Bool,
@@ -1196,9 +1203,19 @@ impl<'a> Item<'a> {
 
 /// Decodes base64 text (into a zeroizing buffer: it is often plaintext).
 fn unbase64(text: &str, what: &str) -> Result<Zeroizing<Vec<u8>>> {
-    Base64::decode_vec(text)
-        .map(Zeroizing::new)
-        .map_err(|_| LogicalError::invalid(format!("failed to base64-decode {what}")))
+    Base64::decode_vec(text).map(Zeroizing::new).map_err(|_| {
+        // Go's words, with the offset of the first byte that is not base64.
+        let at = text
+            .bytes()
+            .position(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=')))
+            .unwrap_or(text.len());
+        let go = format!("illegal base64 data at input byte {at}");
+        LogicalError::invalid(match what {
+            "plaintext" => go,
+            "input" => format!("unable to decode input as base64: {go}"),
+            _ => format!("failed to base64-decode {what}: {go}"),
+        })
+    })
 }
 
 /// A request's items: `batch_input`'s entries, or one item made of the request itself.
@@ -1356,8 +1373,18 @@ impl Transit {
     async fn write_key(&self, ctx: &Context, fields: Fields<'_>) -> Result<Response> {
         let name: &str = fields.get("name")?;
         check_name(name)?;
+        let key_type = KeyType::parse(fields.get("type")?)?;
+        // Vault's hmac keys take a size of 32 to 512 bytes; ours are 32.
+        if key_type == KeyType::Hmac {
+            let size: i64 = fields.get("key_size")?;
+            if size != 0 && size != 32 {
+                return Err(LogicalError::invalid(format!(
+                    "key_size {size} is not supported: hmac keys are 32 bytes"
+                )));
+            }
+        }
         let options = KeyOptions {
-            key_type: KeyType::parse(fields.get("type")?)?,
+            key_type,
             derived: fields.get("derived")?,
             convergent_encryption: fields.get("convergent_encryption")?,
             exportable: fields.get("exportable")?,
@@ -1394,7 +1421,10 @@ impl Transit {
             .index(
                 ctx,
                 &config,
-                config.min_available_version..=config.latest_version,
+                // Vault shows the versions that can still decrypt.
+                config
+                    .min_decryption_version
+                    .max(config.min_available_version)..=config.latest_version,
             )
             .await?;
         let mut keys = Map::new();
@@ -1438,6 +1468,13 @@ impl Transit {
             "imported_key": false,
             "soft_deleted": false,
         });
+        // Vault shows an hmac key's size, not its versions' times.
+        if config.key_type == KeyType::Hmac
+            && let Value::Object(map) = &mut out
+        {
+            map.remove("keys");
+            map.insert("key_size".into(), 32.into());
+        }
         if config.derived
             && let Value::Object(map) = &mut out
         {
@@ -1484,17 +1521,19 @@ impl Transit {
         self.update_config(ctx, name, |config| {
             if let Some(v) = min_dec {
                 if v > config.latest_version {
-                    return Err(LogicalError::invalid(
-                        "cannot set min decryption version to a value greater than the latest version",
-                    ));
+                    return Err(LogicalError::invalid(format!(
+                        "cannot set min decryption version of {v}, latest key version is {}",
+                        config.latest_version
+                    )));
                 }
                 config.min_decryption_version = v.max(config.min_available_version).max(1);
             }
             if let Some(v) = min_enc {
                 if v > config.latest_version {
-                    return Err(LogicalError::invalid(
-                        "cannot set min encryption version to a value greater than the latest version",
-                    ));
+                    return Err(LogicalError::invalid(format!(
+                        "cannot set min encryption version of {v}, latest key version is {}",
+                        config.latest_version
+                    )));
                 }
                 config.min_encryption_version = v;
             }
@@ -1570,7 +1609,7 @@ impl Transit {
         let before = self
             .load_config(ctx, name)
             .await?
-            .ok_or_else(|| LogicalError::invalid("encryption key not found"))?
+            .ok_or_else(|| LogicalError::invalid("invalid key name"))?
             .0;
         let config = self
             .update_config(ctx, name, |config| {
@@ -1691,6 +1730,19 @@ impl Transit {
             out.insert("plaintext".into(), Base64::encode_string(&plaintext).into());
             Ok(out)
         })
+        .map(|mut response| {
+            // Vault's batch items always have `plaintext` (empty beside an error).
+            if let Some(Value::Array(results)) = response
+                .data
+                .as_mut()
+                .and_then(|data| data.get_mut("batch_results"))
+            {
+                for result in results.iter_mut().filter_map(Value::as_object_mut) {
+                    result.entry("plaintext").or_insert_with(|| "".into());
+                }
+            }
+            response
+        })
     }
 
     async fn rewrap(&self, ctx: &Context, fields: Fields<'_>) -> Result<Response> {
@@ -1730,21 +1782,22 @@ impl Transit {
             "plaintext" => true,
             "wrapped" => false,
             other => {
-                return Err(LogicalError::invalid(format!(
-                    "invalid type {other:?}: plaintext or wrapped"
-                )));
+                let _ = other;
+                return Err(LogicalError::invalid(
+                    "Invalid path, must be 'plaintext' or 'wrapped'",
+                ));
             }
         };
         let bits = if bits_in_path {
             fields
                 .get::<&str>("bits")?
                 .parse::<u64>()
-                .map_err(|_| LogicalError::invalid("invalid bits"))?
+                .map_err(|_| LogicalError::invalid("invalid bit length"))?
         } else {
             fields.get::<u64>("bits")?
         };
         if !matches!(bits, 128 | 256 | 512) {
-            return Err(LogicalError::invalid("invalid bits"));
+            return Err(LogicalError::invalid("invalid bit length"));
         }
         let config = self.config(ctx, name).await?;
         let item = Item::from_fields(&fields)?;
@@ -1864,9 +1917,9 @@ impl Transit {
                 .map(|i| unbase64(i, "input"))
                 .transpose()?
                 .ok_or_else(|| LogicalError::invalid("missing input"))?;
-            let signature = item
-                .signature
-                .ok_or_else(|| LogicalError::invalid("missing signature"))?;
+            let signature = item.signature.ok_or_else(|| {
+                LogicalError::invalid("neither a 'signature' nor an 'hmac' were given to verify")
+            })?;
             let mut out = Map::new();
             out.insert(
                 "valid".into(),
@@ -2105,6 +2158,14 @@ fn check_sign_hash(
     };
     if ok {
         Ok(())
+    } else if !matches!(
+        asked,
+        "sha2-224" | "sha2-256" | "sha2-384" | "sha2-512" | "none"
+    ) {
+        // A name Vault does not know at all.
+        Err(LogicalError::invalid(format!(
+            "invalid hash algorithm {asked:?}"
+        )))
     } else {
         Err(LogicalError::invalid(format!(
             "unsupported hash algorithm {asked} for key type {}",
@@ -2131,16 +2192,19 @@ impl Transit {
                 }
             }
         }
-        if bytes == 0 || bytes > MAX_RANDOM_BYTES {
+        if bytes == 0 {
+            return Err(LogicalError::invalid("'bytes' cannot be less than 1"));
+        }
+        if bytes > MAX_RANDOM_BYTES {
             return Err(LogicalError::invalid(format!(
-                "bytes must be between 1 and {MAX_RANDOM_BYTES}"
+                "'bytes' should be less than {MAX_RANDOM_BYTES}"
             )));
         }
         let random = random_bytes(usize::try_from(bytes).map_err(internal)?)?;
         let mut out = Map::new();
         out.insert(
             "random_bytes".into(),
-            encode(&random, fields.get("format")?)?.into(),
+            encode(&random, fields.get("format")?, true)?.into(),
         );
         Ok(Response::with_data(out))
     }
@@ -2160,18 +2224,22 @@ impl Transit {
         let mut out = Map::new();
         out.insert(
             "sum".into(),
-            encode(&algorithm.digest(&input), fields.get("format")?)?.into(),
+            encode(&algorithm.digest(&input), fields.get("format")?, false)?.into(),
         );
         Ok(Response::with_data(out))
     }
 }
 
-fn encode(bytes: &[u8], format: &str) -> Result<String> {
+/// `bytes` as `hex` or `base64`; `quoted` words a refusal as `random` does (`hash` does not
+/// quote the format).
+fn encode(bytes: &[u8], format: &str, quoted: bool) -> Result<String> {
     match format {
         "hex" => Ok(bytes.iter().map(|b| format!("{b:02x}")).collect()),
         "base64" => Ok(Base64::encode_string(bytes)),
-        other => Err(LogicalError::invalid(format!(
-            "unsupported encoding format {other}"
-        ))),
+        other => Err(LogicalError::invalid(if quoted {
+            format!("unsupported encoding format {other:?}; must be \"hex\" or \"base64\"")
+        } else {
+            format!("unsupported encoding format {other}; must be \"hex\" or \"base64\"")
+        })),
     }
 }

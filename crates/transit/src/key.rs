@@ -540,7 +540,7 @@ impl HashAlgorithm {
             "sha2-384" => Ok(Self::Sha384),
             "sha2-512" => Ok(Self::Sha512),
             other => Err(TransitError::Invalid(format!(
-                "unsupported hash algorithm {other}"
+                "unsupported algorithm {other}"
             ))),
         }
     }
@@ -583,7 +583,7 @@ impl Key {
         check_name(name)?;
         if options.convergent_encryption && !options.derived {
             return Err(TransitError::Invalid(
-                "convergent encryption requires derivation to also be enabled".into(),
+                "convergent encryption requires derivation to be enabled".into(),
             ));
         }
         if options.derived && !options.key_type.derivable() {
@@ -659,9 +659,9 @@ impl Key {
         let config = &self.config;
         match requested.filter(|v| *v != 0) {
             None => Ok(config.latest_version),
-            Some(v) if v > config.latest_version => {
-                Err(TransitError::Invalid("invalid key version".into()))
-            }
+            Some(v) if v > config.latest_version => Err(TransitError::Invalid(
+                "requested version for encryption is higher than the latest key version".into(),
+            )),
             Some(v) if v < config.min_encryption_version || v < config.min_available_version => {
                 Err(TransitError::Invalid(
                     "cannot encrypt with a version below the minimum encryption version".into(),
@@ -713,7 +713,7 @@ impl Key {
     ) -> Result<String> {
         let alg = self.config.key_type.aead().ok_or_else(|| {
             TransitError::Invalid(format!(
-                "key type {} does not support encryption",
+                "message encryption not supported for key type {}",
                 self.config.key_type.name()
             ))
         })?;
@@ -1027,8 +1027,13 @@ fn open(
     associated_data: &[u8],
 ) -> Result<Zeroizing<Vec<u8>>> {
     let failed = || TransitError::Invalid("cipher: message authentication failed".into());
-    if bytes.len() < aead::NONCE_LEN + key.algorithm().tag_len() {
+    // Vault's words: too short for the nonce is a length error, too short for the tag is what
+    // Go's GCM answers for any ciphertext that does not open.
+    if bytes.len() < aead::NONCE_LEN {
         return Err(TransitError::Invalid("invalid ciphertext length".into()));
+    }
+    if bytes.len() < aead::NONCE_LEN + key.algorithm().tag_len() {
+        return Err(failed());
     }
     let mut buffer = Zeroizing::new(bytes);
     let mut nonce = [0_u8; aead::NONCE_LEN];

@@ -358,7 +358,7 @@ async fn auto_rotation_on_use_and_in_the_periodic_pass_and_bad_input() {
         (
             "encrypt/app",
             json!({"plaintext": b64(b"x"), "key_version": 9}),
-            "invalid key version",
+            "requested version for encryption is higher than the latest key version",
         ),
         (
             "decrypt/app",
@@ -404,15 +404,19 @@ async fn auto_rotation_on_use_and_in_the_periodic_pass_and_bad_input() {
             json!({"batch_input": []}),
             "missing batch input",
         ),
-        ("random/0", json!({}), "bytes must be between"),
-        ("random/9999999", json!({}), "bytes must be between"),
+        ("random/0", json!({}), "'bytes' cannot be less than 1"),
+        (
+            "random/9999999",
+            json!({}),
+            "'bytes' should be less than 131072",
+        ),
         (
             "hash/md5",
             json!({"input": b64(b"x")}),
-            "unsupported hash algorithm",
+            "unsupported algorithm md5",
         ),
-        ("datakey/other/app", json!({}), "invalid type"),
-        ("datakey/plaintext/app/100", json!({}), "invalid bits"),
+        ("datakey/other/app", json!({}), "Invalid path"),
+        ("datakey/plaintext/app/100", json!({}), "invalid bit length"),
         (
             "keys/app/trim",
             json!({"min_available_version": 0}),

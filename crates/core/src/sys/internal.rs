@@ -32,9 +32,15 @@ async fn mount_of(sys: &System, _ctx: &Context, fields: Fields<'_>) -> Result<Va
     let target: &str = fields.get("path")?;
     let router = sys.active.router();
     let Some((mounted, _)) = router.route(target) else {
-        return Err(VaultError::invalid(format!(
+        // Vault's 403, naming the path as a folder.
+        let shown = if target.ends_with('/') {
+            target.to_owned()
+        } else {
+            format!("{target}/")
+        };
+        return Err(VaultError::Denied(format!(
             "preflight capability check returned 403, please ensure client's policies grant \
-             access to path \"{target}\""
+             access to path \"{shown}\""
         )));
     };
     let mut out = object(mounted.entry.to_json());

@@ -90,7 +90,7 @@ fn named_lease(fields: &Fields<'_>) -> Result<String> {
     }
     let id: String = fields.get("lease_id")?;
     if id.is_empty() {
-        return Err(VaultError::invalid("missing lease_id"));
+        return Err(VaultError::invalid("lease_id must be specified"));
     }
     Ok(id)
 }

@@ -16,6 +16,7 @@ mod policies;
 mod quorum;
 mod status;
 mod tokens;
+mod tools;
 pub(crate) mod wrapping;
 
 use std::sync::{Arc, LazyLock};
@@ -28,6 +29,7 @@ use crate::request::VaultResponse;
 use crate::{Result, Vault, VaultError};
 
 pub(crate) use caller::Caller;
+pub(crate) use mounts::builtin_accessor;
 
 /// One system endpoint, declared.
 type Declared = Endpoint<System, VaultResponse, VaultError>;
@@ -89,6 +91,7 @@ static SYSTEM: LazyLock<Table> = LazyLock::new(|| {
             locked_users::endpoints(),
             internal::endpoints(),
             status::endpoints(),
+            tools::endpoints(),
             quorum::endpoints(),
             wrapping::endpoints(),
             host::endpoints(),

@@ -8,7 +8,8 @@ use strongroom_logical::{Context, Field, FieldType, Fields, StorageView, field};
 use super::{Declared, System};
 use crate::active::Active;
 use crate::mounts::{
-    MountConfig, MountEntry, Mounted, Router, RouterCell, normalize_mount_path, storage_root,
+    MountConfig, MountEntry, Mounted, Router, RouterCell, SYSTEM_TTL, normalize_mount_path,
+    storage_root,
 };
 use crate::request::VaultResponse;
 use crate::util::object;
@@ -21,13 +22,16 @@ const AUTH_KINDS: &[&str] = &["userpass", "approle", "jwt"];
 
 const SECRET_KINDS: &[&str] = &["kv", "kv-v2", "transit", "database"];
 
+/// The engines only the vault itself mounts, once.
+const SINGLETON_KINDS: &[&str] = &["cubbyhole", "system", "identity", "token"];
+
 /// Mount paths no engine may take.
 const RESERVED: &[&str] = &["sys/", "auth/", "cubbyhole/", "identity/", "auth/token/"];
 
 /// The full mount path `path` names below `sys/mounts` (`auth == false`) or `sys/auth`, for
 /// every operation on it: `sys/mounts` refuses the reserved prefixes (an auth method is
 /// managed through `sys/auth` only, where sudo is required), `sys/auth` refuses the token
-/// store. `what` words the refusal ("mount at", "unmount", "tune").
+/// store. `what` words the refusal as Vault does ("mount", "unmount", "tune", "read").
 pub(super) fn mount_target(path: &str, auth: bool, what: &str) -> Result<String> {
     let relative = normalize_mount_path(path)
         .ok_or_else(|| VaultError::invalid(format!("invalid mount path {path:?}")))?;
@@ -36,27 +40,35 @@ pub(super) fn mount_target(path: &str, auth: bool, what: &str) -> Result<String>
     } else {
         relative
     };
+    if auth && full == "auth/token/" && what == "unmount" {
+        return Err(VaultError::invalid(
+            "token credential backend cannot be disabled",
+        ));
+    }
     if RESERVED
         .iter()
         .any(|r| full.starts_with(r) && !(auth && *r == "auth/"))
     {
-        return Err(VaultError::invalid(format!(
-            "cannot {what} reserved path {full:?}"
-        )));
+        return Err(VaultError::invalid(format!("cannot {what} {full:?}")));
     }
     Ok(full)
 }
 
-/// The built-in entries `sys/mounts` and `sys/auth` always show.
-fn builtin_mounts() -> Vec<MountEntry> {
-    let entry = |path: &str, kind: &str, description: &str| MountEntry {
-        path: path.into(),
-        kind: kind.into(),
-        uuid: String::new(),
-        accessor: format!("{kind}_builtin"),
-        description: description.into(),
-        config: MountConfig::default(),
-        options: Map::new(),
+/// The built-in entries `sys/mounts` and `sys/auth` always show. They are not in the mount
+/// table, so their uuid and accessor are derived from the cluster's id and the path: fixed for
+/// the cluster, different between clusters, shaped as Vault's (`system_1a2b3c4d`).
+fn builtin_mounts(cluster_id: &str) -> Vec<MountEntry> {
+    let entry = |path: &str, kind: &str, description: &str| {
+        let (uuid, accessor) = builtin_ids(cluster_id, path, kind);
+        MountEntry {
+            path: path.into(),
+            kind: kind.into(),
+            accessor,
+            uuid,
+            description: description.into(),
+            config: MountConfig::default(),
+            options: Map::new(),
+        }
     };
     vec![
         entry(
@@ -71,6 +83,35 @@ fn builtin_mounts() -> Vec<MountEntry> {
             "per-token private secret storage",
         ),
     ]
+}
+
+/// A built-in mount's uuid and accessor (see [`builtin_mounts`]).
+fn builtin_ids(cluster_id: &str, path: &str, kind: &str) -> (String, String) {
+    let digest = ring::digest::digest(
+        &ring::digest::SHA256,
+        format!("strongroom builtin mount\0{cluster_id}\0{path}").as_bytes(),
+    );
+    let hex = crate::util::hex(digest.as_ref());
+    let part = |range: std::ops::Range<usize>| hex.get(range).unwrap_or_default().to_owned();
+    let uuid = format!(
+        "{}-{}-{}-{}-{}",
+        part(0..8),
+        part(8..12),
+        part(12..16),
+        part(16..20),
+        part(20..32)
+    );
+    let prefix = if path.starts_with("auth/") {
+        "auth_"
+    } else {
+        ""
+    };
+    (uuid, format!("{prefix}{kind}_{}", part(32..40)))
+}
+
+/// The accessor `sys/mounts` or `sys/auth` shows for the built-in mount at `path`.
+pub(crate) fn builtin_accessor(cluster_id: &str, path: &str, kind: &str) -> String {
+    builtin_ids(cluster_id, path, kind).1
 }
 
 /// Whether the request is to `sys/auth/...` (else `sys/mounts/...`): one handler serves both.
@@ -136,7 +177,11 @@ pub(super) fn endpoints() -> Vec<Declared> {
             .list(|s, c, f| Box::pin(list_mounts(s, c, f)));
         // Vault's `auth/*` is a sudo path: enabling, disabling and tuning auth methods.
         if auth {
-            out.extend([tune.sudo(), mount.sudo(), list]);
+            out.extend([
+                tune.sudo(),
+                mount.read(|s, c, f| Box::pin(read_mount(s, c, f))).sudo(),
+                list,
+            ]);
         } else {
             out.extend([
                 tune,
@@ -152,7 +197,7 @@ async fn list_mounts(sys: &System, _ctx: &Context, fields: Fields<'_>) -> Result
     let auth = is_auth(&fields);
     let router = sys.active.router();
     let mut data = Map::new();
-    for entry in builtin_mounts()
+    for entry in builtin_mounts(&sys.active.cluster().id)
         .iter()
         .chain(router.entries())
         .filter(|e| e.path.starts_with("auth/") == auth)
@@ -168,21 +213,39 @@ async fn list_mounts(sys: &System, _ctx: &Context, fields: Fields<'_>) -> Result
 }
 
 async fn read_mount(sys: &System, _ctx: &Context, fields: Fields<'_>) -> Result<VaultResponse> {
-    let full = mount_target(fields.get("path")?, false, "read")?;
+    let auth = is_auth(&fields);
+    let full = mount_target(fields.get("path")?, auth, "read")?;
     let router = sys.active.router();
-    let entry = router
-        .get(&full)
-        .ok_or_else(|| VaultError::invalid(format!("no mount at {full:?}")))?;
+    let entry = router.get(&full).ok_or_else(|| {
+        VaultError::invalid(if auth {
+            format!("No auth engine at {}", full.trim_start_matches("auth/"))
+        } else {
+            format!("No secret engine mount at {full}")
+        })
+    })?;
     Ok(VaultResponse::data(object(entry.entry.to_json())))
 }
 
 async fn enable(sys: &System, _ctx: &Context, fields: Fields<'_>) -> Result<VaultResponse> {
     let auth = is_auth(&fields);
     let active = &sys.active;
-    let full = mount_target(fields.get("path")?, auth, "mount at")?;
+    let full = mount_target(fields.get("path")?, auth, "mount")?;
     let kind: String = fields.get("type")?;
     if kind.is_empty() {
-        return Err(VaultError::invalid("missing mount type"));
+        return Err(VaultError::invalid(
+            "backend type must be specified as a string",
+        ));
+    }
+    // Vault's singletons: one of each, mounted by the vault itself.
+    if auth && kind == "token" {
+        return Err(VaultError::invalid(
+            "token credential backend cannot be instantiated",
+        ));
+    }
+    if !auth && SINGLETON_KINDS.contains(&kind.as_str()) {
+        return Err(VaultError::invalid(format!(
+            "mount type of {kind:?} is not mountable"
+        )));
     }
     if auth && SECRET_KINDS.contains(&kind.as_str()) {
         return Err(VaultError::invalid(format!(
@@ -197,9 +260,8 @@ async fn enable(sys: &System, _ctx: &Context, fields: Fields<'_>) -> Result<Vaul
     let empty = Map::new();
     let config_in: &Map<String, Value> = fields.get_ok("config")?.unwrap_or(&empty);
     let config = MountConfig {
-        default_lease_ttl: field::duration(config_in, "default_lease_ttl")?
-            .map_or(0, |d| d.as_secs()),
-        max_lease_ttl: field::duration(config_in, "max_lease_ttl")?.map_or(0, |d| d.as_secs()),
+        default_lease_ttl: config_ttl(config_in, "default_lease_ttl", "default")?,
+        max_lease_ttl: config_ttl(config_in, "max_lease_ttl", "max")?,
         user_lockout_config: match field::map(config_in, "user_lockout_config")? {
             Some(tune) if !tune.is_empty() => {
                 lockout_tunable(auth, &kind)?;
@@ -227,11 +289,11 @@ async fn enable(sys: &System, _ctx: &Context, fields: Fields<'_>) -> Result<Vaul
         .entries()
         .find(|e| e.path.starts_with(&full) || full.starts_with(&e.path))
     {
-        // Vault names an auth method's path without its `auth/`.
+        // Vault names the path as it was given, below `sys/auth` without `auth/`.
         let shown = if auth {
             existing.path.trim_start_matches("auth/")
         } else {
-            existing.path.as_str()
+            &existing.path
         };
         return Err(VaultError::invalid(format!(
             "path is already in use at {shown}"
@@ -311,19 +373,37 @@ async fn revoke_everything_of(active: &Active, mounted: &Mounted, auth: bool) ->
 
 async fn tune_read(sys: &System, _ctx: &Context, fields: Fields<'_>) -> Result<VaultResponse> {
     let auth = is_auth(&fields);
-    let full = mount_target(fields.get("path")?, auth, "tune")?;
+    let path: String = fields.get("path")?;
+    // The token store's settings can be read (not changed) like any auth method's.
+    if auth && normalize_mount_path(&path).as_deref() == Some("token/") {
+        return Ok(VaultResponse::data(object(json!({
+            "default_lease_ttl": SYSTEM_TTL.as_secs(),
+            "max_lease_ttl": SYSTEM_TTL.as_secs(),
+            "description": "token based credentials",
+            "force_no_cache": false,
+            "token_type": "default-service",
+        }))));
+    }
+    let full = mount_target(&path, auth, "tune")?;
     let router = sys.active.router();
     let entry = &router
         .get(&full)
-        .ok_or_else(|| VaultError::invalid(format!("no mount at {full:?}")))?
+        .ok_or_else(|| VaultError::invalid(format!("cannot fetch sysview for path {full:?}")))?
         .entry;
+    // Vault tells the TTLs in force: the system's where the mount has none of its own.
+    let (default_ttl, max_ttl) = entry.ttls(SYSTEM_TTL, SYSTEM_TTL);
     let mut out = object(json!({
-        "default_lease_ttl": entry.config.default_lease_ttl,
-        "max_lease_ttl": entry.config.max_lease_ttl,
+        "default_lease_ttl": default_ttl.as_secs(),
+        "max_lease_ttl": max_ttl.as_secs(),
         "description": entry.description,
         "force_no_cache": false,
-        "options": entry.options,
     }));
+    if !entry.options.is_empty() {
+        out.insert("options".into(), Value::Object(entry.options.clone()));
+    }
+    if auth {
+        out.insert("token_type".into(), json!("default-service"));
+    }
     if let Some(tune) = &entry.config.user_lockout_config {
         tune.tune_fields(&mut out);
     }
@@ -335,11 +415,11 @@ async fn tune_write(sys: &System, _ctx: &Context, fields: Fields<'_>) -> Result<
     let active = &sys.active;
     let full = mount_target(fields.get("path")?, auth, "tune")?;
     let mut change = active.change_mounts().await;
-    let mounted = change
-        .router
-        .get(&full)
-        .cloned()
-        .ok_or_else(|| VaultError::invalid(format!("no mount at {full:?}")))?;
+    let mounted = change.router.get(&full).cloned().ok_or_else(|| {
+        VaultError::invalid(format!(
+            "tune of path {full:?} failed: no mount entry found"
+        ))
+    })?;
     let mut entry = mounted.entry.clone();
     if let Some(tune) = fields.get_ok::<&Map<String, Value>>("user_lockout_config")?
         && !tune.is_empty()
@@ -357,9 +437,33 @@ async fn tune_write(sys: &System, _ctx: &Context, fields: Fields<'_>) -> Result<
     if let Some(description) = fields.get_ok::<String>("description")? {
         entry.description = description;
     }
+    let max = match entry.config.max_lease_ttl {
+        0 => SYSTEM_TTL.as_secs(),
+        max => max,
+    };
+    if entry.config.default_lease_ttl > max {
+        return Err(VaultError::invalid(format!(
+            "backend max lease TTL of {max} would be less than backend default lease TTL of {}",
+            entry.config.default_lease_ttl
+        )));
+    }
     change.router.insert(mounted.retuned(entry));
     change.commit().await?;
     Ok(VaultResponse::empty())
+}
+
+/// A TTL of an enabled mount's `config` (`which` is "default" or "max" in Vault's refusal), in
+/// seconds; 0 when absent.
+fn config_ttl(config: &Map<String, Value>, name: &str, which: &str) -> Result<u64> {
+    match field::duration(config, name) {
+        Ok(ttl) => Ok(ttl.map_or(0, |d| d.as_secs())),
+        Err(err) => match config.get(name) {
+            Some(Value::String(text)) => Err(VaultError::invalid(format!(
+                "unable to parse {which} TTL of {text}: time: invalid duration {text:?}"
+            ))),
+            _ => Err(err.into()),
+        },
+    }
 }
 
 /// Refuses `user_lockout_config` on mounts lockout does not apply to (Vault's wording).

@@ -66,6 +66,15 @@ pub(super) fn endpoints() -> Vec<Declared> {
             .field("path", path())
             .write(|s, c, f| Box::pin(capabilities_of_token(s, c, f)))
             .synopsis("The capabilities of a token on paths."),
+        Declared::new("capabilities-accessor")
+            .field(
+                "accessor",
+                Field::new(FieldType::String, "The accessor of the token to check."),
+            )
+            .field("paths", paths())
+            .field("path", path())
+            .write(|s, c, f| Box::pin(capabilities_of_accessor(s, c, f)))
+            .synopsis("The capabilities of a token, named by its accessor, on paths."),
     ]
 }
 
@@ -139,7 +148,24 @@ async fn capabilities_of_token(
         .active
         .lookup_token(token.expose(), sys.active.clock().now())
         .await?
-        .ok_or_else(|| VaultError::invalid("invalid token"))?;
+        .ok_or_else(|| VaultError::invalid("1 error occurred:\n\t* invalid token\n\n"))?;
+    capabilities(&sys.active, &entry.policies, &fields).await
+}
+
+async fn capabilities_of_accessor(
+    sys: &System,
+    _ctx: &Context,
+    fields: Fields<'_>,
+) -> Result<VaultResponse> {
+    let accessor: String = fields.get("accessor")?;
+    if accessor.is_empty() {
+        return Err(VaultError::invalid("missing accessor"));
+    }
+    let entry = sys
+        .active
+        .lookup_accessor(&accessor, sys.active.clock().now())
+        .await?
+        .ok_or_else(|| VaultError::invalid("1 error occurred:\n\t* invalid accessor\n\n"))?;
     capabilities(&sys.active, &entry.policies, &fields).await
 }
 
@@ -157,7 +183,7 @@ async fn capabilities(
         paths.push(path);
     }
     if paths.is_empty() {
-        return Err(VaultError::invalid("missing path"));
+        return Err(VaultError::invalid("paths must be supplied"));
     }
     let acl = active.policies().acl(policies).await?;
     let mut out = Map::new();
@@ -167,12 +193,14 @@ async fn capabilities(
         let mut decided = crate::request_path::canonical(Operation::Read, path)
             .unwrap_or_else(|_| path.trim_start_matches('/').to_owned());
         let _ = Vault::route(active, Operation::Read, &mut decided).await;
-        let caps: Vec<String> = acl
+        let mut caps: Vec<String> = acl
             .capabilities(&decided)
             .to_vault_list()
             .into_iter()
             .map(str::to_owned)
             .collect();
+        // Vault sorts them.
+        caps.sort();
         all.extend(caps.iter().cloned());
         out.insert(path.clone(), json!(caps));
     }

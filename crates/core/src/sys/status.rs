@@ -1,4 +1,4 @@
-//! `sys/seal-status`, `sys/seal` and `sys/metrics`.
+//! `sys/seal-status`, `sys/key-status`, `sys/seal` and `sys/metrics`.
 
 use strongroom_logical::{Context, Fields};
 
@@ -12,6 +12,9 @@ pub(super) fn endpoints() -> Vec<Declared> {
         Declared::new("seal-status")
             .read(|s, c, f| Box::pin(seal_status(s, c, f)))
             .synopsis("Whether the vault is sealed, and the unseal progress."),
+        Declared::new("key-status")
+            .read(|s, c, f| Box::pin(key_status(s, c, f)))
+            .synopsis("The barrier's active key term, when it was installed and its use."),
         Declared::new("seal")
             .write(|s, c, f| Box::pin(seal(s, c, f)))
             .sudo()
@@ -37,6 +40,15 @@ async fn seal_status(sys: &System, _ctx: &Context, _fields: Fields<'_>) -> Resul
         serde_json::to_value(status)
             .map_err(|e| VaultError::Internal(format!("encoding seal status: {e}")))?,
     )))
+}
+
+async fn key_status(sys: &System, _ctx: &Context, _fields: Fields<'_>) -> Result<VaultResponse> {
+    let status = sys.vault.barrier_status()?;
+    Ok(VaultResponse::data(object(serde_json::json!({
+        "term": status.term,
+        "install_time": strongroom_logical::time::rfc3339(crate::clock::unix(status.installed)),
+        "encryptions": status.encryptions,
+    }))))
 }
 
 async fn seal(sys: &System, _ctx: &Context, _fields: Fields<'_>) -> Result<VaultResponse> {

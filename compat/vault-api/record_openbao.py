@@ -1,0 +1,788 @@
+#!/usr/bin/env python3
+"""Record reference answers of OpenBao to a broad sequence of Vault API calls.
+
+For each family (sys, init, token, transit, auth, wrapping, cubbyhole, batch,
+token-roles) this starts a fresh OpenBao server on a free loopback port
+(`bao server -dev` with root token `root`; the `init` family starts a server
+that is not initialised), runs the family's fixed sequence of HTTP calls with
+no sleeps between them, stops the server (also on error) and writes
+`fixtures/<family>.json` next to this script.
+
+Usage (from the repository root):
+
+    python3 compat/vault-api/record_openbao.py [family ...]
+
+Only the Python standard library is used. `bao` must be on PATH (or set BAO
+to the binary). See README.md for the fixture format, the placeholders and
+the normalisation rules the replay applies.
+"""
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+OPENBAO_VERSION = "2.7.2"
+HERE = os.path.dirname(os.path.abspath(__file__))
+FIXTURES = os.path.join(HERE, "fixtures")
+STARTUP_TIMEOUT_S = 30.0
+REQUEST_TIMEOUT_S = 20.0
+ROOT = "root"
+AUDIT_FILE = "/tmp/strongroom-vault-api-compat-audit.log"
+
+# Never route loopback traffic through an HTTP proxy from the environment.
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None
+
+
+_OPENER.add_handler(_NoRedirect())
+
+PLACEHOLDER = re.compile(r"\{\{([A-Za-z0-9_.\-]+)\}\}")
+
+
+def S(name, method, path, body=None, *, query=None, token=ROOT, headers=None,
+      raw_body=None, vary=()):
+    """One step. `token` is the X-Vault-Token sent (None: no token header);
+    `headers` adds further X-Vault-* headers; `raw_body` sends a string as is
+    (for malformed JSON); `vary` lists response paths whose values differ on
+    every run beyond the general normalisation rules (README.md)."""
+    hdrs = {}
+    if token is not None:
+        hdrs["X-Vault-Token"] = token
+    hdrs.update(headers or {})
+    step = {"name": name, "method": method, "path": f"/v1/{path}",
+            "query": dict(query or {}), "headers": hdrs, "body": body}
+    if raw_body is not None:
+        step["raw_body"] = raw_body
+    if vary:
+        step["vary"] = list(vary)
+    return step
+
+
+def policy(*stanzas):
+    return "\n".join(
+        'path "%s" { capabilities = [%s] }' % (p, ", ".join('"%s"' % c for c in caps))
+        for p, caps in stanzas)
+
+
+# Values that are per server build rather than per run, in sys answers.
+BUILD = ["version", "build_date", "commit_date", "cluster_name", "cluster_id",
+         "server_time_utc"]
+
+SYS = [
+    S("seal-status", "GET", "sys/seal-status", token=None, vary=BUILD),
+    S("health", "GET", "sys/health", token=None, vary=BUILD),
+    S("health-standbyok", "GET", "sys/health", query={"standbyok": "true"}, token=None, vary=BUILD),
+    S("leader", "GET", "sys/leader", token=None, vary=["leader_address", "leader_cluster_address", "active_time"]),
+    S("init-status", "GET", "sys/init", token=None),
+    S("init-again", "PUT", "sys/init", {"secret_shares": 1, "secret_threshold": 1}, token=None),
+    S("init-threshold-gt-shares-initialised", "PUT", "sys/init", {"secret_shares": 2, "secret_threshold": 3}, token=None),
+    S("host-info", "GET", "sys/host-info", vary=["data.cpu", "data.cpu_times", "data.disk", "data.host", "data.memory", "data.timestamp"]),
+    S("key-status", "GET", "sys/key-status", vary=["data.install_time", "install_time", "data.encryptions", "encryptions"]),
+    S("mounts-list", "GET", "sys/mounts"),
+    S("mount-enable-kv", "POST", "sys/mounts/kvtest", {"type": "kv", "description": "test kv"}),
+    S("mount-read", "GET", "sys/mounts/kvtest"),
+    S("mount-tune-read", "GET", "sys/mounts/kvtest/tune"),
+    S("mount-tune", "POST", "sys/mounts/kvtest/tune", {"default_lease_ttl": "1h", "max_lease_ttl": "2h", "description": "tuned"}),
+    S("mount-tune-read-after", "GET", "sys/mounts/kvtest/tune"),
+    S("mount-tune-default-over-max", "POST", "sys/mounts/kvtest/tune", {"default_lease_ttl": "3h"}),
+    S("mount-tune-bad-duration", "POST", "sys/mounts/kvtest/tune", {"default_lease_ttl": "soon"}),
+    S("mount-tune-bad-listing-visibility", "POST", "sys/mounts/kvtest/tune", {"listing_visibility": "loud"}),
+    S("mount-tune-missing", "POST", "sys/mounts/nosuch/tune", {"default_lease_ttl": "1h"}),
+    S("mount-tune-read-missing", "GET", "sys/mounts/nosuch/tune"),
+    S("mount-enable-bad-type", "POST", "sys/mounts/bad", {"type": "nosuch"}),
+    S("mount-enable-missing-type", "POST", "sys/mounts/bad", {}),
+    S("mount-enable-existing", "POST", "sys/mounts/kvtest", {"type": "kv"}),
+    S("mount-enable-under-existing", "POST", "sys/mounts/kvtest/sub", {"type": "kv"}),
+    S("mount-enable-sys", "POST", "sys/mounts/sys", {"type": "kv"}),
+    S("mount-enable-auth-prefix", "POST", "sys/mounts/auth/x", {"type": "kv"}),
+    S("mount-enable-cubbyhole-type", "POST", "sys/mounts/cub2", {"type": "cubbyhole"}),
+    S("mount-enable-bad-ttl", "POST", "sys/mounts/bad", {"type": "kv", "config": {"default_lease_ttl": "forever"}}),
+    S("mount-enable-kv2-options", "POST", "sys/mounts/kv2test", {"type": "kv", "options": {"version": "2"}}),
+    S("mount-enable-kv-v2-type", "POST", "sys/mounts/kv2b", {"type": "kv-v2"}),
+    S("mounts-list-after", "GET", "sys/mounts"),
+    S("internal-ui-mounts", "GET", "sys/internal/ui/mounts"),
+    S("internal-ui-mounts-secret", "GET", "sys/internal/ui/mounts/secret"),
+    S("internal-ui-mounts-missing", "GET", "sys/internal/ui/mounts/nosuch"),
+    S("mount-disable", "DELETE", "sys/mounts/kvtest"),
+    S("mount-disable-again", "DELETE", "sys/mounts/kvtest"),
+    S("mount-disable-sys", "DELETE", "sys/mounts/sys"),
+    S("mounts-delete-root", "DELETE", "sys/mounts"),
+    S("mount-read-after-disable", "GET", "sys/mounts/kvtest"),
+    S("remount", "POST", "sys/remount", {"from": "kv2b", "to": "kv2moved"}, vary=["data.migration_id"]),
+    S("auth-list", "GET", "sys/auth"),
+    S("auth-enable-userpass", "POST", "sys/auth/up", {"type": "userpass", "description": "people"}),
+    S("auth-enable-bad-type", "POST", "sys/auth/bad", {"type": "nosuch"}),
+    S("auth-enable-existing", "POST", "sys/auth/up", {"type": "userpass"}),
+    S("auth-enable-token-type", "POST", "sys/auth/tok2", {"type": "token"}),
+    S("auth-read", "GET", "sys/auth/up"),
+    S("auth-tune-read", "GET", "sys/auth/up/tune"),
+    S("auth-tune", "POST", "sys/auth/up/tune", {"default_lease_ttl": "30m", "max_lease_ttl": "1h"}),
+    S("auth-tune-read-after", "GET", "sys/auth/up/tune"),
+    S("auth-tune-token-read", "GET", "sys/auth/token/tune"),
+    S("auth-list-after", "GET", "sys/auth"),
+    S("auth-disable", "DELETE", "sys/auth/up"),
+    S("auth-disable-token", "DELETE", "sys/auth/token"),
+    S("auth-disable-missing", "DELETE", "sys/auth/nosuch"),
+    S("policies-list", "GET", "sys/policy"),
+    S("policies-acl-list", "LIST", "sys/policies/acl"),
+    S("policy-default-read", "GET", "sys/policy/default"),
+    S("policy-root-read", "GET", "sys/policy/root"),
+    S("policy-write", "PUT", "sys/policy/p1", {"policy": policy(("secret/*", ["read"]))}),
+    S("policy-read", "GET", "sys/policy/p1"),
+    S("policy-acl-write", "PUT", "sys/policies/acl/p2", {"policy": policy(("secret/data/*", ["read", "list"]), ("sys/mounts", ["read"]))}),
+    S("policy-acl-read", "GET", "sys/policies/acl/p2"),
+    S("policy-write-uppercase", "PUT", "sys/policy/UPPER", {"policy": policy(("a/*", ["read"]))}),
+    S("policy-read-uppercase", "GET", "sys/policy/upper"),
+    S("policy-bad-capability", "PUT", "sys/policy/bad", {"policy": policy(("x/*", ["fly"]))}),
+    S("policy-acl-bad-capability", "PUT", "sys/policies/acl/bad", {"policy": policy(("x/*", ["read", "fly"]))}),
+    S("policy-bad-hcl", "PUT", "sys/policy/bad", {"policy": "path {"}),
+    S("policy-missing-field", "PUT", "sys/policy/bad", {}),
+    S("policy-write-root", "PUT", "sys/policy/root", {"policy": policy(("x/*", ["read"]))}),
+    S("policy-delete-root", "DELETE", "sys/policy/root"),
+    S("policy-delete-default", "DELETE", "sys/policy/default"),
+    S("policy-read-missing", "GET", "sys/policy/nosuch"),
+    S("policy-acl-read-missing", "GET", "sys/policies/acl/nosuch"),
+    S("policy-for-caps", "PUT", "sys/policies/acl/caps", {"policy": policy(("secret/data/*", ["read", "update"]), ("sys/mounts", ["read", "sudo"]))}),
+    S("token-for-caps", "POST", "auth/token/create", {"policies": ["caps"]}),
+    S("capabilities", "POST", "sys/capabilities", {"token": "{{token-for-caps.auth.client_token}}", "paths": ["secret/data/x", "sys/mounts", "other/x"]}),
+    S("capabilities-single-path", "POST", "sys/capabilities", {"token": "{{token-for-caps.auth.client_token}}", "path": "secret/data/x"}),
+    S("capabilities-self", "POST", "sys/capabilities-self", {"paths": ["secret/data/x", "cubbyhole/x", "sys/policy"]}, token="{{token-for-caps.auth.client_token}}"),
+    S("capabilities-accessor", "POST", "sys/capabilities-accessor", {"accessor": "{{token-for-caps.auth.accessor}}", "paths": ["secret/data/x"]}),
+    S("capabilities-root", "POST", "sys/capabilities-self", {"paths": ["anything/at/all"]}),
+    S("capabilities-bad-token", "POST", "sys/capabilities", {"token": "s.notatoken", "paths": ["secret/data/x"]}),
+    S("capabilities-missing-paths", "POST", "sys/capabilities-self", {}),
+    S("policy-delete", "DELETE", "sys/policy/p1"),
+    S("policy-delete-again", "DELETE", "sys/policy/p1"),
+    S("policy-acl-delete", "DELETE", "sys/policies/acl/p2"),
+    S("policies-list-after", "GET", "sys/policy"),
+    S("leases-lookup-bad", "PUT", "sys/leases/lookup", {"lease_id": "secret/nosuch/abc"}),
+    S("leases-lookup-missing-id", "PUT", "sys/leases/lookup", {}),
+    S("leases-list", "LIST", "sys/leases/lookup/"),
+    S("leases-list-prefix", "LIST", "sys/leases/lookup/auth/token/"),
+    S("leases-renew-bad", "PUT", "sys/leases/renew", {"lease_id": "secret/nosuch/abc"}),
+    S("leases-revoke-bad", "PUT", "sys/leases/revoke", {"lease_id": "secret/nosuch/abc"}),
+    S("leases-revoke-prefix", "PUT", "sys/leases/revoke-prefix/secret/nosuch"),
+    S("leases-revoke-force", "PUT", "sys/leases/revoke-force/secret/nosuch"),
+    S("leases-tidy", "PUT", "sys/leases/tidy"),
+    S("audit-list", "GET", "sys/audit"),
+    S("audit-enable", "PUT", "sys/audit/file", {"type": "file", "description": "compat", "options": {"file_path": AUDIT_FILE}}),
+    S("audit-list-after", "GET", "sys/audit"),
+    S("audit-enable-bad-type", "PUT", "sys/audit/other", {"type": "nosuch"}),
+    S("audit-enable-existing", "PUT", "sys/audit/file", {"type": "file", "options": {"file_path": AUDIT_FILE}}),
+    S("audit-enable-missing-path", "PUT", "sys/audit/file2", {"type": "file"}),
+    S("audit-hash", "PUT", "sys/audit-hash/file", {"input": "secret"}, vary=["data.hash", "hash"]),
+    S("audit-disable", "DELETE", "sys/audit/file"),
+    S("audit-disable-missing", "DELETE", "sys/audit/nosuch"),
+    S("unknown-mount", "GET", "nosuch/path"),
+    S("unknown-mount-post", "POST", "nosuch/path", {"a": 1}),
+    S("unknown-sys-path", "GET", "sys/nosuch"),
+    S("malformed-json", "PUT", "sys/policy/x", raw_body="{bad"),
+    S("malformed-json-kv", "PUT", "secret/data/x", raw_body="{\"data\": "),
+    S("json-not-object", "PUT", "sys/policy/x", raw_body="[1,2]"),
+    S("relative-path-encoded", "GET", "secret/data/%2E%2E/x"),
+    S("relative-path-in-segment", "GET", "secret/data/a%2F..%2Fb"),
+    S("relative-path-dots-in-name", "POST", "secret/data/a..b", {"data": {"a": 1}}),
+    S("no-token", "GET", "sys/mounts", token=None),
+    S("bad-token", "GET", "sys/mounts", token="s.notatoken"),
+    S("limited-token-denied", "GET", "sys/policy", token="{{token-for-caps.auth.client_token}}"),
+    S("limited-token-allowed", "GET", "sys/mounts", token="{{token-for-caps.auth.client_token}}", vary=["*"]),
+    S("tools-random", "PUT", "sys/tools/random/16", vary=["data.random_bytes"]),
+    S("tools-random-hex", "PUT", "sys/tools/random", {"bytes": 8, "format": "hex"}, vary=["data.random_bytes"]),
+    S("tools-random-bad-format", "PUT", "sys/tools/random", {"format": "base32"}),
+    S("tools-hash", "PUT", "sys/tools/hash/sha2-256", {"input": "aGVsbG8="}),
+    S("tools-hash-bad-algorithm", "PUT", "sys/tools/hash/md5", {"input": "aGVsbG8="}),
+    S("method-not-allowed-patch", "PATCH", "sys/policy/p1", {"policy": ""}),
+]
+
+INIT = [
+    S("seal-status-uninitialised", "GET", "sys/seal-status", token=None, vary=BUILD),
+    S("health-uninitialised", "GET", "sys/health", token=None, vary=BUILD),
+    S("init-status-uninitialised", "GET", "sys/init", token=None),
+    S("unseal-uninitialised", "PUT", "sys/unseal", {"key": "AAAA"}, token=None),
+    S("mounts-uninitialised", "GET", "sys/mounts", token=None),
+    S("init-threshold-gt-shares", "PUT", "sys/init", {"secret_shares": 2, "secret_threshold": 3}, token=None),
+    S("init-zero-shares", "PUT", "sys/init", {"secret_shares": 0, "secret_threshold": 0}, token=None),
+    S("init-threshold-one-of-many", "PUT", "sys/init", {"secret_shares": 3, "secret_threshold": 1}, token=None),
+    S("init-pgp-mismatch", "PUT", "sys/init", {"secret_shares": 2, "secret_threshold": 2, "pgp_keys": ["a"]}, token=None),
+    S("init", "PUT", "sys/init", {"secret_shares": 3, "secret_threshold": 2}, token=None,
+      vary=["keys", "keys_base64", "root_token"]),
+    S("init-again", "PUT", "sys/init", {"secret_shares": 1, "secret_threshold": 1}, token=None),
+    S("seal-status-sealed", "GET", "sys/seal-status", token=None, vary=BUILD),
+    S("health-sealed", "GET", "sys/health", token=None, vary=BUILD),
+    S("mounts-sealed", "GET", "sys/mounts", token="{{init.root_token}}"),
+    S("unseal-bad-key", "PUT", "sys/unseal", {"key": "not-base64!"}, token=None),
+    S("unseal-missing-key", "PUT", "sys/unseal", {}, token=None),
+    S("unseal-first", "PUT", "sys/unseal", {"key": "{{init.keys.0}}"}, token=None, vary=BUILD + ["nonce"]),
+    S("unseal-same-key-again", "PUT", "sys/unseal", {"key": "{{init.keys.0}}"}, token=None, vary=BUILD + ["nonce"]),
+    S("unseal-reset", "PUT", "sys/unseal", {"reset": True}, token=None, vary=BUILD),
+    S("unseal-second-a", "PUT", "sys/unseal", {"key": "{{init.keys_base64.1}}"}, token=None, vary=BUILD + ["nonce"]),
+    S("unseal-second-b", "PUT", "sys/unseal", {"key": "{{init.keys.2}}"}, token=None, vary=BUILD),
+    S("seal-status-unsealed", "GET", "sys/seal-status", token=None, vary=BUILD),
+    S("seal-no-token", "PUT", "sys/seal", token=None),
+    S("seal", "PUT", "sys/seal", token="{{init.root_token}}"),
+    S("seal-status-after-seal", "GET", "sys/seal-status", token=None, vary=BUILD),
+    S("seal-again", "PUT", "sys/seal", token="{{init.root_token}}"),
+]
+
+TOKEN = [
+    S("lookup-self-root", "GET", "auth/token/lookup-self"),
+    S("policy-p1", "PUT", "sys/policies/acl/p1", {"policy": policy(("secret/*", ["read"]), ("auth/token/create", ["update"]), ("auth/token/create-orphan", ["update"]))}),
+    S("policy-p2", "PUT", "sys/policies/acl/p2", {"policy": policy(("kv/*", ["read"]))}),
+    S("create-default", "POST", "auth/token/create", {}),
+    S("create-full", "POST", "auth/token/create", {"policies": ["p1"], "ttl": "1h", "meta": {"team": "a"}, "display_name": "Web Tok", "renewable": True}),
+    S("lookup-full", "POST", "auth/token/lookup", {"token": "{{create-full.auth.client_token}}"}),
+    S("lookup-self-full", "GET", "auth/token/lookup-self", token="{{create-full.auth.client_token}}"),
+    S("lookup-get-path", "GET", "auth/token/lookup/{{create-full.auth.client_token}}"),
+    S("lookup-accessor", "POST", "auth/token/lookup-accessor", {"accessor": "{{create-full.auth.accessor}}"}),
+    S("lookup-accessor-bad", "POST", "auth/token/lookup-accessor", {"accessor": "nosuchaccessor"}),
+    S("lookup-accessor-missing", "POST", "auth/token/lookup-accessor", {}),
+    S("lookup-bad-token", "POST", "auth/token/lookup", {"token": "s.notatoken"}),
+    S("lookup-missing-token", "POST", "auth/token/lookup", {}),
+    S("lookup-self-bad-token", "GET", "auth/token/lookup-self", token="s.notatoken"),
+    S("child-create", "POST", "auth/token/create", {"policies": ["p1"]}, token="{{create-full.auth.client_token}}"),
+    S("child-create-escalate", "POST", "auth/token/create", {"policies": ["p2"]}, token="{{create-full.auth.client_token}}"),
+    S("child-create-no-parent", "POST", "auth/token/create", {"no_parent": True}, token="{{create-full.auth.client_token}}"),
+    S("child-create-orphan", "POST", "auth/token/create-orphan", {"policies": ["p1"]}, token="{{create-full.auth.client_token}}"),
+    S("child-lookup-orphan", "POST", "auth/token/lookup", {"token": "{{child-create-orphan.auth.client_token}}"}),
+    S("create-orphan-root", "POST", "auth/token/create-orphan", {"policies": ["default"]}),
+    S("create-no-parent-root", "POST", "auth/token/create", {"no_parent": True, "policies": ["default"]}),
+    S("create-root-policy-child", "POST", "auth/token/create", {"policies": ["root"]}, token="{{create-full.auth.client_token}}"),
+    S("create-no-default-policy", "POST", "auth/token/create", {"policies": ["p1"], "no_default_policy": True}),
+    S("create-bad-ttl", "POST", "auth/token/create", {"ttl": "forever"}),
+    S("create-bad-type", "POST", "auth/token/create", {"type": "weird"}),
+    S("create-num-uses", "POST", "auth/token/create", {"num_uses": 2, "policies": ["p1"]}),
+    S("num-uses-first", "GET", "auth/token/lookup-self", token="{{create-num-uses.auth.client_token}}"),
+    S("num-uses-second", "GET", "auth/token/lookup-self", token="{{create-num-uses.auth.client_token}}"),
+    S("num-uses-exhausted", "GET", "auth/token/lookup-self", token="{{create-num-uses.auth.client_token}}"),
+    S("create-num-uses-negative", "POST", "auth/token/create", {"num_uses": -1}),
+    S("create-explicit-max", "POST", "auth/token/create", {"ttl": "30m", "explicit_max_ttl": "1h"}),
+    S("lookup-explicit-max", "POST", "auth/token/lookup", {"token": "{{create-explicit-max.auth.client_token}}"}),
+    S("renew-past-explicit-max", "POST", "auth/token/renew", {"token": "{{create-explicit-max.auth.client_token}}", "increment": "2h"}),
+    S("create-ttl-over-explicit-max", "POST", "auth/token/create", {"ttl": "2h", "explicit_max_ttl": "1h"}),
+    S("create-period", "POST", "auth/token/create", {"period": "1h", "policies": ["default"]}),
+    S("renew-period", "POST", "auth/token/renew", {"token": "{{create-period.auth.client_token}}", "increment": "5h"}),
+    S("create-not-renewable", "POST", "auth/token/create", {"renewable": False, "ttl": "1h"}),
+    S("renew-not-renewable", "POST", "auth/token/renew", {"token": "{{create-not-renewable.auth.client_token}}"}),
+    S("renew", "POST", "auth/token/renew", {"token": "{{create-full.auth.client_token}}", "increment": "30m"}),
+    S("lookup-after-renew", "POST", "auth/token/lookup", {"token": "{{create-full.auth.client_token}}"}),
+    S("renew-self", "POST", "auth/token/renew-self", {"increment": "45m"}, token="{{create-full.auth.client_token}}"),
+    S("renew-accessor", "POST", "auth/token/renew-accessor", {"accessor": "{{create-full.auth.accessor}}", "increment": "20m"}),
+    S("renew-root", "POST", "auth/token/renew-self", {}),
+    S("renew-bad-token", "POST", "auth/token/renew", {"token": "s.notatoken"}),
+    S("renew-missing-token", "POST", "auth/token/renew", {}),
+    S("accessors-list", "LIST", "auth/token/accessors", vary=["data.keys.*"]),
+    S("accessors-list-no-sudo", "LIST", "auth/token/accessors", token="{{create-full.auth.client_token}}"),
+    S("revoke-child", "POST", "auth/token/revoke", {"token": "{{child-create.auth.client_token}}"}),
+    S("lookup-revoked-child", "POST", "auth/token/lookup", {"token": "{{child-create.auth.client_token}}"}),
+    S("revoke-bad-token", "POST", "auth/token/revoke", {"token": "s.notatoken"}),
+    S("revoke-accessor", "POST", "auth/token/revoke-accessor", {"accessor": "{{create-default.auth.accessor}}"}),
+    S("lookup-revoked-by-accessor", "POST", "auth/token/lookup", {"token": "{{create-default.auth.client_token}}"}),
+    S("revoke-accessor-bad", "POST", "auth/token/revoke-accessor", {"accessor": "nosuchaccessor"}),
+    S("parent-for-orphan-revoke", "POST", "auth/token/create", {"policies": ["p1"]}),
+    S("child-for-orphan-revoke", "POST", "auth/token/create", {"policies": ["p1"]}, token="{{parent-for-orphan-revoke.auth.client_token}}"),
+    S("revoke-orphan", "POST", "auth/token/revoke-orphan", {"token": "{{parent-for-orphan-revoke.auth.client_token}}"}),
+    S("child-survives-orphan-revoke", "POST", "auth/token/lookup", {"token": "{{child-for-orphan-revoke.auth.client_token}}"}),
+    S("revoke-orphan-no-sudo", "POST", "auth/token/revoke-orphan", {"token": "{{child-for-orphan-revoke.auth.client_token}}"}, token="{{create-full.auth.client_token}}"),
+    S("parent-for-cascade", "POST", "auth/token/create", {"policies": ["p1"]}),
+    S("child-for-cascade", "POST", "auth/token/create", {"policies": ["p1"]}, token="{{parent-for-cascade.auth.client_token}}"),
+    S("revoke-cascade", "POST", "auth/token/revoke", {"token": "{{parent-for-cascade.auth.client_token}}"}),
+    S("child-gone-after-cascade", "POST", "auth/token/lookup", {"token": "{{child-for-cascade.auth.client_token}}"}),
+    S("revoke-self", "POST", "auth/token/revoke-self", token="{{create-full.auth.client_token}}"),
+    S("lookup-self-after-revoke-self", "GET", "auth/token/lookup-self", token="{{create-full.auth.client_token}}"),
+    S("tidy", "POST", "auth/token/tidy"),
+    S("unknown-token-path", "GET", "auth/token/nosuch"),
+]
+
+TRANSIT = [
+    S("enable", "POST", "sys/mounts/transit", {"type": "transit"}),
+    S("key-create", "POST", "transit/keys/aes"),
+    S("key-read", "GET", "transit/keys/aes"),
+    S("key-create-existing", "POST", "transit/keys/aes"),
+    S("key-create-bad-type", "POST", "transit/keys/bad", {"type": "des"}),
+    S("key-create-ed25519", "POST", "transit/keys/ed", {"type": "ed25519"}),
+    S("key-read-ed25519", "GET", "transit/keys/ed"),
+    S("key-create-ecdsa", "POST", "transit/keys/ec", {"type": "ecdsa-p256"}),
+    S("key-create-rsa", "POST", "transit/keys/rsa", {"type": "rsa-2048"}),
+    S("key-create-hmac", "POST", "transit/keys/hm", {"type": "hmac", "key_size": 32}),
+    S("key-create-derived", "POST", "transit/keys/derived", {"derived": True}),
+    S("key-create-convergent-no-derived", "POST", "transit/keys/conv", {"convergent_encryption": True}),
+    S("keys-list", "LIST", "transit/keys"),
+    S("key-read-missing", "GET", "transit/keys/nosuch"),
+    S("encrypt", "POST", "transit/encrypt/aes", {"plaintext": "aGVsbG8gd29ybGQ="}),
+    S("decrypt", "POST", "transit/decrypt/aes", {"ciphertext": "{{encrypt.data.ciphertext}}"}),
+    S("encrypt-not-base64", "POST", "transit/encrypt/aes", {"plaintext": "not base64!"}),
+    S("encrypt-missing-plaintext", "POST", "transit/encrypt/aes", {}),
+    S("encrypt-upsert-new-key", "POST", "transit/encrypt/upserted", {"plaintext": "aGk="}),
+    S("key-read-upserted", "GET", "transit/keys/upserted"),
+    S("decrypt-bad-ciphertext", "POST", "transit/decrypt/aes", {"ciphertext": "vault:v1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}),
+    S("decrypt-no-prefix", "POST", "transit/decrypt/aes", {"ciphertext": "garbage"}),
+    S("decrypt-missing-key", "POST", "transit/decrypt/nosuch", {"ciphertext": "{{encrypt.data.ciphertext}}"}),
+    S("encrypt-derived-no-context", "POST", "transit/encrypt/derived", {"plaintext": "aGk="}),
+    S("encrypt-derived", "POST", "transit/encrypt/derived", {"plaintext": "aGk=", "context": "Y3R4"}),
+    S("decrypt-derived", "POST", "transit/decrypt/derived", {"ciphertext": "{{encrypt-derived.data.ciphertext}}", "context": "Y3R4"}),
+    S("decrypt-derived-wrong-context", "POST", "transit/decrypt/derived", {"ciphertext": "{{encrypt-derived.data.ciphertext}}", "context": "b3RoZXI="}),
+    S("encrypt-batch", "POST", "transit/encrypt/aes", {"batch_input": [{"plaintext": "YQ=="}, {"plaintext": "Yg=="}]}),
+    S("decrypt-batch", "POST", "transit/decrypt/aes", {"batch_input": [{"ciphertext": "{{encrypt-batch.data.batch_results.0.ciphertext}}"}, {"ciphertext": "bad"}]}),
+    S("rotate", "POST", "transit/keys/aes/rotate"),
+    S("key-read-rotated", "GET", "transit/keys/aes"),
+    S("encrypt-v2", "POST", "transit/encrypt/aes", {"plaintext": "aGVsbG8gd29ybGQ="}),
+    S("encrypt-key-version-1", "POST", "transit/encrypt/aes", {"plaintext": "aGk=", "key_version": 1}),
+    S("encrypt-key-version-9", "POST", "transit/encrypt/aes", {"plaintext": "aGk=", "key_version": 9}),
+    S("rewrap", "POST", "transit/rewrap/aes", {"ciphertext": "{{encrypt.data.ciphertext}}"}),
+    S("decrypt-rewrapped", "POST", "transit/decrypt/aes", {"ciphertext": "{{rewrap.data.ciphertext}}"}),
+    S("config-min-decryption", "POST", "transit/keys/aes/config", {"min_decryption_version": 2}),
+    S("decrypt-below-min", "POST", "transit/decrypt/aes", {"ciphertext": "{{encrypt.data.ciphertext}}"}),
+    S("config-bad-min-encryption", "POST", "transit/keys/aes/config", {"min_encryption_version": 5}),
+    S("config-min-decryption-too-high", "POST", "transit/keys/aes/config", {"min_decryption_version": 7}),
+    S("key-read-configured", "GET", "transit/keys/aes"),
+    S("datakey-plaintext", "POST", "transit/datakey/plaintext/aes", vary=["data.plaintext"]),
+    S("datakey-wrapped", "POST", "transit/datakey/wrapped/aes", {"bits": 128}),
+    S("datakey-bad-bits", "POST", "transit/datakey/plaintext/aes", {"bits": 100}),
+    S("datakey-bad-kind", "POST", "transit/datakey/other/aes"),
+    S("sign-ed25519", "POST", "transit/sign/ed", {"input": "aGVsbG8="}),
+    S("verify-ed25519", "POST", "transit/verify/ed", {"input": "aGVsbG8=", "signature": "{{sign-ed25519.data.signature}}"}),
+    S("verify-ed25519-wrong-input", "POST", "transit/verify/ed", {"input": "b3RoZXI=", "signature": "{{sign-ed25519.data.signature}}"}),
+    S("verify-missing-signature", "POST", "transit/verify/ed", {"input": "aGVsbG8="}),
+    S("sign-ecdsa-sha512", "POST", "transit/sign/ec/sha2-512", {"input": "aGVsbG8="}),
+    S("verify-ecdsa-sha512", "POST", "transit/verify/ec/sha2-512", {"input": "aGVsbG8=", "signature": "{{sign-ecdsa-sha512.data.signature}}"}),
+    S("sign-rsa-pss", "POST", "transit/sign/rsa", {"input": "aGVsbG8=", "signature_algorithm": "pss"}),
+    S("verify-rsa-pss", "POST", "transit/verify/rsa", {"input": "aGVsbG8=", "signature": "{{sign-rsa-pss.data.signature}}", "signature_algorithm": "pss"}),
+    S("sign-with-aes-key", "POST", "transit/sign/aes", {"input": "aGVsbG8="}),
+    S("encrypt-with-ed25519-key", "POST", "transit/encrypt/ed", {"plaintext": "aGk="}),
+    S("encrypt-with-hmac-key", "POST", "transit/encrypt/hm", {"plaintext": "aGk="}),
+    S("sign-bad-hash", "POST", "transit/sign/ec/md5", {"input": "aGVsbG8="}),
+    S("hmac", "POST", "transit/hmac/aes", {"input": "aGVsbG8="}),
+    S("hmac-sha512", "POST", "transit/hmac/aes/sha2-512", {"input": "aGVsbG8="}),
+    S("verify-hmac", "POST", "transit/verify/aes", {"input": "aGVsbG8=", "hmac": "{{hmac.data.hmac}}"}),
+    S("verify-hmac-wrong", "POST", "transit/verify/aes", {"input": "b3RoZXI=", "hmac": "{{hmac.data.hmac}}"}),
+    S("hmac-hmac-key", "POST", "transit/hmac/hm", {"input": "aGVsbG8="}),
+    S("hmac-bad-algorithm", "POST", "transit/hmac/aes/sha1024", {"input": "aGVsbG8="}),
+    S("hash-sha256", "POST", "transit/hash", {"input": "aGVsbG8="}),
+    S("hash-sha512-hex", "POST", "transit/hash/sha2-512", {"input": "aGVsbG8=", "format": "hex"}),
+    S("hash-bad-algorithm", "POST", "transit/hash/md5", {"input": "aGVsbG8="}),
+    S("hash-bad-format", "POST", "transit/hash", {"input": "aGVsbG8=", "format": "base32"}),
+    S("hash-not-base64", "POST", "transit/hash", {"input": "%%%"}),
+    S("random-default", "POST", "transit/random", vary=["data.random_bytes"]),
+    S("random-hex-16", "POST", "transit/random/16", {"format": "hex"}, vary=["data.random_bytes"]),
+    S("random-too-many", "POST", "transit/random/100000000"),
+    S("random-bad-format", "POST", "transit/random", {"format": "base32"}),
+    S("export-not-exportable", "GET", "transit/export/encryption-key/aes"),
+    S("delete-not-allowed", "DELETE", "transit/keys/aes"),
+    S("config-deletion-allowed", "POST", "transit/keys/aes/config", {"deletion_allowed": True}),
+    S("delete", "DELETE", "transit/keys/aes"),
+    S("read-after-delete", "GET", "transit/keys/aes"),
+    S("trim-missing-key", "POST", "transit/keys/nosuch/trim", {"min_available_version": 1}),
+]
+
+AUTH = [
+    S("userpass-enable", "POST", "sys/auth/userpass", {"type": "userpass"}),
+    S("userpass-user-create", "POST", "auth/userpass/users/alice", {"password": "pw-alice", "token_policies": ["default", "dev"], "token_ttl": "1h"}),
+    S("userpass-user-read", "GET", "auth/userpass/users/alice"),
+    S("userpass-user-missing-password", "POST", "auth/userpass/users/bob", {}),
+    S("userpass-user-create-bob", "POST", "auth/userpass/users/bob", {"password": "pw-bob"}),
+    S("userpass-users-list", "LIST", "auth/userpass/users"),
+    S("userpass-login", "POST", "auth/userpass/login/alice", {"password": "pw-alice"}, token=None),
+    S("userpass-login-lookup", "GET", "auth/token/lookup-self", token="{{userpass-login.auth.client_token}}"),
+    S("userpass-login-bad-password", "POST", "auth/userpass/login/alice", {"password": "nope"}, token=None),
+    S("userpass-login-unknown-user", "POST", "auth/userpass/login/nobody", {"password": "nope"}, token=None),
+    S("userpass-login-missing-password", "POST", "auth/userpass/login/alice", {}, token=None),
+    S("userpass-password-update", "POST", "auth/userpass/users/alice/password", {"password": "pw-new"}),
+    S("userpass-login-old-password", "POST", "auth/userpass/login/alice", {"password": "pw-alice"}, token=None),
+    S("userpass-login-new-password", "POST", "auth/userpass/login/alice", {"password": "pw-new"}, token=None),
+    S("userpass-policies-update", "POST", "auth/userpass/users/alice/policies", {"token_policies": ["p9"]}),
+    S("userpass-user-read-updated", "GET", "auth/userpass/users/alice"),
+    S("userpass-user-bad-ttl", "POST", "auth/userpass/users/carol", {"password": "x", "token_ttl": "nope"}),
+    S("userpass-user-delete", "DELETE", "auth/userpass/users/bob"),
+    S("userpass-user-read-deleted", "GET", "auth/userpass/users/bob"),
+    S("userpass-login-deleted", "POST", "auth/userpass/login/bob", {"password": "pw-bob"}, token=None),
+    S("approle-enable", "POST", "sys/auth/approle", {"type": "approle"}),
+    S("approle-role-create", "POST", "auth/approle/role/web", {"token_policies": ["default", "web"], "secret_id_ttl": "10m", "token_ttl": "20m", "token_max_ttl": "30m"}),
+    S("approle-role-read", "GET", "auth/approle/role/web"),
+    S("approle-roles-list", "LIST", "auth/approle/role"),
+    S("approle-role-id", "GET", "auth/approle/role/web/role-id", vary=["data.role_id"]),
+    S("approle-role-id-set", "POST", "auth/approle/role/web/role-id", {"role_id": "web-role-id"}),
+    S("approle-role-id-after-set", "GET", "auth/approle/role/web/role-id"),
+    S("approle-secret-id", "POST", "auth/approle/role/web/secret-id", {"metadata": "{\"env\":\"test\"}"}),
+    S("approle-secret-id-lookup", "POST", "auth/approle/role/web/secret-id/lookup", {"secret_id": "{{approle-secret-id.data.secret_id}}"}),
+    S("approle-secret-id-accessor-lookup", "POST", "auth/approle/role/web/secret-id-accessor/lookup", {"secret_id_accessor": "{{approle-secret-id.data.secret_id_accessor}}"}),
+    S("approle-secret-id-lookup-bad", "POST", "auth/approle/role/web/secret-id/lookup", {"secret_id": "nosuch"}),
+    S("approle-secret-ids-list", "LIST", "auth/approle/role/web/secret-id", vary=["data.keys.*"]),
+    S("approle-custom-secret-id", "POST", "auth/approle/role/web/custom-secret-id", {"secret_id": "my-secret-id"}),
+    S("approle-login", "POST", "auth/approle/login", {"role_id": "web-role-id", "secret_id": "{{approle-secret-id.data.secret_id}}"}, token=None),
+    S("approle-login-lookup", "GET", "auth/token/lookup-self", token="{{approle-login.auth.client_token}}"),
+    S("approle-login-custom", "POST", "auth/approle/login", {"role_id": "web-role-id", "secret_id": "my-secret-id"}, token=None),
+    S("approle-login-bad-secret", "POST", "auth/approle/login", {"role_id": "web-role-id", "secret_id": "wrong"}, token=None),
+    S("approle-login-bad-role", "POST", "auth/approle/login", {"role_id": "nosuch", "secret_id": "wrong"}, token=None),
+    S("approle-login-missing-role-id", "POST", "auth/approle/login", {"secret_id": "wrong"}, token=None),
+    S("approle-role-num-uses", "POST", "auth/approle/role/once", {"secret_id_num_uses": 1, "token_policies": ["default"]}),
+    S("approle-once-role-id", "GET", "auth/approle/role/once/role-id"),
+    S("approle-once-secret-id", "POST", "auth/approle/role/once/secret-id"),
+    S("approle-once-login", "POST", "auth/approle/login", {"role_id": "{{approle-once-role-id.data.role_id}}", "secret_id": "{{approle-once-secret-id.data.secret_id}}"}, token=None),
+    S("approle-once-login-again", "POST", "auth/approle/login", {"role_id": "{{approle-once-role-id.data.role_id}}", "secret_id": "{{approle-once-secret-id.data.secret_id}}"}, token=None),
+    S("approle-secret-id-destroy", "POST", "auth/approle/role/web/secret-id/destroy", {"secret_id": "{{approle-secret-id.data.secret_id}}"}),
+    S("approle-login-destroyed", "POST", "auth/approle/login", {"role_id": "web-role-id", "secret_id": "{{approle-secret-id.data.secret_id}}"}, token=None),
+    S("approle-secret-id-accessor-destroy", "POST", "auth/approle/role/web/secret-id-accessor/destroy", {"secret_id_accessor": "{{approle-custom-secret-id.data.secret_id_accessor}}"}),
+    S("approle-role-bad-field", "POST", "auth/approle/role/bad", {"secret_id_num_uses": "many"}),
+    S("approle-role-missing", "GET", "auth/approle/role/nosuch"),
+    S("approle-role-delete", "DELETE", "auth/approle/role/once"),
+    S("approle-secret-id-missing-role", "POST", "auth/approle/role/once/secret-id"),
+    S("jwt-enable", "POST", "sys/auth/jwt", {"type": "jwt"}),
+    S("jwt-config-read-empty", "GET", "auth/jwt/config"),
+    S("jwt-config-nothing", "POST", "auth/jwt/config", {}),
+    S("jwt-config-two-sources", "POST", "auth/jwt/config", {"jwks_url": "https://127.0.0.1:1/jwks", "jwt_validation_pubkeys": ["x"]}),
+    S("jwt-config-bad-pubkey", "POST", "auth/jwt/config", {"jwt_validation_pubkeys": ["not a pem"]}),
+    S("jwt-login-unconfigured", "POST", "auth/jwt/login", {"role": "r", "jwt": "a.b.c"}, token=None),
+    S("jwt-role-missing-user-claim", "POST", "auth/jwt/role/r", {"role_type": "jwt", "bound_audiences": ["x"]}),
+    S("jwt-role-bad-type", "POST", "auth/jwt/role/r", {"role_type": "saml", "user_claim": "sub"}),
+    S("jwt-role-create", "POST", "auth/jwt/role/r", {"role_type": "jwt", "user_claim": "sub", "bound_audiences": ["x"], "token_policies": ["default"]}),
+    S("jwt-role-read", "GET", "auth/jwt/role/r"),
+    S("jwt-roles-list", "LIST", "auth/jwt/role"),
+    S("jwt-login-missing-jwt", "POST", "auth/jwt/login", {"role": "r"}, token=None),
+    S("auth-unknown-mount-login", "POST", "auth/nosuch/login", {"password": "x"}, token=None),
+]
+
+WRAPPING = [
+    S("kv-write", "POST", "secret/data/app", {"data": {"user": "u1"}}),
+    S("wrap", "POST", "sys/wrapping/wrap", {"a": "b", "n": 1}, headers={"X-Vault-Wrap-TTL": "60s"}),
+    S("wrap-no-ttl", "POST", "sys/wrapping/wrap", {"a": "b"}),
+    S("wrap-bad-ttl", "POST", "sys/wrapping/wrap", {"a": "b"}, headers={"X-Vault-Wrap-TTL": "soon"}),
+    S("lookup", "POST", "sys/wrapping/lookup", {"token": "{{wrap.wrap_info.token}}"}),
+    S("lookup-unauthenticated", "POST", "sys/wrapping/lookup", {"token": "{{wrap.wrap_info.token}}"}, token=None),
+    S("lookup-bad", "POST", "sys/wrapping/lookup", {"token": "s.notawrappingtoken"}),
+    S("wrap-to-misuse", "POST", "sys/wrapping/wrap", {"m": "u"}, headers={"X-Vault-Wrap-TTL": "60s"}),
+    S("wrapping-token-as-token", "GET", "auth/token/lookup-self", token="{{wrap-to-misuse.wrap_info.token}}"),
+    S("unwrap-misused", "POST", "sys/wrapping/unwrap", {"token": "{{wrap-to-misuse.wrap_info.token}}"}),
+    S("rewrap", "POST", "sys/wrapping/rewrap", {"token": "{{wrap.wrap_info.token}}"}),
+    S("unwrap-old-after-rewrap", "POST", "sys/wrapping/unwrap", {"token": "{{wrap.wrap_info.token}}"}),
+    S("unwrap-rewrapped", "POST", "sys/wrapping/unwrap", {"token": "{{rewrap.wrap_info.token}}"}),
+    S("unwrap-again", "POST", "sys/wrapping/unwrap", {"token": "{{rewrap.wrap_info.token}}"}),
+    S("wrap-for-header-unwrap", "POST", "sys/wrapping/wrap", {"x": "y"}, headers={"X-Vault-Wrap-TTL": "5m"}),
+    S("unwrap-with-header", "POST", "sys/wrapping/unwrap", token="{{wrap-for-header-unwrap.wrap_info.token}}"),
+    S("unwrap-missing", "POST", "sys/wrapping/unwrap", {}),
+    S("unwrap-bad", "POST", "sys/wrapping/unwrap", {"token": "s.notawrappingtoken"}),
+    S("kv-read-wrapped", "GET", "secret/data/app", headers={"X-Vault-Wrap-TTL": "120"}),
+    S("kv-lookup-wrapped", "POST", "sys/wrapping/lookup", {"token": "{{kv-read-wrapped.wrap_info.token}}"}),
+    S("kv-unwrap", "POST", "sys/wrapping/unwrap", {"token": "{{kv-read-wrapped.wrap_info.token}}"}),
+    S("token-create-wrapped", "POST", "auth/token/create", {"policies": ["default"]}, headers={"X-Vault-Wrap-TTL": "60s"}),
+    S("token-unwrap", "POST", "sys/wrapping/unwrap", {"token": "{{token-create-wrapped.wrap_info.token}}"}),
+    S("token-unwrapped-lookup", "GET", "auth/token/lookup-self", token="{{token-unwrap.auth.client_token}}"),
+    S("approle-enable", "POST", "sys/auth/approle", {"type": "approle"}),
+    S("approle-role", "POST", "auth/approle/role/web", {"token_policies": ["default"]}),
+    S("approle-secret-id-wrapped", "POST", "auth/approle/role/web/secret-id", headers={"X-Vault-Wrap-TTL": "60s"}),
+    S("approle-secret-id-unwrap", "POST", "sys/wrapping/unwrap", {"token": "{{approle-secret-id-wrapped.wrap_info.token}}"}),
+    S("wrap-ttl-too-long", "POST", "sys/wrapping/wrap", {"a": "b"}, headers={"X-Vault-Wrap-TTL": "9999h"}),
+    S("wrap-policy", "PUT", "sys/policies/acl/wrapmax", {"policy": 'path "sys/wrapping/wrap" { capabilities = ["update"] max_wrapping_ttl = "1m" }'}),
+    S("wrap-policy-token", "POST", "auth/token/create", {"policies": ["wrapmax"]}),
+    S("wrap-over-policy-max", "POST", "sys/wrapping/wrap", {"a": "b"}, token="{{wrap-policy-token.auth.client_token}}", headers={"X-Vault-Wrap-TTL": "5m"}),
+    S("wrap-within-policy-max", "POST", "sys/wrapping/wrap", {"a": "b"}, token="{{wrap-policy-token.auth.client_token}}", headers={"X-Vault-Wrap-TTL": "30s"}),
+]
+
+CUBBYHOLE = [
+    S("mount-listed", "GET", "sys/mounts/cubbyhole"),
+    S("write", "POST", "cubbyhole/app", {"user": "u1", "n": 2}),
+    S("read", "GET", "cubbyhole/app"),
+    S("write-nested", "POST", "cubbyhole/dir/one", {"a": "b"}),
+    S("list", "LIST", "cubbyhole/"),
+    S("list-dir", "LIST", "cubbyhole/dir"),
+    S("read-missing", "GET", "cubbyhole/nosuch"),
+    S("other-token", "POST", "auth/token/create", {"policies": ["default"]}),
+    S("other-reads-root-path", "GET", "cubbyhole/app", token="{{other-token.auth.client_token}}"),
+    S("other-list-empty", "LIST", "cubbyhole/", token="{{other-token.auth.client_token}}"),
+    S("other-writes", "POST", "cubbyhole/app", {"mine": "yes"}, token="{{other-token.auth.client_token}}"),
+    S("other-reads-own", "GET", "cubbyhole/app", token="{{other-token.auth.client_token}}"),
+    S("root-still-sees-own", "GET", "cubbyhole/app"),
+    S("revoke-other", "POST", "auth/token/revoke", {"token": "{{other-token.auth.client_token}}"}),
+    S("revoked-reads", "GET", "cubbyhole/app", token="{{other-token.auth.client_token}}"),
+    S("new-token", "POST", "auth/token/create", {"policies": ["default"]}),
+    S("new-token-sees-nothing", "GET", "cubbyhole/app", token="{{new-token.auth.client_token}}"),
+    S("delete", "DELETE", "cubbyhole/app"),
+    S("read-after-delete", "GET", "cubbyhole/app"),
+    S("delete-missing", "DELETE", "cubbyhole/nosuch"),
+    S("enable-second", "POST", "sys/mounts/cub2", {"type": "cubbyhole"}),
+    S("disable", "DELETE", "sys/mounts/cubbyhole"),
+    S("tune-read", "GET", "sys/mounts/cubbyhole/tune"),
+]
+
+BATCH = [
+    S("policy", "PUT", "sys/policies/acl/reader", {"policy": policy(("secret/*", ["read"]), ("auth/token/create", ["update"]), ("cubbyhole/*", ["read", "create", "update"]))}),
+    S("create", "POST", "auth/token/create", {"type": "batch", "policies": ["reader"], "ttl": "1h"}),
+    S("create-batch-as-root", "POST", "auth/token/create", {"type": "batch"}),
+    S("create-default-ttl", "POST", "auth/token/create", {"type": "batch", "policies": ["reader"]}),
+    S("lookup", "POST", "auth/token/lookup", {"token": "{{create.auth.client_token}}"}),
+    S("lookup-self", "GET", "auth/token/lookup-self", token="{{create.auth.client_token}}"),
+    S("use-for-read", "GET", "secret/data/nothing", token="{{create.auth.client_token}}"),
+    S("renew", "POST", "auth/token/renew", {"token": "{{create.auth.client_token}}"}),
+    S("renew-self", "POST", "auth/token/renew-self", token="{{create.auth.client_token}}"),
+    S("create-child-from-batch", "POST", "auth/token/create", {"policies": ["reader"]}, token="{{create.auth.client_token}}"),
+    S("cubbyhole-with-batch", "POST", "cubbyhole/x", {"a": "b"}, token="{{create.auth.client_token}}"),
+    S("create-batch-with-period", "POST", "auth/token/create", {"type": "batch", "period": "1h", "policies": ["reader"]}),
+    S("create-batch-num-uses", "POST", "auth/token/create", {"type": "batch", "num_uses": 3, "policies": ["reader"]}),
+    S("create-batch-explicit-max", "POST", "auth/token/create", {"type": "batch", "explicit_max_ttl": "2h", "ttl": "1h", "policies": ["reader"]}),
+    S("create-batch-orphan", "POST", "auth/token/create-orphan", {"type": "batch", "policies": ["reader"]}),
+    S("lookup-orphan", "POST", "auth/token/lookup", {"token": "{{create-batch-orphan.auth.client_token}}"}),
+    S("create-batch-renewable", "POST", "auth/token/create", {"type": "batch", "renewable": True, "policies": ["reader"]}),
+    S("revoke", "POST", "auth/token/revoke", {"token": "{{create.auth.client_token}}"}),
+    S("lookup-after-revoke", "POST", "auth/token/lookup", {"token": "{{create.auth.client_token}}"}),
+    S("revoke-self", "POST", "auth/token/revoke-self", token="{{create-default-ttl.auth.client_token}}"),
+    S("parent-service", "POST", "auth/token/create", {"policies": ["reader"]}),
+    S("batch-child-of-service", "POST", "auth/token/create", {"type": "batch", "policies": ["reader"]}, token="{{parent-service.auth.client_token}}"),
+    S("revoke-parent", "POST", "auth/token/revoke", {"token": "{{parent-service.auth.client_token}}"}),
+    S("batch-child-after-parent-revoke", "GET", "auth/token/lookup-self", token="{{batch-child-of-service.auth.client_token}}"),
+    S("accessors-list", "LIST", "auth/token/accessors", vary=["data.keys.*"]),
+]
+
+ROLES = [
+    S("policy-a", "PUT", "sys/policies/acl/pa", {"policy": policy(("secret/*", ["read"]))}),
+    S("policy-b", "PUT", "sys/policies/acl/pb", {"policy": policy(("kv/*", ["read"]))}),
+    S("roles-list-empty", "LIST", "auth/token/roles"),
+    S("role-create", "POST", "auth/token/roles/r1", {"allowed_policies": ["pa"], "orphan": True, "token_period": "1h", "renewable": True}),
+    S("role-read", "GET", "auth/token/roles/r1"),
+    S("roles-list", "LIST", "auth/token/roles"),
+    S("create-with-role", "POST", "auth/token/create/r1", {"policies": ["pa"]}),
+    S("lookup-role-token", "POST", "auth/token/lookup", {"token": "{{create-with-role.auth.client_token}}"}),
+    S("create-with-role-default-policies", "POST", "auth/token/create/r1", {}),
+    S("create-with-role-disallowed", "POST", "auth/token/create/r1", {"policies": ["pb"]}),
+    S("create-with-missing-role", "POST", "auth/token/create/nosuch", {}),
+    S("role-disallowed", "POST", "auth/token/roles/r2", {"disallowed_policies": ["pb"], "renewable": False}),
+    S("create-r2-allowed", "POST", "auth/token/create/r2", {"policies": ["pa"]}),
+    S("create-r2-disallowed", "POST", "auth/token/create/r2", {"policies": ["pa", "pb"]}),
+    S("renew-r2-token", "POST", "auth/token/renew", {"token": "{{create-r2-allowed.auth.client_token}}"}),
+    S("role-batch-not-orphan", "POST", "auth/token/roles/rb", {"token_type": "batch", "allowed_policies": ["pa"]}),
+    S("role-batch", "POST", "auth/token/roles/rb", {"token_type": "batch", "allowed_policies": ["pa"], "orphan": True, "renewable": False}),
+    S("create-rb", "POST", "auth/token/create/rb", {"policies": ["pa"]}),
+    S("lookup-rb", "POST", "auth/token/lookup", {"token": "{{create-rb.auth.client_token}}"}),
+    S("role-bad-token-type", "POST", "auth/token/roles/rx", {"token_type": "plastic"}),
+    S("role-bad-period", "POST", "auth/token/roles/rx", {"token_period": "often"}),
+    S("role-cidr", "POST", "auth/token/roles/rc", {"token_bound_cidrs": ["127.0.0.1/32"], "allowed_policies": ["pa"]}),
+    S("role-cidr-read", "GET", "auth/token/roles/rc"),
+    S("create-rc", "POST", "auth/token/create/rc", {"policies": ["pa"]}),
+    S("use-rc-from-loopback", "GET", "auth/token/lookup-self", token="{{create-rc.auth.client_token}}"),
+    S("role-cidr-elsewhere", "POST", "auth/token/roles/rc2", {"token_bound_cidrs": ["10.1.2.0/24"]}),
+    S("create-rc2", "POST", "auth/token/create/rc2", {}),
+    S("use-rc2-from-loopback", "GET", "auth/token/lookup-self", token="{{create-rc2.auth.client_token}}"),
+    S("role-bad-cidr", "POST", "auth/token/roles/rx", {"token_bound_cidrs": ["not-a-cidr"]}),
+    S("role-update", "POST", "auth/token/roles/r1", {"allowed_policies": ["pa", "pb"], "token_explicit_max_ttl": "2h"}),
+    S("role-read-updated", "GET", "auth/token/roles/r1"),
+    S("role-explicit-max-create", "POST", "auth/token/create/r1", {"policies": ["pb"]}),
+    S("role-delete", "DELETE", "auth/token/roles/r2"),
+    S("role-read-deleted", "GET", "auth/token/roles/r2"),
+    S("create-with-deleted-role", "POST", "auth/token/create/r2", {}),
+    S("roles-list-after", "LIST", "auth/token/roles"),
+]
+
+# family -> (steps, starts a dev server)
+FAMILIES = {
+    "sys": (SYS, True),
+    "init": (INIT, False),
+    "token": (TOKEN, True),
+    "transit": (TRANSIT, True),
+    "auth": (AUTH, True),
+    "wrapping": (WRAPPING, True),
+    "cubbyhole": (CUBBYHOLE, True),
+    "batch": (BATCH, True),
+    "token-roles": (ROLES, True),
+}
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def lookup(results, ref):
+    """Resolves `name.a.b.0` against the recorded responses."""
+    name, _, rest = ref.partition(".")
+    if name not in results:
+        raise KeyError(f"placeholder {{{{{ref}}}}} names no earlier step")
+    value = results[name]
+    for part in rest.split(".") if rest else []:
+        if isinstance(value, list):
+            value = value[int(part)]
+        elif isinstance(value, dict):
+            value = value[part]
+        else:
+            raise KeyError(f"placeholder {{{{{ref}}}}}: {part!r} not found")
+    return value
+
+
+def substitute(value, results):
+    if isinstance(value, str):
+        whole = PLACEHOLDER.fullmatch(value)
+        if whole:
+            return lookup(results, whole.group(1))
+        return PLACEHOLDER.sub(lambda m: str(lookup(results, m.group(1))), value)
+    if isinstance(value, list):
+        return [substitute(v, results) for v in value]
+    if isinstance(value, dict):
+        return {k: substitute(v, results) for k, v in value.items()}
+    return value
+
+
+def scrub(value, vary):
+    """The response as stored: every `vary` path's value replaced by "<varies>", so that
+    nothing random or host-specific (keys, host facts) lands in the fixture."""
+    value = json.loads(json.dumps(value))
+    for path in vary:
+        _scrub(value, path.split("."))
+    return value
+
+
+def _scrub(node, parts):
+    head, rest = parts[0], parts[1:]
+    if isinstance(node, dict):
+        keys = list(node) if head == "*" else [head] if head in node else []
+    elif isinstance(node, list):
+        keys = list(range(len(node))) if head == "*" else [int(head)] if head.isdigit() and int(head) < len(node) else []
+    else:
+        keys = []
+    for k in keys:
+        if rest:
+            _scrub(node[k], rest)
+        else:
+            node[k] = "<varies>"
+
+
+def call(addr, step, results):
+    path = substitute(step["path"], results)
+    url = addr + path
+    if step["query"]:
+        url += "?" + urllib.parse.urlencode(step["query"])
+    headers = substitute(step["headers"], results)
+    data = None
+    if "raw_body" in step:
+        data = step["raw_body"].encode("utf-8")
+    elif step["body"] is not None:
+        data = json.dumps(substitute(step["body"], results)).encode("utf-8")
+    if data is not None:
+        headers["Content-Type"] = (
+            "application/merge-patch+json" if step["method"] == "PATCH" else "application/json")
+    req = urllib.request.Request(url, data=data, headers=headers, method=step["method"])
+    try:
+        with _OPENER.open(req, timeout=REQUEST_TIMEOUT_S) as resp:
+            status, raw = resp.status, resp.read()
+    except urllib.error.HTTPError as err:
+        status, raw = err.code, err.read()
+    raw = raw.decode("utf-8").strip()
+    try:
+        body = json.loads(raw) if raw else None
+    except json.JSONDecodeError:
+        body = {"<non-json>": raw}
+    return status, body
+
+
+def health_up(addr):
+    try:
+        with _OPENER.open(addr + "/v1/sys/health", timeout=2) as resp:
+            return resp.status in (200, 429, 472, 473, 501, 503)
+    except urllib.error.HTTPError as err:
+        return err.code in (429, 472, 473, 501, 503)
+    except (urllib.error.URLError, ConnectionError, OSError):
+        return False
+
+
+def start_server(bao, port, dev, workdir):
+    if dev:
+        args = [bao, "server", "-dev", f"-dev-root-token-id={ROOT}",
+                f"-dev-listen-address=127.0.0.1:{port}"]
+    else:
+        config = os.path.join(workdir, "config.hcl")
+        with open(config, "w", encoding="utf-8") as f:
+            f.write('storage "inmem" {}\n'
+                    f'listener "tcp" {{\n  address = "127.0.0.1:{port}"\n  tls_disable = true\n}}\n'
+                    'disable_mlock = true\n')
+        args = [bao, "server", f"-config={config}"]
+    return subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+
+
+def stop_server(proc):
+    if proc.poll() is not None:
+        return
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=10)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def record_family(bao, family, steps, dev):
+    names = [s["name"] for s in steps]
+    dupes = {n for n in names if names.count(n) > 1}
+    if dupes:
+        raise RuntimeError(f"{family}: duplicate step names {sorted(dupes)}")
+    port = free_port()
+    addr = f"http://127.0.0.1:{port}"
+    out = []
+    with tempfile.TemporaryDirectory() as workdir:
+        proc = start_server(bao, port, dev, workdir)
+        try:
+            deadline = time.monotonic() + STARTUP_TIMEOUT_S
+            while not health_up(addr):
+                if proc.poll() is not None:
+                    raise RuntimeError(f"bao exited with {proc.returncode}")
+                if time.monotonic() > deadline:
+                    raise RuntimeError("timed out waiting for bao")
+                time.sleep(0.2)
+            if dev:
+                # Not recorded: wait until the dev server's KV v2 at secret/ has initialised.
+                deadline = time.monotonic() + STARTUP_TIMEOUT_S
+                probe = {"path": "/v1/secret/config", "query": {}, "headers": {"X-Vault-Token": ROOT},
+                         "body": None, "method": "GET"}
+                while call(addr, probe, {})[0] != 200:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("timed out waiting for secret/")
+                    time.sleep(0.2)
+            results = {}
+            for i, step in enumerate(steps, start=1):
+                status, resp = call(addr, step, results)
+                results[step["name"]] = resp
+                entry = {"step": i, **step, "status": status,
+                         "response": scrub(resp, step.get("vary", []))}
+                out.append(entry)
+                print(f"{family:<11} {i:>3} {step['name']:<40} {step['method']:<6} {step['path']} -> {status}",
+                      file=sys.stderr)
+        finally:
+            stop_server(proc)
+    return out
+
+
+def main(argv):
+    bao = os.environ.get("BAO", "bao")
+    wanted = argv or list(FAMILIES)
+    os.makedirs(FIXTURES, exist_ok=True)
+    total = 0
+    for family in wanted:
+        steps, dev = FAMILIES[family]
+        recorded = record_family(bao, family, steps, dev)
+        total += len(recorded)
+        path = os.path.join(FIXTURES, f"{family}.json")
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump({"openbao_version": OPENBAO_VERSION, "family": family, "steps": recorded},
+                      f, indent=1, sort_keys=True)
+            f.write("\n")
+        print(f"wrote {len(recorded)} steps to {path}", file=sys.stderr)
+    print(f"{total} steps in all", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

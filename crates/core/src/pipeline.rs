@@ -446,9 +446,12 @@ impl Vault {
             }
             Target::Cubbyhole(rest) => {
                 // A batch token has no cubbyhole (nothing of it is stored), as in Vault.
-                if entry.as_ref().is_some_and(crate::tokens::TokenEntry::is_batch) {
+                if entry
+                    .as_ref()
+                    .is_some_and(crate::tokens::TokenEntry::is_batch)
+                {
                     return Err(VaultError::invalid(
-                        "cubbyhole operations are only supported by \"service\" type tokens",
+                        "cubbyhole operations are only supported by 'service' type tokens",
                     ));
                 }
                 let system = sys::System::new(self, active, caller(entry), request);

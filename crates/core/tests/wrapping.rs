@@ -671,10 +671,13 @@ async fn a_batch_token_has_no_cubbyhole() {
         .await
         .unwrap();
     let batch = made.auth.unwrap().client_token;
-    let write = s.vault.write(&batch, "cubbyhole/x", json!({"a": "b"})).await;
+    let write = s
+        .vault
+        .write(&batch, "cubbyhole/x", json!({"a": "b"}))
+        .await;
     assert_eq!(
         message(&write),
-        "cubbyhole operations are only supported by \"service\" type tokens"
+        "cubbyhole operations are only supported by 'service' type tokens"
     );
     let read = s.vault.read(&batch, "cubbyhole/x").await;
     assert_eq!(kind(&read), Some(ErrorKind::InvalidRequest));

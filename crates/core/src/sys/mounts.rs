@@ -214,7 +214,16 @@ async fn list_mounts(sys: &System, _ctx: &Context, fields: Fields<'_>) -> Result
 
 async fn read_mount(sys: &System, _ctx: &Context, fields: Fields<'_>) -> Result<VaultResponse> {
     let auth = is_auth(&fields);
-    let full = mount_target(fields.get("path")?, auth, "read")?;
+    let path: &str = fields.get("path")?;
+    // The cubbyhole is built in, but reads like any mount.
+    if !auth && normalize_mount_path(path).as_deref() == Some("cubbyhole/") {
+        return builtin_mounts(&sys.active.cluster().id)
+            .into_iter()
+            .find(|m| m.path == "cubbyhole/")
+            .map(|m| VaultResponse::data(object(m.to_json())))
+            .ok_or(VaultError::UnsupportedPath);
+    }
+    let full = mount_target(path, auth, "read")?;
     let router = sys.active.router();
     let entry = router.get(&full).ok_or_else(|| {
         VaultError::invalid(if auth {
@@ -382,6 +391,14 @@ async fn tune_read(sys: &System, _ctx: &Context, fields: Fields<'_>) -> Result<V
             "description": "token based credentials",
             "force_no_cache": false,
             "token_type": "default-service",
+        }))));
+    }
+    if !auth && normalize_mount_path(&path).as_deref() == Some("cubbyhole/") {
+        return Ok(VaultResponse::data(object(json!({
+            "default_lease_ttl": SYSTEM_TTL.as_secs(),
+            "max_lease_ttl": SYSTEM_TTL.as_secs(),
+            "description": "per-token private secret storage",
+            "force_no_cache": false,
         }))));
     }
     let full = mount_target(&path, auth, "tune")?;

@@ -323,7 +323,7 @@ fn token_request(fields: &Fields<'_>, role: Option<&Role>) -> Result<TokenReques
 fn required_token(fields: &Fields<'_>) -> Result<SecretText> {
     let token: SecretText = fields.get("token")?;
     if token.expose().is_empty() {
-        return Err(VaultError::invalid("missing token"));
+        return Err(VaultError::invalid("missing token ID"));
     }
     Ok(token)
 }
@@ -493,12 +493,18 @@ async fn lookup(sys: &System, ctx: &Context, fields: Fields<'_>) -> Result<Vault
 }
 
 async fn lookup_accessor(sys: &System, ctx: &Context, fields: Fields<'_>) -> Result<VaultResponse> {
-    let accessor = required_accessor(&fields)?;
+    // Vault's words here are a multi-error list.
+    let multi =
+        |problem: &str| VaultError::invalid(format!("1 error occurred:\n\t* {problem}\n\n"));
+    let accessor: String = fields.get("accessor")?;
+    if accessor.is_empty() {
+        return Err(multi("missing accessor"));
+    }
     let entry = sys
         .active
         .lookup_accessor(&accessor, ctx.now)
         .await?
-        .ok_or_else(|| VaultError::invalid("invalid accessor"))?;
+        .ok_or_else(|| multi("invalid accessor"))?;
     Ok(VaultResponse::data(lookup_data(
         &entry, ctx.now, None, false,
     )))
@@ -759,6 +765,10 @@ async fn role_exists(sys: &System, _ctx: &Context, fields: Fields<'_>) -> Result
 
 async fn list_roles(sys: &System, _ctx: &Context, _fields: Fields<'_>) -> Result<VaultResponse> {
     let keys = sys.active.tokens().roles().await?;
+    if keys.is_empty() {
+        // Nothing to list is a 404, as Vault answers.
+        return Ok(VaultResponse::empty());
+    }
     Ok(VaultResponse::data(object(json!({ "keys": keys }))))
 }
 

@@ -488,7 +488,8 @@ impl TokenStore {
     }
 
     /// Creates a response-wrapping token for an answer to a request at `path`: an orphan with
-    /// one use, living `ttl` (never renewed, never longer), whose only policy is
+    /// one use, living `ttl` (never renewed, never longer; not capped by the system maximum, as
+    /// in Vault), whose only policy is
     /// [`WRAPPING_POLICY`].
     pub(crate) async fn create_wrapping(
         &self,
@@ -496,18 +497,26 @@ impl TokenStore {
         ttl: Duration,
         now: SystemTime,
     ) -> Result<(String, TokenEntry)> {
-        let request = TokenRequest {
+        // The TTL asked for, not capped by the system maximum (Vault's wrapping tokens are not).
+        let ttl = ttl.as_secs().max(1);
+        let spec = Spec {
+            parent: None,
             policies: vec![WRAPPING_POLICY.into()],
-            no_default_policy: true,
-            ttl: Some(ttl),
-            explicit_max_ttl: Some(ttl),
+            path: path.into(),
+            meta: BTreeMap::new(),
+            display_name: String::new(),
             num_uses: 1,
-            renewable: Some(false),
-            no_parent: true,
-            ..TokenRequest::default()
+            ttl,
+            explicit_max_ttl: ttl,
+            period: 0,
+            renewable: false,
+            bound_cidrs: Vec::new(),
+            mount: None,
+            internal: serde_json::Map::new(),
+            role: None,
+            token_type: TokenType::Service,
         };
-        self.create_entry(None, request, path, now, false, None)
-            .await
+        self.mint(spec, now, None).await
     }
 
     /// Revokes every token the logins of auth mount `mount` made (and their children);

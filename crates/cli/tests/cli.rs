@@ -100,7 +100,7 @@ fn masked(output: &Output, addr: &str) -> String {
         ),
         (r"\b(s|hvs|hvb)\.[A-Za-z0-9]{20,}", "TOKEN"),
         (r"\b[A-Za-z0-9]{24}\b", "ID"),
-        (r"\b([a-z]+)_[0-9a-f]{8}\b", "${1}_ACCESSOR"),
+        (r"\b([a-z_]+)_[0-9a-f]{8}\b", "${1}_ACCESSOR"),
         // Unix times (a token's creation_time): the two servers start in different seconds.
         (r"\b\d{10}\b", "EPOCH"),
         (r"\bvault-cluster-[0-9a-f]{8}\b", "vault-cluster-ID"),

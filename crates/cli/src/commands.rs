@@ -177,6 +177,12 @@ pub(crate) enum TokenCommand {
         /// `key=value` metadata (repeatable).
         #[arg(long)]
         metadata: Vec<String>,
+        /// Create the token through this token role (`auth/token/create/<role>`).
+        #[arg(long)]
+        role: Option<String>,
+        /// The token type: `service` or `batch`.
+        #[arg(long = "type")]
+        token_type: Option<String>,
         #[command(flatten)]
         out: OutputArgs,
     },
@@ -590,6 +596,8 @@ pub(crate) async fn token(client: &Client, command: TokenCommand) -> Result<i32>
             renewable,
             id,
             metadata,
+            role,
+            token_type,
             out,
         } => {
             let mut body = Map::new();
@@ -605,6 +613,7 @@ pub(crate) async fn token(client: &Client, command: TokenCommand) -> Result<i32>
                 ("period", period),
                 ("display_name", display_name),
                 ("id", id),
+                ("type", token_type),
             ] {
                 if let Some(value) = value {
                     body.insert(key.into(), value.into());
@@ -622,13 +631,14 @@ pub(crate) async fn token(client: &Client, command: TokenCommand) -> Result<i32>
             if !metadata.is_empty() {
                 body.insert("meta".into(), Value::Object(input::parse(&metadata)?));
             }
-            let path = if orphan {
-                "auth/token/create-orphan"
-            } else {
-                "auth/token/create"
+            // As the bao CLI chooses: a role first, then an orphan.
+            let path = match (&role, orphan) {
+                (Some(role), _) => format!("auth/token/create/{role}"),
+                (None, true) => "auth/token/create-orphan".to_owned(),
+                (None, false) => "auth/token/create".to_owned(),
             };
             let secret = client
-                .post(path, &Value::Object(body))
+                .post(&path, &Value::Object(body))
                 .await
                 .context("creating token")?
                 .unwrap_or_default();

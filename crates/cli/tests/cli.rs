@@ -99,6 +99,8 @@ fn masked(output: &Output, addr: &str) -> String {
             "UUID",
         ),
         (r"\b(s|hvs|hvb)\.[A-Za-z0-9]{20,}", "TOKEN"),
+        // Batch tokens: `b.` and base64url.
+        (r"\bb\.[A-Za-z0-9_-]{20,}", "TOKEN"),
         (r"\b[A-Za-z0-9]{24}\b", "ID"),
         (r"\b([a-z_]+)_[0-9a-f]{8}\b", "${1}_ACCESSOR"),
         // Unix times (a token's creation_time): the two servers start in different seconds.
@@ -258,6 +260,33 @@ const SCRIPT: &[Step] = &[
     (&["path-help", "secret/"], ""),
     (&["path-help", "secret/data/app"], ""),
     (&["path-help", "nope/x"], ""),
+    // The cubbyhole, token roles and batch tokens.
+    (&["write", "cubbyhole/note", "a=b"], ""),
+    (&["read", "cubbyhole/note"], ""),
+    (&["list", "cubbyhole"], ""),
+    (
+        &[
+            "write",
+            "auth/token/roles/app",
+            "allowed_policies=default",
+            "orphan=true",
+        ],
+        "",
+    ),
+    (&["read", "auth/token/roles/app"], ""),
+    (&["list", "auth/token/roles"], ""),
+    (&["token", "create", "-role=app", "-ttl=1h"], ""),
+    (
+        &[
+            "token",
+            "create",
+            "-type=batch",
+            "-policy=default",
+            "-ttl=1h",
+        ],
+        "",
+    ),
+    (&["delete", "auth/token/roles/app"], ""),
     (&["operator", "seal"], ""),
     (&["status"], ""),
     (&["kv", "get", "secret/app2"], ""),

@@ -117,7 +117,7 @@ fn auth(c: &mut Criterion) {
     );
     setup(
         "auth/jwt/role/ci",
-        json!({"bound_audiences": "vault", "token_policies": "p"}),
+        json!({"bound_audiences": "vault", "token_policies": "p", "user_claim": "sub"}),
     );
     let ed_jwt = jwt("EdDSA", |m| ed.sign(m).as_ref().to_vec());
     let rsa_jwt = jwt("RS256", |m| {

@@ -54,7 +54,7 @@ fn fixture() -> &'static Fixture {
         );
         write(
             "role/r",
-            json!({"bound_audiences": ["a"], "bound_claims_type": "glob",
+            json!({"bound_audiences": ["a"], "bound_claims_type": "glob", "user_claim": "sub",
                    "bound_claims": {"/x/y": ["*z*"]}, "claim_mappings": {"m": "n"}}),
         );
         Fixture { keys, engine, ctx }

@@ -191,9 +191,7 @@ impl TokenHelper {
                 }
                 let output = child.wait_with_output()?;
                 if !output.status.success() {
-                    let mut text = output.stdout;
-                    text.extend_from_slice(&output.stderr);
-                    bail!("{:?}: {}", String::from_utf8_lossy(&text), output.status);
+                    bail!("{}", helper_failure(&output));
                 }
                 Ok(())
             }
@@ -224,9 +222,7 @@ impl TokenHelper {
                     .output()
                     .with_context(|| format!("running {}", program.display()))?;
                 if !output.status.success() {
-                    let mut text = output.stdout;
-                    text.extend_from_slice(&output.stderr);
-                    bail!("{:?}: {}", String::from_utf8_lossy(&text), output.status);
+                    bail!("{}", helper_failure(&output));
                 }
                 Ok(())
             }
@@ -301,6 +297,14 @@ pub(crate) fn env_token_name(env: &dyn Env) -> Option<&'static str> {
     ["STRONGROOM_TOKEN", "VAULT_TOKEN"]
         .into_iter()
         .find(|name| env.var(name).is_some())
+}
+
+/// What a failed external helper said, for the error: its exit status and the start of its
+/// stderr, never its stdout (a helper may echo the token it was given).
+fn helper_failure(output: &std::process::Output) -> String {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let said: String = stderr.trim().chars().take(200).collect();
+    format!("token helper failed ({}): {said:?}", output.status)
 }
 
 #[cfg(test)]

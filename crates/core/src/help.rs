@@ -131,16 +131,38 @@ impl Vault {
     ///
     /// # Errors
     ///
-    /// [`VaultError::Sealed`]; [`VaultError::PermissionDenied`] without a valid token;
+    /// [`VaultError::Sealed`]; [`VaultError::PermissionDenied`] without a valid token, or
+    /// from outside the token's bound CIDRs (`connection` is where the request came from);
     /// [`VaultError::UnsupportedPath`] where nothing is mounted or no endpoint matches.
-    pub async fn help(&self, token: Option<&ClientToken>, path: &str) -> Result<Value> {
+    pub async fn help(
+        &self,
+        token: Option<&ClientToken>,
+        path: &str,
+        connection: &strongroom_logical::Connection,
+    ) -> Result<Value> {
         let active = self.active().await?;
         let now = active.clock().now();
         let token = token.ok_or(VaultError::PermissionDenied)?;
-        active
+        let entry = active
             .lookup_token(token.expose_secret(), now)
             .await?
             .ok_or(VaultError::PermissionDenied)?;
+        // The token is checked as for any request: its CIDR bounds hold, and a use is counted
+        // (help is no way to probe a token without spending it).
+        if !entry.bound_cidrs.is_empty() {
+            let blocks = strongroom_logical::cidr::Cidr::parse_all(&entry.bound_cidrs)?;
+            if !strongroom_logical::cidr::allowed(&blocks, connection.remote_addr) {
+                return Err(VaultError::PermissionDenied);
+            }
+        }
+        let used = active
+            .tokens()
+            .use_once(entry)
+            .await?
+            .ok_or(VaultError::PermissionDenied)?;
+        if used.last {
+            active.revoke_token_tree(&used.entry.id, now).await?;
+        }
         let mut path = crate::request_path::canonical(Operation::Read, path)?;
         let (rest, infos, help): (String, &[EndpointInfo], &str) =
             match Self::route(&active, Operation::Read, &mut path).await {

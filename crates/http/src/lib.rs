@@ -634,7 +634,15 @@ async fn logical(
     // Help for the path (`?help=1`, or the HELP method), from the declarations: whatever the
     // method, as Vault answers it.
     if query.get("help").is_some_and(|v| !v.is_empty()) || method.as_str() == "HELP" {
-        return match vault.help(token_of(&headers).as_ref(), &path).await {
+        let connection = peer
+            .as_ref()
+            .map_or_else(strongroom_logical::Connection::default, |p| {
+                strongroom_logical::Connection::from_addr(p.0.0.ip())
+            });
+        return match vault
+            .help(token_of(&headers).as_ref(), &path, &connection)
+            .await
+        {
             Ok(help) => with_headers(StatusCode::OK, Some(help)),
             Err(err) => error_response(&err),
         };

@@ -111,3 +111,44 @@ async fn help_comes_from_the_declarations() {
     assert_eq!(status, StatusCode::OK);
     assert!(body.get("help").is_none(), "{body}");
 }
+
+/// Help checks the token as any request does: a one-use token spends its use on it, and a
+/// CIDR-bound token is refused from elsewhere (help is no way to probe a token for free).
+#[tokio::test]
+async fn help_spends_a_use_and_holds_cidr_bounds() {
+    let vault = Vault::builder(MemoryStorage::new()).build().unwrap();
+    let init = vault.init(InitRequest::new(1, 1)).await.unwrap();
+    vault.unseal(init.keys[0].expose_secret()).await.unwrap();
+    let root = init.root_token.expose_secret().to_owned();
+    let one_use = vault
+        .write(&root, "auth/token/create", json!({"num_uses": 1}))
+        .await
+        .unwrap()
+        .auth
+        .unwrap()
+        .client_token;
+    let bound = vault
+        .write(
+            &root,
+            "auth/token/create",
+            json!({"bound_cidrs": ["10.9.9.0/24"], "ttl": "1h"}),
+        )
+        .await
+        .unwrap()
+        .auth
+        .unwrap()
+        .client_token;
+    let app = strongroom_http::router(vault);
+    let uri = "/v1/sys/mounts?help=1";
+    let (status, _) = get(&app, uri, Some(one_use.expose_secret())).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = get(&app, uri, Some(one_use.expose_secret())).await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "the one use went on the first help"
+    );
+    // No peer address here (an in-process call): outside every CIDR bound.
+    let (status, _) = get(&app, uri, Some(bound.expose_secret())).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}

@@ -273,8 +273,7 @@ pub(crate) struct Creation<'a> {
     pub(crate) role: Option<&'a Role>,
 }
 
-/// A token `auth/token/create...` made.
-#[derive(Debug)]
+/// A token `auth/token/create...` made. `Debug` hides the token.
 pub(crate) struct Created {
     /// The token.
     pub(crate) token: String,
@@ -285,6 +284,17 @@ pub(crate) struct Created {
     /// The use limit the answer's `auth` block shows: the entry's, except that Vault shows a
     /// role's limit for a batch token too (which has none).
     pub(crate) num_uses: u32,
+}
+
+impl std::fmt::Debug for Created {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Created")
+            .field("token", &"[REDACTED]")
+            .field("entry", &self.entry)
+            .field("warnings", &self.warnings)
+            .field("num_uses", &self.num_uses)
+            .finish()
+    }
 }
 
 /// Everything a new token is, decided: what [`TokenStore::mint`] makes.

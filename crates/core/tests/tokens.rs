@@ -813,14 +813,16 @@ async fn creating_against_a_role() {
     assert_eq!(info["path"], "auth/token/create/r2/v1.0");
     assert_eq!(info["bound_cidrs"], json!(["127.0.0.1"]));
     assert_eq!(info["orphan"], true);
-    // Without a type: batch.
-    let made = s
-        .create(&s.root, "create/r2", json!({}))
-        .await
-        .auth
-        .unwrap();
-    assert_eq!(made.token_type, TokenType::Batch);
-    assert!(made.client_token.expose_secret().starts_with("b."));
+    // Without a type the role makes batch tokens, which cannot count its uses: refused, not
+    // issued with a limit shown and never enforced (OpenBao issues them).
+    let refused = s
+        .vault
+        .write(&s.root, "auth/token/create/r2", json!({}))
+        .await;
+    assert_eq!(
+        refused.err().map(|e| e.to_string()).as_deref(),
+        Some("batch tokens cannot have \"num_uses\" set: the role sets token_num_uses")
+    );
 
     // Both the request and the role set limits: the lesser, with Vault's warnings.
     s.create(

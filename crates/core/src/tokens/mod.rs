@@ -605,6 +605,13 @@ impl TokenStore {
         let mut path = path.to_owned();
         let mut num_uses = request.num_uses;
         if let Some(role) = role {
+            // A batch token cannot count uses: a role that limits them makes none, rather than
+            // tokens whose limit is shown and never enforced (OpenBao's answer).
+            if batch && role.token_num_uses != 0 {
+                return Err(VaultError::invalid(
+                    "batch tokens cannot have \"num_uses\" set: the role sets token_num_uses",
+                ));
+            }
             renewable = renewable && role.renewable;
             // 0 is unlimited, so any limit of the role's is tighter than none.
             if role.token_num_uses != 0 && (num_uses == 0 || role.token_num_uses < num_uses) {

@@ -70,6 +70,16 @@ async fn wrapped(
         .await
 }
 
+/// Unwraps `token` as a third party (root names it in the body): the wrapped envelope.
+async fn unwrap_third_party(s: &Setup, token: &str) -> serde_json::Map<String, Value> {
+    s.vault
+        .write(&s.root, "sys/wrapping/unwrap", json!({"token": token}))
+        .await
+        .unwrap()
+        .data
+        .unwrap()
+}
+
 fn wrap_token(response: &VaultResponse) -> String {
     let info = response.wrap_info.as_ref().expect("a wrapped answer");
     info.token.expose_secret().to_owned()
@@ -401,16 +411,7 @@ async fn a_wrapped_token_creation_names_the_token_it_holds() {
     .await
     .unwrap();
     let info = response.wrap_info.clone().unwrap();
-    let unwrapped = s
-        .vault
-        .write(
-            &s.root,
-            "sys/wrapping/unwrap",
-            json!({"token": info.token.expose_secret()}),
-        )
-        .await
-        .unwrap();
-    let body = unwrapped.data.unwrap();
+    let body = unwrap_third_party(&s, info.token.expose_secret()).await;
     assert_eq!(body["auth"]["accessor"], json!(info.wrapped_accessor));
     let child = body["auth"]["client_token"].as_str().unwrap();
     let me = s.vault.read(child, "auth/token/lookup-self").await.unwrap();
@@ -443,16 +444,7 @@ async fn an_approle_secret_id_is_wrapped_with_its_accessor() {
     .await
     .unwrap();
     let info = response.wrap_info.clone().unwrap();
-    let unwrapped = s
-        .vault
-        .write(
-            &s.root,
-            "sys/wrapping/unwrap",
-            json!({"token": info.token.expose_secret()}),
-        )
-        .await
-        .unwrap();
-    let body = unwrapped.data.unwrap();
+    let body = unwrap_third_party(&s, info.token.expose_secret()).await;
     assert_eq!(
         body["data"]["secret_id_accessor"],
         json!(info.wrapped_accessor)

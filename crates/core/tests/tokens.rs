@@ -1108,3 +1108,52 @@ async fn batch_tokens_through_the_embedded_api() {
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::PermissionDenied);
 }
+
+/// A role's lists and a token's policies and CIDR blocks are bounded (one comma-separated
+/// string would otherwise carry a million entries past the JSON strings limit), and a refused
+/// write changes nothing.
+#[tokio::test]
+async fn lists_are_bounded() {
+    let s = setup().await;
+    let many = (0..1025)
+        .map(|i| format!("p{i}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let refused = s
+        .vault
+        .write(
+            &s.root,
+            "auth/token/roles/big",
+            json!({"allowed_policies": many}),
+        )
+        .await;
+    assert_eq!(
+        refused.err().map(|e| e.to_string()).as_deref(),
+        Some("allowed_policies has 1025 entries; at most 1024 are allowed")
+    );
+    assert!(
+        s.vault
+            .read(&s.root, "auth/token/roles/big")
+            .await
+            .unwrap()
+            .data
+            .is_none()
+    );
+    let enough = (0..1024).map(|i| format!("p{i}")).collect::<Vec<_>>();
+    s.vault
+        .write(
+            &s.root,
+            "auth/token/roles/big",
+            json!({"allowed_policies": enough}),
+        )
+        .await
+        .unwrap();
+    let cidrs: Vec<String> = (0..1025)
+        .map(|i| format!("10.{}.{}.0/24", i / 256, i % 256))
+        .collect();
+    let refused = s
+        .vault
+        .write(&s.root, "auth/token/create", json!({"bound_cidrs": cidrs}))
+        .await;
+    assert!(refused.is_err());
+}

@@ -257,6 +257,21 @@ pub(super) fn endpoints() -> Vec<Declared> {
 ///
 /// A negative `num_uses` is refused here for a service token; for a batch one, the store's
 /// batch rule refuses it (Vault's order and wording).
+/// The most entries a token's or a role's list (policies, CIDR blocks, globs, aliases) holds:
+/// far more than any real use, few enough that every check over them stays cheap (a single
+/// comma-separated string would otherwise escape the JSON strings limit).
+const MAX_LIST_ENTRIES: usize = 1024;
+
+/// Refuses a list longer than [`MAX_LIST_ENTRIES`].
+fn bounded(field: &str, len: usize) -> Result<()> {
+    if len > MAX_LIST_ENTRIES {
+        return Err(VaultError::invalid(format!(
+            "{field} has {len} entries; at most {MAX_LIST_ENTRIES} are allowed"
+        )));
+    }
+    Ok(())
+}
+
 fn token_request(fields: &Fields<'_>, role: Option<&Role>) -> Result<TokenRequest> {
     let fixed_type =
         role.is_some_and(|r| matches!(r.token_type, RoleTokenType::Service | RoleTokenType::Batch));
@@ -291,12 +306,19 @@ fn token_request(fields: &Fields<'_>, role: Option<&Role>) -> Result<TokenReques
         Some(ttl) => Some(ttl),
         None => nonzero("lease")?,
     };
-    let policies = fields
+    let policies: Vec<String> = fields
         .get::<Vec<String>>("policies")?
         .into_iter()
         .map(|p| p.to_lowercase())
         .filter(|p| !p.is_empty())
         .collect();
+    let bound_cidrs: Vec<String> = fields
+        .get::<Vec<String>>("bound_cidrs")?
+        .into_iter()
+        .filter(|c| !c.is_empty())
+        .collect();
+    bounded("policies", policies.len())?;
+    bounded("bound_cidrs", bound_cidrs.len())?;
     Ok(TokenRequest {
         policies,
         no_default_policy: fields.get("no_default_policy")?,
@@ -308,11 +330,7 @@ fn token_request(fields: &Fields<'_>, role: Option<&Role>) -> Result<TokenReques
         no_parent: fields.get("no_parent")?,
         display_name: fields.get("display_name")?,
         meta: fields.get("meta")?,
-        bound_cidrs: fields
-            .get::<Vec<String>>("bound_cidrs")?
-            .into_iter()
-            .filter(|c| !c.is_empty())
-            .collect(),
+        bound_cidrs,
         token_type,
         mount: None,
         internal: Map::new(),
@@ -988,6 +1006,24 @@ async fn write_role(sys: &System, _ctx: &Context, fields: Fields<'_>) -> Result<
     if set("allowed_entity_aliases") {
         role.allowed_entity_aliases =
             Some(lower_sorted_unique(fields.get("allowed_entity_aliases")?));
+    }
+    // Every list a role keeps is bounded: `create/<role>` checks each asked policy against
+    // them, so an unbounded list would make that request as slow as its writer wished.
+    for (field, len) in [
+        ("allowed_policies", role.allowed_policies.len()),
+        ("disallowed_policies", role.disallowed_policies.len()),
+        ("allowed_policies_glob", role.allowed_policies_glob.len()),
+        (
+            "disallowed_policies_glob",
+            role.disallowed_policies_glob.len(),
+        ),
+        ("token_bound_cidrs", role.token_bound_cidrs.len()),
+        (
+            "allowed_entity_aliases",
+            role.allowed_entity_aliases.as_ref().map_or(0, Vec::len),
+        ),
+    ] {
+        bounded(field, len)?;
     }
     store.put_role(&role).await?;
     let mut response = VaultResponse::empty();

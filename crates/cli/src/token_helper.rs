@@ -145,7 +145,11 @@ impl TokenHelper {
     pub(crate) fn get(&self) -> Result<Option<Zeroizing<String>>> {
         let text = match self {
             Self::Internal(path) => match std::fs::read(path) {
-                Ok(bytes) => Zeroizing::new(String::from_utf8_lossy(&bytes).into_owned()),
+                Ok(bytes) => {
+                    // The file's bytes are wiped too, not only the text made from them.
+                    let bytes = Zeroizing::new(bytes);
+                    Zeroizing::new(String::from_utf8_lossy(&bytes).into_owned())
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
                 Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
             },
@@ -155,13 +159,10 @@ impl TokenHelper {
                     .stdin(Stdio::null())
                     .output()
                     .with_context(|| format!("running {}", program.display()))?;
+                // Its stdout holds the token (or, failing, may): wiped, never shown.
                 let stdout = Zeroizing::new(output.stdout);
                 if !output.status.success() {
-                    bail!(
-                        "{:?}: {}",
-                        String::from_utf8_lossy(&output.stderr),
-                        output.status
-                    );
+                    bail!("{}", helper_failure(output.status, &output.stderr));
                 }
                 Zeroizing::new(String::from_utf8_lossy(&stdout).into_owned())
             }
@@ -191,7 +192,7 @@ impl TokenHelper {
                 }
                 let output = child.wait_with_output()?;
                 if !output.status.success() {
-                    bail!("{}", helper_failure(&output));
+                    bail!("{}", helper_failure(output.status, &output.stderr));
                 }
                 Ok(())
             }
@@ -222,7 +223,7 @@ impl TokenHelper {
                     .output()
                     .with_context(|| format!("running {}", program.display()))?;
                 if !output.status.success() {
-                    bail!("{}", helper_failure(&output));
+                    bail!("{}", helper_failure(output.status, &output.stderr));
                 }
                 Ok(())
             }
@@ -301,10 +302,10 @@ pub(crate) fn env_token_name(env: &dyn Env) -> Option<&'static str> {
 
 /// What a failed external helper said, for the error: its exit status and the start of its
 /// stderr, never its stdout (a helper may echo the token it was given).
-fn helper_failure(output: &std::process::Output) -> String {
-    let stderr = String::from_utf8_lossy(&output.stderr);
+fn helper_failure(status: std::process::ExitStatus, stderr: &[u8]) -> String {
+    let stderr = String::from_utf8_lossy(stderr);
     let said: String = stderr.trim().chars().take(200).collect();
-    format!("token helper failed ({}): {said:?}", output.status)
+    format!("token helper failed ({status}): {said:?}")
 }
 
 #[cfg(test)]

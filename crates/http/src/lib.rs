@@ -693,6 +693,14 @@ async fn logical(
         // The TCP peer (no proxy headers are trusted): CIDR bounds are checked against it.
         request = request.with_connection(strongroom_logical::Connection::from_addr(peer.ip()));
     }
+    // Sealing a sealed vault has nothing to do: Vault answers 204 (no token can be checked
+    // while sealed, and nothing is opened by the answer).
+    if operation == Operation::Update
+        && path.trim_matches('/') == "sys/seal"
+        && vault.seal_status().await.is_ok_and(|status| status.sealed)
+    {
+        return with_headers(StatusCode::NO_CONTENT, None);
+    }
     request.token = token_of(&headers);
     match wrap_ttl_of(&headers) {
         Ok(ttl) => request.wrap_ttl = ttl,

@@ -30,10 +30,6 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
         "init/unseal-same-key-again",
         "kept on purpose: a share given twice in one attempt is refused with a clear error; Vault ignores it silently",
     ),
-    (
-        "init/seal-again",
-        "not yet: sealing a sealed vault is 503 'Vault is sealed'; Vault answers 204",
-    ),
     ("sys/mounts-list", "not yet: no identity/ mount"),
     (
         "sys/mount-tune-bad-duration",

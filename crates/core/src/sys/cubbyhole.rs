@@ -51,11 +51,23 @@ fn entry_path<'f>(fields: &'f Fields<'_>) -> Result<&'f str> {
 }
 
 async fn exists(sys: &System, _ctx: &Context, fields: Fields<'_>) -> Result<bool> {
-    let path: &str = fields.get("path")?;
+    entry_exists(&sys.active, &sys.caller()?.entry.id, fields.get("path")?).await
+}
+
+/// Whether the cubbyhole of the token whose hash is `id` holds an entry at `path` (a folder
+/// holds none).
+pub(super) async fn entry_exists(
+    active: &crate::active::Active,
+    id: &str,
+    path: &str,
+) -> Result<bool> {
     if path.is_empty() || path.ends_with('/') {
         return Ok(false);
     }
-    Ok(view(sys)?.get(path).await?.is_some())
+    Ok(crate::tokens::cubbyhole(active.storage(), id)?
+        .get(path)
+        .await?
+        .is_some())
 }
 
 async fn read(sys: &System, _ctx: &Context, fields: Fields<'_>) -> Result<VaultResponse> {

@@ -135,14 +135,17 @@ pub(crate) fn token_store() -> &'static Table {
 
 /// Whether the cubbyhole of the token whose hash is `id` holds an entry at `rest`.
 pub(crate) async fn cubbyhole_exists(active: &Active, id: &str, rest: &str) -> Result<bool> {
-    use strongroom_storage::Storage as _;
-    if rest.is_empty() || rest.ends_with('/') {
-        return Ok(false);
-    }
-    Ok(crate::tokens::cubbyhole(active.storage(), id)?
-        .get(rest)
-        .await?
-        .is_some())
+    cubbyhole::entry_exists(active, id, rest).await
+}
+
+/// The context system handlers run in: the `sys/` view, the vault's clock.
+fn context(active: &Arc<Active>) -> Result<Context> {
+    let mut ctx = Context::new(
+        strongroom_logical::StorageView::new(Arc::clone(active.storage()), "sys/")?,
+        "sys/",
+    );
+    ctx.now = active.clock().now();
+    Ok(ctx)
 }
 
 /// Whether `rest` (below `sys/` or `auth/token/`) needs `sudo`: as written or without its
@@ -205,12 +208,7 @@ pub(crate) async fn exists(
         presented: None,
         wrap_ttl: None,
     };
-    let mut ctx = Context::new(
-        strongroom_logical::StorageView::new(Arc::clone(active.storage()), "sys/")?,
-        "sys/",
-    );
-    ctx.now = active.clock().now();
-    table.exists(&system, &ctx, request).await
+    table.exists(&system, &context(active)?, request).await
 }
 
 /// Serves an authorised request to `table` at `rest` (below `sys/`, `auth/token/` or
@@ -222,11 +220,7 @@ pub(crate) async fn handle(
     rest: &str,
     data: Map<String, Value>,
 ) -> Result<VaultResponse> {
-    let mut ctx = Context::new(
-        strongroom_logical::StorageView::new(Arc::clone(system.active.storage()), "sys/")?,
-        "sys/",
-    );
-    ctx.now = system.active.clock().now();
+    let ctx = context(&system.active)?;
     table
         .handle(
             &system,

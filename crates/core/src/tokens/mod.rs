@@ -65,10 +65,13 @@ pub(crate) fn cubbyhole(
     )?)
 }
 
-/// Refuses policies no token may be given (Vault's non-assignable ones): only the vault makes
+/// Refuses policies no token may be given ([`NON_ASSIGNABLE_POLICIES`]): only the vault makes
 /// response-wrapping tokens.
 fn assignable(policies: &[String]) -> Result<()> {
-    match policies.iter().find(|p| p.as_str() == WRAPPING_POLICY) {
+    match policies
+        .iter()
+        .find(|p| NON_ASSIGNABLE_POLICIES.contains(&p.as_str()))
+    {
         Some(policy) => Err(VaultError::invalid(format!(
             "cannot assign policy {policy:?}"
         ))),
@@ -649,12 +652,7 @@ impl TokenStore {
         if no_default {
             policies.retain(|p| p != "default");
         }
-        if let Some(p) = policies
-            .iter()
-            .find(|p| NON_ASSIGNABLE_POLICIES.contains(&p.as_str()))
-        {
-            return Err(VaultError::invalid(format!("cannot assign policy {p:?}")));
-        }
+        assignable(&policies)?;
         let root_policy = policies.iter().any(|p| p == "root");
         if root_policy {
             if !parent.is_root() {

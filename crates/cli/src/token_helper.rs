@@ -474,6 +474,20 @@ mod tests {
                 .unwrap_or_else(|| panic!("no error"))
         );
         assert!(error.contains("broken"), "{error}");
+        // One that prints the token and fails: the token stays out of the message.
+        std::fs::write(
+            &program,
+            "#!/bin/sh\necho s.EchoedSecretToken\necho broken >&2\nexit 1\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let error = format!(
+            "{:#}",
+            resolve(None, &env)
+                .err()
+                .unwrap_or_else(|| panic!("no error"))
+        );
+        assert!(!error.contains("EchoedSecretToken"), "{error}");
+        assert!(error.contains("broken"), "{error}");
 
         // A helper that does not exist, an unknown key: clear errors, no token.
         std::fs::write(

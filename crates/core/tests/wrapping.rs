@@ -674,3 +674,34 @@ async fn a_batch_token_has_no_cubbyhole() {
     let read = s.vault.read(&batch, "cubbyhole/x").await;
     assert_eq!(kind(&read), Some(ErrorKind::InvalidRequest));
 }
+
+#[tokio::test]
+async fn an_unauthenticated_lookup_makes_no_wrapping_token() {
+    let s = setup().await;
+    let response = wrapped(
+        &s.vault,
+        &s.root,
+        Operation::Update,
+        "sys/wrapping/wrap",
+        json!({"a": "b"}),
+        Duration::from_secs(60),
+    )
+    .await
+    .unwrap();
+    let token = wrap_token(&response);
+    // Asked to wrap, the tokenless lookup answers in the clear: no one mints wrapping tokens
+    // through it without a token of their own.
+    let lookup = s
+        .vault
+        .handle(
+            VaultRequest::new(Operation::Update, "sys/wrapping/lookup")
+                .with_data(serde_json::Map::from_iter([("token".into(), json!(token))]))
+                .with_wrap_ttl(Duration::from_secs(60)),
+        )
+        .await
+        .unwrap();
+    assert!(lookup.wrap_info.is_none());
+    assert_eq!(lookup.data.unwrap()["creation_ttl"], 60);
+    // Only the one wrapping token has a cubbyhole.
+    assert_eq!(s.storage.list("sys/cubbyhole/").await.unwrap().len(), 1);
+}

@@ -223,6 +223,19 @@ mod tests {
         BatchKey::from_bytes(&[byte; 32]).unwrap()
     }
 
+    #[test]
+    fn a_created_token_does_not_show_in_debug() {
+        let created = crate::tokens::Created {
+            token: "s.ThisIsTheSecretToken".into(),
+            entry: entry(),
+            warnings: Vec::new(),
+            num_uses: 0,
+        };
+        let shown = format!("{created:?}");
+        assert!(!shown.contains("ThisIsTheSecretToken"), "{shown}");
+        assert!(shown.contains("[REDACTED]"), "{shown}");
+    }
+
     fn entry() -> TokenEntry {
         let mut entry = open_fixture();
         entry.policies = vec!["default".into(), "dev".into()];

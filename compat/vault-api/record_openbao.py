@@ -2,21 +2,25 @@
 """Record reference answers of OpenBao to a broad sequence of Vault API calls.
 
 For each family (sys, init, token, transit, auth, wrapping, cubbyhole, batch,
-token-roles) this starts a fresh OpenBao server on a free loopback port
+token-roles, pki) this starts a fresh OpenBao server on a free loopback port
 (`bao server -dev` with root token `root`; the `init` family starts a server
 that is not initialised), runs the family's fixed sequence of HTTP calls with
 no sleeps between them, stops the server (also on error) and writes
-`fixtures/<family>.json` next to this script.
+`fixtures/<family>.json` next to this script. Answers are written normalised
+(PEM blocks, serial numbers, times, base64 DER: README.md); later steps'
+placeholders resolve against the raw answers.
 
 Usage (from the repository root):
 
     python3 compat/vault-api/record_openbao.py [family ...]
 
 Only the Python standard library is used. `bao` must be on PATH (or set BAO
-to the binary). See README.md for the fixture format, the placeholders and
-the normalisation rules the replay applies.
+to the binary); the `pki` family also runs `openssl req` to make its CSRs.
+See README.md for the fixture format, the placeholders and the normalisation
+rules the replay applies.
 """
 
+import base64
 import json
 import os
 import re
@@ -583,7 +587,209 @@ ROLES = [
     S("roles-list-after", "LIST", "auth/token/roles"),
 ]
 
-# family -> (steps, starts a dev server)
+
+def local_csr(common_name):
+    """A fresh P-256 CSR for `common_name`, made by openssl at record time (the key is thrown
+    away; the CSR is sent as it is, so it is in the fixture's body)."""
+    out = subprocess.run(
+        ["openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+         "-nodes", "-subj", f"/CN={common_name}", "-keyout", "/dev/null"],
+        check=True, capture_output=True, text=True).stdout
+    return out.strip()
+
+
+GARBAGE_PEM = "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----"
+MISSING_SERIAL = "00:11:22:33:44:55:66:77"
+
+
+def pki_steps():
+    """The `pki` family; a function because its CSRs are made (by openssl) when it runs."""
+    csr_api = local_csr("api.example.com")
+    csr_other = local_csr("api.other.org")
+    csr_verbatim = local_csr("verbatim.other.net")
+    example_role = {"allowed_domains": ["example.com"], "allow_subdomains": True,
+                    "max_ttl": "72h", "key_type": "ec", "key_bits": 256}
+    issued = "{{issue-ec.data.serial_number}}"
+    return [
+        # Mounts: pki (root), pki_int (intermediate), pki_exp (exported root), pki_scratch
+        # (refused and odd root generations, untuned).
+        S("mount-pki", "POST", "sys/mounts/pki", {"type": "pki"}),
+        S("tune-pki", "POST", "sys/mounts/pki/tune", {"max_lease_ttl": "87600h"}),
+        S("mount-pki-int", "POST", "sys/mounts/pki_int", {"type": "pki"}),
+        S("tune-pki-int", "POST", "sys/mounts/pki_int/tune", {"max_lease_ttl": "87600h"}),
+        S("mount-pki-exp", "POST", "sys/mounts/pki_exp", {"type": "pki"}),
+        S("tune-pki-exp", "POST", "sys/mounts/pki_exp/tune", {"max_lease_ttl": "87600h"}),
+        S("mount-pki-scratch", "POST", "sys/mounts/pki_scratch", {"type": "pki"}),
+        S("mount-tune-read-pki", "GET", "sys/mounts/pki/tune"),
+        # Before any CA.
+        S("ca-pem-before-root", "GET", "pki/ca/pem"),
+        S("cert-ca-before-root", "GET", "pki/cert/ca"),
+        # Root generation.
+        S("root-generate-bad-key-type", "POST", "pki_scratch/root/generate/internal",
+          {"common_name": "example.com", "key_type": "bogus"}),
+        S("root-generate-bad-rsa-bits", "POST", "pki_scratch/root/generate/internal",
+          {"common_name": "example.com", "key_type": "rsa", "key_bits": 1000}),
+        S("root-generate-bad-ec-bits", "POST", "pki_scratch/root/generate/internal",
+          {"common_name": "example.com", "key_type": "ec", "key_bits": 1000}),
+        S("root-generate-no-common-name", "POST", "pki_scratch/root/generate/internal",
+          {"key_type": "ec", "key_bits": 256}),
+        S("root-generate-bad-type-segment", "POST", "pki_scratch/root/generate/bogus",
+          {"common_name": "example.com"}),
+        S("root-generate-bad-ttl", "POST", "pki_scratch/root/generate/internal",
+          {"common_name": "example.com", "ttl": "forever"}),
+        S("root-generate-ttl-over-mount-max", "POST", "pki_scratch/root/generate/internal",
+          {"common_name": "scratch.example.com", "ttl": "87600h", "key_type": "ec", "key_bits": 256}),
+        S("root-generate-internal", "POST", "pki/root/generate/internal",
+          {"common_name": "example.com", "ttl": "87600h", "key_type": "ec", "key_bits": 256}),
+        S("ca-pem", "GET", "pki/ca/pem"),
+        S("ca-der", "GET", "pki/ca"),
+        S("cert-ca", "GET", "pki/cert/ca"),
+        S("ca-chain", "GET", "pki/ca_chain"),
+        S("cert-ca-chain", "GET", "pki/cert/ca_chain"),
+        S("root-generate-exported", "POST", "pki_exp/root/generate/exported",
+          {"common_name": "exported.example.com", "ttl": "8760h", "key_type": "rsa", "key_bits": 2048}),
+        # Config.
+        S("config-urls-read-default", "GET", "pki/config/urls"),
+        S("config-urls-write", "POST", "pki/config/urls", {
+            "issuing_certificates": ["http://127.0.0.1:8200/v1/pki/ca"],
+            "crl_distribution_points": ["http://127.0.0.1:8200/v1/pki/crl"],
+            "ocsp_servers": ["http://127.0.0.1:8200/v1/pki/ocsp"]}),
+        S("config-urls-read", "GET", "pki/config/urls"),
+        S("config-crl-read-default", "GET", "pki/config/crl"),
+        S("config-crl-write", "POST", "pki/config/crl",
+          {"expiry": "72h", "disable": False, "auto_rebuild": True}),
+        S("config-crl-read", "GET", "pki/config/crl"),
+        S("config-crl-bad-expiry", "POST", "pki/config/crl", {"expiry": "soon"}),
+        # Intermediate.
+        S("intermediate-generate-internal", "POST", "pki_int/intermediate/generate/internal",
+          {"common_name": "example.com Intermediate", "key_type": "ec"}),
+        S("sign-intermediate", "POST", "pki/root/sign-intermediate",
+          {"csr": "{{intermediate-generate-internal.data.csr}}", "format": "pem", "ttl": "43800h"}),
+        S("sign-intermediate-garbage-csr", "POST", "pki/root/sign-intermediate",
+          {"csr": "not a csr", "ttl": "43800h"}),
+        S("sign-intermediate-no-csr", "POST", "pki/root/sign-intermediate", {"ttl": "43800h"}),
+        S("set-signed-garbage", "POST", "pki_int/intermediate/set-signed", {"certificate": GARBAGE_PEM}),
+        S("set-signed-no-certificate", "POST", "pki_int/intermediate/set-signed", {}),
+        S("set-signed", "POST", "pki_int/intermediate/set-signed",
+          {"certificate": "{{sign-intermediate.data.certificate}}"}),
+        S("set-signed-with-chain", "POST", "pki_int/intermediate/set-signed",
+          {"certificate": "{{sign-intermediate.data.certificate}}\n{{sign-intermediate.data.issuing_ca}}"}),
+        S("int-cert-ca-chain", "GET", "pki_int/cert/ca_chain"),
+        S("mount-pki-int2", "POST", "sys/mounts/pki_int2", {"type": "pki"}),
+        S("intermediate-generate-exported", "POST", "pki_int2/intermediate/generate/exported",
+          {"common_name": "second Intermediate", "key_type": "rsa", "key_bits": 2048}),
+        S("role-on-unsigned-intermediate", "POST", "pki_int2/roles/r", {"allow_any_name": True}),
+        S("issue-on-unsigned-intermediate", "POST", "pki_int2/issue/r", {"common_name": "x.example.com"}),
+        # Roles.
+        S("roles-list-empty", "LIST", "pki_int/roles"),
+        S("role-write-example", "POST", "pki_int/roles/example", example_role),
+        S("role-read-example", "GET", "pki_int/roles/example"),
+        S("roles-list", "LIST", "pki_int/roles"),
+        S("role-write-rsa", "POST", "pki_int/roles/rsa",
+          {"allowed_domains": ["example.com"], "allow_subdomains": True, "max_ttl": "72h",
+           "key_type": "rsa", "key_bits": 2048}),
+        S("role-write-any", "POST", "pki_int/roles/any", {"allow_any_name": True, "max_ttl": "72h"}),
+        S("role-read-any", "GET", "pki_int/roles/any"),
+        S("role-write-spiffe", "POST", "pki_int/roles/spiffe",
+          {"allowed_domains": ["example.com"], "allow_subdomains": True,
+           "allowed_uri_sans": ["spiffe://example.com/*"], "max_ttl": "72h"}),
+        S("role-write-bad-key-type", "POST", "pki_int/roles/bad", {"key_type": "bogus"}),
+        S("role-write-bad-key-bits", "POST", "pki_int/roles/bad", {"key_type": "ec", "key_bits": 1000}),
+        S("role-write-ttl-over-max", "POST", "pki_int/roles/ttlover",
+          {"allowed_domains": ["example.com"], "ttl": "100h", "max_ttl": "72h"}),
+        S("role-read-ttl-over-max", "GET", "pki_int/roles/ttlover"),
+        S("role-write-doomed", "POST", "pki_int/roles/doomed", {"allow_any_name": True}),
+        S("role-delete", "DELETE", "pki_int/roles/doomed"),
+        S("role-read-deleted", "GET", "pki_int/roles/doomed"),
+        S("role-read-missing", "GET", "pki_int/roles/nosuch"),
+        S("roles-list-after", "LIST", "pki_int/roles"),
+        # Issue.
+        S("issue-ec", "POST", "pki_int/issue/example", {"common_name": "www.example.com", "ttl": "24h"}),
+        S("issue-sans", "POST", "pki_int/issue/example",
+          {"common_name": "www.example.com", "alt_names": "a.example.com,b.example.com",
+           "ip_sans": "127.0.0.1", "ttl": "24h"}),
+        S("issue-uri-sans-not-allowed", "POST", "pki_int/issue/example",
+          {"common_name": "www.example.com", "uri_sans": "spiffe://example.com/web"}),
+        S("issue-uri-sans", "POST", "pki_int/issue/spiffe",
+          {"common_name": "web.example.com", "uri_sans": "spiffe://example.com/web"}),
+        S("issue-outside-role", "POST", "pki_int/issue/example", {"common_name": "www.other.org"}),
+        S("issue-alt-name-outside-role", "POST", "pki_int/issue/example",
+          {"common_name": "www.example.com", "alt_names": "www.other.org"}),
+        S("issue-bare-domain", "POST", "pki_int/issue/example", {"common_name": "example.com"}),
+        S("issue-ttl-over-role-max", "POST", "pki_int/issue/example",
+          {"common_name": "www.example.com", "ttl": "100h"}),
+        S("issue-missing-role", "POST", "pki_int/issue/missing-role", {"common_name": "www.example.com"}),
+        S("issue-no-common-name", "POST", "pki_int/issue/example", {}),
+        S("issue-bad-format", "POST", "pki_int/issue/example",
+          {"common_name": "www.example.com", "format": "xml"}),
+        S("issue-der", "POST", "pki_int/issue/example", {"common_name": "der.example.com", "format": "der"}),
+        S("issue-pem-bundle", "POST", "pki_int/issue/example",
+          {"common_name": "bundle.example.com", "format": "pem_bundle"}),
+        S("issue-pkcs8", "POST", "pki_int/issue/example",
+          {"common_name": "pkcs8.example.com", "private_key_format": "pkcs8"}),
+        S("issue-exclude-cn", "POST", "pki_int/issue/example",
+          {"common_name": "nocn.example.com", "exclude_cn_from_sans": True}),
+        S("issue-rsa", "POST", "pki_int/issue/rsa", {"common_name": "rsa.example.com"}),
+        S("issue-any-name", "POST", "pki_int/issue/any", {"common_name": "anything.other.org"}),
+        # Sign.
+        S("sign-cert-manager", "POST", "pki_int/sign/example",
+          {"common_name": "api.example.com", "alt_names": "api.example.com,api2.example.com",
+           "ip_sans": "127.0.0.1", "uri_sans": "", "ttl": "24h0m0s", "csr": csr_api,
+           "exclude_cn_from_sans": "true"}),
+        S("sign-csr-only", "POST", "pki_int/sign/example", {"csr": csr_api}),
+        S("sign-garbage-csr", "POST", "pki_int/sign/example",
+          {"csr": "not a csr", "common_name": "api.example.com"}),
+        S("sign-no-csr", "POST", "pki_int/sign/example", {"common_name": "api.example.com"}),
+        S("sign-csr-outside-role", "POST", "pki_int/sign/example", {"csr": csr_other}),
+        S("sign-verbatim", "POST", "pki_int/sign-verbatim", {"csr": csr_verbatim}),
+        S("sign-verbatim-ttl", "POST", "pki_int/sign-verbatim", {"csr": csr_verbatim, "ttl": "1h"}),
+        S("sign-verbatim-role", "POST", "pki_int/sign-verbatim/example", {"csr": csr_other, "ttl": "100h"}),
+        S("sign-verbatim-garbage-csr", "POST", "pki_int/sign-verbatim", {"csr": "not a csr"}),
+        # Certificates and revocation.
+        S("certs-list", "LIST", "pki_int/certs"),
+        S("cert-read", "GET", f"pki_int/cert/{issued}"),
+        S("cert-read-missing", "GET", f"pki_int/cert/{MISSING_SERIAL}"),
+        S("revoke", "POST", "pki_int/revoke", {"serial_number": issued}),
+        S("revoke-again", "POST", "pki_int/revoke", {"serial_number": issued}),
+        S("revoke-missing", "POST", "pki_int/revoke", {"serial_number": MISSING_SERIAL}),
+        S("revoke-no-serial", "POST", "pki_int/revoke", {}),
+        S("cert-read-revoked", "GET", f"pki_int/cert/{issued}"),
+        S("certs-revoked-list", "LIST", "pki_int/certs/revoked"),
+        S("crl-pem", "GET", "pki_int/crl/pem"),
+        S("crl-der", "GET", "pki_int/crl"),
+        S("cert-crl", "GET", "pki_int/cert/crl"),
+        S("crl-rotate", "GET", "pki_int/crl/rotate"),
+        # Tidy.
+        S("tidy-nothing", "POST", "pki_int/tidy", {}),
+        S("tidy", "POST", "pki_int/tidy",
+          {"tidy_cert_store": True, "tidy_revoked_certs": True, "safety_buffer": "1s"}),
+        # Deleting a root; importing one.
+        S("root-delete", "DELETE", "pki_exp/root"),
+        S("ca-pem-after-root-delete", "GET", "pki_exp/ca/pem"),
+        S("cert-ca-after-root-delete", "GET", "pki_exp/cert/ca"),
+        S("mount-pki-imp", "POST", "sys/mounts/pki_imp", {"type": "pki"}),
+        S("config-ca-garbage", "POST", "pki_imp/config/ca", {"pem_bundle": "garbage"}),
+        S("config-ca-import", "POST", "pki_imp/config/ca",
+          {"pem_bundle": "{{root-generate-exported.data.certificate}}\n{{root-generate-exported.data.private_key}}"}),
+        S("config-ca-import-again", "POST", "pki_imp/config/ca",
+          {"pem_bundle": "{{root-generate-exported.data.certificate}}\n{{root-generate-exported.data.private_key}}"}),
+        S("ca-pem-imported", "GET", "pki_imp/ca/pem"),
+        # The tidy started above has long finished by now (a few ms on an almost empty store;
+        # the steps since give it the time, as the family has no sleeps).
+        S("tidy-status", "GET", "pki_int/tidy-status"),
+        # Unauthenticated.
+        S("unauth-ca-pem", "GET", "pki_int/ca/pem", token=None),
+        S("unauth-ca-der", "GET", "pki_int/ca", token=None),
+        S("unauth-crl-pem", "GET", "pki_int/crl/pem", token=None),
+        S("unauth-cert", "GET", "pki_int/cert/{{issue-sans.data.serial_number}}", token=None),
+        S("unauth-ca-chain", "GET", "pki_int/ca_chain", token=None),
+        S("unauth-role-read", "GET", "pki_int/roles/example", token=None),
+        S("unauth-issue", "POST", "pki_int/issue/example", {"common_name": "www.example.com"}, token=None),
+    ]
+
+
+# family -> (steps, starts a dev server); steps may be a function that makes them
+# when the family is recorded.
 FAMILIES = {
     "sys": (SYS, True),
     "init": (INIT, False),
@@ -594,6 +800,7 @@ FAMILIES = {
     "cubbyhole": (CUBBYHOLE, True),
     "batch": (BATCH, True),
     "token-roles": (ROLES, True),
+    "pki": (pki_steps, True),
 }
 
 
@@ -656,6 +863,63 @@ def _scrub(node, parts):
             node[k] = "<varies>"
 
 
+NON_JSON = "<non-json>"
+NON_JSON_BASE64 = "<non-json-base64>"
+
+PEM_BLOCK = re.compile(r"-----BEGIN ([^-\r\n]+)-----.*?-----END \1-----", re.DOTALL)
+SERIAL = re.compile(r"(?:[0-9a-f]{2}:){3,}[0-9a-f]{2}|(?:[0-9a-f]{2}-){3,}[0-9a-f]{2}")
+BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}")
+RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})")
+# Numbers that are instants (Unix seconds) in PKI answers.
+TIME_NUMBER_KEYS = {"expiration", "revocation_time", "not_before"}
+
+
+def is_der_sequence(data):
+    """Whether `data` is exactly one DER SEQUENCE (a certificate, CRL, key, CSR)."""
+    if len(data) < 2 or data[0] != 0x30:
+        return False
+    first = data[1]
+    if first < 0x80:
+        return len(data) == 2 + first
+    count = first & 0x7F
+    if count == 0 or count > 4 or len(data) < 2 + count:
+        return False
+    return len(data) == 2 + count + int.from_bytes(data[2:2 + count], "big")
+
+
+def normalise_string(s):
+    blocks = PEM_BLOCK.findall(s)
+    if blocks:
+        if not PEM_BLOCK.sub("", s).strip():
+            return "\n".join(f"<pem:{label}>" for label in blocks)
+        return PEM_BLOCK.sub(lambda m: f"<pem:{m.group(1)}>", s)
+    if SERIAL.fullmatch(s):
+        return "<serial>"
+    if RFC3339.fullmatch(s):
+        return "<time>"
+    if len(s) >= 64 and len(s) % 4 == 0 and BASE64.fullmatch(s):
+        if is_der_sequence(base64.b64decode(s)):
+            return "<der>"
+    return s
+
+
+def normalise(value, key=None):
+    """The response as written: PEM blocks, serial numbers, RFC 3339 times, PKI instants and
+    base64 DER replaced by their placeholders (README.md, Normalisation: the replay applies
+    the same rules to its own answer). Placeholders of later steps resolve against the raw
+    answer, which is kept apart."""
+    if isinstance(value, dict):
+        return {k: normalise(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [normalise(v, key) for v in value]
+    if isinstance(value, str):
+        return normalise_string(value)
+    if (key in TIME_NUMBER_KEYS and isinstance(value, (int, float))
+            and not isinstance(value, bool) and value != 0):
+        return "<time>"
+    return value
+
+
 def call(addr, step, results):
     path = substitute(step["path"], results)
     url = addr + path
@@ -673,15 +937,19 @@ def call(addr, step, results):
     req = urllib.request.Request(url, data=data, headers=headers, method=step["method"])
     try:
         with _OPENER.open(req, timeout=REQUEST_TIMEOUT_S) as resp:
-            status, raw = resp.status, resp.read()
+            status, raw, ctype = resp.status, resp.read(), resp.headers.get("Content-Type")
     except urllib.error.HTTPError as err:
-        status, raw = err.code, err.read()
-    raw = raw.decode("utf-8").strip()
+        status, raw, ctype = err.code, err.read(), err.headers.get("Content-Type")
     try:
-        body = json.loads(raw) if raw else None
+        text = raw.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        # Binary (a DER certificate or CRL): kept whole, as base64.
+        return status, {NON_JSON_BASE64: base64.b64encode(raw).decode("ascii")}, ctype
+    try:
+        body = json.loads(text) if text else None
     except json.JSONDecodeError:
-        body = {"<non-json>": raw}
-    return status, body
+        body = {NON_JSON: text}
+    return status, body, ctype
 
 
 def health_up(addr):
@@ -725,6 +993,8 @@ def stop_server(proc):
 
 
 def record_family(bao, family, steps, dev):
+    if callable(steps):
+        steps = steps()
     names = [s["name"] for s in steps]
     dupes = {n for n in names if names.count(n) > 1}
     if dupes:
@@ -753,10 +1023,12 @@ def record_family(bao, family, steps, dev):
                     time.sleep(0.2)
             results = {}
             for i, step in enumerate(steps, start=1):
-                status, resp = call(addr, step, results)
+                status, resp, ctype = call(addr, step, results)
                 results[step["name"]] = resp
                 entry = {"step": i, **step, "status": status,
-                         "response": scrub(resp, step.get("vary", []))}
+                         "response": normalise(scrub(resp, step.get("vary", [])))}
+                if isinstance(resp, dict) and (NON_JSON in resp or NON_JSON_BASE64 in resp):
+                    entry["content_type"] = ctype
                 out.append(entry)
                 print(f"{family:<11} {i:>3} {step['name']:<40} {step['method']:<6} {step['path']} -> {status}",
                       file=sys.stderr)

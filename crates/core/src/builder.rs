@@ -59,6 +59,8 @@ impl VaultBuilder {
         registry.register("kv", strongroom_kv::factory);
         #[cfg(feature = "transit")]
         registry.register("transit", strongroom_transit::factory);
+        #[cfg(feature = "pki")]
+        registry.register("pki", strongroom_pki::factory);
         #[cfg(feature = "database")]
         registry.register("database", strongroom_database::factory);
         #[cfg(feature = "auth")]

@@ -238,10 +238,11 @@ impl Vault {
         {
             return Ok(Prepared::tokenless(target, request.operation, path));
         }
-        // Logins (an auth method's unauthenticated paths) need no token; only auth mounts
-        // have them.
+        // Logins (an auth method's unauthenticated paths) need no token; a secrets engine's
+        // unauthenticated paths (PKI's CA certificate and CRL) are served tokenless only to
+        // reads: nothing written, and no lease can be issued without a token.
         if let Target::Engine(mounted, rest) = &target
-            && mounted.entry.path.starts_with("auth/")
+            && (mounted.entry.path.starts_with("auth/") || request.operation == Operation::Read)
             && mounted.backend.is_unauthenticated(rest)
         {
             return Ok(Prepared::tokenless(target, request.operation, path));
@@ -531,6 +532,8 @@ impl Vault {
                 let mut out = VaultResponse {
                     not_found: response.not_found,
                     failed: response.failed,
+                    raw_body: response.raw,
+                    accepted: response.accepted,
                     lease_duration: response.lease_duration_hint.map_or(0, |d| d.as_secs()),
                     data: response.data,
                     warnings: response.warnings,

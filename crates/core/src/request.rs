@@ -219,6 +219,11 @@ pub struct VaultResponse {
     /// (Vault's `HTTPRawBody`; the OpenAPI document of `sys/internal/specs/openapi`, an
     /// unwrapped response).
     pub raw: bool,
+    /// The whole answer is this body with its content type (a CA certificate, a CRL): the HTTP
+    /// layer sends it as it is, "no content" when it is empty.
+    pub raw_body: Option<strongroom_logical::RawBody>,
+    /// The request was accepted and its work started: HTTP 202 with the envelope.
+    pub accepted: bool,
     /// The answer was wrapped: only this (and the warnings) is sent.
     pub wrap_info: Option<WrapInfo>,
     /// `sys/wrapping/rewrap`'s answer: an already wrapped answer to wrap again as it is.

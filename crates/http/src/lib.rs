@@ -273,6 +273,24 @@ fn with_headers(status: StatusCode, body: Option<Value>) -> Response {
     response
 }
 
+/// A raw body (Vault's `HTTPRawBody`): sent as it is with its content type; an empty one is
+/// "no content", as Vault answers `ca/pem` on a mount without a CA.
+fn raw_response(raw: strongroom_logical::RawBody) -> Response {
+    if raw.body.is_empty() {
+        return with_headers(StatusCode::NO_CONTENT, None);
+    }
+    let mut response = (StatusCode::OK, raw.body).into_response();
+    let content_type = HeaderValue::from_str(&raw.content_type)
+        .unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, content_type);
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
 /// Vault's status code for an error category.
 pub fn status_of(kind: ErrorKind) -> StatusCode {
     match kind {
@@ -707,6 +725,15 @@ async fn logical(
         Err(message) => return bad_request(message),
     }
     match vault.handle(request).await {
+        Ok(response) if response.raw_body.is_some() => {
+            raw_response(response.raw_body.unwrap_or_default())
+        }
+        Ok(response) if response.accepted => {
+            // Vault's 202 is a raw body made from the response: its request id is empty.
+            let mut body = envelope(&response, &path);
+            body["request_id"] = json!("");
+            with_headers(StatusCode::ACCEPTED, Some(body))
+        }
         Ok(response) if response.not_found => {
             with_headers(StatusCode::NOT_FOUND, Some(envelope(&response, &path)))
         }

@@ -59,7 +59,7 @@ pub use framework::{
 };
 pub use registry::{Factory, Registry};
 pub use request::{ClientInfo, Connection, Operation, Request};
-pub use response::{AuthDescriptor, Response, SecretDescriptor, WrapInfo};
+pub use response::{AuthDescriptor, RawBody, Response, SecretDescriptor, WrapInfo};
 pub use view::StorageView;
 
 /// Shows a JSON object's keys but none of its values, for `Debug` output of requests and

@@ -78,6 +78,32 @@ pub struct Response {
     /// The request failed (in this category) yet the body still matters, as for a transit batch
     /// with failed items: the caller gets the error status *and* the data.
     pub failed: Option<crate::ErrorKind>,
+    /// The whole answer is this body, sent as it is with its content type instead of Vault's
+    /// JSON envelope (Vault's `HTTPRawBody`: a CA certificate as DER or PEM, a CRL). An empty
+    /// body is answered "no content".
+    pub raw: Option<RawBody>,
+    /// The request was accepted and its work started (Vault's 202, as `tidy` answers).
+    pub accepted: bool,
+}
+
+/// A body sent as it is (Vault's `HTTPRawBody` with `HTTPContentType`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RawBody {
+    /// The media type (`application/pkix-cert`).
+    pub content_type: String,
+    /// The bytes. Only public material belongs here: audit devices record raw bodies by size.
+    pub body: Vec<u8>,
+}
+
+impl RawBody {
+    /// A body of `content_type`.
+    pub fn new(content_type: impl Into<String>, body: Vec<u8>) -> Self {
+        Self {
+            content_type: content_type.into(),
+            body,
+        }
+    }
 }
 
 impl Response {
@@ -110,6 +136,14 @@ impl Response {
             Value::Array(keys.into_iter().map(Value::String).collect()),
         );
         Self::with_data(data)
+    }
+
+    /// An answer that is `body` as it is (see [`Response::raw`]).
+    pub fn raw(body: RawBody) -> Self {
+        Self {
+            raw: Some(body),
+            ..Self::default()
+        }
     }
 
     /// Adds a warning.
@@ -156,6 +190,11 @@ impl std::fmt::Debug for Response {
             .field("lease_duration_hint", &self.lease_duration_hint)
             .field("not_found", &self.not_found)
             .field("failed", &self.failed)
+            .field(
+                "raw",
+                &self.raw.as_ref().map(|r| (&r.content_type, r.body.len())),
+            )
+            .field("accepted", &self.accepted)
             .finish_non_exhaustive()
     }
 }

@@ -47,9 +47,12 @@ pub async fn send(
     let json = if bytes.is_empty() {
         None
     } else {
-        Some(serde_json::from_slice(&bytes).unwrap_or_else(
-            |_| json!({"<non-json>": String::from_utf8_lossy(&bytes).trim().to_owned()}),
-        ))
+        Some(
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| match std::str::from_utf8(&bytes) {
+                Ok(text) => json!({"<non-json>": text.trim().to_owned()}),
+                Err(_) => json!({"<non-json-base64>": base64(&bytes)}),
+            }),
+        )
     };
     (status, json, headers)
 }
@@ -116,4 +119,26 @@ pub async fn initialise(vault: Vault) -> (Router, String) {
     )
     .await;
     (app, init["root_token"].as_str().unwrap().to_owned())
+}
+
+/// Standard base64 (the recorder keeps binary answers so).
+pub fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }

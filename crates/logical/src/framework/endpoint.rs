@@ -43,7 +43,7 @@ pub trait Reply {
 
 impl Reply for Response {
     fn has_body(&self) -> bool {
-        self.data.is_some() || self.auth.is_some() || self.secret.is_some()
+        self.data.is_some() || self.auth.is_some() || self.secret.is_some() || self.raw.is_some()
     }
 
     fn warn(&mut self, warning: String) {

@@ -731,7 +731,9 @@ async fn logical(
         Ok(response) if response.accepted => {
             // Vault's 202 is a raw body made from the response: its request id is empty.
             let mut body = envelope(&response, &path);
-            body["request_id"] = json!("");
+            if let Some(id) = body.get_mut("request_id") {
+                *id = json!("");
+            }
             with_headers(StatusCode::ACCEPTED, Some(body))
         }
         Ok(response) if response.not_found => {

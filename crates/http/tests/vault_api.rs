@@ -475,7 +475,7 @@ fn base64_decode(s: &str) -> Option<Vec<u8>> {
         bits += 6;
         if bits >= 8 {
             bits -= 8;
-            out.push((buffer >> bits) as u8);
+            out.push(u8::try_from((buffer >> bits) & 0xff).unwrap());
         }
     }
     Some(out)
@@ -539,7 +539,7 @@ fn normalize_string(key: Option<&str>, s: &str) -> Value {
         return json!("<serial>");
     }
     if s.len() >= 64
-        && s.len() % 4 == 0
+        && s.len().is_multiple_of(4)
         && let Some(der) = base64_decode(s)
         && is_der_sequence(&der)
     {

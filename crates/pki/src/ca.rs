@@ -104,8 +104,9 @@ impl CaState {
     /// An issuer's chain as DER: itself, then each parent the mount holds (matched by name),
     /// up to a self-issued certificate; at most ten hops.
     pub(crate) fn chain(&self, issuer: &IssuerEntry) -> Result<Vec<Vec<u8>>, PkiError> {
-        let mut chain = vec![Self::issuer_der(issuer)?];
-        let mut current = parse_cert(&chain[0])?;
+        let first = Self::issuer_der(issuer)?;
+        let mut current = parse_cert(&first)?;
+        let mut chain = vec![first];
         for _ in 0..10 {
             if current.self_issued {
                 break;
@@ -232,7 +233,7 @@ pub(crate) fn random_serial() -> Result<Vec<u8>, PkiError> {
         .map_err(|_| PkiError::Internal("the system's randomness failed".into()))?;
     bytes[0] &= 0x7f;
     let start = bytes.iter().position(|&b| b != 0).unwrap_or(19);
-    Ok(bytes[start..].to_vec())
+    Ok(bytes.get(start..).unwrap_or_default().to_vec())
 }
 
 /// Subject fields (Vault's role and CA fields of the same names).

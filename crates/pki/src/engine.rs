@@ -396,6 +396,13 @@ fn data(value: Value) -> Response {
     }
 }
 
+/// Sets `key` in a JSON object.
+fn set(object: &mut Value, key: &str, value: Value) {
+    if let Value::Object(map) = object {
+        map.insert(key.to_owned(), value);
+    }
+}
+
 fn pem_text(der: &[u8]) -> String {
     crate::pem::certificate(der)
 }
@@ -686,8 +693,8 @@ impl Pki {
         });
         if exported {
             let text = key.text(&format, &fields.get::<String>("private_key_format")?)?;
-            out["private_key"] = json!(text.as_str());
-            out["private_key_type"] = json!(spec.ty.name());
+            set(&mut out, "private_key", json!(text.as_str()));
+            set(&mut out, "private_key_type", json!(spec.ty.name()));
         }
         let mut response = data(out);
         response.warnings = warnings;
@@ -720,13 +727,13 @@ impl Pki {
         if format == "der" {
             let blocks = crate::pem::blocks(&csr)?;
             if let Some((_, der)) = blocks.first() {
-                out["csr"] = json!(crate::pem::base64(der));
+                set(&mut out, "csr", json!(crate::pem::base64(der)));
             }
         }
         if exported {
             let text = key.text(&format, &fields.get::<String>("private_key_format")?)?;
-            out["private_key"] = json!(text.as_str());
-            out["private_key_type"] = json!(spec.ty.name());
+            set(&mut out, "private_key", json!(text.as_str()));
+            set(&mut out, "private_key_type", json!(spec.ty.name()));
         }
         let mut response = data(out);
         if load_urls(ctx).await?.is_empty() {
@@ -1734,14 +1741,14 @@ async fn issue_or_sign(
         if format == "pem_bundle" {
             let mut bundle = vec![text.to_string(), pem_text(&der)];
             bundle.extend(authority.chain.iter().map(|c| pem_text(c)));
-            out["certificate"] = json!(bundle.join("\n"));
+            set(&mut out, "certificate", json!(bundle.join("\n")));
         }
-        out["private_key"] = json!(text.as_str());
-        out["private_key_type"] = json!(key.spec().ty.name());
+        set(&mut out, "private_key", json!(text.as_str()));
+        set(&mut out, "private_key_type", json!(key.spec().ty.name()));
     } else if format == "pem_bundle" {
         let mut bundle = vec![pem_text(&der)];
         bundle.extend(authority.chain.iter().map(|c| pem_text(c)));
-        out["certificate"] = json!(bundle.join("\n"));
+        set(&mut out, "certificate", json!(bundle.join("\n")));
     }
     let mut response = data(out);
     response.warnings = warnings;

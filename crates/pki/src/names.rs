@@ -118,8 +118,13 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// A role with Vault's defaults and `json` over them.
     fn role(json: serde_json::Value) -> Role {
-        serde_json::from_value(json).unwrap()
+        let mut base = serde_json::to_value(Role::default()).unwrap();
+        for (k, v) in json.as_object().unwrap() {
+            base[k] = v.clone();
+        }
+        serde_json::from_value(base).unwrap()
     }
 
     #[test]
@@ -184,7 +189,7 @@ mod tests {
             first_disallowed(&globbed, &names(&["db.ns.svc.local"])),
             None
         );
-        let localhost = role(serde_json::json!({}));
+        let localhost = role(serde_json::json!({"allow_localhost": true}));
         assert_eq!(first_disallowed(&localhost, &names(&["localhost"])), None);
         let any = role(serde_json::json!({"allow_any_name": true}));
         assert_eq!(first_disallowed(&any, &names(&["anything.at.all"])), None);

@@ -27,13 +27,16 @@ pub(crate) fn base64(der: &[u8]) -> String {
     Base64::encode_string(der)
 }
 
+/// A PEM block: its label and DER (zeroized when dropped: it may be a key).
+pub(crate) type Block = (String, Zeroizing<Vec<u8>>);
+
 /// The blocks of a PEM text, in order: (label, DER). Text outside blocks is ignored, as Go's
 /// `pem.Decode` ignores it.
 ///
 /// # Errors
 ///
 /// No block at all, or a block whose base64 does not decode.
-pub(crate) fn blocks(text: &str) -> Result<Vec<(String, Zeroizing<Vec<u8>>)>, PkiError> {
+pub(crate) fn blocks(text: &str) -> Result<Vec<Block>, PkiError> {
     let parsed = ::pem::parse_many(text.as_bytes())
         .map_err(|_| PkiError::invalid("no data found in PEM block"))?;
     if parsed.is_empty() {

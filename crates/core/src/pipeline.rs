@@ -394,12 +394,21 @@ impl Vault {
         let list = prepared.operation == Operation::List;
         // A system path served without a token (`sys/wrapping/lookup`) makes no wrapping
         // tokens: anyone could mint them without limit.
+        // Nor does a secrets engine's tokenless read (PKI's `ca/pem`): only a login (an auth
+        // mount's tokenless path) is wrapped without a token.
         let wrap_ttl = match (&prepared.target, &prepared.entry) {
             (Target::Sys(_), None) => None,
+            (Target::Engine(mounted, _), None) if !mounted.entry.path.starts_with("auth/") => None,
             _ => request.wrap_ttl,
         };
         let approle = matches!(&prepared.target, Target::Engine(m, _) if m.entry.kind == "approle");
         let response = self.dispatch(active, prepared, request, data, now).await?;
+        // A raw body (a certificate, a CRL) is public and sent as it is, never wrapped.
+        let wrap_ttl = if response.raw_body.is_some() {
+            None
+        } else {
+            wrap_ttl
+        };
         if list && !response.has_body() && wrap_ttl.is_some_and(|t| !t.is_zero()) {
             // Nothing to list is nothing to wrap: Vault answers 404 before making a token.
             return Err(VaultError::UnsupportedPath);

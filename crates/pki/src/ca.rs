@@ -425,6 +425,13 @@ fn params(template: &Template, serial: &[u8], spki: &[u8]) -> Result<Certificate
         ));
     }
     params.key_usages = template.key_usage.clone();
+    if template.ca.is_none() {
+        // A leaf never signs certificates or CRLs: without basic constraints OpenSSL would
+        // take one with keyCertSign for a CA.
+        params
+            .key_usages
+            .retain(|u| !matches!(u, KeyUsagePurpose::KeyCertSign | KeyUsagePurpose::CrlSign));
+    }
     params.extended_key_usages = template.ext_key_usage.clone();
     params.key_identifier_method = KeyIdMethod::PreSpecified(key_identifier(spki));
     params.use_authority_key_identifier_extension = true;

@@ -277,7 +277,7 @@ fn parse_go_duration(text: &str) -> Option<Duration> {
         total += number * factor;
         rest = &rest[unit_len..];
     }
-    Some(Duration::from_secs_f64(total))
+    Duration::try_from_secs_f64(total).ok()
 }
 
 /// Rebuilds the CRL of every issuer that has a key, each listing the revocations it issued.
@@ -1778,10 +1778,10 @@ fn check_names(role: &Role, common_name: &str, exclude_cn: bool, names: &Names) 
             )));
         }
     }
-    let mut sans: Vec<String> = names.dns.iter().chain(&names.emails).cloned().collect();
-    if !exclude_cn {
-        sans.retain(|n| n != common_name);
-    }
+    // Every DNS and email SAN is checked, the common name's among them: a role whose CN
+    // checks are disabled must not certify a hostname it does not allow.
+    let sans: Vec<String> = names.dns.iter().chain(&names.emails).cloned().collect();
+    let _ = exclude_cn;
     if let Some(bad) = first_disallowed(role, &sans) {
         return Err(PkiError::invalid(format!(
             "subject alternate name {bad} not allowed by this role"

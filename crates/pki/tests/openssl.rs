@@ -320,3 +320,54 @@ async fn signed_csrs_verify_and_names_outside_the_role_are_refused() {
         "nothing stored for the refusal"
     );
 }
+
+/// Review findings: a role whose CN checks are disabled still checks the CN as a SAN, and a
+/// leaf never gets keyCertSign (OpenSSL would take it for a CA without basic constraints).
+#[tokio::test]
+async fn disabled_cn_checks_and_cert_sign_usage_cannot_widen_a_leaf() {
+    let (int, ctx, _) = hierarchy("ec", 256).await;
+    write(
+        &int,
+        &ctx,
+        "roles/loose",
+        json!({"allowed_domains": ["example.com"], "allow_subdomains": true,
+               "cn_validations": ["disabled"], "key_type": "ec",
+               "key_usage": ["DigitalSignature", "CertSign", "CRLSign"]}),
+    )
+    .await;
+    let err = int
+        .handle(
+            &ctx,
+            Request::new(Operation::Update, "issue/loose").with_data(
+                json!({"common_name": "bank.com"})
+                    .as_object()
+                    .unwrap()
+                    .clone(),
+            ),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "subject alternate name bank.com not allowed by this role"
+    );
+    let issued = write(
+        &int,
+        &ctx,
+        "issue/loose",
+        json!({"common_name": "www.example.com"}),
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let leaf = save(
+        dir.path(),
+        "leaf.pem",
+        issued["certificate"].as_str().unwrap(),
+    );
+    let (_, text) = openssl(&["x509", "-noout", "-text", "-in", &leaf]);
+    assert!(text.contains("Digital Signature"), "{text}");
+    assert!(
+        !text.contains("Certificate Sign") && !text.contains("CRL Sign"),
+        "{text}"
+    );
+}

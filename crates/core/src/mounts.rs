@@ -96,7 +96,9 @@ impl MountEntry {
         json
     }
 
-    /// The mount's default and maximum lease TTLs, resolved against the system's.
+    /// The mount's default and maximum lease TTLs, resolved against the system's: a mount's own
+    /// maximum replaces the system's (Vault's `MaxLeaseTTL`: an operator tunes a PKI mount to
+    /// ten years for its root), the system's applies where the mount sets none.
     pub(crate) fn ttls(
         &self,
         system_default: Duration,
@@ -104,7 +106,7 @@ impl MountEntry {
     ) -> (Duration, Duration) {
         let max = match self.config.max_lease_ttl {
             0 => system_max,
-            secs => Duration::from_secs(secs).min(system_max),
+            secs => Duration::from_secs(secs),
         };
         let default = match self.config.default_lease_ttl {
             0 => system_default,

@@ -27,22 +27,6 @@ use strongroom_storage::MemoryStorage;
 /// feature or fix still to do). compat/vault-api/README.md has the same table.
 const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
     (
-        "pki/mount-tune-read-pki",
-        "not yet: a mount's max_lease_ttl cannot be tuned past the system maximum (32 days); OpenBao's dev server allows 87600h",
-    ),
-    (
-        "pki/root-generate-internal",
-        "not yet: follows from mount-tune-read-pki (the 87600h TTL is capped to the mount's 768h, with Vault's warning)",
-    ),
-    (
-        "pki/root-generate-exported",
-        "not yet: follows from mount-tune-read-pki",
-    ),
-    (
-        "pki/sign-intermediate",
-        "not yet: follows from mount-tune-read-pki",
-    ),
-    (
         "pki/issue-on-unsigned-intermediate",
         "kept on purpose: the same 500 and text, with our 'internal error: ' prefix that every internal error carries",
     ),

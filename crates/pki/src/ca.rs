@@ -118,7 +118,8 @@ impl CaState {
                     continue;
                 }
                 let info = parse_cert(&der)?;
-                if info.subject_der == current.issuer_der {
+                let child = chain.last().map(Vec::as_slice).unwrap_or_default();
+                if info.subject_der == current.issuer_der && crate::x509::signed_by(child, &der) {
                     parent = Some((der, info));
                     break;
                 }

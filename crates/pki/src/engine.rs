@@ -55,6 +55,10 @@ After mounting this backend, configure the CA using the \"pem_bundle\" endpoint 
 #[derive(Debug)]
 pub struct Pki {
     endpoints: Endpoints<Pki>,
+    /// Held by every change to the mount's issuers, keys, revocations and CRLs, so two
+    /// requests never build from the same old state (a revocation left out of a CRL, a key
+    /// lost between two imports). Issuing only reads the state and does not take it.
+    writes: tokio::sync::Mutex<()>,
 }
 
 impl Default for Pki {
@@ -68,6 +72,7 @@ impl Pki {
     pub fn new() -> Self {
         Self {
             endpoints: declarations(),
+            writes: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -111,6 +116,7 @@ impl Backend for Pki {
         let Some(serial) = lease.internal.get("serial_number").and_then(Value::as_str) else {
             return Ok(());
         };
+        let _writes = self.writes.lock().await;
         match revoke_serial(ctx, &normalise_serial(serial)).await {
             Ok(_) | Err(PkiError::NotFound) => Ok(()),
             Err(err) => Err(err.into()),
@@ -123,6 +129,7 @@ impl Backend for Pki {
         if !config.auto_rebuild || config.disable {
             return Ok(());
         }
+        let _writes = self.writes.lock().await;
         let state = load_state(ctx).await?;
         let grace = parse_go_duration(&config.auto_rebuild_grace_period).unwrap_or_default();
         let now = unix(ctx.now);
@@ -352,8 +359,9 @@ async fn revoke_serial(ctx: &Context, serial: &str) -> Result<Revocation> {
     // The issuer: the one whose subject is the certificate's issuer.
     let mut issuer_id = String::new();
     for issuer in &state.issuers {
-        let candidate = parse_cert(&CaState::issuer_der(issuer)?)?;
-        if candidate.subject_der == info.issuer_der {
+        let issuer_der = CaState::issuer_der(issuer)?;
+        let candidate = parse_cert(&issuer_der)?;
+        if candidate.subject_der == info.issuer_der && crate::x509::signed_by(&der, &issuer_der) {
             issuer_id.clone_from(&issuer.id);
             break;
         }
@@ -628,6 +636,7 @@ impl Pki {
         ctx: &Context,
         fields: Fields<'_>,
     ) -> strongroom_logical::Result<Response> {
+        let _writes = self.writes.lock().await;
         let exported = exported_of(&fields)?;
         let spec = KeySpec::parse(&fields.get::<String>("key_type")?, fields.get("key_bits")?)?;
         let subject = subject_of(&fields)?;
@@ -669,6 +678,7 @@ impl Pki {
         let key_id = state.add_key(&key);
         let issuer_id = state.add_issuer(&der)?;
         ctx.storage.put(STATE, to_json(&state)?).await?;
+        rebuild_crls(ctx, &state).await?;
         if subject.is_empty() {
             warnings.push(
                 "This issuer certificate was generated without a Subject; this makes it likely \
@@ -706,6 +716,7 @@ impl Pki {
         ctx: &Context,
         fields: Fields<'_>,
     ) -> strongroom_logical::Result<Response> {
+        let _writes = self.writes.lock().await;
         let exported = exported_of(&fields)?;
         let spec = KeySpec::parse(&fields.get::<String>("key_type")?, fields.get("key_bits")?)?;
         let subject = subject_of(&fields)?;
@@ -828,6 +839,7 @@ impl Pki {
         ctx: &Context,
         fields: Fields<'_>,
     ) -> strongroom_logical::Result<Response> {
+        let _writes = self.writes.lock().await;
         let text: String = fields.get("certificate")?;
         if text.trim().is_empty() {
             return Err(
@@ -842,6 +854,7 @@ impl Pki {
         ctx: &Context,
         fields: Fields<'_>,
     ) -> strongroom_logical::Result<Response> {
+        let _writes = self.writes.lock().await;
         let text: String = fields.get("pem_bundle")?;
         if text.trim().is_empty() {
             return Err(
@@ -863,6 +876,7 @@ impl Pki {
         ctx: &Context,
         _fields: Fields<'_>,
     ) -> strongroom_logical::Result<Response> {
+        let _writes = self.writes.lock().await;
         let mut ops = vec![Op::delete(STATE)];
         for name in ctx.storage.list("crls/").await? {
             ops.push(Op::delete(format!("crls/{name}")));
@@ -1023,6 +1037,7 @@ impl Pki {
         ctx: &Context,
         fields: Fields<'_>,
     ) -> strongroom_logical::Result<Response> {
+        let _writes = self.writes.lock().await;
         let mut serial: String = fields.get("serial_number")?;
         let certificate: String = fields.get("certificate")?;
         if serial.is_empty() && !certificate.is_empty() {
@@ -1060,6 +1075,7 @@ impl Pki {
         ctx: &Context,
         _fields: Fields<'_>,
     ) -> strongroom_logical::Result<Response> {
+        let _writes = self.writes.lock().await;
         let state = load_state(ctx).await?;
         rebuild_crls(ctx, &state).await?;
         Ok(data(json!({"success": true})))
@@ -1117,6 +1133,7 @@ impl Pki {
         ctx: &Context,
         fields: Fields<'_>,
     ) -> strongroom_logical::Result<Response> {
+        let _writes = self.writes.lock().await;
         let mut config = load_crl_config(ctx).await?;
         if let Some(expiry) = fields.get_ok::<String>("expiry")? {
             if parse_go_duration(&expiry).is_none() {
@@ -1273,6 +1290,7 @@ impl Pki {
         ctx: &Context,
         fields: Fields<'_>,
     ) -> strongroom_logical::Result<Response> {
+        let _writes = self.writes.lock().await;
         let cert_store: bool = fields.get("tidy_cert_store")?;
         let revoked: bool = fields.get("tidy_revoked_certs")?;
         let buffer: Duration = fields.get("safety_buffer")?;
@@ -1365,7 +1383,7 @@ async fn run_tidy(
     revoked: bool,
     buffer: Duration,
 ) -> Result<(u64, u64)> {
-    let cutoff = unix(ctx.now) - i64::try_from(buffer.as_secs()).unwrap_or(0);
+    let cutoff = unix(ctx.now).saturating_sub(i64::try_from(buffer.as_secs()).unwrap_or(i64::MAX));
     let mut certs = 0;
     let mut revocations = 0;
     let state = load_state(ctx).await?;
@@ -1421,9 +1439,6 @@ async fn current_crl(ctx: &Context) -> Result<Option<Vec<u8>>> {
     let Ok(issuer) = state.default_issuer() else {
         return Ok(None);
     };
-    if load_crl(ctx, &issuer.id).await?.is_none() && issuer.key_id.is_some() {
-        rebuild_crls(ctx, &state).await?;
-    }
     match load_crl(ctx, &issuer.id).await? {
         Some(crl) => Ok(Some(decode_b64(&crl.der)?.to_vec())),
         None => Ok(None),
@@ -1503,10 +1518,17 @@ async fn import(
     let mut imported_issuers = Vec::new();
     let mut existing_issuers = Vec::new();
     for (index, der) in certificates.iter().enumerate() {
-        if let Err(_err) = parse_cert(der) {
+        let Ok(info) = parse_cert(der) else {
             return Err(PkiError::invalid(format!(
                 "Error parsing issuer {index}: x509: malformed certificate\n{}\n",
                 pem_text(der)
+            ))
+            .into());
+        };
+        if !info.is_ca {
+            return Err(PkiError::invalid(format!(
+                "Refusing to import non-CA certificate (issuer {index}, serial {})",
+                info.serial
             ))
             .into());
         }
@@ -1532,6 +1554,7 @@ async fn import(
             .map(|issuer| issuer.id.clone());
     }
     ctx.storage.put(STATE, to_json(&state)?).await?;
+    rebuild_crls(ctx, &state).await?;
     let mut mapping = Map::new();
     for id in existing_issuers.iter().chain(&imported_issuers) {
         let key = state
@@ -1639,6 +1662,16 @@ async fn issue_or_sign(
         check_names(role, &common_name, exclude_cn, &names)?;
     }
     if let Some(csr) = &csr
+        && csr.key.spec.ty == crate::keys::KeyType::Rsa
+        && csr.key.spec.bits < 2048
+    {
+        return Err(PkiError::invalid(format!(
+            "RSA keys < 2048 bits are unsafe and not supported: got {}",
+            csr.key.spec.bits
+        ))
+        .into());
+    }
+    if let Some(csr) = &csr
         && role.key_type != "any"
     {
         let spec = KeySpec::parse(&role.key_type, role.key_bits)?;
@@ -1659,13 +1692,18 @@ async fn issue_or_sign(
         }
     }
     let requested_ttl = fields.get_ok::<Duration>("ttl")?;
-    let not_after_text = {
-        let requested: String = fields.get("not_after")?;
-        if requested.is_empty() {
-            role.not_after.clone()
-        } else {
-            requested
-        }
+    let requested_not_after: String = fields.get("not_after")?;
+    if requested_ttl.is_some_and(|ttl| !ttl.is_zero()) && !requested_not_after.is_empty() {
+        return Err(PkiError::invalid(
+            "Either ttl or not_after should be provided. Both should not be provided in the same request.",
+        )
+        .into());
+    }
+    // The role's not_after comes first (Vault's order): a request cannot move it.
+    let not_after_text = if role.not_after.is_empty() {
+        requested_not_after
+    } else {
+        role.not_after.clone()
     };
     let not_after = validity(
         ctx,
@@ -1786,6 +1824,19 @@ fn check_names(role: &Role, common_name: &str, exclude_cn: bool, names: &Names) 
         return Err(PkiError::invalid(format!(
             "subject alternate name {bad} not allowed by this role"
         )));
+    }
+    if !role.allowed_ip_sans_cidr.is_empty() {
+        let blocks = strongroom_logical::cidr::Cidr::parse_all(&role.allowed_ip_sans_cidr)
+            .map_err(|err| PkiError::invalid(err.to_string()))?;
+        if let Some(ip) = names
+            .ips
+            .iter()
+            .find(|ip| !blocks.iter().any(|b| b.contains(**ip)))
+        {
+            return Err(PkiError::invalid(format!(
+                "IP Subject Alternative Name {ip} is not allowed by this role's allowed_ip_sans_cidr"
+            )));
+        }
     }
     if !names.ips.is_empty() && !role.allow_ip_sans {
         return Err(PkiError::invalid(format!(

@@ -69,14 +69,13 @@ fn allowed(role: &Role, name: &str) -> bool {
         }
         sanitized = base;
         is_wildcard = true;
-    } else if sanitized.contains('*') {
-        // A wildcard anywhere but the first label's whole is not a name Vault certifies
-        // unless a glob allows it.
-        if !role.allow_glob_domains && !role.allow_any_name {
-            return false;
-        }
     }
-    if role.enforce_hostnames && !sanitized.contains('*') && !is_hostname(sanitized) {
+    // One wildcard, as the whole leftmost label, and nowhere else (RFC 6125 6.4.3 as this
+    // server reads it: `*.example.com`, never `*.*.example.com` or `f*o.example.com`).
+    if sanitized.contains('*') {
+        return false;
+    }
+    if role.enforce_hostnames && !is_hostname(sanitized) {
         return false;
     }
     if role.allow_any_name {
@@ -189,6 +188,9 @@ mod tests {
             first_disallowed(&globbed, &names(&["db.ns.svc.local"])),
             None
         );
+        // Review finding: one wildcard, as the whole leftmost label only.
+        assert!(first_disallowed(&sub, &names(&["*.*.example.com"])).is_some());
+        assert!(first_disallowed(&globbed, &names(&["f*o.svc.local"])).is_some());
         let localhost = role(serde_json::json!({"allow_localhost": true}));
         assert_eq!(first_disallowed(&localhost, &names(&["localhost"])), None);
         let any = role(serde_json::json!({"allow_any_name": true}));

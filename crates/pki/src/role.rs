@@ -534,6 +534,8 @@ impl Role {
                 )));
             }
         }
+        strongroom_logical::cidr::Cidr::parse_all(&self.allowed_ip_sans_cidr)
+            .map_err(|err| PkiError::invalid(format!("invalid allowed_ip_sans_cidr: {err}")))?;
         if self.use_pss {
             return Err(PkiError::invalid(
                 "use_pss is not supported: certificates are signed with PKCS#1 v1.5 or ECDSA",

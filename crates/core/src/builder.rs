@@ -61,6 +61,8 @@ impl VaultBuilder {
         registry.register("transit", strongroom_transit::factory);
         #[cfg(feature = "pki")]
         registry.register("pki", strongroom_pki::factory);
+        #[cfg(feature = "ssh")]
+        registry.register("ssh", strongroom_ssh::factory);
         #[cfg(feature = "database")]
         registry.register("database", strongroom_database::factory);
         #[cfg(feature = "auth")]

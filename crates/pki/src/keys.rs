@@ -195,9 +195,86 @@ impl PrivateKey {
         self.spec
     }
 
-    /// The PKCS#8 DER.
-    pub(crate) fn pkcs8(&self) -> &[u8] {
+    /// The PKCS#8 DER (for signing with ring directly: the SSH engine's CA keys).
+    pub fn pkcs8(&self) -> &[u8] {
         &self.pkcs8
+    }
+
+    /// The public key's bits as they sit in a SubjectPublicKeyInfo: an Ed25519 key's 32 bytes,
+    /// an EC key's SEC1 point, an RSA key's PKCS#1 `RSAPublicKey`.
+    ///
+    /// # Errors
+    ///
+    /// A stored key that does not load.
+    pub fn public_key_bits(&self) -> Result<Vec<u8>, PkiError> {
+        let spki = self.public_key_der()?;
+        yasna::parse_der(&spki, |r| {
+            r.read_sequence(|r| {
+                let _algorithm = r.next().read_der()?;
+                let (bits, _) = r.next().read_bitvec_bytes()?;
+                Ok(bits)
+            })
+        })
+        .map_err(|_| PkiError::Internal("a public key does not encode".into()))
+    }
+
+    /// An RSA key's public modulus and exponent (big-endian), `None` for other types.
+    ///
+    /// # Errors
+    ///
+    /// A stored key that does not load.
+    pub fn rsa_public(&self) -> Result<Option<(Vec<u8>, Vec<u8>)>, PkiError> {
+        if self.spec.ty != KeyType::Rsa {
+            return Ok(None);
+        }
+        let bits = self.public_key_bits()?;
+        yasna::parse_der(&bits, |r| {
+            r.read_sequence(|r| {
+                let (n, _) = r.next().read_bigint_bytes()?;
+                let (e, _) = r.next().read_bigint_bytes()?;
+                Ok(Some((n, e)))
+            })
+        })
+        .map_err(|_| PkiError::Internal("an RSA public key does not encode".into()))
+    }
+
+    /// An Ed25519 key's 32-byte seed, `None` for other types.
+    ///
+    /// # Errors
+    ///
+    /// A stored key that does not decode.
+    pub fn ed25519_seed(&self) -> Result<Option<Zeroizing<Vec<u8>>>, PkiError> {
+        if self.spec.ty != KeyType::Ed25519 {
+            return Ok(None);
+        }
+        // PKCS#8's privateKey holds the seed as an OCTET STRING (RFC 8410's CurvePrivateKey).
+        let inner = pkcs8_inner(&self.pkcs8)?;
+        yasna::parse_der(&inner, |r| r.read_bytes())
+            .map(|seed| Some(Zeroizing::new(seed)))
+            .map_err(|_| PkiError::invalid("unable to parse the private key"))
+    }
+
+    /// An Ed25519 key from its 32-byte seed and public key (an OpenSSH private key's parts).
+    ///
+    /// # Errors
+    ///
+    /// The parts do not make a key.
+    pub fn from_ed25519_parts(seed: &[u8], public: &[u8]) -> Result<Self, PkiError> {
+        let pair = ring::signature::Ed25519KeyPair::from_seed_and_public_key(seed, public)
+            .map_err(|_| PkiError::invalid("the Ed25519 private and public keys do not match"))?;
+        drop(pair);
+        let inner = Zeroizing::new(yasna::construct_der(|w| w.write_bytes(seed)));
+        let pkcs8 = Zeroizing::new(yasna::construct_der(|w| {
+            w.write_sequence(|w| {
+                w.next().write_u8(0);
+                w.next().write_sequence(|w| {
+                    w.next()
+                        .write_oid(&ObjectIdentifier::from_slice(OID_ED25519));
+                });
+                w.next().write_bytes(&inner);
+            });
+        }));
+        Self::from_pkcs8(&pkcs8)
     }
 
     /// A key from stored PKCS#8 DER.

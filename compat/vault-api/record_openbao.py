@@ -2,20 +2,21 @@
 """Record reference answers of OpenBao to a broad sequence of Vault API calls.
 
 For each family (sys, init, token, transit, auth, wrapping, cubbyhole, batch,
-token-roles, pki) this starts a fresh OpenBao server on a free loopback port
+token-roles, pki, ssh) this starts a fresh OpenBao server on a free loopback port
 (`bao server -dev` with root token `root`; the `init` family starts a server
 that is not initialised), runs the family's fixed sequence of HTTP calls with
 no sleeps between them, stops the server (also on error) and writes
 `fixtures/<family>.json` next to this script. Answers are written normalised
-(PEM blocks, serial numbers, times, base64 DER: README.md); later steps'
-placeholders resolve against the raw answers.
+(PEM blocks, OpenSSH keys and certificates, serial numbers, times, base64 DER:
+README.md); later steps' placeholders resolve against the raw answers.
 
 Usage (from the repository root):
 
     python3 compat/vault-api/record_openbao.py [family ...]
 
 Only the Python standard library is used. `bao` must be on PATH (or set BAO
-to the binary); the `pki` family also runs `openssl req` to make its CSRs.
+to the binary); the `pki` family also runs `openssl req` to make its CSRs, the
+`ssh` family `ssh-keygen` to make its keys.
 See README.md for the fixture format, the placeholders and the normalisation
 rules the replay applies.
 """
@@ -788,6 +789,219 @@ def pki_steps():
     ]
 
 
+def local_ssh_key(key_type, bits=None):
+    """A fresh OpenSSH key pair made by ssh-keygen at record time, as (private key, public key
+    line): the private key in OpenSSH PEM form, the public key as the `.pub` file holds it
+    (`<type> <base64> compat`, newline kept). Throwaway keys: both go into request bodies."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "key")
+        args = ["ssh-keygen", "-q", "-t", key_type, "-N", "", "-C", "compat", "-f", path]
+        if bits is not None:
+            args[2:2] = ["-b", str(bits)]
+        subprocess.run(args, check=True, stdin=subprocess.DEVNULL, capture_output=True)
+        with open(path, encoding="ascii") as f:
+            private = f.read()
+        with open(path + ".pub", encoding="ascii") as f:
+            public = f.read()
+    return private, public
+
+
+def ssh_steps():
+    """The `ssh` family (the SSH secrets engine in CA mode); a function because its keys (the
+    imported CA's and the clients') are made by ssh-keygen when it runs."""
+    ca_private, ca_public = local_ssh_key("ed25519")
+    _, ed_public = local_ssh_key("ed25519")
+    _, rsa_public = local_ssh_key("rsa", 2048)
+    _, ec_public = local_ssh_key("ecdsa", 256)
+    _, rsa1024_public = local_ssh_key("rsa", 1024)
+    user_role = {"key_type": "ca", "allow_user_certificates": True, "allowed_users": "alice,bob",
+                 "default_user": "alice", "allowed_extensions": "permit-pty,permit-port-forwarding",
+                 "default_extensions": {"permit-pty": ""}, "ttl": "1h", "max_ttl": "24h"}
+    host_role = {"key_type": "ca", "allow_host_certificates": True,
+                 "allowed_domains": "example.com", "allow_subdomains": True}
+    return [
+        # Mounts: ssh (a default CA, a second one, both deleted, then an ed25519 CA; user
+        # roles), ssh_host (a CA from an empty body, then an ec one, which becomes the
+        # default; host role), ssh_rsa (rsa 2048 CA; rsa signers), ssh_imp (imported CA).
+        S("mount-ssh", "POST", "sys/mounts/ssh", {"type": "ssh"}),
+        S("mount-ssh-host", "POST", "sys/mounts/ssh_host", {"type": "ssh"}),
+        S("mount-ssh-rsa", "POST", "sys/mounts/ssh_rsa", {"type": "ssh"}),
+        S("mount-ssh-imp", "POST", "sys/mounts/ssh_imp", {"type": "ssh"}),
+        S("mount-read-ssh", "GET", "sys/mounts/ssh"),
+        # The CA: before one, generated (default key type), again, deleted, generated again.
+        S("config-ca-read-before", "GET", "ssh/config/ca"),
+        S("public-key-before", "GET", "ssh/public_key", token=None),
+        S("config-ca-generate", "POST", "ssh/config/ca", {"generate_signing_key": True}),
+        S("config-ca-read", "GET", "ssh/config/ca"),
+        S("public-key", "GET", "ssh/public_key", token=None),
+        S("public-key-with-token", "GET", "ssh/public_key"),
+        S("config-ca-generate-again", "POST", "ssh/config/ca", {"generate_signing_key": True}),
+        S("issuers-list", "LIST", "ssh/issuers"),
+        S("config-issuers-read", "GET", "ssh/config/issuers"),
+        S("config-ca-delete", "DELETE", "ssh/config/ca"),
+        S("config-ca-read-after-delete", "GET", "ssh/config/ca"),
+        S("public-key-after-delete", "GET", "ssh/public_key", token=None),
+        S("config-ca-delete-again", "DELETE", "ssh/config/ca"),
+        S("config-ca-generate-ed25519", "POST", "ssh/config/ca",
+          {"generate_signing_key": True, "key_type": "ed25519"}),
+        S("config-ca-read-ed25519", "GET", "ssh/config/ca"),
+        S("public-key-ed25519", "GET", "ssh/public_key", token=None),
+        S("config-ca-rsa-bad-bits", "POST", "ssh_rsa/config/ca",
+          {"generate_signing_key": True, "key_type": "rsa", "key_bits": 1000}),
+        S("config-ca-bad-key-type", "POST", "ssh_rsa/config/ca",
+          {"generate_signing_key": True, "key_type": "bogus"}),
+        S("config-ca-rsa", "POST", "ssh_rsa/config/ca",
+          {"generate_signing_key": True, "key_type": "rsa", "key_bits": 2048}),
+        S("config-ca-read-rsa", "GET", "ssh_rsa/config/ca"),
+        S("config-ca-nothing", "POST", "ssh_host/config/ca", {}),
+        S("config-ca-not-generate", "POST", "ssh_host/config/ca", {"generate_signing_key": False}),
+        S("config-ca-ec-bad-bits", "POST", "ssh_host/config/ca",
+          {"generate_signing_key": True, "key_type": "ec", "key_bits": 1000}),
+        S("config-ca-ec", "POST", "ssh_host/config/ca",
+          {"generate_signing_key": True, "key_type": "ec", "key_bits": 256}),
+        S("config-ca-read-ec", "GET", "ssh_host/config/ca"),
+        # Import (ssh_imp), and a role signing before there is a CA.
+        S("role-user-imp", "POST", "ssh_imp/roles/user", user_role),
+        S("sign-no-ca", "POST", "ssh_imp/sign/user", {"public_key": ed_public}),
+        S("config-ca-import-garbage", "POST", "ssh_imp/config/ca",
+          {"private_key": "garbage", "public_key": ca_public}),
+        S("config-ca-import-garbage-public", "POST", "ssh_imp/config/ca",
+          {"private_key": ca_private, "public_key": "garbage"}),
+        S("config-ca-import-only-public", "POST", "ssh_imp/config/ca", {"public_key": ca_public}),
+        S("config-ca-import-only-private", "POST", "ssh_imp/config/ca", {"private_key": ca_private}),
+        S("config-ca-import-and-generate", "POST", "ssh_imp/config/ca",
+          {"private_key": ca_private, "public_key": ca_public, "generate_signing_key": True}),
+        S("config-ca-import-mismatch", "POST", "ssh_imp/config/ca",
+          {"private_key": ca_private, "public_key": ed_public}),
+        S("config-ca-read-after-mismatch", "GET", "ssh_imp/config/ca"),
+        S("config-ca-delete-imp", "DELETE", "ssh_imp/config/ca"),
+        S("config-ca-import", "POST", "ssh_imp/config/ca",
+          {"private_key": ca_private, "public_key": ca_public}),
+        S("config-ca-read-imported", "GET", "ssh_imp/config/ca"),
+        S("public-key-imported", "GET", "ssh_imp/public_key", token=None),
+        S("config-ca-import-again", "POST", "ssh_imp/config/ca",
+          {"private_key": ca_private, "public_key": ca_public}),
+        S("sign-imported", "POST", "ssh_imp/sign/user", {"public_key": ed_public}),
+        # Roles.
+        S("roles-list-empty", "LIST", "ssh/roles"),
+        S("role-user-write", "POST", "ssh/roles/user", user_role),
+        S("role-user-read", "GET", "ssh/roles/user"),
+        S("roles-list", "LIST", "ssh/roles"),
+        S("role-user-rsa-write", "POST", "ssh_rsa/roles/user",
+          {**user_role, "algorithm_signer": "rsa-sha2-256"}),
+        S("role-user-rsa-read", "GET", "ssh_rsa/roles/user"),
+        S("role-rsa-default-signer-write", "POST", "ssh_rsa/roles/dflt",
+          {"key_type": "ca", "allow_user_certificates": True, "allowed_users": "*", "default_user": "alice"}),
+        S("role-rsa-sha1-signer-write", "POST", "ssh_rsa/roles/sha1",
+          {"key_type": "ca", "allow_user_certificates": True, "allowed_users": "*", "default_user": "alice",
+           "algorithm_signer": "ssh-rsa"}),
+        S("role-no-certificate-kind", "POST", "ssh/roles/nokind", {"key_type": "ca"}),
+        S("role-minimal-write", "POST", "ssh/roles/minimal", {"key_type": "ca", "allow_user_certificates": True}),
+        S("role-minimal-read", "GET", "ssh/roles/minimal"),
+        S("role-host-write", "POST", "ssh_host/roles/host", host_role),
+        S("role-host-read", "GET", "ssh_host/roles/host"),
+        S("role-no-key-type", "POST", "ssh/roles/nokt", {"allow_user_certificates": True}),
+        S("role-bad-key-type", "POST", "ssh/roles/bad", {"key_type": "bogus"}),
+        S("role-otp-write", "POST", "ssh/roles/otp", {"key_type": "otp", "default_user": "alice", "cidr_list": "127.0.0.0/8"}),
+        S("role-otp-read", "GET", "ssh/roles/otp"),
+        S("role-dynamic-write", "POST", "ssh/roles/dyn", {"key_type": "dynamic", "default_user": "alice"}),
+        S("role-bad-algorithm-signer", "POST", "ssh/roles/badalg",
+          {"key_type": "ca", "allow_user_certificates": True, "algorithm_signer": "bogus"}),
+        S("role-ttl-over-max", "POST", "ssh/roles/ttlover",
+          {"key_type": "ca", "allow_user_certificates": True, "ttl": "48h", "max_ttl": "24h"}),
+        S("role-key-lengths-write", "POST", "ssh/roles/lengths",
+          {"key_type": "ca", "allow_user_certificates": True, "allowed_users": "*",
+           "allowed_user_key_lengths": {"rsa": 2048}}),
+        S("role-key-lengths-read", "GET", "ssh/roles/lengths"),
+        # Sent as raw_body: its key_id_format holds a literal "{{...}}" that is not a
+        # placeholder.
+        {**S("role-key-id-format-write", "POST", "ssh/roles/keyid"),
+         "raw_body": json.dumps({"key_type": "ca", "allow_user_certificates": True,
+                                 "allowed_users": "*", "default_user": "alice",
+                                 "key_id_format": "{{role_name}}-{{token_display_name}}",
+                                 "not_before_duration": "30s"})},
+        S("role-key-id-format-read", "GET", "ssh/roles/keyid"),
+        S("role-critical-write", "POST", "ssh/roles/crit",
+          {"key_type": "ca", "allow_user_certificates": True, "allowed_users": "*",
+           "default_user": "alice", "allowed_critical_options": "source-address",
+           "allow_user_key_ids": True}),
+        S("role-doomed-write", "POST", "ssh/roles/doomed", {"key_type": "ca", "allow_user_certificates": True}),
+        S("role-delete", "DELETE", "ssh/roles/doomed"),
+        S("role-read-deleted", "GET", "ssh/roles/doomed"),
+        S("role-read-missing", "GET", "ssh/roles/nosuch"),
+        S("roles-list-after", "LIST", "ssh/roles"),
+        # Sign.
+        S("sign-user", "POST", "ssh/sign/user", {"public_key": ed_public, "valid_principals": "alice"}),
+        S("sign-user-default-principal", "POST", "ssh/sign/user", {"public_key": ed_public}),
+        S("sign-user-two-principals", "POST", "ssh/sign/user",
+          {"public_key": ed_public, "valid_principals": "alice,bob"}),
+        S("sign-user-mallory", "POST", "ssh/sign/user", {"public_key": ed_public, "valid_principals": "mallory"}),
+        S("sign-user-cert-type-host", "POST", "ssh/sign/user",
+          {"public_key": ed_public, "valid_principals": "alice", "cert_type": "host"}),
+        S("sign-user-bad-cert-type", "POST", "ssh/sign/user",
+          {"public_key": ed_public, "cert_type": "bogus"}),
+        S("sign-user-ttl", "POST", "ssh/sign/user", {"public_key": ed_public, "ttl": "2h"}),
+        S("sign-user-ttl-over-max", "POST", "ssh/sign/user", {"public_key": ed_public, "ttl": "48h"}),
+        S("sign-user-extensions", "POST", "ssh/sign/user",
+          {"public_key": ed_public, "extensions": {"permit-pty": "", "permit-port-forwarding": ""}}),
+        S("sign-user-extension-not-allowed", "POST", "ssh/sign/user",
+          {"public_key": ed_public, "extensions": {"permit-X11-forwarding": ""}}),
+        S("sign-user-critical-options", "POST", "ssh/sign/user",
+          {"public_key": ed_public, "critical_options": {"force-command": "ls"}}),
+        S("sign-user-key-id", "POST", "ssh/sign/user", {"public_key": ed_public, "key_id": "custom-id"}),
+        S("sign-user-malformed-key", "POST", "ssh/sign/user", {"public_key": "not a key"}),
+        S("sign-user-no-key", "POST", "ssh/sign/user", {}),
+        S("sign-user-rsa", "POST", "ssh/sign/user", {"public_key": rsa_public}),
+        S("sign-user-ecdsa", "POST", "ssh/sign/user", {"public_key": ec_public}),
+        S("sign-rsa-ca", "POST", "ssh_rsa/sign/user", {"public_key": ed_public}),
+        S("sign-rsa-ca-default-signer", "POST", "ssh_rsa/sign/dflt", {"public_key": ed_public}),
+        S("sign-rsa-ca-sha1-signer", "POST", "ssh_rsa/sign/sha1", {"public_key": ed_public}),
+        S("sign-minimal", "POST", "ssh/sign/minimal", {"public_key": ed_public}),
+        S("sign-minimal-principal", "POST", "ssh/sign/minimal", {"public_key": ed_public, "valid_principals": "anyone"}),
+        S("sign-key-lengths-rsa1024", "POST", "ssh/sign/lengths", {"public_key": rsa1024_public, "valid_principals": "alice"}),
+        S("sign-key-lengths-rsa2048", "POST", "ssh/sign/lengths", {"public_key": rsa_public, "valid_principals": "alice"}),
+        S("sign-key-lengths-ed25519", "POST", "ssh/sign/lengths", {"public_key": ed_public, "valid_principals": "alice"}),
+        S("sign-key-id-format", "POST", "ssh/sign/keyid", {"public_key": ed_public}),
+        S("sign-critical-not-allowed", "POST", "ssh/sign/crit",
+          {"public_key": ed_public, "critical_options": {"force-command": "ls"}}),
+        S("sign-critical-allowed-key-id", "POST", "ssh/sign/crit",
+          {"public_key": ed_public, "critical_options": {"source-address": "127.0.0.1/32"},
+           "key_id": "custom-id"}),
+        S("sign-otp-role", "POST", "ssh/sign/otp", {"public_key": ed_public}),
+        S("sign-host", "POST", "ssh_host/sign/host",
+          {"public_key": ec_public, "cert_type": "host", "valid_principals": "www.example.com"}),
+        S("sign-host-outside", "POST", "ssh_host/sign/host",
+          {"public_key": ec_public, "cert_type": "host", "valid_principals": "www.other.org"}),
+        S("sign-host-bare-domain", "POST", "ssh_host/sign/host",
+          {"public_key": ec_public, "cert_type": "host", "valid_principals": "example.com"}),
+        S("sign-host-no-principal", "POST", "ssh_host/sign/host", {"public_key": ec_public, "cert_type": "host"}),
+        S("sign-host-as-user", "POST", "ssh_host/sign/host",
+          {"public_key": ec_public, "valid_principals": "www.example.com"}),
+        S("sign-missing", "POST", "ssh/sign/missing", {"public_key": ed_public}),
+        # Issue: the key pair made by the engine.
+        S("issue-user", "POST", "ssh/issue/user", {"valid_principals": "alice"}),
+        S("issue-user-ed25519", "POST", "ssh/issue/user", {"key_type": "ed25519"}),
+        S("issue-user-rsa", "POST", "ssh/issue/user", {"key_type": "rsa", "key_bits": 2048}),
+        S("issue-user-ec", "POST", "ssh/issue/user", {"key_type": "ec"}),
+        S("issue-bad-key-type", "POST", "ssh/issue/user", {"key_type": "bogus"}),
+        S("issue-missing", "POST", "ssh/issue/missing", {"key_type": "ed25519"}),
+        # OTP verification: an unknown OTP, none, and one made by creds/ on the otp role.
+        S("verify-otp", "POST", "ssh/verify", {"otp": "00000000-0000-0000-0000-000000000000"}),
+        S("verify-no-otp", "POST", "ssh/verify", {}),
+        S("creds-otp", "POST", "ssh/creds/otp", {"ip": "127.0.0.1"}),
+        S("verify-issued-otp", "POST", "ssh/verify", {"otp": "{{creds-otp.data.key}}"}),
+        S("verify-issued-otp-again", "POST", "ssh/verify", {"otp": "{{creds-otp.data.key}}"}),
+        # Unauthenticated.
+        S("unauth-public-key-ssh", "GET", "ssh/public_key", token=None),
+        S("unauth-public-key-host", "GET", "ssh_host/public_key", token=None),
+        S("unauth-public-key-rsa", "GET", "ssh_rsa/public_key", token=None),
+        S("unauth-public-key-imp", "GET", "ssh_imp/public_key", token=None),
+        S("unauth-config-ca", "GET", "ssh/config/ca", token=None),
+        S("unauth-role-read", "GET", "ssh/roles/user", token=None),
+        S("unauth-sign", "POST", "ssh/sign/user", {"public_key": ed_public}, token=None),
+    ]
+
+
 # family -> (steps, starts a dev server); steps may be a function that makes them
 # when the family is recorded.
 FAMILIES = {
@@ -801,6 +1015,7 @@ FAMILIES = {
     "batch": (BATCH, True),
     "token-roles": (ROLES, True),
     "pki": (pki_steps, True),
+    "ssh": (ssh_steps, True),
 }
 
 
@@ -872,6 +1087,55 @@ BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}")
 RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})")
 # Numbers that are instants (Unix seconds) in PKI answers.
 TIME_NUMBER_KEYS = {"expiration", "revocation_time", "not_before"}
+# An OpenSSH public key or certificate in authorized_keys form: `<name> <base64 blob>`.
+SSH_KEY = re.compile(r"([a-z0-9][a-z0-9.@-]*) (AAAA[A-Za-z0-9+/]*={0,2})")
+SSH_CERT_SUFFIX = "-cert-v01@openssh.com"
+# Keys whose value, a string of lowercase hex digits, is a serial number (the SSH engine's
+# `serial_number`: the certificate's 64-bit serial in hex, no leading zeros).
+HEX_SERIAL_KEYS = {"serial_number"}
+HEX_SERIAL = re.compile(r"[0-9a-f]+")
+
+
+def ssh_placeholder(match):
+    """`<ssh-key:NAME>` or `<ssh-cert:NAME>` (NAME without `-cert-v01@openssh.com`) for an
+    OpenSSH key or certificate whose blob names the same algorithm as its text does (the
+    blob's first field, a length-prefixed string); None for anything else."""
+    name, blob = match.group(1), match.group(2)
+    if len(blob) % 4:
+        return None
+    try:
+        data = base64.b64decode(blob, validate=True)
+    except ValueError:
+        return None
+    size = int.from_bytes(data[:4], "big")
+    if len(data) < 4 + size or data[4:4 + size] != name.encode("ascii"):
+        return None
+    if name.endswith(SSH_CERT_SUFFIX) and len(name) > len(SSH_CERT_SUFFIX):
+        return f"<ssh-cert:{name[:-len(SSH_CERT_SUFFIX)]}>"
+    return f"<ssh-key:{name}>"
+
+
+def normalise_ssh(s):
+    """A string that is one OpenSSH key or certificate (with an optional comment and
+    surrounding whitespace, such as a trailing newline) becomes its placeholder; in any other
+    string each one is replaced where it stands. None when there is none."""
+    whole = re.fullmatch(r"\s*" + SSH_KEY.pattern + r"(?: [^\r\n]*)?\s*", s)
+    if whole:
+        placeholder = ssh_placeholder(whole)
+        if placeholder:
+            return placeholder
+    found = False
+
+    def replace(match):
+        nonlocal found
+        placeholder = ssh_placeholder(match)
+        if placeholder is None:
+            return match.group(0)
+        found = True
+        return placeholder
+
+    out = SSH_KEY.sub(replace, s)
+    return out if found else None
 
 
 def is_der_sequence(data):
@@ -893,6 +1157,9 @@ def normalise_string(s):
         if not PEM_BLOCK.sub("", s).strip():
             return "\n".join(f"<pem:{label}>" for label in blocks)
         return PEM_BLOCK.sub(lambda m: f"<pem:{m.group(1)}>", s)
+    ssh = normalise_ssh(s)
+    if ssh is not None:
+        return ssh
     if SERIAL.fullmatch(s):
         return "<serial>"
     if RFC3339.fullmatch(s):
@@ -904,8 +1171,8 @@ def normalise_string(s):
 
 
 def normalise(value, key=None):
-    """The response as written: PEM blocks, serial numbers, RFC 3339 times, PKI instants and
-    base64 DER replaced by their placeholders (README.md, Normalisation: the replay applies
+    """The response as written: PEM blocks, OpenSSH keys and certificates, serial numbers,
+    RFC 3339 times, PKI instants and base64 DER replaced by their placeholders (README.md, Normalisation: the replay applies
     the same rules to its own answer). Placeholders of later steps resolve against the raw
     answer, which is kept apart."""
     if isinstance(value, dict):
@@ -913,6 +1180,8 @@ def normalise(value, key=None):
     if isinstance(value, list):
         return [normalise(v, key) for v in value]
     if isinstance(value, str):
+        if key in HEX_SERIAL_KEYS and HEX_SERIAL.fullmatch(value):
+            return "<serial>"
         return normalise_string(value)
     if (key in TIME_NUMBER_KEYS and isinstance(value, (int, float))
             and not isinstance(value, bool) and value != 0):

@@ -135,6 +135,9 @@ impl std::fmt::Debug for PrivateKey {
     }
 }
 
+/// An RSA public key: the modulus and the exponent, big-endian.
+pub type RsaPublic = (Vec<u8>, Vec<u8>);
+
 /// A private key's text form, as Vault answers `private_key`.
 pub type KeyText = Zeroizing<String>;
 
@@ -223,7 +226,7 @@ impl PrivateKey {
     /// # Errors
     ///
     /// A stored key that does not load.
-    pub fn rsa_public(&self) -> Result<Option<(Vec<u8>, Vec<u8>)>, PkiError> {
+    pub fn rsa_public(&self) -> Result<Option<RsaPublic>, PkiError> {
         if self.spec.ty != KeyType::Rsa {
             return Ok(None);
         }
@@ -260,9 +263,8 @@ impl PrivateKey {
     ///
     /// The parts do not make a key.
     pub fn from_ed25519_parts(seed: &[u8], public: &[u8]) -> Result<Self, PkiError> {
-        let pair = ring::signature::Ed25519KeyPair::from_seed_and_public_key(seed, public)
+        ring::signature::Ed25519KeyPair::from_seed_and_public_key(seed, public)
             .map_err(|_| PkiError::invalid("the Ed25519 private and public keys do not match"))?;
-        drop(pair);
         let inner = Zeroizing::new(yasna::construct_der(|w| w.write_bytes(seed)));
         let pkcs8 = Zeroizing::new(yasna::construct_der(|w| {
             w.write_sequence(|w| {

@@ -325,9 +325,53 @@ async fn real_openssh_trusts_our_certificates_and_refuses_what_it_should() {
             "{ca_type}: {text}"
         );
 
+        // The validity: backdated by not_before_duration (30 s) and the role's 1 h after now.
+        let valid = listing
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("Valid: from "))
+            .unwrap_or_else(|| panic!("no validity in\n{listing}"));
+        let (from, to) = valid.split_once(" to ").unwrap();
+        assert_eq!(seconds(to) - seconds(from), 3630, "{valid}");
+
         if ca_type != "ed25519" {
             continue;
         }
+        // A critical option the request asks for is in the certificate, and sshd obeys it.
+        write(
+            &engine,
+            &ctx,
+            "roles/forced",
+            json!({"key_type": "ca", "allow_user_certificates": true, "allowed_users": "root",
+                   "default_user": "root"}),
+        )
+        .await;
+        let forced = signed(
+            &engine,
+            &ctx,
+            "forced",
+            &user_key,
+            json!({"critical_options": {"force-command": "echo forced-command"}}),
+            dir.path(),
+            "forced-cert.pub",
+        )
+        .await;
+        let (_, listing) = run("ssh-keygen", &["-L", "-f", forced.to_str().unwrap()]);
+        assert!(
+            listing.contains("force-command echo forced-command"),
+            "{listing}"
+        );
+        let (ok, text) = ssh(
+            server.port,
+            "root",
+            &user_key,
+            &forced,
+            &[],
+            "echo not-this",
+        );
+        assert!(
+            ok && text.contains("forced-command") && !text.contains("not-this"),
+            "{text}"
+        );
         // Signed by another CA: refused.
         let other = Ssh::new();
         let other_ctx = context();
@@ -393,6 +437,21 @@ async fn real_openssh_trusts_our_certificates_and_refuses_what_it_should() {
             "an expired certificate logged in: {text}"
         );
     }
+}
+
+/// `2026-12-07T01:46:00` as seconds since an arbitrary day zero (differences only).
+fn seconds(text: &str) -> i64 {
+    let (date, time) = text.trim().split_once('T').unwrap();
+    let d: Vec<i64> = date.split('-').map(|p| p.parse().unwrap()).collect();
+    let t: Vec<i64> = time.split(':').map(|p| p.parse().unwrap()).collect();
+    // Days from civil (Howard Hinnant), enough for a difference.
+    let (y, m) = if d[1] <= 2 {
+        (d[0] - 1, d[1] + 9)
+    } else {
+        (d[0], d[1] - 3)
+    };
+    let days = 365 * y + y / 4 - y / 100 + y / 400 + (153 * m + 2) / 5 + d[2];
+    days * 86_400 + t[0] * 3600 + t[1] * 60 + t[2]
 }
 
 #[tokio::test]

@@ -1280,3 +1280,90 @@ fn jwt_login_stores_the_role_token() {
         );
     }
 }
+
+/// The SSH engine through the generic commands, as `bao` users drive it: `write
+/// ssh/sign/<role> public_key=@file` signs a key with both our CLI and the real `bao` CLI
+/// against our server, and `ssh-keygen -L` reads what each got.
+#[test]
+fn ssh_keys_are_signed_through_the_generic_write_command() {
+    let addr = free_addr();
+    let _server = dev_server(&addr);
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("id");
+    let made = Command::new("ssh-keygen")
+        .args([
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "",
+            "-C",
+            "",
+            "-f",
+            key.to_str().unwrap(),
+        ])
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let public = format!("public_key=@{}.pub", key.display());
+    let setup: [&[&str]; 3] = [
+        &["secrets", "enable", "ssh"],
+        &["write", "ssh/config/ca", "key_type=ed25519"],
+        &[
+            "write",
+            "ssh/roles/user",
+            "key_type=ca",
+            "allow_user_certificates=true",
+            "allowed_users=root",
+        ],
+    ];
+    for args in setup {
+        let out = strongroom(&addr, "root", args, "");
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let mut programs = vec![env!("CARGO_BIN_EXE_strongroom")];
+    if bao_available() {
+        programs.push("bao");
+    }
+    for program in programs {
+        let args = [
+            "write",
+            "-field=signed_key",
+            "ssh/sign/user",
+            public.as_str(),
+            "valid_principals=root",
+        ];
+        let out = run(program, &addr, "root", &args, "");
+        assert!(
+            out.status.success(),
+            "{program}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let cert = dir
+            .path()
+            .join(format!("{}-cert.pub", program.rsplit('/').next().unwrap()));
+        std::fs::write(&cert, &out.stdout).unwrap();
+        let listing = Command::new("ssh-keygen")
+            .args(["-L", "-f", cert.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let listing = String::from_utf8_lossy(&listing.stdout);
+        assert!(
+            listing.contains("ssh-ed25519-cert-v01@openssh.com user certificate")
+                && listing.contains("Principals: \n                root"),
+            "{program}: {listing}"
+        );
+    }
+    // The CA's public key, as `TrustedUserCAKeys` wants it.
+    let out = strongroom(
+        &addr,
+        "root",
+        &["read", "-field=public_key", "ssh/config/ca"],
+        "",
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("ssh-ed25519 AAAA"));
+}

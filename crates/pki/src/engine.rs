@@ -671,7 +671,7 @@ impl Pki {
             signature_bits: signature_bits(&fields)?,
             ..Template::default()
         };
-        let key = PrivateKey::generate(spec)?;
+        let key = PrivateKey::generate_async(spec).await?;
         let (der, _) = ca::self_signed(&template, &key)?;
         let info = parse_cert(&der)?;
         let mut state = load_state(ctx).await?;
@@ -728,7 +728,7 @@ impl Pki {
         if !crate::names::is_hostname(&subject.common_name) {
             names.dns.retain(|n| n != &subject.common_name);
         }
-        let key = PrivateKey::generate(spec)?;
+        let key = PrivateKey::generate_async(spec).await?;
         let csr = ca::csr(&subject, &names, &key)?;
         let mut state = load_state(ctx).await?;
         let key_id = state.add_key(&key);
@@ -1749,7 +1749,7 @@ async fn issue_or_sign(
         Some(csr) => (authority.sign(&template, &csr.key)?, None),
         None => {
             let spec = KeySpec::parse(&role.key_type, role.key_bits)?;
-            let key = PrivateKey::generate(spec)?;
+            let key = PrivateKey::generate_async(spec).await?;
             let subject_key = key.signer(0)?;
             (authority.sign(&template, &*subject_key)?, Some(key))
         }

@@ -193,6 +193,28 @@ impl PrivateKey {
         })
     }
 
+    /// [`generate`](Self::generate) for request handlers: an RSA key (seconds of CPU at 4096 or
+    /// 8192 bits) is made on tokio's blocking pool, at most two at a time, so key generation
+    /// never stalls the runtime's workers (health checks, unseal, every other mount); EC and
+    /// Ed25519 keys take microseconds and are made in place.
+    ///
+    /// # Errors
+    ///
+    /// As [`generate`](Self::generate).
+    pub async fn generate_async(spec: KeySpec) -> Result<Self, PkiError> {
+        static RSA_GENERATIONS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+        if spec.ty != KeyType::Rsa {
+            return Self::generate(spec);
+        }
+        let _permit = RSA_GENERATIONS
+            .acquire()
+            .await
+            .map_err(|_| crypto("RSA key generation"))?;
+        tokio::task::spawn_blocking(move || Self::generate(spec))
+            .await
+            .map_err(|_| crypto("RSA key generation"))?
+    }
+
     /// The key's type and size.
     pub fn spec(&self) -> KeySpec {
         self.spec

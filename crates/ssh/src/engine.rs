@@ -183,18 +183,17 @@ fn data(value: Value) -> Response {
     }
 }
 
-fn uuid() -> String {
-    let mut bytes = [0u8; 16];
-    let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes);
+fn uuid() -> Result<String> {
+    let bytes = random::<16>()?;
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!(
+    Ok(format!(
         "{}-{}-{}-{}-{}",
         &hex[0..8],
         &hex[8..12],
         &hex[12..16],
         &hex[16..20],
         &hex[20..32]
-    )
+    ))
 }
 
 fn random<const N: usize>() -> Result<[u8; N]> {
@@ -466,26 +465,29 @@ impl Ssh {
                 .into());
             }
             (false, false) => {
-                let parsed = parse_public(&public).map_err(|detail| {
+                let given = parse_public(&public).map_err(|detail| {
                     SshError::invalid(format!(
                         "could not parse public_key provided value: {detail}"
                     ))
                 })?;
-                let _ = parsed;
-                keys::parse_private(&private)?;
-                let line = if public.ends_with('\n') {
-                    public.clone()
-                } else {
-                    format!("{public}\n")
-                };
-                (line, private)
+                let key = keys::parse_private(&private)?;
+                // What `public_key` serves must be the key that signs (OpenBao stores the text
+                // unchecked; a mismatch would make hosts trust a key that signs nothing, or
+                // several lines of keys).
+                if given != keys::key_data(&key)? || public.trim().lines().count() != 1 {
+                    return Err(SshError::invalid(
+                        "the public_key is not the public half of the private_key",
+                    )
+                    .into());
+                }
+                (format!("{}\n", public.trim()), private)
             }
             (true, true) if flag_sent && generate == Some(false) => {
                 return Err(SshError::invalid("missing public_key").into());
             }
             (true, true) => {
                 let key_type: String = fields.get("key_type")?;
-                let key = keys::generate(&key_type, fields.get("key_bits")?)?;
+                let key = keys::generate(&key_type, fields.get("key_bits")?).await?;
                 (keys::public_line(&key)?, keys::private_text(&key)?)
             }
             _ => {
@@ -512,7 +514,7 @@ impl Ssh {
             ));
         }
         let issuer = Issuer {
-            id: uuid(),
+            id: uuid()?,
             name: String::new(),
             public_key: public_line,
             private_key: private_text,
@@ -633,10 +635,12 @@ impl Ssh {
                 .into());
             }
         }
-        let pair = keys::generate(&key_type, key_bits).map_err(|err| match err {
-            SshError::Internal(message) => SshError::Invalid(message),
-            other => other,
-        })?;
+        let pair = keys::generate(&key_type, key_bits)
+            .await
+            .map_err(|err| match err {
+                SshError::Internal(message) => SshError::Invalid(message),
+                other => other,
+            })?;
         let public = keys::key_data(&pair)?;
         let mut certificate = certify(ctx, &fields, &name, &role, &public).await?;
         let private = keys::private_text(&pair)?;
@@ -665,9 +669,13 @@ fn parse_public(text: &str) -> std::result::Result<KeyData, String> {
         text
     };
     let bytes = base64_decode(blob)?;
-    ssh_key::PublicKey::from_bytes(&bytes)
+    let key = ssh_key::PublicKey::from_bytes(&bytes)
         .map(|key| key.key_data().clone())
-        .map_err(|err| format!("ssh: {err}"))
+        .map_err(|err| format!("ssh: {err}"))?;
+    if matches!(key, KeyData::Other(_)) {
+        return Err("ssh: unknown key algorithm".into());
+    }
+    Ok(key)
 }
 
 /// [`parse_public`] for the fuzz targets.
@@ -885,6 +893,18 @@ async fn certify(
     };
     // Critical options and extensions.
     let requested_options = string_map(fields.get_ok("critical_options").map_err(logical)?);
+    // The role's default critical options (a `force-command`, a `source-address`) bind every
+    // certificate: a request adds options but cannot drop or change one (OpenBao lets the
+    // request replace them all, which undoes a role's restriction).
+    if let Some((name, _)) = role
+        .default_critical_options
+        .iter()
+        .find(|(name, value)| requested_options.get(*name).is_some_and(|v| v != *value))
+    {
+        return Err(SshError::invalid(format!(
+            "critical option {name} is set by the role and cannot be changed"
+        )));
+    }
     let critical_options = if requested_options.is_empty() {
         role.default_critical_options.clone()
     } else {
@@ -893,7 +913,7 @@ async fn certify(
             let refused: Vec<&str> = requested_options
                 .keys()
                 .map(String::as_str)
-                .filter(|k| !allowed.contains(k))
+                .filter(|k| !allowed.contains(k) && !role.default_critical_options.contains_key(*k))
                 .collect();
             if !refused.is_empty() {
                 return Err(SshError::invalid(format!(
@@ -902,7 +922,11 @@ async fn certify(
                 )));
             }
         }
-        requested_options
+        let mut options = requested_options;
+        for (name, value) in &role.default_critical_options {
+            options.insert(name.clone(), value.clone());
+        }
+        options
     };
     let requested_extensions = string_map(fields.get_ok("extensions").map_err(logical)?);
     let extensions = if requested_extensions.is_empty() {

@@ -21,7 +21,7 @@ use crate::error::SshError;
 /// # Errors
 ///
 /// An unknown type or size, in Vault's words; P-521, which ring does not offer.
-pub(crate) fn generate(key_type: &str, key_bits: i64) -> Result<PrivateKey, SshError> {
+pub(crate) async fn generate(key_type: &str, key_bits: i64) -> Result<PrivateKey, SshError> {
     let spec = match key_type {
         "ssh-rsa" | "rsa" => {
             let bits = if key_bits == 0 { 4096 } else { key_bits };
@@ -55,7 +55,9 @@ pub(crate) fn generate(key_type: &str, key_bits: i64) -> Result<PrivateKey, SshE
             )));
         }
     };
-    PrivateKey::generate(spec).map_err(SshError::from)
+    PrivateKey::generate_async(spec)
+        .await
+        .map_err(SshError::from)
 }
 
 fn ec(bits: u32) -> Result<KeySpec, SshError> {
@@ -159,8 +161,9 @@ pub(crate) fn parse_private(text: &str) -> Result<PrivateKey, SshError> {
         ))
     };
     let block = pem::parse(text.trim().as_bytes()).map_err(|_| bad("ssh: no key found"))?;
-    let der = Zeroizing::new(block.contents().to_vec());
-    if block.tag() == "OPENSSH PRIVATE KEY" {
+    let tag = block.tag().to_owned();
+    let der = Zeroizing::new(block.into_contents());
+    if tag == "OPENSSH PRIVATE KEY" {
         let private = ssh_key::PrivateKey::from_openssh(text.trim())
             .map_err(|_| bad("ssh: this private key could not be parsed"))?;
         if private.is_encrypted() {
@@ -177,7 +180,7 @@ pub(crate) fn parse_private(text: &str) -> Result<PrivateKey, SshError> {
             )),
         };
     }
-    PrivateKey::from_pem_block(block.tag(), &der).map_err(|err| bad(&err.to_string()))
+    PrivateKey::from_pem_block(&tag, &der).map_err(|err| bad(&err.to_string()))
 }
 
 /// Which RSA hash a certificate signature uses.
@@ -307,22 +310,22 @@ mod tests {
     #![allow(clippy::unwrap_used, reason = "test code")]
     use super::*;
 
-    #[test]
-    fn vaults_key_types_and_refusals() {
+    #[tokio::test]
+    async fn vaults_key_types_and_refusals() {
         assert_eq!(
-            generate("rsa", 1000).unwrap_err().to_string(),
+            generate("rsa", 1000).await.unwrap_err().to_string(),
             "refusing to generate weak rsa key: 1000 bits < 2048 bits"
         );
         assert_eq!(
-            generate("bogus", 0).unwrap_err().to_string(),
+            generate("bogus", 0).await.unwrap_err().to_string(),
             "unknown ssh key pair algorithm: bogus"
         );
         assert_eq!(
-            generate("ec", 1000).unwrap_err().to_string(),
+            generate("ec", 1000).await.unwrap_err().to_string(),
             "unknown ECDSA key pair algorithm and bits: ec / 1000"
         );
         for (ty, prefix) in [("ed25519", "ssh-ed25519 "), ("ec", "ecdsa-sha2-nistp256 ")] {
-            let key = generate(ty, 0).unwrap();
+            let key = generate(ty, 0).await.unwrap();
             let line = public_line(&key).unwrap();
             assert!(line.starts_with(prefix) && line.ends_with('\n'), "{line}");
             let text = private_text(&key).unwrap();

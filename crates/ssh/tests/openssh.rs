@@ -536,3 +536,95 @@ async fn ssh_accepts_a_host_key_we_signed() {
     );
     assert!(!ok && !text.contains("host-trusted"), "{text}");
 }
+
+/// Review findings: a role's default critical options bind every certificate (a request can
+/// add options but not drop or change `force-command`), and an imported public key must be the
+/// private key's.
+#[tokio::test]
+async fn role_critical_options_bind_and_imports_must_match() {
+    let engine = Ssh::new();
+    let ctx = context();
+    write(&engine, &ctx, "config/ca", json!({"key_type": "ed25519"})).await;
+    write(
+        &engine,
+        &ctx,
+        "roles/backup",
+        json!({"key_type": "ca", "allow_user_certificates": true, "allowed_users": "root",
+               "default_user": "root",
+               "default_critical_options": {"force-command": "/usr/bin/backup"}}),
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let user_key = keygen(dir.path(), "user", "ed25519");
+    let public = std::fs::read_to_string(user_key.with_extension("pub")).unwrap();
+    let refused = engine
+        .handle(
+            &ctx,
+            Request::new(Operation::Update, "sign/backup").with_data(
+                json!({"public_key": public, "critical_options": {"force-command": "/bin/sh"}})
+                    .as_object()
+                    .unwrap()
+                    .clone(),
+            ),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused.to_string(),
+        "critical option force-command is set by the role and cannot be changed"
+    );
+    let cert = signed(
+        &engine,
+        &ctx,
+        "backup",
+        &user_key,
+        json!({"critical_options": {"source-address": "127.0.0.1/32"}}),
+        dir.path(),
+        "backup-cert.pub",
+    )
+    .await;
+    let (_, listing) = run("ssh-keygen", &["-L", "-f", cert.to_str().unwrap()]);
+    assert!(
+        listing.contains("force-command /usr/bin/backup")
+            && listing.contains("source-address 127.0.0.1/32"),
+        "{listing}"
+    );
+
+    // An import whose public key is another key's is refused; the matching pair is taken.
+    let ca = keygen(dir.path(), "ca", "ed25519");
+    let other = keygen(dir.path(), "other", "ed25519");
+    let private = std::fs::read_to_string(&ca).unwrap();
+    let fresh = Ssh::new();
+    let fresh_ctx = context();
+    let mismatch = fresh
+        .handle(
+            &fresh_ctx,
+            Request::new(Operation::Update, "config/ca").with_data(
+                json!({"private_key": private,
+                       "public_key": std::fs::read_to_string(other.with_extension("pub")).unwrap()})
+                .as_object()
+                .unwrap()
+                .clone(),
+            ),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        mismatch.to_string(),
+        "the public_key is not the public half of the private_key"
+    );
+    let imported = write(
+        &fresh,
+        &fresh_ctx,
+        "config/ca",
+        json!({"private_key": private,
+               "public_key": std::fs::read_to_string(ca.with_extension("pub")).unwrap()}),
+    )
+    .await;
+    assert!(
+        imported["public_key"]
+            .as_str()
+            .unwrap()
+            .starts_with("ssh-ed25519 ")
+    );
+}

@@ -203,7 +203,8 @@ impl PrivateKey {
     /// As [`generate`](Self::generate).
     pub async fn generate_async(spec: KeySpec) -> Result<Self, PkiError> {
         static RSA_GENERATIONS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
-        if spec.ty != KeyType::Rsa {
+        // Outside a tokio runtime (an embedder's own executor) there is no blocking pool.
+        if spec.ty != KeyType::Rsa || tokio::runtime::Handle::try_current().is_err() {
             return Self::generate(spec);
         }
         let _permit = RSA_GENERATIONS

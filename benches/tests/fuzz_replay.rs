@@ -26,10 +26,14 @@ mod config_parse;
 mod http_router;
 #[path = "../../fuzz/logic/jwt_parse.rs"]
 mod jwt_parse;
+#[path = "../../fuzz/logic/pki_input.rs"]
+mod pki_input;
 #[path = "../../fuzz/logic/policy_parse.rs"]
 mod policy_parse;
 #[path = "../../fuzz/logic/seal_shares.rs"]
 mod seal_shares;
+#[path = "../../fuzz/logic/ssh_input.rs"]
+mod ssh_input;
 #[path = "../../fuzz/logic/storage_ops.rs"]
 mod storage_ops;
 #[path = "../../fuzz/logic/transit_ops.rs"]
@@ -73,6 +77,53 @@ fn http_router_seeds() {
 #[test]
 fn jwt_parse_seeds() {
     replay("jwt_parse", jwt_parse::run);
+}
+
+#[test]
+fn ssh_input_seeds() {
+    replay("ssh_input", ssh_input::run);
+}
+
+#[test]
+fn pki_input_seeds() {
+    replay("pki_input", pki_input::run);
+}
+
+/// The PKI seeds are real: the CSRs parse (and the engine signs them, as `run` checks), each
+/// certificate-and-key bundle (EC and RSA; PKCS#8, SEC1 and PKCS#1 keys) reads as two blocks,
+/// and the broken CSRs are refused.
+#[test]
+fn pki_input_seeds_are_real() {
+    let seed = |name: &str| {
+        std::fs::read_to_string(format!(
+            "{}/../fuzz/seeds/pki_input/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
+    };
+    for csr in ["csr_ec.pem", "csr_rsa.pem"] {
+        strongroom_pki::fuzzing::parse_csr(&seed(csr)).unwrap();
+    }
+    for bundle in [
+        "bundle_ec_pkcs8.pem",
+        "bundle_ec_sec1_key_first.pem",
+        "bundle_rsa_pkcs8.pem",
+        "bundle_rsa_pkcs1.pem",
+    ] {
+        assert_eq!(
+            strongroom_pki::fuzzing::parse_bundle(&seed(bundle)).unwrap(),
+            2,
+            "{bundle}"
+        );
+    }
+    // The label of a CSR's block is not read, as Vault's `pem.Decode` does not read it.
+    strongroom_pki::fuzzing::parse_csr(&seed("csr_labelled_certificate.pem")).unwrap();
+    for refused in ["csr_bad_signature.pem", "csr_truncated_base64.pem", "empty"] {
+        assert!(
+            strongroom_pki::fuzzing::parse_csr(&seed(refused)).is_err(),
+            "{refused}"
+        );
+    }
 }
 
 #[test]

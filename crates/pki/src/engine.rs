@@ -677,8 +677,8 @@ impl Pki {
         let mut state = load_state(ctx).await?;
         let key_id = state.add_key(&key);
         let issuer_id = state.add_issuer(&der)?;
-        ctx.storage.put(STATE, to_json(&state)?).await?;
         rebuild_crls(ctx, &state).await?;
+        ctx.storage.put(STATE, to_json(&state)?).await?;
         if subject.is_empty() {
             warnings.push(
                 "This issuer certificate was generated without a Subject; this makes it likely \
@@ -1553,8 +1553,9 @@ async fn import(
             .find(|issuer| issuer.key_id.is_some())
             .map(|issuer| issuer.id.clone());
     }
-    ctx.storage.put(STATE, to_json(&state)?).await?;
+    // The CRLs first: an issuer that cannot sign one is not stored.
     rebuild_crls(ctx, &state).await?;
+    ctx.storage.put(STATE, to_json(&state)?).await?;
     let mut mapping = Map::new();
     for id in existing_issuers.iter().chain(&imported_issuers) {
         let key = state

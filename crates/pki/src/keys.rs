@@ -313,9 +313,38 @@ impl PrivateKey {
             spec,
             pkcs8: Zeroizing::new(der.to_vec()),
         };
-        // Refuses what ring cannot sign with (RSA under 2048 bits, a broken key).
-        key.signer(0)?;
+        // Refuses what ring cannot sign with (RSA under 2048 bits, a broken key), and a key
+        // whose signatures do not verify under its own public key (inconsistent RSA CRT
+        // parameters load, then sign garbage: found by the pki_input fuzz target).
+        key.self_test()?;
         Ok(key)
+    }
+
+    /// Signs a fixed message and verifies the signature with the key's public half.
+    fn self_test(&self) -> Result<(), PkiError> {
+        use ring::signature::{
+            ECDSA_P256_SHA256_ASN1, ECDSA_P384_SHA384_ASN1, ED25519, RSA_PKCS1_2048_8192_SHA256,
+            UnparsedPublicKey, VerificationAlgorithm,
+        };
+        const MESSAGE: &[u8] = b"strongroom key check";
+        let signer = self.signer(0)?;
+        let signature = rcgen::SigningKey::sign(&*signer, MESSAGE)
+            .map_err(|_| PkiError::invalid("the private key cannot be used for signing"))?;
+        let verifier: &dyn VerificationAlgorithm = match (self.spec.ty, self.spec.bits) {
+            (KeyType::Rsa, _) => &RSA_PKCS1_2048_8192_SHA256,
+            (KeyType::Ec, 384) => &ECDSA_P384_SHA384_ASN1,
+            (KeyType::Ec, _) => &ECDSA_P256_SHA256_ASN1,
+            (KeyType::Ed25519, _) => &ED25519,
+        };
+        let public = rcgen::PublicKeyData::der_bytes(&*signer).to_vec();
+        UnparsedPublicKey::new(verifier, public)
+            .verify(MESSAGE, &signature)
+            .map_err(|_| {
+                PkiError::invalid(
+                    "the private key is inconsistent: its signatures do not verify under its \
+                     own public key",
+                )
+            })
     }
 
     /// A key from PEM text: PKCS#8 (`PRIVATE KEY`), PKCS#1 (`RSA PRIVATE KEY`) or SEC1
@@ -325,13 +354,32 @@ impl PrivateKey {
     ///
     /// Another label, or contents that do not decode.
     pub fn from_pem_block(label: &str, der: &[u8]) -> Result<Self, PkiError> {
-        let pkcs8 = match label {
-            "PRIVATE KEY" => Zeroizing::new(der.to_vec()),
-            "RSA PRIVATE KEY" => wrap_pkcs8(OID_RSA, None, der),
-            "EC PRIVATE KEY" => sec1_to_pkcs8(der)?,
-            _ => return Err(PkiError::invalid("unsupported private key type")),
+        Self::from_pkcs8(&pem_block_to_pkcs8(label, der)?)
+    }
+
+    /// [`from_pem_block`](Self::from_pem_block) for a key this server checked when it stored
+    /// it (inside the barrier): loaded for signing without the signature self-test, which
+    /// would cost a second signature on every request.
+    ///
+    /// # Errors
+    ///
+    /// As [`from_pem_block`](Self::from_pem_block), without the self-test.
+    pub fn from_stored_pem_block(label: &str, der: &[u8]) -> Result<Self, PkiError> {
+        Self::from_stored_pkcs8(&pem_block_to_pkcs8(label, der)?)
+    }
+
+    /// [`from_pkcs8`](Self::from_pkcs8) for a key this server checked when it stored it.
+    ///
+    /// # Errors
+    ///
+    /// The bytes are not a PKCS#8 key ring signs with.
+    pub fn from_stored_pkcs8(der: &[u8]) -> Result<Self, PkiError> {
+        let key = Self {
+            spec: pkcs8_spec(der)?,
+            pkcs8: Zeroizing::new(der.to_vec()),
         };
-        Self::from_pkcs8(&pkcs8)
+        key.signer(0)?;
+        Ok(key)
     }
 
     /// The rcgen key pair that signs with this key, using `signature_bits` for RSA's hash.
@@ -384,6 +432,16 @@ fn generate_rsa(bits: u32) -> Result<Vec<u8>, PkiError> {
         .map_err(|_| crypto("RSA key generation"))?;
     let doc = key.to_pkcs8_der().map_err(|_| crypto("RSA key encoding"))?;
     Ok(doc.as_bytes().to_vec())
+}
+
+/// A PEM block's key (PKCS#8, PKCS#1 or SEC1) as PKCS#8.
+fn pem_block_to_pkcs8(label: &str, der: &[u8]) -> Result<Zeroizing<Vec<u8>>, PkiError> {
+    match label {
+        "PRIVATE KEY" => Ok(Zeroizing::new(der.to_vec())),
+        "RSA PRIVATE KEY" => Ok(wrap_pkcs8(OID_RSA, None, der)),
+        "EC PRIVATE KEY" => sec1_to_pkcs8(der),
+        _ => Err(PkiError::invalid("unsupported private key type")),
+    }
 }
 
 /// The type and size of a PKCS#8 key.

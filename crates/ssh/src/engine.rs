@@ -955,7 +955,7 @@ async fn certify(
     // The CA.
     let state = load_issuers(ctx).await?;
     let issuer = state.resolve(&role.issuer_ref)?;
-    let ca_key = keys::parse_private(&issuer.private_key).map_err(|err| {
+    let ca_key = keys::parse_stored_private(&issuer.private_key).map_err(|err| {
         SshError::Internal(format!("failed to parse stored CA private key: {err}"))
     })?;
     let rsa_hash = match role.algorithm_signer.as_str() {

@@ -155,6 +155,20 @@ pub(crate) fn private_text(key: &PrivateKey) -> Result<Zeroizing<String>, SshErr
 ///
 /// Anything else, in Vault's words where it has them.
 pub(crate) fn parse_private(text: &str) -> Result<PrivateKey, SshError> {
+    parse_private_key(text, true)
+}
+
+/// [`parse_private`] for a CA key this engine checked when it stored it: no signature
+/// self-test (it would double the cost of every certificate).
+///
+/// # Errors
+///
+/// As [`parse_private`].
+pub(crate) fn parse_stored_private(text: &str) -> Result<PrivateKey, SshError> {
+    parse_private_key(text, false)
+}
+
+fn parse_private_key(text: &str, checked: bool) -> Result<PrivateKey, SshError> {
     let bad = |detail: &str| {
         SshError::invalid(format!(
             "could not parse private_key provided value: {detail}"
@@ -180,7 +194,12 @@ pub(crate) fn parse_private(text: &str) -> Result<PrivateKey, SshError> {
             )),
         };
     }
-    PrivateKey::from_pem_block(&tag, &der).map_err(|err| bad(&err.to_string()))
+    if checked {
+        PrivateKey::from_pem_block(&tag, &der)
+    } else {
+        PrivateKey::from_stored_pem_block(&tag, &der)
+    }
+    .map_err(|err| bad(&err.to_string()))
 }
 
 /// Which RSA hash a certificate signature uses.

@@ -1911,6 +1911,18 @@ fn ca_fields<B>(endpoint: Endpoint<B>) -> Endpoint<B> {
         .field("key_name", string("Provide a name to the generated or existing key, the name must be unique across all keys and not be the reserved value 'default'"))
 }
 
+/// An unauthenticated fetch endpoint (the CA certificate, its chain, the CRL) as Vault declares
+/// them: a read, no token.
+fn fetch(pattern: &str, handler: strongroom_logical::Handler<Pki>) -> Endpoint<Pki> {
+    Endpoint::new(pattern)
+        .read(handler)
+        .unauthenticated()
+        .synopsis("Fetch a CA, CRL, CA Chain, or non-revoked certificate.")
+        .description(
+            "This allows certificates to be fetched. Use /cert/:serial for JSON responses.",
+        )
+}
+
 fn declarations() -> Endpoints<Pki> {
     type E = Endpoint<Pki>;
     let exported = || {
@@ -1963,35 +1975,15 @@ fn declarations() -> Endpoints<Pki> {
                 .sudo()
                 .synopsis("Deletes the root CA key to allow a new one to be generated.")
                 .description("See the API documentation for more information."),
-            E::new("ca/pem")
-                .read(|p, ctx, f| Box::pin(async move { p.fetch_ca_pem(ctx, f).await }))
-                .unauthenticated()
-                .synopsis("Fetch a CA, CRL, CA Chain, or non-revoked certificate.")
-                .description("This allows certificates to be fetched. Use /cert/:serial for JSON responses."),
-            E::new("ca")
-                .read(|p, ctx, f| Box::pin(async move { p.fetch_ca_der(ctx, f).await }))
-                .unauthenticated()
-                .synopsis("Fetch a CA, CRL, CA Chain, or non-revoked certificate.")
-                .description("This allows certificates to be fetched. Use /cert/:serial for JSON responses."),
-            E::new("ca_chain")
-                .read(|p, ctx, f| Box::pin(async move { p.fetch_ca_chain(ctx, f).await }))
-                .unauthenticated()
-                .synopsis("Fetch a CA, CRL, CA Chain, or non-revoked certificate.")
-                .description("This allows certificates to be fetched. Use /cert/:serial for JSON responses."),
-            E::new("crl/pem")
-                .read(|p, ctx, f| Box::pin(async move { p.fetch_crl_pem(ctx, f).await }))
-                .unauthenticated()
-                .synopsis("Fetch a CA, CRL, CA Chain, or non-revoked certificate.")
-                .description("This allows certificates to be fetched. Use /cert/:serial for JSON responses."),
+            fetch("ca/pem", |p, ctx, f| Box::pin(async move { p.fetch_ca_pem(ctx, f).await })),
+            fetch("ca", |p, ctx, f| Box::pin(async move { p.fetch_ca_der(ctx, f).await })),
+            fetch("ca_chain", |p, ctx, f| Box::pin(async move { p.fetch_ca_chain(ctx, f).await })),
+            fetch("crl/pem", |p, ctx, f| Box::pin(async move { p.fetch_crl_pem(ctx, f).await })),
             E::new("crl/rotate")
                 .read(|p, ctx, f| Box::pin(async move { p.rotate_crl(ctx, f).await }))
                 .synopsis("Force a rebuild of the CRL.")
                 .description("Force a rebuild of the CRL. This can be used to remove expired certificates from it if no certificates have been revoked."),
-            E::new("crl")
-                .read(|p, ctx, f| Box::pin(async move { p.fetch_crl_der(ctx, f).await }))
-                .unauthenticated()
-                .synopsis("Fetch a CA, CRL, CA Chain, or non-revoked certificate.")
-                .description("This allows certificates to be fetched. Use /cert/:serial for JSON responses."),
+            fetch("crl", |p, ctx, f| Box::pin(async move { p.fetch_crl_der(ctx, f).await })),
             E::new("cert/{serial}")
                 .field("serial", string("Certificate serial number, in colon- or hyphen-separated octal"))
                 .read(|p, ctx, f| Box::pin(async move { p.read_cert(ctx, f).await }))

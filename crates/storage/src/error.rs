@@ -77,6 +77,12 @@ pub enum StorageError {
         #[source]
         source: BoxError,
     },
+    /// A write through an HA lock's fenced store, refused because this node does not hold the
+    /// lock (any more): another node is active. Nothing was applied.
+    #[error(
+        "this node is not the active node (it does not hold the HA lock); the write was refused and nothing was applied"
+    )]
+    Fenced,
     /// The backend's configuration is unusable.
     #[error("invalid storage configuration: {0}")]
     Config(String),

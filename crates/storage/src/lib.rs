@@ -45,10 +45,13 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod error;
+pub mod ha;
 mod key;
 mod memory;
 #[cfg(feature = "postgres")]
 mod postgres;
+#[cfg(feature = "postgres")]
+mod postgres_ha;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;
 #[cfg(feature = "sqlite")]
@@ -64,10 +67,13 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 pub use error::{BoxError, Result, StorageError};
+pub use ha::{HaLeader, HaLock, HaNode, HaPeer, HaTiming, MemoryHa};
 pub use key::{KeyRule, MAX_KEY_LEN, check_key, check_prefix};
 pub use memory::MemoryStorage;
 #[cfg(feature = "postgres")]
 pub use postgres::{PostgresConfig, PostgresStorage};
+#[cfg(feature = "postgres")]
+pub use postgres_ha::{PostgresHa, PostgresHaConfig};
 #[cfg(feature = "sqlite")]
 pub use sqlite::{SqliteConfig, SqliteStorage};
 

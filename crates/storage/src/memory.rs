@@ -44,6 +44,11 @@ impl MemoryStorage {
         })
     }
 
+    /// The limits this store enforces.
+    pub(crate) fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
     // A panic while holding the lock cannot leave the map half-updated (every mutation is a single
     // `BTreeMap` call, and transactions undo on the way out), so a poisoned lock is still usable.
     fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Vec<u8>>> {

@@ -82,7 +82,7 @@ impl PostgresConfig {
     }
 }
 
-fn check_table_name(table: &str) -> Result<()> {
+pub(crate) fn check_table_name(table: &str) -> Result<()> {
     let mut chars = table.chars();
     let first_ok = chars
         .next()
@@ -113,6 +113,8 @@ pub struct PostgresStorage {
     readers: PgPool,
     writer: PgPool,
     sql: Statements,
+    /// Set on the fenced handle an HA lock hands out: every write checks it first.
+    fence: Option<crate::postgres_ha::PgFence>,
 }
 
 impl std::fmt::Debug for PostgresStorage {
@@ -195,7 +197,34 @@ impl PostgresStorage {
             readers: pool.clone(),
             writer: pool,
             sql,
+            fence: None,
         })
+    }
+
+    /// The connection pool (shared with an HA lock on the same database).
+    pub(crate) fn pool(&self) -> &PgPool {
+        &self.writer
+    }
+
+    /// A handle on the same table and pool whose every write runs `fence`'s check first, in
+    /// the same transaction.
+    pub(crate) fn with_fence(&self, fence: crate::postgres_ha::PgFence) -> Self {
+        Self {
+            fence: Some(fence),
+            ..self.with_fence_removed()
+        }
+    }
+
+    /// A handle on the same table and pool without a fence.
+    pub(crate) fn with_fence_removed(&self) -> Self {
+        Self {
+            limits: self.limits,
+            table: self.table.clone(),
+            readers: self.readers.clone(),
+            writer: self.writer.clone(),
+            sql: self.sql.clone(),
+            fence: None,
+        }
     }
 
     /// The table this store keeps its keys in.
@@ -257,6 +286,22 @@ impl PostgresStorage {
     /// after it see one consistent state, or the commit fails.
     async fn write(&self, ops: Vec<Op>) -> Result<()> {
         let err = |e| map_err(BACKEND, e);
+        if let Some(fence) = &self.fence {
+            // Fenced: the check and the writes in one transaction. The check holds the lock row
+            // (`FOR SHARE`) until the commit, so a takeover waits for this write or refuses it.
+            let checks = ops.iter().any(|op| matches!(op, Op::Check { .. }));
+            let mut tx = if checks {
+                self.writer
+                    .begin_with("BEGIN ISOLATION LEVEL SERIALIZABLE")
+                    .await
+            } else {
+                self.writer.begin().await
+            }
+            .map_err(err)?;
+            fence.check(&mut tx).await?;
+            apply(&self.sql, &mut tx, ops).await?;
+            return tx.commit().await.map_err(err);
+        }
         if let [Op::Put { .. } | Op::Delete { .. }] = ops.as_slice() {
             let mut conn = self.writer.acquire().await.map_err(err)?;
             return apply(&self.sql, &mut conn, ops).await;

@@ -71,6 +71,7 @@ pub(crate) fn connect_err(backend: &'static str, err: sqlx::Error) -> StorageErr
 
 /// The statements of one SQL backend, built once at connect time from constants and a checked
 /// table name. Values are always bound, never formatted in.
+#[derive(Clone)]
 pub(crate) struct Statements {
     /// Reads one value. Parameter: the key.
     pub(crate) get: Arc<str>,

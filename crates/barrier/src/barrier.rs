@@ -238,6 +238,30 @@ impl<S: Storage> Barrier<S> {
     /// [`BarrierError::KeyringCorrupt`], or a storage error.
     pub async fn unseal(&self, root: &RootKey) -> Result<()> {
         let _guard = self.keyring_lock.lock().await;
+        let ring = self.open_stored(root).await?;
+        *self.state_mut() = Some(Arc::new(ring));
+        Ok(())
+    }
+
+    /// Reads the stored keyring again, opening it with the root key this barrier holds. For a
+    /// barrier whose storage another process writes too (the nodes of a high-availability
+    /// cluster): terms that process added since are then known here. Every term gets a fresh
+    /// nonce sequence, as at an unseal.
+    ///
+    /// # Errors
+    ///
+    /// [`BarrierError::Sealed`]; as [`unseal`](Self::unseal) (a keyring now under another root
+    /// key is [`BarrierError::WrongRootKey`]); on any error the barrier is left as it was.
+    pub async fn reload(&self) -> Result<()> {
+        let _guard = self.keyring_lock.lock().await;
+        let root = self.current()?.root.duplicate();
+        let ring = self.open_stored(&root).await?;
+        self.replace(ring);
+        Ok(())
+    }
+
+    /// The stored keyring, opened with `root`.
+    async fn open_stored(&self, root: &RootKey) -> Result<Keyring> {
         let blob = self
             .inner
             .get(KEYRING_PATH)
@@ -263,9 +287,7 @@ impl<S: Storage> Barrier<S> {
                 },
             )?,
         );
-        let ring = Keyring::decode(&plain, root.duplicate(), &self.random)?;
-        *self.state_mut() = Some(Arc::new(ring));
-        Ok(())
+        Keyring::decode(&plain, root.duplicate(), &self.random)
     }
 
     /// Seals the barrier: drops the keyring and the root key (zeroized as soon as calls in flight

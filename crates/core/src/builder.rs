@@ -40,6 +40,7 @@ pub struct VaultBuilder {
     /// Every kind given to [`engine`](Self::engine), checked at build.
     registered: Vec<String>,
     user_lockouts: crate::UserLockouts,
+    ha: Option<crate::HaConfig>,
 }
 
 impl std::fmt::Debug for VaultBuilder {
@@ -86,6 +87,7 @@ impl VaultBuilder {
             database_replaced: false,
             registered: Vec::new(),
             user_lockouts: crate::UserLockouts::new(),
+            ha: None,
         }
     }
 
@@ -260,6 +262,7 @@ impl VaultBuilder {
                 progress: Mutex::new(None),
                 rekey: Mutex::new(None),
                 generate_root: Mutex::new(None),
+                ha: self.ha.map(crate::ha::Ha::new),
                 epoch: std::sync::atomic::AtomicU64::new(0),
             }),
         })
@@ -317,5 +320,26 @@ impl Vault {
     /// [`engine`](VaultBuilder::engine); finish with [`build`](VaultBuilder::build).
     pub fn builder(storage: impl Storage + 'static) -> VaultBuilder {
         VaultBuilder::new(storage)
+    }
+
+    /// Starts building one node of a high-availability cluster: its storage is `ha`'s lock's
+    /// fenced store, shared with the other nodes. Each node unseals on its own; the one holding
+    /// the lock is active, the others are standbys (see [`HaConfig`](crate::HaConfig)).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use strongroom_core::{HaConfig, Vault};
+    /// use strongroom_storage::{HaNode, HaTiming, MemoryHa};
+    ///
+    /// let lock = MemoryHa::new(HaTiming::default())?;
+    /// let node = HaNode::new("node-1", "http://10.0.0.1:8200", "https://10.0.0.1:8201");
+    /// let vault = Vault::builder_ha(HaConfig::new(Arc::new(lock), node)).build()?;
+    /// assert!(vault.ha_enabled());
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn builder_ha(ha: crate::HaConfig) -> VaultBuilder {
+        let mut builder = VaultBuilder::new(ha.lock.fenced());
+        builder.ha = Some(ha);
+        builder
     }
 }

@@ -11,6 +11,10 @@ pub enum VaultError {
     /// The vault is sealed.
     #[error("Vault is sealed")]
     Sealed,
+    /// This node is an HA standby (or stopped being the active node during the request): what
+    /// was asked needs the active node. Servers forward such requests to it.
+    #[error("Vault is in standby mode")]
+    Standby,
     /// The vault has not been initialised.
     #[error("Vault is not initialized")]
     NotInitialized,
@@ -63,7 +67,7 @@ impl VaultError {
     /// Vault's category for this error.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Self::Sealed => ErrorKind::Sealed,
+            Self::Sealed | Self::Standby => ErrorKind::Sealed,
             Self::NotInitialized => ErrorKind::Sealed,
             Self::AlreadyInitialized | Self::InvalidRequest(_) | Self::Decode(_) => {
                 ErrorKind::InvalidRequest
@@ -105,8 +109,12 @@ fn clone_storage_kind(err: &StorageError) -> StorageError {
 
 impl From<StorageError> for VaultError {
     fn from(err: StorageError) -> Self {
+        if let StorageError::Fenced = err {
+            return Self::Standby;
+        }
         match BarrierError::find(&err) {
             Some(BarrierError::Sealed) => Self::Sealed,
+            Some(BarrierError::Storage(StorageError::Fenced)) => Self::Standby,
             _ => Self::Storage(err),
         }
     }

@@ -65,6 +65,7 @@ mod builder;
 mod client_token;
 mod clock;
 mod error;
+mod ha;
 mod help;
 mod leases;
 mod lifecycle;
@@ -89,6 +90,7 @@ pub use audit::{AuditDevice, FileAuditDevice};
 pub use client_token::{AsToken, ClientToken};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{BuildError, Result, VaultError};
+pub use ha::{DEFAULT_STEP_DOWN_WAIT, HaConfig, HaMember, LeaderStatus};
 pub use lockout::{
     DEFAULT_LOCKOUT_COUNTER_RESET, DEFAULT_LOCKOUT_DURATION, DEFAULT_LOCKOUT_THRESHOLD,
     LOCKOUT_METHODS, MountLockout, UserLockout, UserLockoutConfig, UserLockouts,

@@ -169,7 +169,8 @@ impl Vault {
         if self.is_initialized().await? {
             return Err(VaultError::AlreadyInitialized);
         }
-        let leftover_keyring = self.inner.raw.get(KEYRING_PATH).await?;
+        let store = Arc::clone(self.init_store());
+        let leftover_keyring = store.get(KEYRING_PATH).await?;
         let root = RootKey::generate()?;
         let root_bytes = SecretBytes::copy_from(root.expose_secret());
         // The quorum shares: unseal shares (Shamir: they reconstruct the key that wraps the root
@@ -238,7 +239,7 @@ impl Vault {
             Op::check(KEYRING_PATH, leftover_keyring.clone()),
         ];
         if leftover_keyring.is_some() {
-            let leftovers = all_keys(self.inner.raw.as_ref()).await?;
+            let leftovers = all_keys(store.as_ref()).await?;
             tracing::warn!(
                 keys = leftovers.len(),
                 "replacing the remains of an interrupted init (a keyring without a seal \
@@ -259,14 +260,14 @@ impl Vault {
             ops.push(Op::put(key, value));
         }
         ops.push(Op::put(SEAL_CONFIG_PATH, bytes.clone()));
-        if let Err(err) = self.inner.raw.transaction(ops).await {
+        if let Err(err) = store.transaction(ops).await {
             if let StorageError::CheckFailed { .. } = err {
                 return Err(VaultError::AlreadyInitialized);
             }
             // The record holds fresh random digests: finding exactly it means the transaction
             // committed and only its acknowledgement was lost; the shares are then the ones in
             // force and must be handed out.
-            let stored = self.inner.raw.get(SEAL_CONFIG_PATH).await.ok().flatten();
+            let stored = store.get(SEAL_CONFIG_PATH).await.ok().flatten();
             if stored.as_deref() != Some(bytes.as_slice()) {
                 return Err(err.into());
             }
@@ -306,13 +307,7 @@ impl Vault {
             .seal_config()
             .await?
             .ok_or(VaultError::NotInitialized)?;
-        if self
-            .inner
-            .active
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .is_some()
-        {
+        if self.unsealed() {
             return self.seal_status().await;
         }
         let seal = self
@@ -332,8 +327,26 @@ impl Vault {
         self.seal_status().await
     }
 
+    /// Whether the vault is unsealed (with HA: whether this node is, active or standby).
+    fn unsealed(&self) -> bool {
+        if self.inner.ha.is_some() {
+            return !self.inner.barrier.is_sealed();
+        }
+        self.inner
+            .active
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_some()
+    }
+
     async fn finish_unseal(&self, root: &RootKey) -> Result<()> {
         self.inner.barrier.unseal(root).await?;
+        if self.inner.ha.is_some() {
+            // A standby until it holds the lock; the active state is loaded then.
+            tracing::info!("vault unsealed; contending for the HA lock");
+            self.spawn_ha();
+            return Ok(());
+        }
         match self.load().await {
             Ok(active) => {
                 *self
@@ -378,14 +391,18 @@ impl Vault {
     /// A storage error.
     pub async fn seal_status(&self) -> Result<SealStatus> {
         let config = self.seal_config().await?;
-        let cluster = self
+        let mut cluster = self
             .inner
             .active
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .as_ref()
             .map(|active| active.cluster().clone());
-        let sealed = cluster.is_none();
+        let sealed = !self.unsealed();
+        if cluster.is_none() && !sealed {
+            // A standby: the identity as the active node stored it.
+            cluster = crate::load::stored_cluster(self.inner.barrier.as_ref()).await;
+        }
         let (progress, nonce) = lock(&self.inner.progress)
             .as_ref()
             .map(|p| {
@@ -424,13 +441,7 @@ impl Vault {
             .seal_config()
             .await?
             .ok_or(VaultError::NotInitialized)?;
-        if self
-            .inner
-            .active
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .is_some()
-        {
+        if self.unsealed() {
             return self.seal_status().await;
         }
         if config.recovery_check.is_some() {
@@ -504,6 +515,9 @@ impl Vault {
     /// Seals the vault: every key is dropped from memory; requests fail with
     /// [`VaultError::Sealed`] until the next unseal.
     pub async fn seal(&self) {
+        if let Some(ha) = &self.inner.ha {
+            ha.retire().await;
+        }
         self.inner
             .epoch
             .fetch_add(1, std::sync::atomic::Ordering::AcqRel);

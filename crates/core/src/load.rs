@@ -160,6 +160,12 @@ async fn cluster_identity(storage: &dyn Storage) -> Result<crate::active::Cluste
     }
 }
 
+/// The cluster's identity if one is stored (a standby reads it; only the active node makes it).
+pub(crate) async fn stored_cluster(storage: &dyn Storage) -> Option<crate::active::Cluster> {
+    let bytes = storage.get(CLUSTER_PATH).await.ok().flatten()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
 async fn cluster_identity_once(storage: &dyn Storage) -> Result<crate::active::Cluster> {
     if let Some(bytes) = storage.get(CLUSTER_PATH).await? {
         return serde_json::from_slice(&bytes)

@@ -151,6 +151,7 @@ fn legacy_sys_shape(path: &str) -> bool {
             | "capabilities-self"
             | "capabilities-accessor"
             | "leader"
+            | "ha-status"
             | "key-status"
             | "health"
             | "seal-status"

@@ -46,6 +46,8 @@ pub(crate) struct Inner {
     pub(crate) progress: Mutex<Option<UnsealProgress>>,
     pub(crate) rekey: Mutex<Option<RekeyState>>,
     pub(crate) generate_root: Mutex<Option<RootGeneration>>,
+    /// High availability, when on.
+    pub(crate) ha: Option<crate::ha::Ha>,
     /// Which background pass is current (each unseal starts one; a seal retires it).
     pub(crate) epoch: std::sync::atomic::AtomicU64,
 }
@@ -86,12 +88,30 @@ impl Vault {
     }
 
     pub(crate) async fn active(&self) -> Result<Arc<Active>> {
+        if let Some(ha) = &self.inner.ha
+            && !ha.serving()
+        {
+            return Err(if self.inner.barrier.is_sealed() {
+                VaultError::Sealed
+            } else {
+                VaultError::Standby
+            });
+        }
         self.inner
             .active
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
             .ok_or(VaultError::Sealed)
+    }
+
+    /// The store init writes to: without HA the storage; with HA the store without the fence
+    /// (no node is active before init; init's own compare-and-swap keeps it to one).
+    pub(crate) fn init_store(&self) -> &Arc<dyn Storage> {
+        self.inner
+            .ha
+            .as_ref()
+            .map_or(&self.inner.raw, |ha| ha.unfenced())
     }
 
     pub(crate) fn registry(&self) -> &Registry {

@@ -1,4 +1,5 @@
-//! `sys/seal-status`, `sys/key-status`, `sys/seal` and `sys/metrics`.
+//! `sys/seal-status`, `sys/key-status`, `sys/seal`, `sys/metrics`, and the HA endpoints
+//! `sys/ha-status` and `sys/step-down`.
 
 use strongroom_logical::{Context, Fields};
 
@@ -15,6 +16,13 @@ pub(super) fn endpoints() -> Vec<Declared> {
         Declared::new("key-status")
             .read(|s, c, f| Box::pin(key_status(s, c, f)))
             .synopsis("The barrier's active key term, when it was installed and its use."),
+        Declared::new("ha-status")
+            .read(|s, c, f| Box::pin(ha_status(s, c, f)))
+            .synopsis("The nodes of a high-availability cluster, the active one first."),
+        Declared::new("step-down")
+            .write(|s, c, f| Box::pin(step_down(s, c, f)))
+            .sudo()
+            .synopsis("Make the active node give up its role to a standby."),
         Declared::new("seal")
             .write(|s, c, f| Box::pin(seal(s, c, f)))
             .sudo()
@@ -49,6 +57,35 @@ async fn key_status(sys: &System, _ctx: &Context, _fields: Fields<'_>) -> Result
         "install_time": strongroom_logical::time::rfc3339(crate::clock::unix(status.installed)),
         "encryptions": status.encryptions,
     }))))
+}
+
+async fn ha_status(sys: &System, _ctx: &Context, _fields: Fields<'_>) -> Result<VaultResponse> {
+    let nodes: Vec<serde_json::Value> = sys
+        .vault
+        .ha_members()
+        .await?
+        .into_iter()
+        .map(|member| {
+            serde_json::json!({
+                "hostname": member.node.hostname,
+                "api_address": member.node.api_addr,
+                "cluster_address": member.node.cluster_addr,
+                "active_node": member.active,
+                "last_echo": member.last_echo.map(|at| {
+                    strongroom_logical::time::rfc3339(crate::clock::unix(at))
+                }),
+                "version": member.node.version,
+            })
+        })
+        .collect();
+    Ok(VaultResponse::data(object(
+        serde_json::json!({ "nodes": nodes }),
+    )))
+}
+
+async fn step_down(sys: &System, _ctx: &Context, _fields: Fields<'_>) -> Result<VaultResponse> {
+    sys.vault.request_step_down();
+    Ok(VaultResponse::empty())
 }
 
 async fn seal(sys: &System, _ctx: &Context, _fields: Fields<'_>) -> Result<VaultResponse> {

@@ -1,0 +1,223 @@
+//! Several embedded nodes on one store (the in-memory HA lock): one active, the others
+//! standbys; failover when the active seals or steps down, with every acknowledged write kept
+//! and the new active serving from a fresh load; a node that lost the lock cannot write.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code"
+)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+use strongroom_core::{ClientToken, HaConfig, InitRequest, MountRequest, Vault, VaultError};
+use strongroom_storage::{HaLock, HaNode, HaTiming, MemoryHa};
+
+fn timing() -> HaTiming {
+    HaTiming::default()
+        .lease(Duration::from_millis(300))
+        .renew_interval(Duration::from_millis(50))
+        .retry_interval(Duration::from_millis(30))
+}
+
+fn node(lock: &MemoryHa, n: usize) -> Vault {
+    let config = HaConfig::new(
+        Arc::new(lock.handle()),
+        HaNode::new(
+            format!("node-{n}"),
+            format!("http://127.0.0.{n}:8200"),
+            format!("https://127.0.0.{n}:8201"),
+        )
+        .describe(format!("host-{n}"), "test"),
+    )
+    .step_down_wait(Duration::from_millis(500));
+    Vault::builder_ha(config).build().unwrap()
+}
+
+/// Waits (bounded) until exactly one of `nodes` is active; returns its index.
+async fn active_of(nodes: &[Vault]) -> usize {
+    for _ in 0..200 {
+        let mut active = Vec::new();
+        for (i, vault) in nodes.iter().enumerate() {
+            if !vault.is_standby() && vault.leader_status().await.is_ok_and(|l| l.is_self) {
+                active.push(i);
+            }
+        }
+        if active.len() == 1 {
+            return active[0];
+        }
+        assert!(active.len() < 2, "two active nodes: {active:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("no node became active");
+}
+
+async fn cluster() -> (MemoryHa, Vec<Vault>, ClientToken, String) {
+    let lock = MemoryHa::new(timing()).unwrap();
+    let nodes: Vec<Vault> = (1..=3).map(|n| node(&lock, n)).collect();
+    let init = nodes[0].init(InitRequest::new(1, 1)).await.unwrap();
+    let key = init.keys[0].expose_secret().to_owned();
+    assert!(matches!(
+        nodes[1].init(InitRequest::new(1, 1)).await,
+        Err(VaultError::AlreadyInitialized)
+    ));
+    for vault in &nodes {
+        vault.unseal(&key).await.unwrap();
+    }
+    (lock, nodes, init.root_token, key)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_active_standbys_refuse_and_failover_keeps_every_write() {
+    let (_lock, nodes, root, key) = cluster().await;
+    let first = active_of(&nodes).await;
+    for (i, vault) in nodes.iter().enumerate() {
+        let status = vault.seal_status().await.unwrap();
+        assert!(!status.sealed, "standbys are unsealed too");
+        let leader = vault.leader_status().await.unwrap();
+        assert!(leader.ha_enabled);
+        assert_eq!(
+            leader.leader_address,
+            format!("http://127.0.0.{}:8200", first + 1)
+        );
+        assert_eq!(leader.is_self, i == first);
+        assert_eq!(leader.active_time.is_some(), i == first);
+        if i != first {
+            assert!(vault.is_standby());
+            assert!(matches!(
+                vault.read(&root, "sys/mounts").await,
+                Err(VaultError::Standby)
+            ));
+            assert_eq!(
+                status.cluster_id,
+                nodes[first].seal_status().await.unwrap().cluster_id
+            );
+        }
+    }
+    let active = &nodes[first];
+    active
+        .sys()
+        .mount(&root, "secret", &MountRequest::new("kv"))
+        .await
+        .unwrap();
+    // A policy written on the first active must be enforced by the next (no stale ACL).
+    active
+        .write(
+            &root,
+            "sys/policy/reader",
+            json!({"policy": "path \"secret/*\" { capabilities = [\"read\"] }"}),
+        )
+        .await
+        .unwrap();
+    let mut written = Vec::new();
+    for i in 0..20 {
+        active
+            .write(&root, &format!("secret/k{i}"), json!({"v": i}))
+            .await
+            .unwrap();
+        written.push(i);
+    }
+    let members = active.read(&root, "sys/ha-status").await.unwrap();
+    let nodes_json = members.data.unwrap()["nodes"].clone();
+    assert_eq!(nodes_json.as_array().unwrap().len(), 3, "{nodes_json}");
+    assert_eq!(nodes_json[0]["active_node"], true);
+    assert!(nodes_json[0]["last_echo"].is_null());
+    assert!(nodes_json[1]["last_echo"].is_string());
+    // The active seals (as a crash would stop it): another takes over and has everything.
+    active.seal().await;
+    let second = active_of(&nodes).await;
+    assert_ne!(second, first);
+    let next = &nodes[second];
+    for i in &written {
+        let got = next.read(&root, &format!("secret/k{i}")).await.unwrap();
+        assert_eq!(got.data.unwrap()["v"], json!(i));
+    }
+    let policy = next.read(&root, "sys/policy/reader").await.unwrap();
+    assert!(
+        policy.data.unwrap()["rules"]
+            .as_str()
+            .unwrap()
+            .contains("secret/*")
+    );
+    // Step-down hands over to the third node; the one that stepped down is a standby.
+    nodes[first].unseal(&key).await.unwrap();
+    next.write(&root, "sys/step-down", json!({})).await.unwrap();
+    let third = active_of(&nodes).await;
+    assert_ne!(third, second);
+    assert!(nodes[second].is_standby());
+    nodes[third]
+        .write(&root, "secret/after", json!({"v": "x"}))
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn step_down_needs_sudo_and_ha_status_needs_a_token() {
+    let (_lock, nodes, root, _key) = cluster().await;
+    let active = &nodes[active_of(&nodes).await];
+    active
+        .write(&root, "sys/policy/ops", json!({"policy": "path \"sys/step-down\" { capabilities = [\"update\"] }\npath \"sys/ha-status\" { capabilities = [\"read\"] }"}))
+        .await
+        .unwrap();
+    let token = active
+        .write(&root, "auth/token/create", json!({"policies": ["ops"]}))
+        .await
+        .unwrap()
+        .auth
+        .unwrap()
+        .client_token;
+    assert!(matches!(
+        active.write(&token, "sys/step-down", json!({})).await,
+        Err(VaultError::PermissionDenied)
+    ));
+    active.read(&token, "sys/ha-status").await.unwrap();
+    assert!(matches!(
+        active
+            .read(&ClientToken::new("s.nope"), "sys/ha-status")
+            .await,
+        Err(VaultError::PermissionDenied)
+    ));
+    assert!(!active.is_standby(), "a refused step-down changes nothing");
+}
+
+/// The lock taken from under the active (its lease ran out while it could not renew): its next
+/// write is refused, not applied, and it turns standby without waiting for its renewal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_lost_the_lock_cannot_write() {
+    let (lock, nodes, root, _key) = cluster().await;
+    let first = active_of(&nodes).await;
+    let active = &nodes[first];
+    active
+        .sys()
+        .mount(&root, "secret", &MountRequest::new("kv"))
+        .await
+        .unwrap();
+    // Steal the lock: release it at the store (as if the lease ran out) and take it with a
+    // handle that is no node of this cluster.
+    let thief = lock.handle();
+    let epoch = lock.epoch().await;
+    thief.release(epoch).await.unwrap();
+    let stolen = thief
+        .try_acquire(&HaNode::new("thief", "http://x", "http://x"))
+        .await
+        .unwrap();
+    assert!(stolen.is_some());
+    let refused = active.write(&root, "secret/late", json!({"v": 1})).await;
+    assert!(matches!(refused, Err(VaultError::Standby)), "{refused:?}");
+    for _ in 0..100 {
+        if active.is_standby() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(active.is_standby());
+    // Nothing landed under the mount.
+    thief.release(stolen.unwrap()).await.unwrap();
+    let next = &nodes[active_of(&nodes).await];
+    let late = next.read(&root, "secret/late").await.unwrap();
+    assert!(late.data.is_none(), "{late:?}");
+}

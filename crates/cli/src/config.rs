@@ -1,6 +1,8 @@
 //! The server's Vault-style HCL configuration file.
 //!
-//! Understood: `storage "sqlite" { path }`, `storage "postgresql" { connection_url, table }`,
+//! Understood: `storage "sqlite" { path }`, `storage "postgresql" { connection_url, table,
+//! max_parallel, ha_enabled, ha_table, ha_lease_time, ha_renew_interval, ha_retry_interval }`
+//! (high availability as Vault configures it, with the lock's timing added), `cluster_addr`,
 //! `storage "inmem" {}`; one or more `listener "tcp" { address, tls_disable, tls_cert_file,
 //! tls_key_file, tls_min_version }`; `seal "shamir" {}` or `seal "transit" { address, token,
 //! key_name, mount_path, namespace, tls_ca_cert }` (auto-unseal); OpenBao's declarative audit
@@ -37,19 +39,43 @@ pub enum StorageConfig {
         connection_url: String,
         /// The table, if not the default.
         table: Option<String>,
+        /// Vault's `max_parallel`: the most connections, if not the default.
+        max_parallel: Option<u32>,
+        /// High availability (`ha_enabled = "true"`), with its settings.
+        ha: Option<HaSettings>,
     },
     /// Memory only: everything is lost when the process stops.
     Inmem,
+}
+
+/// The HA settings of a `storage "postgresql"` stanza.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct HaSettings {
+    /// Vault's `ha_table`, if not the default.
+    pub table: Option<String>,
+    /// `ha_lease_time`: how long the lock is held without a renewal (default 5 s).
+    pub lease: Option<std::time::Duration>,
+    /// `ha_renew_interval`: how often the active node renews (default 1 s).
+    pub renew_interval: Option<std::time::Duration>,
+    /// `ha_retry_interval`: how often a standby tries to take the lock (default 1 s).
+    pub retry_interval: Option<std::time::Duration>,
 }
 
 impl fmt::Debug for StorageConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Sqlite { path } => f.debug_struct("Sqlite").field("path", path).finish(),
-            Self::Postgresql { table, .. } => f
+            Self::Postgresql {
+                table,
+                max_parallel,
+                ha,
+                ..
+            } => f
                 .debug_struct("Postgresql")
                 .field("connection_url", &"[REDACTED]")
                 .field("table", table)
+                .field("max_parallel", max_parallel)
+                .field("ha", ha)
                 .finish(),
             Self::Inmem => f.write_str("Inmem"),
         }
@@ -176,8 +202,11 @@ pub struct ServerConfig {
     pub storage: StorageConfig,
     /// The listeners (at least one).
     pub listeners: Vec<Listener>,
-    /// The address clients are told to use, if set.
+    /// The address clients are told to use, if set (with HA: where standbys send clients and
+    /// forwarded requests).
     pub api_addr: Option<String>,
+    /// The address other nodes reach this one at (Vault's `cluster_addr`), if set.
+    pub cluster_addr: Option<String>,
     /// The directory under which file audit devices may be enabled over the API.
     pub audit_dir: Option<PathBuf>,
     /// OpenBao's `unsafe_allow_api_audit_creation`: file audit devices anywhere over the API.
@@ -234,13 +263,7 @@ pub fn load(path: &Path) -> anyhow::Result<ServerConfig> {
 }
 
 /// Settings Vault's configs commonly carry that mean nothing here.
-const IGNORED: &[&str] = &[
-    "ui",
-    "disable_mlock",
-    "cluster_addr",
-    "cluster_name",
-    "disable_cache",
-];
+const IGNORED: &[&str] = &["ui", "disable_mlock", "cluster_name", "disable_cache"];
 
 /// Parses configuration `text`; `file` is only used in error messages.
 ///
@@ -266,6 +289,7 @@ pub fn parse(file: &Path, text: &str) -> Result<ServerConfig, ConfigError> {
     let mut storage = None;
     let mut listeners = Vec::new();
     let mut api_addr = None;
+    let mut cluster_addr = None;
     let mut audit_dir = None;
     let mut unsafe_audit = false;
     let mut seal = None;
@@ -320,6 +344,7 @@ pub fn parse(file: &Path, text: &str) -> Result<ServerConfig, ConfigError> {
             },
             Structure::Attribute(a) => match a.key.as_str() {
                 "api_addr" => api_addr = Some(p.string(a)?),
+                "cluster_addr" => cluster_addr = Some(p.string(a)?),
                 "audit_dir" => audit_dir = Some(PathBuf::from(p.string(a)?)),
                 "unsafe_allow_api_audit_creation" => unsafe_audit = p.boolean(a)?,
                 "log_level" => {
@@ -358,10 +383,20 @@ pub fn parse(file: &Path, text: &str) -> Result<ServerConfig, ConfigError> {
     if listeners.is_empty() {
         return Err(p.err(None, "at least one `listener \"tcp\"` stanza is required"));
     }
+    if let StorageConfig::Postgresql { ha: Some(_), .. } = &storage
+        && api_addr.is_none()
+    {
+        return Err(p.err(
+            None,
+            "`ha_enabled` needs `api_addr`: the address standbys send clients and forwarded \
+             requests to",
+        ));
+    }
     Ok(ServerConfig {
         storage,
         listeners,
         api_addr,
+        cluster_addr,
         audit_dir,
         unsafe_allow_api_audit_creation: unsafe_audit,
         seal: seal.unwrap_or(SealConfig::Shamir),
@@ -469,16 +504,60 @@ impl Parser<'_> {
                 Ok(StorageConfig::Sqlite { path: path.into() })
             }
             "postgresql" => {
-                let attrs = self.attributes(block, &["connection_url", "table"])?;
+                let attrs = self.attributes(
+                    block,
+                    &[
+                        "connection_url",
+                        "table",
+                        "max_parallel",
+                        "ha_enabled",
+                        "ha_table",
+                        "ha_lease_time",
+                        "ha_renew_interval",
+                        "ha_retry_interval",
+                    ],
+                )?;
                 let connection_url = get(&attrs, "connection_url")?.ok_or_else(|| {
                     self.err(
                         block.span(),
                         "storage \"postgresql\" needs `connection_url`",
                     )
                 })?;
+                let find = |key: &str| attrs.iter().find(|a| a.key.as_str() == key).copied();
+                let duration = |key: &str| find(key).map(|a| self.fine_duration(a)).transpose();
+                let max_parallel = match find("max_parallel") {
+                    None => None,
+                    Some(a) => {
+                        let n = match &a.value {
+                            Expression::Number(n) => {
+                                n.value().as_u64().and_then(|n| u32::try_from(n).ok())
+                            }
+                            _ => self.string(a)?.parse::<u32>().ok(),
+                        };
+                        Some(n.filter(|n| *n > 0).ok_or_else(|| {
+                            self.err(a.value.span(), "`max_parallel` must be a positive number")
+                        })?)
+                    }
+                };
+                let ha_enabled = match find("ha_enabled") {
+                    None => false,
+                    Some(a) => self.boolean(a)?,
+                };
+                let ha = ha_enabled
+                    .then(|| -> Result<HaSettings, ConfigError> {
+                        Ok(HaSettings {
+                            table: get(&attrs, "ha_table")?,
+                            lease: duration("ha_lease_time")?,
+                            renew_interval: duration("ha_renew_interval")?,
+                            retry_interval: duration("ha_retry_interval")?,
+                        })
+                    })
+                    .transpose()?;
                 Ok(StorageConfig::Postgresql {
                     connection_url,
                     table: get(&attrs, "table")?,
+                    max_parallel,
+                    ha,
                 })
             }
             "inmem" => {
@@ -898,6 +977,33 @@ impl Parser<'_> {
             .map(Option::unwrap_or_default)
     }
 
+    /// A duration to the nanosecond: Go's syntax (`"500ms"`, `"1.5s"`) or whole seconds.
+    fn fine_duration(&self, a: &Attribute) -> Result<std::time::Duration, ConfigError> {
+        let bad = || {
+            self.err(
+                a.value.span(),
+                format!(
+                    "`{}` must be a duration such as \"5s\" or \"500ms\"",
+                    a.key.as_str()
+                ),
+            )
+        };
+        match &a.value {
+            Expression::Number(n) => n
+                .value()
+                .as_u64()
+                .map(std::time::Duration::from_secs)
+                .ok_or_else(bad),
+            _ => {
+                let text = self.string(a)?;
+                match text.parse::<u64>() {
+                    Ok(secs) => Ok(std::time::Duration::from_secs(secs)),
+                    Err(_) => strongroom_logical::field::go_duration(&text).ok_or_else(bad),
+                }
+            }
+        }
+    }
+
     fn string(&self, a: &Attribute) -> Result<String, ConfigError> {
         match &a.value {
             Expression::String(s) => Ok(s.as_str().to_owned()),
@@ -1093,7 +1199,9 @@ audit_dir = "/var/log/strongroom"
             config.storage,
             StorageConfig::Postgresql {
                 connection_url: "postgres://vault:hunter2@db:5432/vault".into(),
-                table: Some("vault_kv".into())
+                table: Some("vault_kv".into()),
+                max_parallel: None,
+                ha: None,
             }
         );
         assert!(!format!("{config:?}").contains("hunter2"));
@@ -1106,6 +1214,76 @@ audit_dir = "/var/log/strongroom"
         let config =
             parse_str("storage \"inmem\" {}\nlistener \"tcp\" { tls_disable = true }\n").unwrap();
         assert_eq!(config.storage, StorageConfig::Inmem);
+    }
+
+    /// Vault's HA configuration, unchanged, starts an HA node; the lock's timing is ours.
+    #[test]
+    fn vault_ha_config() {
+        let config = parse_str(
+            r#"
+storage "postgresql" {
+  connection_url = "postgres://vault@db:5432/vault"
+  ha_enabled     = "true"
+  ha_table       = "vault_ha"
+  max_parallel   = "16"
+}
+listener "tcp" {
+  address     = "0.0.0.0:8200"
+  tls_disable = "true"
+}
+api_addr     = "http://10.0.0.1:8200"
+cluster_addr = "https://10.0.0.1:8201"
+"#,
+        )
+        .unwrap();
+        let StorageConfig::Postgresql {
+            ha: Some(ha),
+            max_parallel,
+            ..
+        } = &config.storage
+        else {
+            panic!("{config:?}")
+        };
+        assert_eq!(ha.table.as_deref(), Some("vault_ha"));
+        assert_eq!(*max_parallel, Some(16));
+        assert_eq!(ha.lease, None);
+        assert_eq!(
+            config.cluster_addr.as_deref(),
+            Some("https://10.0.0.1:8201")
+        );
+        assert!(config.warnings.is_empty(), "{:?}", config.warnings);
+
+        let timed = parse_str(
+            "storage \"postgresql\" {\n connection_url = \"postgres://db/v\"\n ha_enabled = true\n \
+             ha_lease_time = \"3s\"\n ha_renew_interval = \"500ms\"\n ha_retry_interval = 1\n}\n\
+             listener \"tcp\" { tls_disable = true }\napi_addr = \"http://a:8200\"\n",
+        )
+        .unwrap();
+        let StorageConfig::Postgresql { ha: Some(ha), .. } = &timed.storage else {
+            panic!()
+        };
+        assert_eq!(ha.lease, Some(std::time::Duration::from_secs(3)));
+        assert_eq!(
+            ha.renew_interval,
+            Some(std::time::Duration::from_millis(500))
+        );
+        assert_eq!(ha.retry_interval, Some(std::time::Duration::from_secs(1)));
+
+        let off = parse_str(
+            "storage \"postgresql\" {\n connection_url = \"postgres://db/v\"\n ha_enabled = \"false\"\n}\n\
+             listener \"tcp\" { tls_disable = true }\n",
+        )
+        .unwrap();
+        assert!(matches!(
+            off.storage,
+            StorageConfig::Postgresql { ha: None, .. }
+        ));
+        let err = parse_str(
+            "storage \"postgresql\" {\n connection_url = \"postgres://db/v\"\n ha_enabled = \"true\"\n}\n\
+             listener \"tcp\" { tls_disable = true }\n",
+        )
+        .unwrap_err();
+        assert!(err.message.contains("api_addr"), "{err}");
     }
 
     /// Each bad config fails at the right line, naming the field.

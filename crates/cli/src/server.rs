@@ -9,8 +9,11 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use serde_json::json;
-use strongroom_core::{FileAuditDevice, InitRequest, Vault, VaultBuilder};
-use strongroom_storage::{MemoryStorage, PostgresConfig, PostgresStorage, SqliteStorage};
+use strongroom_core::{FileAuditDevice, HaConfig, InitRequest, Vault, VaultBuilder};
+use strongroom_storage::{
+    HaNode, HaTiming, MemoryStorage, PostgresConfig, PostgresHa, PostgresHaConfig, PostgresStorage,
+    SqliteStorage,
+};
 
 use strongroom_cli::config::{
     self, Listener, LogConfig, SealConfig, ServerConfig, StorageConfig, TlsFiles,
@@ -85,6 +88,7 @@ pub(crate) async fn run(args: ServerArgs) -> Result<()> {
                 http_write_stall_timeout: config::DEFAULT_WRITE_STALL_TIMEOUT,
             }],
             api_addr: None,
+            cluster_addr: None,
             audit_dir: None,
             unsafe_allow_api_audit_creation: false,
             seal: SealConfig::Shamir,
@@ -121,7 +125,7 @@ pub(crate) async fn run(args: ServerArgs) -> Result<()> {
             },
         });
     }
-    let mut builder = open_storage(&config.storage)
+    let mut builder = open_storage(&config)
         .await?
         .user_lockouts(config.user_lockouts.clone());
     if config.unsafe_allow_api_audit_creation {
@@ -303,9 +307,10 @@ async fn tls_config(files: &TlsFiles) -> Result<tokio_rustls::TlsAcceptor> {
     Ok(tokio_rustls::TlsAcceptor::from(Arc::new(server)))
 }
 
-/// Opens the configured storage and starts a vault builder over it.
-async fn open_storage(storage: &StorageConfig) -> Result<VaultBuilder> {
-    Ok(match storage {
+/// Opens the configured storage and starts a vault builder over it (one node of an HA
+/// cluster when the PostgreSQL stanza says `ha_enabled`).
+async fn open_storage(config: &ServerConfig) -> Result<VaultBuilder> {
+    Ok(match &config.storage {
         StorageConfig::Sqlite { path } => Vault::builder(
             SqliteStorage::open(path)
                 .await
@@ -314,29 +319,88 @@ async fn open_storage(storage: &StorageConfig) -> Result<VaultBuilder> {
         StorageConfig::Postgresql {
             connection_url,
             table,
+            max_parallel,
+            ha,
         } => {
             let mut pg = PostgresConfig::new(connection_url.clone());
             if let Some(table) = table {
                 pg = pg.table(table.clone());
             }
+            if let Some(max) = max_parallel {
+                pg = pg.max_connections(*max);
+            }
             // The URL may carry a password: the error names the table, not the URL.
-            Vault::builder(
-                PostgresStorage::connect_with(pg)
-                    .await
-                    .context("connecting to PostgreSQL storage")?,
-            )
+            let store = PostgresStorage::connect_with(pg)
+                .await
+                .context("connecting to PostgreSQL storage")?;
+            match ha {
+                None => Vault::builder(store),
+                Some(settings) => {
+                    let lock = PostgresHa::connect(&store, ha_config(settings))
+                        .await
+                        .context("setting up PostgreSQL high availability")?;
+                    let api_addr = config.api_addr.clone().unwrap_or_default();
+                    let node = HaNode::new(
+                        strongroom_core::new_request_id(),
+                        api_addr.clone(),
+                        config.cluster_addr.clone().unwrap_or(api_addr),
+                    )
+                    .describe(hostname(), env!("CARGO_PKG_VERSION"));
+                    Vault::builder_ha(HaConfig::new(Arc::new(lock), node))
+                }
+            }
         }
         StorageConfig::Inmem => Vault::builder(MemoryStorage::new()),
     })
+}
+
+/// The lock's settings from the stanza (defaults where it is silent).
+fn ha_config(settings: &config::HaSettings) -> PostgresHaConfig {
+    let mut timing = HaTiming::default();
+    if let Some(lease) = settings.lease {
+        timing = timing.lease(lease);
+    }
+    if let Some(renew) = settings.renew_interval {
+        timing = timing.renew_interval(renew);
+    }
+    if let Some(retry) = settings.retry_interval {
+        timing = timing.retry_interval(retry);
+    }
+    let mut ha = PostgresHaConfig::default().timing(timing);
+    if let Some(table) = &settings.table {
+        ha = ha.table(table.clone());
+    }
+    ha
+}
+
+/// This machine's name, for `sys/ha-status`.
+fn hostname() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|h| h.trim().to_owned())
+        })
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
 }
 
 /// The storage in words, for the startup banner (no connection URL: it may hold a password).
 fn describe(storage: &StorageConfig) -> String {
     match storage {
         StorageConfig::Sqlite { path } => format!("SQLite at {}", path.display()),
-        StorageConfig::Postgresql { table, .. } => format!(
-            "PostgreSQL, table {}",
-            table.as_deref().unwrap_or("strongroom_kv")
+        StorageConfig::Postgresql { table, ha, .. } => format!(
+            "PostgreSQL, table {}{}",
+            table.as_deref().unwrap_or("strongroom_kv"),
+            match ha {
+                Some(ha) => format!(
+                    ", high availability (lock table {})",
+                    ha.table.as_deref().unwrap_or("strongroom_ha_locks")
+                ),
+                None => String::new(),
+            }
         ),
         StorageConfig::Inmem => "in memory (lost when the server stops)".to_owned(),
     }

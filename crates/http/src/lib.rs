@@ -18,6 +18,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod forward;
 mod limits;
 mod metrics;
 
@@ -132,7 +133,13 @@ pub fn router_with(vault: Vault, options: Options) -> Router {
         app = app.route(path, any(quorum_without_token));
     }
     let limits = Arc::new(limits::Limits::new(options));
+    let forwarder = forward::Forwarder::new(vault.clone());
     app.route("/v1/{*path}", any(logical))
+        // Inside the limits: a forwarded body was read and checked once, here.
+        .layer(axum::middleware::from_fn_with_state(
+            forwarder,
+            forward::standby,
+        ))
         // The limits read the body themselves (size, time, budget, JSON complexity).
         .layer(axum::extract::DefaultBodyLimit::disable())
         .layer(axum::middleware::from_fn_with_state(
@@ -360,19 +367,42 @@ async fn health(
         Ok(status) => status,
         Err(err) => return error_response(&err),
     };
-    let code = |name: &str, default: u16| {
-        query
-            .get(name)
-            .and_then(|v| v.parse::<u16>().ok())
-            .and_then(|c| StatusCode::from_u16(c).ok())
-            .unwrap_or(StatusCode::from_u16(default).unwrap_or(StatusCode::OK))
+    // `None`: a value that is no status code.
+    let code = |name: &str, default: u16| -> Option<StatusCode> {
+        match query.get(name) {
+            None => Some(StatusCode::from_u16(default).unwrap_or(StatusCode::OK)),
+            Some(value) => value
+                .parse::<u16>()
+                .ok()
+                .and_then(|c| StatusCode::from_u16(c).ok()),
+        }
     };
+    let standby_ok = match query.get("standbyok").map(String::as_str) {
+        None => false,
+        Some(value) => match parse_go_bool(value) {
+            Some(ok) => ok,
+            None => return with_headers(StatusCode::BAD_REQUEST, Some(json!({"errors": []}))),
+        },
+    };
+    // Every code is checked, whichever applies, as OpenBao does.
+    let (Some(uninit), Some(sealed), Some(standby_code), Some(active)) = (
+        code("uninitcode", 501),
+        code("sealedcode", 503),
+        code("standbycode", 429),
+        code("activecode", 200),
+    ) else {
+        // OpenBao's answer: a 400 with no message.
+        return with_headers(StatusCode::BAD_REQUEST, Some(json!({"errors": []})));
+    };
+    let standby = vault.is_standby();
     let http = if !status.initialized {
-        code("uninitcode", 501)
+        uninit
     } else if status.sealed {
-        code("sealedcode", 503)
+        sealed
+    } else if standby && !standby_ok {
+        standby_code
     } else {
-        code("activecode", 200)
+        active
     };
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -381,7 +411,7 @@ async fn health(
     let (standby, replication) = if status.sealed {
         (true, "unknown")
     } else {
-        (false, "disabled")
+        (standby, "disabled")
     };
     let mut body = json!({
         "initialized": status.initialized,
@@ -402,9 +432,47 @@ async fn health(
     with_headers(http, Some(body))
 }
 
-/// A single node, no HA: what `vault status` asks. OpenBao answers only `ha_enabled` then.
-async fn leader() -> Response {
-    with_headers(StatusCode::OK, Some(json!({"ha_enabled": false})))
+/// Go's `strconv.ParseBool`, as Vault reads `standbyok`.
+fn parse_go_bool(value: &str) -> Option<bool> {
+    match value {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Some(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Some(false),
+        _ => None,
+    }
+}
+
+/// `sys/leader`, what `bao status` asks: without HA only `ha_enabled`, as OpenBao answers;
+/// with HA the active node's addresses, and on the active node itself `is_self` and when it
+/// became active. Fields without a value are left out, as OpenBao's `omitempty` does.
+async fn leader(State(vault): State<Vault>) -> Response {
+    let status = match vault.leader_status().await {
+        Ok(status) => status,
+        Err(err) => return error_response(&err),
+    };
+    let mut body = Map::new();
+    body.insert("ha_enabled".into(), json!(status.ha_enabled));
+    if status.is_self {
+        body.insert("is_self".into(), json!(true));
+    }
+    if let Some(at) = status.active_time {
+        let nanos = at
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        body.insert(
+            "active_time".into(),
+            json!(strongroom_logical::time::rfc3339_nanos(nanos)),
+        );
+    }
+    if !status.leader_address.is_empty() {
+        body.insert("leader_address".into(), json!(status.leader_address));
+    }
+    if !status.leader_cluster_address.is_empty() {
+        body.insert(
+            "leader_cluster_address".into(),
+            json!(status.leader_cluster_address),
+        );
+    }
+    with_headers(StatusCode::OK, Some(Value::Object(body)))
 }
 
 async fn init_status(State(vault): State<Vault>) -> Response {

@@ -332,6 +332,14 @@ pub fn bool(data: &Map<String, Value>, name: &str) -> Result<Option<bool>> {
         .transpose()
 }
 
+/// Go's `time.ParseDuration` for durations that are not negative: `"1h30m"`, `"1.5s"`,
+/// `"500ms"`; `None` for anything else. For settings finer than the seconds Vault's duration
+/// fields keep.
+pub fn go_duration(text: &str) -> Option<std::time::Duration> {
+    let nanos = u64::try_from(parse_go_duration(text)?).ok()?;
+    Some(std::time::Duration::from_nanos(nanos))
+}
+
 /// Go's `time.ParseDuration`, in nanoseconds: signed decimal numbers with optional fractions,
 /// each with a unit (`ns`, `us`, `µs`, `ms`, `s`, `m`, `h`), e.g. `"1h30m"`, `"1.5s"`, `"-2m"`.
 fn parse_go_duration(text: &str) -> Option<i128> {

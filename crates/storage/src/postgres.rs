@@ -206,11 +206,13 @@ impl PostgresStorage {
         &self.writer
     }
 
-    /// A handle on the same table and pool whose every write runs `fence`'s check first, in
-    /// the same transaction.
-    pub(crate) fn with_fence(&self, fence: crate::postgres_ha::PgFence) -> Self {
+    /// A handle on the same table whose every write runs `fence`'s check first, in the same
+    /// transaction.
+    /// Its writes go through `writer`, a pool on the same database.
+    pub(crate) fn with_fence(&self, writer: PgPool, fence: crate::postgres_ha::PgFence) -> Self {
         Self {
             fence: Some(fence),
+            writer,
             ..self.with_fence_removed()
         }
     }

@@ -218,7 +218,21 @@ impl PostgresHa {
             ));
         }
         let timing = config.timing.validate()?;
-        let pool = storage.pool().clone();
+        // The lock and the fenced writes get a pool of their own, whose sessions PostgreSQL
+        // ends when they sit inside a transaction for a lease time: a node paused (or cut off)
+        // in the middle of a fenced write holds the lock row `FOR SHARE`, and would otherwise
+        // keep every successor from taking over for as long as it is paused.
+        let idle = timing.lease.as_millis().max(1).to_string();
+        let options = (*storage.pool().connect_options())
+            .clone()
+            .options([("idle_in_transaction_session_timeout", idle.as_str())]);
+        let pool = storage
+            .pool()
+            .options()
+            .clone()
+            .connect_with(options)
+            .await
+            .map_err(|e| crate::sql::connect_err(BACKEND, e))?;
         let t = format!("\"{}\"", config.table);
         let err = |e| map_err(BACKEND, e);
         let mut tx = pool.begin().await.map_err(err)?;
@@ -254,10 +268,13 @@ impl PostgresHa {
         let check: Arc<str> =
             format!("SELECT epoch FROM {t} WHERE ha_key = $1 AND epoch = $2 FOR SHARE").into();
         Ok(Self {
-            fenced: Arc::new(storage.with_fence(PgFence {
-                fence: Arc::clone(&fence),
-                check,
-            })),
+            fenced: Arc::new(storage.with_fence(
+                pool.clone(),
+                PgFence {
+                    fence: Arc::clone(&fence),
+                    check,
+                },
+            )),
             data: Arc::new(storage.with_fence_removed()),
             sql: HaStatements::new(&config.table),
             pool,

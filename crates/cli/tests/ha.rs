@@ -90,6 +90,9 @@ impl Node {
     }
 }
 
+/// One cluster at a time: each is three servers, and the machine has two cores.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 struct Cluster {
     nodes: Vec<Node>,
     key: String,
@@ -97,6 +100,7 @@ struct Cluster {
     table: String,
     url: String,
     _dir: tempfile::TempDir,
+    _serial: tokio::sync::MutexGuard<'static, ()>,
 }
 
 fn client() -> reqwest::Client {
@@ -111,6 +115,7 @@ impl Cluster {
     /// Three nodes on fresh tables named after the test, initialised and unsealed.
     async fn start(name: &str) -> Option<Self> {
         let url = pg_url()?;
+        let serial = ONE_AT_A_TIME.lock().await;
         let table = format!("strongroom_test_cluster_{name}");
         let ha_table = format!("{table}_locks");
         let pool = sqlx::PgPool::connect(&url).await.unwrap();
@@ -178,6 +183,7 @@ cluster_addr = "https://{addr}"
             table,
             url,
             _dir: dir,
+            _serial: serial,
         };
         for n in 0..3 {
             cluster.unseal(n).await;

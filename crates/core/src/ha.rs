@@ -16,7 +16,10 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
+
+// The runtime's clock, so a paused test runtime drives leases and deadlines alike.
+use tokio::time::Instant;
 
 use strongroom_storage::{HaLeader, HaLock, HaNode, HaPeer, Storage};
 use zeroize::Zeroizing;
@@ -97,8 +100,9 @@ struct HaState {
     active: Option<u64>,
     /// When it became active.
     since: Option<SystemTime>,
-    /// Until when its lease surely holds, by this process's clock (the send time of the last
-    /// successful renewal plus the lease: the store measured the lease from later).
+    /// Until when its lease surely holds, by this process's clock: the send time of the last
+    /// successful renewal (the store measured the lease from later) plus nine tenths of the
+    /// lease, the rest a margin for the two clocks running at slightly different rates.
     deadline: Option<Instant>,
     /// The active node as last looked up (standbys, every retry interval).
     leader: Option<HaLeader>,
@@ -159,6 +163,12 @@ impl Ha {
             tracing::warn!(error = %err, "releasing the HA lock failed; its lease runs out by itself");
         }
     }
+}
+
+/// How long after sending a successful acquisition or renewal this node may count on holding
+/// the lock: nine tenths of the lease.
+fn surely_held(timing: strongroom_storage::HaTiming) -> Duration {
+    timing.lease.mul_f64(0.9)
 }
 
 /// Why a node stopped being active.
@@ -321,7 +331,10 @@ impl Vault {
                 return Some(timing.retry_interval);
             }
         };
-        let ended = match self.become_active(ha, epoch, sent + timing.lease).await {
+        let ended = match self
+            .become_active(ha, epoch, sent + surely_held(timing))
+            .await
+        {
             Ok(()) => {
                 tracing::info!(epoch, "this node is now the active node");
                 self.hold(ha, epoch, generation).await
@@ -434,7 +447,7 @@ impl Vault {
             }
             let sent = Instant::now();
             match ha.lock.renew(epoch).await {
-                Ok(true) => ha.state().deadline = Some(sent + timing.lease),
+                Ok(true) => ha.state().deadline = Some(sent + surely_held(timing)),
                 Ok(false) => return Ended::Lost,
                 Err(err) => {
                     let deadline = ha.state().deadline;

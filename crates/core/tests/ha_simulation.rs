@@ -57,7 +57,6 @@ struct Paused {
     pauses: Arc<Pauses>,
 }
 
-
 #[derive(Debug)]
 struct PausedStore {
     inner: Arc<dyn Storage>,

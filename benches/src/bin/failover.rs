@@ -297,7 +297,8 @@ async fn run(kind: Kind, url: &str, rounds: usize, dir: &Path) -> Measured {
         .unwrap();
     assert!(mounted.status().is_success(), "{kind:?}: mount failed");
 
-    let acked: Arc<Mutex<Vec<(String, Instant)>>> = Arc::default();
+    // Each acknowledged write with when it was sent and when acknowledged.
+    let acked: Arc<Mutex<Vec<(String, Instant, Instant)>>> = Arc::default();
     let stop = Arc::new(AtomicBool::new(false));
     let urls: Vec<String> = nodes.iter().map(Node::url).collect();
     let writer = tokio::spawn({
@@ -307,8 +308,9 @@ async fn run(kind: Kind, url: &str, rounds: usize, dir: &Path) -> Measured {
             let mut i = 0_usize;
             while !stop.load(Ordering::Acquire) {
                 let key = format!("w{i:07}");
+                let sent = Instant::now();
                 if write(&http, &urls[i % urls.len()], &token, &key).await {
-                    acked.lock().unwrap().push((key, Instant::now()));
+                    acked.lock().unwrap().push((key, sent, Instant::now()));
                 } else {
                     tokio::time::sleep(Duration::from_millis(10)).await;
                 }
@@ -337,15 +339,15 @@ async fn run(kind: Kind, url: &str, rounds: usize, dir: &Path) -> Measured {
             tokio::time::sleep(Duration::from_millis(10)).await;
         };
         let new_active = killed_at.elapsed();
+        // The outage: until a write sent after the kill is acknowledged (a write sent before
+        // it may still be answered by the dying node).
         let outage = loop {
             let first_after = acked
                 .lock()
                 .unwrap()
                 .iter()
-                .rev()
-                .take_while(|(_, at)| *at > killed_at)
-                .last()
-                .map(|(_, at)| *at - killed_at);
+                .find(|(_, sent, _)| *sent > killed_at)
+                .map(|(_, _, at)| *at - killed_at);
             if let Some(outage) = first_after {
                 break outage;
             }
@@ -367,7 +369,12 @@ async fn run(kind: Kind, url: &str, rounds: usize, dir: &Path) -> Measured {
     stop.store(true, Ordering::Release);
     writer.await.unwrap();
     // Every acknowledged write is there.
-    let acked: BTreeMap<String, Instant> = acked.lock().unwrap().iter().cloned().collect();
+    let acked: BTreeMap<String, Instant> = acked
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(key, _, at)| (key.clone(), *at))
+        .collect();
     let http = client();
     for key in acked.keys() {
         let answer = http

@@ -383,6 +383,16 @@ pub fn parse(file: &Path, text: &str) -> Result<ServerConfig, ConfigError> {
     if listeners.is_empty() {
         return Err(p.err(None, "at least one `listener \"tcp\"` stanza is required"));
     }
+    for (name, addr) in [("api_addr", &api_addr), ("cluster_addr", &cluster_addr)] {
+        if let Some(addr) = addr
+            && !(addr.starts_with("http://") || addr.starts_with("https://"))
+        {
+            return Err(p.err(
+                None,
+                format!("`{name}` must be an http:// or https:// URL, not {addr:?}"),
+            ));
+        }
+    }
     if let StorageConfig::Postgresql { ha: Some(_), .. } = &storage
         && api_addr.is_none()
     {

@@ -194,7 +194,12 @@ pub(crate) async fn run(args: ServerArgs) -> Result<()> {
             status.t
         );
     }
-    serve(vault, listeners).await
+    let served = serve(vault.clone(), listeners).await;
+    if vault.ha_enabled() {
+        // Hand the lock over now rather than when its lease runs out.
+        vault.seal().await;
+    }
+    served
 }
 
 /// Vault's dev mode: in memory, initialised, unsealed, KV v2 at `secret/` and nothing else

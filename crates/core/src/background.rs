@@ -52,7 +52,10 @@ impl Vault {
                 }
                 let vault = Vault { inner };
                 // Other failures are retried on the next pass; nothing else to do from here.
-                if let Err(VaultError::Sealed) = vault.expire_leases(10_000).await {
+                // Sealed, or no longer the active node: this pass is over.
+                if let Err(VaultError::Sealed | VaultError::Standby) =
+                    vault.expire_leases(10_000).await
+                {
                     return;
                 }
                 if let Err(err) = vault.expire_tokens(10_000).await {

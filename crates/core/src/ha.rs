@@ -21,7 +21,7 @@ use std::time::{Duration, SystemTime};
 // The runtime's clock, so a paused test runtime drives leases and deadlines alike.
 use tokio::time::Instant;
 
-use strongroom_storage::{HaLeader, HaLock, HaNode, HaPeer, Storage};
+use strongroom_storage::{HaLock, HaNode, HaObservation, HaPeer, Storage};
 use zeroize::Zeroizing;
 
 use crate::vault::Vault;
@@ -104,11 +104,35 @@ struct HaState {
     /// successful renewal (the store measured the lease from later) plus nine tenths of the
     /// lease, the rest a margin for the two clocks running at slightly different rates.
     deadline: Option<Instant>,
-    /// The active node as last looked up (standbys, every retry interval).
-    leader: Option<HaLeader>,
+    /// The active node as last looked up and checked against its advertisement inside the
+    /// barrier (standbys, every retry interval).
+    leader: Option<Advertised>,
     /// The key authenticating forwarded requests (read from inside the barrier).
     forwarding_key: Option<Arc<Zeroizing<Vec<u8>>>>,
+    /// The active state of this node's last term, until every request and task still holding
+    /// it is done: no new term starts before (their writes would pass the new term's fence).
+    retired: Option<std::sync::Weak<crate::active::Active>>,
+    /// The lock as last observed, and since when (this process's clock) unchanged.
+    observed: Option<(HaObservation, Instant)>,
+    /// A step-down asked of the term with this epoch.
+    step_down_for: Option<u64>,
+    /// After a step-down, no contending before this.
+    quiet_until: Option<Instant>,
 }
+
+/// What the active node advertises inside the barrier (so that nobody who can write the
+/// store's lock table can send standbys' clients, their tokens and their secrets elsewhere):
+/// its id and epoch, which must match the lock row, and its addresses.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct Advertised {
+    node_id: String,
+    epoch: u64,
+    api_addr: String,
+    cluster_addr: String,
+}
+
+/// Where the active node's advertisement is kept (inside the barrier).
+const LEADER_PATH: &str = "core/ha/leader";
 
 /// The HA part of a vault.
 pub(crate) struct Ha {
@@ -118,6 +142,8 @@ pub(crate) struct Ha {
     step_down_wait: Duration,
     state: Mutex<HaState>,
     step_down: tokio::sync::Notify,
+    /// One lookup of the active node at a time on the request path, and when the last ended.
+    lookup: tokio::sync::Mutex<Option<Instant>>,
     /// Which contention loop is current: each unseal starts one, a seal retires it.
     generation: AtomicU64,
 }
@@ -131,6 +157,7 @@ impl Ha {
             step_down_wait: config.step_down_wait,
             state: Mutex::new(HaState::default()),
             step_down: tokio::sync::Notify::new(),
+            lookup: tokio::sync::Mutex::new(None),
             generation: AtomicU64::new(0),
         }
     }
@@ -150,6 +177,14 @@ impl Ha {
         state.active.is_some()
             && state.deadline.is_some_and(|d| Instant::now() < d)
             && self.lock.held() == state.active
+    }
+
+    /// Remembers the active state a seal just dropped: no new term starts while requests still
+    /// hold it.
+    pub(crate) fn retired(&self, old: Option<&Arc<crate::active::Active>>) {
+        if let Some(old) = old {
+            self.state().retired = Some(Arc::downgrade(old));
+        }
     }
 
     /// Retires the contention loop (the vault is sealing) and gives the lock up if held.
@@ -179,6 +214,20 @@ enum Ended {
     Retired,
 }
 
+/// A call to the lock, bounded: a store that stops answering (a black-holed connection) counts
+/// as a failed call after `limit`.
+async fn bounded<T>(
+    limit: Duration,
+    call: impl std::future::Future<Output = strongroom_storage::Result<T>>,
+) -> Result<T> {
+    match tokio::time::timeout(limit, call).await {
+        Ok(result) => Ok(result?),
+        Err(_) => Err(VaultError::Internal(format!(
+            "the HA lock did not answer within {limit:?}"
+        ))),
+    }
+}
+
 impl Vault {
     /// Whether this vault runs with HA (several nodes on one store).
     pub fn ha_enabled(&self) -> bool {
@@ -194,14 +243,37 @@ impl Vault {
             .is_some_and(|ha| !self.inner.barrier.is_sealed() && !ha.serving())
     }
 
-    /// The active node's `api_addr`, as last looked up, when this node is a standby.
+    /// The active node's `api_addr` when this node is a standby: as last looked up, and only
+    /// when the lock row and the advertisement inside the barrier agree.
     pub fn active_address(&self) -> Option<String> {
         let ha = self.inner.ha.as_ref()?;
         ha.state()
             .leader
             .as_ref()
-            .filter(|l| l.node.id != ha.node.id)
-            .map(|l| l.node.api_addr.clone())
+            .filter(|l| l.node_id != ha.node.id)
+            .map(|l| l.api_addr.clone())
+    }
+
+    /// As [`active_address`](Self::active_address), looking the active node up first when it
+    /// is not known yet (just after a failover): one lookup at a time, at most one every 50 ms.
+    pub async fn find_active_address(&self) -> Option<String> {
+        if let Some(known) = self.active_address() {
+            return Some(known);
+        }
+        let ha = self.inner.ha.as_ref()?;
+        if self.inner.barrier.is_sealed() || ha.serving() {
+            return None;
+        }
+        let mut last = ha.lookup.lock().await;
+        if let Some(known) = self.active_address() {
+            return Some(known);
+        }
+        if last.is_none_or(|at| at.elapsed() >= Duration::from_millis(50)) {
+            self.refresh_standby(ha).await;
+            *last = Some(Instant::now());
+        }
+        drop(last);
+        self.active_address()
     }
 
     /// The key nodes authenticate forwarded requests with (HMAC-SHA256): made by the first
@@ -215,11 +287,12 @@ impl Vault {
         ha.state().forwarding_key.clone()
     }
 
-    /// Vault's `sys/leader`: whether HA is on, and which node is active.
+    /// Vault's `sys/leader`: whether HA is on, and which node is active. Answered from what
+    /// this node knows (no store call: the endpoint needs no token).
     ///
     /// # Errors
     ///
-    /// [`VaultError::Sealed`] while sealed (with HA); storage errors looking the leader up.
+    /// [`VaultError::Sealed`] while sealed (with HA).
     pub async fn leader_status(&self) -> Result<LeaderStatus> {
         let Some(ha) = &self.inner.ha else {
             return Ok(LeaderStatus {
@@ -233,18 +306,21 @@ impl Vault {
         if self.inner.barrier.is_sealed() {
             return Err(VaultError::Sealed);
         }
-        let leader = ha.lock.leader().await?;
-        let is_self = ha.serving() && leader.as_ref().is_some_and(|l| l.node.id == ha.node.id);
-        let since = ha.state().since;
+        let serving = ha.serving();
+        let state = ha.state();
+        let (leader_address, leader_cluster_address) = if serving {
+            (ha.node.api_addr.clone(), ha.node.cluster_addr.clone())
+        } else {
+            state.leader.as_ref().map_or_else(Default::default, |l| {
+                (l.api_addr.clone(), l.cluster_addr.clone())
+            })
+        };
         Ok(LeaderStatus {
             ha_enabled: true,
-            is_self,
-            active_time: if is_self { since } else { None },
-            leader_address: leader
-                .as_ref()
-                .map(|l| l.node.api_addr.clone())
-                .unwrap_or_default(),
-            leader_cluster_address: leader.map(|l| l.node.cluster_addr).unwrap_or_default(),
+            is_self: serving,
+            active_time: if serving { state.since } else { None },
+            leader_address,
+            leader_cluster_address,
         })
     }
 
@@ -253,8 +329,9 @@ impl Vault {
         let Some(ha) = &self.inner.ha else {
             return Err(VaultError::invalid("high availability is not enabled"));
         };
-        let leader = ha.lock.leader().await?;
-        let peers: Vec<HaPeer> = ha.lock.peers(Duration::from_secs(30)).await?;
+        let limit = ha.lock.timing().lease;
+        let leader = bounded(limit, ha.lock.leader()).await?;
+        let peers: Vec<HaPeer> = bounded(limit, ha.lock.peers(Duration::from_secs(30))).await?;
         let active_id = leader.map(|l| l.node.id);
         let mut members: Vec<HaMember> = peers
             .into_iter()
@@ -281,6 +358,9 @@ impl Vault {
         if let Some(ha) = &self.inner.ha
             && ha.serving()
         {
+            let mut state = ha.state();
+            state.step_down_for = state.active;
+            drop(state);
             ha.step_down.notify_one();
         }
     }
@@ -307,20 +387,65 @@ impl Vault {
         });
     }
 
-    /// One round of the contention loop: a standby's heartbeat and attempt at the lock, or, when
-    /// it is taken, a whole term as the active node. Returns how long to wait before the next
-    /// round, `None` when the loop is retired.
+    /// Whether this standby may try to take the lock now: its last term is fully over, it is
+    /// not resting after a step-down, and the lock was released or has shown no renewal for a
+    /// whole lease on this process's clock (whatever the store's clock says).
+    async fn may_contend(&self, ha: &Ha) -> bool {
+        let timing = ha.lock.timing();
+        {
+            let mut state = ha.state();
+            if let Some(retired) = &state.retired {
+                if retired.strong_count() > 0 {
+                    return false;
+                }
+                state.retired = None;
+            }
+            if state
+                .quiet_until
+                .is_some_and(|until| Instant::now() < until)
+            {
+                return false;
+            }
+        }
+        let observed = match bounded(timing.lease, ha.lock.observe()).await {
+            Ok(observed) => observed,
+            Err(err) => {
+                tracing::warn!(error = %err, "could not reach the HA lock; retrying");
+                return false;
+            }
+        };
+        let Some(observed) = observed.filter(|o| o.lease_end.is_some()) else {
+            // Never taken, or released.
+            return true;
+        };
+        let mut state = ha.state();
+        match state.observed {
+            Some((seen, since)) if seen == observed => since.elapsed() >= timing.lease,
+            _ => {
+                state.observed = Some((observed, Instant::now()));
+                false
+            }
+        }
+    }
+
+    /// One round of the contention loop: a standby's heartbeat, upkeep and attempt at the
+    /// lock, or, when it is taken, a whole term as the active node. Returns how long to wait
+    /// before the next round, `None` when the loop is retired.
     async fn contend_once(&self, generation: u64) -> Option<Duration> {
         let ha = self.inner.ha.as_ref()?;
         if ha.generation.load(Ordering::Acquire) != generation || self.inner.barrier.is_sealed() {
             return None;
         }
         let timing = ha.lock.timing();
-        if let Err(err) = ha.lock.heartbeat(&ha.node).await {
+        if let Err(err) = bounded(timing.lease, ha.lock.heartbeat(&ha.node)).await {
             tracing::debug!(error = %err, "HA heartbeat failed");
         }
+        if !self.may_contend(ha).await {
+            self.refresh_standby(ha).await;
+            return Some(timing.retry_interval);
+        }
         let sent = Instant::now();
-        let epoch = match ha.lock.try_acquire(&ha.node).await {
+        let epoch = match bounded(timing.lease, ha.lock.try_acquire(&ha.node)).await {
             Ok(Some(epoch)) => epoch,
             Ok(None) => {
                 self.refresh_standby(ha).await;
@@ -332,7 +457,7 @@ impl Vault {
             }
         };
         let ended = match self
-            .become_active(ha, epoch, sent + surely_held(timing))
+            .become_active(ha, epoch, generation, sent + surely_held(timing))
             .await
         {
             Ok(()) => {
@@ -341,7 +466,11 @@ impl Vault {
             }
             Err(err) => {
                 tracing::warn!(error = %err, "could not become the active node; giving the lock up");
-                Ended::Lost
+                ha.lock.close_fence();
+                if let Err(err) = bounded(timing.lease, ha.lock.release(epoch)).await {
+                    tracing::warn!(error = %err, "releasing the HA lock failed; its lease runs out by itself");
+                }
+                return Some(timing.retry_interval);
             }
         };
         self.stand_down(ha, epoch).await;
@@ -349,7 +478,8 @@ impl Vault {
             Ended::Retired => None,
             Ended::SteppedDown => {
                 tracing::info!("stepped down: this node is a standby");
-                Some(ha.step_down_wait)
+                ha.state().quiet_until = Some(Instant::now() + ha.step_down_wait);
+                Some(timing.retry_interval)
             }
             Ended::Lost => {
                 tracing::warn!(epoch, "lost the HA lock: this node is a standby");
@@ -358,55 +488,95 @@ impl Vault {
         }
     }
 
-    /// A standby's upkeep: who is active, and the forwarding key (the keyring is read again
-    /// when the key cannot be opened with the terms known here).
+    /// A standby's upkeep: the forwarding key (the keyring is read again when it cannot be
+    /// opened with the terms known here), and who is active, believed only when the lock row and
+    /// the advertisement inside the barrier agree.
     async fn refresh_standby(&self, ha: &Ha) {
-        match ha.lock.leader().await {
-            Ok(leader) => ha.state().leader = leader,
-            Err(err) => tracing::debug!(error = %err, "looking the active node up failed"),
+        let missing = ha.state().forwarding_key.is_none();
+        if missing && let Some(key) = self.read_fresh(FORWARDING_KEY_PATH).await {
+            ha.state().forwarding_key = Some(Arc::new(Zeroizing::new(key)));
         }
-        if ha.state().forwarding_key.is_some() {
-            return;
-        }
-        let key = match self.inner.barrier.get(FORWARDING_KEY_PATH).await {
-            Ok(key) => key,
+        let row = match bounded(ha.lock.timing().lease, ha.lock.leader()).await {
+            Ok(row) => row,
+            Err(err) => {
+                tracing::debug!(error = %err, "looking the active node up failed");
+                return;
+            }
+        };
+        let advertised = match &row {
+            Some(row) => {
+                let believed = ha.state().leader.clone();
+                match believed {
+                    Some(known) if known.node_id == row.node.id && known.epoch == row.epoch => {
+                        Some(known)
+                    }
+                    _ => self
+                        .read_fresh(LEADER_PATH)
+                        .await
+                        .and_then(|bytes| serde_json::from_slice::<Advertised>(&bytes).ok())
+                        .filter(|ad| ad.node_id == row.node.id && ad.epoch == row.epoch),
+                }
+            }
+            None => None,
+        };
+        ha.state().leader = advertised;
+    }
+
+    /// A value from inside the barrier, reading the keyring again once if it is under a term
+    /// this node does not know yet.
+    async fn read_fresh(&self, key: &str) -> Option<Vec<u8>> {
+        match self.inner.barrier.get(key).await {
+            Ok(value) => value,
             Err(_) => {
                 if let Err(err) = self.inner.barrier.reload().await {
                     tracing::warn!(error = %err, "reading the keyring again failed");
                 }
-                self.inner
-                    .barrier
-                    .get(FORWARDING_KEY_PATH)
-                    .await
-                    .ok()
-                    .flatten()
+                self.inner.barrier.get(key).await.ok().flatten()
             }
-        };
-        if let Some(key) = key {
-            ha.state().forwarding_key = Some(Arc::new(Zeroizing::new(key)));
         }
     }
 
     /// Loads the active state from the store as it is now and starts serving.
-    async fn become_active(&self, ha: &Ha, epoch: u64, deadline: Instant) -> Result<()> {
+    async fn become_active(
+        &self,
+        ha: &Ha,
+        epoch: u64,
+        generation: u64,
+        deadline: Instant,
+    ) -> Result<()> {
         // Terms the previous active node added; then everything else, read fresh.
         self.inner.barrier.reload().await?;
         let key = match self.inner.barrier.get(FORWARDING_KEY_PATH).await? {
-            Some(key) => key,
+            Some(key) => Zeroizing::new(key),
             None => {
-                let key = ring::rand::generate::<[u8; 32]>(&ring::rand::SystemRandom::new())
-                    .map_err(|_| VaultError::Internal("system random source failed".into()))?
-                    .expose()
-                    .to_vec();
+                let key = Zeroizing::new(
+                    ring::rand::generate::<[u8; 32]>(&ring::rand::SystemRandom::new())
+                        .map_err(|_| VaultError::Internal("system random source failed".into()))?
+                        .expose()
+                        .to_vec(),
+                );
                 self.inner
                     .barrier
-                    .put(FORWARDING_KEY_PATH, key.clone())
+                    .put(FORWARDING_KEY_PATH, key.to_vec())
                     .await?;
                 key
             }
         };
+        let advertised = Advertised {
+            node_id: ha.node.id.clone(),
+            epoch,
+            api_addr: ha.node.api_addr.clone(),
+            cluster_addr: ha.node.cluster_addr.clone(),
+        };
+        let bytes = serde_json::to_vec(&advertised)
+            .map_err(|e| VaultError::Internal(format!("encoding the advertisement: {e}")))?;
+        self.inner.barrier.put(LEADER_PATH, bytes).await?;
         let active = self.load().await?;
-        if ha.lock.held() != Some(epoch) {
+        // Still this term (no seal, no newer loop, the lock not lost meanwhile)?
+        if ha.generation.load(Ordering::Acquire) != generation
+            || self.inner.barrier.is_sealed()
+            || ha.lock.held() != Some(epoch)
+        {
             return Err(VaultError::Standby);
         }
         {
@@ -414,8 +584,10 @@ impl Vault {
             state.active = Some(epoch);
             state.since = Some(SystemTime::now());
             state.deadline = Some(deadline);
-            state.leader = None;
-            state.forwarding_key = Some(Arc::new(Zeroizing::new(key)));
+            state.leader = Some(advertised);
+            state.forwarding_key = Some(Arc::new(key));
+            state.step_down_for = None;
+            state.observed = None;
         }
         *self
             .inner
@@ -439,14 +611,19 @@ impl Vault {
                     }
                     continue;
                 }
-                () = ha.step_down.notified() => return Ended::SteppedDown,
+                () = ha.step_down.notified() => {
+                    if ha.state().step_down_for.take() == Some(epoch) {
+                        return Ended::SteppedDown;
+                    }
+                    continue;
+                }
             }
             if ha.generation.load(Ordering::Acquire) != generation || self.inner.barrier.is_sealed()
             {
                 return Ended::Retired;
             }
             let sent = Instant::now();
-            match ha.lock.renew(epoch).await {
+            match bounded(timing.renew_interval, ha.lock.renew(epoch)).await {
                 Ok(true) => ha.state().deadline = Some(sent + surely_held(timing)),
                 Ok(false) => return Ended::Lost,
                 Err(err) => {
@@ -458,31 +635,38 @@ impl Vault {
                     tracing::warn!(error = %err, "renewing the HA lock failed; retrying");
                 }
             }
-            if let Err(err) = ha.lock.heartbeat(&ha.node).await {
+            if let Err(err) = bounded(timing.renew_interval, ha.lock.heartbeat(&ha.node)).await {
                 tracing::debug!(error = %err, "HA heartbeat failed");
             }
         }
     }
 
-    /// Stops serving: drops the active state (the background pass ends with it), closes the
-    /// fence and gives the lock up if it is still held at `epoch`.
+    /// Stops serving the term `epoch` (nothing if this node is not active in it any more):
+    /// drops the active state (the background pass ends with it; requests still holding it
+    /// finish, and no new term starts before they have), closes the fence and gives the lock up
+    /// if it is still held at `epoch`.
     async fn stand_down(&self, ha: &Ha, epoch: u64) {
         {
             let mut state = ha.state();
-            if state.active == Some(epoch) {
-                state.active = None;
-                state.deadline = None;
-                state.since = None;
+            if state.active != Some(epoch) {
+                return;
             }
+            state.active = None;
+            state.deadline = None;
+            state.since = None;
+            state.leader = None;
         }
         ha.lock.close_fence();
         self.inner.epoch.fetch_add(1, Ordering::AcqRel);
-        *self
+        let old = self
             .inner
             .active
             .write()
-            .unwrap_or_else(PoisonError::into_inner) = None;
-        if let Err(err) = ha.lock.release(epoch).await {
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        ha.state().retired = old.as_ref().map(Arc::downgrade);
+        drop(old);
+        if let Err(err) = bounded(ha.lock.timing().lease, ha.lock.release(epoch)).await {
             tracing::warn!(error = %err, "releasing the HA lock failed; its lease runs out by itself");
         }
     }

@@ -415,12 +415,11 @@ impl LeaseManager {
                 if entry.expire_time > now_s {
                     continue; // due later within this minute
                 }
-                if self
-                    .revoke(&router.snapshot(), &id, now, false)
-                    .await
-                    .is_ok()
-                {
-                    revoked += 1;
+                match self.revoke(&router.snapshot(), &id, now, false).await {
+                    Ok(_) => revoked += 1,
+                    // This node is no longer active: the next active node expires the rest.
+                    Err(VaultError::Standby) => return Err(VaultError::Standby),
+                    Err(_) => {}
                 }
                 if revoked % BATCH == 0 {
                     tokio::task::yield_now().await;

@@ -521,11 +521,16 @@ impl Vault {
         self.inner
             .epoch
             .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
-        *self
+        let old = self
             .inner
             .active
             .write()
-            .unwrap_or_else(PoisonError::into_inner) = None;
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(ha) = &self.inner.ha {
+            ha.retired(old.as_ref());
+        }
+        drop(old);
         self.inner.barrier.seal();
         self.unseal_reset();
         self.rekey_cancel();

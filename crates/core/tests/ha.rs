@@ -78,7 +78,16 @@ async fn one_active_standbys_refuse_and_failover_keeps_every_write() {
     for (i, vault) in nodes.iter().enumerate() {
         let status = vault.seal_status().await.unwrap();
         assert!(!status.sealed, "standbys are unsealed too");
-        let leader = vault.leader_status().await.unwrap();
+        // Standbys learn who is active within a retry interval (from the lock row, checked
+        // against the active node's advertisement inside the barrier).
+        let mut leader = vault.leader_status().await.unwrap();
+        for _ in 0..100 {
+            if !leader.leader_address.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            leader = vault.leader_status().await.unwrap();
+        }
         assert!(leader.ha_enabled);
         assert_eq!(
             leader.leader_address,
@@ -206,6 +215,12 @@ async fn a_node_that_lost_the_lock_cannot_write() {
         .await
         .unwrap();
     assert!(stolen.is_some());
+    // Whoever can write the lock table cannot send the standbys' clients elsewhere: an
+    // acquisition without the advertisement inside the barrier is not believed.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    for vault in &nodes {
+        assert_ne!(vault.active_address().as_deref(), Some("http://x"));
+    }
     let refused = active.write(&root, "secret/late", json!({"v": 1})).await;
     assert!(matches!(refused, Err(VaultError::Standby)), "{refused:?}");
     for _ in 0..100 {

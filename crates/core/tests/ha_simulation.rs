@@ -21,7 +21,8 @@ use proptest::prelude::*;
 use serde_json::json;
 use strongroom_core::{ClientToken, HaConfig, InitRequest, MountRequest, Vault};
 use strongroom_storage::{
-    HaLeader, HaLock, HaNode, HaPeer, HaTiming, MemoryHa, Op, Result as StorageResult, Storage,
+    HaLeader, HaLock, HaNode, HaObservation, HaPeer, HaTiming, MemoryHa, Op,
+    Result as StorageResult, Storage,
 };
 use tokio::time::Instant;
 
@@ -125,6 +126,9 @@ impl HaLock for Paused {
     }
     async fn lost(&self) {
         self.inner.lost().await;
+    }
+    async fn observe(&self) -> StorageResult<Option<HaObservation>> {
+        gated!(self, self.inner.observe().await)
     }
     async fn leader(&self) -> StorageResult<Option<HaLeader>> {
         gated!(self, self.inner.leader().await)

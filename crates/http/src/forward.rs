@@ -1,14 +1,17 @@
 //! High availability over HTTP: a standby forwards what it cannot serve to the active node,
 //! or redirects the client there (307), as Vault does.
 //!
-//! A standby serves `sys/health`, `sys/seal-status`, `sys/init`, `sys/unseal`, `sys/leader`
-//! and `sys/metrics` itself; everything else goes to the active node's `api_addr`, with the
-//! client's headers (its token among them), body and query. The active node must be able to
-//! tell a forwarded request from a client's, since it takes the client's address from it (for
-//! audit and CIDR-bound tokens): a standby signs what it forwards with HMAC-SHA256 under a key
-//! kept inside the barrier (only unsealed nodes of the cluster have it), over the client's
-//! address, a timestamp, the method and the path. A request with a bad or stale signature is
-//! refused; a request signed by no one carries no client address but its own.
+//! A standby serves `sys/health`, `sys/seal-status`, `sys/init`, `sys/unseal` and
+//! `sys/leader` itself; everything else goes to the active node's `api_addr` (as the active
+//! node advertised it inside the barrier), with the client's headers (its token among them),
+//! body and query. The active node must be able to tell a forwarded request from a client's,
+//! since it takes the client's address from it (for audit and CIDR-bound tokens): a standby
+//! signs what it forwards with HMAC-SHA256 under a key kept inside the barrier (only unsealed
+//! nodes of the cluster have it), over a timestamp, a random nonce, the client's address, the
+//! method, the path and query, the headers that carry authority (token, namespace, wrapping,
+//! MFA, policy override) and the body's digest. A request with a bad or stale signature, or a
+//! nonce seen before, is refused; a request signed by no one carries no client address but its
+//! own. Use `https` API addresses: forwarded requests carry tokens.
 //!
 //! When the client sends `X-Vault-No-Request-Forwarding`, when forwarding fails (the active
 //! node unreachable) or when a forwarded request arrives at a node that is no longer active,
@@ -36,9 +39,32 @@ const FORWARDED_FOR: &str = "x-strongroom-forwarded-for";
 const FORWARDED_AT: &str = "x-strongroom-forwarded-at";
 /// The standby's signature (hex HMAC-SHA256) over the forwarded request.
 const FORWARDED_SIG: &str = "x-strongroom-forwarded-signature";
+/// A random nonce (hex), refused the second time within the window.
+const FORWARDED_NONCE: &str = "x-strongroom-forwarded-nonce";
+
+/// The request headers a signature covers (their values as sent, in this order): whatever
+/// says who is asking, where, and how the answer is wrapped.
+const SIGNED_HEADERS: &[&str] = &[
+    "x-vault-token",
+    "authorization",
+    "x-vault-namespace",
+    "x-vault-wrap-ttl",
+    "x-vault-wrap-format",
+    "x-vault-mfa",
+    "x-vault-policy-override",
+    "x-vault-request",
+    "x-vault-index",
+    "x-vault-inconsistent",
+    "content-type",
+];
 
 /// How far a signature's timestamp may be from the receiving node's clock.
-const MAX_SKEW: Duration = Duration::from_secs(60);
+const MAX_SKEW: Duration = Duration::from_secs(30);
+/// The most nonces remembered (beyond it, forwarded requests are refused until old ones age
+/// out of the window): far above what one node forwards in a window.
+const MAX_NONCES: usize = 1 << 20;
+/// The largest answer relayed from the active node.
+const MAX_FORWARDED_RESPONSE: usize = 64 * 1024 * 1024;
 /// The longest a forwarded request may take (Vault's default maximum request duration).
 const FORWARD_TIMEOUT: Duration = Duration::from_secs(90);
 
@@ -47,18 +73,52 @@ const FORWARD_TIMEOUT: Duration = Duration::from_secs(90);
 pub(crate) struct Forwarder {
     vault: Vault,
     client: Option<reqwest::Client>,
+    /// Nonces of forwarded requests accepted within the window, with their timestamps.
+    nonces: std::sync::Arc<std::sync::Mutex<Nonces>>,
+}
+
+/// The nonces seen, by arrival order, for the replay check.
+#[derive(Default)]
+pub(crate) struct Nonces {
+    seen: std::collections::HashSet<String>,
+    order: std::collections::VecDeque<(u64, String)>,
+}
+
+impl Nonces {
+    /// Records `nonce` (signed at `at`): `false` when it was seen before or the cache is full.
+    fn fresh(&mut self, nonce: &str, at: u64, now: u64) -> bool {
+        while let Some((t, _)) = self.order.front() {
+            if now.saturating_sub(*t) <= 2 * MAX_SKEW.as_secs() {
+                break;
+            }
+            if let Some((_, old)) = self.order.pop_front() {
+                self.seen.remove(&old);
+            }
+        }
+        if self.seen.len() >= MAX_NONCES || self.seen.contains(nonce) {
+            return false;
+        }
+        self.seen.insert(nonce.to_owned());
+        self.order.push_back((at.max(now), nonce.to_owned()));
+        true
+    }
 }
 
 impl Forwarder {
     pub(crate) fn new(vault: Vault) -> Self {
         let client = reqwest::Client::builder()
+            .no_proxy()
             .connect_timeout(Duration::from_secs(2))
             .timeout(FORWARD_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| tracing::warn!(error = %e, "no HTTP client for request forwarding; standbys will redirect"))
             .ok();
-        Self { vault, client }
+        Self {
+            vault,
+            client,
+            nonces: std::sync::Arc::default(),
+        }
     }
 }
 
@@ -71,27 +131,46 @@ fn served_locally(path: &str) -> bool {
             | "/v1/sys/init"
             | "/v1/sys/unseal"
             | "/v1/sys/leader"
-            | "/v1/sys/metrics"
     )
 }
 
-/// The text the standby signs: the time, the client's address, the method, the path and
-/// query, and the body's SHA-256 (so a captured signature cannot carry another body).
-fn signed_text(
+/// What a signature covers.
+struct Signed<'a> {
     at: u64,
-    client: &str,
-    method: &Method,
-    path_and_query: &str,
-    body: &[u8],
-) -> String {
-    let digest = ring::digest::digest(&ring::digest::SHA256, body);
-    let digest: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
-    format!("strongroom-forward-v1\n{at}\n{client}\n{method}\n{path_and_query}\n{digest}")
+    nonce: &'a str,
+    client: &'a str,
+    method: &'a Method,
+    path_and_query: &'a str,
+    headers: &'a HeaderMap,
+    body: &'a [u8],
 }
 
-fn sign(key: &[u8], text: &str) -> String {
+/// The text the standby signs: every field on its own line (headers as their index and
+/// value, so no value can pose as another), ending with the body's SHA-256 (a captured
+/// signature cannot carry another body).
+fn signed_text(signed: &Signed<'_>) -> Vec<u8> {
+    let mut text = format!(
+        "strongroom-forward-v2\n{}\n{}\n{}\n{}\n{}\n",
+        signed.at, signed.nonce, signed.client, signed.method, signed.path_and_query
+    )
+    .into_bytes();
+    for (index, name) in SIGNED_HEADERS.iter().enumerate() {
+        for value in signed.headers.get_all(*name) {
+            text.extend_from_slice(format!("{index}:{}:", value.len()).as_bytes());
+            text.extend_from_slice(value.as_bytes());
+            text.push(b'\n');
+        }
+    }
+    let digest = ring::digest::digest(&ring::digest::SHA256, signed.body);
+    for byte in digest.as_ref() {
+        text.extend_from_slice(format!("{byte:02x}").as_bytes());
+    }
+    text
+}
+
+fn sign(key: &[u8], text: &[u8]) -> String {
     let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key);
-    let tag = ring::hmac::sign(&key, text.as_bytes());
+    let tag = ring::hmac::sign(&key, text);
     tag.as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -123,9 +202,12 @@ fn refused_signature() -> Response {
 }
 
 /// Checks a forwarded request's signature: `Ok(Some(client))` for a good one, `Ok(None)` for
-/// a request nobody forwarded, `Err` (a 403) for a bad or stale one. The body is read (it is
-/// in memory already) and put back.
-async fn verify(vault: &Vault, request: Request) -> Result<(Option<IpAddr>, Request), Response> {
+/// a request nobody forwarded, `Err` (a 403) for a bad, stale or replayed one. The body is
+/// read (it is in memory already) and put back.
+async fn verify(
+    forwarder: &Forwarder,
+    request: Request,
+) -> Result<(Option<IpAddr>, Request), Response> {
     let headers = request.headers();
     let text = |name: &str| {
         headers
@@ -133,14 +215,19 @@ async fn verify(vault: &Vault, request: Request) -> Result<(Option<IpAddr>, Requ
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
     };
-    let (for_, at, sig) = (text(FORWARDED_FOR), text(FORWARDED_AT), text(FORWARDED_SIG));
-    if for_.is_none() && at.is_none() && sig.is_none() {
+    let (for_, at, sig, nonce) = (
+        text(FORWARDED_FOR),
+        text(FORWARDED_AT),
+        text(FORWARDED_SIG),
+        text(FORWARDED_NONCE),
+    );
+    if for_.is_none() && at.is_none() && sig.is_none() && nonce.is_none() {
         return Ok((None, request));
     }
-    let (Some(client), Some(at), Some(sig)) = (for_, at, sig) else {
+    let (Some(client), Some(at), Some(sig), Some(nonce)) = (for_, at, sig, nonce) else {
         return Err(refused_signature());
     };
-    let Some(key) = vault.forwarding_key() else {
+    let Some(key) = forwarder.vault.forwarding_key() else {
         return Err(refused_signature());
     };
     let (Ok(at_secs), Some(tag), Ok(ip)) =
@@ -148,24 +235,41 @@ async fn verify(vault: &Vault, request: Request) -> Result<(Option<IpAddr>, Requ
     else {
         return Err(refused_signature());
     };
-    if now_secs().abs_diff(at_secs) > MAX_SKEW.as_secs() {
+    let now = now_secs();
+    if now.abs_diff(at_secs) > MAX_SKEW.as_secs() || nonce.len() != 32 {
         return Err(refused_signature());
     }
     let (parts, body) = request.into_parts();
     let Ok(bytes) = body.collect().await.map(|b| b.to_bytes()) else {
         return Err(refused_signature());
     };
-    let path_and_query = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-    let text = signed_text(at_secs, &client, &parts.method, path_and_query, &bytes);
+    let text = signed_text(&Signed {
+        at: at_secs,
+        nonce: &nonce,
+        client: &client,
+        method: &parts.method,
+        path_and_query: parts.uri.path_and_query().map_or("/", |p| p.as_str()),
+        headers: &parts.headers,
+        body: &bytes,
+    });
     let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key.as_slice());
     // Constant-time comparison inside ring.
-    ring::hmac::verify(&key, text.as_bytes(), &tag).map_err(|_| refused_signature())?;
+    ring::hmac::verify(&key, &text, &tag).map_err(|_| refused_signature())?;
+    // Only a good signature's nonce is remembered (nobody can fill the cache without the key).
+    let fresh = forwarder
+        .nonces
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .fresh(&nonce, at_secs, now);
+    if !fresh {
+        return Err(refused_signature());
+    }
     Ok((Some(ip), Request::from_parts(parts, Body::from(bytes))))
 }
 
 /// The 307 to the active node, Vault's `respondStandby`.
-fn redirect(vault: &Vault, request: &Request) -> Response {
-    let Some(active) = vault.active_address() else {
+async fn redirect(vault: &Vault, uri: &axum::http::Uri) -> Response {
+    let Some(active) = vault.find_active_address().await else {
         return with_headers(
             StatusCode::SERVICE_UNAVAILABLE,
             Some(json!({"errors": ["no active Vault instance found"]})),
@@ -178,8 +282,8 @@ fn redirect(vault: &Vault, request: &Request) -> Response {
         );
     };
     let mut location = base;
-    location.set_path(request.uri().path());
-    location.set_query(request.uri().query());
+    location.set_path(uri.path());
+    location.set_query(uri.query());
     let mut response = with_headers(StatusCode::TEMPORARY_REDIRECT, None);
     if let Ok(value) = HeaderValue::from_str(location.as_str()) {
         response.headers_mut().insert(header::LOCATION, value);
@@ -204,11 +308,13 @@ fn hop_by_hop(name: &HeaderName) -> bool {
             | FORWARDED_FOR
             | FORWARDED_AT
             | FORWARDED_SIG
+            | FORWARDED_NONCE
     )
 }
 
-/// Sends `request` to the active node at `active`; `None` when it could not be delivered (the
-/// caller redirects instead).
+/// Sends `request` to the active node at `active`; `Err` with the request back when it could
+/// not be delivered at all (the caller redirects instead). Once it may have reached the active
+/// node, a failure is a 502: repeating it elsewhere could run it twice.
 async fn forward(
     client: &reqwest::Client,
     key: &[u8],
@@ -229,21 +335,38 @@ async fn forward(
     };
     let client_text = client_ip.map_or_else(String::new, |ip| ip.to_string());
     let at = now_secs();
-    let path_and_query = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-    let signature = sign(
-        key,
-        &signed_text(at, &client_text, &parts.method, path_and_query, &bytes),
-    );
+    let Ok(nonce) = ring::rand::generate::<[u8; 16]>(&ring::rand::SystemRandom::new()) else {
+        return Err(Request::from_parts(parts, Body::from(bytes)));
+    };
+    let nonce: String = nonce.expose().iter().map(|b| format!("{b:02x}")).collect();
     let mut headers = HeaderMap::new();
     for (name, value) in &parts.headers {
         if !hop_by_hop(name) {
             headers.append(name.clone(), value.clone());
         }
     }
+    // Signed as the active node will see it: the path and query as the URL spells them.
+    let sent_path = match url.query() {
+        Some(query) => format!("{}?{query}", url.path()),
+        None => url.path().to_owned(),
+    };
+    let signature = sign(
+        key,
+        &signed_text(&Signed {
+            at,
+            nonce: &nonce,
+            client: &client_text,
+            method: &parts.method,
+            path_and_query: &sent_path,
+            headers: &headers,
+            body: &bytes,
+        }),
+    );
     for (name, value) in [
         (FORWARDED_FOR, client_text.as_str()),
         (FORWARDED_AT, &at.to_string()),
         (FORWARDED_SIG, signature.as_str()),
+        (FORWARDED_NONCE, nonce.as_str()),
     ] {
         if let Ok(value) = HeaderValue::from_str(value) {
             headers.insert(HeaderName::from_static(name), value);
@@ -255,11 +378,15 @@ async fn forward(
         .body(bytes.clone())
         .send()
         .await;
-    let answer = match sent {
+    let mut answer = match sent {
         Ok(answer) => answer,
-        Err(err) => {
-            tracing::warn!(error = %err, "forwarding to the active node failed; redirecting");
+        Err(err) if err.is_connect() => {
+            tracing::warn!(error = %err.without_url(), "the active node is unreachable; redirecting");
             return Err(Request::from_parts(parts, Body::from(bytes)));
+        }
+        Err(err) => {
+            tracing::warn!(error = %err.without_url(), "forwarding to the active node failed");
+            return Ok(lost_answer());
         }
     };
     let status = answer.status();
@@ -269,18 +396,37 @@ async fn forward(
             out_headers.append(name.clone(), value.clone());
         }
     }
-    let Ok(body) = answer.bytes().await else {
-        // The request reached the active node; its answer was lost. Not safe to redirect (it
-        // may have been applied): a gateway error.
-        return Ok(with_headers(
-            StatusCode::BAD_GATEWAY,
-            Some(json!({"errors": ["the active node's answer to the forwarded request was lost"]})),
-        ));
-    };
+    if answer
+        .content_length()
+        .is_some_and(|len| len > MAX_FORWARDED_RESPONSE as u64)
+    {
+        return Ok(lost_answer());
+    }
+    let mut body = Vec::new();
+    loop {
+        match answer.chunk().await {
+            Ok(Some(chunk)) => {
+                if body.len() + chunk.len() > MAX_FORWARDED_RESPONSE {
+                    return Ok(lost_answer());
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => break,
+            Err(_) => return Ok(lost_answer()),
+        }
+    }
     let mut response = Response::new(Body::from(body));
     *response.status_mut() = status;
     *response.headers_mut() = out_headers;
     Ok(response)
+}
+
+/// The request may have reached the active node, but its answer did not come back whole.
+fn lost_answer() -> Response {
+    with_headers(
+        StatusCode::BAD_GATEWAY,
+        Some(json!({"errors": ["the active node's answer to the forwarded request was lost"]})),
+    )
 }
 
 /// Middleware: on a standby, forwards (or redirects) every request it cannot serve; on any
@@ -294,7 +440,7 @@ pub(crate) async fn standby(
     if !vault.ha_enabled() {
         return next.run(request).await;
     }
-    let (forwarded_from, mut request) = match verify(vault, request).await {
+    let (forwarded_from, mut request) = match verify(&forwarder, request).await {
         Ok(verified) => verified,
         Err(refusal) => return refusal,
     };
@@ -322,16 +468,16 @@ pub(crate) async fn standby(
     // A forwarded request is never forwarded again (the node that sent it thought this one
     // active): the client is told where the active node is now.
     if no_forwarding || forwarded_from.is_some() {
-        return redirect(vault, &request);
+        return redirect(vault, request.uri()).await;
     }
-    let Some(active) = vault.active_address() else {
+    let Some(active) = vault.find_active_address().await else {
         return with_headers(
             StatusCode::INTERNAL_SERVER_ERROR,
             Some(json!({"errors": ["local node not active but active cluster node not found"]})),
         );
     };
     let (Some(client), Some(key)) = (&forwarder.client, vault.forwarding_key()) else {
-        return redirect(vault, &request);
+        return redirect(vault, request.uri()).await;
     };
     let client_ip = request
         .extensions()
@@ -339,7 +485,7 @@ pub(crate) async fn standby(
         .map(|c| c.0.ip());
     match forward(client, key.as_slice(), &active, client_ip, request).await {
         Ok(response) => response,
-        Err(request) => redirect(vault, &request),
+        Err(request) => redirect(vault, request.uri()).await,
     }
 }
 
@@ -347,19 +493,30 @@ pub(crate) async fn standby(
 mod tests {
     use super::*;
 
+    fn text(at: u64, nonce: &str, token: &str, path: &str, body: &[u8]) -> Vec<u8> {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-vault-token", HeaderValue::from_str(token).unwrap());
+        signed_text(&Signed {
+            at,
+            nonce,
+            client: "10.0.0.1",
+            method: &Method::GET,
+            path_and_query: path,
+            headers: &headers,
+            body,
+        })
+    }
+
     #[test]
     fn signatures_bind_every_part() {
         let key = [7_u8; 32];
-        let base = sign(
-            &key,
-            &signed_text(1, "10.0.0.1", &Method::GET, "/v1/a?b=1", b"{}"),
-        );
+        let base = sign(&key, &text(1, "n", "t", "/v1/a?b=1", b"{}"));
         for other in [
-            signed_text(2, "10.0.0.1", &Method::GET, "/v1/a?b=1", b"{}"),
-            signed_text(1, "10.0.0.2", &Method::GET, "/v1/a?b=1", b"{}"),
-            signed_text(1, "10.0.0.1", &Method::PUT, "/v1/a?b=1", b"{}"),
-            signed_text(1, "10.0.0.1", &Method::GET, "/v1/a?b=2", b"{}"),
-            signed_text(1, "10.0.0.1", &Method::GET, "/v1/a?b=1", b"{ }"),
+            text(2, "n", "t", "/v1/a?b=1", b"{}"),
+            text(1, "m", "t", "/v1/a?b=1", b"{}"),
+            text(1, "n", "u", "/v1/a?b=1", b"{}"),
+            text(1, "n", "t", "/v1/a?b=2", b"{}"),
+            text(1, "n", "t", "/v1/a?b=1", b"{ }"),
         ] {
             assert_ne!(sign(&key, &other), base);
         }
@@ -369,10 +526,25 @@ mod tests {
     }
 
     #[test]
+    fn nonces_are_accepted_once_within_the_window() {
+        let mut nonces = Nonces::default();
+        assert!(nonces.fresh("a", 100, 100));
+        assert!(!nonces.fresh("a", 100, 101), "a replay");
+        assert!(nonces.fresh("b", 100, 101));
+        // Long after the window the old ones are forgotten (their signatures are stale anyway).
+        assert!(nonces.fresh("c", 500, 500));
+        assert_eq!(nonces.seen.len(), 1);
+    }
+
+    #[test]
     fn local_paths() {
         assert!(served_locally("/v1/sys/health"));
         assert!(!served_locally("/v1/sys/health/"));
         assert!(!served_locally("/v1/secret/data/x"));
         assert!(!served_locally("/v1/sys/step-down"));
+        assert!(
+            !served_locally("/v1/sys/metrics"),
+            "needs a token: the active node checks it"
+        );
     }
 }

@@ -151,6 +151,19 @@ pub struct HaLeader {
     pub acquired_at: SystemTime,
 }
 
+/// The lock as a standby sees it: which acquisition holds it and where its lease ends (on the
+/// store's clock), or that it was released. A standby takes over only after seeing the same
+/// observation for a whole lease on its own clock, so a jump of the store's clock cannot hand
+/// the lock over early.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HaObservation {
+    /// The holder's epoch.
+    pub epoch: u64,
+    /// Where its lease ends, in microseconds on the store's clock; `None` once released.
+    pub lease_end: Option<i64>,
+}
+
 /// A node as last heard of (its heartbeat), for `sys/ha-status`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -211,6 +224,13 @@ pub trait HaLock: Send + Sync + std::fmt::Debug {
     /// Resolves when a fenced write found the lock taken by another node (the fence is then
     /// closed): the holder must step down.
     async fn lost(&self);
+
+    /// The lock row as it stands, live or not: `None` before the first acquisition.
+    ///
+    /// # Errors
+    ///
+    /// A store error.
+    async fn observe(&self) -> Result<Option<HaObservation>>;
 
     /// The node holding a live lease, if any.
     ///
@@ -481,6 +501,9 @@ impl HaLock for MemoryHa {
     }
 
     async fn renew(&self, epoch: u64) -> Result<bool> {
+        if self.fence.held() != Some(epoch) {
+            return Ok(false);
+        }
         let mut lock = self.shared.lock.lock().await;
         if lock.epoch != epoch || lock.holder.is_none() {
             drop(lock);
@@ -510,6 +533,20 @@ impl HaLock for MemoryHa {
 
     async fn lost(&self) {
         self.fence.lost().await;
+    }
+
+    async fn observe(&self) -> Result<Option<HaObservation>> {
+        let lock = self.shared.lock.lock().await;
+        if lock.epoch == 0 {
+            return Ok(None);
+        }
+        Ok(Some(HaObservation {
+            epoch: lock.epoch,
+            lease_end: lock
+                .holder
+                .as_ref()
+                .map(|_| i64::try_from(lock.until.as_micros()).unwrap_or(i64::MAX)),
+        }))
     }
 
     async fn leader(&self) -> Result<Option<HaLeader>> {

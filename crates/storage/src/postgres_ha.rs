@@ -6,15 +6,19 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use sqlx::{AssertSqlSafe, PgPool, Row};
 
-use crate::ha::{Fence, HaLeader, HaLock, HaNode, HaPeer, HaTiming};
+use crate::ha::{Fence, HaLeader, HaLock, HaNode, HaObservation, HaPeer, HaTiming};
 use crate::postgres::check_table_name;
 use crate::sql::{incompatible, map_err};
 use crate::{PostgresStorage, Result, Storage, StorageError};
 
 const BACKEND: &str = "postgres";
 
-/// The lock row's key in the HA table; nodes' heartbeats are `node/<id>`.
+/// The lease row's key in the HA table (holder, addresses, lease end, epoch): acquisitions,
+/// renewals and releases change it. Nodes' heartbeats are `node/<id>`.
 const LOCK_KEY: &str = "core/lock";
+/// The epoch row's key: only acquisitions change it, and every fenced write reads it `FOR
+/// SHARE`. Two rows, so that renewals never wait behind writes in flight.
+const EPOCH_KEY: &str = "core/epoch";
 
 /// Nodes not heard from for this long are forgotten.
 const FORGET_AFTER_SECS: f64 = 3600.0;
@@ -23,7 +27,8 @@ const FORGET_AFTER_SECS: f64 = 3600.0;
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct PostgresHaConfig {
-    /// The HA table (Vault's `ha_table`): same naming rules as the data table. Created if
+    /// The HA table (Vault's `ha_table`): lower-case ASCII letters, digits and `_`, starting
+    /// with a letter or `_`, at most 57 bytes (its epoch sequence is named after it). Created if
     /// missing. Default `strongroom_ha_locks`.
     pub table: String,
     /// Lease and intervals.
@@ -70,7 +75,7 @@ impl PgFence {
     pub(crate) async fn check(&self, conn: &mut sqlx::PgConnection) -> Result<()> {
         let epoch = self.fence.held().ok_or(StorageError::Fenced)?;
         let found: Option<i64> = sqlx::query_scalar(AssertSqlSafe(Arc::clone(&self.check)))
-            .bind(LOCK_KEY)
+            .bind(EPOCH_KEY)
             .bind(epoch_param(epoch))
             .fetch_optional(conn)
             .await
@@ -101,7 +106,10 @@ fn epoch_param(epoch: u64) -> i64 {
 /// Connections come from the data store's pool; a dropped connection or a restarted server is
 /// reconnected on the next call.
 pub struct PostgresHa {
-    pool: PgPool,
+    /// The lock's own connections.
+    lock_pool: PgPool,
+    /// The fenced writes' pool (held by `fenced` too).
+    _writers: PgPool,
     table: String,
     timing: HaTiming,
     fence: Arc<Fence>,
@@ -124,6 +132,7 @@ struct HaStatements {
     acquire: String,
     renew: String,
     release: String,
+    observe: String,
     leader: String,
     heartbeat: String,
     forget: String,
@@ -133,18 +142,30 @@ struct HaStatements {
 impl HaStatements {
     fn new(table: &str) -> Self {
         let t = format!("\"{table}\"");
+        let sequence = format!("\"{table}_epoch\"");
         let columns = "ha_identity, ha_value, cluster_addr, hostname, version, epoch";
         Self {
+            // One statement: the lease row is taken only if its lease ran out on the database's
+            // clock, with the next epoch from the sequence (epochs grow even if the rows are
+            // deleted); then the epoch row is set to it, which waits for every fenced write in
+            // flight (they hold it `FOR SHARE`) and turns away every later one.
             acquire: format!(
-                "INSERT INTO {t} AS l (ha_key, {columns}, acquired_at, valid_until) \
-                 VALUES ($1, $2, $3, $4, $5, $6, 1, clock_timestamp(), \
-                         clock_timestamp() + make_interval(secs => $7)) \
+                "WITH lease AS ( \
+                   INSERT INTO {t} AS l (ha_key, {columns}, acquired_at, valid_until) \
+                   VALUES ($1, $2, $3, $4, $5, $6, nextval('{sequence}'), clock_timestamp(), \
+                           clock_timestamp() + make_interval(secs => $7)) \
+                   ON CONFLICT (ha_key) DO UPDATE SET \
+                     ha_identity = excluded.ha_identity, ha_value = excluded.ha_value, \
+                     cluster_addr = excluded.cluster_addr, hostname = excluded.hostname, \
+                     version = excluded.version, epoch = excluded.epoch, \
+                     acquired_at = excluded.acquired_at, valid_until = excluded.valid_until \
+                   WHERE l.valid_until <= clock_timestamp() \
+                   RETURNING epoch) \
+                 INSERT INTO {t} AS e (ha_key, {columns}, acquired_at, valid_until) \
+                 SELECT $8, $2, '', '', '', '', epoch, clock_timestamp(), 'infinity' FROM lease \
                  ON CONFLICT (ha_key) DO UPDATE SET \
-                   ha_identity = excluded.ha_identity, ha_value = excluded.ha_value, \
-                   cluster_addr = excluded.cluster_addr, hostname = excluded.hostname, \
-                   version = excluded.version, epoch = l.epoch + 1, \
-                   acquired_at = excluded.acquired_at, valid_until = excluded.valid_until \
-                 WHERE l.valid_until <= clock_timestamp() \
+                   epoch = excluded.epoch, ha_identity = excluded.ha_identity, \
+                   acquired_at = excluded.acquired_at \
                  RETURNING epoch"
             ),
             renew: format!(
@@ -153,6 +174,11 @@ impl HaStatements {
             ),
             release: format!(
                 "UPDATE {t} SET valid_until = '-infinity' WHERE ha_key = $1 AND epoch = $2"
+            ),
+            observe: format!(
+                "SELECT epoch, CASE WHEN valid_until = '-infinity' THEN NULL \
+                   ELSE (extract(epoch FROM valid_until) * 1000000)::bigint END AS lease_end \
+                 FROM {t} WHERE ha_key = $1"
             ),
             leader: format!(
                 "SELECT {columns}, extract(epoch FROM acquired_at)::float8 AS since FROM {t} \
@@ -212,6 +238,12 @@ impl PostgresHa {
     /// a backend error otherwise.
     pub async fn connect(storage: &PostgresStorage, config: PostgresHaConfig) -> Result<Self> {
         check_table_name(&config.table)?;
+        if config.table.len() > 57 {
+            return Err(StorageError::Config(format!(
+                "the HA table name {:?} is longer than 57 bytes",
+                config.table
+            )));
+        }
         if config.table == storage.table() {
             return Err(StorageError::Config(
                 "the HA table must not be the data table".into(),
@@ -263,7 +295,25 @@ impl PostgresHa {
         .execute(&mut *tx)
         .await
         .map_err(|e| incompatible(&config.table, e))?;
+        sqlx::query(AssertSqlSafe(format!(
+            "CREATE SEQUENCE IF NOT EXISTS \"{}_epoch\"",
+            config.table
+        )))
+        .execute(&mut *tx)
+        .await
+        .map_err(err)?;
         tx.commit().await.map_err(err)?;
+        // The lock's own calls on two connections of their own: a burst of writes (or of
+        // `sys/leader` reads) cannot keep a renewal waiting for a connection.
+        let lock_pool = storage
+            .pool()
+            .options()
+            .clone()
+            .max_connections(2)
+            .min_connections(0)
+            .connect_with((*storage.pool().connect_options()).clone())
+            .await
+            .map_err(|e| crate::sql::connect_err(BACKEND, e))?;
         let fence = Arc::new(Fence::default());
         let check: Arc<str> =
             format!("SELECT epoch FROM {t} WHERE ha_key = $1 AND epoch = $2 FOR SHARE").into();
@@ -277,7 +327,8 @@ impl PostgresHa {
             )),
             data: Arc::new(storage.with_fence_removed()),
             sql: HaStatements::new(&config.table),
-            pool,
+            lock_pool,
+            _writers: pool,
             table: config.table,
             timing,
             fence,
@@ -317,7 +368,8 @@ impl HaLock for PostgresHa {
             .bind(&node.hostname)
             .bind(&node.version)
             .bind(self.lease_secs())
-            .fetch_optional(&self.pool)
+            .bind(EPOCH_KEY)
+            .fetch_optional(&self.lock_pool)
             .await
             .map_err(|e| map_err(BACKEND, e))?;
         Ok(epoch.map(|epoch| {
@@ -335,7 +387,7 @@ impl HaLock for PostgresHa {
             .bind(LOCK_KEY)
             .bind(epoch_param(epoch))
             .bind(self.lease_secs())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.lock_pool)
             .await
             .map_err(|e| map_err(BACKEND, e))?;
         if renewed.is_none() {
@@ -349,7 +401,7 @@ impl HaLock for PostgresHa {
         sqlx::query(AssertSqlSafe(self.sql.release.as_str()))
             .bind(LOCK_KEY)
             .bind(epoch_param(epoch))
-            .execute(&self.pool)
+            .execute(&self.lock_pool)
             .await
             .map_err(|e| map_err(BACKEND, e))?;
         Ok(())
@@ -367,10 +419,23 @@ impl HaLock for PostgresHa {
         self.fence.lost().await;
     }
 
+    async fn observe(&self) -> Result<Option<HaObservation>> {
+        let row: Option<(i64, Option<i64>)> =
+            sqlx::query_as(AssertSqlSafe(self.sql.observe.as_str()))
+                .bind(LOCK_KEY)
+                .fetch_optional(&self.lock_pool)
+                .await
+                .map_err(|e| map_err(BACKEND, e))?;
+        Ok(row.map(|(epoch, lease_end)| HaObservation {
+            epoch: u64::try_from(epoch).unwrap_or(0),
+            lease_end,
+        }))
+    }
+
     async fn leader(&self) -> Result<Option<HaLeader>> {
         let row = sqlx::query(AssertSqlSafe(self.sql.leader.as_str()))
             .bind(LOCK_KEY)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.lock_pool)
             .await
             .map_err(|e| map_err(BACKEND, e))?;
         row.map(|row| {
@@ -392,12 +457,12 @@ impl HaLock for PostgresHa {
             .bind(&node.cluster_addr)
             .bind(&node.hostname)
             .bind(&node.version)
-            .execute(&self.pool)
+            .execute(&self.lock_pool)
             .await
             .map_err(err)?;
         sqlx::query(AssertSqlSafe(self.sql.forget.as_str()))
             .bind(FORGET_AFTER_SECS)
-            .execute(&self.pool)
+            .execute(&self.lock_pool)
             .await
             .map_err(err)?;
         Ok(())
@@ -406,7 +471,7 @@ impl HaLock for PostgresHa {
     async fn peers(&self, within: Duration) -> Result<Vec<HaPeer>> {
         let rows = sqlx::query(AssertSqlSafe(self.sql.peers.as_str()))
             .bind(within.as_secs_f64())
-            .fetch_all(&self.pool)
+            .fetch_all(&self.lock_pool)
             .await
             .map_err(|e| map_err(BACKEND, e))?;
         rows.iter()

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use strongroom_core::{ClientToken, HaConfig, InitRequest, MountRequest, Vault, VaultError};
-use strongroom_storage::{HaLock, HaNode, HaTiming, MemoryHa};
+use strongroom_storage::{HaLock, HaNode, HaTiming, MemoryHa, Storage};
 
 fn timing() -> HaTiming {
     HaTiming::default()
@@ -155,6 +155,13 @@ async fn one_active_standbys_refuse_and_failover_keeps_every_write() {
     // Step-down hands over to the third node; the one that stepped down is a standby.
     nodes[first].unseal(&key).await.unwrap();
     next.write(&root, "sys/step-down", json!({})).await.unwrap();
+    // The step-down is asked of the node's loop; it happens within a renewal interval.
+    for _ in 0..100 {
+        if nodes[second].is_standby() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let third = active_of(&nodes).await;
     assert_ne!(third, second);
     assert!(nodes[second].is_standby());
@@ -235,4 +242,96 @@ async fn a_node_that_lost_the_lock_cannot_write() {
     let next = &nodes[active_of(&nodes).await];
     let late = next.read(&root, "secret/late").await.unwrap();
     assert!(late.data.is_none(), "{late:?}");
+}
+
+/// An engine whose writes wait, inside the engine, until released.
+#[derive(Debug, Default)]
+struct Slow {
+    entered: tokio::sync::Notify,
+    release: tokio::sync::Notify,
+}
+
+#[async_trait::async_trait]
+impl strongroom_logical::Backend for Slow {
+    async fn handle(
+        &self,
+        ctx: &strongroom_logical::Context,
+        request: strongroom_logical::Request,
+    ) -> strongroom_logical::Result<strongroom_logical::Response> {
+        self.entered.notify_one();
+        self.release.notified().await;
+        ctx.storage.put(&request.path, b"late".to_vec()).await?;
+        Ok(strongroom_logical::Response::empty())
+    }
+}
+
+/// A request still running from a node's last term cannot write once the node is active
+/// again: no new term starts while anything holds the last one's state, and the old request's
+/// write meets a closed fence.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_from_an_earlier_term_cannot_write_in_a_later_one() {
+    let lock = MemoryHa::new(timing()).unwrap();
+    let slow = Arc::new(Slow::default());
+    let engine = Arc::clone(&slow);
+    let config = HaConfig::new(
+        Arc::new(lock.handle()),
+        HaNode::new("only", "http://only", "http://only"),
+    )
+    .step_down_wait(Duration::from_millis(50));
+    let vault = Vault::builder_ha(config)
+        .engine(
+            "slow",
+            move |_: &serde_json::Map<String, serde_json::Value>| {
+                Ok(Arc::clone(&engine) as Arc<dyn strongroom_logical::Backend>)
+            },
+        )
+        .build()
+        .unwrap();
+    let init = vault.init(InitRequest::new(1, 1)).await.unwrap();
+    vault.unseal(init.keys[0].expose_secret()).await.unwrap();
+    let root = init.root_token;
+    active_of(std::slice::from_ref(&vault)).await;
+    vault
+        .write(&root, "sys/mounts/slow", json!({"type": "slow"}))
+        .await
+        .unwrap();
+    let pending = tokio::spawn({
+        let (vault, root) = (vault.clone(), root.clone());
+        async move { vault.write(&root, "slow/k", json!({})).await }
+    });
+    slow.entered.notified().await;
+    // The term ends under the request (a step-down); the node is the only one, so it would
+    // take the lock straight back.
+    vault
+        .write(&root, "sys/step-down", json!({}))
+        .await
+        .unwrap();
+    for _ in 0..100 {
+        if vault.is_standby() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(vault.is_standby());
+    // Long past the step-down wait and many retry intervals: still no new term, since the old
+    // request holds the last one's state.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        vault.is_standby(),
+        "a new term started under a request of the last one"
+    );
+    slow.release.notify_one();
+    let late = pending.await.unwrap();
+    assert!(matches!(late, Err(VaultError::Standby)), "{late:?}");
+    // Now the node takes the lock again, and the late write is not there.
+    active_of(std::slice::from_ref(&vault)).await;
+    let keys = lock.unfenced().list("logical/").await.unwrap();
+    for folder in keys {
+        let inside = lock
+            .unfenced()
+            .list(&format!("logical/{folder}"))
+            .await
+            .unwrap();
+        assert!(!inside.contains(&"k".to_owned()), "{inside:?}");
+    }
 }

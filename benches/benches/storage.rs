@@ -192,37 +192,6 @@ fn sqlite(c: &mut Criterion) {
         });
         g.finish();
     }
-    // What HA fencing costs a write: the same put, unfenced and through the lock's fenced
-    // store (a transaction that first reads the epoch row `FOR SHARE`).
-    let ha = rt
-        .block_on(strongroom_storage::PostgresHa::connect(
-            &store,
-            strongroom_storage::PostgresHaConfig::default().table("strongroom_bench_ha"),
-        ))
-        .unwrap();
-    let node = strongroom_storage::HaNode::new("bench", "http://bench", "http://bench");
-    use strongroom_storage::HaLock as _;
-    let epoch = rt.block_on(async {
-        loop {
-            if let Some(epoch) = ha.try_acquire(&node).await.unwrap() {
-                break epoch;
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    });
-    let fenced = ha.fenced();
-    let mut g = c.benchmark_group("postgres/fenced-put/100B");
-    g.sample_size(20);
-    g.bench_function("baseline_unfenced", |b| {
-        b.to_async(&rt)
-            .iter(|| store.put(black_box("bench/key"), vec![3; 100]))
-    });
-    g.bench_function("fenced", |b| {
-        b.to_async(&rt)
-            .iter(|| fenced.put(black_box("bench/key"), vec![3; 100]))
-    });
-    g.finish();
-    rt.block_on(ha.release(epoch)).unwrap();
     rt.block_on(fill_for_list(&store));
     let raw = Arc::new(raw);
     let naive: NaiveList = Box::new(move |prefix: &'static str| {

@@ -191,6 +191,23 @@ cluster_addr = "https://{addr}"
         Some(cluster)
     }
 
+    /// As [`start`](Self::start), with a KV v1 mount at `kv/` made through the active node;
+    /// returns which node that is.
+    async fn with_kv(name: &str) -> Option<(Self, usize)> {
+        let cluster = Self::start(name).await?;
+        let (active, _) = cluster.wait_active(None).await;
+        let (status, body) = api(
+            &client(),
+            reqwest::Method::POST,
+            &format!("{}/v1/sys/mounts/kv", cluster.nodes[active].url()),
+            &cluster.root,
+            Some(json!({"type": "kv"})),
+        )
+        .await;
+        assert_eq!(status, 204, "{body}");
+        Some((cluster, active))
+    }
+
     async fn unseal(&self, n: usize) {
         let status: Value = client()
             .put(format!("{}/v1/sys/unseal", self.nodes[n].url()))
@@ -506,22 +523,12 @@ async fn failover_under_a_continuous_writer_loses_no_acknowledged_write() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_paused_active_is_fenced_and_becomes_a_standby() {
-    let Some(cluster) = Cluster::start("fencing").await else {
+    let Some((cluster, old)) = Cluster::with_kv("fencing").await else {
         return;
     };
     let http = client();
-    let (old, _) = cluster.wait_active(None).await;
     let old_url = cluster.nodes[old].url();
     let root = cluster.root.clone();
-    let (status, _) = api(
-        &http,
-        reqwest::Method::POST,
-        &format!("{old_url}/v1/sys/mounts/kv"),
-        &root,
-        Some(json!({"type": "kv"})),
-    )
-    .await;
-    assert_eq!(status, 204);
     // Many writers straight at the active node, never forwarded or redirected elsewhere: some
     // of their requests are inside the process when it is stopped.
     let outcomes: Arc<Mutex<Vec<(String, u16)>>> = Arc::default();
@@ -751,22 +758,11 @@ fn bao_status(addr: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropped_database_connections_are_survived() {
-    let Some(cluster) = Cluster::start("reconnect").await else {
+    let Some((cluster, _)) = Cluster::with_kv("reconnect").await else {
         return;
     };
     let http = client();
-    let (active, _) = cluster.wait_active(None).await;
-    let base = cluster.nodes[active].url();
     let root = cluster.root.clone();
-    let (status, _) = api(
-        &http,
-        reqwest::Method::POST,
-        &format!("{base}/v1/sys/mounts/kv"),
-        &root,
-        Some(json!({"type": "kv"})),
-    )
-    .await;
-    assert_eq!(status, 204);
     let pool = sqlx::PgPool::connect(&cluster.url).await.unwrap();
     for round in 0..3 {
         // The server drops every connection of the cluster's, as a restart of PostgreSQL does.

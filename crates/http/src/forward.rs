@@ -162,29 +162,18 @@ fn signed_text(signed: &Signed<'_>) -> Vec<u8> {
         }
     }
     let digest = ring::digest::digest(&ring::digest::SHA256, signed.body);
-    for byte in digest.as_ref() {
-        text.extend_from_slice(format!("{byte:02x}").as_bytes());
-    }
+    text.extend_from_slice(base16ct::lower::encode_string(digest.as_ref()).as_bytes());
     text
 }
 
 fn sign(key: &[u8], text: &[u8]) -> String {
     let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key);
     let tag = ring::hmac::sign(&key, text);
-    tag.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    base16ct::lower::encode_string(tag.as_ref())
 }
 
 fn unhex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| {
-            text.get(i..i + 2)
-                .and_then(|b| u8::from_str_radix(b, 16).ok())
-        })
-        .collect()
+    base16ct::mixed::decode_vec(text).ok()
 }
 
 fn now_secs() -> u64 {
@@ -338,7 +327,7 @@ async fn forward(
     let Ok(nonce) = ring::rand::generate::<[u8; 16]>(&ring::rand::SystemRandom::new()) else {
         return Err(Request::from_parts(parts, Body::from(bytes)));
     };
-    let nonce: String = nonce.expose().iter().map(|b| format!("{b:02x}")).collect();
+    let nonce = base16ct::lower::encode_string(&nonce.expose());
     let mut headers = HeaderMap::new();
     for (name, value) in &parts.headers {
         if !hop_by_hop(name) {

@@ -289,6 +289,9 @@ impl PostgresStorage {
     async fn write(&self, ops: Vec<Op>) -> Result<()> {
         let err = |e| map_err(BACKEND, e);
         if let Some(fence) = &self.fence {
+            if let [op @ (Op::Put { .. } | Op::Delete { .. })] = ops.as_slice() {
+                return fence.write_one(&self.writer, op).await;
+            }
             // Fenced: the check and the writes in one transaction. The check holds the lock row
             // (`FOR SHARE`) until the commit, so a takeover waits for this write or refuses it.
             let checks = ops.iter().any(|op| matches!(op, Op::Check { .. }));

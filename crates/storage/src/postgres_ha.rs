@@ -67,9 +67,54 @@ pub(crate) struct PgFence {
     /// `SELECT epoch … FOR SHARE`: holds the lock row against a takeover until the write
     /// commits. Parameters: the lock key, the epoch.
     pub(crate) check: Arc<str>,
+    /// A single fenced put in one statement: the check as a locking CTE, the upsert from it
+    /// (no row when fenced). Parameters: key, parent, value, the lock key, the epoch.
+    pub(crate) put: Arc<str>,
+    /// A single fenced delete in one statement; answers the number of fence rows (0 when
+    /// fenced). Parameters: key, the lock key, the epoch.
+    pub(crate) delete: Arc<str>,
 }
 
 impl PgFence {
+    /// One put or delete, fenced, in one statement (one round trip, its own transaction).
+    pub(crate) async fn write_one(&self, pool: &PgPool, op: &crate::Op) -> Result<()> {
+        let epoch = self.fence.held().ok_or(StorageError::Fenced)?;
+        let err = |e| map_err(BACKEND, e);
+        let held = match op {
+            crate::Op::Put { key, value } => {
+                sqlx::query(AssertSqlSafe(Arc::clone(&self.put)))
+                    .bind(key.as_str())
+                    .bind(crate::sql::parent_of(key))
+                    .bind(value.as_slice())
+                    .bind(EPOCH_KEY)
+                    .bind(epoch_param(epoch))
+                    .execute(pool)
+                    .await
+                    .map_err(err)?
+                    .rows_affected()
+                    > 0
+            }
+            crate::Op::Delete { key } => {
+                let fences: i64 = sqlx::query_scalar(AssertSqlSafe(Arc::clone(&self.delete)))
+                    .bind(key.as_str())
+                    .bind(EPOCH_KEY)
+                    .bind(epoch_param(epoch))
+                    .fetch_one(pool)
+                    .await
+                    .map_err(err)?;
+                fences > 0
+            }
+            crate::Op::Check { .. } => {
+                return Err(StorageError::Config("a check is not a single write".into()));
+            }
+        };
+        if held {
+            Ok(())
+        } else {
+            Err(self.fence.found_lost(epoch))
+        }
+    }
+
     /// Runs the check on `conn` (inside the write's transaction): `Ok` when the lock is held
     /// at this handle's epoch, and stays so until the transaction ends.
     pub(crate) async fn check(&self, conn: &mut sqlx::PgConnection) -> Result<()> {
@@ -317,12 +362,27 @@ impl PostgresHa {
         let fence = Arc::new(Fence::default());
         let check: Arc<str> =
             format!("SELECT epoch FROM {t} WHERE ha_key = $1 AND epoch = $2 FOR SHARE").into();
+        let data = format!("\"{}\"", storage.table());
+        let put: Arc<str> = format!(
+            "WITH fence AS (SELECT epoch FROM {t} WHERE ha_key = $4 AND epoch = $5 FOR SHARE) \
+             INSERT INTO {data} (key, parent, value) SELECT $1, $2, $3 FROM fence \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+        )
+        .into();
+        let delete: Arc<str> = format!(
+            "WITH fence AS (SELECT epoch FROM {t} WHERE ha_key = $2 AND epoch = $3 FOR SHARE), \
+             gone AS (DELETE FROM {data} WHERE key = $1 AND EXISTS (SELECT 1 FROM fence)) \
+             SELECT count(*) FROM fence"
+        )
+        .into();
         Ok(Self {
             fenced: Arc::new(storage.with_fence(
                 pool.clone(),
                 PgFence {
                     fence: Arc::clone(&fence),
                     check,
+                    put,
+                    delete,
                 },
             )),
             data: Arc::new(storage.with_fence_removed()),

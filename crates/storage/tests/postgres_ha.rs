@@ -102,6 +102,21 @@ async fn election_epochs_and_fencing() {
         b.fenced().put("k", b"b".to_vec()).await.is_err(),
         "b does not hold it"
     );
+    // Every shape of write is fenced: one put or delete (one statement), a transaction.
+    a.fenced().put("gone", b"x".to_vec()).await.unwrap();
+    a.fenced().delete("gone").await.unwrap();
+    a.fenced()
+        .transaction(vec![
+            strongroom_storage::Op::put("t1", b"1".to_vec()),
+            strongroom_storage::Op::put("t2", b"2".to_vec()),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(a.unfenced().get("gone").await.unwrap(), None);
+    assert_eq!(
+        a.unfenced().get("t2").await.unwrap().as_deref(),
+        Some(&b"2"[..])
+    );
     // Renewals keep it past several lease times.
     for _ in 0..6 {
         tokio::time::sleep(Duration::from_millis(150)).await;
@@ -129,9 +144,7 @@ async fn election_epochs_and_fencing() {
     assert_eq!(a.held(), None);
     assert!(!a.renew(e1).await.unwrap());
     assert!(matches!(
-        a.fenced()
-            .transaction(vec![strongroom_storage::Op::put("k", b"stale".to_vec())])
-            .await,
+        a.fenced().delete("t1").await,
         Err(StorageError::Fenced)
     ));
     assert_eq!(
@@ -266,4 +279,55 @@ async fn a_foreign_ha_table_is_refused() {
     .await
     .unwrap_err();
     assert!(matches!(err, StorageError::Config(_)), "{err}");
+}
+
+/// Each shape of write (one put, one delete, a transaction) from a holder whose lease was taken
+/// over is refused by the store itself, with its fence still open, and changes nothing.
+#[tokio::test]
+async fn every_shape_of_stale_write_is_refused_by_the_database() {
+    let Some((_, a, b)) = nodes("shapes").await else {
+        return;
+    };
+    let ea = a.try_acquire(&node("a")).await.unwrap().unwrap();
+    a.fenced().put("k", b"kept".to_vec()).await.unwrap();
+    a.release(ea).await.unwrap();
+    let shapes: Vec<Vec<strongroom_storage::Op>> = vec![
+        vec![strongroom_storage::Op::put("k", b"stale".to_vec())],
+        vec![strongroom_storage::Op::delete("k")],
+        vec![
+            strongroom_storage::Op::put("k", b"stale".to_vec()),
+            strongroom_storage::Op::put("other", b"stale".to_vec()),
+        ],
+        vec![
+            strongroom_storage::Op::check("k", Some(b"kept".to_vec())),
+            strongroom_storage::Op::delete("k"),
+        ],
+    ];
+    for ops in shapes {
+        let stale = loop {
+            if let Some(epoch) = a.try_acquire(&node("a")).await.unwrap() {
+                break epoch;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        // b takes over while a still believes it holds the lock (a never renews).
+        tokio::time::sleep(Duration::from_millis(450)).await;
+        let fresh = b.try_acquire(&node("b")).await.unwrap().expect("expired");
+        assert!(fresh > stale);
+        assert_eq!(a.held(), Some(stale), "a's fence is still open");
+        assert!(
+            matches!(
+                a.fenced().transaction(ops.clone()).await,
+                Err(StorageError::Fenced)
+            ),
+            "{ops:?}"
+        );
+        assert_eq!(a.held(), None);
+        assert_eq!(
+            a.unfenced().get("k").await.unwrap().as_deref(),
+            Some(&b"kept"[..])
+        );
+        assert_eq!(a.unfenced().get("other").await.unwrap(), None);
+        b.release(fresh).await.unwrap();
+    }
 }

@@ -64,6 +64,7 @@ mod background;
 mod builder;
 mod client_token;
 mod clock;
+mod election;
 mod error;
 mod ha;
 mod help;

@@ -18,7 +18,7 @@ pub(super) fn endpoints() -> Vec<Declared> {
             .synopsis("The barrier's active key term, when it was installed and its use."),
         Declared::new("ha-status")
             .read(|s, c, f| Box::pin(ha_status(s, c, f)))
-            .synopsis("The nodes of a high-availability cluster, the active one first."),
+            .synopsis("The nodes of a high-availability cluster, by API address."),
         Declared::new("step-down")
             .write(|s, c, f| Box::pin(step_down(s, c, f)))
             .sudo()
@@ -71,8 +71,12 @@ async fn ha_status(sys: &System, _ctx: &Context, _fields: Fields<'_>) -> Result<
                 "api_address": member.node.api_addr,
                 "cluster_address": member.node.cluster_addr,
                 "active_node": member.active,
+                // Go's `time.Time` in JSON: RFC 3339 with nanoseconds.
                 "last_echo": member.last_echo.map(|at| {
-                    strongroom_logical::time::rfc3339(crate::clock::unix(at))
+                    strongroom_logical::time::rfc3339_nanos(
+                        at.duration_since(std::time::UNIX_EPOCH)
+                            .map_or(0, |d| d.as_nanos()),
+                    )
                 }),
                 "version": member.node.version,
             })

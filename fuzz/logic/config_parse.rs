@@ -19,10 +19,19 @@ pub fn run(data: &[u8]) {
     match result {
         Ok(config) => {
             assert!(!config.listeners.is_empty(), "a config without a listener");
-            if let StorageConfig::Postgresql { table, .. } = &config.storage {
+            if let StorageConfig::Postgresql {
+                table,
+                max_parallel,
+                ha,
+                ..
+            } = &config.storage
+            {
                 assert_eq!(
                     format!("{:?}", config.storage),
-                    format!("Postgresql {{ connection_url: \"[REDACTED]\", table: {table:?} }}")
+                    format!(
+                        "Postgresql {{ connection_url: \"[REDACTED]\", table: {table:?}, \
+                         max_parallel: {max_parallel:?}, ha: {ha:?} }}"
+                    )
                 );
             }
             if let SealConfig::Transit {

@@ -813,7 +813,13 @@ async fn clients_against(kind: Kind) {
             ha["nodes"], ha["data"]["nodes"],
             "the nodes at the top level too"
         );
-        if nodes.len() == 3 {
+        // Every node; OpenBao lists a node only once it has echoed to the new active node,
+        // which the one that stepped down does only after its 10 s rest: the other two do.
+        let want = match kind {
+            Kind::Strongroom => 3,
+            Kind::OpenBao => 2,
+        };
+        if nodes.len() >= want {
             assert!(
                 nodes
                     .iter()

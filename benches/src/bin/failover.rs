@@ -8,7 +8,9 @@
 //! (following 307s); each round waits for a steady cluster, kills the active node, and records
 //! (a) when another node first says it is active (`sys/leader` `is_self`) and (b) when the next
 //! write is acknowledged; then restarts and unseals the killed node. Every acknowledged write is
-//! read back at the end. Prints the median and the maximum of both over the rounds.
+//! read back at the end. Prints the median and the maximum of both over the rounds. Before the
+//! rounds, the read throughput of the cluster: 16 readers of 100 KV keys on the active node, then
+//! spread over the three (standbys serve reads themselves).
 //!
 //! ```sh
 //! cargo build --release -p strongroom-cli -p strongroom-benches
@@ -23,7 +25,8 @@
     clippy::expect_used,
     clippy::panic,
     clippy::indexing_slicing,
-    reason = "a measurement tool: a failure is a failed run"
+    clippy::cast_precision_loss,
+    reason = "a measurement tool: a failure is a failed run, its figures approximate"
 )]
 
 use std::collections::BTreeMap;
@@ -238,6 +241,9 @@ async fn write(http: &reqwest::Client, base: &str, token: &str, key: &str) -> bo
 }
 
 struct Measured {
+    /// KV reads per second with every reader on the active node, then spread over the three.
+    reads_one: f64,
+    reads_three: f64,
     new_active: Vec<Duration>,
     write_outage: Vec<Duration>,
     acknowledged: usize,
@@ -297,6 +303,8 @@ async fn run(kind: Kind, url: &str, rounds: usize, dir: &Path) -> Measured {
         .unwrap();
     assert!(mounted.status().is_success(), "{kind:?}: mount failed");
 
+    let (reads_one, reads_three) = read_throughput(&nodes, active, &token).await;
+    eprintln!("{kind:?} reads: {reads_one:.0}/s on the active node, {reads_three:.0}/s over three");
     // Each acknowledged write with when it was sent and when acknowledged.
     let acked: Arc<Mutex<Vec<(String, Instant, Instant)>>> = Arc::default();
     let stop = Arc::new(AtomicBool::new(false));
@@ -319,6 +327,8 @@ async fn run(kind: Kind, url: &str, rounds: usize, dir: &Path) -> Measured {
         }
     });
     let mut measured = Measured {
+        reads_one,
+        reads_three,
         new_active: Vec::new(),
         write_outage: Vec::new(),
         acknowledged: 0,
@@ -396,6 +406,63 @@ async fn run(kind: Kind, url: &str, rounds: usize, dir: &Path) -> Measured {
     measured
 }
 
+/// KV reads per second by 16 readers for `FAILOVER_READ_SECONDS` (5): every reader on the
+/// active node, then reader `i` on node `i mod 3` (standbys serve reads themselves where they
+/// can, else forward them).
+async fn read_throughput(nodes: &[Node], active: usize, token: &str) -> (f64, f64) {
+    let http = client();
+    for i in 0..100 {
+        let url = format!("{}/v1/kv/r{i}", nodes[active].url());
+        let answer = http
+            .put(url)
+            .header("X-Vault-Token", token)
+            .json(&json!({"v": i}))
+            .send()
+            .await
+            .unwrap();
+        assert!(answer.status().is_success());
+    }
+    let seconds: u64 = std::env::var("FAILOVER_READ_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5);
+    let mut rates = Vec::new();
+    for spread in [false, true] {
+        // Let standbys see the writes' feed and settle.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let stop = Instant::now() + Duration::from_secs(seconds);
+        let mut readers = Vec::new();
+        for r in 0..16_usize {
+            let node = if spread { r % nodes.len() } else { active };
+            let base = nodes[node].url();
+            let token = token.to_owned();
+            readers.push(tokio::spawn(async move {
+                let http = client();
+                let mut done = 0_u64;
+                let mut i = r;
+                while Instant::now() < stop {
+                    let answer = http
+                        .get(format!("{base}/v1/kv/r{}", i % 100))
+                        .header("X-Vault-Token", &token)
+                        .send()
+                        .await;
+                    if answer.is_ok_and(|a| a.status() == 200) {
+                        done += 1;
+                    }
+                    i += 16;
+                }
+                done
+            }));
+        }
+        let mut total = 0;
+        for reader in readers {
+            total += reader.await.unwrap();
+        }
+        rates.push(total as f64 / seconds as f64);
+    }
+    (rates[0], rates[1])
+}
+
 fn summary(values: &[Duration]) -> (Duration, Duration) {
     let mut sorted = values.to_vec();
     sorted.sort();
@@ -421,6 +488,19 @@ async fn main() {
         };
         results.push((kind, run(kind, &url, rounds, dir.path()).await));
     }
+    println!(
+        "| server | KV reads/s, 16 readers on the active node | the same spread over 3 nodes | ratio |"
+    );
+    println!("|---|---|---|---|");
+    for (kind, m) in &results {
+        println!(
+            "| {kind:?} | {:.0} | {:.0} | {:.2}x |",
+            m.reads_one,
+            m.reads_three,
+            m.reads_three / m.reads_one
+        );
+    }
+    println!();
     println!(
         "| server | rounds | new active: median | max | first write acknowledged: median | max | writes acknowledged (all read back) |"
     );

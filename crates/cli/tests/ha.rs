@@ -908,3 +908,148 @@ async fn dropped_database_connections_are_survived() {
         assert!(node.process.is_some());
     }
 }
+
+/// A GET straight to a node, never forwarded: 200 and the body when the node served it itself,
+/// 307 when it would have sent it to the active node.
+async fn local_get(http: &reqwest::Client, url: &str, token: &str) -> (u16, Value) {
+    let answer = http
+        .get(url)
+        .header("X-Vault-Token", token)
+        .header("X-Vault-No-Request-Forwarding", "1")
+        .send()
+        .await
+        .unwrap();
+    let status = answer.status().as_u16();
+    let text = answer.text().await.unwrap_or_default();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// Polls `local_get` until it answers `want` (10 s at most).
+async fn until_local(http: &reqwest::Client, url: &str, token: &str, want: u16) -> Value {
+    let started = Instant::now();
+    loop {
+        let (status, body) = local_get(http, url, token).await;
+        if status == want {
+            return body;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{url}: {status} {body}, not {want}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Standbys serve KV reads and token lookups themselves from the shared database (a request
+/// that must not be forwarded is answered, not redirected), with their caches kept by the
+/// active node's change feed: a policy change, a new mount; what they cannot serve, and any
+/// write, still goes to the active node; and they stop serving once the feed goes quiet.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn standbys_serve_reads_themselves() {
+    let Some((cluster, active)) = Cluster::with_kv("reads").await else {
+        return;
+    };
+    let http = client();
+    let root = cluster.root.clone();
+    let base = cluster.nodes[active].url();
+    let standby = cluster.nodes[(active + 1) % 3].url();
+    let (status, _) = api(
+        &http,
+        reqwest::Method::PUT,
+        &format!("{base}/v1/kv/a"),
+        &root,
+        Some(json!({"v": "1"})),
+    )
+    .await;
+    assert_eq!(status, 204);
+    let body = until_local(&http, &format!("{standby}/v1/kv/a"), &root, 200).await;
+    assert_eq!(body["data"]["v"], "1");
+    // Read-your-writes: the data is read from the database, so a write is seen at once.
+    let (status, _) = api(
+        &http,
+        reqwest::Method::PUT,
+        &format!("{base}/v1/kv/a"),
+        &root,
+        Some(json!({"v": "2"})),
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (status, body) = local_get(&http, &format!("{standby}/v1/kv/a"), &root).await;
+    assert_eq!((status, &body["data"]["v"]), (200, &json!("2")), "{body}");
+    let (status, body) = local_get(
+        &http,
+        &format!("{standby}/v1/auth/token/lookup-self"),
+        &root,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    // A policy change reaches the standby's ACL cache.
+    let (status, _) = api(
+        &http,
+        reqwest::Method::PUT,
+        &format!("{base}/v1/sys/policy/reader"),
+        &root,
+        Some(json!({"policy": "path \"kv/*\" { capabilities = [\"read\"] }"})),
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (_, created) = api(
+        &http,
+        reqwest::Method::POST,
+        &format!("{base}/v1/auth/token/create"),
+        &root,
+        Some(json!({"policies": ["reader"]})),
+    )
+    .await;
+    let reader = created["auth"]["client_token"].as_str().unwrap().to_owned();
+    until_local(&http, &format!("{standby}/v1/kv/a"), &reader, 200).await;
+    let (status, _) = api(
+        &http,
+        reqwest::Method::PUT,
+        &format!("{base}/v1/sys/policy/reader"),
+        &root,
+        Some(json!({"policy": "path \"kv/*\" { capabilities = [\"deny\"] }"})),
+    )
+    .await;
+    assert_eq!(status, 204);
+    until_local(&http, &format!("{standby}/v1/kv/a"), &reader, 403).await;
+    // A new mount reaches the standby's router.
+    let (status, _) = api(
+        &http,
+        reqwest::Method::POST,
+        &format!("{base}/v1/sys/mounts/more"),
+        &root,
+        Some(json!({"type": "kv"})),
+    )
+    .await;
+    assert_eq!(status, 204);
+    until_local(&http, &format!("{standby}/v1/more/none"), &root, 404).await;
+    // Not a KV read: the active node's (307 when not forwarded, served when forwarded).
+    let (status, _) = local_get(&http, &format!("{standby}/v1/sys/mounts"), &root).await;
+    assert_eq!(status, 307);
+    let (status, _) = api(
+        &http,
+        reqwest::Method::GET,
+        &format!("{standby}/v1/sys/mounts"),
+        &root,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    // A write through a standby is forwarded.
+    let (status, _) = api(
+        &http,
+        reqwest::Method::PUT,
+        &format!("{standby}/v1/kv/b"),
+        &root,
+        Some(json!({"v": "3"})),
+    )
+    .await;
+    assert_eq!(status, 204);
+    // The active node paused: its beats stop, and within a lease the standby stops serving.
+    cluster.nodes[active].signal("-STOP");
+    let quiet = Instant::now();
+    until_local(&http, &format!("{standby}/v1/kv/a"), &root, 307).await;
+    assert!(quiet.elapsed() < LEASE + Duration::from_secs(1));
+    cluster.nodes[active].signal("-CONT");
+}

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, PoisonError};
 use std::time::{Duration, SystemTime};
 
-use strongroom_storage::{HaPeer, Storage};
+use strongroom_storage::{HaChange, HaPeer, Storage};
 use tokio::time::Instant;
 use zeroize::Zeroizing;
 
@@ -172,6 +172,7 @@ impl Vault {
             return;
         };
         let generation = ha.generation.fetch_add(1, Ordering::AcqRel).wrapping_add(1);
+        self.spawn_feed(&runtime, generation);
         let weak = Arc::downgrade(&self.inner);
         runtime.spawn(async move {
             loop {
@@ -184,6 +185,90 @@ impl Vault {
                 tokio::time::sleep(wait).await;
             }
         });
+    }
+
+    /// Follows the change feed while this contention loop is current: beats, and the changes
+    /// that make a standby's read state stale.
+    fn spawn_feed(&self, runtime: &tokio::runtime::Handle, generation: u64) {
+        let Some(ha) = &self.inner.ha else { return };
+        let mut changes = ha.lock.changes();
+        let weak = Arc::downgrade(&self.inner);
+        runtime.spawn(async move {
+            loop {
+                let next = tokio::time::timeout(Duration::from_secs(1), changes.recv()).await;
+                let Some(inner) = weak.upgrade() else { return };
+                let vault = Vault { inner };
+                let Some(ha) = vault.inner.ha.as_ref() else {
+                    return;
+                };
+                if ha.generation.load(Ordering::Acquire) != generation {
+                    return;
+                }
+                match next {
+                    Err(_) => {}
+                    Ok(Ok(HaChange::Beat(epoch))) => {
+                        ha.state().beat = Some((epoch, Instant::now()))
+                    }
+                    Ok(Ok(HaChange::Key(key))) => vault.apply_change(ha, &key).await,
+                    Ok(Err(tokio::sync::broadcast::error::RecvError::Closed)) => return,
+                    // A reset, a lag, or a change of a kind this version does not know.
+                    Ok(_) => {
+                        let mut state = ha.state();
+                        state.reads = None;
+                        state.beat = None;
+                    }
+                }
+            }
+        });
+    }
+
+    /// What a change the active node made means for this standby's read state.
+    async fn apply_change(&self, ha: &Ha, key: &str) {
+        if ha.serving() {
+            return;
+        }
+        let reads = ha.state().reads.clone();
+        if key.starts_with("sys/policy/") {
+            if let Some(reads) = reads {
+                reads.policies().invalidate();
+            }
+        } else if key == strongroom_barrier::KEYRING_PATH
+            || key == crate::seal_config::SEAL_CONFIG_PATH
+        {
+            if let Err(err) = self.inner.barrier.reload().await {
+                tracing::warn!(error = %err, "reading the keyring again failed; not serving reads");
+                ha.state().reads = None;
+            }
+        } else if key == crate::mounts::MOUNTS_PATH
+            || key == crate::audit::AUDIT_PATH
+            || key.starts_with(crate::audit::DECLARED_AUDIT_SALT_PREFIX)
+        {
+            ha.state().reads = None;
+        }
+    }
+
+    /// Whether this node is a standby that serves reads itself right now (see
+    /// [`VaultRequest::allow_standby_read`](crate::VaultRequest::allow_standby_read)).
+    pub fn serves_standby_reads(&self) -> bool {
+        self.standby_reader().is_some()
+    }
+
+    /// This standby's read state, when it may serve reads from it: built, and the active
+    /// node it follows beat on the change feed within nine tenths of a lease (every change that
+    /// node committed before its beat has been applied here), so what it serves is at most that
+    /// stale.
+    pub(crate) fn standby_reader(&self) -> Option<Arc<crate::active::Active>> {
+        let ha = self.inner.ha.as_ref()?;
+        if self.inner.barrier.is_sealed() || ha.serving() {
+            return None;
+        }
+        let fresh = surely_held(ha.lock.timing());
+        let state = ha.state();
+        let (epoch, at) = state.beat?;
+        let leader = state.leader.as_ref()?;
+        (leader.epoch == epoch && at.elapsed() < fresh)
+            .then(|| state.reads.clone())
+            .flatten()
     }
 
     /// Whether this standby may try to take the lock now: its last term is fully over, it is
@@ -318,7 +403,15 @@ impl Vault {
             }
             None => None,
         };
+        let follow = advertised.is_some();
         ha.state().leader = advertised;
+        let missing = ha.state().reads.is_none();
+        if follow && missing {
+            match self.load().await {
+                Ok(reads) => ha.state().reads = Some(Arc::new(reads)),
+                Err(err) => tracing::debug!(error = %err, "no read state on this standby yet"),
+            }
+        }
     }
 
     /// A value from inside the barrier, reading the keyring again once if it is under a term
@@ -387,6 +480,8 @@ impl Vault {
             state.forwarding_key = Some(Arc::new(key));
             state.step_down_for = None;
             state.observed = None;
+            state.reads = None;
+            state.beat = None;
         }
         *self
             .inner
@@ -394,6 +489,9 @@ impl Vault {
             .write()
             .unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(active));
         self.spawn_expiry();
+        if let Err(err) = bounded(ha.lock.timing().renew_interval, ha.lock.announce(epoch)).await {
+            tracing::debug!(error = %err, "the first beat on the change feed failed");
+        }
         Ok(())
     }
 
@@ -423,7 +521,13 @@ impl Vault {
             }
             let sent = Instant::now();
             match bounded(timing.renew_interval, ha.lock.renew(epoch)).await {
-                Ok(true) => ha.state().deadline = Some(sent + surely_held(timing)),
+                Ok(true) => {
+                    ha.state().deadline = Some(sent + surely_held(timing));
+                    if let Err(err) = bounded(timing.renew_interval, ha.lock.announce(epoch)).await
+                    {
+                        tracing::debug!(error = %err, "a beat on the change feed failed");
+                    }
+                }
                 Ok(false) => return Ended::Lost,
                 Err(err) => {
                     let deadline = ha.state().deadline;

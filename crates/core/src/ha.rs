@@ -115,6 +115,12 @@ pub(crate) struct HaState {
     pub(crate) step_down_for: Option<u64>,
     /// After a step-down, no contending before this.
     pub(crate) quiet_until: Option<Instant>,
+    /// A standby's read state: what the active node serves from, loaded here with the fence
+    /// closed (every write fails), for the reads a standby serves itself; rebuilt when the
+    /// change feed says the mounts or audit devices changed, or may have lost something.
+    pub(crate) reads: Option<Arc<crate::active::Active>>,
+    /// The last beat on the change feed: the active node's epoch, and when it arrived.
+    pub(crate) beat: Option<(u64, Instant)>,
 }
 
 /// What the active node advertises inside the barrier (so that nobody who can write the

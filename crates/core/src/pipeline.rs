@@ -114,7 +114,17 @@ impl Vault {
     /// engine's errors; [`VaultError::Internal`] when no audit device could record the request
     /// (fail closed: nothing was done).
     pub async fn handle(&self, mut request: VaultRequest) -> Result<VaultResponse> {
-        let active = self.active().await?;
+        let active = match self.active().await {
+            Err(VaultError::Standby) if request.standby_read => {
+                let reader = self.standby_reader().ok_or(VaultError::Standby)?;
+                // Before any audit line: what a standby does not serve goes to the active node.
+                if !Self::standby_may_serve(&reader, &request).await {
+                    return Err(VaultError::Standby);
+                }
+                reader
+            }
+            other => other?,
+        };
         let broker = active.audit_snapshot();
         let now = active.clock().now();
         // Set once this request has taken the token's last use: whatever happens next, the
@@ -138,6 +148,25 @@ impl Vault {
             active.revoke_token_tree(&id, now).await?;
         }
         result
+    }
+
+    /// Whether a standby serves `request` itself: a KV read or list, or a token's lookup of
+    /// itself, with no wrapping.
+    async fn standby_may_serve(reader: &Active, request: &VaultRequest) -> bool {
+        if request.wrap_ttl.is_some() {
+            return false;
+        }
+        let Ok(mut path) = crate::request_path::canonical(request.operation, &request.path) else {
+            return false;
+        };
+        match Self::route(reader, request.operation, &mut path).await {
+            Target::Engine(mounted, _) => {
+                mounted.entry.kind == "kv"
+                    && matches!(request.operation, Operation::Read | Operation::List)
+            }
+            Target::Token(rest) => rest == "lookup-self" && request.operation == Operation::Read,
+            _ => false,
+        }
     }
 
     async fn handle_audited(

@@ -93,7 +93,7 @@ impl PolicyStore {
 
     /// Drops every compiled ACL and moves to a new generation. Called after a policy change is
     /// stored, so a lookup that read the old text cannot put its ACL back.
-    fn invalidate(&self) {
+    pub(crate) fn invalidate(&self) {
         let mut cache = self.cache();
         cache.generation = cache.generation.wrapping_add(1);
         cache.acls.clear();

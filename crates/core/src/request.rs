@@ -27,6 +27,8 @@ pub struct VaultRequest {
     pub wrap_ttl: Option<Duration>,
     /// Vault's legacy rekey and root generation paths may be reached without a token.
     pub(crate) quorum_without_token: bool,
+    /// On an HA standby, may be served from the standby's read state.
+    pub(crate) standby_read: bool,
 }
 
 impl std::fmt::Debug for VaultRequest {
@@ -53,7 +55,20 @@ impl VaultRequest {
             connection: Connection::default(),
             wrap_ttl: None,
             quorum_without_token: false,
+            standby_read: false,
         }
+    }
+
+    /// Lets an HA standby serve this request itself, from the shared store, when it is one a
+    /// standby may serve: a read or list of a KV mount, or `auth/token/lookup-self`, unwrapped,
+    /// while the standby follows the active node's change feed. Anything else, and anything
+    /// that turns out to need a write (a token's use count, revoking an expired token), fails
+    /// with [`VaultError::Standby`](crate::VaultError::Standby) having changed nothing, for the
+    /// caller to send to the active node.
+    #[must_use]
+    pub fn allow_standby_read(mut self) -> Self {
+        self.standby_read = true;
+        self
     }
 
     /// Lets this request reach Vault's legacy quorum paths (`sys/rekey/init`, `sys/rekey/update`,

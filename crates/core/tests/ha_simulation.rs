@@ -133,6 +133,12 @@ impl HaLock for Paused {
     async fn leader(&self) -> StorageResult<Option<HaLeader>> {
         gated!(self, self.inner.leader().await)
     }
+    async fn announce(&self, epoch: u64) -> StorageResult<()> {
+        gated!(self, self.inner.announce(epoch).await)
+    }
+    fn changes(&self) -> tokio::sync::broadcast::Receiver<strongroom_storage::HaChange> {
+        self.inner.changes()
+    }
     async fn heartbeat(&self, node: &HaNode) -> StorageResult<()> {
         gated!(self, self.inner.heartbeat(node).await)
     }

@@ -418,6 +418,46 @@ fn lost_answer() -> Response {
     )
 }
 
+/// Marks a request a standby tries to serve itself (a read; see
+/// [`VaultRequest::allow_standby_read`](strongroom_core::VaultRequest::allow_standby_read)).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct StandbyRead;
+
+/// The header on the answer to a request a standby tried and could not serve itself (never
+/// sent to a client: the request goes on to the active node).
+const NOT_SERVED_HERE: &str = "x-strongroom-not-served-here";
+
+/// The answer the API layer gives a standby read that needs the active node.
+pub(crate) fn not_served_here() -> Response {
+    let mut response = with_headers(StatusCode::SERVICE_UNAVAILABLE, None);
+    response
+        .headers_mut()
+        .insert(NOT_SERVED_HERE, HeaderValue::from_static("1"));
+    response
+}
+
+/// Two copies of a request whose body is in memory (the limits read it): one to try here,
+/// one to send on, each with the request's extensions.
+async fn two_of(request: Request) -> Option<(Request, Request)> {
+    let (parts, body) = request.into_parts();
+    let bytes = body.collect().await.ok()?.to_bytes();
+    let copy = |bytes: axum::body::Bytes| {
+        let mut builder = axum::http::Request::builder()
+            .method(parts.method.clone())
+            .uri(parts.uri.clone())
+            .version(parts.version);
+        if let Some(headers) = builder.headers_mut() {
+            headers.clone_from(&parts.headers);
+        }
+        let mut request = builder.body(Body::from(bytes)).ok()?;
+        // Everything routing and the layers before put there (the matched path's parameters,
+        // the client's address).
+        *request.extensions_mut() = parts.extensions.clone();
+        Some(request)
+    };
+    Some((copy(bytes.clone())?, copy(bytes)?))
+}
+
 /// Middleware: on a standby, forwards (or redirects) every request it cannot serve; on any
 /// node, checks the signature of a forwarded request and takes the client's address from it.
 pub(crate) async fn standby(
@@ -449,6 +489,18 @@ pub(crate) async fn standby(
                 json!({"errors": ["vault cannot seal when in standby mode; please restart instead"]}),
             ),
         );
+    }
+    // Reads a standby may serve itself, while it follows the active node's change feed.
+    if matches!(request.method().as_str(), "GET" | "LIST") && vault.serves_standby_reads() {
+        let Some((mut here, onward)) = two_of(request).await else {
+            return lost_answer();
+        };
+        here.extensions_mut().insert(StandbyRead);
+        let answer = next.run(here).await;
+        if answer.headers().get(NOT_SERVED_HERE).is_none() {
+            return answer;
+        }
+        request = onward;
     }
     let no_forwarding = request
         .headers()

@@ -695,13 +695,17 @@ fn root_namespace(headers: &HeaderMap) -> bool {
 
 async fn logical(
     State(vault): State<Vault>,
-    peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
+    extensions: axum::http::Extensions,
     method: Method,
     headers: HeaderMap,
     path: Result<axum::extract::Path<String>, axum::extract::rejection::PathRejection>,
     Query(query): Query<BTreeMap<String, String>>,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
+    // The TCP peer, or the client a verified standby forwarded for.
+    let peer = extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0);
     // A path that does not decode (percent-encoded bytes that are not UTF-8): Vault's error
     // body, not the framework's plain text.
     let Ok(axum::extract::Path(path)) = path else {
@@ -720,11 +724,9 @@ async fn logical(
     // Help for the path (`?help=1`, or the HELP method), from the declarations: whatever the
     // method, as Vault answers it.
     if query.get("help").is_some_and(|v| !v.is_empty()) || method.as_str() == "HELP" {
-        let connection = peer
-            .as_ref()
-            .map_or_else(strongroom_logical::Connection::default, |p| {
-                strongroom_logical::Connection::from_addr(p.0.0.ip())
-            });
+        let connection = peer.map_or_else(strongroom_logical::Connection::default, |p| {
+            strongroom_logical::Connection::from_addr(p.ip())
+        });
         return match vault
             .help(token_of(&headers).as_ref(), &path, &connection)
             .await
@@ -775,7 +777,11 @@ async fn logical(
         }
     }
     let mut request = VaultRequest::new(operation, path.clone()).with_data(data);
-    if let Some(axum::Extension(axum::extract::ConnectInfo(peer))) = peer {
+    let standby_read = extensions.get::<forward::StandbyRead>().is_some();
+    if standby_read {
+        request = request.allow_standby_read();
+    }
+    if let Some(peer) = peer {
         // The TCP peer (no proxy headers are trusted): CIDR bounds are checked against it.
         request = request.with_connection(strongroom_logical::Connection::from_addr(peer.ip()));
     }
@@ -823,6 +829,8 @@ async fn logical(
             }
         }
         Ok(response) => with_headers(StatusCode::OK, Some(envelope(&response, &path))),
+        // A standby could not serve it after all: the forwarding layer sends it on.
+        Err(VaultError::Standby) if standby_read => forward::not_served_here(),
         Err(err) => error_response(&err),
     }
 }

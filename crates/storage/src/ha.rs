@@ -164,6 +164,30 @@ pub struct HaObservation {
     pub lease_end: Option<i64>,
 }
 
+/// What the change feed carries from the active node to the standbys.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HaChange {
+    /// A key under one of the [`WATCHED`] prefixes was written (committed).
+    Key(String),
+    /// The active node at this epoch is alive; every change it committed before is already on
+    /// the feed (changes arrive in commit order).
+    Beat(u64),
+    /// The feed may have lost changes (its connection dropped, or this receiver fell behind):
+    /// whatever a standby derived from it must be rebuilt.
+    Reset,
+}
+
+/// The key prefixes whose writes are announced on the change feed: what a standby keeps in
+/// memory (the mount, audit and keyring records under `core/`, and policies). Data keys are
+/// read from the store every time and need no announcement.
+pub const WATCHED: &[&str] = &["core/", "sys/policy/"];
+
+/// Whether a write of `key` goes on the change feed.
+pub fn watched(key: &str) -> bool {
+    WATCHED.iter().any(|prefix| key.starts_with(prefix))
+}
+
 /// A node as last heard of (its heartbeat), for `sys/ha-status`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -246,6 +270,17 @@ pub trait HaLock: Send + Sync + std::fmt::Debug {
     /// A store error.
     async fn heartbeat(&self, node: &HaNode) -> Result<()>;
 
+    /// Puts a beat for `epoch` on the change feed (the active node, every renewal).
+    ///
+    /// # Errors
+    ///
+    /// A store error.
+    async fn announce(&self, epoch: u64) -> Result<()>;
+
+    /// A receiver of the change feed: the watched keys the active node writes, its beats, and
+    /// resets when the feed may have lost something.
+    fn changes(&self) -> tokio::sync::broadcast::Receiver<HaChange>;
+
     /// The nodes heard from within `within`, oldest id first.
     ///
     /// # Errors
@@ -311,6 +346,7 @@ struct MemoryLock {
 
 struct MemoryShared {
     data: MemoryStorage,
+    feed: tokio::sync::broadcast::Sender<HaChange>,
     lock: tokio::sync::Mutex<MemoryLock>,
     clock: HaClock,
     timing: HaTiming,
@@ -356,6 +392,7 @@ impl MemoryHa {
         Ok(Self {
             shared: Arc::new(MemoryShared {
                 data: MemoryStorage::new(),
+                feed: tokio::sync::broadcast::channel(1024).0,
                 lock: tokio::sync::Mutex::new(MemoryLock::default()),
                 clock,
                 timing: timing.validate()?,
@@ -391,6 +428,13 @@ impl std::fmt::Debug for MemoryFenced {
 }
 
 impl MemoryFenced {
+    /// Puts the watched ones of `keys` on the feed (nobody listening is fine).
+    fn announce<'k>(&self, keys: impl IntoIterator<Item = &'k str>) {
+        for key in keys.into_iter().filter(|k| watched(k)) {
+            let _ = self.shared.feed.send(HaChange::Key(key.to_owned()));
+        }
+    }
+
     /// Holds the lock state while a write is applied, after checking this handle still holds
     /// the lock: a takeover (which takes the same mutex) cannot come between the check and the
     /// write.
@@ -415,12 +459,16 @@ impl Storage for MemoryFenced {
     async fn put(&self, key: &str, value: Vec<u8>) -> Result<()> {
         self.shared.data.limits().check_put(key, &value)?;
         let _held = self.guard().await?;
-        self.shared.data.put(key, value).await
+        self.shared.data.put(key, value).await?;
+        self.announce([key]);
+        Ok(())
     }
     async fn delete(&self, key: &str) -> Result<()> {
         self.shared.data.limits().check_key(key)?;
         let _held = self.guard().await?;
-        self.shared.data.delete(key).await
+        self.shared.data.delete(key).await?;
+        self.announce([key]);
+        Ok(())
     }
     async fn list(&self, prefix: &str) -> Result<Vec<String>> {
         self.shared.data.list(prefix).await
@@ -428,7 +476,14 @@ impl Storage for MemoryFenced {
     async fn transaction(&self, ops: Vec<Op>) -> Result<()> {
         self.shared.data.limits().check_ops(&ops)?;
         let _held = self.guard().await?;
-        self.shared.data.transaction(ops).await
+        let keys: Vec<String> = ops
+            .iter()
+            .filter(|op| !matches!(op, Op::Check { .. }))
+            .map(|op| op.key().to_owned())
+            .collect();
+        self.shared.data.transaction(ops).await?;
+        self.announce(keys.iter().map(String::as_str));
+        Ok(())
     }
 }
 
@@ -561,6 +616,15 @@ impl HaLock for MemoryHa {
                 epoch: lock.epoch,
                 acquired_at: *wall,
             }))
+    }
+
+    async fn announce(&self, epoch: u64) -> Result<()> {
+        let _ = self.shared.feed.send(HaChange::Beat(epoch));
+        Ok(())
+    }
+
+    fn changes(&self) -> tokio::sync::broadcast::Receiver<HaChange> {
+        self.shared.feed.subscribe()
     }
 
     async fn heartbeat(&self, node: &HaNode) -> Result<()> {

@@ -67,7 +67,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 pub use error::{BoxError, Result, StorageError};
-pub use ha::{HaLeader, HaLock, HaNode, HaObservation, HaPeer, HaTiming, MemoryHa};
+pub use ha::{
+    HaChange, HaLeader, HaLock, HaNode, HaObservation, HaPeer, HaTiming, MemoryHa, WATCHED, watched,
+};
 pub use key::{KeyRule, MAX_KEY_LEN, check_key, check_prefix};
 pub use memory::MemoryStorage;
 #[cfg(feature = "postgres")]

@@ -289,7 +289,14 @@ impl PostgresStorage {
     async fn write(&self, ops: Vec<Op>) -> Result<()> {
         let err = |e| map_err(BACKEND, e);
         if let Some(fence) = &self.fence {
-            if let [op @ (Op::Put { .. } | Op::Delete { .. })] = ops.as_slice() {
+            let announced: Vec<String> = ops
+                .iter()
+                .filter(|op| !matches!(op, Op::Check { .. }) && crate::ha::watched(op.key()))
+                .map(|op| op.key().to_owned())
+                .collect();
+            if let ([op @ (Op::Put { .. } | Op::Delete { .. })], true) =
+                (ops.as_slice(), announced.is_empty())
+            {
                 return fence.write_one(&self.writer, op).await;
             }
             // Fenced: the check and the writes in one transaction. The check holds the lock row
@@ -305,6 +312,9 @@ impl PostgresStorage {
             .map_err(err)?;
             fence.check(&mut tx).await?;
             apply(&self.sql, &mut tx, ops).await?;
+            for key in &announced {
+                fence.notify(&mut tx, key).await?;
+            }
             return tx.commit().await.map_err(err);
         }
         if let [Op::Put { .. } | Op::Delete { .. }] = ops.as_slice() {

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use sqlx::{AssertSqlSafe, PgPool, Row};
 
-use crate::ha::{Fence, HaLeader, HaLock, HaNode, HaObservation, HaPeer, HaTiming};
+use crate::ha::{Fence, HaChange, HaLeader, HaLock, HaNode, HaObservation, HaPeer, HaTiming};
 use crate::postgres::check_table_name;
 use crate::sql::{incompatible, map_err};
 use crate::{PostgresStorage, Result, Storage, StorageError};
@@ -73,9 +73,23 @@ pub(crate) struct PgFence {
     /// A single fenced delete in one statement; answers the number of fence rows (0 when
     /// fenced). Parameters: key, the lock key, the epoch.
     pub(crate) delete: Arc<str>,
+    /// The change feed's channel (`LISTEN`/`NOTIFY`).
+    pub(crate) channel: Arc<str>,
 }
 
 impl PgFence {
+    /// Announces a write of `key` on the change feed, inside the write's transaction (so it
+    /// is delivered at the commit, in commit order, and not at all on a rollback).
+    pub(crate) async fn notify(&self, conn: &mut sqlx::PgConnection, key: &str) -> Result<()> {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(&*self.channel)
+            .bind(key)
+            .execute(conn)
+            .await
+            .map_err(|e| map_err(BACKEND, e))?;
+        Ok(())
+    }
+
     /// One put or delete, fenced, in one statement (one round trip, its own transaction).
     pub(crate) async fn write_one(&self, pool: &PgPool, op: &crate::Op) -> Result<()> {
         let epoch = self.fence.held().ok_or(StorageError::Fenced)?;
@@ -151,6 +165,13 @@ fn epoch_param(epoch: u64) -> i64 {
 /// Connections come from the data store's pool; a dropped connection or a restarted server is
 /// reconnected on the next call.
 pub struct PostgresHa {
+    /// The change feed, once somebody asked for it (a task listens for it).
+    feed: std::sync::OnceLock<tokio::sync::broadcast::Sender<HaChange>>,
+    /// How the feed's listening connection connects.
+    listen_options: sqlx::postgres::PgConnectOptions,
+    channel: Arc<str>,
+    /// The listening task stops when this handle is gone.
+    alive: Arc<()>,
     /// The lock's own connections.
     lock_pool: PgPool,
     /// The fenced writes' pool (held by `fenced` too).
@@ -362,6 +383,7 @@ impl PostgresHa {
         let fence = Arc::new(Fence::default());
         let check: Arc<str> =
             format!("SELECT epoch FROM {t} WHERE ha_key = $1 AND epoch = $2 FOR SHARE").into();
+        let channel: Arc<str> = format!("{}_feed", config.table).into();
         let data = format!("\"{}\"", storage.table());
         let put: Arc<str> = format!(
             "WITH fence AS (SELECT epoch FROM {t} WHERE ha_key = $4 AND epoch = $5 FOR SHARE) \
@@ -383,10 +405,15 @@ impl PostgresHa {
                     check,
                     put,
                     delete,
+                    channel: Arc::clone(&channel),
                 },
             )),
             data: Arc::new(storage.with_fence_removed()),
             sql: HaStatements::new(&config.table),
+            feed: std::sync::OnceLock::new(),
+            listen_options: (*storage.pool().connect_options()).clone(),
+            channel,
+            alive: Arc::new(()),
             lock_pool,
             _writers: pool,
             table: config.table,
@@ -509,6 +536,33 @@ impl HaLock for PostgresHa {
         .transpose()
     }
 
+    async fn announce(&self, epoch: u64) -> Result<()> {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(&*self.channel)
+            .bind(format!("beat:{epoch}"))
+            .execute(&self.lock_pool)
+            .await
+            .map_err(|e| map_err(BACKEND, e))?;
+        Ok(())
+    }
+
+    fn changes(&self) -> tokio::sync::broadcast::Receiver<HaChange> {
+        self.feed
+            .get_or_init(|| {
+                let (sender, _) = tokio::sync::broadcast::channel(4096);
+                if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                    runtime.spawn(listen(
+                        self.listen_options.clone(),
+                        Arc::clone(&self.channel),
+                        sender.clone(),
+                        Arc::downgrade(&self.alive),
+                    ));
+                }
+                sender
+            })
+            .subscribe()
+    }
+
     async fn heartbeat(&self, node: &HaNode) -> Result<()> {
         let err = |e| map_err(BACKEND, e);
         sqlx::query(AssertSqlSafe(self.sql.heartbeat.as_str()))
@@ -540,5 +594,58 @@ impl HaLock for PostgresHa {
                 Ok(HaPeer { node, last_seen })
             })
             .collect()
+    }
+}
+
+/// The change feed's listener: one connection of its own `LISTEN`ing on the channel; every
+/// notification becomes an [`HaChange`], and every (re)connection a [`HaChange::Reset`] (what was
+/// sent while it was away is lost). Runs while the lock handle lives.
+async fn listen(
+    options: sqlx::postgres::PgConnectOptions,
+    channel: Arc<str>,
+    feed: tokio::sync::broadcast::Sender<HaChange>,
+    alive: std::sync::Weak<()>,
+) {
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect_lazy_with(options);
+    while alive.strong_count() > 0 {
+        let listener = async {
+            let mut listener = sqlx::postgres::PgListener::connect_with(&pool).await?;
+            listener.listen(&channel).await?;
+            Ok::<_, sqlx::Error>(listener)
+        };
+        let mut listener = match listener.await {
+            Ok(listener) => listener,
+            Err(err) => {
+                tracing::warn!(error = %err, "the HA change feed cannot listen; retrying");
+                let _ = feed.send(HaChange::Reset);
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        let _ = feed.send(HaChange::Reset);
+        while alive.strong_count() > 0 {
+            match tokio::time::timeout(Duration::from_secs(5), listener.try_recv()).await {
+                Err(_) => {}
+                Ok(Ok(Some(notification))) => {
+                    let payload = notification.payload();
+                    let change = payload
+                        .strip_prefix("beat:")
+                        .and_then(|epoch| epoch.parse().ok())
+                        .map_or_else(|| HaChange::Key(payload.to_owned()), HaChange::Beat);
+                    let _ = feed.send(change);
+                }
+                // The connection was lost (the next call reconnects): changes may be missing.
+                Ok(Ok(None)) => {
+                    let _ = feed.send(HaChange::Reset);
+                }
+                Ok(Err(err)) => {
+                    tracing::warn!(error = %err, "the HA change feed failed; listening again");
+                    let _ = feed.send(HaChange::Reset);
+                    break;
+                }
+            }
+        }
     }
 }

@@ -1036,6 +1036,46 @@ async fn standbys_serve_reads_themselves() {
     )
     .await;
     assert_eq!(status, 200);
+    // Help, on any GET, is the active node's (forwarded, not refused).
+    let (status, body) = api(
+        &http,
+        reqwest::Method::GET,
+        &format!("{standby}/v1/kv/a?help=1"),
+        &root,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    // A token with uses to count: every use goes to the active node, counted once each.
+    let (status, _) = api(
+        &http,
+        reqwest::Method::PUT,
+        &format!("{base}/v1/sys/policy/r2"),
+        &root,
+        Some(json!({"policy": "path \"kv/*\" { capabilities = [\"read\"] }"})),
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (_, created) = api(
+        &http,
+        reqwest::Method::POST,
+        &format!("{base}/v1/auth/token/create"),
+        &root,
+        Some(json!({"policies": ["r2"], "num_uses": 2})),
+    )
+    .await;
+    let limited = created["auth"]["client_token"].as_str().unwrap().to_owned();
+    for want in [200, 200, 403] {
+        let (status, body) = api(
+            &http,
+            reqwest::Method::GET,
+            &format!("{standby}/v1/kv/a"),
+            &limited,
+            None,
+        )
+        .await;
+        assert_eq!(status, want, "{body}");
+    }
     // A write through a standby is forwarded.
     let (status, _) = api(
         &http,

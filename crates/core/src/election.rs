@@ -216,6 +216,7 @@ impl Vault {
                         let mut state = ha.state();
                         state.reads = None;
                         state.beat = None;
+                        state.stale_count = state.stale_count.wrapping_add(1);
                     }
                 }
             }
@@ -237,13 +238,17 @@ impl Vault {
         {
             if let Err(err) = self.inner.barrier.reload().await {
                 tracing::warn!(error = %err, "reading the keyring again failed; not serving reads");
-                ha.state().reads = None;
+                let mut state = ha.state();
+                state.reads = None;
+                state.stale_count = state.stale_count.wrapping_add(1);
             }
         } else if key == crate::mounts::MOUNTS_PATH
             || key == crate::audit::AUDIT_PATH
             || key.starts_with(crate::audit::DECLARED_AUDIT_SALT_PREFIX)
         {
-            ha.state().reads = None;
+            let mut state = ha.state();
+            state.reads = None;
+            state.stale_count = state.stale_count.wrapping_add(1);
         }
     }
 
@@ -405,10 +410,19 @@ impl Vault {
         };
         let follow = advertised.is_some();
         ha.state().leader = advertised;
-        let missing = ha.state().reads.is_none();
+        let (missing, stale_count) = {
+            let state = ha.state();
+            (state.reads.is_none(), state.stale_count)
+        };
         if follow && missing {
             match self.load().await {
-                Ok(reads) => ha.state().reads = Some(Arc::new(reads)),
+                Ok(reads) => {
+                    let mut state = ha.state();
+                    // Only if nothing made it stale while it loaded.
+                    if state.stale_count == stale_count {
+                        state.reads = Some(Arc::new(reads));
+                    }
+                }
                 Err(err) => tracing::debug!(error = %err, "no read state on this standby yet"),
             }
         }

@@ -121,6 +121,9 @@ pub(crate) struct HaState {
     pub(crate) reads: Option<Arc<crate::active::Active>>,
     /// The last beat on the change feed: the active node's epoch, and when it arrived.
     pub(crate) beat: Option<(u64, Instant)>,
+    /// Counts the changes that make a read state stale (and resets of the feed): a read state
+    /// loaded while it moved is thrown away.
+    pub(crate) stale_count: u64,
 }
 
 /// What the active node advertises inside the barrier (so that nobody who can write the

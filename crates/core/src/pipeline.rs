@@ -156,6 +156,19 @@ impl Vault {
         if request.wrap_ttl.is_some() {
             return false;
         }
+        // A token with uses to count, or one that expired (it is revoked on the spot), needs a
+        // write: the active node's, before anything is audited here.
+        if let Some(token) = &request.token {
+            match reader
+                .tokens()
+                .resolve(token.expose_secret(), reader.clock().now())
+                .await
+            {
+                Ok(crate::tokens::Resolved::Live(entry)) if entry.num_uses == 0 => {}
+                Ok(crate::tokens::Resolved::Unknown) => {}
+                _ => return false,
+            }
+        }
         let Ok(mut path) = crate::request_path::canonical(request.operation, &request.path) else {
             return false;
         };

@@ -427,12 +427,18 @@ pub(crate) struct StandbyRead;
 /// sent to a client: the request goes on to the active node).
 const NOT_SERVED_HERE: &str = "x-strongroom-not-served-here";
 
-/// The answer the API layer gives a standby read that needs the active node.
-pub(crate) fn not_served_here() -> Response {
-    let mut response = with_headers(StatusCode::SERVICE_UNAVAILABLE, None);
+/// Marks the answer to a request that needs the active node ([`VaultError::Standby`]).
+///
+/// [`VaultError::Standby`]: strongroom_core::VaultError::Standby
+pub(crate) fn mark_not_served_here(response: &mut Response) {
     response
         .headers_mut()
         .insert(NOT_SERVED_HERE, HeaderValue::from_static("1"));
+}
+
+/// Takes the mark off an answer going to the client.
+fn unmarked(mut response: Response) -> Response {
+    response.headers_mut().remove(NOT_SERVED_HERE);
     response
 }
 
@@ -467,7 +473,7 @@ pub(crate) async fn standby(
 ) -> Response {
     let vault = &forwarder.vault;
     if !vault.ha_enabled() {
-        return next.run(request).await;
+        return unmarked(next.run(request).await);
     }
     let (forwarded_from, mut request) = match verify(&forwarder, request).await {
         Ok(verified) => verified,
@@ -479,7 +485,7 @@ pub(crate) async fn standby(
             .insert(ConnectInfo(SocketAddr::new(ip, 0)));
     }
     if !vault.is_standby() || served_locally(request.uri().path()) {
-        return next.run(request).await;
+        return unmarked(next.run(request).await);
     }
     if request.uri().path() == "/v1/sys/seal" {
         // Vault's answer: a standby holds nothing to seal for the cluster.

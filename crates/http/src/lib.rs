@@ -323,7 +323,13 @@ fn error_response(err: &VaultError) -> Response {
         }
         _ => err.to_string(),
     };
-    with_headers(status_of(kind), Some(json!({ "errors": [message] })))
+    let mut response = with_headers(status_of(kind), Some(json!({ "errors": [message] })));
+    if matches!(err, VaultError::Standby) {
+        // On a standby that tried to serve it: the forwarding layer sends it on instead (and
+        // takes this header off whatever it answers).
+        forward::mark_not_served_here(&mut response);
+    }
+    response
 }
 
 fn seal_status_json(status: &SealStatus) -> Value {
@@ -829,8 +835,6 @@ async fn logical(
             }
         }
         Ok(response) => with_headers(StatusCode::OK, Some(envelope(&response, &path))),
-        // A standby could not serve it after all: the forwarding layer sends it on.
-        Err(VaultError::Standby) if standby_read => forward::not_served_here(),
         Err(err) => error_response(&err),
     }
 }

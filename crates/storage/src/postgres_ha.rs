@@ -599,7 +599,7 @@ impl HaLock for PostgresHa {
 
 /// The change feed's listener: one connection of its own `LISTEN`ing on the channel; every
 /// notification becomes an [`HaChange`], and every (re)connection a [`HaChange::Reset`] (what was
-/// sent while it was away is lost). Runs while the lock handle lives.
+/// sent while it was away is lost). Reconnects while the lock handle lives.
 async fn listen(
     options: sqlx::postgres::PgConnectOptions,
     channel: Arc<str>,
@@ -624,11 +624,11 @@ async fn listen(
                 continue;
             }
         };
+        // Listening (again): whatever was sent while it was not is lost.
         let _ = feed.send(HaChange::Reset);
-        while alive.strong_count() > 0 {
-            match tokio::time::timeout(Duration::from_secs(5), listener.try_recv()).await {
-                Err(_) => {}
-                Ok(Ok(Some(notification))) => {
+        loop {
+            match listener.try_recv().await {
+                Ok(Some(notification)) => {
                     let payload = notification.payload();
                     let change = payload
                         .strip_prefix("beat:")
@@ -636,13 +636,12 @@ async fn listen(
                         .map_or_else(|| HaChange::Key(payload.to_owned()), HaChange::Beat);
                     let _ = feed.send(change);
                 }
-                // The connection was lost (the next call reconnects): changes may be missing.
-                Ok(Ok(None)) => {
-                    let _ = feed.send(HaChange::Reset);
-                }
-                Ok(Err(err)) => {
+                // The connection was lost: listen again on a new one, and only then reset (a
+                // reset before the gap would let a state built during it stand).
+                Ok(None) => break,
+                Err(err) => {
                     tracing::warn!(error = %err, "the HA change feed failed; listening again");
-                    let _ = feed.send(HaChange::Reset);
+                    tokio::time::sleep(Duration::from_secs(1)).await;
                     break;
                 }
             }

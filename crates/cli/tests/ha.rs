@@ -1036,6 +1036,98 @@ async fn standbys_serve_reads_themselves() {
     )
     .await;
     assert_eq!(status, 200);
+    // Transit encryption and decryption on the standby, with the key's versions as the active
+    // node rotates it.
+    let (status, _) = api(
+        &http,
+        reqwest::Method::POST,
+        &format!("{base}/v1/sys/mounts/transit"),
+        &root,
+        Some(json!({"type": "transit"})),
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (status, _) = api(
+        &http,
+        reqwest::Method::POST,
+        &format!("{base}/v1/transit/keys/app"),
+        &root,
+        None,
+    )
+    .await;
+    assert!(status < 300);
+    let local_post = |url: String, body: Value| {
+        let (http, root) = (http.clone(), root.clone());
+        async move {
+            let answer = http
+                .post(url)
+                .header("X-Vault-Token", &root)
+                .header("X-Vault-No-Request-Forwarding", "1")
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let status = answer.status().as_u16();
+            (status, answer.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let plaintext = "aGVsbG8="; // "hello"
+    let started = Instant::now();
+    let ciphertext = loop {
+        let (status, body) = local_post(
+            format!("{standby}/v1/transit/encrypt/app"),
+            json!({"plaintext": plaintext}),
+        )
+        .await;
+        if status == 200 {
+            break body["data"]["ciphertext"].as_str().unwrap().to_owned();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{status} {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(ciphertext.starts_with("vault:v1:"), "{ciphertext}");
+    let (status, body) = local_post(
+        format!("{standby}/v1/transit/decrypt/app"),
+        json!({"ciphertext": ciphertext}),
+    )
+    .await;
+    assert_eq!(
+        (status, &body["data"]["plaintext"]),
+        (200, &json!(plaintext)),
+        "{body}"
+    );
+    let (status, _) = api(
+        &http,
+        reqwest::Method::POST,
+        &format!("{base}/v1/transit/keys/app/rotate"),
+        &root,
+        None,
+    )
+    .await;
+    assert!(status < 300);
+    let (status, body) = local_post(
+        format!("{standby}/v1/transit/encrypt/app"),
+        json!({"plaintext": plaintext}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body["data"]["ciphertext"]
+            .as_str()
+            .unwrap()
+            .starts_with("vault:v2:"),
+        "{body}"
+    );
+    // Encrypting with a key that does not exist creates it: a write, so the active node's.
+    let (status, _) = local_post(
+        format!("{standby}/v1/transit/encrypt/new"),
+        json!({"plaintext": plaintext}),
+    )
+    .await;
+    assert_eq!(status, 307);
     // Help, on any GET, is the active node's (forwarded, not refused).
     let (status, body) = api(
         &http,

@@ -150,8 +150,8 @@ impl Vault {
         result
     }
 
-    /// Whether a standby serves `request` itself: a KV read or list, or a token's lookup of
-    /// itself, with no wrapping.
+    /// Whether a standby serves `request` itself: a KV read or list, a transit encryption or
+    /// decryption, or a token's lookup of itself, with no wrapping.
     async fn standby_may_serve(reader: &Active, request: &VaultRequest) -> bool {
         if request.wrap_ttl.is_some() {
             return false;
@@ -173,10 +173,16 @@ impl Vault {
             return false;
         };
         match Self::route(reader, request.operation, &mut path).await {
-            Target::Engine(mounted, _) => {
-                mounted.entry.kind == "kv"
-                    && matches!(request.operation, Operation::Read | Operation::List)
-            }
+            // KV reads and lists; transit encryption and decryption (a key's settings are read
+            // from the store on every request, only its immutable versions are cached).
+            Target::Engine(mounted, rest) => match mounted.entry.kind.as_str() {
+                "kv" => matches!(request.operation, Operation::Read | Operation::List),
+                "transit" => {
+                    request.operation == Operation::Update
+                        && (rest.starts_with("encrypt/") || rest.starts_with("decrypt/"))
+                }
+                _ => false,
+            },
             Target::Token(rest) => rest == "lookup-self" && request.operation == Operation::Read,
             _ => false,
         }

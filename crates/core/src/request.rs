@@ -60,7 +60,8 @@ impl VaultRequest {
     }
 
     /// Lets an HA standby serve this request itself, from the shared store, when it is one a
-    /// standby may serve: a read or list of a KV mount, or `auth/token/lookup-self`, unwrapped,
+    /// standby may serve: a read or list of a KV mount, a transit `encrypt/<key>` or
+    /// `decrypt/<key>`, or `auth/token/lookup-self`, unwrapped,
     /// while the standby follows the active node's change feed. Anything else, and anything
     /// that turns out to need a write (a token's use count, revoking an expired token), fails
     /// with [`VaultError::Standby`](crate::VaultError::Standby) having changed nothing, for the

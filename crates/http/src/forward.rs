@@ -496,8 +496,15 @@ pub(crate) async fn standby(
             ),
         );
     }
-    // Reads a standby may serve itself, while it follows the active node's change feed.
-    if matches!(request.method().as_str(), "GET" | "LIST") && vault.serves_standby_reads() {
+    // Reads a standby may serve itself, while it follows the active node's change feed (the
+    // core decides; a POST is tried only where transit's encrypt and decrypt could be).
+    let path = request.uri().path();
+    let readable = match request.method().as_str() {
+        "GET" | "LIST" => true,
+        "POST" | "PUT" => path.contains("/encrypt/") || path.contains("/decrypt/"),
+        _ => false,
+    };
+    if readable && vault.serves_standby_reads() {
         let Some((mut here, onward)) = two_of(request).await else {
             return lost_answer();
         };

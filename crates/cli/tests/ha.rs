@@ -909,19 +909,59 @@ async fn dropped_database_connections_are_survived() {
     }
 }
 
-/// A GET straight to a node, never forwarded: 200 and the body when the node served it itself,
-/// 307 when it would have sent it to the active node.
-async fn local_get(http: &reqwest::Client, url: &str, token: &str) -> (u16, Value) {
-    let answer = http
-        .get(url)
+/// Writes the policy `name` (reading `kv/*` when `read`, else denying it) through `base`.
+async fn kv_policy(http: &reqwest::Client, base: &str, root: &str, name: &str, read: bool) {
+    let capability = if read { "read" } else { "deny" };
+    let (status, body) = api(
+        http,
+        reqwest::Method::PUT,
+        &format!("{base}/v1/sys/policy/{name}"),
+        root,
+        Some(json!({"policy": format!("path \"kv/*\" {{ capabilities = [\"{capability}\"] }}")})),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+}
+
+/// A new token made through `base` with the fields of `request`.
+async fn new_token(http: &reqwest::Client, base: &str, root: &str, request: Value) -> String {
+    let (status, created) = api(
+        http,
+        reqwest::Method::POST,
+        &format!("{base}/v1/auth/token/create"),
+        root,
+        Some(request),
+    )
+    .await;
+    assert_eq!(status, 200, "{created}");
+    created["auth"]["client_token"].as_str().unwrap().to_owned()
+}
+
+/// A request straight to a node, never forwarded: the node's own answer (200 when it served
+/// it itself, 307 when it would have sent it to the active node).
+async fn local_call(
+    http: &reqwest::Client,
+    method: reqwest::Method,
+    url: &str,
+    token: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut request = http
+        .request(method, url)
         .header("X-Vault-Token", token)
-        .header("X-Vault-No-Request-Forwarding", "1")
-        .send()
-        .await
-        .unwrap();
+        .header("X-Vault-No-Request-Forwarding", "1");
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let answer = request.send().await.unwrap();
     let status = answer.status().as_u16();
     let text = answer.text().await.unwrap_or_default();
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// [`local_call`] of a GET.
+async fn local_get(http: &reqwest::Client, url: &str, token: &str) -> (u16, Value) {
+    local_call(http, reqwest::Method::GET, url, token, None).await
 }
 
 /// Polls `local_get` until it answers `want` (10 s at most).
@@ -984,34 +1024,10 @@ async fn standbys_serve_reads_themselves() {
     .await;
     assert_eq!(status, 200, "{body}");
     // A policy change reaches the standby's ACL cache.
-    let (status, _) = api(
-        &http,
-        reqwest::Method::PUT,
-        &format!("{base}/v1/sys/policy/reader"),
-        &root,
-        Some(json!({"policy": "path \"kv/*\" { capabilities = [\"read\"] }"})),
-    )
-    .await;
-    assert_eq!(status, 204);
-    let (_, created) = api(
-        &http,
-        reqwest::Method::POST,
-        &format!("{base}/v1/auth/token/create"),
-        &root,
-        Some(json!({"policies": ["reader"]})),
-    )
-    .await;
-    let reader = created["auth"]["client_token"].as_str().unwrap().to_owned();
+    kv_policy(&http, &base, &root, "reader", true).await;
+    let reader = new_token(&http, &base, &root, json!({"policies": ["reader"]})).await;
     until_local(&http, &format!("{standby}/v1/kv/a"), &reader, 200).await;
-    let (status, _) = api(
-        &http,
-        reqwest::Method::PUT,
-        &format!("{base}/v1/sys/policy/reader"),
-        &root,
-        Some(json!({"policy": "path \"kv/*\" { capabilities = [\"deny\"] }"})),
-    )
-    .await;
-    assert_eq!(status, 204);
+    kv_policy(&http, &base, &root, "reader", false).await;
     until_local(&http, &format!("{standby}/v1/kv/a"), &reader, 403).await;
     // A new mount reaches the standby's router.
     let (status, _) = api(
@@ -1058,18 +1074,7 @@ async fn standbys_serve_reads_themselves() {
     assert!(status < 300);
     let local_post = |url: String, body: Value| {
         let (http, root) = (http.clone(), root.clone());
-        async move {
-            let answer = http
-                .post(url)
-                .header("X-Vault-Token", &root)
-                .header("X-Vault-No-Request-Forwarding", "1")
-                .json(&body)
-                .send()
-                .await
-                .unwrap();
-            let status = answer.status().as_u16();
-            (status, answer.json::<Value>().await.unwrap_or(Value::Null))
-        }
+        async move { local_call(&http, reqwest::Method::POST, &url, &root, Some(body)).await }
     };
     let plaintext = "aGVsbG8="; // "hello"
     let started = Instant::now();
@@ -1139,24 +1144,14 @@ async fn standbys_serve_reads_themselves() {
     .await;
     assert_eq!(status, 200, "{body}");
     // A token with uses to count: every use goes to the active node, counted once each.
-    let (status, _) = api(
+    kv_policy(&http, &base, &root, "r2", true).await;
+    let limited = new_token(
         &http,
-        reqwest::Method::PUT,
-        &format!("{base}/v1/sys/policy/r2"),
+        &base,
         &root,
-        Some(json!({"policy": "path \"kv/*\" { capabilities = [\"read\"] }"})),
+        json!({"policies": ["r2"], "num_uses": 2}),
     )
     .await;
-    assert_eq!(status, 204);
-    let (_, created) = api(
-        &http,
-        reqwest::Method::POST,
-        &format!("{base}/v1/auth/token/create"),
-        &root,
-        Some(json!({"policies": ["r2"], "num_uses": 2})),
-    )
-    .await;
-    let limited = created["auth"]["client_token"].as_str().unwrap().to_owned();
     for want in [200, 200, 403] {
         let (status, body) = api(
             &http,

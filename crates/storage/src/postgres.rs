@@ -301,15 +301,7 @@ impl PostgresStorage {
             }
             // Fenced: the check and the writes in one transaction. The check holds the lock row
             // (`FOR SHARE`) until the commit, so a takeover waits for this write or refuses it.
-            let checks = ops.iter().any(|op| matches!(op, Op::Check { .. }));
-            let mut tx = if checks {
-                self.writer
-                    .begin_with("BEGIN ISOLATION LEVEL SERIALIZABLE")
-                    .await
-            } else {
-                self.writer.begin().await
-            }
-            .map_err(err)?;
+            let mut tx = self.begin(&ops).await?;
             fence.check(&mut tx).await?;
             apply(&self.sql, &mut tx, ops).await?;
             for key in &announced {
@@ -321,18 +313,24 @@ impl PostgresStorage {
             let mut conn = self.writer.acquire().await.map_err(err)?;
             return apply(&self.sql, &mut conn, ops).await;
         }
-        let checks = ops.iter().any(|op| matches!(op, Op::Check { .. }));
         // Dropping `tx` before commit (on `?` or a failed check) rolls it all back.
-        let mut tx = if checks {
+        let mut tx = self.begin(&ops).await?;
+        apply(&self.sql, &mut tx, ops).await?;
+        tx.commit().await.map_err(err)
+    }
+
+    /// A write transaction for `ops`: `SERIALIZABLE` when they hold an `Op::Check`, so that the
+    /// check and the writes after it see one consistent state, or the commit fails.
+    async fn begin(&self, ops: &[Op]) -> Result<sqlx::Transaction<'static, sqlx::Postgres>> {
+        let checks = ops.iter().any(|op| matches!(op, Op::Check { .. }));
+        if checks {
             self.writer
                 .begin_with("BEGIN ISOLATION LEVEL SERIALIZABLE")
                 .await
         } else {
             self.writer.begin().await
         }
-        .map_err(err)?;
-        apply(&self.sql, &mut tx, ops).await?;
-        tx.commit().await.map_err(err)
+        .map_err(|e| map_err(BACKEND, e))
     }
 }
 
